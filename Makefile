@@ -1,0 +1,68 @@
+# shoplens: `make build` then `make test`.  See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+DBT    := $(VENV)/bin/dbt
+STAMP  := $(VENV)/.shoplens-installed
+
+export DBT_PROFILES_DIR := $(CURDIR)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+# Extra arguments for dbt, e.g. make build DBT_ARGS="--vars '{raw_data_dir: /data/export}'"
+DBT_ARGS ?=
+# Where `make test` builds its throw-away warehouse from generated dirty data.
+TEST_DIR := target/ci
+
+.PHONY: build env test pytest dbt-test lint bench sample docs clean lock
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+env: $(STAMP)
+
+## build: create .venv on first use, then build the warehouse on the bundled sample
+build: $(STAMP)
+	$(DBT) build $(DBT_ARGS)
+
+## test: the whole suite (pytest, dbt build on generated dirty data, sqlfluff)
+test: $(STAMP) pytest dbt-test lint
+
+pytest: $(STAMP)
+	$(PY) -m pytest -q
+
+dbt-test: $(STAMP)
+	rm -rf $(TEST_DIR) && mkdir -p $(TEST_DIR)
+	$(PY) -m shoplens.datagen --customers 1500 --days 540 --products 60 --seed 7 \
+	    --dirty-rate 0.03 --format csv --holdout-days 60 --out $(TEST_DIR)/raw
+	DUCKDB_PATH=$(TEST_DIR)/ci.duckdb $(DBT) build --vars "{raw_data_dir: $(TEST_DIR)/raw}"
+	DUCKDB_PATH=$(TEST_DIR)/ci.duckdb $(PY) scripts/check_idempotent.py --raw $(TEST_DIR)/raw
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check shoplens python_models tests/python bench scripts
+	$(VENV)/bin/sqlfluff lint models analyses tests macros
+
+## bench: scale benchmarks; figures go to reports/bench/
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+## sample: regenerate the bundled sample in data/sample
+sample: $(STAMP)
+	$(PY) -m shoplens.datagen --customers 2000 --days 730 --products 120 --seed 42 \
+	    --dirty-rate 0.01 --format parquet --out data/sample
+
+docs: $(STAMP)
+	$(DBT) docs generate
+
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^shoplens' > requirements.lock
+
+clean:
+	rm -rf target logs warehouse.duckdb warehouse.duckdb.wal

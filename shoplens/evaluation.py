@@ -1,0 +1,100 @@
+"""The long, generic evaluation table shared by every model.
+
+Every model writes its evidence into rows of one shape, so that a BI tool can
+show all of them from one table (`ml_model_evaluation`):
+
+===================  ========  ==================================================
+column               type      meaning
+===================  ========  ==================================================
+model_name           str       e.g. ``bgnbd``, ``sarima``, ``rnn_gru``
+model_version        str       package version plus the model's own tag
+task                 str       e.g. ``repeat_purchases``, ``demand_units``
+metric               str       e.g. ``mae``, ``auc``, ``mase``, ``coverage_80``
+slice                str       ``all`` or a named subset, e.g. ``frequency=3``
+value                float     the metric's value (finite)
+n_obs                int       how many observations the value is computed on
+as_of_date           date      the observation end of the fitted model
+holdout_start_date   date      first day of the evaluation window
+holdout_end_date     date      last day of the evaluation window
+evaluation_type      str       ``holdout`` (data after as_of_date) or
+                               ``backtest`` (a cut-off before as_of_date)
+evaluated_at         datetime  UTC time the row was computed
+===================  ========  ==================================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+EVALUATION_COLUMNS: list[str] = [
+    "model_name",
+    "model_version",
+    "task",
+    "metric",
+    "slice",
+    "value",
+    "n_obs",
+    "as_of_date",
+    "holdout_start_date",
+    "holdout_end_date",
+    "evaluation_type",
+    "evaluated_at",
+]
+
+EVALUATION_TYPES = ("holdout", "backtest")
+
+
+def evaluation_frame(
+    rows: Iterable[Mapping[str, object]],
+    *,
+    as_of_date: dt.date,
+    holdout_start_date: dt.date | None,
+    holdout_end_date: dt.date | None,
+    evaluation_type: str,
+    evaluated_at: dt.datetime | None = None,
+) -> pd.DataFrame:
+    """Build an evaluation table from metric rows.
+
+    Each row needs ``model_name, model_version, task, metric, value`` and may
+    give ``slice`` (default ``"all"``) and ``n_obs`` (default 0). Rows whose
+    value is not finite are rejected with an error naming the metric: a NaN
+    never reaches the table people read.
+    """
+    if evaluation_type not in EVALUATION_TYPES:
+        raise ValueError(f"evaluation_type must be one of {EVALUATION_TYPES}, got {evaluation_type!r}")
+    stamp = evaluated_at or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    out = []
+    for row in rows:
+        value = float(row["value"])  # type: ignore[arg-type]
+        if not math.isfinite(value):
+            raise ValueError(
+                f"evaluation metric {row['model_name']}/{row['task']}/{row['metric']}"
+                f" slice={row.get('slice', 'all')} is not finite ({value})"
+            )
+        out.append(
+            {
+                "model_name": str(row["model_name"]),
+                "model_version": str(row["model_version"]),
+                "task": str(row["task"]),
+                "metric": str(row["metric"]),
+                "slice": str(row.get("slice", "all")),
+                "value": value,
+                "n_obs": int(row.get("n_obs", 0)),  # type: ignore[arg-type]
+                "as_of_date": as_of_date,
+                "holdout_start_date": holdout_start_date,
+                "holdout_end_date": holdout_end_date,
+                "evaluation_type": evaluation_type,
+                "evaluated_at": stamp,
+            }
+        )
+    frame = pd.DataFrame(out, columns=EVALUATION_COLUMNS)
+    for col in ("as_of_date", "holdout_start_date", "holdout_end_date"):
+        frame[col] = pd.to_datetime(frame[col]).dt.date
+    frame["evaluated_at"] = pd.to_datetime(frame["evaluated_at"])
+    frame["n_obs"] = frame["n_obs"].astype("int64")
+    frame["value"] = frame["value"].astype("float64")
+    return frame
