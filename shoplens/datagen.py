@@ -6,7 +6,7 @@ models against the truth:
 
 * **Purchase timing** follows the BG/NBD process (Fader, Hardie & Lee 2005):
   customer *i* buys at Poisson rate ``lambda_i ~ Gamma(r, alpha)`` (per day)
-  while alive, and after every purchase drops out with probability
+  while alive, and after every repeat purchase drops out with probability
   ``p_i ~ Beta(a, b)``. Customers are born (first purchase) uniformly over the
   period. Each purchase is then moved to a day of the *same calendar week*
   drawn from a weekly profile, so that demand has a weekly pattern; this moves
@@ -89,7 +89,7 @@ class ShopConfig:
     signup_only_share: float = 0.05
     # Background browsing sessions per day of an alive customer, and the
     # number of days over which browsing fades after a customer drops out.
-    browse_rate: float = 0.02
+    browse_rate: float = 0.01
     browse_fade_days: float = 45.0
     # Mean browsing sessions in the two weeks before each purchase.
     pre_purchase_sessions: float = 2.0
@@ -236,13 +236,17 @@ def _purchases(cfg: ShopConfig, rng: np.random.Generator, n: int, id_offset: int
     nu = rng.gamma(gg["q"], 1.0 / gg["v"], size=n)
     birth = rng.uniform(0, cfg.n_days, size=n)
     horizon = cfg.n_days - birth
-    # Repeat purchases before dropping out, capped far above what fits in the horizon.
-    repeats = rng.geometric(np.clip(p_drop, 1e-12, 1.0)) - 1
+    # BG/NBD's dropout can follow a *repeat* purchase only (the likelihood of a
+    # customer with no repeat is exp(-lambda T)): repeats drawn until dropout are
+    # Geometric(p) on 1, 2, ...; capped far above what fits in the horizon.
+    repeats = rng.geometric(np.clip(p_drop, 1e-12, 1.0))
     mean_in_horizon = lam * horizon
     cap = np.ceil(mean_in_horizon + 8 * np.sqrt(mean_in_horizon) + 8).astype(np.int64)
     repeats = np.minimum(repeats, cap)
     owner = np.repeat(np.arange(n), repeats)
-    gaps = rng.exponential(1.0, size=owner.size) / lam[owner]
+    # Gaps past the period end are clipped (what follows is discarded anyway),
+    # which keeps the running sum small enough for exact float arithmetic.
+    gaps = np.minimum(rng.exponential(1.0, size=owner.size) / lam[owner], cfg.n_days + 1.0)
     t = birth[owner] + _group_cumsum(gaps, repeats)
     keep = t < cfg.n_days
     # Whether each customer is still alive at the end: all repeats happened
