@@ -1,0 +1,74 @@
+"""Build a ``demand_daily``-shaped frame straight from raw shop tables.
+
+The warehouse builds ``demand_daily`` in SQL; tests and the benchmark need the
+same shape without running dbt. This follows the mart's definition in
+``docs/marts.md``: completed orders only, one row per series per day, zero
+days filled from the first to the last order day. Revenue is the sum of line
+amounts (``quantity * unit_price - discount``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+
+def demand_daily_from_raw(
+    orders: pd.DataFrame,
+    order_items: pd.DataFrame,
+    products: pd.DataFrame,
+    as_of_date: dt.date | None = None,
+) -> pd.DataFrame:
+    """Daily units, revenue and orders per total / category / product.
+
+    Only clean raw data is expected (as from ``generate_shop(dirty_rate=0)``).
+    Days after ``as_of_date`` are dropped; every series spans the same days.
+    """
+    ordered = pd.to_datetime(orders["ordered_at"], utc=True, format="mixed")
+    head = pd.DataFrame(
+        {
+            "order_id": orders["order_id"].to_numpy(),
+            "demand_date": ordered.dt.tz_localize(None).dt.normalize().to_numpy(),
+            "status": orders["status"].to_numpy(),
+        }
+    )
+    head = head[head["status"] == "completed"]
+    lines = order_items.merge(head, on="order_id").merge(
+        products[["product_id", "category"]], on="product_id"
+    )
+    lines["revenue"] = lines["quantity"] * lines["unit_price"] - lines["discount"]
+    lines["units"] = lines["quantity"].astype("float64")
+    if as_of_date is not None:
+        lines = lines[lines["demand_date"] <= pd.Timestamp(as_of_date)]
+    days = pd.date_range(lines["demand_date"].min(), lines["demand_date"].max(), freq="D")
+
+    parts = []
+    for level, key_col in (("total", None), ("category", "category"), ("product", "product_id")):
+        keys = ["all"] if key_col is None else sorted(lines[key_col].unique())
+        group_col = key_col or "_all"
+        if key_col is None:
+            lines["_all"] = "all"
+        agg = lines.groupby([group_col, "demand_date"]).agg(
+            units=("units", "sum"), revenue=("revenue", "sum"), n_orders=("order_id", "nunique")
+        )
+        full = pd.MultiIndex.from_product([keys, days], names=["series_key", "demand_date"])
+        agg.index = agg.index.set_names(["series_key", "demand_date"])
+        agg = agg.reindex(full, fill_value=0).reset_index()
+        agg.insert(0, "series_level", level)
+        parts.append(agg)
+    out = pd.concat(parts, ignore_index=True)
+    out["revenue"] = out["revenue"].astype("float64").round(2)
+    out["units"] = out["units"].astype("float64")
+    out["n_orders"] = out["n_orders"].astype("int64")
+    out["demand_date"] = out["demand_date"].dt.date
+    return out[["series_level", "series_key", "demand_date", "units", "revenue", "n_orders"]]
+
+
+def weekly_profile(values: np.ndarray, dates: pd.Series | pd.DatetimeIndex) -> np.ndarray:
+    """Mean of ``values`` per weekday (Monday first) divided by the overall mean."""
+    weekday = pd.DatetimeIndex(pd.to_datetime(dates)).dayofweek
+    frame = pd.DataFrame({"v": np.asarray(values, dtype="float64"), "w": weekday})
+    means = frame.groupby("w")["v"].mean().reindex(range(7)).to_numpy()
+    return means / np.nanmean(means)
