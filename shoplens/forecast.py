@@ -81,7 +81,7 @@ FORECAST_COLUMNS = [
     "measure",
     "forecast_date",
     "horizon_day",
-    "forecast",
+    "point_forecast",
     "lower_80",
     "upper_80",
     "lower_95",
@@ -104,7 +104,7 @@ BACKTEST_COLUMNS = [
     "target_date",
     "horizon_day",
     "actual",
-    "forecast",
+    "point_forecast",
     "lower_80",
     "upper_80",
     "lower_95",
@@ -206,12 +206,15 @@ class Series:
     values: np.ndarray
 
 
-def select_series(demand_daily: pd.DataFrame, top_n: int) -> list[Series]:
+def select_series(
+    demand_daily: pd.DataFrame, top_n: int, end_date: dt.date | None = None
+) -> list[Series]:
     """Turn ``demand_daily`` into the series to forecast.
 
     Keeps the total, every category and the ``top_n`` products by revenue over
-    the whole history (ties by key), each for units and revenue. Missing days
-    inside a series are read as zero demand. Raises ``ValueError`` on missing
+    the whole history (ties by key), each for units and revenue. Every series
+    runs from its first row to ``end_date`` (default: the last date in the
+    data); missing days are read as zero demand and later days are dropped. Raises ``ValueError`` on missing
     columns, unknown levels, negative or non-finite demand.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in demand_daily.columns]
@@ -225,6 +228,10 @@ def select_series(demand_daily: pd.DataFrame, top_n: int) -> list[Series]:
         raise ValueError(f"demand_daily has unknown series_level values {unknown}")
     frame["series_key"] = frame["series_key"].astype(str)
     frame["demand_date"] = pd.to_datetime(frame["demand_date"]).dt.normalize()
+    end = pd.Timestamp(end_date) if end_date is not None else frame["demand_date"].max()
+    frame = frame[frame["demand_date"] <= end]
+    if frame.empty:
+        raise ValueError(f"demand_daily has no rows on or before {end.date()}")
     for measure in MEASURES:
         values = pd.to_numeric(frame[measure], errors="coerce").astype("float64")
         if not np.isfinite(values).all():
@@ -250,7 +257,7 @@ def select_series(demand_daily: pd.DataFrame, top_n: int) -> list[Series]:
     )
     for (level, key), group in groups:
         group = group.set_index("demand_date").sort_index()
-        days = pd.date_range(group.index.min(), group.index.max(), freq="D")
+        days = pd.date_range(group.index.min(), end, freq="D")
         group = group.reindex(days, fill_value=0.0)
         for measure in MEASURES:
             out.append(
@@ -718,15 +725,11 @@ def forecast_demand(
     """Forecast every selected series ``config.horizon_days`` past its last day.
 
     Returns one row per series, measure and forecast date with the columns
-    ``FORECAST_COLUMNS``. ``as_of_date`` defaults to the last date in the data;
-    every series must end on it.
+    ``FORECAST_COLUMNS``. ``as_of_date`` (the last training day) defaults to
+    the last date in the data; series that stop earlier are zero-filled to it.
     """
-    series = select_series(demand_daily, config.top_n)
-    last_days = {s.start + dt.timedelta(days=len(s.values) - 1) for s in series}
-    as_of = as_of_date or max(last_days)
-    late = sorted(str(d) for d in last_days if d != as_of)
-    if late:
-        raise ValueError(f"demand_daily series must all end on as_of_date {as_of}; some end on {late}")
+    series = select_series(demand_daily, config.top_n, as_of_date)
+    as_of = series[0].start + dt.timedelta(days=len(series[0].values) - 1)
     fits = _parallel_map(_forecast_task, [s.values for s in series], config)
     h = config.horizon_days
     dates = [as_of + dt.timedelta(days=i) for i in range(1, h + 1)]
@@ -740,7 +743,7 @@ def forecast_demand(
                     "measure": s.measure,
                     "forecast_date": dates,
                     "horizon_day": np.arange(1, h + 1),
-                    "forecast": fc.mean,
+                    "point_forecast": fc.mean,
                     "lower_80": fc.lower_80,
                     "upper_80": fc.upper_80,
                     "lower_95": fc.lower_95,
@@ -764,7 +767,9 @@ def forecast_demand(
     return out
 
 
-def backtest_demand(demand_daily: pd.DataFrame, config: ForecastConfig) -> pd.DataFrame:
+def backtest_demand(
+    demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None = None
+) -> pd.DataFrame:
     """Rolling-origin backtest of every selected series.
 
     Returns one row per series, measure, origin and target date
@@ -772,7 +777,7 @@ def backtest_demand(demand_daily: pd.DataFrame, config: ForecastConfig) -> pd.Da
     the seasonal naive forecast from the same origin, and the MASE scale (mean
     absolute weekly difference of the training data before the origin).
     """
-    series = select_series(demand_daily, config.top_n)
+    series = select_series(demand_daily, config.top_n, as_of_date)
     fits = _parallel_map(_backtest_task, [s.values for s in series], config)
     h = config.horizon_days
     parts = []
@@ -798,7 +803,7 @@ def backtest_demand(demand_daily: pd.DataFrame, config: ForecastConfig) -> pd.Da
                         ],
                         "horizon_day": np.arange(1, h + 1),
                         "actual": actual,
-                        "forecast": fc.mean,
+                        "point_forecast": fc.mean,
                         "lower_80": fc.lower_80,
                         "upper_80": fc.upper_80,
                         "lower_95": fc.lower_95,
@@ -840,9 +845,9 @@ def series_metrics(backtest: pd.DataFrame) -> pd.DataFrame:
     """
     bt = backtest.copy()
     scale = bt["mase_scale"].where(bt["mase_scale"] > 0)
-    bt["ase_model"] = (bt["actual"] - bt["forecast"]).abs() / scale
+    bt["ase_model"] = (bt["actual"] - bt["point_forecast"]).abs() / scale
     bt["ase_naive"] = (bt["actual"] - bt["naive_forecast"]).abs() / scale
-    bt["sape_model"] = smape(bt["actual"], bt["forecast"])
+    bt["sape_model"] = smape(bt["actual"], bt["point_forecast"])
     bt["sape_naive"] = smape(bt["actual"], bt["naive_forecast"])
     bt["in_80"] = (bt["actual"] >= bt["lower_80"]) & (bt["actual"] <= bt["upper_80"])
     bt["in_95"] = (bt["actual"] >= bt["lower_95"]) & (bt["actual"] <= bt["upper_95"])
@@ -958,3 +963,76 @@ def config_from_dbt(get: Callable[[str], object]) -> ForecastConfig:
 def describe_config(config: ForecastConfig) -> dict[str, object]:
     """The settings as a plain dict (for logs and reports)."""
     return asdict(config)
+
+
+def holdout_frame(
+    forecasts: pd.DataFrame,
+    actuals: pd.DataFrame,
+    demand_daily: pd.DataFrame,
+    *,
+    as_of_date: dt.date,
+    last_actual_date: dt.date,
+) -> pd.DataFrame:
+    """Line the production forecasts up with what happened after ``as_of_date``.
+
+    ``actuals`` has ``series_level, series_key, measure, demand_date, actual``
+    for the series whose later demand is known; days from ``as_of_date + 1``
+    to ``last_actual_date`` missing from it count as zero demand. Returns a
+    frame shaped like ``backtest_demand`` (one origin, ``as_of_date``), so
+    ``evaluation_rows(..., evaluation_type="holdout")`` scores it. Series with
+    no actuals are left out.
+    """
+    if forecasts.empty or actuals.empty:
+        return pd.DataFrame(columns=BACKTEST_COLUMNS)
+    keys = ["series_level", "series_key", "measure"]
+    wanted = actuals[keys].drop_duplicates()
+    fc = forecasts.merge(wanted, on=keys)
+    fc = fc[pd.to_datetime(fc["forecast_date"]) <= pd.Timestamp(last_actual_date)]
+    if fc.empty:
+        return pd.DataFrame(columns=BACKTEST_COLUMNS)
+    act = actuals.assign(demand_date=pd.to_datetime(actuals["demand_date"]).dt.date)
+    act = act.groupby([*keys, "demand_date"], as_index=False)["actual"].sum()
+    fc = fc.assign(target_date=pd.to_datetime(fc["forecast_date"]).dt.date)
+    fc = fc.merge(
+        act.rename(columns={"demand_date": "target_date"}), on=[*keys, "target_date"], how="left"
+    )
+    fc["actual"] = fc["actual"].fillna(0.0).astype("float64")
+    history = select_series(demand_daily, top_n=10**9, end_date=as_of_date)
+    by_key = {(s.level, s.key, s.measure): s.values for s in history}
+    naive, scales = [], []
+    for row in fc.itertuples(index=False):
+        y = by_key.get((row.series_level, row.series_key, row.measure), np.zeros(0))
+        naive.append(seasonal_naive_point(y, int(row.horizon_day))[-1])
+        scales.append(
+            float(np.mean(np.abs(y[SEASON:] - y[:-SEASON]))) if len(y) > SEASON else 0.0
+        )
+    fc["naive_forecast"] = naive
+    fc["mase_scale"] = scales
+    fc["origin_date"] = as_of_date
+    return fc[BACKTEST_COLUMNS].reset_index(drop=True)
+
+
+def total_actuals_from_orders(holdout_orders: pd.DataFrame) -> pd.DataFrame:
+    """Daily total units and revenue from ``holdout_orders`` (purchases only).
+
+    Units are ``n_units`` and revenue ``order_total`` summed per
+    ``order_date``: the total series is the only one whose later demand the
+    order-level holdout table can give.
+    """
+    needed = ["order_date", "is_purchase", "n_units", "order_total"]
+    missing = [c for c in needed if c not in holdout_orders.columns]
+    if missing:
+        raise ValueError(f"holdout_orders is missing columns {missing}")
+    purchases = holdout_orders[holdout_orders["is_purchase"].astype(bool)]
+    daily = purchases.groupby("order_date").agg(
+        units=("n_units", "sum"), revenue=("order_total", "sum")
+    )
+    out = daily.reset_index().melt(
+        id_vars="order_date", value_vars=["units", "revenue"], var_name="measure",
+        value_name="actual",
+    )
+    out = out.rename(columns={"order_date": "demand_date"})
+    out.insert(0, "series_key", "all")
+    out.insert(0, "series_level", "total")
+    out["actual"] = out["actual"].astype("float64")
+    return out

@@ -1,0 +1,45 @@
+"""Evaluation rows of the demand forecasts (thin adapter).
+
+Always: a rolling-origin backtest over the last ``forecast_backtest_origins``
+horizons before ``as_of_date`` (evaluation_type ``backtest``). When valid
+orders exist after ``as_of_date``: the production forecast of the total
+series against them (evaluation_type ``holdout``). Columns:
+``shoplens.evaluation.EVALUATION_COLUMNS``.
+"""
+
+import datetime as dt
+
+import pandas as pd
+
+
+def model(dbt, session) -> pd.DataFrame:
+    dbt.config(materialized="table")
+    from shoplens.forecast import (
+        backtest_demand,
+        config_from_dbt,
+        evaluation_rows,
+        holdout_frame,
+        total_actuals_from_orders,
+    )
+
+    demand = dbt.ref("demand_daily").df()
+    as_of = dbt.ref("as_of").df().iloc[0]
+    as_of_date = pd.to_datetime(as_of["as_of_date"]).date()
+    config = config_from_dbt(dbt.config.get)
+
+    backtest = backtest_demand(demand, config, as_of_date=as_of_date)
+    parts = [evaluation_rows(backtest, as_of_date=as_of_date, evaluation_type="backtest")]
+
+    forecasts = dbt.ref("ml_demand_forecast").df()
+    if bool(as_of["has_holdout"]):
+        data_end = pd.to_datetime(as_of["data_end_date"]).date()
+        last_day = min(data_end, as_of_date + dt.timedelta(days=config.horizon_days))
+        actuals = total_actuals_from_orders(dbt.ref("holdout_orders").df())
+        holdout = holdout_frame(
+            forecasts, actuals, demand, as_of_date=as_of_date, last_actual_date=last_day
+        )
+        if not holdout.empty:
+            parts.append(
+                evaluation_rows(holdout, as_of_date=as_of_date, evaluation_type="holdout")
+            )
+    return pd.concat(parts, ignore_index=True)
