@@ -308,7 +308,8 @@ def _lines(cfg: ShopConfig, rng: np.random.Generator, cat: Catalogue, order_day:
     first = np.concatenate([[0], np.cumsum(n_lines)[:-1]])
     amount[first] += np.round(order_value - np.bincount(line_order, weights=amount), 2)
     discount = np.where(on_promo, np.round(amount * 0.25, 2), 0.0)
-    unit_price = np.round((amount + discount) / quantity, 4)
+    # Rounded up to 1/10000, so the recomputed discount below is never negative.
+    unit_price = np.ceil((amount + discount) / quantity * 10_000 - 1e-6) / 10_000
     # Recompute the discount so that quantity * unit_price - discount == amount to the cent.
     discount = np.round(quantity * unit_price - amount, 4)
     return line_order, product, quantity, unit_price, discount

@@ -1,0 +1,10 @@
+{#- shoplens_export_date(): the end of the export as a UTC timestamp (end of
+    that day). Rows stamped after it are quarantined as "in the future".
+    The var `export_date`, else the day the build runs. -#}
+{% macro shoplens_export_date() %}
+    {%- if var('export_date', none) is not none -%}
+        (cast('{{ var("export_date") }}' as date) + interval 1 day)
+    {%- else -%}
+        (cast(current_date as timestamp) + interval 1 day)
+    {%- endif -%}
+{% endmacro %}

@@ -1,0 +1,108 @@
+-- Clean events of known (or anonymous) visitors, each with a session.
+-- Events that carry a session_id keep it. Events without one are grouped per
+-- customer by the inactivity rule: a gap of more than
+-- `session_timeout_minutes` (default 30) starts a new session; a gap of
+-- exactly the timeout stays in the session. Anonymous events without a
+-- session_id cannot be linked and form one-event sessions.
+-- One row per event.
+with
+
+events as (
+    select * from {{ ref('stg_shop__events') }}
+),
+
+known_customers as (
+    select * from {{ ref('int_known_customers') }}
+),
+
+resolvable as (
+    select events.*
+    from events
+    left join known_customers
+        on events.customer_id = known_customers.customer_id
+    where events.customer_id is null
+       or known_customers.customer_id is not null
+),
+
+with_session as (
+    select
+        *,
+        session_id as resolved_session_id,
+        false as is_derived_session
+    from resolvable
+    where session_id is not null
+),
+
+anonymous_without_session as (
+    select
+        *,
+        'event:' || event_id as resolved_session_id,
+        true as is_derived_session
+    from resolvable
+    where session_id is null and customer_id is null
+),
+
+to_sessionize as (
+    select
+        *,
+        lag(occurred_at) over (
+            partition by customer_id order by occurred_at, event_id
+        ) as previous_occurred_at
+    from resolvable
+    where session_id is null and customer_id is not null
+),
+
+session_starts as (
+    select
+        *,
+        case
+            when previous_occurred_at is null then 1
+            when occurred_at - previous_occurred_at
+                > to_minutes({{ var('session_timeout_minutes') }}) then 1
+            else 0
+        end as is_session_start
+    from to_sessionize
+),
+
+numbered as (
+    select
+        *,
+        sum(is_session_start) over (
+            partition by customer_id
+            order by occurred_at, event_id
+            rows between unbounded preceding and current row
+        ) as session_number
+    from session_starts
+),
+
+derived as (
+    select
+        * exclude (previous_occurred_at, is_session_start, session_number),
+        'derived:' || customer_id || ':' || session_number
+            as resolved_session_id,
+        true as is_derived_session
+    from numbered
+),
+
+unioned as (
+    select * from with_session
+    union all by name
+    select * from anonymous_without_session
+    union all by name
+    select * from derived
+),
+
+final as (
+    select
+        event_id,
+        resolved_session_id as session_id,
+        customer_id,
+        product_id,
+        event_type,
+        occurred_at,
+        event_date,
+        is_derived_session
+    from unioned
+)
+
+select * from final

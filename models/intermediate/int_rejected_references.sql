@@ -1,0 +1,68 @@
+-- Clean rows whose reference does not resolve: order lines of an order that
+-- is missing or was rejected, and events of a customer the shop does not
+-- know. One row per such row, in the audit table's shape.
+with
+
+order_items as (
+    select * from {{ ref('base_shop__order_items') }}
+),
+
+orders as (
+    select * from {{ ref('stg_shop__orders') }}
+),
+
+events as (
+    select * from {{ ref('base_shop__events') }}
+),
+
+known_customers as (
+    select * from {{ ref('int_known_customers') }}
+),
+
+orphan_items as (
+    select
+        'order_items' as source_table,
+        order_items.order_id || ':' || order_items.product_id as record_key,
+        'order_id_not_found' as rule,
+        'order_id' as failed_column,
+        cast(to_json({
+            'order_id': order_items.order_id,
+            'product_id': order_items.product_id,
+            'quantity': order_items.quantity,
+            'unit_price': order_items.unit_price,
+            'discount': order_items.discount
+        }) as varchar) as raw_values
+    from order_items
+    anti join orders
+        on order_items.order_id = orders.order_id
+    where order_items.dq_rule is null
+),
+
+unknown_customer_events as (
+    select
+        'events' as source_table,
+        events.event_id as record_key,
+        'customer_id_not_found' as rule,
+        'customer_id' as failed_column,
+        cast(to_json({
+            'event_id': events.event_id,
+            'occurred_at': events.occurred_at,
+            'customer_id': events.customer_id,
+            'session_id': events.session_id,
+            'event_type': events.event_type,
+            'product_id': events.product_id
+        }) as varchar) as raw_values
+    from events
+    anti join known_customers
+        on events.customer_id = known_customers.customer_id
+    where events.dq_rule is null
+      and events.customer_id is not null
+),
+
+final as (
+    select * from orphan_items
+    union all
+    select * from unknown_customer_events
+)
+
+select * from final

@@ -1,0 +1,174 @@
+-- One row per customer per as-of snapshot: every customer with a purchase
+-- on or before the snapshot date. Snapshots are as_of_date and, with the
+-- var `feature_snapshots` > 1, earlier dates `feature_snapshot_step_days`
+-- apart. Each row uses only data up to its own as_of_date.
+-- Windows (30d, 90d, 365d) are the days (as_of_date - N, as_of_date].
+with
+
+orders as (
+    select * from {{ ref('fct_orders') }}
+),
+
+order_items as (
+    select * from {{ ref('fct_order_items') }}
+),
+
+sessions as (
+    select * from {{ ref('fct_sessions') }}
+),
+
+as_of as (
+    select * from {{ ref('as_of') }}
+),
+
+snapshots as (
+    select
+        cast(as_of.as_of_date - cast(k * {{ var('feature_snapshot_step_days') }}
+            as integer) as date) as as_of_date
+    from as_of,
+        range({{ var('feature_snapshots') }}) as steps (k)
+),
+
+purchases as (
+    select customer_id, order_date, order_total
+    from orders
+    where is_purchase
+),
+
+order_features as (
+    select
+        purchases.customer_id,
+        snapshots.as_of_date,
+        min(purchases.order_date) as first_purchase_date,
+        max(purchases.order_date) as last_purchase_date,
+        count(*) as n_purchases_total,
+        count(distinct purchases.order_date) as n_purchase_days,
+        sum(purchases.order_total) as revenue_total,
+        count(*) filter (
+            where purchases.order_date > snapshots.as_of_date - 30
+        ) as n_orders_30d,
+        count(*) filter (
+            where purchases.order_date > snapshots.as_of_date - 90
+        ) as n_orders_90d,
+        count(*) filter (
+            where purchases.order_date > snapshots.as_of_date - 365
+        ) as n_orders_365d,
+        coalesce(sum(purchases.order_total) filter (
+            where purchases.order_date > snapshots.as_of_date - 30
+        ), 0) as revenue_30d,
+        coalesce(sum(purchases.order_total) filter (
+            where purchases.order_date > snapshots.as_of_date - 90
+        ), 0) as revenue_90d,
+        coalesce(sum(purchases.order_total) filter (
+            where purchases.order_date > snapshots.as_of_date - 365
+        ), 0) as revenue_365d
+    from purchases
+    inner join snapshots
+        on purchases.order_date <= snapshots.as_of_date
+    group by purchases.customer_id, snapshots.as_of_date
+),
+
+category_revenue as (
+    select
+        order_items.customer_id,
+        snapshots.as_of_date,
+        order_items.category,
+        sum(order_items.line_amount) as revenue
+    from order_items
+    inner join snapshots
+        on order_items.order_date <= snapshots.as_of_date
+    where order_items.is_purchase
+    group by order_items.customer_id, snapshots.as_of_date, order_items.category
+),
+
+category_mix as (
+    select
+        customer_id,
+        as_of_date,
+        arg_max(category, (revenue, category)) as top_category,
+        max(revenue) / nullif(sum(revenue), 0) as top_category_share,
+        count(*) as n_categories
+    from category_revenue
+    group by customer_id, as_of_date
+),
+
+session_features as (
+    select
+        sessions.customer_id,
+        snapshots.as_of_date,
+        count(*) filter (
+            where sessions.session_date > snapshots.as_of_date - 30
+        ) as n_sessions_30d,
+        count(*) as n_sessions_90d,
+        sum(sessions.n_product_views) filter (
+            where sessions.session_date > snapshots.as_of_date - 30
+        ) as n_product_views_30d,
+        sum(sessions.n_product_views) as n_product_views_90d,
+        sum(sessions.n_add_to_carts) filter (
+            where sessions.session_date > snapshots.as_of_date - 30
+        ) as n_add_to_carts_30d,
+        sum(sessions.n_add_to_carts) as n_add_to_carts_90d,
+        sum(sessions.n_checkouts) filter (
+            where sessions.session_date > snapshots.as_of_date - 30
+        ) as n_checkouts_30d,
+        count(*) filter (where sessions.has_add_to_cart) as n_cart_sessions_90d,
+        count(*) filter (where sessions.is_cart_abandoned)
+            as n_abandoned_carts_90d
+    from sessions
+    inner join snapshots
+        on sessions.session_date <= snapshots.as_of_date
+        and sessions.session_date > snapshots.as_of_date - 90
+    where sessions.customer_id is not null
+    group by sessions.customer_id, snapshots.as_of_date
+),
+
+final as (
+    select
+        order_features.customer_id,
+        order_features.as_of_date,
+        {{ dbt.datediff('order_features.first_purchase_date',
+                        'order_features.as_of_date', 'day') }} as tenure_days,
+        {{ dbt.datediff('order_features.last_purchase_date',
+                        'order_features.as_of_date', 'day') }}
+            as days_since_last_purchase,
+        order_features.n_orders_30d,
+        order_features.n_orders_90d,
+        order_features.n_orders_365d,
+        cast(order_features.revenue_30d as decimal(18, 2)) as revenue_30d,
+        cast(order_features.revenue_90d as decimal(18, 2)) as revenue_90d,
+        cast(order_features.revenue_365d as decimal(18, 2)) as revenue_365d,
+        order_features.n_purchases_total,
+        cast(order_features.revenue_total as decimal(18, 2)) as revenue_total,
+        cast(order_features.revenue_total / order_features.n_purchases_total
+            as decimal(18, 2)) as avg_order_value,
+        case
+            when order_features.n_purchase_days > 1
+                then {{ dbt.datediff('order_features.first_purchase_date',
+                                     'order_features.last_purchase_date', 'day') }}
+                    / (order_features.n_purchase_days - 1.0)
+        end as avg_days_between_orders,
+        category_mix.top_category,
+        category_mix.top_category_share,
+        coalesce(category_mix.n_categories, 0) as n_categories,
+        coalesce(session_features.n_sessions_30d, 0) as n_sessions_30d,
+        coalesce(session_features.n_sessions_90d, 0) as n_sessions_90d,
+        coalesce(session_features.n_product_views_30d, 0) as n_product_views_30d,
+        coalesce(session_features.n_product_views_90d, 0) as n_product_views_90d,
+        coalesce(session_features.n_add_to_carts_30d, 0) as n_add_to_carts_30d,
+        coalesce(session_features.n_add_to_carts_90d, 0) as n_add_to_carts_90d,
+        coalesce(session_features.n_checkouts_30d, 0) as n_checkouts_30d,
+        case
+            when session_features.n_cart_sessions_90d > 0
+                then session_features.n_abandoned_carts_90d * 1.0
+                    / session_features.n_cart_sessions_90d
+        end as cart_abandonment_rate_90d
+    from order_features
+    left join category_mix
+        on order_features.customer_id = category_mix.customer_id
+        and order_features.as_of_date = category_mix.as_of_date
+    left join session_features
+        on order_features.customer_id = session_features.customer_id
+        and order_features.as_of_date = session_features.as_of_date
+)
+
+select * from final

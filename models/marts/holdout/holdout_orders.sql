@@ -1,0 +1,28 @@
+-- One row per valid order placed after as_of_date: the holdout on which
+-- models are evaluated. Empty when as_of_date is the last order date.
+with
+
+orders as (
+    select * from {{ ref('stg_shop__orders') }}
+),
+
+as_of as (
+    select * from {{ ref('as_of') }}
+),
+
+final as (
+    select
+        orders.order_id,
+        orders.customer_id,
+        orders.ordered_at,
+        orders.order_date,
+        orders.order_total,
+        orders.currency,
+        orders.status,
+        orders.is_purchase
+    from orders
+    cross join as_of
+    where orders.order_date > as_of.as_of_date
+)
+
+select * from final

@@ -1,0 +1,38 @@
+with
+
+ml_purchase_propensity as (
+
+    select * from {{ ref('ml_purchase_propensity') }}
+
+),
+
+current_scores as (
+
+    select
+        customer_id,
+        score_date,
+        window_days,
+        purchase_probability,
+        expected_purchases,
+        decile,
+        model_version
+    from ml_purchase_propensity
+    where is_current
+
+),
+
+final as (
+
+    select
+        cast(customer_id as varchar) as customer_id,
+        cast(score_date as date) as as_of_date,
+        cast(window_days as integer) as window_days,
+        cast(purchase_probability as double) as purchase_probability,
+        cast(expected_purchases as double) as expected_purchases,
+        cast(decile as integer) as decile,
+        cast(model_version as varchar) as model_version
+    from current_scores
+
+)
+
+select * from final

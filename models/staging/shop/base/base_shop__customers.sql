@@ -1,0 +1,88 @@
+-- Every raw customer row, typed, with the first data-quality rule it breaks.
+-- The email is hashed here, and the audit copy of the row carries the hash,
+-- so no clear-text PII leaves this view.
+with
+
+source as (
+    select * from {{ source('shop', 'customers') }}
+),
+
+typed as (
+    select
+        -- ids
+        {{ clean_text('customer_id') }} as customer_id,
+
+        -- strings
+        {{ hash_pii('email') }} as email_hash,
+        upper({{ clean_text('country') }}) as country,
+
+        -- timestamps
+        {{ utc_timestamp('signed_up_at') }} as signed_up_at,
+        signed_up_at is not null
+        and {{ utc_timestamp('signed_up_at') }} is null as is_signup_invalid,
+
+        {
+            'customer_id': customer_id,
+            'email_hash': {{ hash_pii('email') }},
+            'signed_up_at': signed_up_at,
+            'country': country
+        } as raw_row
+    from source
+),
+
+checked as (
+    select
+        *,
+        {{ dq_first_failure([
+            ['customer_id_null', 'customer_id', 'customer_id is null'],
+            ['signed_up_at_invalid', 'signed_up_at', 'is_signup_invalid'],
+            ['signed_up_at_in_future', 'signed_up_at',
+             'signed_up_at >= ' ~ shoplens_export_date()],
+        ]) }}
+    from typed
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by customer_id, dq_rule is null
+            order by signed_up_at, email_hash, country
+        ) as duplicate_rank
+    from checked
+),
+
+flagged as (
+    select
+        customer_id,
+        email_hash,
+        country,
+        signed_up_at,
+        raw_row,
+        case
+            when dq_rule is not null then dq_rule
+            when duplicate_rank > 1 then 'duplicate_customer_id'
+        end as dq_rule,
+        case
+            when dq_rule is not null then dq_column
+            when duplicate_rank > 1 then 'customer_id'
+        end as dq_column
+    from ranked
+),
+
+final as (
+    select
+        customer_id,
+        email_hash,
+        country,
+        signed_up_at,
+        dq_rule,
+        dq_column,
+        case
+            when dq_rule is not null
+                then cast(to_json(raw_row) as varchar)
+        end as raw_values
+    from flagged
+)
+
+select * from final

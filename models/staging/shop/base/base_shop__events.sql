@@ -1,0 +1,98 @@
+-- Every raw web event, typed, with the first data-quality rule it breaks.
+with
+
+source as (
+    select * from {{ source('shop', 'events') }}
+),
+
+typed as (
+    select
+        -- ids
+        {{ clean_text('event_id') }} as event_id,
+        {{ clean_text('customer_id') }} as customer_id,
+        {{ clean_text('session_id') }} as session_id,
+        {{ clean_text('product_id') }} as product_id,
+
+        -- strings
+        lower({{ clean_text('event_type') }}) as event_type,
+
+        -- timestamps
+        {{ utc_timestamp('occurred_at') }} as occurred_at,
+
+        -- the raw values as exported (the ids and type are kept as text above)
+        source.occurred_at as raw_occurred_at,
+        source.event_type as raw_event_type
+    from source
+),
+
+checked as (
+    select
+        *,
+        {{ dq_first_failure([
+            ['event_id_null', 'event_id', 'event_id is null'],
+            ['occurred_at_invalid', 'occurred_at', 'occurred_at is null'],
+            ['occurred_at_in_future', 'occurred_at',
+             'occurred_at >= ' ~ shoplens_export_date()],
+            ['event_type_unknown', 'event_type',
+             "event_type is null or event_type not in ('page_view', 'product_view', "
+             ~ "'add_to_cart', 'checkout', 'purchase')"],
+        ]) }}
+    from typed
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by event_id, dq_rule is null
+            order by occurred_at, customer_id, session_id, event_type, product_id
+        ) as duplicate_rank
+    from checked
+),
+
+flagged as (
+    select
+        event_id,
+        customer_id,
+        session_id,
+        product_id,
+        event_type,
+        occurred_at,
+        raw_occurred_at,
+        raw_event_type,
+        case
+            when dq_rule is not null then dq_rule
+            when duplicate_rank > 1 then 'duplicate_event_id'
+        end as dq_rule,
+        case
+            when dq_rule is not null then dq_column
+            when duplicate_rank > 1 then 'event_id'
+        end as dq_column
+    from ranked
+),
+
+final as (
+    select
+        event_id,
+        customer_id,
+        session_id,
+        product_id,
+        event_type,
+        occurred_at,
+        dq_rule,
+        dq_column,
+        case
+            when dq_rule is not null
+                then cast(to_json({
+                    'event_id': event_id,
+                    'occurred_at': raw_occurred_at,
+                    'customer_id': customer_id,
+                    'session_id': session_id,
+                    'event_type': raw_event_type,
+                    'product_id': product_id
+                }) as varchar)
+        end as raw_values
+    from flagged
+)
+
+select * from final

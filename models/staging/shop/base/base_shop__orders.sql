@@ -1,0 +1,94 @@
+-- Every raw order row, typed, with the first data-quality rule it breaks.
+-- stg_shop__orders keeps the clean rows; audit_rejected_rows the others.
+with
+
+source as (
+    select * from {{ source('shop', 'orders') }}
+),
+
+typed as (
+    select
+        -- ids
+        {{ clean_text('order_id') }} as order_id,
+        {{ clean_text('customer_id') }} as customer_id,
+
+        -- strings
+        coalesce(lower({{ clean_text('status') }}), 'completed') as status,
+        upper({{ clean_text('currency') }}) as currency,
+
+        -- numerics
+        try_cast(order_total as decimal(18, 2)) as order_total,
+
+        -- timestamps
+        {{ utc_timestamp('ordered_at') }} as ordered_at,
+
+        -- the row as exported, for the audit table
+        source as raw_row
+    from source
+),
+
+checked as (
+    select
+        *,
+        {{ dq_first_failure([
+            ['order_id_null', 'order_id', 'order_id is null'],
+            ['customer_id_null', 'customer_id', 'customer_id is null'],
+            ['ordered_at_invalid', 'ordered_at', 'ordered_at is null'],
+            ['ordered_at_in_future', 'ordered_at',
+             'ordered_at >= ' ~ shoplens_export_date()],
+            ['order_total_invalid', 'order_total', 'order_total is null'],
+            ['order_total_not_positive', 'order_total', 'order_total <= 0'],
+            ['status_unknown', 'status',
+             "status not in ('completed', 'cancelled', 'returned')"],
+        ]) }}
+    from typed
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by order_id, dq_rule is null
+            order by ordered_at, order_total, status, customer_id
+        ) as duplicate_rank
+    from checked
+),
+
+flagged as (
+    select
+        order_id,
+        customer_id,
+        status,
+        currency,
+        order_total,
+        ordered_at,
+        raw_row,
+        case
+            when dq_rule is not null then dq_rule
+            when duplicate_rank > 1 then 'duplicate_order_id'
+        end as dq_rule,
+        case
+            when dq_rule is not null then dq_column
+            when duplicate_rank > 1 then 'order_id'
+        end as dq_column
+    from ranked
+),
+
+final as (
+    select
+        order_id,
+        customer_id,
+        status,
+        currency,
+        order_total,
+        ordered_at,
+        dq_rule,
+        dq_column,
+        case
+            when dq_rule is not null
+                then cast(to_json(raw_row) as varchar)
+        end as raw_values
+    from flagged
+)
+
+select * from final

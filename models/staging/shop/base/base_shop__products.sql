@@ -1,0 +1,80 @@
+-- Every raw product row, typed, with the first data-quality rule it breaks.
+with
+
+source as (
+    select * from {{ source('shop', 'products') }}
+),
+
+typed as (
+    select
+        -- ids
+        {{ clean_text('product_id') }} as product_id,
+
+        -- strings
+        {{ clean_text('product_name') }} as product_name,
+        coalesce(lower({{ clean_text('category') }}), 'uncategorised') as category,
+
+        -- numerics
+        try_cast(list_price as decimal(18, 2)) as list_price,
+        list_price is not null
+        and try_cast(list_price as decimal(18, 2)) is null as is_price_invalid,
+
+        source as raw_row
+    from source
+),
+
+checked as (
+    select
+        *,
+        {{ dq_first_failure([
+            ['product_id_null', 'product_id', 'product_id is null'],
+            ['list_price_invalid', 'list_price', 'is_price_invalid'],
+            ['list_price_negative', 'list_price', 'list_price < 0'],
+        ]) }}
+    from typed
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by product_id, dq_rule is null
+            order by product_name, category, list_price
+        ) as duplicate_rank
+    from checked
+),
+
+flagged as (
+    select
+        product_id,
+        product_name,
+        category,
+        list_price,
+        raw_row,
+        case
+            when dq_rule is not null then dq_rule
+            when duplicate_rank > 1 then 'duplicate_product_id'
+        end as dq_rule,
+        case
+            when dq_rule is not null then dq_column
+            when duplicate_rank > 1 then 'product_id'
+        end as dq_column
+    from ranked
+),
+
+final as (
+    select
+        product_id,
+        product_name,
+        category,
+        list_price,
+        dq_rule,
+        dq_column,
+        case
+            when dq_rule is not null
+                then cast(to_json(raw_row) as varchar)
+        end as raw_values
+    from flagged
+)
+
+select * from final

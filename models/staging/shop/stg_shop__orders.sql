@@ -1,0 +1,22 @@
+-- Clean orders rows: the rows of base_shop__orders that break no rule.
+with
+
+base as (
+    select * from {{ ref('base_shop__orders') }}
+),
+
+final as (
+    select
+        order_id,
+        customer_id,
+        status,
+        coalesce(currency, '{{ var("default_currency", "EUR") }}') as currency,
+        order_total,
+        ordered_at,
+        cast(ordered_at as date) as order_date,
+        status = 'completed' as is_purchase
+    from base
+    where dq_rule is null
+)
+
+select * from final
