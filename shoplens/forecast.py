@@ -461,10 +461,17 @@ class CssFit:
     sigma2: float
     aicc: float
     n_eff: int
+    recent_sigma2: float
 
 
 def _css_fit(
-    w: np.ndarray, d: int, seasonal_d: int, orders: tuple[int, int, int, int], n_cond: int
+    w: np.ndarray,
+    d: int,
+    seasonal_d: int,
+    orders: tuple[int, int, int, int],
+    n_cond: int,
+    recent_days: int = 91,
+    widen: bool = True,
 ) -> CssFit | None:
     """Fit ARMA(p,q)(P,Q)_7 to the differenced series ``w`` by least squares.
 
@@ -504,14 +511,18 @@ def _css_fit(
         x0[int(with_mean) + p : int(with_mean) + p + q] = 0.3
         x0[int(with_mean) + p + q + sp : k] = 0.5
     if k == 0:
-        sse = float(np.sum(residuals(x0) ** 2))
+        resid = residuals(x0)
         x = x0
     else:
         sol = least_squares(residuals, x0, method="lm", xtol=1e-6, ftol=1e-6, max_nfev=200 * k)
         x = sol.x
-        sse = float(np.sum(sol.fun**2))
+        resid = sol.fun
+    sse = float(np.sum(resid**2))
     mu, ar, ma, sar, sma = unpack(x)
     sigma2 = sse / n_eff * scale**2
+    # the intervals use the recent residual variance: demand grows and its
+    # noise with it, so the whole-history variance is too small at the end
+    recent_sigma2 = float(np.mean(resid[-recent_days:] ** 2)) * scale**2
     if not math.isfinite(sigma2) or sigma2 <= 0:
         return None
     loglik = -0.5 * n_eff * (math.log(2 * math.pi * sigma2) + 1.0)
@@ -528,6 +539,7 @@ def _css_fit(
         sigma2=sigma2,
         aicc=aicc,
         n_eff=n_eff,
+        recent_sigma2=max(recent_sigma2, sigma2) if widen else sigma2,
     )
 
 
@@ -568,7 +580,7 @@ def _sarimax_forecast(y: np.ndarray, fit: CssFit, horizon: int) -> tuple[np.ndar
         enforce_stationarity=False,
         enforce_invertibility=False,
     )
-    params = np.concatenate([fit.ar, fit.ma, fit.sar, fit.sma, [fit.sigma2]])
+    params = np.concatenate([fit.ar, fit.ma, fit.sar, fit.sma, [fit.recent_sigma2]])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = model.filter(params, cov_type="none")
