@@ -21,7 +21,7 @@ purchases as (
         min(ordered_at) as first_order_at,
         max(ordered_at) as last_order_at,
         count(*) as n_purchases,
-        sum(order_total) as total_revenue
+        cast(sum(order_total) as decimal(18, 2)) as total_revenue
     from orders
     where is_purchase
     group by customer_id
@@ -62,7 +62,8 @@ final as (
         purchases.first_order_at,
         purchases.last_order_at,
         coalesce(purchases.n_purchases, 0) as n_purchases,
-        coalesce(purchases.total_revenue, 0) as total_revenue,
+        cast(coalesce(purchases.total_revenue, 0) as decimal(18, 2))
+            as total_revenue,
         first_order_category.first_order_category
     from all_customers
     left join customers

@@ -19,7 +19,7 @@ item_counts as (
     select
         order_id,
         count(*) as n_items,
-        sum(quantity) as n_units
+        cast(sum(quantity) as bigint) as n_units
     from order_items
     group by order_id
 ),

@@ -46,7 +46,7 @@ per_customer as (
         min(order_date) as first_purchase_date,
         max(order_date) as last_purchase_date,
         count(*) as n_purchase_days,
-        sum(day_total) as total_revenue,
+        cast(sum(day_total) as decimal(18, 2)) as total_revenue,
         avg(day_total) filter (where day_number > 1) as repeat_day_mean
     from ranked
     group by customer_id

@@ -152,11 +152,11 @@ final as (
         coalesce(category_mix.n_categories, 0) as n_categories,
         coalesce(session_features.n_sessions_30d, 0) as n_sessions_30d,
         coalesce(session_features.n_sessions_90d, 0) as n_sessions_90d,
-        coalesce(session_features.n_product_views_30d, 0) as n_product_views_30d,
-        coalesce(session_features.n_product_views_90d, 0) as n_product_views_90d,
-        coalesce(session_features.n_add_to_carts_30d, 0) as n_add_to_carts_30d,
-        coalesce(session_features.n_add_to_carts_90d, 0) as n_add_to_carts_90d,
-        coalesce(session_features.n_checkouts_30d, 0) as n_checkouts_30d,
+        cast(coalesce(session_features.n_product_views_30d, 0) as bigint) as n_product_views_30d,
+        cast(coalesce(session_features.n_product_views_90d, 0) as bigint) as n_product_views_90d,
+        cast(coalesce(session_features.n_add_to_carts_30d, 0) as bigint) as n_add_to_carts_30d,
+        cast(coalesce(session_features.n_add_to_carts_90d, 0) as bigint) as n_add_to_carts_90d,
+        cast(coalesce(session_features.n_checkouts_30d, 0) as bigint) as n_checkouts_30d,
         case
             when session_features.n_cart_sessions_90d > 0
                 then session_features.n_abandoned_carts_90d * 1.0

@@ -26,7 +26,7 @@ per_customer as (
         as_of.as_of_date,
         max(orders.order_date) as last_purchase_date,
         count(*) as frequency,
-        sum(orders.order_total) as monetary
+        cast(sum(orders.order_total) as decimal(18, 2)) as monetary
     from orders
     cross join as_of
     where orders.is_purchase
