@@ -1,0 +1,70 @@
+"""The CDNOW sample shipped with ``lifetimes`` as shop tables (tests and bench).
+
+``lifetimes/datasets/CDNOW_sample.txt`` holds one line per purchase record:
+customer id, a second id, date (yyyymmdd), number of CDs and dollars; 2,357
+customers who first bought in 1997-Q1, observed to 1998-06-30. The classic
+split is an as-of date of 1997-09-30 and a 39-week (273-day) holdout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+CDNOW_AS_OF = dt.date(1997, 9, 30)
+CDNOW_WINDOW_DAYS = 273  # 39 weeks
+
+
+def cdnow_path() -> Path:
+    import lifetimes
+
+    return Path(lifetimes.__file__).parent / "datasets" / "CDNOW_sample.txt"
+
+
+def cdnow_raw_orders(path: str | Path | None = None) -> pd.DataFrame:
+    """The sample in the raw ``orders`` contract (one completed order per line, USD)."""
+    raw = pd.read_csv(
+        path or cdnow_path(),
+        sep=r"\s+",
+        header=None,
+        names=["customer", "id", "date", "n_cds", "dollars"],
+        dtype={"customer": "int64", "id": "int64", "date": "str", "n_cds": "int64", "dollars": "float64"},
+    )
+    ordered = pd.to_datetime(raw["date"], format="%Y%m%d")
+    return pd.DataFrame(
+        {
+            "order_id": [f"cdnow-{i}" for i in range(len(raw))],
+            "customer_id": raw["customer"].astype("int64"),
+            "ordered_at": ordered.dt.strftime("%Y-%m-%dT00:00:00Z"),
+            "order_total": raw["dollars"].round(2),
+            "status": "completed",
+            "currency": "USD",
+        }
+    )
+
+
+def cdnow_marts(path: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """Mart-shaped frames (``fct_orders``-like orders, ``dim_customers``-like customers).
+
+    The sample has no web events and no customer attributes, so sessions is
+    empty and country / first-order category are unknown.
+    """
+    raw = cdnow_raw_orders(path)
+    orders = raw.assign(
+        ordered_at=pd.to_datetime(raw["ordered_at"], utc=True).dt.tz_localize(None),
+        is_purchase=True,
+    )
+    customers = pd.DataFrame(
+        {
+            "customer_id": orders["customer_id"].drop_duplicates().to_numpy(),
+            "country": "unknown",
+            "first_order_category": None,
+            "signed_up_at": pd.NaT,
+        }
+    )
+    sessions = pd.DataFrame(
+        columns=["customer_id", "started_at", "n_product_views", "n_add_to_carts", "n_checkouts"]
+    )
+    return {"orders": orders, "customers": customers, "sessions": sessions}

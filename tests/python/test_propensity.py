@@ -1,0 +1,208 @@
+"""Unit tests of shoplens.propensity: features, baselines, errors (fast, no training)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shoplens import propensity as P
+
+
+def _orders(rows):
+    return pd.DataFrame(rows, columns=["customer_id", "ordered_at", "order_total", "is_purchase"]).assign(
+        ordered_at=lambda f: pd.to_datetime(f["ordered_at"])
+    )
+
+
+def _customers(ids, signed=None):
+    return pd.DataFrame(
+        {
+            "customer_id": ids,
+            "country": ["DE"] * len(ids),
+            "first_order_category": ["books"] * len(ids),
+            "signed_up_at": pd.to_datetime(signed or [None] * len(ids)),
+        }
+    )
+
+
+NO_SESSIONS = pd.DataFrame(columns=["customer_id", "started_at", "n_product_views", "n_add_to_carts", "n_checkouts"])
+
+
+def test_weekly_sequence_bins_masks_and_ignores_the_future():
+    orders = _orders(
+        [
+            ("a", "2024-03-31 10:00", 10.0, True),  # cut-off day: last week
+            ("a", "2024-03-31 18:00", 5.0, True),  # same day: one purchase day, revenue 15
+            ("a", "2024-03-24 09:00", 7.0, True),  # 7 days before: previous week
+            ("a", "2024-03-25 09:00", 99.0, False),  # cancelled: ignored
+            ("a", "2024-04-01 09:00", 50.0, True),  # after the cut-off: never seen
+            ("b", "2024-03-20 09:00", 20.0, True),
+        ]
+    )
+    sessions = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "started_at": pd.to_datetime(["2024-03-30", "2024-04-02", "2024-03-29"]),
+            "n_product_views": [3, 9, 1],
+            "n_add_to_carts": [1, 9, 0],
+            "n_checkouts": [0, 9, 0],
+        }
+    )
+    hist = P.prepare_history(orders, sessions, _customers(["a", "b", "c"], [None, None, "2024-03-01"]))
+    assert hist.channels == P.ORDER_CHANNELS + P.EVENT_CHANNELS
+    snap = P.snapshot(hist, dt.date(2024, 3, 31), weeks=8)
+    ids = list(hist.customer_ids[snap.index])
+    assert ids == ["a", "b", "c"]  # c: signed up, never bought
+    a, b, c = 0, 1, 2
+    assert snap.seq[a, -1, 0] == 1 and snap.seq[a, -1, 1] == pytest.approx(15.0)
+    assert snap.seq[a, -2, 0] == 1 and snap.seq[a, -2, 1] == pytest.approx(7.0)
+    assert snap.seq[a].sum(axis=0)[0] == 2  # the April order is not seen
+    assert snap.seq[a, -1, 2:].tolist() == [1, 3, 1, 0]  # only the March session
+    assert snap.n_weeks.tolist() == [2, 2, 5]  # a and b born 7 and 11 days before; c 30 days
+    assert snap.frequency.tolist() == [1, 0, 0]
+    assert snap.recency_days[a] == 7 and snap.age_days[a] == 7
+    assert snap.static.loc[c, "has_purchased"] == 0
+    assert snap.static.loc[c, "first_category"] == ""  # not known before the first order
+    assert snap.static.loc[b, "log_days_since_last_session"] == pytest.approx(np.log1p(2))
+    counts = P.window_counts(hist, snap.index, snap.cutoff_day + 1, snap.cutoff_day + 30)
+    assert counts.tolist() == [1, 0, 0]
+
+
+def test_encoder_masks_weeks_before_birth():
+    orders = _orders([("a", "2024-03-31", 10.0, True), ("b", "2024-01-01", 5.0, True)])
+    hist = P.prepare_history(orders, NO_SESSIONS, _customers(["a", "b"]))
+    snap = P.snapshot(hist, dt.date(2024, 3, 31), weeks=6)
+    enc = P.Encoder.fit([snap], hist.channels, 6)
+    x = enc.sequence(snap)
+    assert x.shape == (2, 6, 2)
+    assert (x[0, :5] == -99.0).all() and (x[0, 5] != -99.0).all()
+    assert (x[1] != -99.0).all()
+    assert enc.static(snap).shape[1] == len(enc.static_names)
+
+
+def test_bgnbd_window_probability_agrees_with_lifetimes():
+    from lifetimes import BetaGeoFitter
+
+    params = dict(r=0.25, alpha=4.0, a=0.8, b=2.5)
+    fitter = BetaGeoFitter()
+    fitter.params_ = pd.Series(params)
+    # a customer just born: 1 - P(no purchase in t) from lifetimes' unconditional formula
+    p0, alive0 = P.bgnbd_window_probability(**params, frequency=np.array([0.0]), recency=np.array([0.0]),
+                                            T=np.array([0.0]), t=4.3)
+    assert p0[0] == pytest.approx(1 - fitter.probability_of_n_purchases_up_to_time(4.3, 0), rel=1e-10)
+    assert alive0[0] == 1.0
+    x, tx, T = np.array([3.0, 1.0, 0.0]), np.array([10.0, 2.0, 0.0]), np.array([20.0, 30.0, 5.0])
+    p, alive = P.bgnbd_window_probability(**params, frequency=x, recency=tx, T=T, t=4.3)
+    np.testing.assert_allclose(alive, fitter.conditional_probability_alive(x, tx, T), rtol=1e-10)
+    expected = fitter.conditional_expected_number_of_purchases_up_to_time(4.3, x, tx, T)
+    assert (p <= alive).all() and (p <= expected).all() and (p > 0).all()
+    # independent route: given alive, lambda ~ Gamma(r + x, alpha + T); integrate P(no purchase)
+    from scipy import integrate, stats
+
+    for i in range(3):
+        post = stats.gamma(params["r"] + x[i], scale=1 / (params["alpha"] + T[i]))
+        p_none, _ = integrate.quad(lambda lam, post=post: post.pdf(lam) * np.exp(-lam * 4.3), 0, np.inf)
+        assert p[i] == pytest.approx(alive[i] * (1 - p_none), rel=1e-6)
+
+
+def test_deciles_top_tenth_is_one():
+    p = np.linspace(0, 1, 50)
+    d = P.deciles(p)
+    assert d[-1] == 1 and d[0] == 10
+    assert np.bincount(d, minlength=11)[1:].tolist() == [5] * 10
+
+
+def test_rfm_cells_reuse_training_edges():
+    orders = _orders([(f"c{i}", f"2024-03-{i + 1:02d}", 10.0 * (i + 1), True) for i in range(10)]
+                     + [("c9", "2024-03-20", 5.0, True)])
+    hist = P.prepare_history(orders, NO_SESSIONS, _customers([f"c{i}" for i in range(10)] + ["new"],
+                                                             [None] * 10 + ["2024-03-02"]))
+    snap = P.snapshot(hist, dt.date(2024, 3, 31), weeks=8)
+    cells, edges = P.rfm_cells(snap)
+    assert cells[-1] == "000"  # never bought
+    r_scores = [int(c[0]) for c in cells[:10]]
+    assert r_scores == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]  # quintiles of recency, latest = 5
+    assert cells[9][1] == "2" and {c[1] for c in cells[:9]} == {"1"}  # ties collapse the edges
+    again, same = P.rfm_cells(snap, edges)
+    assert same is edges and (again == cells).all()
+
+
+def test_too_little_history_is_a_clear_error():
+    days = pd.date_range("2024-01-01", periods=20, freq="D")
+    orders = _orders([(f"c{i % 5}", d, 10.0, True) for i, d in enumerate(days)])
+    with pytest.raises(P.InsufficientHistoryError, match=r"at least 58 days of orders"):
+        P.run_propensity(orders, None, _customers([f"c{i}" for i in range(5)]), dt.date(2024, 1, 20),
+                         has_holdout=True)
+
+
+def test_too_few_labels_is_a_clear_error():
+    days = pd.date_range("2024-01-01", periods=120, freq="7D")
+    orders = _orders([("c0", d, 10.0, True) for d in days])
+    cfg = P.PropensityConfig(n_cutoffs=2)
+    with pytest.raises(P.InsufficientHistoryError, match=r"at least 20 of each are needed"):
+        P.run_propensity(orders, None, _customers(["c0"]), days[-1].date(), has_holdout=True, cfg=cfg)
+
+
+def test_bad_input_messages():
+    with pytest.raises(ValueError, match=r"orders is missing required columns \['is_purchase'\]"):
+        P.prepare_history(pd.DataFrame(columns=["customer_id", "ordered_at", "order_total"]), None,
+                          _customers(["a"]))
+    with pytest.raises(P.InsufficientHistoryError, match="no completed purchase"):
+        P.prepare_history(_orders([("a", "2024-01-01", 1.0, False)]), None, _customers(["a"]))
+    with pytest.raises(ValueError, match="validation_fraction"):
+        P.PropensityConfig(validation_fraction=0.7).validate()
+
+
+def test_evaluation_plan_follows_the_holdout_rule():
+    hold = P.evaluation_plan(dt.date(2024, 6, 30), dt.date(2024, 7, 20), True, 30)
+    assert hold == {"score_date": dt.date(2024, 6, 30), "start": dt.date(2024, 7, 1),
+                    "end": dt.date(2024, 7, 20), "evaluation_type": "holdout"}
+    back = P.evaluation_plan(dt.date(2024, 6, 30), dt.date(2024, 6, 30), False, 30)
+    assert back == {"score_date": dt.date(2024, 5, 31), "start": dt.date(2024, 6, 1),
+                    "end": dt.date(2024, 6, 30), "evaluation_type": "backtest"}
+
+
+def test_evaluate_scores_metrics_and_calibration():
+    from shoplens.evaluation import EVALUATION_COLUMNS
+
+    rng = np.random.default_rng(0)
+    n = 400
+    p = rng.uniform(0.01, 0.6, n)
+    y = rng.uniform(size=n) < p
+    scores = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "score_date": dt.date(2024, 6, 30),
+            "is_current": True,
+            "window_days": 30,
+            "purchase_probability": p,
+            "expected_purchases": p * 1.2,
+            "decile": P.deciles(p),
+            "has_purchased": np.arange(n) >= 50,
+            "p_bgnbd": np.where(np.arange(n) >= 50, p, np.nan),
+            "expected_purchases_bgnbd": np.where(np.arange(n) >= 50, p, np.nan),
+            "p_rfm_heuristic": 0.5,
+            "p_logreg": 1 - p,
+            "model_version": "v",
+            "train_end_date": dt.date(2024, 6, 30),
+        }
+    )
+    outcomes = pd.DataFrame({"customer_id": scores["customer_id"][y], "n_purchase_days": 1})
+    ev = P.evaluate_scores(scores, outcomes, as_of_date=dt.date(2024, 6, 30), window_start=dt.date(2024, 7, 1),
+                           window_end=dt.date(2024, 7, 30), evaluation_type="holdout")
+    assert list(ev.columns) == EVALUATION_COLUMNS
+    v = ev.set_index(["model_name", "slice", "metric"])["value"]
+    assert 0.7 < v["rnn_gru", "all", "auc"] < 0.9
+    assert v["logreg", "all", "auc"] == pytest.approx(1 - v["rnn_gru", "all", "auc"])
+    assert v["rfm_heuristic", "all", "auc"] == 0.5
+    assert ("bgnbd", "all", "auc") not in v.index  # BG/NBD does not score the 50 non-buyers
+    assert ev.query("model_name == 'bgnbd' and slice == 'purchasers' and metric == 'auc'")["n_obs"].item() == 350
+    assert v["rnn_gru", "all", "brier"] == pytest.approx(np.mean((p - y) ** 2))
+    cal = ev.query("model_name == 'rnn_gru' and metric == 'calibration_observed'")
+    assert len(cal) == 10 and cal["n_obs"].sum() == n
+    top = v["rnn_gru", "decile=1", "calibration_observed"]
+    bottom = v["rnn_gru", "decile=10", "calibration_observed"]
+    assert top > bottom + 0.25  # p spans 0.01 .. 0.6, so deciles 1 and 10 differ by ~0.5
