@@ -13,6 +13,16 @@ def model(dbt, session) -> pd.DataFrame:
     from shoplens.forecast import config_from_dbt, forecast_demand
 
     demand = dbt.ref("demand_daily").df()
-    as_of_date = pd.to_datetime(dbt.ref("as_of").df()["as_of_date"].iloc[0]).date()
-    config = config_from_dbt(dbt.config.get)
+    # refs as plain statements: dbt's parser misses refs nested in other calls
+    as_of = dbt.ref("as_of").df()
+    as_of_date = pd.to_datetime(as_of["as_of_date"].iloc[0]).date()
+    # dbt only passes the config keys it sees as literal dbt.config.get calls
+    settings = {
+        "forecast_top_n": dbt.config.get("forecast_top_n"),
+        "forecast_horizon_days": dbt.config.get("forecast_horizon_days"),
+        "forecast_n_jobs": dbt.config.get("forecast_n_jobs"),
+        "forecast_backtest_origins": dbt.config.get("forecast_backtest_origins"),
+        "forecast_time_budget_s": dbt.config.get("forecast_time_budget_s"),
+    }
+    config = config_from_dbt(settings.get)
     return forecast_demand(demand, config, as_of_date=as_of_date)

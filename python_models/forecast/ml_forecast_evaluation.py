@@ -25,16 +25,26 @@ def model(dbt, session) -> pd.DataFrame:
     demand = dbt.ref("demand_daily").df()
     as_of = dbt.ref("as_of").df().iloc[0]
     as_of_date = pd.to_datetime(as_of["as_of_date"]).date()
-    config = config_from_dbt(dbt.config.get)
+    # dbt only passes the config keys it sees as literal dbt.config.get calls
+    settings = {
+        "forecast_top_n": dbt.config.get("forecast_top_n"),
+        "forecast_horizon_days": dbt.config.get("forecast_horizon_days"),
+        "forecast_n_jobs": dbt.config.get("forecast_n_jobs"),
+        "forecast_backtest_origins": dbt.config.get("forecast_backtest_origins"),
+        "forecast_time_budget_s": dbt.config.get("forecast_time_budget_s"),
+    }
+    config = config_from_dbt(settings.get)
 
     backtest = backtest_demand(demand, config, as_of_date=as_of_date)
     parts = [evaluation_rows(backtest, as_of_date=as_of_date, evaluation_type="backtest")]
 
+    # refs as plain statements: dbt's parser misses refs nested in other calls
     forecasts = dbt.ref("ml_demand_forecast").df()
     if bool(as_of["has_holdout"]):
         data_end = pd.to_datetime(as_of["data_end_date"]).date()
         last_day = min(data_end, as_of_date + dt.timedelta(days=config.horizon_days))
-        actuals = total_actuals_from_orders(dbt.ref("holdout_orders").df())
+        holdout_orders = dbt.ref("holdout_orders").df()
+        actuals = total_actuals_from_orders(holdout_orders)
         holdout = holdout_frame(
             forecasts, actuals, demand, as_of_date=as_of_date, last_actual_date=last_day
         )
