@@ -1,0 +1,37 @@
+"""ml_clv_evaluation: holdout or backtest evidence for every CLV model (thin adapter).
+
+Columns: shoplens.evaluation.EVALUATION_COLUMNS; see
+shoplens.clv_evaluation.evaluate_clv and docs/clv.md.
+"""
+
+import pandas as pd
+
+
+def model(dbt, session) -> pd.DataFrame:
+    dbt.config(materialized="table")
+    from shoplens.clv_pipeline import build_evaluation, config_from_dbt
+
+    settings = {
+        "btyd_time_unit": dbt.config.get("btyd_time_unit"),
+        "penalizer": dbt.config.get("penalizer"),
+        "clv_horizon_months": dbt.config.get("clv_horizon_months"),
+        "annual_discount_rate": dbt.config.get("annual_discount_rate"),
+        "clv_candidates": dbt.config.get("clv_candidates"),
+        "clv_min_customers": dbt.config.get("clv_min_customers"),
+        "clv_min_repeat_customers": dbt.config.get("clv_min_repeat_customers"),
+        "clv_interval_draws": dbt.config.get("clv_interval_draws"),
+        "clv_backtest_days": dbt.config.get("clv_backtest_days"),
+        "seed": dbt.config.get("seed"),
+    }
+    config, backtest_days = config_from_dbt(settings.get)
+    # ml_clv_predictions is read so that evaluation runs after the scores it vouches for
+    dbt.ref("ml_clv_predictions")
+    return build_evaluation(
+        dbt.ref("customer_btyd_summary").df(),
+        dbt.ref("ml_clv_parameters").df(),
+        dbt.ref("as_of").df(),
+        dbt.ref("fct_orders").df(),
+        dbt.ref("holdout_orders").df(),
+        config,
+        backtest_days,
+    )

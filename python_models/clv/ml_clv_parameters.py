@@ -1,0 +1,33 @@
+"""ml_clv_parameters: fitted BTYD and Gamma-Gamma parameters (thin adapter).
+
+One row per model and parameter; see shoplens.clv_pipeline.build_parameters
+and docs/clv.md.
+"""
+
+import pandas as pd
+
+
+def model(dbt, session) -> pd.DataFrame:
+    dbt.config(materialized="table")
+    from shoplens.clv_pipeline import build_parameters, config_from_dbt
+
+    # dbt passes only the config keys it sees in literal dbt.config.get calls
+    settings = {
+        "btyd_time_unit": dbt.config.get("btyd_time_unit"),
+        "penalizer": dbt.config.get("penalizer"),
+        "clv_horizon_months": dbt.config.get("clv_horizon_months"),
+        "annual_discount_rate": dbt.config.get("annual_discount_rate"),
+        "clv_candidates": dbt.config.get("clv_candidates"),
+        "clv_min_customers": dbt.config.get("clv_min_customers"),
+        "clv_min_repeat_customers": dbt.config.get("clv_min_repeat_customers"),
+        "clv_interval_draws": dbt.config.get("clv_interval_draws"),
+        "clv_backtest_days": dbt.config.get("clv_backtest_days"),
+        "seed": dbt.config.get("seed"),
+    }
+    config, _ = config_from_dbt(settings.get)
+    return build_parameters(
+        dbt.ref("customer_btyd_summary").df(),
+        dbt.ref("as_of").df(),
+        dbt.ref("holdout_orders").df(),
+        config,
+    )

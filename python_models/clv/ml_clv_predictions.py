@@ -1,0 +1,32 @@
+"""ml_clv_predictions: per-customer lifetime value (thin adapter).
+
+Scores every customer of customer_btyd_summary with the parameters stored in
+ml_clv_parameters (no refit); see shoplens.clv.score_customers.
+"""
+
+import pandas as pd
+
+
+def model(dbt, session) -> pd.DataFrame:
+    dbt.config(materialized="table")
+    from shoplens.clv_pipeline import build_predictions, config_from_dbt
+
+    settings = {
+        "btyd_time_unit": dbt.config.get("btyd_time_unit"),
+        "penalizer": dbt.config.get("penalizer"),
+        "clv_horizon_months": dbt.config.get("clv_horizon_months"),
+        "annual_discount_rate": dbt.config.get("annual_discount_rate"),
+        "clv_candidates": dbt.config.get("clv_candidates"),
+        "clv_min_customers": dbt.config.get("clv_min_customers"),
+        "clv_min_repeat_customers": dbt.config.get("clv_min_repeat_customers"),
+        "clv_interval_draws": dbt.config.get("clv_interval_draws"),
+        "clv_backtest_days": dbt.config.get("clv_backtest_days"),
+        "seed": dbt.config.get("seed"),
+    }
+    config, _ = config_from_dbt(settings.get)
+    return build_predictions(
+        dbt.ref("customer_btyd_summary").df(),
+        dbt.ref("ml_clv_parameters").df(),
+        dbt.ref("as_of").df(),
+        config,
+    )

@@ -1,0 +1,155 @@
+"""The three CLV steps as the dbt Python models call them (DataFrames in and out).
+
+``python_models/clv/ml_clv_*.py`` only read their refs and call these:
+
+* :func:`build_parameters` -> ``ml_clv_parameters`` (fit every candidate at
+  ``as_of_date``; with a holdout, choose the count model by holdout MAE),
+* :func:`build_predictions` -> ``ml_clv_predictions`` (score every customer
+  from the stored parameters, no refit),
+* :func:`build_evaluation` -> ``ml_clv_evaluation`` (holdout or backtest).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pandas as pd
+
+from shoplens.clv import (
+    COUNT_MODELS,
+    ClvConfig,
+    ClvDataError,
+    fit_clv,
+    fit_from_parameters,
+    parameters_frame,
+    score_customers,
+)
+from shoplens.clv_evaluation import (
+    count_model_errors,
+    evaluate_clv,
+    select_count_model,
+    window_actuals,
+)
+
+SETTINGS = (
+    "btyd_time_unit",
+    "penalizer",
+    "clv_horizon_months",
+    "annual_discount_rate",
+    "clv_candidates",
+    "clv_min_customers",
+    "clv_min_repeat_customers",
+    "clv_interval_draws",
+    "clv_backtest_days",
+    "seed",
+)
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() in ("", "None", "none"))
+
+
+def config_from_dbt(get: Callable[[str], object]) -> tuple[ClvConfig, int]:
+    """Build the config from dbt vars (rendered as strings); returns (config, backtest_days)."""
+
+    def value(key: str, default: object, cast: Callable[[object], object]) -> object:
+        raw = get(key)
+        if _blank(raw):
+            return default
+        try:
+            return cast(raw)
+        except (TypeError, ValueError) as exc:
+            raise ClvDataError(f"dbt var {key} has an invalid value {raw!r}: {exc}") from exc
+
+    candidates = value("clv_candidates", ",".join(COUNT_MODELS), str)
+    config = ClvConfig(
+        time_unit=str(value("btyd_time_unit", "days", str)).strip(),
+        penalizer=float(value("penalizer", 0.0, float)),
+        horizon_months=int(float(value("clv_horizon_months", 12, float))),
+        annual_discount_rate=float(value("annual_discount_rate", 0.10, float)),
+        candidates=tuple(c.strip() for c in str(candidates).strip("[]").replace("'", "").split(",") if c.strip()),
+        min_customers=int(float(value("clv_min_customers", 100, float))),
+        min_repeat_customers=int(float(value("clv_min_repeat_customers", 20, float))),
+        n_draws=int(float(value("clv_interval_draws", 100, float))),
+        seed=int(float(value("seed", 42, float))),
+    )
+    return config, int(float(value("clv_backtest_days", 180, float)))
+
+
+def _as_of(as_of: pd.DataFrame) -> tuple[dt.date, dt.date, bool]:
+    if len(as_of) != 1:
+        raise ClvDataError(f"table as_of must have one row, has {len(as_of)}.")
+    row = as_of.iloc[0]
+    return (
+        pd.Timestamp(row["as_of_date"]).date(),
+        pd.Timestamp(row["data_end_date"]).date(),
+        bool(row["has_holdout"]),
+    )
+
+
+def _purchases(orders: pd.DataFrame) -> pd.DataFrame:
+    if "is_purchase" in orders.columns:
+        orders = orders.loc[orders["is_purchase"].fillna(False).astype(bool)]
+    return orders.loc[:, ["customer_id", "order_date", "order_total"]]
+
+
+def build_parameters(
+    summary: pd.DataFrame,
+    as_of: pd.DataFrame,
+    holdout_orders: pd.DataFrame,
+    config: ClvConfig,
+    fitted_at: dt.datetime | None = None,
+) -> pd.DataFrame:
+    """Fit all candidates at as_of_date and record which count model is used and why."""
+    as_of_date, data_end, has_holdout = _as_of(as_of)
+    fit = fit_clv(summary, config)
+    errors = None
+    holdout = _purchases(holdout_orders)
+    if has_holdout and len(holdout) and data_end > as_of_date:
+        actual = window_actuals(holdout, as_of_date + dt.timedelta(days=1), data_end)
+        errors = count_model_errors(fit, summary, actual, (data_end - as_of_date).days, config)
+    select_count_model(fit, errors)
+    return parameters_frame(fit, as_of_date=as_of_date, fitted_at=fitted_at)
+
+
+def build_predictions(
+    summary: pd.DataFrame, parameters: pd.DataFrame, as_of: pd.DataFrame, config: ClvConfig
+) -> pd.DataFrame:
+    """Score every customer of the summary with the parameters of ``ml_clv_parameters``."""
+    as_of_date, _, _ = _as_of(as_of)
+    stored = set(parameters["time_unit"])
+    if stored != {config.time_unit}:
+        raise ClvDataError(
+            f"ml_clv_parameters is in {sorted(stored)}, the run in {config.time_unit!r}."
+            " Fix: rebuild ml_clv_parameters with the same btyd_time_unit."
+        )
+    fit = fit_from_parameters(parameters)
+    return score_customers(fit, summary, config, as_of_date=as_of_date)
+
+
+def build_evaluation(
+    summary: pd.DataFrame,
+    parameters: pd.DataFrame,
+    as_of: pd.DataFrame,
+    orders: pd.DataFrame,
+    holdout_orders: pd.DataFrame,
+    config: ClvConfig,
+    backtest_days: int = 180,
+) -> pd.DataFrame:
+    """Evaluation rows for every candidate (holdout if data follow as_of_date, else backtest)."""
+    as_of_date, data_end, has_holdout = _as_of(as_of)
+    fit = fit_from_parameters(parameters)
+    holdout = _purchases(holdout_orders) if has_holdout else _purchases(holdout_orders).iloc[0:0]
+    purchases = _purchases(orders)
+    purchases = purchases.loc[pd.to_datetime(purchases["order_date"]) <= pd.Timestamp(as_of_date)]
+    return evaluate_clv(
+        fit,
+        summary,
+        purchases,
+        holdout,
+        as_of_date=as_of_date,
+        data_end_date=data_end,
+        config=config,
+        backtest_days=backtest_days,
+    )
