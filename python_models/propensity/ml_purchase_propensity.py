@@ -1,0 +1,55 @@
+"""ml_purchase_propensity: GRU purchase propensity plus baselines, per customer.
+
+Thin adapter: reads the marts, calls ``shoplens.propensity.run_propensity``
+and returns its table. One row per customer per score date (the current
+as-of date and, when there is no holdout, the backtest cut-off).
+"""
+
+import os
+
+
+def _flag(value) -> bool:
+    return str(value).strip().lower() in {"true", "1", "yes"}
+
+
+def _int_or_none(value):
+    text = str(value).strip().lower()
+    return None if text in {"", "none", "null"} else int(float(text))
+
+
+def model(dbt, session):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from shoplens.propensity import PropensityConfig, run_propensity
+
+    as_of = dbt.ref("as_of").df()
+    orders = dbt.ref("fct_orders").project("customer_id, ordered_at, order_total, is_purchase").df()
+    sessions = dbt.ref("fct_sessions").project(
+        "customer_id, started_at, n_product_views, n_add_to_carts, n_checkouts"
+    ).df()
+    customers = dbt.ref("dim_customers").project(
+        "customer_id, country, first_order_category, signed_up_at"
+    ).df()
+
+    defaults = PropensityConfig()
+    n_cutoffs = _int_or_none(dbt.config.get("n_cutoffs"))
+    max_customers = _int_or_none(dbt.config.get("max_train_customers"))
+    cfg = PropensityConfig(
+        window_days=int(dbt.config.get("window_days")),
+        sequence_weeks=int(dbt.config.get("sequence_weeks")),
+        train_window_days=_int_or_none(dbt.config.get("train_window_days")),
+        n_cutoffs=n_cutoffs or defaults.n_cutoffs,
+        max_train_customers=max_customers or defaults.max_train_customers,
+        seed=int(dbt.config.get("seed")),
+    )
+    scores, _ = run_propensity(
+        orders,
+        sessions,
+        customers,
+        as_of_date=as_of["as_of_date"].iloc[0],
+        has_holdout=bool(as_of["has_holdout"].iloc[0]),
+        cfg=cfg,
+        model_dir=str(dbt.config.get("model_dir")),
+        retrain=_flag(dbt.config.get("retrain")),
+    )
+    scores["customer_id"] = scores["customer_id"].astype(str)
+    return scores
