@@ -609,9 +609,8 @@ def expected_purchases_unconditional(name: str, p: dict[str, float], t) -> np.nd
     z = t / (alpha + t)
     if name == "bgnbd":
         return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, z))
-    return (b + 1) / (a - 1) * (
-        1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b + 1, a + b - 1, z)
-    ) + 0.0
+    # MBG/NBD (Batislam et al. 2007): a customer may also drop out at time 0
+    return b / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b + 1, a + b, z))
 
 
 def expected_average_value(p: dict[str, float], x, m) -> np.ndarray:

@@ -1,0 +1,67 @@
+"""Shared helpers of the CLV tests (not a conftest: other areas own that)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import lifetimes
+
+CDNOW_FILE = Path(lifetimes.__file__).parent / "datasets" / "CDNOW_sample.txt"
+CDNOW_AS_OF = dt.date(1997, 9, 30)
+
+
+def cdnow_transactions() -> pd.DataFrame:
+    """CDNOW_sample.txt (shipped with lifetimes): one row per customer, day and purchase."""
+    raw = pd.read_csv(
+        CDNOW_FILE,
+        sep=r"\s+",
+        header=None,
+        names=["customer_id", "customer_seq", "date", "n_cds", "dollars"],
+        dtype={"customer_id": str, "customer_seq": str, "date": str},
+    )
+    raw["order_date"] = pd.to_datetime(raw["date"], format="%Y%m%d")
+    return raw
+
+
+def cdnow_raw_orders() -> pd.DataFrame:
+    """CDNOW in the raw orders contract (one completed order per CDNOW line)."""
+    raw = cdnow_transactions()
+    return pd.DataFrame(
+        {
+            "order_id": [f"O{i:06d}" for i in range(len(raw))],
+            "customer_id": "C" + raw["customer_id"],
+            "ordered_at": raw["order_date"].dt.strftime("%Y-%m-%dT12:00:00Z"),
+            "order_total": raw["dollars"].map(lambda v: f"{v:.2f}"),
+            "status": "completed",
+            "currency": "USD",
+        }
+    )
+
+
+def shop_purchases(tables: dict) -> pd.DataFrame:
+    """Completed orders of a generated shop as (customer_id, order_date, order_total)."""
+    orders = tables["orders"]
+    orders = orders.loc[orders["status"] == "completed"]
+    return pd.DataFrame(
+        {
+            "customer_id": orders["customer_id"].to_numpy(),
+            "order_date": pd.to_datetime(orders["ordered_at"], utc=True, format="ISO8601")
+            .dt.tz_convert(None)
+            .dt.normalize(),
+            "order_total": pd.to_numeric(orders["order_total"]).to_numpy(dtype=float),
+        }
+    )
+
+
+def rel_diff(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(b), 1e-12)
+
+
+def max_rel_diff(a, b) -> float:
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-12)))
