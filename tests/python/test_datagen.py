@@ -1,0 +1,155 @@
+"""The generator: deterministic, recovers its own ground truth, dirt is extra rows only."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import parse_utc
+from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+from shoplens import datagen
+
+
+def _btyd_summary(orders: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
+    """Frequency / recency / T (days) and repeat-day mean value, per customer."""
+    done = orders[orders["status"] == "completed"].copy()
+    done["day"] = parse_utc(done["ordered_at"]).dt.floor("D")
+    days = done.groupby(["customer_id", "day"], as_index=False)["order_total"].sum()
+    days["n"] = days.groupby("customer_id").cumcount()
+    per = days.groupby("customer_id").agg(first=("day", "min"), last=("day", "max"), n=("day", "size"))
+    repeat = days[days["n"] > 0].groupby("customer_id")["order_total"].mean()
+    per["frequency"] = per["n"] - 1
+    per["recency"] = (per["last"] - per["first"]).dt.days.astype(float)
+    per["T"] = (end - per["first"]).dt.days.astype(float)
+    per["monetary_value"] = repeat.reindex(per.index).fillna(0.0)
+    return per
+
+
+@pytest.fixture(scope="module")
+def big_shop():
+    # 20,000 customers: enough for the parameters' standard errors to be a few percent.
+    return datagen.generate_shop(n_customers=20_000, n_days=730, seed=11, events=False)
+
+
+def test_same_seed_same_shop_other_seed_other_shop():
+    a = datagen.generate_shop(n_customers=300, seed=5)
+    b = datagen.generate_shop(n_customers=300, seed=5)
+    c = datagen.generate_shop(n_customers=300, seed=6)
+    for table in datagen.TABLES:
+        pd.testing.assert_frame_equal(a[table], b[table])
+    assert not a["orders"]["order_total"].equals(c["orders"]["order_total"])
+    assert a["ground_truth"]["counts"] == b["ground_truth"]["counts"]
+
+
+def test_bgnbd_parameters_recovered_within_four_standard_errors(big_shop):
+    """The BG/NBD fit of the generated purchases finds the true parameters.
+
+    Tolerance: each estimate within 4 of its own standard errors (from the
+    fit's Hessian) of the truth; at 20,000 customers that is a few percent to
+    ~25% (alpha, a and b are strongly correlated). The weekly re-timing of
+    purchases moves them by at most six days, well inside that band.
+    """
+    truth = big_shop["ground_truth"]
+    end = pd.Timestamp(truth["end_date"])
+    s = _btyd_summary(big_shop["orders"], end)
+    u = s.groupby(["frequency", "recency", "T"]).size().reset_index(name="w")
+    # Weeks keep the optimiser well scaled; alpha scales by 7, r, a, b do not.
+    fit = BetaGeoFitter().fit(u["frequency"], u["recency"] / 7, u["T"] / 7, weights=u["w"])
+    expected = {**truth["bgnbd"], "alpha": truth["bgnbd"]["alpha"] / 7}
+    se = fit.summary["se(coef)"]
+    for name, value in expected.items():
+        z = abs(fit.params_[name] - value) / se[name]
+        assert z < 4, f"{name}: estimate {fit.params_[name]:.4f} vs truth {value:.4f} ({z:.1f} se)"
+
+
+def test_gamma_gamma_parameters_and_mean_value_recovered(big_shop):
+    """Gamma-Gamma on repeat customers recovers p, q, v within 4 standard errors,
+    and the population mean order value p*v/(q-1) within 5%."""
+    truth = big_shop["ground_truth"]
+    s = _btyd_summary(big_shop["orders"], pd.Timestamp(truth["end_date"]))
+    rep = s[s["frequency"] > 0]
+    # A repeat day's total adds same-day orders; at about one order per four
+    # months per customer that is rare enough not to move the fit.
+    fit = GammaGammaFitter().fit(rep["frequency"], rep["monetary_value"])
+    se = fit.summary["se(coef)"]
+    for name, value in truth["gamma_gamma"].items():
+        z = abs(fit.params_[name] - value) / se[name]
+        assert z < 4, f"{name}: estimate {fit.params_[name]:.3f} vs truth {value:.3f} ({z:.1f} se)"
+    p, q, v = (fit.params_[k] for k in ("p", "q", "v"))
+    assert p * v / (q - 1) == pytest.approx(truth["gamma_gamma_mean_order_value"], rel=0.05)
+
+
+def test_weekly_profile_and_seasonality_visible_in_orders(big_shop):
+    orders = big_shop["orders"]
+    dow = parse_utc(orders["ordered_at"]).dt.dayofweek.value_counts().sort_index()
+    share = dow / dow.sum()
+    truth = np.asarray(datagen.WEEKLY_PROFILE) / sum(datagen.WEEKLY_PROFILE)
+    # Sunday (the profile's peak) is the busiest day and the shares follow the profile.
+    assert share.idxmax() == 6
+    assert np.corrcoef(share.to_numpy(), truth)[0, 1] > 0.9
+
+
+def test_order_lines_add_up_to_order_totals():
+    shop = datagen.generate_shop(n_customers=500, seed=3)
+    items = shop["order_items"]
+    amount = (items["quantity"] * items["unit_price"] - items["discount"]).round(2)
+    per_order = amount.groupby(items["order_id"]).sum()
+    totals = shop["orders"].set_index("order_id")["order_total"]
+    assert (items["discount"] >= 0).all()
+    np.testing.assert_allclose(per_order.reindex(totals.index).to_numpy(), totals.to_numpy(), atol=0.005)
+
+
+def test_browsing_rises_before_a_purchase():
+    shop = datagen.generate_shop(n_customers=3000, seed=8)
+    ev = shop["events"]
+    sessions = ev[ev["customer_id"].notna()].groupby("session_id").agg(
+        customer_id=("customer_id", "first"), start=("occurred_at", "min"),
+        has_purchase=("event_type", lambda t: (t == "purchase").any()),
+    )
+    browse = sessions[~sessions["has_purchase"]]
+    orders = shop["orders"].assign(at=lambda o: parse_utc(o["ordered_at"]))
+    first_purchase = orders.groupby("customer_id")["at"].min()
+    repeat = orders[orders["at"] > orders["customer_id"].map(first_purchase)]
+    # Browsing sessions in the 7 days before a repeat purchase, against the same
+    # customers' average 7-day rate over their whole life.
+    joined = browse.merge(repeat[["customer_id", "at"]], on="customer_id")
+    lead = (joined["at"] - joined["start"]).dt.total_seconds() / 86400
+    before = ((lead > 0) & (lead <= 7)).sum() / len(repeat)
+    life_days = (pd.Timestamp(shop["ground_truth"]["end_date"]) - first_purchase).dt.days.clip(lower=1)
+    per_customer = browse.groupby("customer_id").size().reindex(first_purchase.index, fill_value=0)
+    baseline = (per_customer / life_days * 7).reindex(repeat["customer_id"]).mean()
+    assert before > 3 * baseline, (before, baseline)
+
+
+def test_dirty_shop_is_the_clean_shop_plus_counted_extra_rows():
+    clean = datagen.generate_shop(n_customers=800, seed=21)
+    dirty = datagen.generate_shop(n_customers=800, seed=21, dirty_rate=0.05)
+    kinds = dirty["ground_truth"]["dirty_rows"]
+    for table in ("orders", "order_items", "customers", "events"):
+        n_clean, n_dirty = len(clean[table]), len(dirty[table])
+        # The clean rows come first, unchanged.
+        pd.testing.assert_frame_equal(
+            dirty[table].iloc[:n_clean].reset_index(drop=True), clean[table], check_dtype=False
+        )
+        extra = sum(kinds[table].values())
+        assert n_dirty - n_clean == extra, (table, n_dirty - n_clean, kinds[table])
+    assert kinds["orders"]["ordered_at_in_future"] > 0 and kinds["events"]["unknown_customer"] > 0
+
+
+def test_cli_writes_the_raw_contract(tmp_path):
+    out = tmp_path / "shop"
+    assert datagen.main(["--customers", "200", "--seed", "4", "--format", "csv", "--out", str(out), "--dirty-rate", "0.02"]) == 0
+    for table in datagen.TABLES:
+        frame = pd.read_csv(out / f"{table}.csv")
+        assert len(frame) > 0, table
+    orders = pd.read_csv(out / "orders.csv")
+    assert list(orders.columns) == ["order_id", "customer_id", "ordered_at", "order_total", "status", "currency"]
+    truth = json.loads((out / "ground_truth.json").read_text())
+    assert truth["bgnbd"] == {"r": 0.25, "alpha": 30.0, "a": 0.8, "b": 2.5}
+    # Mixed representations of valid timestamps: Z, naive, and local with an offset.
+    text = orders["ordered_at"].astype(str)
+    assert text.str.endswith("Z").any() and text.str.contains(r"[+-]\d\d:\d\d$").any()
+    assert (~text.str.contains("T")).any()
