@@ -62,7 +62,7 @@ DAYS_PER_MONTH = 365.25 / 12
 # Retried after the user's penalizer when an optimiser fails (docs/clv.md).
 PENALIZER_LADDER: tuple[float, ...] = (0.001, 0.01, 0.1)
 # Estimates outside this range mean the optimiser ran to a boundary.
-PARAM_RANGE = (1e-8, 1e8)
+PARAM_RANGE = (1e-6, 1e6)
 SUMMARY_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary_value")
 
 PREDICTION_COLUMNS: list[str] = [
@@ -476,6 +476,7 @@ def fit_model(
     """
     tries = [penalizer] + [p for p in ladder if p > penalizer]
     failures: list[str] = []
+    hint = ""
     for pen in tries:
         try:
             params = _run_lifetimes(name, data, pen, init)
@@ -485,6 +486,7 @@ def fit_model(
         cov, loglik, problem = _check_fit(name, params, data)
         if problem:
             failures.append(f"penalizer={pen}: {problem}")
+            hint = hint or _boundary_hint(name, params)
             continue
         reason = "none"
         if failures:
@@ -504,10 +506,24 @@ def fit_model(
             time_unit=time_unit,
         )
     raise ClvFitError(
-        f"{name} did not converge with penalizers {tries}: " + "; ".join(failures)
+        f"{name} did not converge with penalizers {tries}. {hint}Details: " + "; ".join(failures)
         + ". Fix: check customer_btyd_summary for outliers (a few customers with huge frequency),"
         " switch btyd_time_unit to weeks, or set a larger dbt var penalizer."
     )
+
+
+def _boundary_hint(name: str, params: dict[str, float]) -> str:
+    """A readable cause for estimates that ran to a boundary."""
+    lo, hi = PARAM_RANGE
+    churn = ("s", "beta") if name == "pareto_nbd" else ("a", "b")
+    if name != SPEND_MODEL and (params[churn[0]] < lo or params[churn[1]] > hi):
+        return (
+            "Cause: the data show (almost) no drop-out, customers keep buying until as_of_date,"
+            " so the churn parameters are not identified (a penalizer cannot fix that)."
+            " Observe longer (a later as_of_date, more history) or check that lapsed customers"
+            " were not filtered out of the orders. "
+        )
+    return ""
 
 
 def fit_clv(summary: pd.DataFrame, config: ClvConfig) -> ClvFit:

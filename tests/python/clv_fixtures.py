@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import lifetimes
 import numpy as np
 import pandas as pd
-
-import lifetimes
 
 CDNOW_FILE = Path(lifetimes.__file__).parent / "datasets" / "CDNOW_sample.txt"
 CDNOW_AS_OF = dt.date(1997, 9, 30)

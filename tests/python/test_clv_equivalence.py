@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import warnings
 
+import lifetimes
 import numpy as np
 import pandas as pd
 import pytest
 from clv_fixtures import max_rel_diff
 
-import lifetimes
 from shoplens import clv
 from shoplens.clv_evaluation import summary_from_purchases
 from shoplens.clv_simulate import simulate_purchases

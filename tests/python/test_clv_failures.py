@@ -1,0 +1,186 @@
+"""Degenerate data end in a clear error or in a flagged fallback (docs/clv.md).
+
+Rule under test: data that cannot identify a model -> ClvDataError / ClvFitError
+naming cause and fix; an optimiser failure that a larger penalizer cures ->
+fallback flagged in ml_clv_parameters and in every prediction row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifetimes.utils import ConvergenceError
+
+from shoplens import clv
+from shoplens.clv_evaluation import summary_from_purchases
+from shoplens.clv_simulate import simulate_purchases
+
+AS_OF = dt.date(2025, 12, 30)
+
+
+@pytest.fixture(scope="module")
+def summary():
+    purchases, as_of = simulate_purchases(1500, 730, seed=21)
+    return summary_from_purchases(purchases, as_of, "days")
+
+
+def _config(**kw):
+    return clv.ClvConfig(candidates=("bgnbd",), n_draws=20, **kw)
+
+
+def test_too_few_customers(summary):
+    with pytest.raises(clv.ClvDataError, match=r"at least 100 purchasing customers.*has 40.*clv_min_customers"):
+        clv.fit_clv(summary.head(40), _config())
+
+
+def test_no_repeat_buyers(summary):
+    one_timers = summary.assign(frequency=0, recency=0.0, monetary_value=0.0)
+    with pytest.raises(clv.ClvDataError, match=r"No repeat buyers: all 1500 customers have frequency 0"):
+        clv.fit_clv(one_timers, _config())
+
+
+def test_too_few_repeat_buyers(summary):
+    few = summary.copy()
+    repeat = few.index[few["frequency"] > 0]
+    few.loc[repeat[5:], ["frequency", "recency", "monetary_value"]] = [0, 0.0, 0.0]
+    with pytest.raises(clv.ClvDataError, match=r"Only 5 of 1500 customers bought again.*at least 20"):
+        clv.fit_clv(few, _config())
+
+
+def test_constant_spend(summary):
+    flat = summary.copy()
+    flat.loc[flat["frequency"] > 0, "monetary_value"] = 25.0
+    with pytest.raises(clv.ClvDataError, match=r"Constant spend: all \d+ repeat buyers have monetary_value 25.00"):
+        clv.fit_clv(flat, _config())
+
+
+def test_non_positive_spend(summary):
+    bad = summary.copy()
+    bad.loc[bad.index[bad["frequency"] > 0][:3], "monetary_value"] = 0.0
+    with pytest.raises(clv.ClvDataError, match=r"3 repeat buyers have monetary_value <= 0"):
+        clv.fit_clv(bad, _config())
+
+
+def test_gamma_gamma_q_at_most_one(summary):
+    heavy = summary.copy()
+    repeat = heavy["frequency"] > 0
+    rng = np.random.default_rng(0)
+    # Pareto tail index 0.7: the mean spend does not exist, so q lands below 1
+    heavy.loc[repeat, "monetary_value"] = (rng.pareto(0.7, int(repeat.sum())) + 1) * 10
+    with pytest.raises(clv.ClvDataError, match=r"Gamma-Gamma estimated q = 0\.\d+ <= 1.*outlier orders"):
+        clv.fit_clv(heavy, _config())
+
+
+def test_malformed_summary(summary):
+    bad = summary.copy()
+    bad.loc[0, "recency"] = bad.loc[0, "T"] + 5
+    with pytest.raises(clv.ClvDataError, match=r"1 customers where recency exceeds T"):
+        clv.fit_clv(bad, _config())
+    with pytest.raises(clv.ClvDataError, match=r"lacks columns \['T'\]"):
+        clv.fit_clv(summary.drop(columns="T"), _config())
+    nan = summary.copy()
+    nan.loc[3, "monetary_value"] = np.nan
+    with pytest.raises(clv.ClvDataError, match=r"monetary_value has 1 missing"):
+        clv.fit_clv(nan, _config())
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"time_unit": "months"}, "btyd_time_unit must be 'days' or 'weeks'"),
+        ({"annual_discount_rate": 10.0}, r"annual_discount_rate must be a yearly rate in \[0, 1\)"),
+        ({"penalizer": -1.0}, "penalizer must be a finite number >= 0"),
+        ({"horizon_months": 0}, "clv_horizon_months must be a whole number"),
+    ],
+)
+def test_bad_settings(kwargs, match):
+    with pytest.raises(clv.ClvDataError, match=match):
+        clv.ClvConfig(**kwargs)
+
+
+def test_no_dropout_is_a_clear_error():
+    """Customers who never churn: the optimiser runs a -> 0, b -> inf at every penalizer."""
+    purchases, as_of = simulate_purchases(3000, 730, a=0.02, b=200.0, seed=5)
+    summary = summary_from_purchases(purchases, as_of, "days")
+    with pytest.raises(clv.ClvFitError, match=r"bgnbd did not converge.*no drop-out.*Fix:"):
+        clv.fit_clv(summary, _config())
+
+
+def test_optimiser_failure_falls_back_to_penalizer_and_is_flagged(summary, monkeypatch):
+    real = clv._run_lifetimes
+
+    def failing_without_penalty(name, data, penalizer, init):
+        if penalizer == 0:  # what lifetimes raises when scipy reports no convergence
+            raise ConvergenceError("The model did not converge.")
+        return real(name, data, penalizer, init)
+
+    monkeypatch.setattr(clv, "_run_lifetimes", failing_without_penalty)
+    config = _config()
+    fit = clv.fit_clv(summary, config)
+    bg = fit.count_models["bgnbd"]
+    assert bg.penalizer == 0.001 and bg.converged
+    assert bg.fallback_reason.startswith("penalizer raised from 0.0 to 0.001")
+    params = clv.parameters_frame(fit, as_of_date=AS_OF)
+    assert params.loc[params["model_name"] == "bgnbd", "fallback_reason"].str.contains("penalizer raised").all()
+    assert (params["penalizer"] == 0.001).all()
+    pred = clv.score_customers(fit, summary, config, as_of_date=AS_OF)
+    assert pred["is_fallback"].all()
+    assert pred["fallback_reason"].str.startswith("bgnbd: penalizer raised").all()
+    assert pred["probability_alive"].between(0, 1).all()
+
+
+def test_all_penalizers_fail_is_an_error(summary, monkeypatch):
+    def never(name, data, penalizer, init):
+        raise ConvergenceError("The model did not converge.")
+
+    monkeypatch.setattr(clv, "_run_lifetimes", never)
+    with pytest.raises(clv.ClvFitError, match=r"bgnbd did not converge with penalizers \[0.0, 0.001, 0.01, 0.1\]"):
+        clv.fit_clv(summary, _config())
+
+
+def test_failing_candidate_is_excluded_not_fatal(summary, monkeypatch):
+    real = clv._run_lifetimes
+
+    def pareto_fails(name, data, penalizer, init):
+        if name == "pareto_nbd":
+            raise ConvergenceError("The model did not converge.")
+        return real(name, data, penalizer, init)
+
+    monkeypatch.setattr(clv, "_run_lifetimes", pareto_fails)
+    fit = clv.fit_clv(summary, clv.ClvConfig(candidates=("bgnbd", "pareto_nbd"), n_draws=20))
+    assert set(fit.count_models) == {"bgnbd"}
+    assert "pareto_nbd did not converge" in fit.excluded["pareto_nbd"]
+
+
+def test_non_finite_predictions_are_refused(summary):
+    fit = clv.fit_clv(summary, _config())
+    pred = clv.score_customers(fit, summary, _config(), as_of_date=AS_OF)
+    broken = pred.copy()
+    broken.loc[0, "clv"] = np.nan
+    with pytest.raises(clv.ClvFitError, match=r"clv has 1 non-finite or negative values"):
+        clv._assert_clean(broken)
+    broken = pred.copy()
+    broken.loc[0, "probability_alive"] = 1.5
+    with pytest.raises(clv.ClvFitError, match=r"probability_alive outside \[0, 1\]"):
+        clv._assert_clean(broken)
+
+
+def test_parameters_round_trip(summary):
+    fit = clv.fit_clv(summary, clv.ClvConfig(candidates=("bgnbd", "mbgnbd"), n_draws=20))
+    params = clv.parameters_frame(fit, as_of_date=AS_OF)
+    assert list(params.columns) == clv.PARAMETER_COLUMNS
+    assert len(params) == 4 + 4 + 3
+    assert np.isfinite(params[["estimate", "standard_error", "lower_95", "upper_95"]].to_numpy()).all()
+    assert (params["lower_95"] < params["estimate"]).all() and (params["estimate"] < params["upper_95"]).all()
+    back = clv.fit_from_parameters(params)
+    assert back.selected == fit.selected
+    for name, model in fit.count_models.items():
+        assert back.count_models[name].params == pytest.approx(model.params, rel=1e-12)
+        np.testing.assert_allclose(back.count_models[name].log_covariance, model.log_covariance, rtol=1e-12)
+    config = clv.ClvConfig(candidates=("bgnbd", "mbgnbd"), n_draws=20)
+    a = clv.score_customers(fit, summary, config, as_of_date=AS_OF)
+    b = clv.score_customers(back, summary, config, as_of_date=AS_OF)
+    pd.testing.assert_frame_equal(a, b)
