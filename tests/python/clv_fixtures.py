@@ -27,14 +27,21 @@ def cdnow_transactions() -> pd.DataFrame:
 
 
 def cdnow_raw_orders() -> pd.DataFrame:
-    """CDNOW in the raw orders contract (one completed order per CDNOW line)."""
+    """CDNOW in the raw orders contract (one completed order per CDNOW line).
+
+    Eight customers' first purchase is $0.00, which the raw contract
+    quarantines (audit rule order_total_not_positive) and which would drop
+    them from the 2,357. They are written as $0.01: a first purchase only
+    starts the customer's clock (frequency, recency, T) and never enters the
+    Gamma-Gamma spend, so no fitted number changes.
+    """
     raw = cdnow_transactions()
     return pd.DataFrame(
         {
             "order_id": [f"O{i:06d}" for i in range(len(raw))],
             "customer_id": "C" + raw["customer_id"],
             "ordered_at": raw["order_date"].dt.strftime("%Y-%m-%dT12:00:00Z"),
-            "order_total": raw["dollars"].map(lambda v: f"{v:.2f}"),
+            "order_total": raw["dollars"].clip(lower=0.01).map(lambda v: f"{v:.2f}"),
             "status": "completed",
             "currency": "USD",
         }
