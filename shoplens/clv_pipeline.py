@@ -42,6 +42,7 @@ SETTINGS = (
     "clv_min_repeat_customers",
     "clv_interval_draws",
     "clv_backtest_days",
+    "clv_pareto_max_patterns",
     "seed",
 )
 
@@ -73,6 +74,7 @@ def config_from_dbt(get: Callable[[str], object]) -> tuple[ClvConfig, int]:
         min_repeat_customers=int(float(value("clv_min_repeat_customers", 20, float))),
         n_draws=int(float(value("clv_interval_draws", 100, float))),
         seed=int(float(value("seed", 42, float))),
+        pareto_max_patterns=int(float(value("clv_pareto_max_patterns", 10_000, float))),
     )
     return config, int(float(value("clv_backtest_days", 180, float)))
 

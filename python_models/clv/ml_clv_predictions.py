@@ -21,6 +21,7 @@ def model(dbt, session) -> pd.DataFrame:
         "clv_min_repeat_customers": dbt.config.get("clv_min_repeat_customers"),
         "clv_interval_draws": dbt.config.get("clv_interval_draws"),
         "clv_backtest_days": dbt.config.get("clv_backtest_days"),
+        "clv_pareto_max_patterns": dbt.config.get("clv_pareto_max_patterns"),
         "seed": dbt.config.get("seed"),
     }
     config, _ = config_from_dbt(settings.get)

@@ -152,3 +152,42 @@ def test_discounted_clv_equals_undiscounted_sum_at_zero_rate(fitted_lifetimes):
     ratio = dep10.sum() / dep.sum()
     # monthly discounting at 10 %/year: the factor lies between 1/1.1 and 1
     assert 1 / 1.10 < ratio < 1.0
+
+
+@pytest.mark.parametrize("name", ["bgnbd", "mbgnbd", "gamma_gamma"])
+@pytest.mark.parametrize("penalizer", [0.0, 0.05])
+def test_fast_likelihood_value_and_gradient_equal_lifetimes(simulated, name, penalizer):
+    from autograd import value_and_grad
+
+    purchases, as_of = simulated
+    frame = clv.validate_summary(summary_from_purchases(purchases, as_of, "days"), clv.ClvConfig())
+    data = clv.compress_spend(frame) if name == "gamma_gamma" else clv.compress_counts(frame)
+    fun, args, scale = clv._fast_problem(name, data)
+    w = data["weight"].to_numpy()
+    if name == "gamma_gamma":
+        ref = lifetimes.GammaGammaFitter._negative_log_likelihood
+        ref_args = (data["frequency"].to_numpy(float), data["monetary_value"].to_numpy(float), w, penalizer)
+    else:
+        cls = lifetimes.BetaGeoFitter if name == "bgnbd" else lifetimes.ModifiedBetaGeoFitter
+        ref = cls._negative_log_likelihood
+        ref_args = (data["frequency"].to_numpy(int), data["recency"].to_numpy(float) * scale,
+                    data["T"].to_numpy(float) * scale, w, penalizer)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        lp = rng.normal(0.0, 0.7, size=len(clv.PARAMETER_NAMES[name]))
+        ours_v, ours_g = fun(lp, *args, penalizer)
+        ref_v, ref_g = value_and_grad(ref)(lp, *ref_args)
+        assert ours_v == pytest.approx(float(ref_v), rel=1e-10)
+        np.testing.assert_allclose(ours_g, ref_g, rtol=1e-7, atol=1e-10)
+
+
+def test_both_engines_reach_the_same_optimum(simulated):
+    purchases, as_of = simulated
+    frame = clv.validate_summary(summary_from_purchases(purchases, as_of, "weeks"), clv.ClvConfig(time_unit="weeks"))
+    counts = clv.compress_counts(frame)
+    for name in ("bgnbd", "mbgnbd"):
+        fast = clv.fit_model(name, counts, engine="fast", penalizer=0.01)
+        slow = clv.fit_model(name, counts, engine="lifetimes", penalizer=0.01)
+        names = clv.PARAMETER_NAMES[name]
+        assert max_rel_diff([fast.params[p] for p in names], [slow.params[p] for p in names]) < 1e-4
+        assert fast.log_likelihood == pytest.approx(slow.log_likelihood, rel=1e-8)

@@ -110,14 +110,14 @@ def test_no_dropout_is_a_clear_error():
 
 
 def test_optimiser_failure_falls_back_to_penalizer_and_is_flagged(summary, monkeypatch):
-    real = clv._run_lifetimes
+    real = clv._run_engine
 
-    def failing_without_penalty(name, data, penalizer, init):
+    def failing_without_penalty(name, data, penalizer, init, engine):
         if penalizer == 0:  # what lifetimes raises when scipy reports no convergence
             raise ConvergenceError("The model did not converge.")
-        return real(name, data, penalizer, init)
+        return real(name, data, penalizer, init, engine)
 
-    monkeypatch.setattr(clv, "_run_lifetimes", failing_without_penalty)
+    monkeypatch.setattr(clv, "_run_engine", failing_without_penalty)
     config = _config()
     fit = clv.fit_clv(summary, config)
     bg = fit.count_models["bgnbd"]
@@ -133,26 +133,36 @@ def test_optimiser_failure_falls_back_to_penalizer_and_is_flagged(summary, monke
 
 
 def test_all_penalizers_fail_is_an_error(summary, monkeypatch):
-    def never(name, data, penalizer, init):
+    def never(name, data, penalizer, init, engine):
         raise ConvergenceError("The model did not converge.")
 
-    monkeypatch.setattr(clv, "_run_lifetimes", never)
+    monkeypatch.setattr(clv, "_run_engine", never)
     with pytest.raises(clv.ClvFitError, match=r"bgnbd did not converge with penalizers \[0.0, 0.001, 0.01, 0.1\]"):
         clv.fit_clv(summary, _config())
 
 
 def test_failing_candidate_is_excluded_not_fatal(summary, monkeypatch):
-    real = clv._run_lifetimes
+    real = clv._run_engine
 
-    def pareto_fails(name, data, penalizer, init):
+    def pareto_fails(name, data, penalizer, init, engine):
         if name == "pareto_nbd":
             raise ConvergenceError("The model did not converge.")
-        return real(name, data, penalizer, init)
+        return real(name, data, penalizer, init, engine)
 
-    monkeypatch.setattr(clv, "_run_lifetimes", pareto_fails)
+    monkeypatch.setattr(clv, "_run_engine", pareto_fails)
     fit = clv.fit_clv(summary, clv.ClvConfig(candidates=("bgnbd", "pareto_nbd"), n_draws=20))
     assert set(fit.count_models) == {"bgnbd"}
     assert "pareto_nbd did not converge" in fit.excluded["pareto_nbd"]
+
+
+def test_pareto_skipped_above_pattern_cap_and_recorded(summary):
+    fit = clv.fit_clv(summary, clv.ClvConfig(candidates=("bgnbd", "pareto_nbd"), n_draws=20,
+                                             pareto_max_patterns=100))
+    assert set(fit.count_models) == {"bgnbd"}
+    assert fit.excluded["pareto_nbd"].startswith("pareto_nbd skipped: 1177 (frequency, recency, T) patterns")
+    from shoplens.clv_evaluation import select_count_model
+
+    assert "excluded: pareto_nbd: pareto_nbd skipped" in select_count_model(fit, None).selection_reason
 
 
 def test_non_finite_predictions_are_refused(summary):
