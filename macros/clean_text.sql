@@ -1,4 +1,11 @@
-{#- clean_text(column): trimmed text, empty strings as null. -#}
-{% macro clean_text(column) %}
-    nullif(trim(cast({{ column }} as varchar)), '')
+{#- clean_text(column, types): trimmed text, empty strings as null. `types`
+    (from shoplens_column_types) lets a typed non-text column skip the
+    trimming: a number is simply written as text. -#}
+{% macro clean_text(column, types={}) %}
+    {%- set t = types.get(column, 'varchar') -%}
+    {%- if t in ('varchar', 'text', 'string') or t.startswith('varchar') -%}
+        nullif(trim({{ column }}), '')
+    {%- else -%}
+        cast({{ column }} as varchar)
+    {%- endif -%}
 {% endmacro %}

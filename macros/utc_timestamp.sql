@@ -1,7 +1,18 @@
-{#- utc_timestamp(column): a raw timestamp (ISO-8601 text with or without a
-    UTC offset, or a typed timestamp) as a naive UTC timestamp; null when it
-    does not parse. Text without an offset is read as UTC (the profile sets
-    the session TimeZone to UTC). -#}
-{% macro utc_timestamp(column) %}
-    timezone('UTC', try_cast({{ column }} as timestamptz))
+{#- utc_timestamp(column, types): a raw timestamp as a naive UTC timestamp,
+    null when it does not parse. Text (ISO-8601 with or without a UTC offset)
+    is parsed, and read as UTC when it has no offset (the profile sets the
+    session TimeZone to UTC); a typed Parquet timestamp is taken as UTC as it
+    is, and one with a time zone is converted. `types` comes from
+    shoplens_column_types. -#}
+{% macro utc_timestamp(column, types={}) %}
+    {%- set t = types.get(column, 'varchar') -%}
+    {%- if t == 'timestamp' or t.startswith('timestamp_') or t == 'timestamp without time zone' -%}
+        cast({{ column }} as timestamp)
+    {%- elif t == 'timestamp with time zone' -%}
+        timezone('UTC', {{ column }})
+    {%- elif t == 'date' -%}
+        cast({{ column }} as timestamp)
+    {%- else -%}
+        timezone('UTC', try_cast({{ column }} as timestamptz))
+    {%- endif -%}
 {% endmacro %}

@@ -746,6 +746,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-events", action="store_true", help="orders only, as many shops have")
     ap.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     ap.add_argument("--chunk-customers", type=int, default=100_000)
+    ap.add_argument("--browse-rate", type=float, default=ShopConfig.browse_rate,
+                    help="background browsing sessions per day of an alive customer")
+    ap.add_argument("--pre-purchase-sessions", type=float, default=ShopConfig.pre_purchase_sessions,
+                    help="mean browsing sessions in the two weeks before a purchase")
     ap.add_argument("--r", type=float, default=0.25, help="BG/NBD r")
     ap.add_argument("--alpha", type=float, default=30.0, help="BG/NBD alpha (days)")
     ap.add_argument("--a", type=float, default=0.8, help="BG/NBD a")
@@ -759,6 +763,7 @@ def main(argv: list[str] | None = None) -> int:
         n_customers=args.customers, n_days=args.days, n_products=args.products, seed=args.seed,
         dirty_rate=args.dirty_rate, start_date=args.start_date, events=not args.no_events,
         holdout_days=args.holdout_days, chunk_customers=args.chunk_customers,
+        browse_rate=args.browse_rate, pre_purchase_sessions=args.pre_purchase_sessions,
         bgnbd={"r": args.r, "alpha": args.alpha, "a": args.a, "b": args.b},
         gamma_gamma={"p": args.gg_p, "q": args.gg_q, "v": args.gg_v},
     )

@@ -1,6 +1,7 @@
 -- Every raw customer row, typed, with the first data-quality rule it breaks.
 -- The email is hashed here, and the audit copy of the row carries the hash,
 -- so no clear-text PII leaves this view.
+{%- set types = shoplens_column_types(source('shop', 'customers')) %}
 with
 
 source as (
@@ -10,20 +11,20 @@ source as (
 typed as (
     select
         -- ids
-        {{ clean_text('customer_id') }} as customer_id,
+        {{ clean_text('customer_id', types) }} as customer_id,
 
         -- strings
-        {{ hash_pii('email') }} as email_hash,
-        upper({{ clean_text('country') }}) as country,
+        {{ hash_pii('email', types) }} as email_hash,
+        upper({{ clean_text('country', types) }}) as country,
 
         -- timestamps
-        {{ utc_timestamp('signed_up_at') }} as signed_up_at,
+        {{ utc_timestamp('signed_up_at', types) }} as signed_up_at,
         signed_up_at is not null
-        and {{ utc_timestamp('signed_up_at') }} is null as is_signup_invalid,
+        and {{ utc_timestamp('signed_up_at', types) }} is null as is_signup_invalid,
 
         {
             'customer_id': customer_id,
-            'email_hash': {{ hash_pii('email') }},
+            'email_hash': {{ hash_pii('email', types) }},
             'signed_up_at': signed_up_at,
             'country': country
         } as raw_row

@@ -1,4 +1,5 @@
 -- Every raw web event, typed, with the first data-quality rule it breaks.
+{%- set types = shoplens_column_types(source('shop', 'events')) %}
 with
 
 source as (
@@ -8,16 +9,16 @@ source as (
 typed as (
     select
         -- ids
-        {{ clean_text('event_id') }} as event_id,
-        {{ clean_text('customer_id') }} as customer_id,
-        {{ clean_text('session_id') }} as session_id,
-        {{ clean_text('product_id') }} as product_id,
+        {{ clean_text('event_id', types) }} as event_id,
+        {{ clean_text('customer_id', types) }} as customer_id,
+        {{ clean_text('session_id', types) }} as session_id,
+        {{ clean_text('product_id', types) }} as product_id,
 
         -- strings
-        lower({{ clean_text('event_type') }}) as event_type,
+        lower({{ clean_text('event_type', types) }}) as event_type,
 
         -- timestamps
-        {{ utc_timestamp('occurred_at') }} as occurred_at,
+        {{ utc_timestamp('occurred_at', types) }} as occurred_at,
 
         -- the raw values as exported (the ids and type are kept as text above)
         source.occurred_at as raw_occurred_at,

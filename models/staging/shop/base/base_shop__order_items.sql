@@ -1,6 +1,7 @@
 -- Every raw order line, typed, with the first data-quality rule it breaks.
 -- Exact duplicate lines are quarantined; the line number orders each
 -- order's lines deterministically.
+{%- set types = shoplens_column_types(source('shop', 'order_items')) %}
 with
 
 source as (
@@ -10,8 +11,8 @@ source as (
 typed as (
     select
         -- ids
-        {{ clean_text('order_id') }} as order_id,
-        {{ clean_text('product_id') }} as product_id,
+        {{ clean_text('order_id', types) }} as order_id,
+        {{ clean_text('product_id', types) }} as product_id,
 
         -- numerics
         try_cast(quantity as integer) as quantity,

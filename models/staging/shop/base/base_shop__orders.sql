@@ -1,5 +1,6 @@
 -- Every raw order row, typed, with the first data-quality rule it breaks.
 -- stg_shop__orders keeps the clean rows; audit_rejected_rows the others.
+{%- set types = shoplens_column_types(source('shop', 'orders')) %}
 with
 
 source as (
@@ -9,18 +10,18 @@ source as (
 typed as (
     select
         -- ids
-        {{ clean_text('order_id') }} as order_id,
-        {{ clean_text('customer_id') }} as customer_id,
+        {{ clean_text('order_id', types) }} as order_id,
+        {{ clean_text('customer_id', types) }} as customer_id,
 
         -- strings
-        coalesce(lower({{ clean_text('status') }}), 'completed') as status,
-        upper({{ clean_text('currency') }}) as currency,
+        coalesce(lower({{ clean_text('status', types) }}), 'completed') as status,
+        upper({{ clean_text('currency', types) }}) as currency,
 
         -- numerics
         try_cast(order_total as decimal(18, 2)) as order_total,
 
         -- timestamps
-        {{ utc_timestamp('ordered_at') }} as ordered_at,
+        {{ utc_timestamp('ordered_at', types) }} as ordered_at,
 
         -- the row as exported, for the audit table
         source as raw_row

@@ -1,4 +1,5 @@
 -- Every raw product row, typed, with the first data-quality rule it breaks.
+{%- set types = shoplens_column_types(source('shop', 'products')) %}
 with
 
 source as (
@@ -8,11 +9,11 @@ source as (
 typed as (
     select
         -- ids
-        {{ clean_text('product_id') }} as product_id,
+        {{ clean_text('product_id', types) }} as product_id,
 
         -- strings
-        {{ clean_text('product_name') }} as product_name,
-        coalesce(lower({{ clean_text('category') }}), 'uncategorised') as category,
+        {{ clean_text('product_name', types) }} as product_name,
+        coalesce(lower({{ clean_text('category', types) }}), 'uncategorised') as category,
 
         -- numerics
         try_cast(list_price as decimal(18, 2)) as list_price,
