@@ -27,6 +27,7 @@ import importlib
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -168,6 +169,15 @@ def run_reference(
     return ours, reference, fit_seconds if seconds > 0 else 0.0
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished workers."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
 def summarise(metrics: pd.DataFrame) -> dict[str, float]:
     """Mean MASE/sMAPE over series (NaN MASE left out) and pooled coverage."""
     weights = metrics["n_obs"]
@@ -204,12 +214,16 @@ def main() -> None:
     gen_seconds = time.perf_counter() - t0
     config = F.ForecastConfig(top_n=args.top_n, n_jobs=args.n_jobs)
 
+    load_before = os.getloadavg()[0]
+    cpu0 = cpu_seconds()
     t0 = time.perf_counter()
     forecasts = F.forecast_demand(demand, config)
     forecast_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     backtest = F.backtest_demand(demand, config)
     backtest_seconds = time.perf_counter() - t0
+    fit_cpu_seconds = cpu_seconds() - cpu0
+    load_after = os.getloadavg()[0]
     n_series = int(forecasts[["series_level", "series_key", "measure"]].drop_duplicates().shape[0])
     values = forecasts[["point_forecast", "lower_80", "upper_80", "lower_95", "upper_95"]]
     assert np.isfinite(values.to_numpy()).all() and (values.to_numpy() >= 0).all()
@@ -229,7 +243,9 @@ def main() -> None:
             "method"].value_counts().to_dict(),
         "seconds": {"forecast": round(forecast_seconds, 1),
                     "backtest": round(backtest_seconds, 1),
-                    "total": round(forecast_seconds + backtest_seconds, 1)},
+                    "total": round(forecast_seconds + backtest_seconds, 1),
+                    "cpu_total": round(fit_cpu_seconds, 1),
+                    "load_average_1m": [round(load_before, 2), round(load_after, 2)]},
         "all_series": summarise(metrics),
         "by_level": {level: summarise(part) for level, part in metrics.groupby("series_level")},
         "sarima_series": summarise(metrics[metrics["method"] == "sarima"]),
@@ -276,7 +292,10 @@ def main() -> None:
         "",
         f"Forecasts with intervals: {forecast_seconds:.1f} s; backtest"
         f" ({config.backtest_origins} origins x {config.horizon_days} days):"
-        f" {backtest_seconds:.1f} s; total {forecast_seconds + backtest_seconds:.1f} s.",
+        f" {backtest_seconds:.1f} s; total {forecast_seconds + backtest_seconds:.1f} s wall,"
+        f" {fit_cpu_seconds:.1f} CPU-seconds (all processes; on {args.n_jobs} idle cores the"
+        f" wall time would be about {fit_cpu_seconds / args.n_jobs:.0f} s). Machine load"
+        f" (1-minute average) before/after: {load_before:.2f}/{load_after:.2f}.",
         "",
         "| series | n | MASE model | MASE seasonal naive | sMAPE model | sMAPE naive |"
         " coverage 80% | coverage 95% |",

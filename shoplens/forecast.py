@@ -186,6 +186,9 @@ class SeriesForecast:
     aicc: float = float("nan")
     fit_seconds: float = 0.0
     note: str = ""
+    # SARIMA only: (d, D, (p, q, P, Q), free parameters), to refit the same
+    # model at a later backtest origin
+    spec: tuple | None = None
 
 
 # --------------------------------------------------------------------------
@@ -462,6 +465,7 @@ class CssFit:
     aicc: float
     n_eff: int
     recent_sigma2: float
+    x: np.ndarray
 
 
 def _css_fit(
@@ -472,6 +476,7 @@ def _css_fit(
     n_cond: int,
     recent_days: int = 91,
     widen: bool = True,
+    x0: np.ndarray | None = None,
 ) -> CssFit | None:
     """Fit ARMA(p,q)(P,Q)_7 to the differenced series ``w`` by least squares.
 
@@ -505,8 +510,10 @@ def _css_fit(
         ma_poly = np.polymul(_lag_poly(ma, 1, 1.0), _lag_poly(sma, SEASON, 1.0))
         return lfilter(ar_poly, ma_poly, z - mu)[n_cond:]
 
-    x0 = np.zeros(k)
-    if q or sq:
+    if x0 is not None and len(x0) == k:
+        x0 = np.asarray(x0, dtype="float64").copy()  # warm start from an earlier fit
+    else:
+        x0 = np.zeros(k)
         # start the MA terms away from zero: daily demand usually needs them
         x0[int(with_mean) + p : int(with_mean) + p + q] = 0.3
         x0[int(with_mean) + p + q + sp : k] = 0.5
@@ -540,6 +547,7 @@ def _css_fit(
         aicc=aicc,
         n_eff=n_eff,
         recent_sigma2=max(recent_sigma2, sigma2) if widen else sigma2,
+        x=np.asarray(x, dtype="float64"),
     )
 
 
@@ -591,31 +599,42 @@ def _sarimax_forecast(y: np.ndarray, fit: CssFit, horizon: int) -> tuple[np.ndar
 
 
 def sarima_forecast(
-    y: np.ndarray, horizon: int, config: ForecastConfig
+    y: np.ndarray, horizon: int, config: ForecastConfig, spec: tuple | None = None
 ) -> SeriesForecast:
     """Search the candidate orders by AICc (CSS) and forecast with the best.
 
-    Falls back to seasonal naive, flagged in ``note``, when no candidate fits
-    or the forecast is not finite.
+    With ``spec`` (from an earlier fit's ``SeriesForecast.spec``) the
+    differencing and order are kept and only the parameters re-estimated,
+    starting from the earlier ones. Falls back to seasonal naive, flagged in
+    ``note``, when no candidate fits or the forecast is not finite.
     """
     started = time.perf_counter()
     y = np.asarray(y[-config.max_train_days :], dtype="float64")
-    d, seasonal_d = choose_differencing(y, config.seasonal_strength_threshold)
-    w = difference(y, d, seasonal_d)
     n_cond = max(p + SEASON * sp for p, _, sp, _ in config.candidate_orders)
+    if spec is None:
+        d, seasonal_d = choose_differencing(y, config.seasonal_strength_threshold)
+        candidates = [(orders, None) for orders in config.candidate_orders]
+    else:
+        d, seasonal_d, orders, x_prev = spec
+        candidates = [(tuple(orders), x_prev)]
+        n_cond = max(n_cond, orders[0] + SEASON * orders[2])
+    w = difference(y, d, seasonal_d)
     best: CssFit | None = None
     tried = 0
-    for orders in config.candidate_orders:
+    for orders, x0 in candidates:
         if tried and time.perf_counter() - started > config.time_budget_s:
             break
         tried += 1
         try:
-            fit = _css_fit(w, d, seasonal_d, orders, n_cond)
+            fit = _css_fit(w, d, seasonal_d, orders, n_cond, x0=x0)
         except (ValueError, np.linalg.LinAlgError, FloatingPointError):
             fit = None
         if fit is not None and (best is None or fit.aicc < best.aicc):
             best = fit
-    note = f"{tried}/{len(config.candidate_orders)} candidates"
+    if spec is None:
+        note = f"{tried}/{len(config.candidate_orders)} candidates"
+    else:
+        note = "order kept from the first backtest origin"
     if best is None:
         return seasonal_naive(y, horizon, note="fallback: no SARIMA candidate fitted")
     mean, var = _sarimax_forecast(y, best, horizon)
@@ -635,6 +654,12 @@ def sarima_forecast(
             aicc=best.aicc,
             fit_seconds=time.perf_counter() - started,
             note=note,
+            spec=(
+                d,
+                seasonal_d,
+                (best.order[0], best.order[2], best.seasonal_order[0], best.seasonal_order[2]),
+                best.x,
+            ),
         )
     )
 
@@ -645,8 +670,14 @@ def average_demand_interval(y: np.ndarray) -> float:
     return math.inf if n_selling == 0 else len(y) / n_selling
 
 
-def forecast_series(y: np.ndarray, config: ForecastConfig) -> SeriesForecast:
-    """Forecast one daily series ``horizon_days`` ahead (method chosen here)."""
+def forecast_series(
+    y: np.ndarray, config: ForecastConfig, spec: tuple | None = None
+) -> SeriesForecast:
+    """Forecast one daily series ``horizon_days`` ahead (method chosen here).
+
+    ``spec``: keep an earlier SARIMA fit's differencing and order (see
+    ``sarima_forecast``) if this series is fitted by SARIMA again.
+    """
     started = time.perf_counter()
     y = np.asarray(y, dtype="float64")
     nonzero = np.flatnonzero(y > 0)
@@ -667,7 +698,7 @@ def forecast_series(y: np.ndarray, config: ForecastConfig) -> SeriesForecast:
             note=f"intermittent (ADI {adi:.2f})",
         )
     else:
-        fc = sarima_forecast(y, horizon, config)
+        fc = sarima_forecast(y, horizon, config, spec)
     fc.fit_seconds = time.perf_counter() - started
     return fc
 
@@ -686,8 +717,14 @@ def _backtest_task(args: tuple[list[np.ndarray], ForecastConfig]) -> list[list[S
     values, config = args
     out = []
     for y in values:
-        origins = backtest_origins(len(y), config)
-        out.append([forecast_series(y[:origin], config) for origin in origins])
+        fits: list[SeriesForecast] = []
+        spec = None
+        for origin in backtest_origins(len(y), config):
+            fc = forecast_series(y[:origin], config, spec)
+            if spec is None and fc.method == "sarima":
+                spec = fc.spec
+            fits.append(fc)
+        out.append(fits)
     return out
 
 
@@ -709,14 +746,25 @@ def _parallel_map(
     n_chunks = n_jobs * 4
     chunks = [list(range(i, len(values), n_chunks)) for i in range(n_chunks)]
     chunks = [c for c in chunks if c]
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    # workers inherit the environment when they start: one BLAS thread each,
+    # and the host's own settings are put back afterwards
+    blas_vars = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {var: os.environ.get(var) for var in blas_vars}
     results: list = [None] * len(values)
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
-        jobs = [(c, pool.submit(task, ([values[i] for i in c], config))) for c in chunks]
-        for chunk, job in jobs:
-            for i, result in zip(chunk, job.result(), strict=True):
-                results[i] = result
+    try:
+        for var in blas_vars:
+            os.environ[var] = "1"
+        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
+            jobs = [(c, pool.submit(task, ([values[i] for i in c], config))) for c in chunks]
+            for chunk, job in jobs:
+                for i, result in zip(chunk, job.result(), strict=True):
+                    results[i] = result
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
     return results
 
 
