@@ -62,6 +62,8 @@ DAYS_PER_MONTH = 365.25 / 12
 # Retried after the user's penalizer when an optimiser fails (docs/clv.md).
 PENALIZER_LADDER: tuple[float, ...] = (0.001, 0.01, 0.1)
 ENGINES = ("fast", "lifetimes")
+# Above this many patterns the fast engine starts from a 10 % subsample's fit.
+WARM_START_PATTERNS = 50_000
 # Estimates outside this range mean the optimiser ran to a boundary.
 PARAM_RANGE = (1e-6, 1e6)
 SUMMARY_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary_value")
@@ -459,6 +461,11 @@ def _fast_problem(name: str, data: pd.DataFrame):
 
 def _run_fast(name: str, data: pd.DataFrame, penalizer: float, init: np.ndarray | None):
     """Maximise lifetimes' likelihood with the fast engine; returns the params dict."""
+    params, _ = _run_fast_raw(name, data, penalizer, init)
+    return params
+
+
+def _run_fast_raw(name: str, data: pd.DataFrame, penalizer: float, init: np.ndarray | None):
     from lifetimes.utils import ConvergenceError
 
     from shoplens import clv_likelihood as lik
@@ -466,14 +473,31 @@ def _run_fast(name: str, data: pd.DataFrame, penalizer: float, init: np.ndarray 
     fun, args, scale = _fast_problem(name, data)
     k = len(PARAMETER_NAMES[name])
     x0 = 0.1 * np.ones(k) if init is None else init  # lifetimes' default start
+    hess_inv0 = None
+    if init is None and len(data) > WARM_START_PATTERNS:
+        # Start from the fit of a random 10 % of the customers (binomial thinning of
+        # the weights) and its inverse Hessian: same optimum, a few full-size steps.
+        rng = np.random.default_rng(0)
+        thinned = data.assign(weight=rng.binomial(data["weight"].to_numpy(), 0.1))
+        thinned = thinned.loc[thinned["weight"] > 0]
+        if thinned["weight"].sum() >= 1000:
+            with contextlib.suppress(Exception):
+                sub_params, sub_hess_inv = _run_fast_raw(name, thinned, penalizer, None)
+                start = np.log(list(sub_params.values()))
+                if name != SPEND_MODEL:
+                    start[1] += np.log(scale)
+                x0 = start
+                sym = (sub_hess_inv + sub_hess_inv.T) / 2
+                if np.linalg.eigvalsh(sym).min() > 0:
+                    hess_inv0 = sym
     with np.errstate(all="ignore"):
-        out = lik.minimise(fun, x0, (*args, penalizer))
+        out = lik.minimise(fun, x0, (*args, penalizer), hess_inv0=hess_inv0)
     if not out.success:
         raise ConvergenceError(f"BFGS did not converge: {out.message}")
     values = np.exp(out.x)
     if name != SPEND_MODEL:
         values[1] /= scale
-    return dict(zip(PARAMETER_NAMES[name], values.astype(float), strict=True))
+    return dict(zip(PARAMETER_NAMES[name], values.astype(float), strict=True)), out.hess_inv
 
 
 def _run_engine(name: str, data: pd.DataFrame, penalizer: float, init: np.ndarray | None, engine: str):
