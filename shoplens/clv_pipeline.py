@@ -43,6 +43,7 @@ SETTINGS = (
     "clv_interval_draws",
     "clv_backtest_days",
     "clv_pareto_max_patterns",
+    "clv_fit_engine",
     "seed",
 )
 
@@ -75,6 +76,7 @@ def config_from_dbt(get: Callable[[str], object]) -> tuple[ClvConfig, int]:
         n_draws=int(float(value("clv_interval_draws", 100, float))),
         seed=int(float(value("seed", 42, float))),
         pareto_max_patterns=int(float(value("clv_pareto_max_patterns", 10_000, float))),
+        engine=str(value("clv_fit_engine", "fast", str)).strip(),
     )
     return config, int(float(value("clv_backtest_days", 180, float)))
 

@@ -22,6 +22,7 @@ def model(dbt, session) -> pd.DataFrame:
         "clv_interval_draws": dbt.config.get("clv_interval_draws"),
         "clv_backtest_days": dbt.config.get("clv_backtest_days"),
         "clv_pareto_max_patterns": dbt.config.get("clv_pareto_max_patterns"),
+        "clv_fit_engine": dbt.config.get("clv_fit_engine"),
         "seed": dbt.config.get("seed"),
     }
     config, _ = config_from_dbt(settings.get)
