@@ -265,7 +265,8 @@ def evaluate_clv(
                 f"Backtest refit at {cutoff} (as_of_date - clv_backtest_days) failed: {exc}"
                 " Fix: a smaller dbt var clv_backtest_days, or keep data after as_of_date for a holdout."
             ) from exc
-        eval_fit.selected = fit.selected
+        # the model in use; BG/NBD if the refit had to leave it out
+        eval_fit.selected = fit.selected if fit.selected in eval_fit.count_models else DEFAULT_COUNT_MODEL
         actual = window_actuals(purchases, start, as_of_date)
         kind, end = "backtest", as_of_date
     errors = count_model_errors(eval_fit, eval_summary, actual, window, config)
