@@ -36,6 +36,7 @@ import hashlib
 import json
 import math
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -92,12 +93,16 @@ class PropensityConfig:
     #: When shorter than window_days, probabilities are carried to the
     #: prediction window under a constant-hazard assumption (see docs).
     train_window_days: int | None = None
-    n_cutoffs: int = 6
-    cutoff_step_days: int = 28
+    n_cutoffs: int = 12
+    cutoff_step_days: int = 14
     max_train_customers: int = 200_000
+    #: Cap on customer x cut-off training rows (sampled with the seed).
+    max_train_rows: int = 400_000
     validation_fraction: float = 0.2
     gru_units: int = 32
     dense_units: int = 32
+    #: Dropout on the joint (GRU + static) layer, against over-fitting small shops.
+    dropout: float = 0.3
     batch_size: int = 512
     max_epochs: int = 40
     patience: int = 4
@@ -105,6 +110,9 @@ class PropensityConfig:
     #: Cap on the positive-class weight (weight = n_negative / n_positive).
     max_positive_weight: float = 20.0
     count_loss_weight: float = 0.5
+    #: Stop training before an epoch that would end after this many seconds
+    #: of fitting (None: no limit); the best epoch so far is kept.
+    max_train_seconds: float | None = None
     seed: int = 42
     threads: int = 2
 
@@ -309,11 +317,15 @@ def _weekly(cust_pos: np.ndarray, day: np.ndarray, weights: np.ndarray, n: int, 
     return out.reshape(n, weeks).astype("float32")
 
 
-def snapshot(history: History, cutoff: dt.date | int, weeks: int) -> Snapshot:
-    """Features of every customer born on or before ``cutoff`` (data <= cutoff only)."""
+def snapshot(history: History, cutoff: dt.date | int, weeks: int, only: np.ndarray | None = None) -> Snapshot:
+    """Features of every customer born on or before ``cutoff`` (data <= cutoff only).
+
+    ``only``: optional boolean mask over the history's customers to restrict to.
+    """
     c = cutoff if isinstance(cutoff, int | np.integer) else _date_to_day(cutoff)
     c = int(c)
-    index = np.flatnonzero(history.birth_day <= c)
+    born = history.birth_day <= c
+    index = np.flatnonzero(born if only is None else born & only)
     n = len(index)
     pos = np.full(len(history.customer_ids), -1, dtype="int64")
     pos[index] = np.arange(n)
@@ -420,7 +432,7 @@ class Encoder:
         for s in snaps:
             m = np.arange(weeks)[None, :] >= (weeks - s.n_weeks)[:, None]
             seqs.append(np.log1p(np.maximum(s.seq[m], 0.0)))
-            statics.append(s.static)
+            statics.append(s.static[["country", "first_category"]])
         flat = np.concatenate(seqs, axis=0)
         st = pd.concat(statics, ignore_index=True)
         countries = st["country"].value_counts().index[:max_countries].tolist()
@@ -436,24 +448,36 @@ class Encoder:
             static_mean=[],
             static_std=[],
         )
-        raw = enc._static_raw(st)
+        raw = pd.concat([enc._static_raw(s) for s in snaps], ignore_index=True)
         enc.static_names = list(raw.columns)
         enc.static_mean = raw.mean(axis=0).tolist()
         enc.static_std = np.maximum(raw.std(axis=0, ddof=0).to_numpy(), 1e-3).tolist()
         return enc
 
-    def _static_raw(self, static: pd.DataFrame) -> pd.DataFrame:
-        numeric = [c for c in STATIC_NUMERIC + EVENT_STATIC if c in static.columns]
-        out = static[numeric].astype("float64").copy()
+    def _static_raw(self, snap: Snapshot) -> pd.DataFrame:
+        """Per-customer vector: channel sums over 1/4/13/W weeks (log1p), statics, one-hots."""
+        static = snap.static
+        cols: dict[str, np.ndarray] = {}
+        for w in sorted({min(k, self.weeks) for k in LOGREG_WEEKS}):
+            sums = np.log1p(np.maximum(snap.seq[:, -w:, :].sum(axis=1), 0.0))
+            for j, ch in enumerate(self.channels):
+                cols[f"{ch}_{w}w"] = sums[:, j].astype("float64")
+        for c in STATIC_NUMERIC + EVENT_STATIC:
+            if c in static.columns:
+                cols[c] = static[c].to_numpy("float64")
         for c in self.countries:
-            out[f"country={c}"] = (static["country"] == c).astype("float64")
+            cols[f"country={c}"] = (static["country"] == c).to_numpy("float64")
         for c in self.categories:
-            out[f"first_category={c}"] = (static["first_category"] == c).astype("float64")
-        return out
+            cols[f"first_category={c}"] = (static["first_category"] == c).to_numpy("float64")
+        return pd.DataFrame(cols)
 
     def static(self, snap: Snapshot) -> np.ndarray:
-        raw = self._static_raw(snap.static).to_numpy("float64")
-        return ((raw - np.asarray(self.static_mean)) / np.asarray(self.static_std)).astype("float32")
+        """Standardised per-customer vector: the network's wide input and the regression's input."""
+        raw = self._static_raw(snap)
+        if list(raw.columns) != self.static_names:
+            raise ValueError(f"features {list(raw.columns)} differ from the model's {self.static_names}")
+        x = raw.to_numpy("float64")
+        return ((x - np.asarray(self.static_mean)) / np.asarray(self.static_std)).astype("float32")
 
     def sequence(self, snap: Snapshot) -> np.ndarray:
         """Log, standardise, and set weeks before birth to the mask value."""
@@ -465,12 +489,8 @@ class Encoder:
         return x.astype("float32", copy=False)
 
     def summary(self, snap: Snapshot) -> np.ndarray:
-        """Logistic-regression inputs: channel sums over 1/4/13/W weeks + statics."""
-        parts = []
-        for w in sorted({min(k, self.weeks) for k in LOGREG_WEEKS}):
-            parts.append(np.log1p(np.maximum(snap.seq[:, -w:, :].sum(axis=1), 0.0)))
-        parts.append(self.static(snap))
-        return np.concatenate(parts, axis=1)
+        """Logistic-regression inputs: the same standardised vector as the network's wide input."""
+        return self.static(snap)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -583,6 +603,11 @@ def _configure_tensorflow(seed: int, threads: int):
 def build_network(weeks: int, n_channels: int, n_static: int, cfg: PropensityConfig, logit_offset: float):
     """GRU over the masked weekly sequence + dense static branch, two heads.
 
+    The purchase logit is wide and deep: a linear term in the static vector
+    (the logistic regression's inputs) plus the output of the GRU / dense
+    layers, so the network starts from what a linear model can express and
+    the recurrent part only has to learn what the summaries miss.
+
     ``purchase``: P(purchase in window) under the class-weighted training
     loss. ``count``: expected purchases = P(purchase, prior-corrected) *
     (1 + softplus(z)), so it can never be below the probability.
@@ -596,8 +621,15 @@ def build_network(weeks: int, n_channels: int, n_static: int, cfg: PropensityCon
     h = keras.layers.GRU(cfg.gru_units, name="gru")(h)
     s = keras.layers.Dense(cfg.dense_units // 2, activation="relu", name="static_dense")(static_in)
     z = keras.layers.Concatenate()([h, s])
+    if cfg.dropout > 0:
+        z = keras.layers.Dropout(cfg.dropout, seed=cfg.seed)(z)
     z = keras.layers.Dense(cfg.dense_units, activation="relu", name="joint_dense")(z)
-    logit = keras.layers.Dense(1, name="logit")(z)
+    if cfg.dropout > 0:
+        z = keras.layers.Dropout(cfg.dropout, seed=cfg.seed + 1)(z)
+    # wide (linear in the static vector) + deep (GRU and dense layers) logit
+    logit = keras.layers.Add(name="logit")(
+        [keras.layers.Dense(1, name="deep_logit")(z), keras.layers.Dense(1, name="wide_logit")(static_in)]
+    )
     prob = keras.layers.Activation("sigmoid", name="purchase")(logit)
     extra = keras.layers.Dense(1, name="count_extra")(z)
     offset = float(logit_offset)
@@ -607,6 +639,23 @@ def build_network(weeks: int, n_channels: int, n_static: int, cfg: PropensityCon
         name="count",
     )([logit, extra])
     return keras.Model({"sequence": seq_in, "static": static_in}, {"purchase": prob, "count": count})
+
+
+def _time_budget_callback(seconds: float):
+    import keras
+
+    class TimeBudget(keras.callbacks.Callback):
+        """Stop before an epoch that would end past the budget (epochs take about equally long)."""
+
+        def on_train_begin(self, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            elapsed = time.perf_counter() - self.start
+            if elapsed + elapsed / (epoch + 1) > seconds:
+                self.model.stop_training = True
+
+    return TimeBudget()
 
 
 def _weighted_bce(pos_weight: float):
@@ -723,11 +772,13 @@ def _training_set(history: History, cutoffs: Sequence[int], cfg: PropensityConfi
     # validation split by customer: all cut-off rows of a customer on one side
     is_val = np.zeros(n_all, dtype=bool)
     is_val[rng.random(n_all) < cfg.validation_fraction] = True
+    n_rows = sum(int((history.birth_day[sampled] <= c).sum()) for c in cutoffs)
+    row_share = min(1.0, cfg.max_train_rows / max(n_rows, 1))
     snaps, labels, counts = [], [], []
     for c in cutoffs:
-        s = snapshot(history, c, cfg.sequence_weeks)
-        keep = sampled[s.index]
-        s = _subset(s, keep)
+        s = snapshot(history, c, cfg.sequence_weeks, only=sampled)
+        if row_share < 1.0:
+            s = _subset(s, rng.random(len(s.index)) < row_share)
         y = window_counts(history, s.index, c + 1, c + cfg.label_window_days)
         snaps.append(s)
         counts.append(y)
@@ -841,10 +892,18 @@ def train_propensity(history: History, train_end: dt.date | int, cfg: Propensity
     x_va = {"sequence": seq[va], "static": static[va]}
     y_va = {"purchase": y[va, None], "count": cnt[va, None]}
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)
+    callbacks = [stop]
+    if cfg.max_train_seconds is not None:
+        callbacks.insert(0, _time_budget_callback(cfg.max_train_seconds))
+    fit_start = time.perf_counter()
     hist = net.fit(
         x_tr, y_tr, validation_data=(x_va, y_va), batch_size=cfg.batch_size,
-        epochs=cfg.max_epochs, callbacks=[stop], verbose=0, shuffle=True,
+        epochs=cfg.max_epochs, callbacks=callbacks, verbose=0, shuffle=True,
     )
+    fit_seconds = time.perf_counter() - fit_start
+    if stop.best_weights is not None:
+        # keep the best validation epoch also when the epoch cap or the time budget ended training
+        net.set_weights(stop.best_weights)
     del tf
     trained = TrainedPropensity(network=net, encoder=encoder, metadata={})
     trained.metadata = {"logit_offset": offset, "label_window_days": cfg.label_window_days}
@@ -870,6 +929,7 @@ def train_propensity(history: History, train_end: dt.date | int, cfg: Propensity
             "n_validation_rows": int(va.sum()),
             "n_positive": n_pos,
             "epochs_run": len(val_loss),
+            "fit_seconds": round(fit_seconds, 1),
             "best_epoch": int(np.argmin(val_loss)) + 1,
             "best_val_loss": float(min(val_loss)),
             "validation_auc": _auc(y[va], val_snap_p),

@@ -1,0 +1,183 @@
+"""Training tests of shoplens.propensity on generator data and on CDNOW (slow: they fit networks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shoplens import propensity as P
+from shoplens.datagen import generate_shop
+from shoplens.evaluation import EVALUATION_COLUMNS
+from shoplens.propensity_marts import marts_from_raw
+
+pytestmark = pytest.mark.slow
+
+HOLDOUT_DAYS = 30
+
+
+def _auc(y, p):
+    from sklearn.metrics import roc_auc_score
+
+    return roc_auc_score(y, p)
+
+
+def _paired_auc_difference(y, a, b, n_boot=150, seed=0):
+    """AUC(a) - AUC(b) on the same customers, and its bootstrap standard error."""
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(y), len(y))
+        if 0 < y[i].sum() < len(i):
+            diffs.append(_auc(y[i], a[i]) - _auc(y[i], b[i]))
+    return _auc(y, a) - _auc(y, b), float(np.std(diffs))
+
+
+@pytest.fixture(scope="module")
+def generator_run():
+    """12,000 generated customers, a 30-day holdout; the GRU trains on 4,000 of them.
+
+    Seed 23 was not used while choosing the model's settings (seeds 7 and 11 were).
+
+    Scoring is cheap, so the holdout comparison runs on all ~11,000 purchasers,
+    which keeps the AUC differences' bootstrap error near 0.005.
+    """
+    tables = generate_shop(n_customers=12_000, n_days=730, seed=23, holdout_days=HOLDOUT_DAYS)
+    marts = marts_from_raw(tables)
+    orders = marts["orders"]
+    end = orders["ordered_at"].max().date()
+    as_of = end - dt.timedelta(days=HOLDOUT_DAYS)
+    cfg = P.PropensityConfig(max_train_customers=4_000, n_cutoffs=8, max_epochs=20, seed=3)
+    scores, meta = P.run_propensity(orders, marts["sessions"], marts["customers"], as_of, True, cfg)
+    plan = P.evaluation_plan(as_of, end, True, cfg.window_days)
+    outcomes = P.purchase_outcomes(orders, plan["start"], plan["end"])
+    ev = P.evaluate_scores(scores, outcomes, as_of_date=as_of, window_start=plan["start"],
+                           window_end=plan["end"], evaluation_type="holdout")
+    y = scores.merge(outcomes, on="customer_id", how="left")["n_purchase_days"].fillna(0).to_numpy() > 0
+    return {"scores": scores, "meta": meta, "eval": ev, "y": y, "as_of": as_of, "marts": marts}
+
+
+def test_scores_are_one_row_per_customer_with_valid_probabilities(generator_run):
+    scores = generator_run["scores"]
+    customers = generator_run["marts"]["customers"]
+    assert scores["customer_id"].is_unique
+    assert set(scores["customer_id"]) <= set(customers["customer_id"])
+    assert (scores["score_date"] == generator_run["as_of"]).all() and scores["is_current"].all()
+    p, e = scores["purchase_probability"], scores["expected_purchases"]
+    assert p.between(0, 1).all() and (e >= p).all() and np.isfinite(e).all()
+    assert np.bincount(scores["decile"], minlength=11)[1:].min() >= len(scores) // 10
+    # calibration in the large: mean predicted vs the holdout rate (~9% of customers buy)
+    assert abs(p.mean() - generator_run["y"].mean()) < 0.02
+    assert scores.loc[~scores["has_purchased"], "p_bgnbd"].isna().all()
+
+
+def test_gru_beats_bgnbd_and_matches_logistic_regression_on_the_same_customers(generator_run):
+    scores, y = generator_run["scores"], generator_run["y"]
+    m = scores["has_purchased"].to_numpy()
+    rnn = scores["purchase_probability"].to_numpy()[m]
+    diff_bg, se_bg = _paired_auc_difference(y[m], rnn, scores["p_bgnbd"].to_numpy()[m])
+    diff_lr, se_lr = _paired_auc_difference(y[m], rnn, scores["p_logreg"].to_numpy()[m])
+    diff_rfm, se_rfm = _paired_auc_difference(y[m], rnn, scores["p_rfm_heuristic"].to_numpy()[m])
+    print(f"AUC gru - bgnbd {diff_bg:+.4f} (se {se_bg:.4f}); gru - logreg {diff_lr:+.4f} (se {se_lr:.4f});"
+          f" gru - rfm {diff_rfm:+.4f} (se {se_rfm:.4f})")
+    # browsing carries information BG/NBD cannot see: the GRU must be ahead by
+    # more than two bootstrap standard errors of the paired difference
+    assert diff_bg > 2 * se_bg
+    assert diff_rfm > 2 * se_rfm
+    # the logistic regression sees the same features (summed over 1/4/13/52
+    # weeks); the GRU must not be worse by more than two standard errors
+    assert diff_lr > -2 * se_lr
+
+
+def test_evaluation_rows_cover_every_model_on_the_same_customers(generator_run):
+    ev = generator_run["eval"]
+    assert list(ev.columns) == EVALUATION_COLUMNS
+    assert set(ev["model_name"]) == set(P.MODEL_NAMES)
+    same = ev.query("slice == 'purchasers' and metric == 'auc'")
+    assert len(same) == 4 and same["n_obs"].nunique() == 1
+    assert (ev["evaluation_type"] == "holdout").all()
+    assert (ev["holdout_end_date"] - ev["holdout_start_date"]).iloc[0] == dt.timedelta(days=HOLDOUT_DAYS - 1)
+    v = ev.set_index(["model_name", "slice", "metric"])["value"]
+    for name in P.MODEL_NAMES:
+        assert 0.0 < v[name, "purchasers", "brier"] < 0.15
+        assert v[name, "purchasers", "log_loss"] < 0.35  # a constant 9% forecast scores ~0.29
+    # the GRU's count head: total expected purchases within 15% of the holdout's
+    total = v["rnn_gru", "all", "predicted_total"] / v["rnn_gru", "all", "actual_total"]
+    assert 0.85 < total < 1.15
+
+
+def test_metadata_records_features_statistics_and_metrics(generator_run):
+    meta = generator_run["meta"]
+    assert meta["features"]["sequence"] == list(P.ORDER_CHANNELS + P.EVENT_CHANNELS)
+    assert "log_days_since_last_session" in meta["features"]["static"]
+    assert meta["train_end_date"] == str(generator_run["as_of"])
+    assert max(meta["training_cutoffs"]) == str(generator_run["as_of"] - dt.timedelta(days=30))
+    tm = meta["training_metrics"]
+    assert 0.75 < tm["validation_auc"] < 1.0 and tm["best_epoch"] <= tm["epochs_run"]
+    assert meta["positive_class_weight"] > 1.0
+
+
+def _small_shop(events=True, seed=5):
+    tables = generate_shop(n_customers=800, n_days=400, seed=seed, events=events)
+    marts = marts_from_raw(tables)
+    return marts, marts["orders"]["ordered_at"].max().date()
+
+
+def test_fixed_seed_reproduces_scores_and_saved_model_rescores(tmp_path):
+    marts, as_of = _small_shop()
+    cfg = P.PropensityConfig(max_epochs=2, n_cutoffs=3, seed=9)
+    args = (marts["orders"], marts["sessions"], marts["customers"], as_of, False)
+    first, meta = P.run_propensity(*args, cfg=cfg, model_dir=tmp_path)
+    again, _ = P.run_propensity(*args, cfg=cfg)
+    np.testing.assert_array_equal(first["purchase_probability"], again["purchase_probability"])
+    # backtest mode: scores at as_of - 30 days (evaluated) and at as_of (current)
+    assert sorted(first["score_date"].unique()) == [as_of - dt.timedelta(days=30), as_of]
+    assert meta["train_end_date"] == str(as_of - dt.timedelta(days=30))
+    rescored, meta2 = P.run_propensity(*args, cfg=cfg, model_dir=tmp_path, retrain=False)
+    assert meta2["model_version"] == meta["model_version"]
+    np.testing.assert_allclose(rescored["purchase_probability"], first["purchase_probability"], rtol=1e-6)
+
+
+def test_orders_only_shop_and_incompatible_saved_model(tmp_path):
+    marts, as_of = _small_shop()
+    cfg = P.PropensityConfig(max_epochs=1, n_cutoffs=2)
+    P.run_propensity(marts["orders"], marts["sessions"], marts["customers"], as_of, False, cfg, tmp_path)
+    empty = marts["sessions"].iloc[0:0]
+    scores, meta = P.run_propensity(marts["orders"], empty, marts["customers"], as_of, False, cfg)
+    assert meta["features"]["sequence"] == list(P.ORDER_CHANNELS)
+    assert scores["purchase_probability"].between(0, 1).all()
+    with pytest.raises(ValueError, match="uses sequence channels .* retrain"):
+        P.run_propensity(marts["orders"], empty, marts["customers"], as_of, False, cfg, tmp_path, retrain=False)
+    with pytest.raises(FileNotFoundError, match="run once with retrain: true"):
+        P.run_propensity(marts["orders"], empty, marts["customers"], as_of, False, cfg, tmp_path / "x",
+                         retrain=False)
+
+
+def test_cdnow_sample_gru_at_parity_with_the_best_baseline():
+    """CDNOW (orders only): as-of 1997-09-30, 39-week holdout, training labels 13 weeks long."""
+    from shoplens.propensity_cdnow import CDNOW_AS_OF, CDNOW_WINDOW_DAYS, cdnow_marts
+
+    m = cdnow_marts()
+    assert m["orders"]["customer_id"].nunique() == 2357
+    # 13-week training labels every 28 days back from 1997-07-01 (six cut-offs fit)
+    cfg = P.PropensityConfig(window_days=CDNOW_WINDOW_DAYS, train_window_days=91, n_cutoffs=6,
+                             cutoff_step_days=28)
+    scores, _ = P.run_propensity(m["orders"], m["sessions"], m["customers"], CDNOW_AS_OF, True, cfg)
+    start = CDNOW_AS_OF + dt.timedelta(days=1)
+    end = CDNOW_AS_OF + dt.timedelta(days=CDNOW_WINDOW_DAYS)
+    outcomes = P.purchase_outcomes(m["orders"], start, end)
+    y = scores.merge(outcomes, on="customer_id", how="left")["n_purchase_days"].fillna(0).to_numpy() > 0
+    assert len(scores) == 2357 and 0.28 < y.mean() < 0.31
+    auc = {k: _auc(y, scores[c]) for k, c in [("rnn", "purchase_probability"), ("bgnbd", "p_bgnbd"),
+                                              ("logreg", "p_logreg"), ("rfm", "p_rfm_heuristic")]}
+    auc["bgnbd_expected"] = _auc(y, scores["expected_purchases_bgnbd"])
+    print({k: round(v, 4) for k, v in auc.items()})
+    assert 0.74 < auc["bgnbd_expected"] < 0.80  # the published ~0.77 for BG/NBD's expected purchases
+    best = max(auc["bgnbd"], auc["bgnbd_expected"], auc["logreg"], auc["rfm"])
+    # parity: 2,357 customers give an AUC standard error of ~0.01; allow one
+    assert auc["rnn"] > best - 0.01
+    p = scores["purchase_probability"]
+    assert abs(p.mean() - y.mean()) < 0.1  # carried from 13 to 39 weeks: rough, see docs
+    pd.testing.assert_series_equal(scores["customer_id"], scores["customer_id"].drop_duplicates())
