@@ -250,8 +250,14 @@ def main() -> None:
         "by_level": {level: summarise(part) for level, part in metrics.groupby("series_level")},
         "sarima_series": summarise(metrics[metrics["method"] == "sarima"]),
     }
+    version = None
     if args.reference == "autoarima":
-        version = ensure_statsforecast()
+        try:
+            version = ensure_statsforecast()
+        except (ImportError, subprocess.CalledProcessError, OSError) as exc:
+            print(f"AutoARIMA reference skipped: statsforecast unavailable ({exc})")
+            result["reference_skipped"] = f"statsforecast unavailable: {exc}"
+    if version is not None:
         ours, reference, ref_fit_seconds = run_reference(
             demand, backtest, config, args.reference_series)
         ours_m = F.series_metrics(ours)
@@ -271,7 +277,10 @@ def main() -> None:
 
     allm = result["all_series"]
     checks = {
-        "under_120s": result["seconds"]["total"] < 120,
+        "under_120s_wall": result["seconds"]["total"] < 120,
+        # the wall time depends on what else runs on the machine; the CPU time
+        # does not: 2 cores x 120 s
+        "under_240_cpu_seconds": fit_cpu_seconds < 120 * args.n_jobs,
         "mase_10pct_better_than_naive": allm["mase_model"] <= 0.9 * allm["mase_naive"],
     }
     if "reference" in result:

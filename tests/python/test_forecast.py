@@ -355,3 +355,14 @@ def test_config_from_dbt_reads_vars_as_strings():
     config = F.config_from_dbt(values.get)
     assert (config.horizon_days, config.top_n, config.n_jobs) == (14, 7, 2)
     assert config.backtest_origins == 4
+
+
+def test_backtest_searches_the_order_once_and_refits_it_at_later_origins():
+    y = _simulate_sarima(800, phi=0.5, theta_s=-0.6, seed=9) + 500.0
+    (fits,) = F._backtest_task(([y], F.ForecastConfig()))
+    assert [fc.method for fc in fits] == ["sarima"] * 4
+    assert fits[0].note == f"{len(F.CANDIDATE_ORDERS)}/{len(F.CANDIDATE_ORDERS)} candidates"
+    assert all(fc.note == "order kept from the first backtest origin" for fc in fits[1:])
+    assert len({fc.model_order for fc in fits}) == 1
+    # re-estimated, not copied: the parameters move as the data grow
+    assert not np.allclose(fits[0].spec[3], fits[-1].spec[3])
