@@ -481,7 +481,8 @@ class Encoder:
 
     def sequence(self, snap: Snapshot) -> np.ndarray:
         """Log, standardise, and set weeks before birth to the mask value."""
-        x = np.log1p(np.maximum(snap.seq, 0.0))
+        x = np.maximum(snap.seq, 0.0, dtype="float32")
+        np.log1p(x, out=x)
         x -= np.asarray(self.seq_mean, dtype="float32")
         x /= np.asarray(self.seq_std, dtype="float32")
         masked = np.arange(self.weeks)[None, :] < (self.weeks - snap.n_weeks)[:, None]
@@ -687,17 +688,26 @@ class TrainedPropensity:
     def version(self) -> str:
         return str(self.metadata["model_version"])
 
-    def predict(self, snap: Snapshot, window_days: int, batch_size: int = 8192) -> tuple[np.ndarray, np.ndarray]:
-        """(P(purchase in window_days), expected purchases in window_days)."""
+    def predict(self, snap: Snapshot, window_days: int, batch_size: int = 8192,
+                chunk: int = 131_072) -> tuple[np.ndarray, np.ndarray]:
+        """(P(purchase in window_days), expected purchases in window_days).
+
+        Customers are encoded and scored ``chunk`` at a time to bound memory.
+        """
         offset = float(self.metadata["logit_offset"])
-        out = self.network.predict(
-            {"sequence": self.encoder.sequence(snap), "static": self.encoder.static(snap)},
-            batch_size=batch_size,
-            verbose=0,
-        )
-        pw = np.clip(np.asarray(out["purchase"], dtype="float64").ravel(), 1e-7, 1 - 1e-7)
-        p = 1.0 / (1.0 + np.exp(-(np.log(pw / (1 - pw)) - offset)))
-        e = np.asarray(out["count"], dtype="float64").ravel()
+        n = len(snap.index)
+        p = np.empty(n, dtype="float64")
+        e = np.empty(n, dtype="float64")
+        for start in range(0, n, chunk):
+            part = _slice(snap, slice(start, min(start + chunk, n)))
+            out = self.network.predict(
+                {"sequence": self.encoder.sequence(part), "static": self.encoder.static(part)},
+                batch_size=batch_size,
+                verbose=0,
+            )
+            pw = np.clip(np.asarray(out["purchase"], dtype="float64").ravel(), 1e-7, 1 - 1e-7)
+            p[start:start + len(pw)] = 1.0 / (1.0 + np.exp(-(np.log(pw / (1 - pw)) - offset)))
+            e[start:start + len(pw)] = np.asarray(out["count"], dtype="float64").ravel()
         return _carry_window(p, e, int(self.metadata["label_window_days"]), window_days)
 
     def save(self, model_dir: str | Path) -> Path:
@@ -784,6 +794,23 @@ def _training_set(history: History, cutoffs: Sequence[int], cfg: PropensityConfi
         counts.append(y)
         labels.append((y > 0).astype("float32"))
     return snaps, labels, counts, is_val
+
+
+def _slice(s: Snapshot, sl: slice) -> Snapshot:
+    """Rows ``sl`` of a snapshot (numpy views, no copy of the sequence)."""
+    return Snapshot(
+        cutoff_day=s.cutoff_day,
+        index=s.index[sl],
+        seq=s.seq[sl],
+        n_weeks=s.n_weeks[sl],
+        static=s.static.iloc[sl].reset_index(drop=True),
+        frequency=s.frequency[sl],
+        recency_days=s.recency_days[sl],
+        age_days=s.age_days[sl],
+        days_since_last=s.days_since_last[sl],
+        n_purchase_days=s.n_purchase_days[sl],
+        revenue_total=s.revenue_total[sl],
+    )
 
 
 def _subset(s: Snapshot, keep: np.ndarray) -> Snapshot:
