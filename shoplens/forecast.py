@@ -942,7 +942,11 @@ def evaluation_rows(
     ``method=<method>`` (means over series) and ``<level>=<key>`` per series.
     """
     if backtest.empty:
-        raise ValueError("the backtest is empty: no series had enough history for one origin")
+        raise ValueError(
+            "the backtest is empty: no series has enough history for one origin (a series"
+            " needs at least 14 days before the last horizon; lower forecast_horizon_days"
+            " or forecast_backtest_origins, or load more history)"
+        )
     metrics = series_metrics(backtest)
     rows: list[dict[str, object]] = []
 

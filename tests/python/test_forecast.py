@@ -366,3 +366,21 @@ def test_backtest_searches_the_order_once_and_refits_it_at_later_origins():
     assert len({fc.model_order for fc in fits}) == 1
     # re-estimated, not copied: the parameters move as the data grow
     assert not np.allclose(fits[0].spec[3], fits[-1].spec[3])
+
+
+def test_too_short_history_for_a_backtest_says_what_to_change():
+    days = pd.date_range("2025-01-01", periods=30, freq="D").date
+    demand = pd.DataFrame(
+        {"series_level": "total", "series_key": "all", "demand_date": days,
+         "units": 3.0, "revenue": 30.0}
+    )
+    config = F.ForecastConfig(top_n=0)
+    backtest = F.backtest_demand(demand, config)
+    assert backtest.empty
+    with pytest.raises(ValueError, match="lower forecast_horizon_days"):
+        F.evaluation_rows(backtest, as_of_date=days[-1])
+    # the forecast itself still works on a short series
+    forecasts = F.forecast_demand(demand, config)
+    assert set(forecasts["method"]) == {"seasonal_naive"}
+    expected = np.where(forecasts["measure"] == "units", 3.0, 30.0)
+    assert np.allclose(forecasts["point_forecast"], expected)
