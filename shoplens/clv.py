@@ -449,8 +449,24 @@ def _run_lifetimes(name: str, data: pd.DataFrame, penalizer: float, init: np.nda
     return {k: float(v) for k, v in fitter.params_.items()}
 
 
+_PROBLEM_CACHE: dict[str, tuple[pd.DataFrame, tuple]] = {}
+
+
 def _fast_problem(name: str, data: pd.DataFrame):
-    """(objective, packed data, time scale) of the fast engine for ``name``."""
+    """(objective, packed data, time scale) of the fast engine for ``name``.
+
+    The packed data of the last frame seen per model are kept, so that the fit
+    and its Hessian check do not pack the same patterns twice.
+    """
+    cached = _PROBLEM_CACHE.get(name)
+    if cached is not None and cached[0] is data:
+        return cached[1]
+    result = _build_fast_problem(name, data)
+    _PROBLEM_CACHE[name] = (data, result)
+    return result
+
+
+def _build_fast_problem(name: str, data: pd.DataFrame):
     from shoplens import clv_likelihood as lik
 
     if name == SPEND_MODEL:
@@ -516,13 +532,13 @@ def _check_fit(name: str, params: dict[str, float], data: pd.DataFrame) -> tuple
         return np.full((len(values), len(values)), np.nan), float("nan"), (
             f"estimates ran to a boundary: {dict(zip(PARAMETER_NAMES[name], values.round(10), strict=True))}"
         )
-    nll = _mean_nll(name, data)
     n = float(data["weight"].sum())
     lp = np.log(values)
-    mean_nll = nll(lp)
     if name == "pareto_nbd":
+        nll = _mean_nll(name, data)
+        mean_nll = nll(lp)
         hess = _numeric_hessian(nll, lp)
-    else:  # Hessian of the unpenalised log-likelihood from the analytic gradient
+    else:  # log-likelihood and its Hessian from the analytic gradient
         from shoplens.clv_likelihood import hessian_from_gradient
 
         fun, args, scale = _fast_problem(name, data)
@@ -530,7 +546,12 @@ def _check_fit(name: str, params: dict[str, float], data: pd.DataFrame) -> tuple
         if name != SPEND_MODEL:
             lp_scaled[1] += np.log(scale)
         with np.errstate(all="ignore"):
+            mean_nll = fun(lp_scaled, *args, 0.0)[0]
             hess = hessian_from_gradient(fun, lp_scaled, (*args, 0.0))
+        if name != SPEND_MODEL:
+            # rates measured per scaled time: each purchase contributes log(scale)
+            w = data["weight"].to_numpy(dtype=float)
+            mean_nll -= float(w @ data["frequency"].to_numpy(dtype=float)) * np.log(scale) / n
     try:
         eig = np.linalg.eigvalsh((hess + hess.T) / 2)
         if not np.all(np.isfinite(eig)) or eig.min() <= 0:

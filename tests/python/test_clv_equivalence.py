@@ -68,6 +68,9 @@ def test_compressed_fit_equals_per_customer_fit(simulated, name, unit):
     names = clv.PARAMETER_NAMES[name]
     assert max_rel_diff([ours.params[p] for p in names], [ref[p] for p in names]) < 1e-4
     assert ours.fallback_reason == "none" and ours.converged
+    # the reported log-likelihood is lifetimes' (unscaled time, all customers)
+    nll = clv._mean_nll(name, data)
+    assert ours.log_likelihood == pytest.approx(-nll(ours.log_params) * data["weight"].sum(), rel=1e-9)
 
 
 def test_pareto_compressed_matches_per_customer(simulated):
