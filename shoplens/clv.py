@@ -289,7 +289,10 @@ def validate_summary(summary: pd.DataFrame, config: ClvConfig) -> pd.DataFrame:
                 f" {config.time_unit!r}. Fix: rebuild the summary with the same btyd_time_unit."
             )
     for col in ("frequency", "recency", "T", "monetary_value"):
-        values = pd.to_numeric(summary[col], errors="coerce").astype("float64").to_numpy()
+        column = summary[col]
+        if not pd.api.types.is_numeric_dtype(column):
+            column = pd.to_numeric(column, errors="coerce")
+        values = column.to_numpy(dtype="float64", na_value=np.nan)
         bad = int((~np.isfinite(values)).sum())
         if bad:
             raise ClvDataError(
@@ -359,7 +362,7 @@ def compress_counts(summary: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(uniq, columns=["frequency", "recency", "T"])
     out["frequency"] = out["frequency"].astype("int64")
     out["weight"] = np.bincount(codes, minlength=len(out)).astype("int64")
-    return out.sort_values(["frequency", "recency", "T"], ignore_index=True)
+    return out
 
 
 def compress_spend(summary: pd.DataFrame) -> pd.DataFrame:
@@ -483,9 +486,12 @@ def _run_fast(name: str, data: pd.DataFrame, penalizer: float, init: np.ndarray 
     return params
 
 
-def _run_fast_raw(name: str, data: pd.DataFrame, penalizer: float, init: np.ndarray | None):
-    from lifetimes.utils import ConvergenceError
+class OptimiserError(RuntimeError):
+    """The optimiser reported failure (the fast engine's ConvergenceError)."""
 
+
+def _run_fast_raw(name: str, data: pd.DataFrame, penalizer: float, init: np.ndarray | None):
+    # lifetimes is not imported on this path: its import alone costs about a second
     from shoplens import clv_likelihood as lik
 
     fun, args, scale = _fast_problem(name, data)
@@ -511,7 +517,7 @@ def _run_fast_raw(name: str, data: pd.DataFrame, penalizer: float, init: np.ndar
     with np.errstate(all="ignore"):
         out = lik.minimise(fun, x0, (*args, penalizer), hess_inv0=hess_inv0)
     if not out.success:
-        raise ConvergenceError(f"BFGS did not converge: {out.message}")
+        raise OptimiserError(f"BFGS did not converge: {out.message}")
     values = np.exp(out.x)
     if name != SPEND_MODEL:
         values[1] /= scale
