@@ -166,7 +166,8 @@ def main(argv: list[str] | None = None) -> dict:
         "clv_total": float(pred["clv"].sum()),
         "clv_total_lifetimes_30day_months": base["clv_total"],
         "target_s": 30.0,
-        "meets_target": bool(ours < 30.0 and theirs / ours >= 10),
+        # the issue: fit + score < 30 s, and the fit >= 10x faster than lifetimes per customer
+        "meets_target": bool(ours < 30.0 and base["fit_s"] / fit_s >= 10),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "clv.json").write_text(json.dumps(result, indent=2, default=float))
@@ -187,7 +188,9 @@ def main(argv: list[str] | None = None) -> dict:
         "shoplens scoring includes the 100-draw CLV interval, which lifetimes does not compute.",
         f"Candidates: MBG/NBD fit {mbg_s:.1f} s at full scale; Pareto/NBD {pareto_s:.1f} s on"
         f" {len(sub):,} customers ({len(sub_counts):,} patterns).",
-        f"Target: fit + score < 30 s and >= 10x: {'met' if result['meets_target'] else 'NOT met'}.",
+        f"Target (fit + score < 30 s, fit >= 10x faster than lifetimes per customer, same"
+        f" parameters): {'met' if result['meets_target'] else 'NOT met'}. Timings on a shared"
+        " machine vary with its load; compare the two columns of one run.",
     ]
     (args.out / "clv.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
