@@ -12,16 +12,16 @@
 with
 
 {% for table, key in tables.items() -%}
-{{ table }} as (
-    select
-        '{{ table }}' as source_table,
-        {{ key }} as record_key,
-        dq_rule as rule,
-        dq_column as failed_column,
-        raw_values
-    from {{ ref('base_shop__' ~ table) }}
-    where dq_rule is not null
-),
+    {{ table }} as (
+        select
+            '{{ table }}' as source_table,
+            {{ key }} as record_key,
+            dq_rule as rule,
+            dq_column as failed_column,
+            raw_values
+        from {{ ref('base_shop__' ~ table) }}
+        where dq_rule is not null
+    ),
 
 {% endfor -%}
 unresolved_references as (
@@ -30,8 +30,8 @@ unresolved_references as (
 
 final as (
     {% for table in tables -%}
-    select * from {{ table }}
-    union all
+        select * from {{ table }}
+        union all
     {% endfor -%}
     select * from unresolved_references
 )

@@ -20,8 +20,9 @@ resolvable as (
     from events
     left join known_customers
         on events.customer_id = known_customers.customer_id
-    where events.customer_id is null
-       or known_customers.customer_id is not null
+    where
+        events.customer_id is null
+        or known_customers.customer_id is not null
 ),
 
 with_session as (
@@ -57,7 +58,8 @@ session_starts as (
         *,
         case
             when previous_occurred_at is null then 1
-            when occurred_at - previous_occurred_at
+            when
+                occurred_at - previous_occurred_at
                 > to_minutes({{ var('session_timeout_minutes') }}) then 1
             else 0
         end as is_session_start

@@ -55,8 +55,9 @@ unknown_customer_events as (
     from events
     anti join known_customers
         on events.customer_id = known_customers.customer_id
-    where events.dq_rule is null
-      and events.customer_id is not null
+    where
+        events.dq_rule is null
+        and events.customer_id is not null
 ),
 
 final as (

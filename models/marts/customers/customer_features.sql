@@ -23,14 +23,19 @@ as_of as (
 
 snapshots as (
     select
-        cast(as_of.as_of_date - cast(k * {{ var('feature_snapshot_step_days') }}
-            as integer) as date) as as_of_date
+        cast(as_of.as_of_date - cast(
+            k * {{ var('feature_snapshot_step_days') }}
+            as integer
+        ) as date) as as_of_date
     from as_of,
         range({{ var('feature_snapshots') }}) as steps (k)
 ),
 
 purchases as (
-    select customer_id, order_date, order_total
+    select
+        customer_id,
+        order_date,
+        order_total
     from orders
     where is_purchase
 ),
@@ -41,6 +46,9 @@ order_features as (
         snapshots.as_of_date,
         min(purchases.order_date) as first_purchase_date,
         max(purchases.order_date) as last_purchase_date,
+        {{ dbt.datediff('min(purchases.order_date)',
+                        'max(purchases.order_date)', 'day') }}
+            as purchase_span_days,
         count(*) as n_purchases_total,
         count(distinct purchases.order_date) as n_purchase_days,
         sum(purchases.order_total) as revenue_total,
@@ -116,8 +124,9 @@ session_features as (
             as n_abandoned_carts_90d
     from sessions
     inner join snapshots
-        on sessions.session_date <= snapshots.as_of_date
-        and sessions.session_date > snapshots.as_of_date - 90
+        on
+            sessions.session_date <= snapshots.as_of_date
+            and sessions.session_date > snapshots.as_of_date - 90
     where sessions.customer_id is not null
     group by sessions.customer_id, snapshots.as_of_date
 ),
@@ -139,12 +148,14 @@ final as (
         cast(order_features.revenue_365d as decimal(18, 2)) as revenue_365d,
         order_features.n_purchases_total,
         cast(order_features.revenue_total as decimal(18, 2)) as revenue_total,
-        cast(order_features.revenue_total / order_features.n_purchases_total
-            as decimal(18, 2)) as avg_order_value,
+        cast(
+            order_features.revenue_total / order_features.n_purchases_total
+            as decimal(18, 2)
+        ) as avg_order_value,
         case
             when order_features.n_purchase_days > 1
-                then {{ dbt.datediff('order_features.first_purchase_date',
-                                     'order_features.last_purchase_date', 'day') }}
+                then
+                    order_features.purchase_span_days
                     / (order_features.n_purchase_days - 1.0)
         end as avg_days_between_orders,
         category_mix.top_category,
@@ -159,16 +170,19 @@ final as (
         cast(coalesce(session_features.n_checkouts_30d, 0) as bigint) as n_checkouts_30d,
         case
             when session_features.n_cart_sessions_90d > 0
-                then session_features.n_abandoned_carts_90d * 1.0
+                then
+                    session_features.n_abandoned_carts_90d * 1.0
                     / session_features.n_cart_sessions_90d
         end as cart_abandonment_rate_90d
     from order_features
     left join category_mix
-        on order_features.customer_id = category_mix.customer_id
-        and order_features.as_of_date = category_mix.as_of_date
+        on
+            order_features.customer_id = category_mix.customer_id
+            and order_features.as_of_date = category_mix.as_of_date
     left join session_features
-        on order_features.customer_id = session_features.customer_id
-        and order_features.as_of_date = session_features.as_of_date
+        on
+            order_features.customer_id = session_features.customer_id
+            and order_features.as_of_date = session_features.as_of_date
 )
 
 select * from final

@@ -44,12 +44,18 @@ measured as (
 scored as (
     select
         *,
-        cast(1 + floor(5.0 * (rank() over (order by recency_days desc) - 1)
-            / count(*) over ()) as integer) as r_score,
-        cast(1 + floor(5.0 * (rank() over (order by frequency asc) - 1)
-            / count(*) over ()) as integer) as f_score,
-        cast(1 + floor(5.0 * (rank() over (order by monetary asc) - 1)
-            / count(*) over ()) as integer) as m_score
+        cast(1 + floor(
+            5.0 * (rank() over (order by recency_days desc) - 1)
+            / count(*) over ()
+        ) as integer) as r_score,
+        cast(1 + floor(
+            5.0 * (rank() over (order by frequency asc) - 1)
+            / count(*) over ()
+        ) as integer) as f_score,
+        cast(1 + floor(
+            5.0 * (rank() over (order by monetary asc) - 1)
+            / count(*) over ()
+        ) as integer) as m_score
     from measured
 ),
 
@@ -70,8 +76,9 @@ final as (
         segments.segment
     from scored
     left join segments
-        on scored.r_score = segments.r_score
-        and scored.f_score = segments.f_score
+        on
+            scored.r_score = segments.r_score
+            and scored.f_score = segments.f_score
 )
 
 select * from final

@@ -33,12 +33,18 @@ purchased as (
 ),
 
 series as (
-    select 'total' as series_level, 'all' as series_key
+    select
+        'total' as series_level,
+        'all' as series_key
     union all
-    select distinct 'category' as series_level, category as series_key
+    select distinct
+        'category' as series_level,
+        category as series_key
     from products
     union all
-    select 'product' as series_level, product_id as series_key
+    select
+        'product' as series_level,
+        product_id as series_key
     from products
 ),
 
@@ -85,9 +91,10 @@ filled as (
     from series
     cross join calendar
     left join sales
-        on series.series_level = sales.series_level
-        and series.series_key = sales.series_key
-        and calendar.demand_date = sales.demand_date
+        on
+            series.series_level = sales.series_level
+            and series.series_key = sales.series_key
+            and calendar.demand_date = sales.demand_date
 )
 
 select * from filled
