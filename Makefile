@@ -17,7 +17,7 @@ DBT_ARGS ?=
 # Where `make test` builds its throw-away warehouse from generated dirty data.
 TEST_DIR := target/ci
 
-.PHONY: build env test pytest dbt-test lint bench sample docs clean lock
+.PHONY: build env test pytest dbt-test lint bench plots sample docs clean lock
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ lint: $(STAMP)
 ## bench: scale benchmarks; figures go to reports/bench/
 bench: $(STAMP)
 	$(PY) bench/run_all.py
+
+## plots: PNG charts of the built warehouse into reports/ (CLV calibration, forecasts)
+plots: $(STAMP)
+	$(PY) scripts/plot_clv.py
+	$(PY) scripts/plot_forecast.py
 
 ## sample: regenerate the bundled sample in data/sample
 sample: $(STAMP)
