@@ -1072,6 +1072,13 @@ def run_propensity(
                 f"the saved model {trained.version} uses sequence channels {trained.encoder.channels}"
                 f" but the data give {list(history.channels)}; retrain (retrain: true)"
             )
+        saved_end = pd.Timestamp(trained.metadata["train_end_date"]).date()
+        if saved_end > _day_to_date(train_end):
+            raise ValueError(
+                f"the saved model {trained.version} learned from labels up to {saved_end}, after this"
+                f" run's training end {_day_to_date(train_end)}: its scores would be evaluated on data"
+                " it has seen; retrain (retrain: true)"
+            )
         saved_cfg = PropensityConfig(**trained.metadata["config"])
         cutoffs = training_cutoffs(history, train_end, saved_cfg)
         snaps, labels, _, _ = _training_set(history, cutoffs, saved_cfg)

@@ -150,6 +150,10 @@ def test_orders_only_shop_and_incompatible_saved_model(tmp_path):
     assert scores["purchase_probability"].between(0, 1).all()
     with pytest.raises(ValueError, match="uses sequence channels .* retrain"):
         P.run_propensity(marts["orders"], empty, marts["customers"], as_of, False, cfg, tmp_path, retrain=False)
+    earlier = as_of - dt.timedelta(days=20)
+    with pytest.raises(ValueError, match="learned from labels up to .* after this run's training end"):
+        P.run_propensity(marts["orders"], marts["sessions"], marts["customers"], earlier, False, cfg, tmp_path,
+                         retrain=False)
     with pytest.raises(FileNotFoundError, match="run once with retrain: true"):
         P.run_propensity(marts["orders"], empty, marts["customers"], as_of, False, cfg, tmp_path / "x",
                          retrain=False)
