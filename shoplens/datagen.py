@@ -19,7 +19,8 @@ models against the truth:
   its lines in proportion to their list prices, so that the lines add up to
   the order total exactly.
 * **Browsing**: every purchase has a checkout session, and a few browsing
-  sessions in the days before it (so activity rises before a purchase);
+  sessions in the weeks before it (a consideration phase: activity rises
+  before a purchase);
   alive customers also browse at a background rate, which fades after a
   customer drops out. Some sessions are anonymous.
 * **Dirty data** (``dirty_rate``): extra rows only, drawn from a separate
@@ -91,8 +92,10 @@ class ShopConfig:
     # number of days over which browsing fades after a customer drops out.
     browse_rate: float = 0.01
     browse_fade_days: float = 45.0
-    # Mean browsing sessions in the two weeks before each purchase.
+    # Mean browsing sessions before each purchase, and their mean lead time:
+    # a consideration phase of about two weeks (exponential lead).
     pre_purchase_sessions: float = 2.0
+    pre_purchase_lead_days: float = 14.0
     anonymous_session_share: float = 0.15
     chunk_customers: int = 100_000
 
@@ -322,10 +325,11 @@ def _sessions(cfg: ShopConfig, rng: np.random.Generator, cust_info: dict, order_
     # 1. purchase sessions start 2-30 minutes before the order.
     p_start = order_sec - rng.integers(120, 1800, size=order_sec.size)
     p_kind = np.full(order_sec.size, 2)
-    # 2. pre-purchase browsing: Poisson(k) sessions, Exp(4 days) before each purchase.
+    # 2. pre-purchase browsing: Poisson(k) sessions, an exponential lead before each purchase.
     k = rng.poisson(cfg.pre_purchase_sessions, size=order_sec.size)
     pre_owner = np.repeat(np.arange(order_sec.size), k)
-    pre_start = order_sec[pre_owner] - (rng.exponential(4.0, size=pre_owner.size) * 86400).astype(np.int64) - 3600
+    lead_days = rng.exponential(cfg.pre_purchase_lead_days, size=pre_owner.size)
+    pre_start = order_sec[pre_owner] - (lead_days * 86400).astype(np.int64) - 3600
     pre_cust = order_cust[pre_owner]
     # 3. background browsing while alive, fading after dropout.
     birth_sec = (cust_info["birth"] * 86400).astype(np.int64)
@@ -749,7 +753,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--browse-rate", type=float, default=ShopConfig.browse_rate,
                     help="background browsing sessions per day of an alive customer")
     ap.add_argument("--pre-purchase-sessions", type=float, default=ShopConfig.pre_purchase_sessions,
-                    help="mean browsing sessions in the two weeks before a purchase")
+                    help="mean browsing sessions before a purchase")
+    ap.add_argument("--pre-purchase-lead-days", type=float, default=ShopConfig.pre_purchase_lead_days,
+                    help="mean days between those sessions and the purchase")
     ap.add_argument("--r", type=float, default=0.25, help="BG/NBD r")
     ap.add_argument("--alpha", type=float, default=30.0, help="BG/NBD alpha (days)")
     ap.add_argument("--a", type=float, default=0.8, help="BG/NBD a")
@@ -764,6 +770,7 @@ def main(argv: list[str] | None = None) -> int:
         dirty_rate=args.dirty_rate, start_date=args.start_date, events=not args.no_events,
         holdout_days=args.holdout_days, chunk_customers=args.chunk_customers,
         browse_rate=args.browse_rate, pre_purchase_sessions=args.pre_purchase_sessions,
+        pre_purchase_lead_days=args.pre_purchase_lead_days,
         bgnbd={"r": args.r, "alpha": args.alpha, "a": args.a, "b": args.b},
         gamma_gamma={"p": args.gg_p, "q": args.gg_q, "v": args.gg_v},
     )
