@@ -1075,6 +1075,25 @@ def holdout_frame(
     fc["origin_date"] = as_of_date
     return fc[BACKTEST_COLUMNS].reset_index(drop=True)
 
+def actuals_from_holdout_demand(holdout_demand: pd.DataFrame) -> pd.DataFrame:
+    """Actuals for :func:`holdout_frame` from the ``holdout_demand_daily`` mart.
+
+    ``holdout_demand`` has ``series_level, series_key, demand_date, units,
+    revenue`` for every series and day with sales after ``as_of_date`` (days
+    without sales are absent, and ``holdout_frame`` counts them as zero).
+    Returns ``series_level, series_key, measure, demand_date, actual``.
+    """
+    needed = ["series_level", "series_key", "demand_date", "units", "revenue"]
+    missing = [c for c in needed if c not in holdout_demand.columns]
+    if missing:
+        raise ValueError(f"holdout_demand_daily is missing columns {missing}")
+    out = holdout_demand[needed].melt(
+        id_vars=["series_level", "series_key", "demand_date"], value_vars=["units", "revenue"],
+        var_name="measure", value_name="actual",
+    )
+    out["actual"] = out["actual"].astype("float64")
+    return out[["series_level", "series_key", "measure", "demand_date", "actual"]]
+
 
 def total_actuals_from_orders(holdout_orders: pd.DataFrame) -> pd.DataFrame:
     """Daily total units and revenue from ``holdout_orders`` (purchases only).

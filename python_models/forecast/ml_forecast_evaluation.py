@@ -2,8 +2,8 @@
 
 Always: a rolling-origin backtest over the last ``forecast_backtest_origins``
 horizons before ``as_of_date`` (evaluation_type ``backtest``). When valid
-orders exist after ``as_of_date``: the production forecast of the total
-series against them (evaluation_type ``holdout``). Columns:
+orders exist after ``as_of_date``: the production forecast of every series
+against ``holdout_demand_daily`` (evaluation_type ``holdout``). Columns:
 ``shoplens.evaluation.EVALUATION_COLUMNS``.
 """
 
@@ -15,11 +15,11 @@ import pandas as pd
 def model(dbt, session) -> pd.DataFrame:
     dbt.config(materialized="table")
     from shoplens.forecast import (
+        actuals_from_holdout_demand,
         backtest_demand,
         config_from_dbt,
         evaluation_rows,
         holdout_frame,
-        total_actuals_from_orders,
     )
 
     demand = dbt.ref("demand_daily").df()
@@ -43,8 +43,8 @@ def model(dbt, session) -> pd.DataFrame:
     if bool(as_of["has_holdout"]):
         data_end = pd.to_datetime(as_of["data_end_date"]).date()
         last_day = min(data_end, as_of_date + dt.timedelta(days=config.horizon_days))
-        holdout_orders = dbt.ref("holdout_orders").df()
-        actuals = total_actuals_from_orders(holdout_orders)
+        holdout_demand = dbt.ref("holdout_demand_daily").df()
+        actuals = actuals_from_holdout_demand(holdout_demand)
         holdout = holdout_frame(
             forecasts, actuals, demand, as_of_date=as_of_date, last_actual_date=last_day
         )

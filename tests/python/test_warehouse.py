@@ -257,3 +257,21 @@ def test_unreadable_file_is_a_clear_error(tmp_path):
     proc = run_dbt("build", tmp_path / "w.duckdb", raw, extra=SQL_LAYER, check=False)
     assert proc.returncode != 0
     assert f"{raw}/products.parquet" in proc.stdout
+
+
+def test_holdout_demand_matches_holdout_orders(shops):
+    """The forecast holdout: every series' demand after as_of_date, consistent with the orders."""
+    db = shops["clean"]["db"]
+    got = query(db, """select
+        (select sum(n_units) from holdout_orders where is_purchase) as units_orders,
+        (select sum(units) from holdout_demand_daily where series_level = 'total') as units_total,
+        (select sum(units) from holdout_demand_daily where series_level = 'category') as units_categories,
+        (select sum(units) from holdout_demand_daily where series_level = 'product') as units_products,
+        (select min(demand_date) from holdout_demand_daily) as first_day""").iloc[0]
+    assert got["units_orders"] == got["units_total"] == got["units_categories"] == got["units_products"] > 0
+    assert str(got["first_day"])[:10] > AS_OF
+    from shoplens.forecast import actuals_from_holdout_demand
+
+    actuals = actuals_from_holdout_demand(query(db, "select * from holdout_demand_daily"))
+    assert set(actuals["measure"]) == {"units", "revenue"}
+    assert actuals.loc[actuals["measure"] == "units", "actual"].sum() == got["units_total"] * 3
