@@ -4,8 +4,8 @@
 -- category, and each product. Units and revenue count completed orders only.
 with
 
-order_items as (
-    select * from {{ ref('fct_order_items') }}
+demand as (
+    select * from {{ ref('int_demand_by_series_day') }}
 ),
 
 products as (
@@ -26,12 +26,6 @@ calendar as (
         ) as days (day)
 ),
 
-purchased as (
-    select *
-    from order_items
-    where is_purchase
-),
-
 series as (
     select
         'total' as series_level,
@@ -48,53 +42,21 @@ series as (
     from products
 ),
 
-sales as (
-    select
-        'total' as series_level,
-        'all' as series_key,
-        order_date as demand_date,
-        sum(quantity) as units,
-        sum(line_amount) as revenue,
-        count(distinct order_id) as n_orders
-    from purchased
-    group by order_date
-    union all
-    select
-        'category' as series_level,
-        category as series_key,
-        order_date as demand_date,
-        sum(quantity) as units,
-        sum(line_amount) as revenue,
-        count(distinct order_id) as n_orders
-    from purchased
-    group by category, order_date
-    union all
-    select
-        'product' as series_level,
-        product_id as series_key,
-        order_date as demand_date,
-        sum(quantity) as units,
-        sum(line_amount) as revenue,
-        count(distinct order_id) as n_orders
-    from purchased
-    group by product_id, order_date
-),
-
 filled as (
     select
         series.series_level,
         series.series_key,
         calendar.demand_date,
-        cast(coalesce(sales.units, 0) as bigint) as units,
-        cast(coalesce(sales.revenue, 0) as decimal(18, 2)) as revenue,
-        cast(coalesce(sales.n_orders, 0) as bigint) as n_orders
+        cast(coalesce(demand.units, 0) as bigint) as units,
+        cast(coalesce(demand.revenue, 0) as decimal(18, 2)) as revenue,
+        cast(coalesce(demand.n_orders, 0) as bigint) as n_orders
     from series
     cross join calendar
-    left join sales
+    left join demand
         on
-            series.series_level = sales.series_level
-            and series.series_key = sales.series_key
-            and calendar.demand_date = sales.demand_date
+            series.series_level = demand.series_level
+            and series.series_key = demand.series_key
+            and calendar.demand_date = demand.demand_date
 )
 
 select * from filled

@@ -1,0 +1,37 @@
+-- Units, revenue and orders of completed order lines per series and day,
+-- for every day with sales (all dates). Series: the shop total
+-- ('total'/'all'), each category, each product. demand_daily keeps the days
+-- up to as_of_date (zeros filled); holdout_demand_daily the days after it.
+with
+
+order_items as (
+    select * from {{ ref('int_order_items_joined') }}
+),
+
+purchased as (
+    select * from order_items
+    where is_purchase
+),
+
+{%- set levels = [
+    ('total', "'all'"),
+    ('category', 'category'),
+    ('product', 'product_id'),
+] %}
+
+final as (
+    {% for level, key in levels -%}
+        select
+            '{{ level }}' as series_level,
+            {{ key }} as series_key,
+            order_date as demand_date,
+            cast(sum(quantity) as bigint) as units,
+            cast(sum(line_amount) as decimal(18, 2)) as revenue,
+            count(distinct order_id) as n_orders
+        from purchased
+        group by {% if level != 'total' %}{{ key }}, {% endif %}order_date
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+)
+
+select * from final
