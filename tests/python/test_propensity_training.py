@@ -83,8 +83,11 @@ def test_gru_beats_bgnbd_and_matches_logistic_regression_on_the_same_customers(g
     print(f"AUC gru - bgnbd {diff_bg:+.4f} (se {se_bg:.4f}); gru - logreg {diff_lr:+.4f} (se {se_lr:.4f});"
           f" gru - rfm {diff_rfm:+.4f} (se {se_rfm:.4f})")
     # browsing carries information BG/NBD cannot see: the GRU must be ahead by
-    # more than two bootstrap standard errors of the paired difference
+    # more than two bootstrap standard errors of the paired difference, and by
+    # the 0.05 AUC less two standard errors (this sample's sampling
+    # margin; measured +0.053 here, +0.066 at 1,000,000 customers in the bench)
     assert diff_bg > 2 * se_bg
+    assert diff_bg > 0.05 - 2 * se_bg
     assert diff_rfm > 2 * se_rfm
     # the logistic regression sees the same features (summed over 1/4/13/52
     # weeks); the GRU must not be worse by more than two standard errors
