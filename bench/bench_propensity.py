@@ -68,7 +68,7 @@ def auc(y: np.ndarray, p: np.ndarray) -> float:
 
 def cdnow_check(seed: int) -> dict:
     from shoplens import propensity as P
-    from shoplens.propensity_cdnow import CDNOW_AS_OF, CDNOW_WINDOW_DAYS, cdnow_marts
+    from shoplens.cdnow import CDNOW_AS_OF, CDNOW_WINDOW_DAYS, cdnow_marts
 
     m = cdnow_marts()
     cfg = P.PropensityConfig(window_days=CDNOW_WINDOW_DAYS, train_window_days=91, n_cutoffs=6,

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
-
-import lifetimes
 import numpy as np
 import pandas as pd
+from conftest import parse_utc
 
-CDNOW_FILE = Path(lifetimes.__file__).parent / "datasets" / "CDNOW_sample.txt"
-CDNOW_AS_OF = dt.date(1997, 9, 30)
+from shoplens.cdnow import read_cdnow_sample
 
 
 def cdnow_transactions() -> pd.DataFrame:
     """CDNOW_sample.txt (shipped with lifetimes): one row per customer, day and purchase."""
-    raw = pd.read_csv(
-        CDNOW_FILE,
-        sep=r"\s+",
-        header=None,
-        names=["customer_id", "customer_seq", "date", "n_cds", "dollars"],
-        dtype={"customer_id": str, "customer_seq": str, "date": str},
-    )
-    raw["order_date"] = pd.to_datetime(raw["date"], format="%Y%m%d")
-    return raw
+    return read_cdnow_sample().rename(columns={"customer": "customer_id", "id": "customer_seq"})
 
 
 def cdnow_raw_orders() -> pd.DataFrame:
@@ -55,9 +43,9 @@ def shop_purchases(tables: dict) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "customer_id": orders["customer_id"].to_numpy(),
-            "order_date": pd.to_datetime(orders["ordered_at"], utc=True, format="ISO8601")
-            .dt.tz_convert(None)
-            .dt.normalize(),
+            # value by value: pandas' vectorised ISO parser misreads naive
+            # timestamps that sit among timestamps with offsets
+            "order_date": parse_utc(orders["ordered_at"]).dt.normalize().to_numpy(),
             "order_total": pd.to_numeric(orders["order_total"]).to_numpy(dtype=float),
         }
     )

@@ -164,7 +164,7 @@ def test_orders_only_shop_and_incompatible_saved_model(tmp_path):
 
 def test_cdnow_sample_gru_at_parity_with_the_best_baseline():
     """CDNOW (orders only): as-of 1997-09-30, 39-week holdout, training labels 13 weeks long."""
-    from shoplens.propensity_cdnow import CDNOW_AS_OF, CDNOW_WINDOW_DAYS, cdnow_marts
+    from shoplens.cdnow import CDNOW_AS_OF, CDNOW_WINDOW_DAYS, cdnow_marts
 
     m = cdnow_marts()
     assert m["orders"]["customer_id"].nunique() == 2357

@@ -1,4 +1,4 @@
-"""The CDNOW sample shipped with ``lifetimes`` as shop tables (tests and bench).
+"""The CDNOW sample shipped with ``lifetimes``, read once for every area's tests and benches.
 
 ``lifetimes/datasets/CDNOW_sample.txt`` holds one line per purchase record:
 customer id, a second id, date (yyyymmdd), number of CDs and dollars; 2,357
@@ -23,21 +23,28 @@ def cdnow_path() -> Path:
     return Path(lifetimes.__file__).parent / "datasets" / "CDNOW_sample.txt"
 
 
-def cdnow_raw_orders(path: str | Path | None = None) -> pd.DataFrame:
-    """The sample in the raw ``orders`` contract (one completed order per line, USD)."""
+def read_cdnow_sample(path: str | Path | None = None) -> pd.DataFrame:
+    """The sample as it is: ``customer`` (text, as in the file), ``id``,
+    ``date`` (yyyymmdd text), ``n_cds``, ``dollars``, plus ``order_date``."""
     raw = pd.read_csv(
         path or cdnow_path(),
         sep=r"\s+",
         header=None,
         names=["customer", "id", "date", "n_cds", "dollars"],
-        dtype={"customer": "int64", "id": "int64", "date": "str", "n_cds": "int64", "dollars": "float64"},
+        dtype={"customer": "str", "id": "str", "date": "str", "n_cds": "int64", "dollars": "float64"},
     )
-    ordered = pd.to_datetime(raw["date"], format="%Y%m%d")
+    raw["order_date"] = pd.to_datetime(raw["date"], format="%Y%m%d")
+    return raw
+
+
+def cdnow_raw_orders(path: str | Path | None = None) -> pd.DataFrame:
+    """The sample in the raw ``orders`` contract (one completed order per line, USD)."""
+    raw = read_cdnow_sample(path)
     return pd.DataFrame(
         {
             "order_id": [f"cdnow-{i}" for i in range(len(raw))],
             "customer_id": raw["customer"].astype("int64"),
-            "ordered_at": ordered.dt.strftime("%Y-%m-%dT00:00:00Z"),
+            "ordered_at": raw["order_date"].dt.strftime("%Y-%m-%dT00:00:00Z"),
             "order_total": raw["dollars"].round(2),
             "status": "completed",
             "currency": "USD",
