@@ -11,6 +11,9 @@ STAMP  := $(VENV)/.shoplens-installed
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export TF_CPP_MIN_LOG_LEVEL := 2
+# dbt, pytest and scripts import the package from this checkout (not from
+# whichever checkout the editable install in .venv points at).
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 # Extra arguments for dbt, e.g. make build DBT_ARGS="--vars '{raw_data_dir: /data/export}'"
 DBT_ARGS ?=
