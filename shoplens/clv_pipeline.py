@@ -37,6 +37,7 @@ from shoplens.clv import (
     validate_summary,
 )
 from shoplens.clv_evaluation import (
+    NAIVE_MODEL,
     count_model_errors,
     evaluate_clv,
     select_count_model,
@@ -222,4 +223,21 @@ def build_status(
             " days) declined; keep orders after as_of_date for a holdout or set a smaller clv_backtest_days"
         )
     return step_status("clv", as_of_date, served_model=f"{count.name}+{spend.name}",
-                       rows_written=len(predictions), problems=problems).frame()
+                       rows_written=len(predictions), problems=problems,
+                       notes=[_naive_rate_note(evaluation, count.name)]).frame()
+
+
+def _naive_rate_note(evaluation: pd.DataFrame, served: str) -> str:
+    """'' or a note that the naive-rate baseline beats the served model on holdout MAE."""
+    if evaluation.empty or "metric" not in evaluation.columns:
+        return ""
+    rows = evaluation.loc[(evaluation["task"] == "repeat_purchases") & (evaluation["metric"] == "mae")
+                          & (evaluation["slice"] == "all")]
+    mae = dict(zip(rows["model_name"], rows["value"], strict=True))
+    if NAIVE_MODEL in mae and served in mae and mae[NAIVE_MODEL] < mae[served]:
+        kind = str(evaluation["evaluation_type"].iloc[0])
+        return (
+            f"the naive-rate baseline beats {served} on {kind} MAE of repeat purchases"
+            f" ({mae[NAIVE_MODEL]:.4f} vs {mae[served]:.4f}; see ml_clv_evaluation)"
+        )
+    return ""
