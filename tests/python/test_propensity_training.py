@@ -188,3 +188,34 @@ def test_cdnow_sample_gru_at_parity_with_the_best_baseline():
     p = scores["purchase_probability"]
     assert abs(p.mean() - y.mean()) < 0.1  # carried from 13 to 39 weeks: rough, see docs
     pd.testing.assert_series_equal(scores["customer_id"], scores["customer_id"].drop_duplicates())
+
+
+def test_a_baseline_that_cannot_be_fitted_is_dropped_and_training_is_kept(monkeypatch):
+    """The real-shop failure: the BTYD refit raising while scoring must not lose the trained GRU."""
+    from lifetimes.utils import ConvergenceError
+
+    from shoplens import clv
+
+    marts, as_of = _small_shop()
+
+    def fails(*args, **kwargs):
+        raise ConvergenceError("The model did not converge.")
+
+    monkeypatch.setattr(clv, "fit_count_models", fails)
+    cfg = P.PropensityConfig(max_epochs=1, n_cutoffs=2, seed=4)
+    scores, meta = P.run_propensity(marts["orders"], marts["sessions"], marts["customers"], as_of, False, cfg)
+    assert meta["training_metrics"]["epochs_run"] >= 1
+    assert scores["purchase_probability"].between(0, 1).all() and len(scores) > 100
+    assert (scores["btyd_baseline_model"] == "none").all() and scores["p_bgnbd"].isna().all()
+    assert scores["baseline_notes"].str.startswith("bgnbd baseline dropped: ConvergenceError").all()
+    # the other baselines are still scored, and the evaluation leaves the dropped one out
+    assert scores.loc[scores["has_purchased"], "p_naive_rate"].between(0, 1).all()
+    plan = P.evaluation_plan(as_of, None, False, cfg.window_days)
+    scored = scores.loc[scores["score_date"] == plan["score_date"]]
+    outcomes = P.purchase_outcomes(marts["orders"], plan["start"], plan["end"])
+    ev = P.evaluate_scores(scored, outcomes, as_of_date=plan["score_date"], window_start=plan["start"],
+                           window_end=plan["end"], evaluation_type="backtest")
+    assert set(ev["model_name"]) == {"rnn_gru", "rfm_heuristic", "logreg", "naive_rate"}
+    status = P.propensity_status(scores, as_of).frame().iloc[0]
+    assert status["status"] == "ok" and "bgnbd baseline dropped" in status["reason"]
+    assert status["rows_written"] == int(scores["is_current"].sum())
