@@ -1023,7 +1023,12 @@ def score_customers(
     out["expected_avg_order_value"] = value
     dep = discounted_purchases(model.name, model.params, px, prec, page, config)
     out["clv"] = dep[inv] * value
-    lo, hi = _clv_interval(fit, pats, inv, x, m, config)
+    interval_note = ""
+    try:
+        lo, hi = _clv_interval(fit, pats, inv, x, m, config)
+    except ClvFitError as exc:  # too uncertain for an interval: served as the point, flagged
+        lo = hi = out["clv"].to_numpy()
+        interval_note = f"clv interval: {exc}"
     out["clv_p10"] = lo
     out["clv_p90"] = hi
     out["clv_horizon_months"] = int(config.horizon_months)
@@ -1033,6 +1038,7 @@ def score_customers(
     out["count_model"] = model.name
     out["spend_model"] = SPEND_MODEL
     reasons = [f"{f.name}: {f.fallback_reason}" for f in (model, gg) if f.is_fallback]
+    reasons += [interval_note] if interval_note else []
     out["is_fallback"] = bool(reasons)
     out["fallback_reason"] = "; ".join(reasons) if reasons else "none"
     out["model_version"] = MODEL_VERSION

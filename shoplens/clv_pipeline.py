@@ -217,6 +217,8 @@ def build_status(
     fit = fit_from_parameters(parameters)
     count, spend = fit.count_model, fit.spend_model
     problems = [f"{m.name}: {m.fallback_reason}" for m in (count, spend) if m.is_fallback]
+    if "fallback_reason" in predictions.columns:  # e.g. a CLV interval too uncertain to draw
+        problems += [r for r in predictions["fallback_reason"].unique() if "clv interval:" in str(r)][:1]
     if evaluation.empty:
         problems.append(
             f"no evaluation rows: the backtest refit at as_of_date - clv_backtest_days ({backtest_days}"

@@ -29,7 +29,7 @@ def model(dbt, session) -> pd.DataFrame:
     return build_status(
         dbt.ref("customer_btyd_summary").df(),
         dbt.ref("ml_clv_parameters").df(),
-        dbt.ref("ml_clv_predictions").project("customer_id").df(),
+        dbt.ref("ml_clv_predictions").project("customer_id, fallback_reason").df(),
         dbt.ref("ml_clv_evaluation").df(),
         dbt.ref("as_of").df(),
         config,

@@ -204,3 +204,17 @@ def test_parameters_round_trip(summary):
     a = clv.score_customers(fit, summary, config, as_of_date=AS_OF)
     b = clv.score_customers(back, summary, config, as_of_date=AS_OF)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_too_uncertain_interval_serves_the_point_flagged(summary, monkeypatch):
+    """A CLV interval that cannot be drawn degrades the rows instead of failing the step."""
+    fit = clv.fit_clv(summary, _config())
+
+    def no_interval(*args, **kwargs):
+        raise clv.ClvFitError("Gamma-Gamma draws keep giving q <= 1")
+
+    monkeypatch.setattr(clv, "_clv_interval", no_interval)
+    pred = clv.score_customers(fit, summary, _config(), as_of_date=AS_OF)
+    assert (pred["clv_p10"] == pred["clv"]).all() and (pred["clv_p90"] == pred["clv"]).all()
+    assert pred["is_fallback"].all()
+    assert pred["fallback_reason"].str.contains("clv interval: Gamma-Gamma draws keep giving q <= 1").all()

@@ -53,7 +53,8 @@ def _assert_served_everyone(db) -> None:
 
 
 def test_two_weeks_of_history_builds_green_and_every_step_reports(tmp_path):
-    raw, variables, _ = _shop(tmp_path, "raw", customers=300, days=14)
+    # seed 3: 18 of 300 customers buy twice in the two weeks, under clv_min_repeat_customers
+    raw, variables, _ = _shop(tmp_path, "raw", customers=300, days=14, seed=3)
     db = tmp_path / "w.duckdb"
     proc = run_dbt("build", db, raw, variables)
     status = query(db, "select * from ml_model_status order by model_step").set_index("model_step")
