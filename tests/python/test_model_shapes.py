@@ -84,7 +84,7 @@ def test_two_weeks_of_history_builds_green_and_every_step_reports(tmp_path):
 
 
 def test_no_drop_out_shop_serves_the_nbd_limit(tmp_path):
-    raw, variables, _ = _shop(tmp_path, "raw", customers=800, days=365, holdout=30, shape="no_dropout")
+    raw, variables, _ = _shop(tmp_path, "raw", customers=500, days=365, holdout=30, shape="no_dropout")
     db = tmp_path / "w.duckdb"
     run_dbt("run", db, raw, variables, CLV_ONLY)
     status = _status(db, "clv")
@@ -113,17 +113,28 @@ def test_heavy_repeaters_build_with_finite_predictions(tmp_path):
     assert top >= 100
 
 
-@pytest.mark.parametrize("name, customers, shape", [("one_time_buyers", 300, "one_time_buyers"),
-                                                    ("single_customer", 1, "standard")])
-def test_shops_that_support_no_model_decline_with_empty_tables(tmp_path, name, customers, shape):
-    raw, variables, _ = _shop(tmp_path, "raw", customers=customers, days=120, shape=shape)
+def test_only_one_time_buyers_decline_clv_with_the_reason(tmp_path):
+    raw, variables, _ = _shop(tmp_path, "raw", customers=300, days=120, shape="one_time_buyers")
+    db = tmp_path / "w.duckdb"
+    run_dbt("run", db, raw, variables, CLV_ONLY)
+    status = _status(db, "clv")
+    assert (status["status"], status["served_model"], status["rows_written"]) == ("declined", "none", 0)
+    assert "No repeat buyers: all 300 customers have frequency 0" in status["reason"]
+    assert "Fix:" in status["reason"]
+    for table in ("ml_clv_predictions", "ml_clv_parameters", "ml_clv_evaluation"):
+        assert query(db, f"select count(*) as n from {table}")["n"].item() == 0
+
+
+def test_a_single_customer_builds_and_every_step_reports(tmp_path):
+    raw, variables, _ = _shop(tmp_path, "raw", customers=1, days=120)
     db = tmp_path / "w.duckdb"
     run_dbt("run", db, raw, {**variables, "forecast_top_n": 2}, ["--select", "+ml_model_status"])
     status = query(db, "select * from ml_model_status").set_index("model_step")
     assert status.loc["clv", "status"] == status.loc["propensity", "status"] == "declined"
-    assert status.loc["forecast", "status"] in ("ok", "degraded")
-    expected = "No repeat buyers" if shape == "one_time_buyers" else "at least 100 purchasing customers"
-    assert expected in status.loc["clv", "reason"] and "Fix:" in status.loc["clv", "reason"]
+    assert "CLV needs at least 100 purchasing customers, customer_btyd_summary has 1" in status.loc["clv", "reason"]
     assert "Fix:" in status.loc["propensity", "reason"]
-    for table in ("ml_clv_predictions", "ml_clv_parameters", "ml_purchase_propensity"):
+    assert status.loc["forecast", "status"] in ("ok", "degraded")  # one order is still a demand series
+    fc = query(db, "select point_forecast from pred_demand_forecast")["point_forecast"]
+    assert len(fc) == status.loc["forecast", "rows_written"] > 0 and np.isfinite(fc).all()
+    for table in ("pred_customer_ltv", "pred_purchase_propensity"):
         assert query(db, f"select count(*) as n from {table}")["n"].item() == 0
