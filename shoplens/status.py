@@ -102,14 +102,19 @@ def step_status(
     """
     as_of = pd.Timestamp(as_of_date).date()
     if rows_written == 0:
-        reason = decline_reason.strip() or (
+        reason = _one_line(decline_reason) or (
             f"the {model_step} step wrote no rows; see the dbt log of its model for the cause"
         )
         return StepStatus(model_step, "declined", NOT_SERVED, reason, 0, as_of)
     problems = [p for p in problems if p]
-    text = "; ".join([*problems, *[n for n in notes if n]])
+    text = _one_line("; ".join([*problems, *[n for n in notes if n]]))
     status = "degraded" if problems else "ok"
     return StepStatus(model_step, status, served_model, text, int(rows_written), as_of)
+
+
+def _one_line(text: str) -> str:
+    """Whitespace (newlines of library messages included) collapsed: one warning line each."""
+    return " ".join(str(text).split())
 
 
 def empty_like(columns: list[str], dtypes: dict[str, str] | None = None) -> pd.DataFrame:

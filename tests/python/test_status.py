@@ -62,3 +62,8 @@ def test_forecast_status_degrades_without_sarima_or_backtest():
     fine = forecasts.assign(method="sarima")
     assert forecast_status(fine, pd.DataFrame({"evaluation_type": ["backtest"]}), AS_OF).status == "ok"
     assert forecast_status(forecasts.iloc[0:0], pd.DataFrame(), AS_OF).status == "declined"
+
+
+def test_reasons_are_one_line():
+    st = S.step_status("clv", AS_OF, served_model="m", rows_written=2, problems=["did not\n  converge"])
+    assert st.reason == "did not converge" and "\n" not in st.warning_line()
