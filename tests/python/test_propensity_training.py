@@ -222,3 +222,15 @@ def test_a_baseline_that_cannot_be_fitted_is_dropped_and_training_is_kept(monkey
     status = P.propensity_status(scores, as_of).frame().iloc[0]
     assert status["status"] == "ok" and "bgnbd baseline dropped" in status["reason"]
     assert status["rows_written"] == int(scores["is_current"].sum())
+
+
+def test_decline_advice_works_a_shorter_label_window_lets_a_short_shop_train():
+    tables = generate_shop(n_customers=600, n_days=75, seed=8)
+    marts = marts_from_raw(tables)
+    as_of = marts["orders"]["ordered_at"].max().date()
+    args = (marts["orders"], marts["sessions"], marts["customers"], as_of, False)
+    reason = P.decline_reason(*args, P.PropensityConfig())
+    assert "too little history to train" in reason and "propensity_train_window_days" in reason
+    assert P.decline_reason(*args, P.PropensityConfig(train_window_days=7)) == ""
+    with pytest.raises(P.InsufficientHistoryError, match="propensity_train_window_days"):
+        P.run_propensity(*args, P.PropensityConfig(max_epochs=1))
