@@ -134,7 +134,7 @@ def test_a_single_customer_builds_and_every_step_reports(tmp_path):
     assert "CLV needs at least 100 purchasing customers, customer_btyd_summary has 1" in status.loc["clv", "reason"]
     assert "Fix:" in status.loc["propensity", "reason"]
     assert status.loc["forecast", "status"] in ("ok", "degraded")  # one order is still a demand series
-    fc = query(db, "select point_forecast from pred_demand_forecast")["point_forecast"]
+    fc = query(db, "select point_forecast from ml_demand_forecast")["point_forecast"]
     assert len(fc) == status.loc["forecast", "rows_written"] > 0 and np.isfinite(fc).all()
-    for table in ("pred_customer_ltv", "pred_purchase_propensity"):
+    for table in ("ml_clv_predictions", "ml_purchase_propensity"):
         assert query(db, f"select count(*) as n from {table}")["n"].item() == 0
