@@ -27,19 +27,17 @@ import io
 import json
 import os
 import platform
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from shoplens import clv
+from shoplens.clv_evaluation import summary_from_purchases
+from shoplens.datagen import generate_shop
 
-from shoplens import clv  # noqa: E402
-from shoplens.clv_evaluation import summary_from_purchases  # noqa: E402
-from shoplens.datagen import generate_shop  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _timed(fn, repeats: int):

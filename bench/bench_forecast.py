@@ -9,10 +9,9 @@ backtest against seasonal naive on all series, and against statsforecast's
 AutoARIMA (season 7, its defaults) on a stratified subsample of series, from
 the same origins in the same run.
 
-statsforecast is not a project dependency: when ``--reference`` is
-``autoarima`` (default) the script installs it with pip into
-``target/bench_forecast/site`` (never into the project environment) and
-imports it from there. ``--reference none`` skips the comparison.
+statsforecast is a bench-only dependency (the ``bench`` extra in
+pyproject.toml, pinned in requirements.lock); ``--reference none`` skips the
+comparison.
 
 Writes reports/bench/forecast.json and reports/bench/forecast.md.
 
@@ -23,13 +22,10 @@ Writes reports/bench/forecast.json and reports/bench/forecast.md.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import platform
 import resource
-import subprocess
-import sys
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -39,41 +35,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from shoplens import forecast as F
+from shoplens.datagen import generate_shop
+from shoplens.testing.forecast_data import demand_daily_from_raw
 
-from shoplens import forecast as F  # noqa: E402
-from shoplens.datagen import generate_shop  # noqa: E402
-from shoplens.forecast_data import demand_daily_from_raw  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 REPORT_DIR = ROOT / "reports" / "bench"
-SITE = ROOT / "target" / "bench_forecast" / "site"
-STATSFORECAST_PINS = [
-    "statsforecast==2.1.1",
-    "coreforecast==0.0.20",
-    "utilsforecast==0.2.17",
-    "fugue==0.9.7",
-    "triad==1.0.4",
-    "adagio==0.2.6",
-    "fsspec",
-]
 
 
 def ensure_statsforecast() -> str:
-    """Import statsforecast, installing it into the bench-only folder if needed."""
-    if str(SITE) not in sys.path:
-        sys.path.insert(0, str(SITE))
-    try:
-        import statsforecast  # noqa: F401
-    except ImportError:
-        SITE.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-               "--target", str(SITE), *STATSFORECAST_PINS]
-        subprocess.run(cmd, check=True)
-        sys.path_importer_cache.pop(str(SITE), None)
-        importlib.invalidate_caches()
-        import statsforecast  # noqa: F401
+    """The installed statsforecast version (``pip install -e .[bench]``)."""
     import statsforecast as sf
 
     return str(sf.__version__)
@@ -82,8 +54,6 @@ def ensure_statsforecast() -> str:
 def _autoarima_task(args: tuple[list[np.ndarray], int]) -> list[dict[str, np.ndarray | float]]:
     """AutoARIMA(season 7) forecasts with 80/95% intervals for each training slice."""
     trains, horizon = args
-    if str(SITE) not in sys.path:
-        sys.path.insert(0, str(SITE))
     from statsforecast.models import AutoARIMA
 
     out = []
@@ -254,7 +224,7 @@ def main() -> None:
     if args.reference == "autoarima":
         try:
             version = ensure_statsforecast()
-        except (ImportError, subprocess.CalledProcessError, OSError) as exc:
+        except ImportError as exc:
             print(f"AutoARIMA reference skipped: statsforecast unavailable ({exc})")
             result["reference_skipped"] = f"statsforecast unavailable: {exc}"
     if version is not None:

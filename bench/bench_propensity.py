@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 HOLDOUT_DAYS = 30
@@ -40,7 +39,7 @@ CHUNK = 100_000
 def generate(out: Path, n_customers: int, seed: int) -> None:
     """Mart-shaped parquet files for ``n_customers``, generated chunk by chunk."""
     from shoplens.datagen import generate_shop
-    from shoplens.propensity_marts import marts_from_raw
+    from shoplens.testing.propensity_marts import marts_from_raw
 
     parts: dict[str, list[pd.DataFrame]] = {"orders": [], "sessions": [], "customers": []}
     for k, start in enumerate(range(0, n_customers, CHUNK)):
@@ -68,7 +67,7 @@ def auc(y: np.ndarray, p: np.ndarray) -> float:
 
 def cdnow_check(seed: int) -> dict:
     from shoplens import propensity as P
-    from shoplens.cdnow import CDNOW_AS_OF, CDNOW_WINDOW_DAYS, cdnow_marts
+    from shoplens.testing.cdnow import CDNOW_AS_OF, CDNOW_WINDOW_DAYS, cdnow_marts
 
     m = cdnow_marts()
     cfg = P.PropensityConfig(window_days=CDNOW_WINDOW_DAYS, train_window_days=91, n_cutoffs=6,

@@ -26,11 +26,10 @@ from pathlib import Path
 
 import duckdb
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from shoplens import __version__
+from shoplens.datagen import ShopConfig, write_shop_streaming
 
-from shoplens import __version__  # noqa: E402
-from shoplens.datagen import ShopConfig, write_shop_streaming  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SQL_LAYER = ["--exclude", "path:python_models", "path:models/predictions"]
 TARGET_SECONDS = 300

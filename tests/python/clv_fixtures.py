@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from conftest import parse_utc
 
-from shoplens.cdnow import read_cdnow_sample
+from shoplens.testing.cdnow import read_cdnow_sample
 
 
 def cdnow_transactions() -> pd.DataFrame:

@@ -13,7 +13,7 @@ import pytest
 
 from shoplens import clv
 from shoplens.clv_evaluation import naive_rate_purchases, summary_from_purchases
-from shoplens.clv_simulate import simulate_purchases
+from shoplens.testing.clv_simulate import simulate_purchases
 
 X = np.array([0, 1, 3, 10, 40, 120], dtype=float)
 REC = np.array([0, 20, 100, 250, 300, 364], dtype=float)

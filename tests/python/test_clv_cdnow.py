@@ -31,7 +31,7 @@ import lifetimes
 import pytest
 from clv_fixtures import cdnow_raw_orders, cdnow_transactions, rel_diff
 
-from shoplens.cdnow import CDNOW_AS_OF
+from shoplens.testing.cdnow import CDNOW_AS_OF
 
 REPO = Path(__file__).resolve().parents[2]
 PUBLISHED_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}

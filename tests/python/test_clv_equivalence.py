@@ -18,7 +18,7 @@ from clv_fixtures import max_rel_diff
 
 from shoplens import clv
 from shoplens.clv_evaluation import summary_from_purchases
-from shoplens.clv_simulate import simulate_purchases
+from shoplens.testing.clv_simulate import simulate_purchases
 
 
 @pytest.fixture(scope="module")

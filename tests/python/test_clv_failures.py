@@ -16,7 +16,7 @@ from lifetimes.utils import ConvergenceError
 
 from shoplens import clv
 from shoplens.clv_evaluation import summary_from_purchases
-from shoplens.clv_simulate import simulate_purchases
+from shoplens.testing.clv_simulate import simulate_purchases
 
 AS_OF = dt.date(2025, 12, 30)
 

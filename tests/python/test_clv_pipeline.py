@@ -16,8 +16,8 @@ from shoplens.clv_pipeline import (
     build_predictions,
     config_from_dbt,
 )
-from shoplens.clv_simulate import simulate_purchases
 from shoplens.evaluation import EVALUATION_COLUMNS
+from shoplens.testing.clv_simulate import simulate_purchases
 
 
 def test_config_from_dbt_strings():

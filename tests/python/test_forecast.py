@@ -11,7 +11,7 @@ import pytest
 from shoplens import forecast as F
 from shoplens.datagen import generate_shop
 from shoplens.evaluation import EVALUATION_COLUMNS
-from shoplens.forecast_data import demand_daily_from_raw, weekly_profile
+from shoplens.testing.forecast_data import demand_daily_from_raw, weekly_profile
 
 TOP_N = 4
 

@@ -11,7 +11,7 @@ import pytest
 from shoplens import propensity as P
 from shoplens.datagen import generate_shop
 from shoplens.evaluation import EVALUATION_COLUMNS
-from shoplens.propensity_marts import marts_from_raw
+from shoplens.testing.propensity_marts import marts_from_raw
 
 pytestmark = pytest.mark.slow
 
@@ -167,7 +167,7 @@ def test_orders_only_shop_and_incompatible_saved_model(tmp_path):
 
 def test_cdnow_sample_gru_at_parity_with_the_best_baseline():
     """CDNOW (orders only): as-of 1997-09-30, 39-week holdout, training labels 13 weeks long."""
-    from shoplens.cdnow import CDNOW_AS_OF, CDNOW_WINDOW_DAYS, cdnow_marts
+    from shoplens.testing.cdnow import CDNOW_AS_OF, CDNOW_WINDOW_DAYS, cdnow_marts
 
     m = cdnow_marts()
     assert m["orders"]["customer_id"].nunique() == 2357
