@@ -34,7 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 from shoplens import clv
-from shoplens.clv_evaluation import summary_from_purchases
+from shoplens.clv.evaluation import summary_from_purchases
 from shoplens.datagen import generate_shop
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,15 +1,9 @@
-"""ml_clv_evaluation: holdout or backtest evidence for every CLV model (thin adapter).
-
-Columns: shoplens.evaluation.EVALUATION_COLUMNS; see
-shoplens.clv_evaluation.evaluate_clv and docs/clv.md.
-"""
-
-import pandas as pd
+"""ml_clv_evaluation: holdout or backtest evidence for every CLV model; all logic in shoplens.clv.pipeline (docs/clv.md)."""
 
 
-def model(dbt, session) -> pd.DataFrame:
+def model(dbt, session):
     dbt.config(materialized="table")
-    from shoplens.clv_pipeline import build_evaluation, config_from_dbt
+    from shoplens.clv import pipeline
 
     settings = {
         "btyd_time_unit": dbt.config.get("btyd_time_unit"),
@@ -25,15 +19,10 @@ def model(dbt, session) -> pd.DataFrame:
         "clv_fit_engine": dbt.config.get("clv_fit_engine"),
         "seed": dbt.config.get("seed"),
     }
-    config, backtest_days = config_from_dbt(settings.get)
-    # ml_clv_predictions is read so that evaluation runs after the scores it vouches for
-    dbt.ref("ml_clv_predictions")
-    return build_evaluation(
-        dbt.ref("customer_btyd_summary").df(),
-        dbt.ref("ml_clv_parameters").df(),
-        dbt.ref("as_of").df(),
-        dbt.ref("fct_orders").df(),
-        dbt.ref("holdout_orders").df(),
-        config,
+    config, backtest_days = pipeline.config_from_dbt(settings.get)
+    dbt.ref("ml_clv_predictions")  # evaluation runs after the scores it vouches for
+    return pipeline.build_evaluation(
+        dbt.ref("customer_btyd_summary").df(), dbt.ref("ml_clv_parameters").df(),
+        dbt.ref("as_of").df(), dbt.ref("fct_orders").df(), dbt.ref("holdout_orders").df(), config,
         backtest_days,
     )

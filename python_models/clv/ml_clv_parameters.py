@@ -1,15 +1,9 @@
-"""ml_clv_parameters: fitted BTYD and Gamma-Gamma parameters (thin adapter).
-
-One row per model and parameter; see shoplens.clv_pipeline.build_parameters
-and docs/clv.md.
-"""
-
-import pandas as pd
+"""ml_clv_parameters: fitted BTYD and Gamma-Gamma parameters; all logic in shoplens.clv.pipeline (docs/clv.md)."""
 
 
-def model(dbt, session) -> pd.DataFrame:
+def model(dbt, session):
     dbt.config(materialized="table")
-    from shoplens.clv_pipeline import build_parameters, config_from_dbt
+    from shoplens.clv import pipeline
 
     # dbt passes only the config keys it sees in literal dbt.config.get calls
     settings = {
@@ -26,10 +20,8 @@ def model(dbt, session) -> pd.DataFrame:
         "clv_fit_engine": dbt.config.get("clv_fit_engine"),
         "seed": dbt.config.get("seed"),
     }
-    config, _ = config_from_dbt(settings.get)
-    return build_parameters(
-        dbt.ref("customer_btyd_summary").df(),
-        dbt.ref("as_of").df(),
-        dbt.ref("holdout_orders").df(),
-        config,
+    config, _ = pipeline.config_from_dbt(settings.get)
+    return pipeline.build_parameters(
+        dbt.ref("customer_btyd_summary").df(), dbt.ref("as_of").df(),
+        dbt.ref("holdout_orders").df(), config,
     )

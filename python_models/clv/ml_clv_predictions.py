@@ -1,15 +1,9 @@
-"""ml_clv_predictions: per-customer lifetime value (thin adapter).
-
-Scores every customer of customer_btyd_summary with the parameters stored in
-ml_clv_parameters (no refit); see shoplens.clv.score_customers.
-"""
-
-import pandas as pd
+"""ml_clv_predictions: per-customer lifetime value; all logic in shoplens.clv.pipeline (docs/clv.md)."""
 
 
-def model(dbt, session) -> pd.DataFrame:
+def model(dbt, session):
     dbt.config(materialized="table")
-    from shoplens.clv_pipeline import build_predictions, config_from_dbt
+    from shoplens.clv import pipeline
 
     settings = {
         "btyd_time_unit": dbt.config.get("btyd_time_unit"),
@@ -25,10 +19,8 @@ def model(dbt, session) -> pd.DataFrame:
         "clv_fit_engine": dbt.config.get("clv_fit_engine"),
         "seed": dbt.config.get("seed"),
     }
-    config, _ = config_from_dbt(settings.get)
-    return build_predictions(
-        dbt.ref("customer_btyd_summary").df(),
-        dbt.ref("ml_clv_parameters").df(),
-        dbt.ref("as_of").df(),
-        config,
+    config, _ = pipeline.config_from_dbt(settings.get)
+    return pipeline.build_predictions(
+        dbt.ref("customer_btyd_summary").df(), dbt.ref("ml_clv_parameters").df(),
+        dbt.ref("as_of").df(), config,
     )

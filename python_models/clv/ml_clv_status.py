@@ -1,15 +1,9 @@
-"""ml_clv_status: one row saying whether CLV served its model, a fallback, or nothing.
-
-Thin adapter over shoplens.clv_pipeline.build_status; unioned into
-ml_model_status. See shoplens/status.py and docs/clv.md.
-"""
-
-import pandas as pd
+"""ml_clv_status: did CLV serve its model, a fallback, or nothing; all logic in shoplens.clv.pipeline."""
 
 
-def model(dbt, session) -> pd.DataFrame:
+def model(dbt, session):
     dbt.config(materialized="table")
-    from shoplens.clv_pipeline import build_status, config_from_dbt
+    from shoplens.clv import pipeline
 
     settings = {
         "btyd_time_unit": dbt.config.get("btyd_time_unit"),
@@ -25,13 +19,9 @@ def model(dbt, session) -> pd.DataFrame:
         "clv_fit_engine": dbt.config.get("clv_fit_engine"),
         "seed": dbt.config.get("seed"),
     }
-    config, backtest_days = config_from_dbt(settings.get)
-    return build_status(
-        dbt.ref("customer_btyd_summary").df(),
-        dbt.ref("ml_clv_parameters").df(),
+    config, backtest_days = pipeline.config_from_dbt(settings.get)
+    return pipeline.build_status(
+        dbt.ref("customer_btyd_summary").df(), dbt.ref("ml_clv_parameters").df(),
         dbt.ref("ml_clv_predictions").project("customer_id, fallback_reason").df(),
-        dbt.ref("ml_clv_evaluation").df(),
-        dbt.ref("as_of").df(),
-        config,
-        backtest_days,
+        dbt.ref("ml_clv_evaluation").df(), dbt.ref("as_of").df(), config, backtest_days,
     )

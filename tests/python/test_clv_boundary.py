@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from shoplens import clv
-from shoplens.clv_evaluation import naive_rate_purchases, summary_from_purchases
+from shoplens.clv import fit as clv_fit
+from shoplens.clv.evaluation import naive_rate_purchases, summary_from_purchases
 from shoplens.testing.clv_simulate import simulate_purchases
 
 X = np.array([0, 1, 3, 10, 40, 120], dtype=float)
@@ -46,8 +47,8 @@ def test_nbd_equals_pareto_nbd_with_a_tiny_s():
 
 def test_nbd_likelihood_is_the_bgnbd_limit():
     counts = pd.DataFrame({"frequency": X.astype(int), "recency": REC, "T": AGE, "weight": 1})
-    nbd_ll = clv._check_fit("nbd", NBD, counts)[1]
-    bg_ll = clv._check_fit("bgnbd", {**NBD, "a": 1e-6, "b": 1.0}, counts)[1]
+    nbd_ll = clv_fit._check_fit("nbd", NBD, counts)[1]
+    bg_ll = clv_fit._check_fit("bgnbd", {**NBD, "a": 1e-6, "b": 1.0}, counts)[1]
     assert bg_ll == pytest.approx(nbd_ll, abs=1e-4)
 
 
@@ -66,14 +67,14 @@ def test_pareto_at_s_zero_is_served_as_nbd_without_nan(monkeypatch):
     """lifetimes' Pareto/NBD fit converging to s = 0 (as on a real shop) predicts NaN there."""
     purchases, as_of = simulate_purchases(1500, 365, a=0.0, seed=3)
     summary = summary_from_purchases(purchases, as_of, "days")
-    real = clv._run_engine
+    real = clv_fit._run_engine
 
     def pareto_to_zero(name, data, penalizer, init, engine):
         if name == "pareto_nbd":
             return {"r": 0.3, "alpha": 12.0, "s": 1e-12, "beta": 3.0}
         return real(name, data, penalizer, init, engine)
 
-    monkeypatch.setattr(clv, "_run_engine", pareto_to_zero)
+    monkeypatch.setattr(clv_fit, "_run_engine", pareto_to_zero)
     config = clv.ClvConfig(candidates=("pareto_nbd",), n_draws=20)
     fit = clv.fit_clv(summary, config)
     assert fit.selected == "nbd" and "pareto_nbd at the no-drop-out boundary (s -> 0" in fit.excluded["pareto_nbd"]

@@ -17,7 +17,8 @@ import pytest
 from clv_fixtures import max_rel_diff
 
 from shoplens import clv
-from shoplens.clv_evaluation import summary_from_purchases
+from shoplens.clv import engine as clv_engine
+from shoplens.clv.evaluation import summary_from_purchases
 from shoplens.testing.clv_simulate import simulate_purchases
 
 
@@ -69,7 +70,7 @@ def test_compressed_fit_equals_per_customer_fit(simulated, name, unit):
     assert max_rel_diff([ours.params[p] for p in names], [ref[p] for p in names]) < 1e-4
     assert ours.fallback_reason == "none" and ours.converged
     # the reported log-likelihood is lifetimes' (unscaled time, all customers)
-    nll = clv._mean_nll(name, data)
+    nll = clv_engine._mean_nll(name, data)
     assert ours.log_likelihood == pytest.approx(-nll(ours.log_params) * data["weight"].sum(), rel=1e-9)
 
 
@@ -165,7 +166,7 @@ def test_fast_likelihood_value_and_gradient_equal_lifetimes(simulated, name, pen
     purchases, as_of = simulated
     frame = clv.validate_summary(summary_from_purchases(purchases, as_of, "days"), clv.ClvConfig())
     data = clv.compress_spend(frame) if name == "gamma_gamma" else clv.compress_counts(frame)
-    fun, args, scale = clv._fast_problem(name, data)
+    fun, args, scale = clv_engine._fast_problem(name, data)
     w = data["weight"].to_numpy()
     if name == "gamma_gamma":
         ref = lifetimes.GammaGammaFitter._negative_log_likelihood

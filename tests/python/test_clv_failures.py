@@ -15,7 +15,9 @@ import pytest
 from lifetimes.utils import ConvergenceError
 
 from shoplens import clv
-from shoplens.clv_evaluation import summary_from_purchases
+from shoplens.clv import fit as clv_fit
+from shoplens.clv import score as clv_score
+from shoplens.clv.evaluation import summary_from_purchases
 from shoplens.testing.clv_simulate import simulate_purchases
 
 AS_OF = dt.date(2025, 12, 30)
@@ -120,14 +122,14 @@ def test_no_dropout_serves_the_nbd_limit_flagged_at_the_boundary():
 
 
 def test_optimiser_failure_falls_back_to_penalizer_and_is_flagged(summary, monkeypatch):
-    real = clv._run_engine
+    real = clv_fit._run_engine
 
     def failing_without_penalty(name, data, penalizer, init, engine):
         if penalizer == 0:  # what lifetimes raises when scipy reports no convergence
             raise ConvergenceError("The model did not converge.")
         return real(name, data, penalizer, init, engine)
 
-    monkeypatch.setattr(clv, "_run_engine", failing_without_penalty)
+    monkeypatch.setattr(clv_fit, "_run_engine", failing_without_penalty)
     config = _config()
     fit = clv.fit_clv(summary, config)
     bg = fit.count_models["bgnbd"]
@@ -146,20 +148,20 @@ def test_all_penalizers_fail_is_an_error(summary, monkeypatch):
     def never(name, data, penalizer, init, engine):
         raise ConvergenceError("The model did not converge.")
 
-    monkeypatch.setattr(clv, "_run_engine", never)
+    monkeypatch.setattr(clv_fit, "_run_engine", never)
     with pytest.raises(clv.ClvFitError, match=r"bgnbd did not converge with penalizers \[0.0, 0.001, 0.01, 0.1\]"):
         clv.fit_clv(summary, _config())
 
 
 def test_failing_candidate_is_excluded_not_fatal(summary, monkeypatch):
-    real = clv._run_engine
+    real = clv_fit._run_engine
 
     def pareto_fails(name, data, penalizer, init, engine):
         if name == "pareto_nbd":
             raise ConvergenceError("The model did not converge.")
         return real(name, data, penalizer, init, engine)
 
-    monkeypatch.setattr(clv, "_run_engine", pareto_fails)
+    monkeypatch.setattr(clv_fit, "_run_engine", pareto_fails)
     fit = clv.fit_clv(summary, clv.ClvConfig(candidates=("bgnbd", "pareto_nbd"), n_draws=20))
     assert set(fit.count_models) == {"bgnbd"}
     assert "pareto_nbd did not converge" in fit.excluded["pareto_nbd"]
@@ -170,7 +172,7 @@ def test_pareto_skipped_above_pattern_cap_and_recorded(summary):
                                              pareto_max_patterns=100))
     assert set(fit.count_models) == {"bgnbd"}
     assert fit.excluded["pareto_nbd"].startswith("pareto_nbd skipped: 1177 (frequency, recency, T) patterns")
-    from shoplens.clv_evaluation import select_count_model
+    from shoplens.clv.evaluation import select_count_model
 
     assert "excluded: pareto_nbd: pareto_nbd skipped" in select_count_model(fit, None).selection_reason
 
@@ -181,11 +183,11 @@ def test_non_finite_predictions_are_refused(summary):
     broken = pred.copy()
     broken.loc[0, "clv"] = np.nan
     with pytest.raises(clv.ClvFitError, match=r"clv has 1 non-finite or negative values"):
-        clv._assert_clean(broken)
+        clv_score._assert_clean(broken)
     broken = pred.copy()
     broken.loc[0, "probability_alive"] = 1.5
     with pytest.raises(clv.ClvFitError, match=r"probability_alive outside \[0, 1\]"):
-        clv._assert_clean(broken)
+        clv_score._assert_clean(broken)
 
 
 def test_parameters_round_trip(summary):
@@ -213,7 +215,7 @@ def test_too_uncertain_interval_serves_the_point_flagged(summary, monkeypatch):
     def no_interval(*args, **kwargs):
         raise clv.ClvFitError("Gamma-Gamma draws keep giving q <= 1")
 
-    monkeypatch.setattr(clv, "_clv_interval", no_interval)
+    monkeypatch.setattr(clv_score, "_clv_interval", no_interval)
     pred = clv.score_customers(fit, summary, _config(), as_of_date=AS_OF)
     assert (pred["clv_p10"] == pred["clv"]).all() and (pred["clv_p90"] == pred["clv"]).all()
     assert pred["is_fallback"].all()

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from shoplens import clv
-from shoplens.clv_evaluation import summary_from_purchases
-from shoplens.clv_pipeline import (
+from shoplens.clv.evaluation import summary_from_purchases
+from shoplens.clv.pipeline import (
     build_evaluation,
     build_parameters,
     build_predictions,

@@ -21,7 +21,7 @@ import pytest
 from clv_fixtures import shop_purchases
 
 from shoplens import clv
-from shoplens.clv_evaluation import evaluate_clv, summary_from_purchases
+from shoplens.clv.evaluation import evaluate_clv, summary_from_purchases
 from shoplens.datagen import generate_shop
 
 N_CUSTOMERS = 20_000

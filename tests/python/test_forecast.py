@@ -11,6 +11,8 @@ import pytest
 from shoplens import forecast as F
 from shoplens.datagen import generate_shop
 from shoplens.evaluation import EVALUATION_COLUMNS
+from shoplens.forecast import engine as forecast_engine
+from shoplens.forecast import sarima as forecast_sarima
 from shoplens.testing.forecast_data import demand_daily_from_raw, weekly_profile
 
 TOP_N = 4
@@ -170,7 +172,7 @@ def _simulate_sarima(n: int, phi: float, theta_s: float, seed: int) -> np.ndarra
 def test_css_recovers_known_sarima_parameters():
     y = _simulate_sarima(3000, phi=0.5, theta_s=-0.6, seed=3)
     w = F.difference(y, 0, 1)
-    fit = F._css_fit(w, 0, 1, (1, 0, 0, 1), n_cond=14, widen=False)
+    fit = forecast_sarima._css_fit(w, 0, 1, (1, 0, 0, 1), n_cond=14, widen=False)
     assert fit is not None
     assert fit.ar[0] == pytest.approx(0.5, abs=0.05)
     assert fit.sma[0] == pytest.approx(-0.6, abs=0.05)
@@ -361,7 +363,7 @@ def test_config_from_dbt_reads_vars_as_strings():
 
 def test_backtest_searches_the_order_once_and_refits_it_at_later_origins():
     y = _simulate_sarima(800, phi=0.5, theta_s=-0.6, seed=9) + 500.0
-    (fits,) = F._backtest_task(([y], F.ForecastConfig()))
+    (fits,) = forecast_engine._backtest_task(([y], F.ForecastConfig()))
     assert [fc.method for fc in fits] == ["sarima"] * 4
     assert fits[0].note == f"{len(F.CANDIDATE_ORDERS)}/{len(F.CANDIDATE_ORDERS)} candidates"
     assert all(fc.note == "order kept from the first backtest origin" for fc in fits[1:])

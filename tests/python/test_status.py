@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from shoplens import status as S
-from shoplens.clv_evaluation import summary_from_purchases
-from shoplens.clv_pipeline import build_status
-from shoplens.forecast_status import NO_BACKTEST, forecast_status
+from shoplens.clv.evaluation import summary_from_purchases
+from shoplens.clv.pipeline import build_status
+from shoplens.forecast.status import NO_BACKTEST, forecast_status
 from shoplens.testing.clv_simulate import simulate_purchases
 
 AS_OF = dt.date(2025, 6, 30)

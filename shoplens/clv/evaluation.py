@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from shoplens.clv import (
+from shoplens.clv.closed_forms import expected_average_value, expected_purchases
+from shoplens.clv.config import (
     DAYS_PER_UNIT,
     DEFAULT_COUNT_MODEL,
     MODEL_VERSION,
@@ -29,13 +30,10 @@ from shoplens.clv import (
     ClvConfig,
     ClvDataError,
     ClvDeclined,
-    ClvFit,
-    default_count_model,
-    expected_average_value,
-    expected_purchases,
-    fit_clv,
-    validate_summary,
 )
+from shoplens.clv.fit import default_count_model, fit_clv
+from shoplens.clv.fitted import ClvFit
+from shoplens.clv.summary import validate_summary
 from shoplens.evaluation import evaluation_frame
 
 FREQUENCY_BUCKETS = 7  # buckets 0..6 and "7+"

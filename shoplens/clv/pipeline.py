@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from shoplens.clv import (
+from shoplens.clv.config import (
     COUNT_MODELS,
     PARAMETER_COLUMNS,
     PREDICTION_COLUMNS,
@@ -28,21 +28,18 @@ from shoplens.clv import (
     ClvConfig,
     ClvDataError,
     ClvDeclined,
-    compress_spend,
-    fit_clv,
-    fit_from_parameters,
-    fit_model,
-    parameters_frame,
-    score_customers,
-    validate_summary,
 )
-from shoplens.clv_evaluation import (
+from shoplens.clv.evaluation import (
     NAIVE_MODEL,
     count_model_errors,
     evaluate_clv,
     select_count_model,
     window_actuals,
 )
+from shoplens.clv.fit import fit_clv, fit_model
+from shoplens.clv.parameters import fit_from_parameters, parameters_frame
+from shoplens.clv.score import score_customers
+from shoplens.clv.summary import compress_spend, validate_summary
 from shoplens.evaluation import EVALUATION_COLUMNS
 from shoplens.status import empty_like, step_status
 

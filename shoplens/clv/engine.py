@@ -1,0 +1,175 @@
+"""One maximum-likelihood fit per model: the fast engine (our likelihoods) or lifetimes."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from shoplens.clv.config import LIMIT_MODEL, PARAMETER_NAMES, SPEND_MODEL, WARM_START_PATTERNS
+
+
+def _lifetimes():
+    import lifetimes  # imported lazily: autograd import costs ~1 s
+
+    return lifetimes
+
+
+def _numeric_hessian(fun: Callable[[np.ndarray], float], x0: np.ndarray, step: float = 1e-4) -> np.ndarray:
+    """Central-difference Hessian of ``fun`` at ``x0``."""
+    k = len(x0)
+    hess = np.zeros((k, k))
+    f0 = fun(x0)
+    for i in range(k):
+        ei = np.zeros(k)
+        ei[i] = step
+        hess[i, i] = (fun(x0 + ei) - 2 * f0 + fun(x0 - ei)) / step**2
+        for j in range(i + 1, k):
+            ej = np.zeros(k)
+            ej[j] = step
+            val = (fun(x0 + ei + ej) - fun(x0 + ei - ej) - fun(x0 - ei + ej) + fun(x0 - ei - ej)) / (
+                4 * step**2
+            )
+            hess[i, j] = hess[j, i] = val
+    return hess
+
+
+def _mean_nll(name: str, data: pd.DataFrame) -> Callable[[np.ndarray], float]:
+    """Mean negative log-likelihood per customer of log-parameters (unpenalised, unscaled)."""
+    lt = _lifetimes()
+    w = data["weight"].to_numpy(dtype=float)
+    if name == SPEND_MODEL:
+        x = data["frequency"].to_numpy(dtype=float)
+        m = data["monetary_value"].to_numpy(dtype=float)
+        return lambda lp: float(lt.GammaGammaFitter._negative_log_likelihood(lp, x, m, w, 0.0))
+    x = data["frequency"].to_numpy(dtype=int)
+    rec = data["recency"].to_numpy(dtype=float)
+    age = data["T"].to_numpy(dtype=float)
+    if name == "bgnbd":
+        return lambda lp: float(lt.BetaGeoFitter._negative_log_likelihood(lp, x, rec, age, w, 0.0))
+    if name == "mbgnbd":
+        return lambda lp: float(lt.ModifiedBetaGeoFitter._negative_log_likelihood(lp, x, rec, age, w, 0.0))
+
+    def pareto(lp: np.ndarray) -> float:
+        ll = lt.ParetoNBDFitter._conditional_log_likelihood(np.exp(lp), x, rec, age)
+        return float(-(w * ll).sum() / w.sum())
+
+    return pareto
+
+
+def _run_lifetimes(name: str, data: pd.DataFrame, penalizer: float, init: np.ndarray | None):
+    """Fit one model with lifetimes; returns (params dict, fitter)."""
+    lt = _lifetimes()
+    w = data["weight"].to_numpy()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        if name == SPEND_MODEL:
+            fitter = lt.GammaGammaFitter(penalizer_coef=penalizer)
+            fitter.fit(data["frequency"], data["monetary_value"], weights=w, initial_params=init)
+            return {k: float(v) for k, v in fitter.params_.items()}
+        args = (data["frequency"], data["recency"], data["T"])
+        if name == "bgnbd":
+            fitter = lt.BetaGeoFitter(penalizer_coef=penalizer)
+            fitter.fit(*args, weights=w, initial_params=init)
+        elif name == "mbgnbd":
+            fitter = lt.ModifiedBetaGeoFitter(penalizer_coef=penalizer)
+            fitter.fit(*args, weights=w, initial_params=init)
+        else:
+            fitter = lt.ParetoNBDFitter(penalizer_coef=penalizer)
+            # A fixed start (lifetimes draws one at random) keeps the fit reproducible.
+            start = np.ones(4) if init is None else init
+            fitter.fit(*args, weights=w, initial_params=start, tol=1e-8, maxiter=4000)
+    return {k: float(v) for k, v in fitter.params_.items()}
+
+
+_PROBLEM_CACHE: dict[str, tuple[pd.DataFrame, tuple]] = {}
+
+
+def _fast_problem(name: str, data: pd.DataFrame):
+    """(objective, packed data, time scale) of the fast engine for ``name``.
+
+    The packed data of the last frame seen per model are kept, so that the fit
+    and its Hessian check do not pack the same patterns twice.
+    """
+    cached = _PROBLEM_CACHE.get(name)
+    if cached is not None and cached[0] is data:
+        return cached[1]
+    result = _build_fast_problem(name, data)
+    _PROBLEM_CACHE[name] = (data, result)
+    return result
+
+
+def _build_fast_problem(name: str, data: pd.DataFrame):
+    from shoplens.clv import likelihood as lik
+
+    if name == SPEND_MODEL:
+        return lik.gamma_gamma_nll, (lik.SpendData.from_rows(data),), 1.0
+    packed = lik.CountData.from_patterns(data)
+    if name == LIMIT_MODEL:
+        return lik.nbd_nll, (packed,), packed.scale
+    if name == "mbgnbd":
+        return (lambda lp, d, pen: lik.bgnbd_nll(lp, d, pen, modified=True)), (packed,), packed.scale
+    return lik.bgnbd_nll, (packed,), packed.scale
+
+
+def _run_fast(name: str, data: pd.DataFrame, penalizer: float, init: np.ndarray | None):
+    """Maximise lifetimes' likelihood with the fast engine; returns the params dict."""
+    params, _ = _run_fast_raw(name, data, penalizer, init)
+    return params
+
+
+class OptimiserError(RuntimeError):
+    """The optimiser reported failure (the fast engine's ConvergenceError).
+
+    ``params`` holds where it stopped, so that a run to a boundary is recognised.
+    """
+
+    def __init__(self, message: str, params: dict[str, float] | None = None) -> None:
+        super().__init__(message)
+        self.params = params or {}
+
+
+def _run_fast_raw(name: str, data: pd.DataFrame, penalizer: float, init: np.ndarray | None):
+    # lifetimes is not imported on this path: its import alone costs about a second
+    from shoplens.clv import likelihood as lik
+
+    fun, args, scale = _fast_problem(name, data)
+    k = len(PARAMETER_NAMES[name])
+    x0 = 0.1 * np.ones(k) if init is None else init  # lifetimes' default start
+    hess_inv0 = None
+    if init is None and len(data) > WARM_START_PATTERNS:
+        # Start from the fit of a random 3 % of the customers (binomial thinning of
+        # the weights) and its inverse Hessian: same optimum, a few full-size steps.
+        rng = np.random.default_rng(0)
+        thinned = data.assign(weight=rng.binomial(data["weight"].to_numpy(), 0.03))
+        thinned = thinned.loc[thinned["weight"] > 0]
+        if thinned["weight"].sum() >= 1000:
+            with contextlib.suppress(Exception):
+                sub_params, sub_hess_inv = _run_fast_raw(name, thinned, penalizer, None)
+                start = np.log(list(sub_params.values()))
+                if name != SPEND_MODEL:
+                    start[1] += np.log(scale)
+                x0 = start
+                sym = (sub_hess_inv + sub_hess_inv.T) / 2
+                if np.linalg.eigvalsh(sym).min() > 0:
+                    hess_inv0 = sym
+    with np.errstate(all="ignore"):
+        out = lik.minimise(fun, x0, (*args, penalizer), hess_inv0=hess_inv0)
+    values = np.exp(out.x)
+    if name != SPEND_MODEL:
+        values[1] /= scale
+    params = dict(zip(PARAMETER_NAMES[name], values.astype(float), strict=True))
+    if not out.success:
+        raise OptimiserError(f"BFGS did not converge: {out.message}", params)
+    return params, out.hess_inv
+
+
+def _run_engine(name: str, data: pd.DataFrame, penalizer: float, init: np.ndarray | None, engine: str):
+    """One maximum-likelihood fit; raises on non-convergence (lifetimes' ConvergenceError)."""
+    if (engine == "fast" and name != "pareto_nbd") or name == LIMIT_MODEL:
+        return _run_fast(name, data, penalizer, init)  # lifetimes has no NBD fitter
+    return _run_lifetimes(name, data, penalizer, init)

@@ -1,0 +1,166 @@
+"""Forecast settings, output columns and the dbt vars they come from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.stats import norm
+
+from shoplens import __version__
+
+SEASON = 7
+MODEL_TAG = "forecast-v1"
+MODEL_VERSION = f"{__version__}+{MODEL_TAG}"
+LEVELS = ("total", "category", "product")
+MEASURES = ("units", "revenue")
+METHODS = ("sarima", "croston_sba", "seasonal_naive")
+
+# (p, q, P, Q): the ARMA orders tried for every series, in this order. The
+# differencing (d, D) is fixed per series before the search.
+CANDIDATE_ORDERS: tuple[tuple[int, int, int, int], ...] = (
+    (0, 1, 0, 1),
+    (1, 0, 0, 1),
+    (1, 1, 0, 1),
+    (2, 0, 0, 1),
+    (1, 0, 1, 0),
+    (1, 1, 1, 1),
+    (2, 1, 0, 1),
+    (1, 1, 0, 0),
+)
+
+Z80 = float(norm.ppf(0.90))
+Z95 = float(norm.ppf(0.975))
+
+FORECAST_COLUMNS = [
+    "series_level",
+    "series_key",
+    "measure",
+    "forecast_date",
+    "horizon_day",
+    "point_forecast",
+    "lower_80",
+    "upper_80",
+    "lower_95",
+    "upper_95",
+    "method",
+    "model_order",
+    "as_of_date",
+    "model_version",
+    "n_train_days",
+    "aicc",
+    "fit_seconds",
+    "fit_note",
+]
+
+BACKTEST_COLUMNS = [
+    "series_level",
+    "series_key",
+    "measure",
+    "origin_date",
+    "target_date",
+    "horizon_day",
+    "actual",
+    "point_forecast",
+    "lower_80",
+    "upper_80",
+    "lower_95",
+    "upper_95",
+    "naive_forecast",
+    "mase_scale",
+    "method",
+    "model_order",
+]
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    """Settings of the demand forecasts (dbt vars in brackets).
+
+    horizon_days: days forecast after the last training day [forecast_horizon_days].
+    top_n: products with the highest revenue that get their own series [forecast_top_n].
+    n_jobs: worker processes for independent series; 1 runs in-process [forecast_n_jobs].
+    backtest_origins: rolling origins, one horizon apart, ending at the last day.
+    min_history_days: shorter series (after leading zeros) use seasonal naive.
+    intermittent_adi: average days between selling days above which a series
+        is intermittent (1.32, Syntetos-Boylan) and uses Croston-SBA.
+    intermittent_window_days: recent window on which intermittency is judged.
+    croston_alpha: smoothing constant of Croston's sizes and intervals.
+    empirical_window_days: recent days whose quantiles give Croston's intervals.
+    seasonal_strength_threshold: weekly seasonal strength from which a weekly
+        difference is taken (0.64 as in auto.arima's seasonal heuristic).
+    max_train_days: at most this many recent days are used to fit SARIMA.
+    time_budget_s: seconds of order search per series fit before the search stops.
+    """
+
+    horizon_days: int = 28
+    top_n: int = 100
+    n_jobs: int = 1
+    backtest_origins: int = 4
+    min_history_days: int = 91
+    intermittent_adi: float = 1.32
+    intermittent_window_days: int = 182
+    croston_alpha: float = 0.1
+    empirical_window_days: int = 91
+    seasonal_strength_threshold: float = 0.64
+    max_train_days: int = 730
+    time_budget_s: float = 2.0
+    candidate_orders: tuple[tuple[int, int, int, int], ...] = field(
+        default=CANDIDATE_ORDERS
+    )
+
+    def __post_init__(self) -> None:
+        checks = {
+            "horizon_days": self.horizon_days >= 1,
+            "top_n": self.top_n >= 0,
+            "n_jobs": self.n_jobs >= 1,
+            "backtest_origins": self.backtest_origins >= 1,
+            "min_history_days": self.min_history_days >= 2 * SEASON,
+            "intermittent_adi": self.intermittent_adi >= 1.0,
+            "croston_alpha": 0.0 < self.croston_alpha <= 1.0,
+            "max_train_days": self.max_train_days >= self.min_history_days,
+            "time_budget_s": self.time_budget_s > 0,
+            "candidate_orders": len(self.candidate_orders) >= 1,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            values = {name: getattr(self, name) for name in bad}
+            raise ValueError(f"invalid forecast settings: {values}")
+
+
+@dataclass
+class SeriesForecast:
+    """One series' forecast: arrays of length ``horizon`` and how it was made."""
+
+    method: str
+    model_order: str
+    mean: np.ndarray
+    lower_80: np.ndarray
+    upper_80: np.ndarray
+    lower_95: np.ndarray
+    upper_95: np.ndarray
+    n_train_days: int
+    aicc: float = float("nan")
+    fit_seconds: float = 0.0
+    note: str = ""
+    # SARIMA only: (d, D, (p, q, P, Q), free parameters), to refit the same
+    # model at a later backtest origin
+    spec: tuple | None = None
+
+def config_from_dbt(get: Callable[[str], object]) -> ForecastConfig:
+    """Build the settings from a dbt Python model's ``dbt.config.get``."""
+
+    def number(name: str, default: float) -> float:
+        value = get(name)
+        if value is None or value == "" or str(value).lower() == "none":
+            return default
+        return float(value)  # type: ignore[arg-type]
+
+    return ForecastConfig(
+        horizon_days=int(number("forecast_horizon_days", 28)),
+        top_n=int(number("forecast_top_n", 100)),
+        n_jobs=int(number("forecast_n_jobs", 1)),
+        backtest_origins=int(number("forecast_backtest_origins", 4)),
+        time_budget_s=number("forecast_time_budget_s", 2.0),
+    )

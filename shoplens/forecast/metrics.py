@@ -1,0 +1,133 @@
+"""Backtest and holdout metrics (sMAPE, MASE, coverage) as ``ml_model_evaluation`` rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from shoplens import __version__
+from shoplens.evaluation import evaluation_frame
+from shoplens.forecast.config import MODEL_VERSION
+
+
+def smape(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
+    """Pointwise symmetric APE in percent, 0 to 200; 0 when both are 0."""
+    actual = np.asarray(actual, dtype="float64")
+    forecast = np.asarray(forecast, dtype="float64")
+    denom = np.abs(actual) + np.abs(forecast)
+    out = np.zeros_like(denom)
+    np.divide(200.0 * np.abs(actual - forecast), denom, out=out, where=denom > 0)
+    return out
+
+
+def series_metrics(backtest: pd.DataFrame) -> pd.DataFrame:
+    """One row per series and measure: MASE and sMAPE of the model and of
+    seasonal naive, and the share of actuals inside the 80% and 95% bounds.
+
+    MASE is the mean absolute error divided by the origin's seasonal (lag 7)
+    in-sample scale, averaged over all backtest days; series whose scale is 0
+    (no variation before the origin) get a NaN MASE and are left out of means.
+    """
+    bt = backtest.copy()
+    scale = bt["mase_scale"].where(bt["mase_scale"] > 0)
+    bt["ase_model"] = (bt["actual"] - bt["point_forecast"]).abs() / scale
+    bt["ase_naive"] = (bt["actual"] - bt["naive_forecast"]).abs() / scale
+    bt["sape_model"] = smape(bt["actual"], bt["point_forecast"])
+    bt["sape_naive"] = smape(bt["actual"], bt["naive_forecast"])
+    bt["in_80"] = (bt["actual"] >= bt["lower_80"]) & (bt["actual"] <= bt["upper_80"])
+    bt["in_95"] = (bt["actual"] >= bt["lower_95"]) & (bt["actual"] <= bt["upper_95"])
+    keys = ["series_level", "series_key", "measure"]
+    grouped = bt.groupby(keys, sort=False)
+    out = grouped.agg(
+        mase_model=("ase_model", lambda s: s.mean() if s.notna().all() else np.nan),
+        mase_naive=("ase_naive", lambda s: s.mean() if s.notna().all() else np.nan),
+        smape_model=("sape_model", "mean"),
+        smape_naive=("sape_naive", "mean"),
+        coverage_80=("in_80", "mean"),
+        coverage_95=("in_95", "mean"),
+        n_obs=("actual", "size"),
+        method=("method", "last"),
+    ).reset_index()
+    return out
+
+
+def evaluation_rows(
+    backtest: pd.DataFrame,
+    *,
+    as_of_date: dt.date,
+    evaluation_type: str = "backtest",
+    model_version: str = MODEL_VERSION,
+) -> pd.DataFrame:
+    """Long evaluation rows (``shoplens.evaluation``) from a backtest frame.
+
+    model_name ``demand_forecast`` (the chosen method per series) and
+    ``seasonal_naive`` (baseline); task ``demand_units`` / ``demand_revenue``;
+    metrics ``mase``, ``smape`` (both models) and ``coverage_80``,
+    ``coverage_95`` (the forecast). Slices: ``all``, ``level=<level>``,
+    ``method=<method>`` (means over series) and ``<level>=<key>`` per series.
+    """
+    if backtest.empty:
+        raise ValueError(
+            "the backtest is empty: no series has enough history for one origin (a series"
+            " needs at least 14 days before the last horizon; lower forecast_horizon_days"
+            " or forecast_backtest_origins, or load more history)"
+        )
+    metrics = series_metrics(backtest)
+    rows: list[dict[str, object]] = []
+
+    def add(task: str, slice_name: str, part: pd.DataFrame) -> None:
+        n_points = int(part["n_obs"].sum())
+        specs = [
+            ("demand_forecast", "mase", "mase_model"),
+            ("demand_forecast", "smape", "smape_model"),
+            ("demand_forecast", "coverage_80", "coverage_80"),
+            ("demand_forecast", "coverage_95", "coverage_95"),
+            ("seasonal_naive", "mase", "mase_naive"),
+            ("seasonal_naive", "smape", "smape_naive"),
+        ]
+        for model_name, metric, column in specs:
+            values = part[column].dropna()
+            if values.empty:
+                continue
+            if column.startswith("coverage"):
+                # pooled over all backtest days, not a mean of series shares
+                value = float((part[column] * part["n_obs"]).sum() / part["n_obs"].sum())
+            else:
+                value = float(values.mean())
+            n_obs = n_points if len(values) == len(part) else int(
+                part.loc[values.index, "n_obs"].sum()
+            )
+            rows.append(
+                {
+                    "model_name": model_name,
+                    "model_version": model_version if model_name != "seasonal_naive"
+                    else f"{__version__}+snaive",
+                    "task": task,
+                    "metric": metric,
+                    "slice": slice_name,
+                    "value": value,
+                    "n_obs": n_obs,
+                }
+            )
+
+    for measure, by_measure in metrics.groupby("measure", sort=False):
+        task = f"demand_{measure}"
+        add(task, "all", by_measure)
+        for level, part in by_measure.groupby("series_level", sort=False):
+            add(task, f"level={level}", part)
+        for method, part in by_measure.groupby("method", sort=False):
+            add(task, f"method={method}", part)
+        for _, row in by_measure.iterrows():
+            add(task, f"{row['series_level']}={row['series_key']}", pd.DataFrame([row]))
+
+    start = pd.to_datetime(backtest["target_date"]).min().date()
+    end = pd.to_datetime(backtest["target_date"]).max().date()
+    return evaluation_frame(
+        rows,
+        as_of_date=as_of_date,
+        holdout_start_date=start,
+        holdout_end_date=end,
+        evaluation_type=evaluation_type,
+    )

@@ -1,0 +1,81 @@
+"""The forecast family's only entry point from dbt (and later SQLMesh, Spark).
+
+Each ``build_*`` takes the refs as DataFrames and the dbt vars as a mapping
+and returns the table the dbt model writes: ``ml_demand_forecast``,
+``ml_forecast_evaluation`` and ``ml_forecast_status``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import pandas as pd
+
+from shoplens.evaluation import EVALUATION_COLUMNS
+from shoplens.forecast.config import FORECAST_COLUMNS, ForecastConfig, config_from_dbt
+from shoplens.forecast.engine import backtest_demand, forecast_demand
+from shoplens.forecast.holdout import actuals_from_holdout_demand, holdout_frame
+from shoplens.forecast.metrics import evaluation_rows
+from shoplens.forecast.status import ForecastDeclined, check_demand, forecast_status
+from shoplens.status import empty_like
+
+
+def _as_of_date(as_of: pd.DataFrame) -> dt.date:
+    return pd.to_datetime(as_of["as_of_date"].iloc[0]).date()
+
+
+def _config(settings: Mapping[str, object]) -> ForecastConfig:
+    return config_from_dbt(settings.get)
+
+
+def build_forecast(
+    demand: pd.DataFrame, as_of: pd.DataFrame, settings: Mapping[str, object]
+) -> pd.DataFrame:
+    """``ml_demand_forecast``: empty when there is no demand (the status says why)."""
+    as_of_date = _as_of_date(as_of)
+    config = _config(settings)
+    try:
+        check_demand(demand, as_of_date)
+    except ForecastDeclined:
+        return empty_like(FORECAST_COLUMNS)
+    return forecast_demand(demand, config, as_of_date=as_of_date)
+
+
+def build_evaluation(
+    demand: pd.DataFrame,
+    as_of: pd.DataFrame,
+    forecasts: pd.DataFrame,
+    holdout_demand: pd.DataFrame,
+    settings: Mapping[str, object],
+) -> pd.DataFrame:
+    """``ml_forecast_evaluation``: the rolling-origin backtest, plus the holdout
+    rows when valid orders exist after ``as_of_date``."""
+    row = as_of.iloc[0]
+    as_of_date = _as_of_date(as_of)
+    config = _config(settings)
+    if forecasts.empty:  # the step declined (ml_forecast_status says why)
+        return empty_like(EVALUATION_COLUMNS)
+    backtest = backtest_demand(demand, config, as_of_date=as_of_date)
+    parts = []
+    if not backtest.empty:  # too short for one origin: ml_forecast_status reports it
+        parts.append(evaluation_rows(backtest, as_of_date=as_of_date, evaluation_type="backtest"))
+    if bool(row["has_holdout"]):
+        data_end = pd.to_datetime(row["data_end_date"]).date()
+        last_day = min(data_end, as_of_date + dt.timedelta(days=config.horizon_days))
+        actuals = actuals_from_holdout_demand(holdout_demand)
+        holdout = holdout_frame(
+            forecasts, actuals, demand, as_of_date=as_of_date, last_actual_date=last_day
+        )
+        if not holdout.empty:
+            parts.append(evaluation_rows(holdout, as_of_date=as_of_date, evaluation_type="holdout"))
+    if not parts:
+        return empty_like(EVALUATION_COLUMNS)
+    return pd.concat(parts, ignore_index=True)[EVALUATION_COLUMNS]
+
+
+def build_status(
+    as_of: pd.DataFrame, forecasts: pd.DataFrame, evaluation: pd.DataFrame
+) -> pd.DataFrame:
+    """``ml_forecast_status``: one row saying what the step served."""
+    return forecast_status(forecasts, evaluation, _as_of_date(as_of)).frame()
