@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from shoplens import __version__
+from shoplens.clv.models import MODELS
 from shoplens.status import StepDeclined
 
 MODEL_TAG = "clv.1"
@@ -17,13 +18,7 @@ DEFAULT_COUNT_MODEL = "bgnbd"
 # The no-drop-out limit of BG/NBD (a -> 0), MBG/NBD (a -> 0) and Pareto/NBD
 # (s -> 0): served when their likelihood is maximised at that boundary.
 LIMIT_MODEL = "nbd"
-PARAMETER_NAMES: dict[str, tuple[str, ...]] = {
-    "bgnbd": ("r", "alpha", "a", "b"),
-    "mbgnbd": ("r", "alpha", "a", "b"),
-    "pareto_nbd": ("r", "alpha", "s", "beta"),
-    "nbd": ("r", "alpha"),
-    "gamma_gamma": ("p", "q", "v"),
-}
+PARAMETER_NAMES: dict[str, tuple[str, ...]] = {name: m.parameter_names for name, m in MODELS.items()}
 # Parameters measured in the summary's time unit (rates per unit of time).
 TIME_SCALED = {"alpha", "beta"}
 DAYS_PER_UNIT = {"days": 1.0, "weeks": 7.0}
@@ -31,7 +26,7 @@ DAYS_PER_MONTH = 365.25 / 12
 # Retried after the user's penalizer when an optimiser fails (docs/clv.md).
 PENALIZER_LADDER: tuple[float, ...] = (0.001, 0.01, 0.1)
 ENGINES = ("fast", "lifetimes")
-# Above this many patterns the fast engine starts from a 10 % subsample's fit.
+# Above this many patterns the fast engine starts from a 3 % subsample's fit.
 WARM_START_PATTERNS = 50_000
 # Estimates outside this range mean the optimiser ran to a boundary.
 PARAM_RANGE = (1e-6, 1e6)
@@ -126,7 +121,7 @@ class ClvConfig:
         this many unique (frequency, recency, T) patterns, because lifetimes
         fits it by Nelder-Mead over hypergeometric terms: about 5 minutes at
         80,000 patterns (``clv_pareto_max_patterns``).
-    engine: ``fast`` maximises lifetimes' likelihood with shoplens.clv_likelihood
+    engine: ``fast`` maximises lifetimes' likelihood with shoplens.clv.likelihood
         (grouped terms, analytic gradient); ``lifetimes`` calls lifetimes'
         fitters on the compressed patterns. Same optimum (tested); Pareto/NBD
         always uses lifetimes (``clv_fit_engine``).

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import io
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-from shoplens.clv.config import LIMIT_MODEL, PARAMETER_NAMES, SPEND_MODEL, WARM_START_PATTERNS
-
-
-def _lifetimes():
-    import lifetimes  # imported lazily: autograd import costs ~1 s
-
-    return lifetimes
+from shoplens.clv.config import PARAMETER_NAMES, SPEND_MODEL, WARM_START_PATTERNS
+from shoplens.clv.models import MODELS
 
 
 def _numeric_hessian(fun: Callable[[np.ndarray], float], x0: np.ndarray, step: float = 1e-4) -> np.ndarray:
@@ -40,50 +33,12 @@ def _numeric_hessian(fun: Callable[[np.ndarray], float], x0: np.ndarray, step: f
 
 def _mean_nll(name: str, data: pd.DataFrame) -> Callable[[np.ndarray], float]:
     """Mean negative log-likelihood per customer of log-parameters (unpenalised, unscaled)."""
-    lt = _lifetimes()
-    w = data["weight"].to_numpy(dtype=float)
-    if name == SPEND_MODEL:
-        x = data["frequency"].to_numpy(dtype=float)
-        m = data["monetary_value"].to_numpy(dtype=float)
-        return lambda lp: float(lt.GammaGammaFitter._negative_log_likelihood(lp, x, m, w, 0.0))
-    x = data["frequency"].to_numpy(dtype=int)
-    rec = data["recency"].to_numpy(dtype=float)
-    age = data["T"].to_numpy(dtype=float)
-    if name == "bgnbd":
-        return lambda lp: float(lt.BetaGeoFitter._negative_log_likelihood(lp, x, rec, age, w, 0.0))
-    if name == "mbgnbd":
-        return lambda lp: float(lt.ModifiedBetaGeoFitter._negative_log_likelihood(lp, x, rec, age, w, 0.0))
-
-    def pareto(lp: np.ndarray) -> float:
-        ll = lt.ParetoNBDFitter._conditional_log_likelihood(np.exp(lp), x, rec, age)
-        return float(-(w * ll).sum() / w.sum())
-
-    return pareto
+    return MODELS[name].mean_nll(data)
 
 
 def _run_lifetimes(name: str, data: pd.DataFrame, penalizer: float, init: np.ndarray | None):
-    """Fit one model with lifetimes; returns (params dict, fitter)."""
-    lt = _lifetimes()
-    w = data["weight"].to_numpy()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        if name == SPEND_MODEL:
-            fitter = lt.GammaGammaFitter(penalizer_coef=penalizer)
-            fitter.fit(data["frequency"], data["monetary_value"], weights=w, initial_params=init)
-            return {k: float(v) for k, v in fitter.params_.items()}
-        args = (data["frequency"], data["recency"], data["T"])
-        if name == "bgnbd":
-            fitter = lt.BetaGeoFitter(penalizer_coef=penalizer)
-            fitter.fit(*args, weights=w, initial_params=init)
-        elif name == "mbgnbd":
-            fitter = lt.ModifiedBetaGeoFitter(penalizer_coef=penalizer)
-            fitter.fit(*args, weights=w, initial_params=init)
-        else:
-            fitter = lt.ParetoNBDFitter(penalizer_coef=penalizer)
-            # A fixed start (lifetimes draws one at random) keeps the fit reproducible.
-            start = np.ones(4) if init is None else init
-            fitter.fit(*args, weights=w, initial_params=start, tol=1e-8, maxiter=4000)
-    return {k: float(v) for k, v in fitter.params_.items()}
+    """Fit one model with lifetimes; returns the params dict."""
+    return MODELS[name].lifetimes_fit(data, penalizer, init)
 
 
 _PROBLEM_CACHE: dict[str, tuple[pd.DataFrame, tuple]] = {}
@@ -104,16 +59,7 @@ def _fast_problem(name: str, data: pd.DataFrame):
 
 
 def _build_fast_problem(name: str, data: pd.DataFrame):
-    from shoplens.clv import likelihood as lik
-
-    if name == SPEND_MODEL:
-        return lik.gamma_gamma_nll, (lik.SpendData.from_rows(data),), 1.0
-    packed = lik.CountData.from_patterns(data)
-    if name == LIMIT_MODEL:
-        return lik.nbd_nll, (packed,), packed.scale
-    if name == "mbgnbd":
-        return (lambda lp, d, pen: lik.bgnbd_nll(lp, d, pen, modified=True)), (packed,), packed.scale
-    return lik.bgnbd_nll, (packed,), packed.scale
+    return MODELS[name].fast_problem(data)
 
 
 def _run_fast(name: str, data: pd.DataFrame, penalizer: float, init: np.ndarray | None):
@@ -170,6 +116,7 @@ def _run_fast_raw(name: str, data: pd.DataFrame, penalizer: float, init: np.ndar
 
 def _run_engine(name: str, data: pd.DataFrame, penalizer: float, init: np.ndarray | None, engine: str):
     """One maximum-likelihood fit; raises on non-convergence (lifetimes' ConvergenceError)."""
-    if (engine == "fast" and name != "pareto_nbd") or name == LIMIT_MODEL:
-        return _run_fast(name, data, penalizer, init)  # lifetimes has no NBD fitter
+    model = MODELS[name]
+    if (engine == "fast" and model.has_fast_likelihood) or not model.has_lifetimes_fitter:
+        return _run_fast(name, data, penalizer, init)
     return _run_lifetimes(name, data, penalizer, init)

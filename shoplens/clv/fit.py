@@ -21,6 +21,7 @@ from shoplens.clv.config import (
 )
 from shoplens.clv.engine import _fast_problem, _mean_nll, _numeric_hessian, _run_engine
 from shoplens.clv.fitted import ClvFit, FittedModel
+from shoplens.clv.models import MODELS
 from shoplens.clv.summary import compress_counts, compress_spend, validate_summary
 
 
@@ -33,12 +34,12 @@ def _check_fit(name: str, params: dict[str, float], data: pd.DataFrame) -> tuple
         )
     n = float(data["weight"].sum())
     lp = np.log(values)
-    if name == "pareto_nbd":
+    if not MODELS[name].has_fast_likelihood:
         nll = _mean_nll(name, data)
         mean_nll = nll(lp)
         hess = _numeric_hessian(nll, lp)
     else:  # log-likelihood and its Hessian from the analytic gradient
-        from shoplens.clv_likelihood import hessian_from_gradient
+        from shoplens.clv.likelihood import hessian_from_gradient
 
         fun, args, scale = _fast_problem(name, data)
         lp_scaled = lp.copy()
@@ -134,10 +135,10 @@ def dropout_boundary(name: str, params: dict[str, float]) -> str:
     -> 0); Pareto/NBD: s -> 0 or beta -> inf (mean drop-out rate s / beta -> 0).
     In each case the likelihood tends to NBD's, so NBD is the limiting model.
     """
-    if name not in ("bgnbd", "mbgnbd", "pareto_nbd"):
+    if MODELS[name].churn is None:
         return ""
     lo, hi = PARAM_RANGE
-    shape, scale = ("s", "beta") if name == "pareto_nbd" else ("a", "b")
+    shape, scale = MODELS[name].churn
     a, b = params.get(shape, np.nan), params.get(scale, np.nan)
     if np.isfinite(a) and a < lo:
         return f"{shape} -> 0"
@@ -160,8 +161,8 @@ def _boundary_message(name: str, params: dict[str, float]) -> str:
 def _boundary_hint(name: str, params: dict[str, float]) -> str:
     """A readable cause for estimates that ran to a boundary."""
     lo, hi = PARAM_RANGE
-    churn = ("s", "beta") if name == "pareto_nbd" else ("a", "b")
-    if name != SPEND_MODEL and (params[churn[0]] < lo or params[churn[1]] > hi):
+    churn = MODELS[name].churn
+    if churn is not None and (params[churn[0]] < lo or params[churn[1]] > hi):
         return (
             "Cause: the data show (almost) no drop-out, customers keep buying until as_of_date,"
             " so the churn parameters are not identified (a penalizer cannot fix that)."
@@ -219,7 +220,7 @@ def fit_count_models(counts: pd.DataFrame, config: ClvConfig) -> tuple[dict[str,
     for name in config.candidates:
         if name == LIMIT_MODEL:
             continue
-        if name == "pareto_nbd" and len(counts) > config.pareto_max_patterns:
+        if not MODELS[name].has_fast_likelihood and len(counts) > config.pareto_max_patterns:
             excluded[name] = (
                 f"pareto_nbd skipped: {len(counts)} (frequency, recency, T) patterns exceed"
                 f" clv_pareto_max_patterns={config.pareto_max_patterns} (lifetimes' Nelder-Mead fit"

@@ -1,0 +1,282 @@
+"""The CLV models as small classes with the same verbs (the lifetimes ``fitters/`` shape).
+
+Each model carries its parameter names, its likelihood (``fast_problem`` for
+the fast engine, ``lifetimes_fit`` and ``mean_nll`` for lifetimes) and, for
+the count models, its closed forms: ``probability_alive``, ``time_part`` and
+``history_part`` (the two factors of E[Y(t) | x, t_x, T]) and
+``unconditional`` (E[Y(t)] for a new customer). Selection, scoring and the
+propensity baseline iterate over :data:`MODELS` instead of comparing names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from collections.abc import Callable
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+from scipy.special import gammaln, hyp2f1
+
+
+def lifetimes():
+    import lifetimes as lt  # imported lazily: autograd import costs ~1 s
+
+    return lt
+
+
+def _quiet_fit(fitter, *args, **kwargs) -> dict[str, float]:
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        fitter.fit(*args, **kwargs)
+    return {k: float(v) for k, v in fitter.params_.items()}
+
+
+class Model:
+    """What every model has: a name, parameter names and a likelihood."""
+
+    name: ClassVar[str]
+    parameter_names: ClassVar[tuple[str, ...]]
+    role: ClassVar[str] = "count"
+    #: (shape, scale) of the drop-out process; None when there is none.
+    churn: ClassVar[tuple[str, str] | None] = None
+    #: The fast engine has this model's likelihood (else lifetimes fits it).
+    has_fast_likelihood: ClassVar[bool] = True
+    #: lifetimes can fit it (NBD has no lifetimes fitter).
+    has_lifetimes_fitter: ClassVar[bool] = True
+
+    def fast_problem(self, data: pd.DataFrame) -> tuple[Callable, tuple, float]:
+        """(objective, packed data, time scale) for :func:`likelihood.minimise`."""
+        raise NotImplementedError
+
+    def mean_nll(self, data: pd.DataFrame) -> Callable[[np.ndarray], float]:
+        """Mean negative log-likelihood of log-parameters with lifetimes (unpenalised)."""
+        raise NotImplementedError
+
+    def lifetimes_fit(self, data: pd.DataFrame, penalizer: float, init: np.ndarray | None) -> dict[str, float]:
+        raise NotImplementedError
+
+    @staticmethod
+    def _counts(data: pd.DataFrame, dtype=int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return (data["frequency"].to_numpy(dtype=dtype), data["recency"].to_numpy(dtype=float),
+                data["T"].to_numpy(dtype=float), data["weight"].to_numpy(dtype=float))
+
+
+class BGNBD(Model):
+    """BG/NBD (Fader, Hardie & Lee 2005): drop-out only right after a purchase."""
+
+    name = "bgnbd"
+    parameter_names = ("r", "alpha", "a", "b")
+    churn = ("a", "b")
+    modified = False
+    _fitter = "BetaGeoFitter"
+
+    def fast_problem(self, data):
+        from shoplens.clv import likelihood as lik
+
+        packed = lik.CountData.from_patterns(data)
+        if self.modified:
+            return (lambda lp, d, pen: lik.bgnbd_nll(lp, d, pen, modified=True)), (packed,), packed.scale
+        return lik.bgnbd_nll, (packed,), packed.scale
+
+    def mean_nll(self, data):
+        fitter = getattr(lifetimes(), self._fitter)
+        x, rec, age, w = self._counts(data)
+        return lambda lp: float(fitter._negative_log_likelihood(lp, x, rec, age, w, 0.0))
+
+    def lifetimes_fit(self, data, penalizer, init):
+        fitter = getattr(lifetimes(), self._fitter)(penalizer_coef=penalizer)
+        return _quiet_fit(fitter, data["frequency"], data["recency"], data["T"],
+                          weights=data["weight"].to_numpy(), initial_params=init)
+
+    def _denominator(self, p, x, rec, age):
+        r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+        ratio = np.exp((r + x) * (np.log(alpha + age) - np.log(alpha + rec)))
+        if not self.modified:
+            return 1.0 + np.where(x > 0, a / np.maximum(b + x - 1, 1e-300) * ratio, 0.0)
+        return 1.0 + a / (b + x) * ratio
+
+    def probability_alive(self, p, x, rec, age):
+        return 1.0 / self._denominator(p, x, rec, age)
+
+    history_part = probability_alive
+
+    def time_part(self, p, t, x, age):
+        """Numerator of E[Y(t) | x, t_x, T]; depends on (x, T, t) only.
+
+        Uses Euler's transformation of the hypergeometric term, whose first two
+        arguments then no longer grow with x, so it stays finite for heavy buyers.
+        """
+        r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+        z = t / (alpha + age + t)
+        one_minus_z = (alpha + age) / (alpha + age + t)
+        if not self.modified:
+            c = a + b + x - 1
+            hyp = hyp2f1(a + b - 1 - r, a - 1, c, z)
+        else:
+            c = a + b + x
+            hyp = hyp2f1(a + b - r, a - 1, c, z)
+        return c / (a - 1) * (1.0 - one_minus_z ** (a - 1) * hyp)
+
+    def unconditional(self, p, t):
+        r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+        z = t / (alpha + t)
+        return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, z))
+
+    @staticmethod
+    def window_probability(p, frequency, recency, T, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """P(at least one purchase in (T, T + t]) and P(alive at T).
+
+        A customer can only drop out right after a purchase, so with no purchase
+        in the window nobody drops out during it. Given alive at T, the purchase
+        rate's posterior is Gamma(r + x, alpha + T), hence
+        P(no purchase in t | alive) = ((alpha + T) / (alpha + T + t)) ** (r + x)
+        and P(>= 1) = P(alive) * (1 - that). For x = 0 and T = 0 this is 1 minus
+        lifetimes' ``probability_of_n_purchases_up_to_time(t, 0)``.
+        """
+        r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+        x = np.asarray(frequency, dtype="float64")
+        tx = np.asarray(recency, dtype="float64")
+        TT = np.asarray(T, dtype="float64")
+        # P(alive | x, tx, T) (Fader, Hardie & Lee 2005, eq. in log space)
+        log_div = (r + x) * np.log((alpha + TT) / (alpha + tx)) + np.log(a / np.maximum(b + x - 1, 1e-12))
+        p_alive = np.where(x > 0, 1.0 / (1.0 + np.exp(np.clip(log_div, -700, 700))), 1.0)
+        p_none = np.exp((r + x) * (np.log(alpha + TT) - np.log(alpha + TT + t)))
+        return p_alive * (1.0 - p_none), p_alive
+
+
+class MBGNBD(BGNBD):
+    """MBG/NBD (Batislam et al. 2007): a customer may also drop out at time 0."""
+
+    name = "mbgnbd"
+    modified = True
+    _fitter = "ModifiedBetaGeoFitter"
+
+    def unconditional(self, p, t):
+        r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+        z = t / (alpha + t)
+        return b / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b + 1, a + b, z))
+
+
+class ParetoNBD(Model):
+    """Pareto/NBD (Schmittlein et al. 1987): exponential lifetimes; fitted by lifetimes."""
+
+    name = "pareto_nbd"
+    parameter_names = ("r", "alpha", "s", "beta")
+    churn = ("s", "beta")
+    has_fast_likelihood = False
+
+    def mean_nll(self, data):
+        lt = lifetimes()
+        x, rec, age, w = self._counts(data)
+
+        def pareto(lp: np.ndarray) -> float:
+            ll = lt.ParetoNBDFitter._conditional_log_likelihood(np.exp(lp), x, rec, age)
+            return float(-(w * ll).sum() / w.sum())
+
+        return pareto
+
+    def lifetimes_fit(self, data, penalizer, init):
+        fitter = lifetimes().ParetoNBDFitter(penalizer_coef=penalizer)
+        # A fixed start (lifetimes draws one at random) keeps the fit reproducible.
+        start = np.ones(4) if init is None else init
+        return _quiet_fit(fitter, data["frequency"], data["recency"], data["T"],
+                          weights=data["weight"].to_numpy(), initial_params=start, tol=1e-8, maxiter=4000)
+
+    def _log_palive(self, p, x, rec, age):
+        r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
+        loglik = lifetimes().ParetoNBDFitter._conditional_log_likelihood((r, alpha, s, beta), x, rec, age)
+        first = (
+            gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+            - (r + x) * np.log(alpha + age) - s * np.log(beta + age)
+        )
+        return np.minimum(first - loglik, 0.0)
+
+    def probability_alive(self, p, x, rec, age):
+        return np.exp(self._log_palive(p, x, rec, age))
+
+    history_part = probability_alive
+
+    def time_part(self, p, t, x, age):
+        r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
+        if abs(s - 1) < 1e-9:
+            tail = np.log((beta + age + t) / (beta + age))
+        else:
+            tail = (1 - ((beta + age) / (beta + age + t)) ** (s - 1)) / (s - 1)
+        return (r + x) * (beta + age) / (alpha + age) * tail
+
+    def unconditional(self, p, t):
+        r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
+        return r * beta / (alpha * (s - 1)) * (1 - (beta / (beta + t)) ** (s - 1))
+
+
+class NBD(Model):
+    """NBD: no drop-out; the limit of the three models above at their boundary."""
+
+    name = "nbd"
+    parameter_names = ("r", "alpha")
+    has_lifetimes_fitter = False
+
+    def fast_problem(self, data):
+        from shoplens.clv import likelihood as lik
+
+        packed = lik.CountData.from_patterns(data)
+        return lik.nbd_nll, (packed,), packed.scale
+
+    def probability_alive(self, p, x, rec, age):
+        return np.ones(np.broadcast(x, rec, age).shape)  # no drop-out: alive for sure
+
+    history_part = probability_alive
+
+    def time_part(self, p, t, x, age):
+        return (p["r"] + x) * t / (p["alpha"] + age)  # the posterior mean rate times t
+
+    def unconditional(self, p, t):
+        return p["r"] * t / p["alpha"]
+
+    @staticmethod
+    def window_probability(p, frequency, recency, T, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """P(at least one purchase in (T, T + t]) and P(alive) = 1."""
+        x = np.asarray(frequency, dtype="float64")
+        TT = np.asarray(T, dtype="float64")
+        p_none = np.exp((p["r"] + x) * (np.log(p["alpha"] + TT) - np.log(p["alpha"] + TT + t)))
+        return 1.0 - p_none, np.ones_like(x)
+
+
+class GammaGamma(Model):
+    """Gamma-Gamma spend per purchase day (Fader & Hardie 2013)."""
+
+    name = "gamma_gamma"
+    parameter_names = ("p", "q", "v")
+    role = "spend"
+
+    def fast_problem(self, data):
+        from shoplens.clv import likelihood as lik
+
+        return lik.gamma_gamma_nll, (lik.SpendData.from_rows(data),), 1.0
+
+    def mean_nll(self, data):
+        lt = lifetimes()
+        w = data["weight"].to_numpy(dtype=float)
+        x = data["frequency"].to_numpy(dtype=float)
+        m = data["monetary_value"].to_numpy(dtype=float)
+        return lambda lp: float(lt.GammaGammaFitter._negative_log_likelihood(lp, x, m, w, 0.0))
+
+    def lifetimes_fit(self, data, penalizer, init):
+        fitter = lifetimes().GammaGammaFitter(penalizer_coef=penalizer)
+        return _quiet_fit(fitter, data["frequency"], data["monetary_value"],
+                          weights=data["weight"].to_numpy(), initial_params=init)
+
+    @staticmethod
+    def expected_average_value(p, x, m) -> np.ndarray:
+        """E[spend per purchase day | x, m]; x = 0 gives the population mean."""
+        pp, q, v = p["p"], p["q"], p["v"]
+        x = np.asarray(x, dtype=float)
+        m = np.asarray(m, dtype=float)
+        weight = pp * x / (pp * x + q - 1)
+        return (1 - weight) * (v * pp / (q - 1)) + weight * m
+
+
+MODELS: dict[str, Model] = {m.name: m for m in (BGNBD(), MBGNBD(), ParetoNBD(), NBD(), GammaGamma())}
