@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  done in {time.perf_counter() - t:.0f} s", flush=True)
 
     from shoplens import propensity as P
+    from shoplens.propensity.history import _date_to_day
 
     figures: dict = {"customers": args.customers, "train_customers_cap": args.train_customers,
                      "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "seed": args.seed}
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     figures["training_metrics"] = trained.metadata["training_metrics"]
     print(f"trained in {figures['train_seconds']} s: {trained.metadata['training_metrics']}", flush=True)
 
-    as_of_day = P._date_to_day(as_of)
+    as_of_day = _date_to_day(as_of)
     t = time.perf_counter()
     snap = P.snapshot(history, as_of_day, cfg.sequence_weeks)
     p, e = trained.predict(snap, cfg.window_days)

@@ -28,7 +28,9 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 EVALUATION_COLUMNS: list[str] = [
     "model_name",
@@ -98,3 +100,25 @@ def evaluation_frame(
     frame["n_obs"] = frame["n_obs"].astype("int64")
     frame["value"] = frame["value"].astype("float64")
     return frame
+
+
+def auc(score: np.ndarray, label: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties count one half); NaN if one class."""
+    label = np.asarray(label, dtype=bool)
+    n_pos = int(label.sum())
+    n_neg = len(label) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[label].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def deciles(p: np.ndarray) -> np.ndarray:
+    """1 = the tenth with the highest score, 10 = the lowest (ties by order)."""
+    n = len(p)
+    if n == 0:
+        return np.zeros(0, dtype="int64")
+    order = np.argsort(-p, kind="stable")
+    rank = np.empty(n, dtype="int64")
+    rank[order] = np.arange(n)
+    return (rank * 10 // n + 1).astype("int64")

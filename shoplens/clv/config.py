@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from shoplens import __version__
 from shoplens.clv.models import MODELS
+from shoplens.settings import ConfigError
 from shoplens.status import StepDeclined
 
 MODEL_TAG = "clv.1"
@@ -88,6 +89,10 @@ class ClvDataError(ValueError):
     """The data cannot support the CLV models; the message names cause and fix."""
 
 
+class ClvConfigError(ClvDataError, ConfigError):
+    """A CLV dbt var has a value it does not allow (the message names both)."""
+
+
 class ClvDeclined(ClvDataError, StepDeclined):
     """Valid data that cannot identify any CLV model (too few customers, no repeat
     buyers, ...): the step declines and serves an empty table with this reason."""
@@ -141,33 +146,33 @@ class ClvConfig:
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
-            raise ClvDataError(f"clv_fit_engine must be one of {ENGINES}, got {self.engine!r}.")
+            raise ClvConfigError(f"clv_fit_engine must be one of {ENGINES}, got {self.engine!r}.")
         if self.time_unit not in DAYS_PER_UNIT:
-            raise ClvDataError(
+            raise ClvConfigError(
                 f"btyd_time_unit must be 'days' or 'weeks', got {self.time_unit!r}."
                 " Fix: set --vars '{btyd_time_unit: weeks}' or days."
             )
         if not (math.isfinite(self.penalizer) and self.penalizer >= 0):
-            raise ClvDataError(f"penalizer must be a finite number >= 0, got {self.penalizer!r}.")
+            raise ClvConfigError(f"penalizer must be a finite number >= 0, got {self.penalizer!r}.")
         if int(self.horizon_months) != self.horizon_months or not 1 <= self.horizon_months <= 600:
-            raise ClvDataError(
+            raise ClvConfigError(
                 f"clv_horizon_months must be a whole number of months in 1..600, got {self.horizon_months!r}."
             )
         if not (math.isfinite(self.annual_discount_rate) and 0 <= self.annual_discount_rate < 1):
-            raise ClvDataError(
+            raise ClvConfigError(
                 "annual_discount_rate must be a yearly rate in [0, 1), e.g. 0.10 for 10 %,"
                 f" got {self.annual_discount_rate!r}."
             )
         unknown = set(self.candidates) - set(COUNT_MODELS)
         if unknown or not self.candidates:
-            raise ClvDataError(
+            raise ClvConfigError(
                 f"clv_candidates must be a non-empty list of {COUNT_MODELS}, got {self.candidates!r}."
                 " Fix: set --vars '{clv_candidates: \"bgnbd,nbd\"}' or leave the default."
             )
         if self.n_draws < 10:
-            raise ClvDataError(f"clv_interval_draws must be >= 10, got {self.n_draws}.")
+            raise ClvConfigError(f"clv_interval_draws must be >= 10, got {self.n_draws}.")
         if self.min_customers < 2 or self.min_repeat_customers < 2:
-            raise ClvDataError("clv_min_customers and clv_min_repeat_customers must be >= 2.")
+            raise ClvConfigError("clv_min_customers and clv_min_repeat_customers must be >= 2.")
 
     @property
     def days_per_unit(self) -> float:

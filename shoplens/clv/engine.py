@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from contextvars import ContextVar
 
 import numpy as np
 import pandas as pd
@@ -41,22 +42,35 @@ def _run_lifetimes(name: str, data: pd.DataFrame, penalizer: float, init: np.nda
     return MODELS[name].lifetimes_fit(data, penalizer, init)
 
 
-_PROBLEM_CACHE: dict[str, tuple[pd.DataFrame, tuple]] = {}
+# The packed data of the frames one fit_model call works on, so that the fit and
+# its Hessian check do not pack the same patterns twice. It lives only inside
+# ``problem_cache()`` (one fit_model call), never at module level.
+_PROBLEMS: ContextVar[dict[tuple[str, int], tuple[pd.DataFrame, tuple]] | None] = ContextVar(
+    "clv_fast_problems", default=None
+)
+
+
+@contextlib.contextmanager
+def problem_cache():
+    """Keep packed fast-engine problems for the frames seen inside the block."""
+    token = _PROBLEMS.set({})
+    try:
+        yield
+    finally:
+        _PROBLEMS.reset(token)
 
 
 def _fast_problem(name: str, data: pd.DataFrame):
-    """(objective, packed data, time scale) of the fast engine for ``name``.
-
-    The packed data of the last frame seen per model are kept, so that the fit
-    and its Hessian check do not pack the same patterns twice.
-    """
-    cached = _PROBLEM_CACHE.get(name)
+    """(objective, packed data, time scale) of the fast engine for ``name``."""
+    cache = _PROBLEMS.get()
+    if cache is None:
+        return _build_fast_problem(name, data)
+    cached = cache.get((name, id(data)))
     if cached is not None and cached[0] is data:
         return cached[1]
     result = _build_fast_problem(name, data)
-    _PROBLEM_CACHE[name] = (data, result)
+    cache[(name, id(data))] = (data, result)
     return result
-
 
 def _build_fast_problem(name: str, data: pd.DataFrame):
     return MODELS[name].fast_problem(data)

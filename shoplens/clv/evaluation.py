@@ -19,7 +19,6 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from shoplens.clv.closed_forms import expected_average_value, expected_purchases
 from shoplens.clv.config import (
@@ -34,7 +33,8 @@ from shoplens.clv.config import (
 from shoplens.clv.fit import default_count_model, fit_clv
 from shoplens.clv.fitted import ClvFit
 from shoplens.clv.summary import validate_summary
-from shoplens.evaluation import evaluation_frame
+from shoplens.evaluation import auc, evaluation_frame
+from shoplens.inputs import purchase_days
 
 FREQUENCY_BUCKETS = 7  # buckets 0..6 and "7+"
 SELECTION_METRIC = "mae"
@@ -52,18 +52,6 @@ def naive_rate_purchases(x, age, t) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     age = np.asarray(age, dtype=float)
     return np.where(age > 0, x / np.maximum(age, 1e-300), 0.0) * t
-
-
-def purchase_days(purchases: pd.DataFrame) -> pd.DataFrame:
-    """One row per customer and purchase day with the day's total spend.
-
-    ``purchases`` needs ``customer_id``, ``order_date`` and ``order_total``
-    and must hold purchases only (completed orders).
-    """
-    frame = purchases.loc[:, ["customer_id", "order_date", "order_total"]].copy()
-    frame["order_date"] = pd.to_datetime(frame["order_date"]).dt.normalize()
-    frame["order_total"] = pd.to_numeric(frame["order_total"]).astype("float64")
-    return frame.groupby(["customer_id", "order_date"], as_index=False, sort=True)["order_total"].sum()
 
 
 def summary_from_purchases(
@@ -114,17 +102,6 @@ def window_actuals(
     return pd.DataFrame(
         {"actual_purchases": grouped.size(), "actual_revenue": grouped["order_total"].sum()}
     )
-
-
-def auc(score: np.ndarray, label: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney, ties count one half); NaN if one class."""
-    label = np.asarray(label, dtype=bool)
-    n_pos = int(label.sum())
-    n_neg = len(label) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(score)
-    return float((ranks[label].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def _bucket(freq: np.ndarray) -> np.ndarray:

@@ -19,7 +19,13 @@ from shoplens.clv.config import (
     ClvDeclined,
     ClvFitError,
 )
-from shoplens.clv.engine import _fast_problem, _mean_nll, _numeric_hessian, _run_engine
+from shoplens.clv.engine import (
+    _fast_problem,
+    _mean_nll,
+    _numeric_hessian,
+    _run_engine,
+    problem_cache,
+)
 from shoplens.clv.fitted import ClvFit, FittedModel
 from shoplens.clv.models import MODELS
 from shoplens.clv.summary import compress_counts, compress_spend, validate_summary
@@ -83,6 +89,11 @@ def fit_model(
     ``ladder`` above ``penalizer`` are tried in turn; the accepted fit then
     carries ``fallback_reason``. Raises :class:`ClvFitError` when all fail.
     """
+    with problem_cache():
+        return _fit_with_ladder(name, data, penalizer, time_unit, init, ladder, engine)
+
+
+def _fit_with_ladder(name, data, penalizer, time_unit, init, ladder, engine) -> FittedModel:
     tries = [penalizer] + [p for p in ladder if p > penalizer]
     failures: list[str] = []
     hint = ""

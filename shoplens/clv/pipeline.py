@@ -26,6 +26,7 @@ from shoplens.clv.config import (
     PREDICTION_COLUMNS,
     SPEND_MODEL,
     ClvConfig,
+    ClvConfigError,
     ClvDataError,
     ClvDeclined,
 )
@@ -41,6 +42,8 @@ from shoplens.clv.parameters import fit_from_parameters, parameters_frame
 from shoplens.clv.score import score_customers
 from shoplens.clv.summary import compress_spend, validate_summary
 from shoplens.evaluation import EVALUATION_COLUMNS
+from shoplens.inputs import purchases_only, read_as_of
+from shoplens.settings import read_var
 from shoplens.status import empty_like, step_status
 
 SETTINGS = (
@@ -59,21 +62,11 @@ SETTINGS = (
 )
 
 
-def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and value.strip() in ("", "None", "none"))
-
-
 def config_from_dbt(get: Callable[[str], object]) -> tuple[ClvConfig, int]:
     """Build the config from dbt vars (rendered as strings); returns (config, backtest_days)."""
 
     def value(key: str, default: object, cast: Callable[[object], object]) -> object:
-        raw = get(key)
-        if _blank(raw):
-            return default
-        try:
-            return cast(raw)
-        except (TypeError, ValueError) as exc:
-            raise ClvDataError(f"dbt var {key} has an invalid value {raw!r}: {exc}") from exc
+        return read_var(get, key, default, cast, error=ClvConfigError)
 
     candidates = value("clv_candidates", ",".join(COUNT_MODELS), str)
     config = ClvConfig(
@@ -93,21 +86,14 @@ def config_from_dbt(get: Callable[[str], object]) -> tuple[ClvConfig, int]:
 
 
 def _as_of(as_of: pd.DataFrame) -> tuple[dt.date, dt.date, bool]:
-    if len(as_of) != 1:
-        raise ClvDataError(f"table as_of must have one row, has {len(as_of)}.")
-    row = as_of.iloc[0]
-    return (
-        pd.Timestamp(row["as_of_date"]).date(),
-        pd.Timestamp(row["data_end_date"]).date(),
-        bool(row["has_holdout"]),
-    )
+    row = read_as_of(as_of, error=ClvDataError)
+    return row.as_of_date, row.data_end_date, row.has_holdout
 
 
 def _purchases(orders: pd.DataFrame) -> pd.DataFrame:
     if "is_purchase" in orders.columns:
-        orders = orders.loc[orders["is_purchase"].fillna(False).astype(bool)]
+        orders = purchases_only(orders)
     return orders.loc[:, ["customer_id", "order_date", "order_total"]]
-
 
 def build_parameters(
     summary: pd.DataFrame,

@@ -9,6 +9,7 @@ import numpy as np
 from scipy.stats import norm
 
 from shoplens import __version__
+from shoplens.settings import ConfigError, read_var
 
 SEASON = 7
 MODEL_TAG = "forecast-v1"
@@ -32,6 +33,12 @@ CANDIDATE_ORDERS: tuple[tuple[int, int, int, int], ...] = (
 
 Z80 = float(norm.ppf(0.90))
 Z95 = float(norm.ppf(0.975))
+
+
+def normal_bounds(mean: np.ndarray, se: np.ndarray) -> dict[str, np.ndarray]:
+    """The 80% and 95% bounds of a normal forecast (``SeriesForecast`` fields)."""
+    return {"lower_80": mean - Z80 * se, "upper_80": mean + Z80 * se,
+            "lower_95": mean - Z95 * se, "upper_95": mean + Z95 * se}
 
 FORECAST_COLUMNS = [
     "series_level",
@@ -72,6 +79,22 @@ BACKTEST_COLUMNS = [
     "method",
     "model_order",
 ]
+
+
+#: What each setting allows (named in ConfigError messages); the dbt vars are
+#: forecast_<name> for horizon_days, top_n, n_jobs, backtest_origins, time_budget_s.
+ALLOWED = {
+    "horizon_days": ">= 1 (var forecast_horizon_days)",
+    "top_n": ">= 0 (var forecast_top_n)",
+    "n_jobs": ">= 1 (var forecast_n_jobs)",
+    "backtest_origins": ">= 1 (var forecast_backtest_origins)",
+    "min_history_days": ">= 14",
+    "intermittent_adi": ">= 1.0",
+    "croston_alpha": "in (0, 1]",
+    "max_train_days": ">= min_history_days",
+    "time_budget_s": "> 0 (var forecast_time_budget_s)",
+    "candidate_orders": "at least one (p, q, P, Q)",
+}
 
 
 @dataclass(frozen=True)
@@ -126,7 +149,8 @@ class ForecastConfig:
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             values = {name: getattr(self, name) for name in bad}
-            raise ValueError(f"invalid forecast settings: {values}")
+            allowed = "; ".join(f"{name} {ALLOWED[name]}" for name in bad)
+            raise ConfigError(f"invalid forecast settings: {values}; allowed: {allowed}")
 
 
 @dataclass
@@ -152,10 +176,7 @@ def config_from_dbt(get: Callable[[str], object]) -> ForecastConfig:
     """Build the settings from a dbt Python model's ``dbt.config.get``."""
 
     def number(name: str, default: float) -> float:
-        value = get(name)
-        if value is None or value == "" or str(value).lower() == "none":
-            return default
-        return float(value)  # type: ignore[arg-type]
+        return read_var(get, name, default, float)  # type: ignore[return-value]
 
     return ForecastConfig(
         horizon_days=int(number("forecast_horizon_days", 28)),

@@ -10,6 +10,7 @@ import pandas as pd
 from shoplens.forecast.config import BACKTEST_COLUMNS, SEASON
 from shoplens.forecast.methods import seasonal_naive_point
 from shoplens.forecast.series import select_series
+from shoplens.inputs import purchases_only
 
 
 def holdout_frame(
@@ -89,7 +90,7 @@ def total_actuals_from_orders(holdout_orders: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in needed if c not in holdout_orders.columns]
     if missing:
         raise ValueError(f"holdout_orders is missing columns {missing}")
-    purchases = holdout_orders[holdout_orders["is_purchase"].astype(bool)]
+    purchases = purchases_only(holdout_orders)
     daily = purchases.groupby("order_date").agg(
         units=("n_units", "sum"), revenue=("order_total", "sum")
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shoplens.forecast.config import SEASON, Z80, Z95, SeriesForecast
+from shoplens.forecast.config import SEASON, SeriesForecast, normal_bounds
 
 
 def _clip(fc: SeriesForecast) -> SeriesForecast:
@@ -48,10 +48,7 @@ def seasonal_naive(y: np.ndarray, horizon: int, note: str = "") -> SeriesForecas
             method="seasonal_naive",
             model_order=f"SNAIVE[{SEASON}]",
             mean=mean,
-            lower_80=mean - Z80 * se,
-            upper_80=mean + Z80 * se,
-            lower_95=mean - Z95 * se,
-            upper_95=mean + Z95 * se,
+            **normal_bounds(mean, se),
             n_train_days=len(y),
             note=note,
         )

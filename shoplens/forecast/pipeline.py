@@ -18,11 +18,12 @@ from shoplens.forecast.engine import backtest_demand, forecast_demand
 from shoplens.forecast.holdout import actuals_from_holdout_demand, holdout_frame
 from shoplens.forecast.metrics import evaluation_rows
 from shoplens.forecast.status import ForecastDeclined, check_demand, forecast_status
+from shoplens.inputs import read_as_of
 from shoplens.status import empty_like
 
 
 def _as_of_date(as_of: pd.DataFrame) -> dt.date:
-    return pd.to_datetime(as_of["as_of_date"].iloc[0]).date()
+    return read_as_of(as_of).as_of_date
 
 
 def _config(settings: Mapping[str, object]) -> ForecastConfig:
@@ -51,8 +52,8 @@ def build_evaluation(
 ) -> pd.DataFrame:
     """``ml_forecast_evaluation``: the rolling-origin backtest, plus the holdout
     rows when valid orders exist after ``as_of_date``."""
-    row = as_of.iloc[0]
-    as_of_date = _as_of_date(as_of)
+    row = read_as_of(as_of)
+    as_of_date = row.as_of_date
     config = _config(settings)
     if forecasts.empty:  # the step declined (ml_forecast_status says why)
         return empty_like(EVALUATION_COLUMNS)
@@ -60,9 +61,8 @@ def build_evaluation(
     parts = []
     if not backtest.empty:  # too short for one origin: ml_forecast_status reports it
         parts.append(evaluation_rows(backtest, as_of_date=as_of_date, evaluation_type="backtest"))
-    if bool(row["has_holdout"]):
-        data_end = pd.to_datetime(row["data_end_date"]).date()
-        last_day = min(data_end, as_of_date + dt.timedelta(days=config.horizon_days))
+    if row.has_holdout:
+        last_day = min(row.data_end_date, as_of_date + dt.timedelta(days=config.horizon_days))
         actuals = actuals_from_holdout_demand(holdout_demand)
         holdout = holdout_frame(
             forecasts, actuals, demand, as_of_date=as_of_date, last_actual_date=last_day

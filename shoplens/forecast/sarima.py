@@ -11,7 +11,7 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.signal import lfilter
 
-from shoplens.forecast.config import SEASON, Z80, Z95, ForecastConfig, SeriesForecast
+from shoplens.forecast.config import SEASON, ForecastConfig, SeriesForecast, normal_bounds
 from shoplens.forecast.methods import _clip, croston_sba, seasonal_naive
 
 
@@ -282,10 +282,7 @@ def sarima_forecast(
             method="sarima",
             model_order=_order_label(best),
             mean=mean,
-            lower_80=mean - Z80 * se,
-            upper_80=mean + Z80 * se,
-            lower_95=mean - Z95 * se,
-            upper_95=mean + Z95 * se,
+            **normal_bounds(mean, se),
             n_train_days=len(y),
             aicc=best.aicc,
             fit_seconds=time.perf_counter() - started,

@@ -1,0 +1,53 @@
+"""The dbt inputs every family reads the same way: the as-of row and purchases.
+
+``as_of`` is one row (``as_of_date``, ``data_end_date``, ``has_holdout``);
+a *purchase* is an order with ``is_purchase`` true, and a *purchase day* a UTC
+calendar day with at least one (two orders on one day count once).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+class InputError(ValueError):
+    """A dbt input breaks its contract (the message names the table and the rule)."""
+
+
+@dataclass(frozen=True)
+class AsOf:
+    as_of_date: dt.date
+    data_end_date: dt.date
+    has_holdout: bool
+
+
+def read_as_of(as_of: pd.DataFrame, error: type[ValueError] = InputError) -> AsOf:
+    """The single row of the ``as_of`` model."""
+    if len(as_of) != 1:
+        raise error(f"table as_of must have one row, has {len(as_of)}.")
+    row = as_of.iloc[0]
+    return AsOf(
+        pd.Timestamp(row["as_of_date"]).date(),
+        pd.Timestamp(row["data_end_date"]).date(),
+        bool(row["has_holdout"]),
+    )
+
+
+def purchases_only(orders: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``orders`` that are purchases (``is_purchase``; null counts as not)."""
+    return orders.loc[orders["is_purchase"].fillna(False).astype(bool)]
+
+
+def purchase_days(purchases: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer and purchase day with the day's total spend.
+
+    ``purchases`` needs ``customer_id``, ``order_date`` and ``order_total``
+    and must hold purchases only (completed orders).
+    """
+    frame = purchases.loc[:, ["customer_id", "order_date", "order_total"]].copy()
+    frame["order_date"] = pd.to_datetime(frame["order_date"]).dt.normalize()
+    frame["order_total"] = pd.to_numeric(frame["order_total"]).astype("float64")
+    return frame.groupby(["customer_id", "order_date"], as_index=False, sort=True)["order_total"].sum()

@@ -1,0 +1,98 @@
+"""Encoding; the normalisation statistics are part of the saved model."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from shoplens.propensity.config import _MASK_VALUE, EVENT_STATIC, LOGREG_WEEKS, STATIC_NUMERIC
+from shoplens.propensity.features import Snapshot
+
+
+@dataclasses.dataclass
+class Encoder:
+    """Turns snapshots into network / regression inputs with frozen statistics."""
+
+    channels: list[str]
+    weeks: int
+    seq_mean: list[float]
+    seq_std: list[float]
+    countries: list[str]
+    categories: list[str]
+    static_names: list[str]
+    static_mean: list[float]
+    static_std: list[float]
+
+    @classmethod
+    def fit(cls, snaps: Sequence[Snapshot], channels: Sequence[str], weeks: int,
+            max_countries: int = 10, max_categories: int = 15) -> Encoder:
+        seqs, statics = [], []
+        for s in snaps:
+            m = np.arange(weeks)[None, :] >= (weeks - s.n_weeks)[:, None]
+            seqs.append(np.log1p(np.maximum(s.seq[m], 0.0)))
+            statics.append(s.static[["country", "first_category"]])
+        flat = np.concatenate(seqs, axis=0)
+        st = pd.concat(statics, ignore_index=True)
+        countries = st["country"].value_counts().index[:max_countries].tolist()
+        categories = [c for c in st["first_category"].value_counts().index if c][:max_categories]
+        enc = cls(
+            channels=list(channels),
+            weeks=weeks,
+            seq_mean=flat.mean(axis=0).tolist(),
+            seq_std=np.maximum(flat.std(axis=0), 1e-3).tolist(),
+            countries=[str(c) for c in countries],
+            categories=[str(c) for c in categories],
+            static_names=[],
+            static_mean=[],
+            static_std=[],
+        )
+        raw = pd.concat([enc._static_raw(s) for s in snaps], ignore_index=True)
+        enc.static_names = list(raw.columns)
+        enc.static_mean = raw.mean(axis=0).tolist()
+        enc.static_std = np.maximum(raw.std(axis=0, ddof=0).to_numpy(), 1e-3).tolist()
+        return enc
+
+    def _static_raw(self, snap: Snapshot) -> pd.DataFrame:
+        """Per-customer vector: channel sums over 1/4/13/W weeks (log1p), statics, one-hots."""
+        static = snap.static
+        cols: dict[str, np.ndarray] = {}
+        for w in sorted({min(k, self.weeks) for k in LOGREG_WEEKS}):
+            sums = np.log1p(np.maximum(snap.seq[:, -w:, :].sum(axis=1), 0.0))
+            for j, ch in enumerate(self.channels):
+                cols[f"{ch}_{w}w"] = sums[:, j].astype("float64")
+        for c in STATIC_NUMERIC + EVENT_STATIC:
+            if c in static.columns:
+                cols[c] = static[c].to_numpy("float64")
+        for c in self.countries:
+            cols[f"country={c}"] = (static["country"] == c).to_numpy("float64")
+        for c in self.categories:
+            cols[f"first_category={c}"] = (static["first_category"] == c).to_numpy("float64")
+        return pd.DataFrame(cols)
+
+    def static(self, snap: Snapshot) -> np.ndarray:
+        """Standardised per-customer vector: the network's wide input and the regression's input."""
+        raw = self._static_raw(snap)
+        if list(raw.columns) != self.static_names:
+            raise ValueError(f"features {list(raw.columns)} differ from the model's {self.static_names}")
+        x = raw.to_numpy("float64")
+        return ((x - np.asarray(self.static_mean)) / np.asarray(self.static_std)).astype("float32")
+
+    def sequence(self, snap: Snapshot) -> np.ndarray:
+        """Log, standardise, and set weeks before birth to the mask value."""
+        x = np.maximum(snap.seq, 0.0, dtype="float32")
+        np.log1p(x, out=x)
+        x -= np.asarray(self.seq_mean, dtype="float32")
+        x /= np.asarray(self.seq_std, dtype="float32")
+        masked = np.arange(self.weeks)[None, :] < (self.weeks - snap.n_weeks)[:, None]
+        x[masked] = _MASK_VALUE
+        return x.astype("float32", copy=False)
+
+    def summary(self, snap: Snapshot) -> np.ndarray:
+        """Logistic-regression inputs: the same standardised vector as the network's wide input."""
+        return self.static(snap)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)

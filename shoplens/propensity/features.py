@@ -1,0 +1,158 @@
+"""Features at one cut-off (:class:`Snapshot`) and window counts."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from shoplens.propensity.history import History, _date_to_day
+
+
+@dataclasses.dataclass
+class Snapshot:
+    """Features of the customers known at one cut-off (internal)."""
+
+    cutoff_day: int
+    index: np.ndarray  # customer index into History
+    seq: np.ndarray  # (n, W, C) float32 raw counts / revenue
+    n_weeks: np.ndarray  # (n,) weeks observed (<= W)
+    static: pd.DataFrame  # numeric statics + country + first_category
+    frequency: np.ndarray  # purchase days after the first (BTYD x)
+    recency_days: np.ndarray  # first to last purchase day
+    age_days: np.ndarray  # first purchase day to cut-off (BTYD T)
+    days_since_last: np.ndarray
+    n_purchase_days: np.ndarray
+    revenue_total: np.ndarray
+
+
+def _weekly(cust_pos: np.ndarray, day: np.ndarray, weights: np.ndarray, n: int, cutoff: int, weeks: int) -> np.ndarray:
+    """Sum ``weights`` into (n, weeks) bins; week weeks-1 ends on the cut-off."""
+    age = cutoff - day
+    keep = (age >= 0) & (age < 7 * weeks) & (cust_pos >= 0)
+    flat = cust_pos[keep] * weeks + (weeks - 1 - age[keep] // 7)
+    out = np.bincount(flat, weights=weights[keep], minlength=n * weeks)
+    return out.reshape(n, weeks).astype("float32")
+
+
+def snapshot(history: History, cutoff: dt.date | int, weeks: int, only: np.ndarray | None = None) -> Snapshot:
+    """Features of every customer born on or before ``cutoff`` (data <= cutoff only).
+
+    ``only``: optional boolean mask over the history's customers to restrict to.
+    """
+    c = cutoff if isinstance(cutoff, int | np.integer) else _date_to_day(cutoff)
+    c = int(c)
+    born = history.birth_day <= c
+    index = np.flatnonzero(born if only is None else born & only)
+    n = len(index)
+    pos = np.full(len(history.customer_ids), -1, dtype="int64")
+    pos[index] = np.arange(n)
+
+    channels = history.channels
+    seq = np.zeros((n, weeks, len(channels)), dtype="float32")
+    pc = pos[history.p_cust]
+    seq[:, :, 0] = _weekly(pc, history.p_day, np.ones(len(pc)), n, c, weeks)
+    seq[:, :, 1] = _weekly(pc, history.p_day, history.p_revenue, n, c, weeks)
+    if history.has_events:
+        sc = pos[history.s_cust]
+        for k in range(4):
+            seq[:, :, 2 + k] = _weekly(sc, history.s_day, history.s_counts[:, k].astype("float64"), n, c, weeks)
+    tenure = c - history.birth_day[index]
+    n_weeks = np.minimum(tenure // 7 + 1, weeks)
+
+    before = history.p_day <= c
+    pcb, pdb, prb = pc[before], history.p_day[before], history.p_revenue[before]
+    valid = pcb >= 0
+    pcb, pdb, prb = pcb[valid], pdb[valid], prb[valid]
+    n_days = np.bincount(pcb, minlength=n).astype("float64")
+    revenue = np.bincount(pcb, weights=prb, minlength=n)
+    last = np.full(n, -1, dtype="int64")
+    np.maximum.at(last, pcb, pdb)
+    first = np.full(n, np.iinfo("int64").max, dtype="int64")
+    np.minimum.at(first, pcb, pdb)
+    has = n_days > 0
+    first = np.where(has, first, c)
+    last = np.where(has, last, c)
+    days_since_last = np.where(has, c - last, tenure)
+    signup = history.signup_day[index]
+    since_signup = np.where((signup >= 0) & (signup <= c), c - signup, tenure)
+
+    event_static = {}
+    if history.has_events:
+        sc = pos[history.s_cust]
+        seen = (history.s_day <= c) & (sc >= 0)
+        for name, kind in (("log_days_since_last_session", 0), ("log_days_since_last_cart", 2)):
+            m = seen & (history.s_counts[:, kind] > 0)
+            last_s = np.full(n, -1, dtype="int64")
+            np.maximum.at(last_s, sc[m], history.s_day[m])
+            event_static[name] = np.log1p(np.where(last_s >= 0, c - last_s, tenure + 1))
+    static = pd.DataFrame(
+        {
+            "log_tenure_days": np.log1p(tenure),
+            "log_days_since_last_purchase": np.log1p(days_since_last),
+            "has_purchased": has.astype("float64"),
+            "log_n_purchase_days_total": np.log1p(n_days),
+            "log_revenue_total": np.log1p(np.maximum(revenue, 0.0)),
+            "log_days_since_signup": np.log1p(since_signup),
+            "country": history.country[index],
+            # the first-order category is only known once the first order happened
+            "first_category": np.where(has, history.first_category[index], ""),
+            **event_static,
+        }
+    )
+    return Snapshot(
+        cutoff_day=c,
+        index=index,
+        seq=seq,
+        n_weeks=n_weeks.astype("int64"),
+        static=static,
+        frequency=np.maximum(n_days - 1, 0),
+        recency_days=(last - first).astype("float64"),
+        age_days=(c - first).astype("float64"),
+        days_since_last=days_since_last.astype("float64"),
+        n_purchase_days=n_days,
+        revenue_total=revenue,
+    )
+
+
+def window_counts(history: History, index: np.ndarray, start_day: int, end_day: int) -> np.ndarray:
+    """Purchase days of customers ``index`` in ``start_day .. end_day`` (inclusive)."""
+    pos = np.full(len(history.customer_ids), -1, dtype="int64")
+    pos[index] = np.arange(len(index))
+    pc = pos[history.p_cust]
+    keep = (history.p_day >= start_day) & (history.p_day <= end_day) & (pc >= 0)
+    return np.bincount(pc[keep], minlength=len(index)).astype("float64")
+
+def _slice(s: Snapshot, sl: slice) -> Snapshot:
+    """Rows ``sl`` of a snapshot (numpy views, no copy of the sequence)."""
+    return Snapshot(
+        cutoff_day=s.cutoff_day,
+        index=s.index[sl],
+        seq=s.seq[sl],
+        n_weeks=s.n_weeks[sl],
+        static=s.static.iloc[sl].reset_index(drop=True),
+        frequency=s.frequency[sl],
+        recency_days=s.recency_days[sl],
+        age_days=s.age_days[sl],
+        days_since_last=s.days_since_last[sl],
+        n_purchase_days=s.n_purchase_days[sl],
+        revenue_total=s.revenue_total[sl],
+    )
+
+
+def _subset(s: Snapshot, keep: np.ndarray) -> Snapshot:
+    return Snapshot(
+        cutoff_day=s.cutoff_day,
+        index=s.index[keep],
+        seq=s.seq[keep],
+        n_weeks=s.n_weeks[keep],
+        static=s.static.loc[keep].reset_index(drop=True),
+        frequency=s.frequency[keep],
+        recency_days=s.recency_days[keep],
+        age_days=s.age_days[keep],
+        days_since_last=s.days_since_last[keep],
+        n_purchase_days=s.n_purchase_days[keep],
+        revenue_total=s.revenue_total[keep],
+    )

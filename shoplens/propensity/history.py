@@ -1,0 +1,167 @@
+"""Inputs: day-level activity per customer (:class:`History`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from shoplens.inputs import purchases_only
+from shoplens.propensity.config import (
+    _EPOCH,
+    EVENT_CHANNELS,
+    ORDER_CHANNELS,
+    InsufficientHistoryError,
+)
+
+
+def _to_day(values: pd.Series) -> np.ndarray:
+    """Days since 1970-01-01 (int64) of timestamps or dates, UTC calendar day."""
+    ts = pd.to_datetime(values, utc=True, errors="raise")
+    days = ts.dt.floor("D").dt.tz_localize(None).to_numpy(dtype="datetime64[D]")
+    return (days - _EPOCH).astype("int64")
+
+
+def _day_to_date(day: int) -> dt.date:
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=int(day)))
+
+
+def _date_to_day(value: dt.date | str | pd.Timestamp) -> int:
+    return int((np.datetime64(pd.Timestamp(value).date(), "D") - _EPOCH).astype("int64"))
+
+
+def _require(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} is missing required columns {missing}; it has {list(frame.columns)}")
+
+
+@dataclasses.dataclass
+class History:
+    """Day-level activity of every customer, indexed 0..n-1 (internal)."""
+
+    customer_ids: np.ndarray
+    birth_day: np.ndarray  # first purchase or sign-up day, whichever is earlier
+    signup_day: np.ndarray  # -1 when unknown
+    first_purchase_day: np.ndarray  # large when never
+    country: np.ndarray  # str
+    first_category: np.ndarray  # str ("" when none)
+    p_cust: np.ndarray  # purchase days: customer index
+    p_day: np.ndarray  # purchase days: day
+    p_revenue: np.ndarray  # purchase days: revenue that day
+    s_cust: np.ndarray  # sessions: customer index
+    s_day: np.ndarray
+    s_counts: np.ndarray  # (n_sessions, 4): 1, product views, add-to-carts, checkouts
+    first_data_day: int
+    last_data_day: int
+
+    @property
+    def has_events(self) -> bool:
+        return len(self.s_cust) > 0
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return ORDER_CHANNELS + (EVENT_CHANNELS if self.has_events else ())
+
+
+def prepare_history(
+    orders: pd.DataFrame,
+    sessions: pd.DataFrame | None,
+    customers: pd.DataFrame,
+) -> History:
+    """Collect the day-level activity the features are built from.
+
+    ``orders``: fct_orders columns customer_id, ordered_at, order_total,
+    is_purchase (other statuses are ignored). ``sessions``: fct_sessions
+    columns customer_id, started_at, n_product_views, n_add_to_carts,
+    n_checkouts, or None/empty (orders-only shop). ``customers``:
+    dim_customers columns customer_id, country, first_order_category,
+    signed_up_at. Customers who appear in orders but not in ``customers`` are
+    added with unknown country and sign-up.
+    """
+    _require(orders, "orders", ["customer_id", "ordered_at", "order_total", "is_purchase"])
+    _require(customers, "customers", ["customer_id", "country", "first_order_category", "signed_up_at"])
+    purchases = purchases_only(orders)
+    purchases = purchases.loc[purchases["customer_id"].notna()]
+    if purchases.empty:
+        raise InsufficientHistoryError(
+            "orders hold no completed purchase (is_purchase) up to as_of_date: nothing to learn from."
+            " Fix: use a later as_of_date, or check the status column of the raw orders"
+        )
+
+    cust = customers.drop_duplicates("customer_id")
+    cust = cust.loc[cust["customer_id"].notna()]
+    ids = pd.Index(pd.unique(pd.concat([cust["customer_id"], purchases["customer_id"]], ignore_index=True)))
+    n = len(ids)
+
+    p_cust_raw = ids.get_indexer(purchases["customer_id"])
+    p_day_raw = _to_day(purchases["ordered_at"])
+    revenue = pd.to_numeric(purchases["order_total"], errors="coerce").fillna(0.0).to_numpy(float)
+    day_level = (
+        pd.DataFrame({"c": p_cust_raw, "d": p_day_raw, "r": revenue})
+        .groupby(["c", "d"], sort=True, as_index=False)["r"].sum()
+    )
+    p_cust = day_level["c"].to_numpy("int64")
+    p_day = day_level["d"].to_numpy("int64")
+    p_rev = day_level["r"].to_numpy("float64")
+
+    big = np.iinfo("int64").max // 4
+    first_purchase = np.full(n, big, dtype="int64")
+    np.minimum.at(first_purchase, p_cust, p_day)
+
+    signup = np.full(n, -1, dtype="int64")
+    cidx = ids.get_indexer(cust["customer_id"])
+    signed = cust["signed_up_at"].notna().to_numpy()
+    if signed.any():
+        signup[cidx[signed]] = _to_day(cust.loc[signed, "signed_up_at"])
+    birth = np.where(signup >= 0, np.minimum(signup, first_purchase), first_purchase)
+
+    country = np.full(n, "unknown", dtype=object)
+    country[cidx] = cust["country"].fillna("unknown").astype(str).to_numpy()
+    category = np.full(n, "", dtype=object)
+    category[cidx] = cust["first_order_category"].fillna("").astype(str).to_numpy()
+
+    s_cust = np.zeros(0, dtype="int64")
+    s_day = np.zeros(0, dtype="int64")
+    s_counts = np.zeros((0, 4), dtype="float32")
+    if sessions is not None and len(sessions) > 0:
+        _require(
+            sessions,
+            "sessions",
+            ["customer_id", "started_at", "n_product_views", "n_add_to_carts", "n_checkouts"],
+        )
+        known = sessions.loc[sessions["customer_id"].notna()]
+        sc = ids.get_indexer(known["customer_id"])
+        keep = sc >= 0  # sessions of customers unknown to dim_customers are dropped
+        known = known.loc[keep]
+        s_cust = sc[keep].astype("int64")
+        s_day = _to_day(known["started_at"])
+        s_counts = np.column_stack(
+            [
+                np.ones(len(known), dtype="float32"),
+                known["n_product_views"].fillna(0).to_numpy("float32"),
+                known["n_add_to_carts"].fillna(0).to_numpy("float32"),
+                known["n_checkouts"].fillna(0).to_numpy("float32"),
+            ]
+        )
+    return History(
+        customer_ids=ids.to_numpy(),
+        birth_day=birth,
+        signup_day=signup,
+        first_purchase_day=first_purchase,
+        country=country,
+        first_category=category,
+        p_cust=p_cust,
+        p_day=p_day,
+        p_revenue=p_rev,
+        s_cust=s_cust,
+        s_day=s_day,
+        s_counts=s_counts,
+        first_data_day=int(p_day.min()),
+        last_data_day=int(p_day.max()),
+    )

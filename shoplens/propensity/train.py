@@ -1,0 +1,242 @@
+"""Training: cut-offs, label checks, the training set, baselines and the GRU."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import math
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from shoplens import __version__
+from shoplens.evaluation import auc
+from shoplens.propensity.baselines import rfm_cells
+from shoplens.propensity.config import (
+    MIN_HISTORY_DAYS,
+    MIN_NEGATIVE_LABELS,
+    MIN_POSITIVE_LABELS,
+    InsufficientHistoryError,
+    PropensityConfig,
+)
+from shoplens.propensity.encoding import Encoder
+from shoplens.propensity.features import Snapshot, _subset, snapshot, window_counts
+from shoplens.propensity.history import History, _date_to_day, _day_to_date
+from shoplens.propensity.network import (
+    TrainedPropensity,
+    _carry_window,
+    _configure_tensorflow,
+    _time_budget_callback,
+    _weighted_bce,
+    build_network,
+)
+
+
+def training_cutoffs(history: History, train_end_day: int, cfg: PropensityConfig) -> list[int]:
+    """Cut-offs whose label windows end on or before ``train_end_day``."""
+    latest = train_end_day - cfg.label_window_days
+    earliest_allowed = history.first_data_day + MIN_HISTORY_DAYS
+    cutoffs = [latest - k * cfg.cutoff_step_days for k in range(cfg.n_cutoffs)]
+    cutoffs = [c for c in cutoffs if c >= earliest_allowed]
+    if not cutoffs:
+        need = MIN_HISTORY_DAYS + cfg.label_window_days
+        raise InsufficientHistoryError(
+            f"too little history to train: the first purchase is on {_day_to_date(history.first_data_day)}"
+            f" and training must end on {_day_to_date(train_end_day)}, but each training cut-off"
+            f" needs {MIN_HISTORY_DAYS} days of orders before it and {cfg.label_window_days} days"
+            f" of labels after it (at least {need} days of orders before the training end)."
+            f" {_FIX}"
+        )
+    return cutoffs
+
+
+_FIX = (
+    "Fix: load more order history or use a later as_of_date; a shorter label window"
+    " (var propensity_train_window_days) needs fewer days"
+)
+
+
+def _require_labels(cutoffs: Sequence[int], n_pos: int, n_neg: int) -> None:
+    if n_pos < MIN_POSITIVE_LABELS or n_neg < MIN_NEGATIVE_LABELS:
+        raise InsufficientHistoryError(
+            f"too little history to train: the training cut-offs {[str(_day_to_date(c)) for c in cutoffs]}"
+            f" give {n_pos} purchasing and {n_neg} non-purchasing customer windows; at least"
+            f" {MIN_POSITIVE_LABELS} of each are needed. {_FIX}, or more cut-offs"
+            " (var propensity_n_cutoffs)"
+        )
+
+
+def check_trainable(history: History, train_end_day: int, cfg: PropensityConfig) -> list[int]:
+    """The training cut-offs, or :class:`InsufficientHistoryError` naming the fix.
+
+    Cheap (label counts only, no features): what a declined step reports.
+    """
+    cutoffs = training_cutoffs(history, train_end_day, cfg)
+    n_pos = n_all = 0
+    for c in cutoffs:
+        born = np.flatnonzero(history.birth_day <= c)
+        y = window_counts(history, born, c + 1, c + cfg.label_window_days) > 0
+        n_pos += int(y.sum())
+        n_all += len(y)
+    _require_labels(cutoffs, n_pos, n_all - n_pos)
+    return cutoffs
+
+
+def _training_set(history: History, cutoffs: Sequence[int], cfg: PropensityConfig):
+    rng = np.random.default_rng(cfg.seed)
+    n_all = len(history.customer_ids)
+    sampled = np.ones(n_all, dtype=bool)
+    if n_all > cfg.max_train_customers:
+        sampled[:] = False
+        sampled[rng.choice(n_all, cfg.max_train_customers, replace=False)] = True
+    # validation split by customer: all cut-off rows of a customer on one side
+    is_val = np.zeros(n_all, dtype=bool)
+    is_val[rng.random(n_all) < cfg.validation_fraction] = True
+    n_rows = sum(int((history.birth_day[sampled] <= c).sum()) for c in cutoffs)
+    row_share = min(1.0, cfg.max_train_rows / max(n_rows, 1))
+    snaps, labels, counts = [], [], []
+    for c in cutoffs:
+        s = snapshot(history, c, cfg.sequence_weeks, only=sampled)
+        if row_share < 1.0:
+            s = _subset(s, rng.random(len(s.index)) < row_share)
+        y = window_counts(history, s.index, c + 1, c + cfg.label_window_days)
+        snaps.append(s)
+        counts.append(y)
+        labels.append((y > 0).astype("float32"))
+    return snaps, labels, counts, is_val
+
+@dataclasses.dataclass
+class Baselines:
+    """Fitted RFM and logistic-regression baselines (cheap; refitted each run)."""
+
+    rfm_edges: dict
+    rfm_rates: dict[str, float]
+    rfm_prior: float
+    logreg: object
+    label_window_days: int
+
+
+def fit_baselines(snaps: Sequence[Snapshot], labels: Sequence[np.ndarray], encoder: Encoder,
+                  cfg: PropensityConfig) -> Baselines:
+    """RFM cell repeat rates and a logistic regression, both on the training cut-offs."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    latest = int(np.argmax([s.cutoff_day for s in snaps]))
+    _, edges = rfm_cells(snaps[latest])
+    cells = np.concatenate([rfm_cells(s, edges)[0] for s in snaps])
+    y = np.concatenate(labels)
+    prior = float(y.mean())
+    frame = pd.DataFrame({"cell": cells, "y": y}).groupby("cell")["y"].agg(["sum", "count"])
+    strength = 20.0  # pseudo-customers at the overall rate: small cells shrink to it
+    rates = ((frame["sum"] + strength * prior) / (frame["count"] + strength)).to_dict()
+
+    x = np.concatenate([encoder.summary(s) for s in snaps])
+    lr = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+    lr.fit(x, y)
+    return Baselines(edges, {str(k): float(v) for k, v in rates.items()}, prior, lr, cfg.label_window_days)
+
+
+def score_baselines(b: Baselines, snap: Snapshot, encoder: Encoder, window_days: int) -> dict[str, np.ndarray]:
+    cells, _ = rfm_cells(snap, b.rfm_edges)
+    rfm = np.array([b.rfm_rates.get(c, b.rfm_prior) for c in cells], dtype="float64")
+    lr = b.logreg.predict_proba(encoder.summary(snap))[:, 1]
+    rfm, _ = _carry_window(rfm, rfm, b.label_window_days, window_days)
+    lr, _ = _carry_window(lr, lr, b.label_window_days, window_days)
+    return {"rfm": rfm, "logreg": lr}
+
+
+def train_propensity(history: History, train_end: dt.date | int, cfg: PropensityConfig) -> tuple[TrainedPropensity, Baselines]:
+    """Train the GRU (and the RFM / logistic baselines) on cut-offs before ``train_end``.
+
+    Labels come from windows ending on or before ``train_end``; nothing after
+    it is read. Raises :class:`InsufficientHistoryError` (with the minimum)
+    when there is too little history.
+    """
+    cfg.validate()
+    end = train_end if isinstance(train_end, int | np.integer) else _date_to_day(train_end)
+    end = int(end)
+    cutoffs = check_trainable(history, end, cfg)
+    snaps, labels, counts, is_val_all = _training_set(history, cutoffs, cfg)
+    y = np.concatenate(labels)
+    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
+    _require_labels(cutoffs, n_pos, n_neg)  # again after sampling
+    encoder = Encoder.fit(snaps, history.channels, cfg.sequence_weeks)
+    baselines = fit_baselines(snaps, labels, encoder, cfg)
+
+    tf = _configure_tensorflow(cfg.seed, cfg.threads)
+    import keras
+
+    seq = np.concatenate([encoder.sequence(s) for s in snaps])
+    static = np.concatenate([encoder.static(s) for s in snaps])
+    cnt = np.concatenate(counts).astype("float32")
+    is_val = np.concatenate([is_val_all[s.index] for s in snaps])
+    if y[is_val].sum() < 1 or y[~is_val].sum() < 1:
+        raise InsufficientHistoryError(
+            f"too little history to train: a split has no purchasing customer. {_FIX}"
+        )
+    pos_weight = float(min(max(n_neg / max(n_pos, 1), 1.0), cfg.max_positive_weight))
+    offset = math.log(pos_weight)
+    net = build_network(cfg.sequence_weeks, len(encoder.channels), static.shape[1], cfg, offset)
+    net.compile(
+        optimizer=keras.optimizers.Adam(cfg.learning_rate),
+        loss={"purchase": _weighted_bce(pos_weight), "count": keras.losses.Poisson()},
+        loss_weights={"purchase": 1.0, "count": cfg.count_loss_weight},
+    )
+    tr, va = ~is_val, is_val
+    # shuffle once with the seed, then let Keras shuffle per epoch (seeded too)
+    order = np.random.default_rng(cfg.seed + 1).permutation(int(tr.sum()))
+    x_tr = {"sequence": seq[tr][order], "static": static[tr][order]}
+    y_tr = {"purchase": y[tr][order, None], "count": cnt[tr][order, None]}
+    x_va = {"sequence": seq[va], "static": static[va]}
+    y_va = {"purchase": y[va, None], "count": cnt[va, None]}
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)
+    callbacks = [stop]
+    if cfg.max_train_seconds is not None:
+        callbacks.insert(0, _time_budget_callback(cfg.max_train_seconds))
+    fit_start = time.perf_counter()
+    hist = net.fit(
+        x_tr, y_tr, validation_data=(x_va, y_va), batch_size=cfg.batch_size,
+        epochs=cfg.max_epochs, callbacks=callbacks, verbose=0, shuffle=True,
+    )
+    fit_seconds = time.perf_counter() - fit_start
+    if stop.best_weights is not None:
+        # keep the best validation epoch also when the epoch cap or the time budget ended training
+        net.set_weights(stop.best_weights)
+    del tf
+    trained = TrainedPropensity(network=net, encoder=encoder, metadata={})
+    trained.metadata = {"logit_offset": offset, "label_window_days": cfg.label_window_days}
+    val_snap_p = trained.network.predict(x_va, batch_size=8192, verbose=0)["purchase"].ravel()
+    val_loss = [float(v) for v in hist.history["val_loss"]]
+    tag = hashlib.sha1(
+        json.dumps([dataclasses.asdict(cfg), cutoffs, len(y), n_pos]).encode()
+    ).hexdigest()[:8]
+    trained.metadata = {
+        "model_name": "rnn_gru",
+        "model_version": f"{__version__}+gru.{_day_to_date(end):%Y%m%d}.{tag}",
+        "created_at": dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0).isoformat(),
+        "train_end_date": str(_day_to_date(end)),
+        "training_cutoffs": [str(_day_to_date(c)) for c in cutoffs],
+        "label_window_days": cfg.label_window_days,
+        "features": {"sequence": list(encoder.channels), "static": list(encoder.static_names)},
+        "logit_offset": offset,
+        "positive_class_weight": pos_weight,
+        "config": dataclasses.asdict(cfg),
+        "training_metrics": {
+            "n_rows": int(len(y)),
+            "n_train_rows": int(tr.sum()),
+            "n_validation_rows": int(va.sum()),
+            "n_positive": n_pos,
+            "epochs_run": len(val_loss),
+            "fit_seconds": round(fit_seconds, 1),
+            "best_epoch": int(np.argmin(val_loss)) + 1,
+            "best_val_loss": float(min(val_loss)),
+            "validation_auc": auc(val_snap_p, y[va]),
+        },
+    }
+    return trained, baselines
