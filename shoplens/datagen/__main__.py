@@ -1,0 +1,5 @@
+"""``python -m shoplens.datagen``: see shoplens.datagen.cli.main."""
+
+from shoplens.datagen.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,223 @@
+"""The shop, chunk by chunk: every table of one batch of customers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from shoplens.datagen.catalogue import Catalogue, _catalogue
+from shoplens.datagen.config import COUNTRIES, COUNTRY_WEIGHTS, OFFSETS_MINUTES, TABLES, ShopConfig
+from shoplens.datagen.customers import _events, _lines, _purchases, _sessions
+from shoplens.datagen.dirty import _dirty_events, _dirty_orders
+from shoplens.datagen.helpers import (
+    _day_seconds,
+    _ids,
+    _iso_utc,
+    _iso_with_offsets,
+    _seconds_since_epoch,
+    _ts_array,
+)
+
+
+def _chunk(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator, n: int, id_offset: int, order_offset: int, session_offset: int, event_offset: int):
+    base_sec = _seconds_since_epoch(cfg.start)
+    info, o_cust, o_day, o_value = _purchases(cfg, rng, n, id_offset)
+    cust_ids = _ids("C", info["index"] + 1, 8)
+    o_sec_rel = o_day * 86400 + _day_seconds(rng, o_day.size)
+    order_ids = _ids("O", np.arange(o_day.size) + order_offset + 1, 10)
+    # Mixed representations of valid timestamps: Z, naive (UTC), or local + offset.
+    style = rng.choice(3, size=o_day.size, p=[0.6, 0.2, 0.2])
+    o_abs = base_sec + o_sec_rel
+    text = np.asarray(_iso_utc(o_abs, "Z").to_numpy(zero_copy_only=False), dtype=object)
+    naive = np.asarray(_iso_utc(o_abs, "naive").to_numpy(zero_copy_only=False), dtype=object)
+    offs = np.asarray(OFFSETS_MINUTES)[rng.integers(0, len(OFFSETS_MINUTES), size=o_day.size)]
+    local = np.asarray(_iso_with_offsets(o_abs, offs).to_numpy(zero_copy_only=False), dtype=object)
+    text = np.where(style == 1, naive, np.where(style == 2, local, text))
+    orders = pd.DataFrame(
+        {
+            "order_id": order_ids,
+            "customer_id": cust_ids[o_cust],
+            "ordered_at": text,
+            "order_total": o_value,
+            "status": "completed",
+            "currency": "EUR",
+        }
+    )
+    l_order, l_product, l_qty, l_price, l_disc = _lines(cfg, rng, cat, o_day, o_value)
+    items = pd.DataFrame(
+        {
+            "order_id": order_ids[l_order],
+            "product_id": _ids("P", l_product + 1, 5),
+            "quantity": l_qty.astype(np.int64),
+            "unit_price": l_price,
+            "discount": l_disc,
+        }
+    )
+    # Customers: everyone who bought, plus some who only signed up.
+    n_signup_only = int(round(cfg.signup_only_share * n))
+    signup_rel = np.concatenate(
+        [
+            info["birth"] * 86400 - rng.exponential(20, size=n) * 86400,
+            rng.uniform(0, cfg.n_days, size=n_signup_only) * 86400,
+        ]
+    ).astype(np.int64)
+    extra_ids = _ids("C", np.arange(n_signup_only) + 50_000_000 + id_offset + 1, 8)
+    all_ids = np.concatenate([cust_ids, extra_ids])
+    customers = pd.DataFrame(
+        {
+            "customer_id": all_ids,
+            "email": np.char.add(np.char.lower(all_ids.astype(str)), "@example.com").astype(object),
+            "signed_up_at": np.asarray(_iso_utc(base_sec + signup_rel).to_numpy(zero_copy_only=False), dtype=object),
+            "country": np.asarray(COUNTRIES, dtype=object)[
+                rng.choice(len(COUNTRIES), size=all_ids.size, p=COUNTRY_WEIGHTS)
+            ],
+        }
+    )
+    events = None
+    if cfg.events:
+        sess = _sessions(cfg, rng, info, o_cust, o_sec_rel, base_sec)
+        events = _events(rng, sess, cat, base_sec, cust_ids, session_offset, event_offset)
+    truth = {
+        "n_customers_buying": int(n),
+        "n_orders_completed": int(o_day.size),
+        "alive_at_end": int(np.isinf(info["death_time"]).sum()),
+    }
+    return orders, items, customers, events, truth
+
+
+def _events_table(ev: dict, csv: bool) -> pa.Table:
+    occurred = _ts_array(ev["occurred_at"])
+    return pa.table(
+        {
+            "event_id": pa.array(ev["event_id"], pa.int64()),
+            "occurred_at": pc.strftime(occurred, format="%Y-%m-%dT%H:%M:%SZ") if csv else occurred,
+            "customer_id": pa.array(ev["customer_id"], pa.string()),
+            "session_id": pa.array(ev["session_id"], pa.int64()),
+            "event_type": pa.array(ev["event_type"], pa.string()),
+            "product_id": pa.array(ev["product_id"], pa.string()),
+        }
+    )
+
+def iter_shop(cfg: ShopConfig):
+    """Yield the shop as ``(table_name, pyarrow.Table)`` pieces, chunk by chunk.
+
+    The final item is ``("ground_truth", dict)``.
+    """
+    root = np.random.SeedSequence(cfg.seed)
+    cat_seed, dirt_seed, *chunk_seeds = root.spawn(2 + math.ceil(cfg.n_customers / cfg.chunk_customers))
+    cat = _catalogue(cfg, np.random.default_rng(cat_seed))
+    dirt = np.random.default_rng(dirt_seed)
+    yield "products", cat.products
+    csv = False
+    counts = {"n_customers_buying": 0, "n_orders_completed": 0, "alive_at_end": 0}
+    dirty = {t: {} for t in TABLES}
+    base_sec = _seconds_since_epoch(cfg.start)
+    order_offset = session_offset = event_offset = 0
+    for i, seed in enumerate(chunk_seeds):
+        n = min(cfg.chunk_customers, cfg.n_customers - i * cfg.chunk_customers)
+        if n <= 0:
+            break
+        rng = np.random.default_rng(seed)
+        orders, items, customers, events, truth = _chunk(
+            cfg, cat, rng, n, i * cfg.chunk_customers, order_offset, session_offset, event_offset
+        )
+        order_offset += len(orders)
+        for key in counts:
+            counts[key] += truth[key]
+        if cfg.dirty_rate > 0:
+            extra, kinds = _dirty_orders(cfg, dirt, orders, base_sec)
+            # Lines of the extra orders: copy a real order's lines under the new id
+            # (orphans when the order itself is rejected), plus duplicate lines.
+            # (duplicated orders keep their id and get no new lines).
+            new_ids = extra["order_id"][extra["order_id"].notna() & ~extra["order_id"].isin(orders["order_id"])]
+            src = items.groupby("order_id", sort=False).head(1)
+            extra_lines = src.sample(n=len(new_ids), replace=True, random_state=int(dirt.integers(2**31))).copy()
+            extra_lines["order_id"] = new_ids.to_numpy()
+            orders = pd.concat([orders, extra], ignore_index=True)
+            k = int(round(cfg.dirty_rate * len(items)))
+            dup_lines = items.iloc[dirt.integers(0, len(items), size=k)]
+            bad_qty = items.iloc[dirt.integers(0, len(items), size=max(1, k // 4))].copy()
+            bad_qty["quantity"] = 0
+            items = pd.concat([items, extra_lines, dup_lines, bad_qty], ignore_index=True)
+            cust_dup = customers.iloc[dirt.integers(0, len(customers), size=int(round(cfg.dirty_rate * len(customers))))]
+            customers = pd.concat([customers, cust_dup], ignore_index=True)
+            _add(dirty["orders"], kinds)
+            _add(dirty["order_items"], {"duplicate_row": k, "quantity_not_positive": len(bad_qty), "lines_of_extra_orders": len(extra_lines)})
+            _add(dirty["customers"], {"duplicate_row": len(cust_dup)})
+        yield "orders", pa.Table.from_pandas(orders, preserve_index=False)
+        yield "order_items", pa.Table.from_pandas(items, preserve_index=False)
+        yield "customers", pa.Table.from_pandas(customers, preserve_index=False)
+        if events is not None:
+            session_offset = int(events["session_id"].max()) + 1 if events["session_id"].size else session_offset
+            event_offset = int(events["event_id"].max()) + 1 if events["event_id"].size else event_offset
+            if cfg.dirty_rate > 0:
+                events, kinds = _dirty_events(cfg, dirt, events)
+                event_offset = int(events["event_id"].max()) + 1
+                _add(dirty["events"], kinds)
+            yield "events", _events_table(events, csv)
+    bg, gg = cfg.bgnbd, cfg.gamma_gamma
+    truth = {
+        "generator": "shoplens.datagen",
+        "config": {k: v for k, v in asdict(cfg).items()},
+        "start_date": cfg.start.isoformat(),
+        "end_date": cfg.end.isoformat(),
+        "export_date": cfg.end.isoformat(),
+        "calibration_end_date": (cfg.end - dt.timedelta(days=cfg.holdout_days)).isoformat(),
+        "time_unit": "days",
+        "bgnbd": dict(bg),
+        "gamma_gamma": dict(gg),
+        "gamma_gamma_mean_order_value": gg["p"] * gg["v"] / (gg["q"] - 1) if gg["q"] > 1 else None,
+        "counts": counts,
+        "dirty_rows": dirty,
+        "demand": cat.truth,
+    }
+    yield "ground_truth", truth
+
+
+def _add(target: dict, more: dict) -> None:
+    for k, v in more.items():
+        target[k] = target.get(k, 0) + int(v)
+
+
+def generate_shop(
+    n_customers: int = 2000,
+    n_days: int = 730,
+    n_products: int = 120,
+    seed: int = 42,
+    dirty_rate: float = 0.0,
+    start_date: str = "2024-01-01",
+    bgnbd: dict | None = None,
+    gamma_gamma: dict | None = None,
+    events: bool = True,
+    holdout_days: int = 0,
+    **kwargs,
+) -> dict:
+    """Generate a shop in memory: ``{table: pandas.DataFrame, "ground_truth": dict}``.
+
+    BG/NBD rates are per day (``alpha`` in days). ``holdout_days`` only records
+    ``calibration_end_date = end_date - holdout_days`` in the ground truth, a
+    suggested ``as_of_date`` that leaves a holdout.
+    """
+    cfg = ShopConfig(
+        n_customers=n_customers, n_days=n_days, n_products=n_products, seed=seed,
+        dirty_rate=dirty_rate, start_date=start_date,
+        bgnbd=dict(bgnbd or ShopConfig().bgnbd), gamma_gamma=dict(gamma_gamma or ShopConfig().gamma_gamma),
+        events=events, holdout_days=holdout_days, **kwargs,
+    )
+    pieces: dict[str, list] = {t: [] for t in TABLES}
+    out: dict = {}
+    for name, piece in iter_shop(cfg):
+        if name == "ground_truth":
+            out[name] = piece
+        else:
+            pieces[name].append(piece)
+    for name, parts in pieces.items():
+        if parts:
+            out[name] = pa.concat_tables(parts, promote_options="permissive").to_pandas()
+    return out
