@@ -15,6 +15,17 @@ def validate_summary(summary: pd.DataFrame, config: ClvConfig) -> pd.DataFrame:
     columns, NaNs, impossible values, too few customers, no or too few repeat
     buyers, and non-positive or constant spend among repeat buyers.
     """
+    frame = _numeric_frame(summary, config)
+    _check_histories(frame)
+    x = frame["frequency"].to_numpy()
+    frame["frequency"] = np.round(x).astype("int64")
+    _check_identifiable(x, frame["monetary_value"].to_numpy(), config)
+    return frame
+
+
+def _numeric_frame(summary: pd.DataFrame, config: ClvConfig) -> pd.DataFrame:
+    """The summary's columns as float64 (customer_id as is); missing columns,
+    another time unit and non-finite values raise :class:`ClvDataError`."""
     missing = [c for c in SUMMARY_COLUMNS if c not in summary.columns]
     if missing:
         raise ClvDataError(
@@ -44,7 +55,12 @@ def validate_summary(summary: pd.DataFrame, config: ClvConfig) -> pd.DataFrame:
         frame[col] = values
     if frame["customer_id"].isna().any() or not frame["customer_id"].is_unique:
         raise ClvDataError("customer_btyd_summary.customer_id must be unique and not null.")
-    x, rec, age, m = (frame[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value"))
+    return frame
+
+
+def _check_histories(frame: pd.DataFrame) -> None:
+    """Every (frequency, recency, T) must be a possible purchase history."""
+    x, rec, age = (frame[c].to_numpy() for c in ("frequency", "recency", "T"))
     tol = 1e-9
     problems = {
         "frequency is negative or not a whole number": (x < 0) | (np.abs(x - np.round(x)) > tol),
@@ -60,8 +76,11 @@ def validate_summary(summary: pd.DataFrame, config: ClvConfig) -> pd.DataFrame:
                 f" (e.g. customer {frame.loc[mask, 'customer_id'].iloc[0]!r})."
                 " Fix: recompute the summary; recency and T must be measured from the first purchase day."
             )
-    frame["frequency"] = np.round(x).astype("int64")
-    n = len(frame)
+
+
+def _check_identifiable(x: np.ndarray, m: np.ndarray, config: ClvConfig) -> None:
+    """Enough customers, repeat buyers and spend variation to fit the models."""
+    n = len(x)
     if n < config.min_customers:
         raise ClvDeclined(
             f"CLV needs at least {config.min_customers} purchasing customers, customer_btyd_summary"
@@ -95,7 +114,6 @@ def validate_summary(summary: pd.DataFrame, config: ClvConfig) -> pd.DataFrame:
             " (a constant suggests a broken price column); with truly fixed prices use"
             " expected purchases x price instead of this model."
         )
-    return frame
 
 
 def compress_counts(summary: pd.DataFrame) -> pd.DataFrame:
