@@ -1,9 +1,11 @@
 """shoplens: customer analytics for online shops on dbt + DuckDB.
 
-The package holds everything that is not SQL: the synthetic shop generator
-(`shoplens.datagen`), the shared evaluation helpers (`shoplens.evaluation`),
-and the model code that the thin dbt Python models call (`shoplens.clv`,
-`shoplens.forecast`, `shoplens.propensity`).
+The package holds everything that is not SQL: one subpackage per model family
+(`shoplens.clv`, `shoplens.forecast`, `shoplens.propensity`), each entered from
+dbt through its `pipeline` module; the shared pieces (`shoplens.inputs`,
+`shoplens.settings`, `shoplens.evaluation`, `shoplens.status`); the synthetic
+shop generator (`shoplens.datagen`); and test/bench stand-ins
+(`shoplens.testing`). Layout rules: docs/package_layout.md.
 """
 
 __version__ = "0.1.0"
