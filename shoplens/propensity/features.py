@@ -125,34 +125,19 @@ def window_counts(history: History, index: np.ndarray, start_day: int, end_day: 
     keep = (history.p_day >= start_day) & (history.p_day <= end_day) & (pc >= 0)
     return np.bincount(pc[keep], minlength=len(index)).astype("float64")
 
-def _slice(s: Snapshot, sl: slice) -> Snapshot:
-    """Rows ``sl`` of a snapshot (numpy views, no copy of the sequence)."""
+
+def _rows(s: Snapshot, rows: slice | np.ndarray) -> Snapshot:
+    """Rows of a snapshot: a slice (numpy views, no copy of the sequence) or a boolean mask."""
     return Snapshot(
         cutoff_day=s.cutoff_day,
-        index=s.index[sl],
-        seq=s.seq[sl],
-        n_weeks=s.n_weeks[sl],
-        static=s.static.iloc[sl].reset_index(drop=True),
-        frequency=s.frequency[sl],
-        recency_days=s.recency_days[sl],
-        age_days=s.age_days[sl],
-        days_since_last=s.days_since_last[sl],
-        n_purchase_days=s.n_purchase_days[sl],
-        revenue_total=s.revenue_total[sl],
-    )
-
-
-def _subset(s: Snapshot, keep: np.ndarray) -> Snapshot:
-    return Snapshot(
-        cutoff_day=s.cutoff_day,
-        index=s.index[keep],
-        seq=s.seq[keep],
-        n_weeks=s.n_weeks[keep],
-        static=s.static.loc[keep].reset_index(drop=True),
-        frequency=s.frequency[keep],
-        recency_days=s.recency_days[keep],
-        age_days=s.age_days[keep],
-        days_since_last=s.days_since_last[keep],
-        n_purchase_days=s.n_purchase_days[keep],
-        revenue_total=s.revenue_total[keep],
+        index=s.index[rows],
+        seq=s.seq[rows],
+        n_weeks=s.n_weeks[rows],
+        static=s.static.iloc[rows].reset_index(drop=True),
+        frequency=s.frequency[rows],
+        recency_days=s.recency_days[rows],
+        age_days=s.age_days[rows],
+        days_since_last=s.days_since_last[rows],
+        n_purchase_days=s.n_purchase_days[rows],
+        revenue_total=s.revenue_total[rows],
     )

@@ -12,7 +12,7 @@ import numpy as np
 
 from shoplens.propensity.config import _MASK_VALUE, PropensityConfig
 from shoplens.propensity.encoding import Encoder
-from shoplens.propensity.features import Snapshot, _slice
+from shoplens.propensity.features import Snapshot, _rows
 
 
 def _configure_tensorflow(seed: int, threads: int):
@@ -121,7 +121,7 @@ class TrainedPropensity:
         p = np.empty(n, dtype="float64")
         e = np.empty(n, dtype="float64")
         for start in range(0, n, chunk):
-            part = _slice(snap, slice(start, min(start + chunk, n)))
+            part = _rows(snap, slice(start, min(start + chunk, n)))
             out = self.network.predict(
                 {"sequence": self.encoder.sequence(part), "static": self.encoder.static(part)},
                 batch_size=batch_size,

@@ -24,7 +24,7 @@ from shoplens.propensity.config import (
     PropensityConfig,
 )
 from shoplens.propensity.encoding import Encoder
-from shoplens.propensity.features import Snapshot, _subset, snapshot, window_counts
+from shoplens.propensity.features import Snapshot, _rows, snapshot, window_counts
 from shoplens.propensity.history import History, _date_to_day, _day_to_date
 from shoplens.propensity.network import (
     TrainedPropensity,
@@ -102,7 +102,7 @@ def _training_set(history: History, cutoffs: Sequence[int], cfg: PropensityConfi
     for c in cutoffs:
         s = snapshot(history, c, cfg.sequence_weeks, only=sampled)
         if row_share < 1.0:
-            s = _subset(s, rng.random(len(s.index)) < row_share)
+            s = _rows(s, rng.random(len(s.index)) < row_share)
         y = window_counts(history, s.index, c + 1, c + cfg.label_window_days)
         snaps.append(s)
         counts.append(y)
