@@ -20,7 +20,7 @@ DBT_ARGS ?=
 # Where `make test` builds its throw-away warehouse from generated dirty data.
 TEST_DIR := target/ci
 
-.PHONY: build env test pytest dbt-test lint bench plots sample docs clean lock
+.PHONY: build env test pytest dbt-test lint bench plots sample docs clean lock publish dashboard browser test-browser
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,9 +31,28 @@ $(STAMP): requirements.lock pyproject.toml
 
 env: $(STAMP)
 
-## build: create .venv on first use, then build the warehouse on the bundled sample
+## build: create .venv on first use, build the warehouse on the bundled sample, then publish serving.duckdb
 build: $(STAMP)
-	$(DBT) build $(DBT_ARGS)
+	$(DBT) build $(DBT_ARGS) || { $(PY) -m shoplens.serving build-failed; exit 1; }
+	$(PY) -m shoplens.serving publish
+
+## publish: (re)publish serving.duckdb from the last successful dbt build
+publish: $(STAMP)
+	$(PY) -m shoplens.serving publish
+
+## dashboard: the Streamlit dashboard on the serving database (http://localhost:8501)
+DASHBOARD_PORT ?= 8501
+dashboard: $(STAMP)
+	$(VENV)/bin/streamlit run dashboard/app.py --server.headless true --server.port $(DASHBOARD_PORT) \
+	    --browser.gatherUsageStats false
+
+## browser: Debian's headless Chromium for the browser test (Playwright's own download is not used)
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+## test-browser: open every dashboard page in headless Chromium; screenshots into reports/dashboard/
+test-browser: $(STAMP) browser
+	$(PY) -m pytest -q -m browser tests/python/test_dashboard_browser.py
 
 ## test: the whole suite (pytest, dbt build on generated dirty data, sqlfluff)
 test: $(STAMP) pytest dbt-test lint
