@@ -52,7 +52,7 @@ browser:
 
 ## test-browser: open every dashboard page in headless Chromium; screenshots into reports/dashboard/
 test-browser: $(STAMP) browser
-	$(PY) -m pytest -q -m browser tests/python/test_dashboard_browser.py
+	$(PY) -m pytest -q -p no:cacheprovider tests/python/browser_dashboard.py
 
 ## test: the whole suite (pytest, dbt build on generated dirty data, sqlfluff)
 test: $(STAMP) pytest dbt-test lint

@@ -24,6 +24,7 @@ PAGES = {
     "forecasts": "Demand forecasts",
     "evaluation": "Model evaluation",
     "quality": "Data quality",
+    "sales": "Monthly sales",
 }
 
 
@@ -194,6 +195,27 @@ def page_quality() -> None:
         st.dataframe(status, hide_index=True)
 
 
+def page_sales() -> None:
+    st.header("Monthly sales")
+    sales = q("monthly_sales")
+    if sales is None:
+        st.info("This publication has no marts.monthly_sales (built before the mart existed): run make build.")
+        return
+    if sales.empty:
+        st.info("No purchases up to the as-of date: monthly_sales is empty.")
+        return
+    last = sales.iloc[-1]
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Months", count(len(sales)))
+    c2.metric("Revenue, all months", money(sales["revenue"].sum()))
+    c3.metric("New customers, all months", count(sales["n_new_customers"].sum()))
+    c4.metric(f"Average order value, {last['month_start_date']:%Y-%m}", money(last["average_order_value"]))
+    st.altair_chart(
+        alt.Chart(sales).mark_bar().encode(x=alt.X("month_start_date:T", title="month"), y="revenue:Q"), width="stretch"
+    )
+    st.dataframe(sales, hide_index=True)
+
+
 RENDER = {
     "segments": page_segments,
     "ltv": page_ltv,
@@ -201,6 +223,7 @@ RENDER = {
     "forecasts": page_forecasts,
     "evaluation": page_evaluation,
     "quality": page_quality,
+    "sales": page_sales,
 }
 
 
@@ -222,7 +245,7 @@ def main() -> None:
         return
     p = pub.iloc[0]
     st.sidebar.caption(
-        f"Data as of {p['as_of_date']} · published {p['published_at']:%Y-%m-%d %H:%M} UTC · "
+        f"Data as of {pd.Timestamp(p['as_of_date']):%Y-%m-%d} · published {p['published_at']:%Y-%m-%d %H:%M} UTC · "
         f"{int(p['tables'])} tables · shoplens {p['project_version']}"
     )
     RENDER[page]()

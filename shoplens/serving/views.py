@@ -63,6 +63,16 @@ def segment_revenue_by_month(con) -> pd.DataFrame:
         group by all order by all""")
 
 
+def monthly_sales(con) -> pd.DataFrame | None:
+    """The monthly_sales mart (docs/analysts.md's worked example), or None when not served."""
+    if not has_table(con, "marts", "monthly_sales"):
+        return None
+    return _df(con, """
+        select month_start_date, n_orders, revenue::double as revenue, n_purchasing_customers,
+               n_new_customers, average_order_value::double as average_order_value
+        from marts.monthly_sales order by month_start_date""")
+
+
 def ltv_summary(con) -> pd.DataFrame:
     """Customers scored, total and mean CLV, mean interval width, horizon, models."""
     return _df(con, """
