@@ -81,6 +81,14 @@ def read_run(target_path: Path) -> RunInfo:
         names = ", ".join(f"{r['unique_id'].split('.')[-1]} ({r['status']})" for r in bad[:5])
         raise ServingError(f"the last dbt build did not succeed: {len(bad)} node(s) failed or were skipped: {names}; nothing published")
     meta = data.get("metadata", {})
+    manifest = Path(target_path) / "manifest.json"
+    if manifest.exists():
+        last = json.loads(manifest.read_text()).get("metadata", {}).get("invocation_id")
+        if last and last != meta.get("invocation_id"):
+            raise ServingError(
+                f"the last dbt invocation ({last}) wrote no run results: it failed before running "
+                "(e.g. a missing raw file or column); nothing published"
+            )
     built_at = dt.datetime.fromisoformat(meta.get("generated_at", "").replace("Z", "+00:00"))
     return RunInfo(
         invocation_id=meta.get("invocation_id", ""),
