@@ -303,7 +303,8 @@ def test_mf_query_equals_sql_on_the_marts(built, tmp_path):
         shutil.copy(REPO / name, project / name)
     shutil.copy(built["target"] / "semantic_manifest.json", project / "target")
     out = tmp_path / "mf.csv"
-    metrics = "revenue,orders,purchasing_customers,average_order_value,repeat_purchase_rate,predicted_clv_12m,expected_purchases_30d,forecast_units"
+    metrics = ("revenue,orders,purchasing_customers,average_order_value,repeat_purchase_rate,predicted_clv_12m,"
+               "expected_purchases_30d,forecast_units,new_customers")
     env = {**__import__("os").environ, "DUCKDB_PATH": str(built["warehouse"]), "DBT_PROFILES_DIR": str(project)}
     proc = subprocess.run(
         [str(REPO / ".venv" / "bin" / "mf"), "query", "--metrics", metrics, "--group-by", "metric_time__year", "--csv", str(out)],
@@ -318,7 +319,8 @@ def test_mf_query_equals_sql_on_the_marts(built, tmp_path):
         select year(order_date) as year, sum(order_total) filter (where is_purchase)::double as revenue,
                count(*) filter (where is_purchase) as orders,
                count(distinct customer_id) filter (where is_purchase) as purchasing_customers,
-               count(distinct customer_id) filter (where customer_purchase_number > 1) as repeaters
+               count(distinct customer_id) filter (where customer_purchase_number > 1) as repeaters,
+               count(*) filter (where customer_purchase_number = 1) as new_customers
         from marts.fct_orders group by 1""").df().set_index("year")
     for year, row in sales.iterrows():
         assert mf.loc[year, "revenue"] == pytest.approx(row["revenue"], rel=1e-9)
@@ -326,6 +328,7 @@ def test_mf_query_equals_sql_on_the_marts(built, tmp_path):
         assert mf.loc[year, "purchasing_customers"] == row["purchasing_customers"]
         assert mf.loc[year, "average_order_value"] == pytest.approx(row["revenue"] / row["orders"], rel=1e-9)
         assert mf.loc[year, "repeat_purchase_rate"] == pytest.approx(row["repeaters"] / row["purchasing_customers"], rel=1e-9)
+        assert mf.loc[year, "new_customers"] == row["new_customers"]  # the worked example's metric (docs/analysts.md)
     year, clv, e30 = con.execute("""select year(as_of_date), sum(clv), sum(expected_purchases_30d)
                                     from predictions.pred_customer_ltv group by 1""").fetchone()
     assert mf.loc[year, "predicted_clv_12m"] == pytest.approx(clv, rel=1e-9)
