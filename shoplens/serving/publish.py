@@ -143,6 +143,7 @@ def _connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         "memory_limit": os.environ.get("SHOPLENS_PUBLISH_MEMORY_LIMIT", "1536MB"),
         "threads": int(os.environ.get("SHOPLENS_THREADS", "2")),
         "preserve_insertion_order": False,
+        "enable_progress_bar": False,
     }
     return duckdb.connect(str(path), read_only=read_only, config=config)
 
@@ -159,12 +160,15 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path) -> str:
     return alias
 
 
-def _source_columns(con, alias: str, source: str) -> list[tuple[str, str, bool]]:
-    return con.execute(
-        "select column_name, data_type, is_nullable from duckdb_columns() "
-        "where database_name = ? and schema_name = 'main' and table_name = ? order by column_index",
-        [alias, source],
-    ).fetchall()
+def _source_columns(con, alias: str) -> dict[str, list[tuple[str, str, bool]]]:
+    """Every warehouse relation's (column, type, nullable), by relation name."""
+    out: dict[str, list[tuple[str, str, bool]]] = {}
+    for table, column, dtype, nullable in con.execute(
+        "select table_name, column_name, data_type, is_nullable from duckdb_columns() "
+        f"where database_name = {_literal(alias)} and schema_name = 'main' order by table_name, column_index"
+    ).fetchall():
+        out.setdefault(table, []).append((column, dtype, nullable))
+    return out
 
 
 def _write(tmp: Path, warehouse: Path, tables: list[ServedTable], run: RunInfo, version: str) -> tuple[str, dict, list]:
@@ -175,10 +179,13 @@ def _write(tmp: Path, warehouse: Path, tables: list[ServedTable], run: RunInfo, 
     con = _connect(tmp)
     try:
         alias = _attach_warehouse(con, warehouse)
+        source_columns = _source_columns(con, alias)
+        # One transaction: one commit for the whole file instead of one per statement.
+        con.execute("begin transaction")
         for schema in SCHEMAS:
             con.execute(f"create schema {_quote(schema)}")
         for table in tables:
-            columns = _source_columns(con, alias, table.source)
+            columns = source_columns.get(table.source, [])
             if not columns:
                 if table.required:
                     raise ServingError(f"expected table {table.source} (served as {table.qualified}) is not in the warehouse {warehouse}")
@@ -196,9 +203,10 @@ def _write(tmp: Path, warehouse: Path, tables: list[ServedTable], run: RunInfo, 
                     con.execute(f"comment on column {target}.{_quote(column)} is {_literal(text)}")
             rows[table.qualified] = con.execute(f"select count(*) from {target}").fetchone()[0]
         as_of = None
-        if _source_columns(con, alias, "as_of"):
+        if "as_of" in source_columns:
             as_of = con.execute(f"select max(as_of_date) from {_quote(alias)}.main.as_of").fetchone()[0]
         _write_publication(con, publication_id, rows, tables, as_of, run, version)
+        con.execute("commit")
         con.execute(f"detach {_quote(alias)}")
         con.execute("checkpoint")
     finally:
@@ -292,7 +300,8 @@ def check(path: Path, warehouse: Path, tables: list[ServedTable], rows: dict[str
         present = {
             f"{s}.{t}": kind
             for s, t, kind in con.execute(
-                "select table_schema, table_name, table_type from information_schema.tables where table_catalog = ?", [here]
+                "select table_schema, table_name, table_type from information_schema.tables "
+                f"where table_catalog = {_literal(here)}"
             ).fetchall()
         }
         expected = set(rows) | {f"main.{PUBLICATION_TABLE}"}
@@ -319,9 +328,9 @@ def check(path: Path, warehouse: Path, tables: list[ServedTable], rows: dict[str
             if table.contract:
                 actual = dict(
                     con.execute(
-                        "select column_name, data_type from duckdb_columns() where database_name = ? "
-                        "and schema_name = ? and table_name = ?",
-                        [here, table.schema, table.name],
+                        "select column_name, data_type from duckdb_columns() "
+                        f"where database_name = {_literal(here)} and schema_name = {_literal(table.schema)} "
+                        f"and table_name = {_literal(table.name)}"
                     ).fetchall()
                 )
                 if set(actual) != set(table.contract):
