@@ -143,9 +143,10 @@ def _connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         "memory_limit": os.environ.get("SHOPLENS_PUBLISH_MEMORY_LIMIT", "1536MB"),
         "threads": int(os.environ.get("SHOPLENS_THREADS", "2")),
         "preserve_insertion_order": False,
-        "enable_progress_bar": False,
     }
-    return duckdb.connect(str(path), read_only=read_only, config=config)
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
+    con.execute("set enable_progress_bar = false")
+    return con
 
 
 def _attach_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path) -> str:

@@ -348,3 +348,31 @@ def test_serving_exposure_lists_every_served_model(built):
     assert set(exposure["depends_on"]["nodes"]) == served
     pub = open_serving(built["serving"]).execute("select list(source_model order by source_model) from _publication").fetchone()[0]
     assert sorted(u.split(".")[-1] for u in served) == pub
+
+
+def test_model_status_is_served_when_the_warehouse_has_it(built, tmp_path, monkeypatch):
+    """Issue 19's ml_model_status (and any other unlisted table, e.g. a build log) must not break a publish."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built["warehouse"], warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("""create table ml_model_status as select * from (values
+            ('clv', 'ok', 'bgnbd', '', 700::bigint, date '2025-04-24'),
+            ('propensity', 'degraded', 'bgnbd', 'too few buyers for the GRU', 700::bigint, date '2025-04-24'))
+            as t(model_step, status, served_model, reason, rows_written, as_of_date)""")
+        con.execute("create table build_log as select 'started' as event, now() as logged_at")
+    serving = tmp_path / "serving.duckdb"
+    proc = subprocess.run(
+        [sys.executable, "-m", "shoplens.serving", "publish", "--warehouse", str(warehouse), "--serving", str(serving),
+         "--target-path", str(built["target"])],
+        cwd=REPO, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    con = open_serving(serving)
+    assert con.execute("select count(*), count(*) filter (where status = 'degraded') from quality.model_status").fetchone() == (2, 1)
+    assert con.execute("select row_count from _publication where table_name = 'model_status'").fetchone() == (2,)
+    assert not con.execute("select count(*) from duckdb_tables() where table_name = 'build_log'").fetchone()[0]
+    at = _app(serving, monkeypatch)
+    _goto(at, "quality")
+    assert "Model status" in [h.value for h in at.subheader]
+    shown = at.dataframe[-1].value
+    assert sorted(shown["status"]) == ["degraded", "ok"]
