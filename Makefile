@@ -98,4 +98,4 @@ lock:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^shoplens' > requirements.lock
 
 clean:
-	rm -rf target logs warehouse.duckdb warehouse.duckdb.wal
+	rm -rf target logs warehouse.duckdb warehouse.duckdb.wal serving.duckdb serving.duckdb.lock
