@@ -76,7 +76,7 @@ dbt-test: $(STAMP)
 	    --vars "$$(cat $(TEST_DIR)/vars.json)"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check shoplens python_models tests/python bench scripts
+	$(VENV)/bin/ruff check shoplens python_models tests/python bench scripts dashboard
 	$(VENV)/bin/sqlfluff lint models analyses tests macros
 
 ## bench: scale benchmarks; figures go to reports/bench/
