@@ -235,6 +235,9 @@ def main() -> None:
         "Page", keys, index=keys.index(start) if start in keys else 0, format_func=PAGES.get, key="page"
     )
     st.query_params["page"] = page
+    if not serving_path().exists():
+        st.error(f"No serving database at {serving_path()}: run `make build` (dbt build, then publish).")
+        return
     try:
         pub = q("publication")
     except ServingError as exc:

@@ -376,3 +376,8 @@ def test_model_status_is_served_when_the_warehouse_has_it(built, tmp_path, monke
     assert "Model status" in [h.value for h in at.subheader]
     shown = at.dataframe[-1].value
     assert sorted(shown["status"]) == ["degraded", "ok"]
+
+
+def test_dashboard_without_a_serving_database_says_how_to_get_one(tmp_path, monkeypatch):
+    at = _app(tmp_path / "missing.duckdb", monkeypatch)
+    assert [e.value for e in at.error] == [f"No serving database at {tmp_path / 'missing.duckdb'}: run `make build` (dbt build, then publish)."]
