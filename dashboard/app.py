@@ -92,7 +92,10 @@ def page_ltv() -> None:
     st.subheader("Distribution of CLV")
     hist = q("ltv_histogram", 30)
     st.altair_chart(
-        alt.Chart(hist).mark_bar().encode(x=alt.X("bin_start:Q", title="CLV"), x2="bin_end:Q", y="customers:Q"),
+        alt.Chart(hist).mark_rect().encode(
+            x=alt.X("bin_start:Q", title="CLV (last bin: the top 1% and above)"), x2="bin_end:Q",
+            y=alt.Y("customers:Q", title="customers"), y2=alt.datum(0),
+        ),
         width="stretch",
     )
     st.subheader("Top 20 customers by CLV, with their interval")

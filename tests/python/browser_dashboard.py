@@ -100,6 +100,13 @@ def test_every_page_renders_in_chromium(browser, app_url, serving, page_key):
         page.wait_for_function(
             "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000
         )
+        # ... and for every chart and table to be drawn (both render into a canvas or an svg).
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('[data-testid*="VegaLiteChart"], [data-testid="stDataFrame"]')]
+                      .every(e => e.querySelector('canvas, svg'))""",
+            timeout=120_000,
+        )
+        page.wait_for_timeout(1000)
         text = page.inner_text("body")
         for expected in PAGES[page_key]:
             assert expected in text, f"{page_key}: '{expected}' not shown"
