@@ -137,13 +137,19 @@ def time_pages(serving: Path) -> dict:
         st.cache_data.clear()
         at = AppTest.from_file(str(REPO / "dashboard" / "app.py"), default_timeout=300)
         at.query_params["page"] = page
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         at.run()
-        out[page] = round(time.perf_counter() - t0, 2)
+        out[page] = {"wall_s": round(time.perf_counter() - t0, 2), "cpu_s": round(_cpu() - c0, 2)}
         if at.exception:
             raise SystemExit(f"page {page} failed: {at.exception[0].message}")
-        print(f"page {page}: {out[page]} s")
+        print(f"page {page}: {out[page]}")
     return out
+
+
+def _cpu() -> float:
+    """CPU seconds of this process (DuckDB's threads included)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def main() -> int:
@@ -154,8 +160,16 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="20,000 customers, for a smoke run")
     ap.add_argument("--reuse", action="store_true", help="reuse bench_data/ if it holds a shop of this size")
     ap.add_argument("--reuse-build", action="store_true", help="reuse the last SQL-layer build of this size")
+    ap.add_argument("--pages-only", action="store_true", help="only time the pages on the last publication of this size")
     args = ap.parse_args()
     n = 20_000 if args.quick else args.customers
+    if args.pages_only:
+        report = json.loads((REPO / "reports" / "bench" / "serving.json").read_text())
+        assert report["customers"] == n, "reports/bench/serving.json is of another size"
+        report["pages_s"] = time_pages(REPO / "bench_data" / f"serving_{n}" / "serving.duckdb")
+        _verdict(report)
+        write_report(report)
+        return 0
     report: dict = {
         "benchmark": "serving", "shoplens_version": __version__, "customers": n,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
@@ -202,13 +216,17 @@ def main() -> int:
     print("publish:", report["publish"])
 
     report["pages_s"] = time_pages(serving)
-    report["meets_target"] = (
-        report["publish"]["wall_s"] < TARGET_PUBLISH_S and report["publish"]["peak_rss_gib"] < TARGET_PUBLISH_GIB
-        and max(report["pages_s"].values()) < TARGET_PAGE_S
-    )
-    report["peak_rss_note"] = f"this process's own peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2:.2f} GiB"
+    _verdict(report)
     write_report(report)
     return 0
+
+
+def _verdict(report: dict) -> None:
+    report["meets_target"] = (
+        report["publish"]["wall_s"] < TARGET_PUBLISH_S and report["publish"]["peak_rss_gib"] < TARGET_PUBLISH_GIB
+        and max(p["wall_s"] for p in report["pages_s"].values()) < TARGET_PAGE_S
+    )
+    report["load_average_1m"] = os.getloadavg()[0]
 
 
 def write_report(report: dict) -> None:
@@ -223,10 +241,12 @@ def write_report(report: dict) -> None:
         f"| publish serving.duckdb (copy, comments, checks, rename) | {p['wall_s']} | {p['cpu_s']} | {p['peak_rss_gib']} | "
         f"< {TARGET_PUBLISH_S:.0f} s, < {TARGET_PUBLISH_GIB:.0f} GiB |",
         "", f"Files: warehouse {report['warehouse_gib']} GiB, serving {report['serving_gib']} GiB.", "",
-        "| dashboard page (cold render, AppTest, queries included) | wall (s) |", "|---|---|",
+        "| dashboard page (cold query cache, AppTest) | wall (s) | CPU (s) |", "|---|---|---|",
     ]
-    lines += [f"| {k} | {v} |" for k, v in report["pages_s"].items()]
-    lines += ["", f"All targets met: {'yes' if report['meets_target'] else 'NO'}.", "",
+    lines += [f"| {k} | {v['wall_s']} | {v['cpu_s']} |" for k, v in report["pages_s"].items()]
+    lines += ["", f"All targets met (wall time): {'yes' if report['meets_target'] else 'NO'}; "
+              f"1-minute load average at the end: {report['load_average_1m']:.1f} on {report['machine']['cpus']} cores "
+              "(other jobs share the machine: compare CPU seconds with the targets too).", "",
               "Served rows: " + ", ".join(f"{k} {v:,}" for k, v in report["served_rows"].items()), ""]
     text = "\n".join(lines)
     (out / "serving.md").write_text(text)
