@@ -355,7 +355,8 @@ def test_model_status_is_served_when_the_warehouse_has_it(built, tmp_path, monke
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copyfile(built["warehouse"], warehouse)
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("""create table ml_model_status as select * from (values
+        # The build may already have it (issue 19): replace it with known rows.
+        con.execute("""create or replace table ml_model_status as select * from (values
             ('clv', 'ok', 'bgnbd', '', 700::bigint, date '2025-04-24'),
             ('propensity', 'degraded', 'bgnbd', 'too few buyers for the GRU', 700::bigint, date '2025-04-24'))
             as t(model_step, status, served_model, reason, rows_written, as_of_date)""")
