@@ -125,8 +125,15 @@ def test_serving_holds_only_bi_tables_with_the_warehouse_rows(built):
     names = {(s, t) for s, t, _ in tables}
     expected = {("marts", m) for m in MARTS} | {("predictions", p) for p in PREDICTIONS}
     expected |= {("quality", "rejected_rows"), ("main", "_publication")}
-    optional = {("quality", "model_status")}  # served when the warehouse has it
-    assert expected <= names <= expected | optional
+    assert expected <= names
+    # Anything else is a model that asks to be served (meta serve, e.g. a later prediction table) or the
+    # optional model status; never an internal layer or the raw audit.
+    manifest = json.loads((built["target"] / "manifest.json").read_text())
+    served = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"
+              and n["config"].get("meta", {}).get("serve")}
+    for schema, table in names - expected:
+        assert table in served or (schema, table) == ("quality", "model_status"), (schema, table)
+    assert not [t for _, t in names if t.startswith(("base_", "stg_", "int_", "raw")) or t == "audit_rejected_rows"]
     con.execute(f"attach '{built['warehouse']}' as wh (read_only)")
     pub = con.execute("select schema_name, table_name, source_model, row_count from _publication").fetchall()
     assert {(s, t) for s, t, _, _ in pub} == names - {("main", "_publication")}
