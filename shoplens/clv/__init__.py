@@ -19,6 +19,7 @@ from shoplens.clv.closed_forms import (  # noqa: F401
 )
 from shoplens.clv.config import (  # noqa: F401
     COUNT_MODELS,
+    DAYS_PER_UNIT,
     DEFAULT_COUNT_MODEL,
     LIMIT_MODEL,
     MODEL_VERSION,
