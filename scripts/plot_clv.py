@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 import duckdb
@@ -26,10 +25,9 @@ import pandas as pd
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 from shoplens.clv import DAYS_PER_UNIT, expected_purchases_unconditional  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def calibration_chart(con: duckdb.DuckDBPyConnection, out: Path) -> Path:
