@@ -20,7 +20,7 @@
     {%- for row in rates.rows -%}
         {%- set share = (100.0 * row[2] / row[1]) | round(1) -%}
         {%- do exceptions.warn(
-            "shoplens: " ~ row[2] ~ " of " ~ row[1] ~ " rows of the raw table '" ~ row[0]
+            "shoplens WARNING: " ~ row[2] ~ " of " ~ row[1] ~ " rows of the raw table '" ~ row[0]
             ~ "' (" ~ share ~ "%) were rejected, more than the var max_rejection_rate ("
             ~ limit ~ "); top rules: "
             ~ shoplens_top_rules(this, 'rule', 3, "source_table = '" ~ row[0] ~ "'")
