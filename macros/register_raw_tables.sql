@@ -128,10 +128,10 @@
         {%- do names.append(table ~ '.' ~ ext) -%}
     {%- endfor -%}
     {%- set listing = run_query(
-        'select file from glob(' ~ _sql_string(dir ~ '/*') ~ ') order by file') -%}
+        'select unnest(shoplens_list_files(' ~ _sql_string(dir) ~ ')) as name') -%}
     {%- set found = [] -%}
-    {%- for path in listing.columns[0].values() -%}
-        {%- if path.split('/')[-1] in names -%}{%- do found.append(path) -%}{%- endif -%}
+    {%- for name in listing.columns[0].values() -%}
+        {%- if name in names -%}{%- do found.append(dir ~ '/' ~ name) -%}{%- endif -%}
     {%- endfor -%}
     {%- if found | length > 1 -%}
         {{ exceptions.raise_compiler_error(

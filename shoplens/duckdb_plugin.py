@@ -11,6 +11,8 @@ functions registered on every connection:
   with ``encoding``, else a short description of the first bad byte (offset
   and line), so a wrongly encoded CSV stops the build with a message that
   names the file.
+* ``shoplens_list_files(folder)``: the names of the files in a folder (no
+  glob patterns, so brackets or stars in a folder name are just characters).
 * ``shoplens_abspath(path, base)``: ``path`` made absolute, relative to
   ``base`` (itself taken from the process's working directory when relative).
   The macro ``register_raw_tables`` uses it to resolve ``raw_data_dir`` from
@@ -44,6 +46,14 @@ def pii_salt() -> str | None:
 def abspath(path: str, base: str) -> str:
     """``path`` as an absolute, normalised path; a relative one is taken from ``base``."""
     return os.path.normpath(os.path.join(os.path.abspath(base), os.path.expanduser(path)))
+
+
+def list_files(folder: str) -> list[str]:
+    """Names of the regular files in ``folder`` (empty when it does not exist), sorted."""
+    try:
+        return sorted(e.name for e in os.scandir(folder) if e.is_file())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def text_problem(path: str, encoding: str) -> str | None:
@@ -120,14 +130,15 @@ class Plugin(BasePlugin):  # type: ignore[misc,valid-type]
 
 
 def _register(conn: duckdb.DuckDBPyConnection) -> None:
-    for name, func, params in (
-        ("shoplens_pii_salt", pii_salt, []),
-        ("shoplens_abspath", abspath, ["VARCHAR", "VARCHAR"]),
-        ("shoplens_text_problem", text_problem, ["VARCHAR", "VARCHAR"]),
+    for name, func, params, returns in (
+        ("shoplens_pii_salt", pii_salt, [], "VARCHAR"),
+        ("shoplens_abspath", abspath, ["VARCHAR", "VARCHAR"], "VARCHAR"),
+        ("shoplens_text_problem", text_problem, ["VARCHAR", "VARCHAR"], "VARCHAR"),
+        ("shoplens_list_files", list_files, ["VARCHAR"], "VARCHAR[]"),
     ):
         try:
             conn.create_function(
-                name, func, params, "VARCHAR", null_handling="special", side_effects=False
+                name, func, params, returns, null_handling="special", side_effects=False
             )
         except duckdb.CatalogException:
             pass  # already registered on this database instance
