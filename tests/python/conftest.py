@@ -22,6 +22,11 @@ os.environ.setdefault("SHOPLENS_PII_SALT", "shoplens-test-salt")
 SQL_LAYER = ["--exclude", "path:python_models", "path:models/predictions"]
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "fuzz: property-based suites; `make fuzz` runs them with FUZZ=1 and many examples")
+
+
 def run_dbt(
     command: str,
     db_path: Path,
