@@ -20,7 +20,7 @@ DBT_ARGS ?=
 # Where `make test` builds its throw-away warehouse from generated dirty data.
 TEST_DIR := target/ci
 
-.PHONY: build env test pytest dbt-test lint bench plots sample docs clean lock
+.PHONY: build env test pytest dbt-test lint bench plots sample docs clean lock fuzz
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ dbt-test: $(STAMP)
 	DUCKDB_PATH=$(TEST_DIR)/ci.duckdb $(DBT) build --vars "$$(cat $(TEST_DIR)/vars.json)"
 	DUCKDB_PATH=$(TEST_DIR)/ci.duckdb $(PY) scripts/check_idempotent.py --raw $(TEST_DIR)/raw \
 	    --vars "$$(cat $(TEST_DIR)/vars.json)"
+
+## fuzz: every property-based suite (pytest marker `fuzz`) with many examples
+## (FUZZ=1; FUZZ_EXAMPLES, default 200, sets how many). `make test` runs a few.
+fuzz: $(STAMP)
+	FUZZ=1 $(PY) -m pytest -q -m fuzz
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check shoplens python_models tests/python bench scripts

@@ -37,7 +37,8 @@ checked as (
     select
         *,
         case
-            when quantity_number = floor(quantity_number)
+            when
+                quantity_number = floor(quantity_number)
                 and abs(quantity_number) < 2e9
                 then cast(quantity_number as integer)
         end as quantity,
