@@ -138,3 +138,15 @@ class RawLayer:
                 if getattr(r, "message", None) and str(r.status) in ("error", "fail"):
                     error += f"\n{r.node.name}: {r.message}"
         return Outcome(bool(result.success), messages, db, error)
+
+
+_SHARED: dict[str, RawLayer] = {}
+
+
+def shared_raw_layer() -> RawLayer:
+    """One parsed project per test session, shared by every test module that builds raw layers."""
+    if "layer" not in _SHARED:
+        import tempfile
+
+        _SHARED["layer"] = RawLayer(Path(tempfile.mkdtemp(prefix="shoplens-raw-layer-"))).parse()
+    return _SHARED["layer"]

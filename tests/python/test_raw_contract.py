@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from raw_layer import REPO, RawLayer
+from raw_layer import REPO, RawLayer, shared_raw_layer
 
 pytestmark = pytest.mark.slow
 
@@ -30,8 +30,8 @@ HEADER = "order_id,customer_id,ordered_at,order_total,status\n"
 
 
 @pytest.fixture(scope="module")
-def raw_layer(tmp_path_factory) -> RawLayer:
-    return RawLayer(tmp_path_factory.mktemp("raw_layer")).parse()
+def raw_layer() -> RawLayer:
+    return shared_raw_layer()
 
 
 def _write(folder: Path, files: dict[str, str]) -> Path:

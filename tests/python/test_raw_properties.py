@@ -20,26 +20,19 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from raw_exports import EXPORT_DATE, actual_places, expected_places, exports, layouts, write_export
-from raw_layer import RawLayer
+from raw_layer import shared_raw_layer
 
 pytestmark = [pytest.mark.slow, pytest.mark.fuzz]
 
 FUZZ = bool(os.environ.get("FUZZ"))
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 200 if FUZZ else 4))
-_LAYER: dict[str, RawLayer] = {}
-
-
-def _raw_layer() -> RawLayer:
-    if "layer" not in _LAYER:
-        _LAYER["layer"] = RawLayer(Path(tempfile.mkdtemp(prefix="shoplens-fuzz-"))).parse()
-    return _LAYER["layer"]
 
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=not FUZZ, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(export=exports(), layout=layouts)
 def test_every_raw_row_is_in_exactly_one_place(export, layout):
-    layer = _raw_layer()
+    layer = shared_raw_layer()
     folder = Path(tempfile.mkdtemp(prefix="ex-", dir=layer.work))
     try:
         variables = {"export_date": EXPORT_DATE, **write_export(export, layout, folder / "raw")}
