@@ -146,7 +146,11 @@ _SHARED: dict[str, RawLayer] = {}
 def shared_raw_layer() -> RawLayer:
     """One parsed project per test session, shared by every test module that builds raw layers."""
     if "layer" not in _SHARED:
+        import atexit
+        import shutil
         import tempfile
 
-        _SHARED["layer"] = RawLayer(Path(tempfile.mkdtemp(prefix="shoplens-raw-layer-"))).parse()
+        work = Path(tempfile.mkdtemp(prefix="shoplens-raw-layer-"))
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
+        _SHARED["layer"] = RawLayer(work).parse()
     return _SHARED["layer"]
