@@ -22,11 +22,6 @@ os.environ.setdefault("SHOPLENS_PII_SALT", "shoplens-test-salt")
 SQL_LAYER = ["--exclude", "path:python_models", "path:models/predictions"]
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "fuzz: property-based suites; `make fuzz` runs them with FUZZ=1 and many examples")
-
-
 def run_dbt(
     command: str,
     db_path: Path,
@@ -64,6 +59,9 @@ def query(db_path: Path, sql: str):
 def pytest_configure(config) -> None:
     config.addinivalue_line(
         "markers", "shapes: dbt builds of generated shops that break models (tests/python/test_model_shapes.py)"
+    )
+    config.addinivalue_line(
+        "markers", "fuzz: property-based suites; `make fuzz` runs them with FUZZ=1 and many examples"
     )
 
 
