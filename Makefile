@@ -20,7 +20,7 @@ DBT_ARGS ?=
 # Where `make test` builds its throw-away warehouse from generated dirty data.
 TEST_DIR := target/ci
 
-.PHONY: build env test pytest dbt-test lint bench plots sample docs clean lock publish dashboard browser test-browser
+.PHONY: build env test pytest dbt-test lint bench plots sample docs clean lock publish dashboard browser test-browser fuzz
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,8 @@ test: $(STAMP) pytest dbt-test lint
 pytest: $(STAMP)
 	$(PY) -m pytest -q
 
+# Generated data is not the bundled sample: it needs a PII salt (any value in CI).
+dbt-test bench: export SHOPLENS_PII_SALT := $(or $(SHOPLENS_PII_SALT),shoplens-ci-salt)
 dbt-test: $(STAMP)
 	rm -rf $(TEST_DIR) && mkdir -p $(TEST_DIR)
 	$(PY) -m shoplens.datagen --customers 1500 --days 540 --products 60 --seed 7 \
@@ -74,6 +76,11 @@ dbt-test: $(STAMP)
 	DUCKDB_PATH=$(TEST_DIR)/ci.duckdb $(PY) -m shoplens.serving publish
 	DUCKDB_PATH=$(TEST_DIR)/ci.duckdb $(PY) scripts/check_idempotent.py --raw $(TEST_DIR)/raw \
 	    --vars "$$(cat $(TEST_DIR)/vars.json)"
+
+## fuzz: every property-based suite (pytest marker `fuzz`) with many examples
+## (FUZZ=1; FUZZ_EXAMPLES, default 200, sets how many). `make test` runs a few.
+fuzz: $(STAMP)
+	FUZZ=1 $(PY) -m pytest -q -m fuzz
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check shoplens python_models tests/python bench scripts dashboard
