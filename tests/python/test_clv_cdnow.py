@@ -52,7 +52,7 @@ def cdnow_warehouse(tmp_path_factory):
     env = {**os.environ, "DUCKDB_PATH": str(db), "DBT_PROFILES_DIR": str(REPO)}
     vars_ = (
         f"{{raw_data_dir: '{raw}', as_of_date: '{CDNOW_AS_OF}', btyd_time_unit: weeks,"
-        " export_date: '1998-07-01'}"
+        " export_date: '1998-07-01', min_valid_date: '1990-01-01'}"  # CDNOW is from 1997
     )
     cmd = [
         str(dbt), "build", "--select", "+pred_customer_ltv", "+ml_clv_evaluation",
