@@ -257,8 +257,8 @@ class Tastes:
     price_band: np.ndarray  # (groups,) preferred band
     product_band: np.ndarray  # (products,) band of each product
     weight: np.ndarray  # (groups, products) taste weight
-    strength: float = 0.85
-    background: float = 0.04
+    strength: float = 0.95
+    background: float = 0.01
     repeat_a: float = 1.5
     repeat_b: float = 3.0
     n_favourites: int = 4
