@@ -53,6 +53,38 @@ def taste_result(taste_shop):
     return _metrics(taste_shop, RecommendConfig())
 
 
+# ---------------------------------------------------------------- generator tastes
+
+
+def test_tastes_change_only_the_products_on_the_lines():
+    kw = {"n_customers": 800, "seed": 5, "dirty_rate": 0.02}
+    with_tastes, without = datagen.generate_shop(**kw), datagen.generate_shop(tastes=False, **kw)
+    for table in ("orders", "customers", "events", "products"):
+        pd.testing.assert_frame_equal(with_tastes[table], without[table])
+    a, b = with_tastes["order_items"], without["order_items"]
+    assert len(a) == len(b) and (a["order_id"].to_numpy() == b["order_id"].to_numpy()).all()
+    assert (a["product_id"].to_numpy() != b["product_id"].to_numpy()).mean() > 0.5
+    ta, tb = with_tastes["ground_truth"], without["ground_truth"]
+    assert ta["counts"] == tb["counts"] and ta["dirty_rows"] == tb["dirty_rows"] and ta["demand"] == tb["demand"]
+    clean = datagen.generate_shop(n_customers=800, seed=5)
+    clean_lines = clean["order_items"].groupby("order_id")["quantity"].apply(sorted)
+    plain_lines = datagen.generate_shop(n_customers=800, seed=5, tastes=False)["order_items"]
+    pd.testing.assert_series_equal(clean_lines, plain_lines.groupby("order_id")["quantity"].apply(sorted))
+    # each buying customer has a group, and buys mostly in the group's home categories
+    tastes = clean["ground_truth"]["tastes"]
+    assert set(tastes["customer_group"]) == set(clean["orders"]["customer_id"])
+    assert tb["tastes"] == {"enabled": False}
+    home = {g["group"]: set(g["home_categories"]) for g in tastes["groups"]}
+
+    def home_share(shop):
+        lines = lines_from_raw(shop)
+        group = lines["customer_id"].map(tastes["customer_group"])
+        return float(np.mean([c in home[g] for c, g in zip(lines["category"], group, strict=True)]))
+
+    assert home_share(clean) > 0.8
+    assert home_share(datagen.generate_shop(n_customers=800, seed=5, tastes=False)) < 0.35
+
+
 # ---------------------------------------------------------------- tastes recovered
 
 
