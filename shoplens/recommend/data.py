@@ -35,7 +35,10 @@ def purchase_lines(lines: pd.DataFrame, table: str = "fct_order_items") -> pd.Da
     extra = [c for c in ("line_amount", "category", "discount", "unit_price", "quantity") if c in out.columns]
     out = out[list(LINE_COLUMNS) + extra].copy()
     for col in ("customer_id", "order_id", "product_id"):
-        out[col] = out[col].astype(str)
+        if isinstance(out[col].dtype, pd.CategoricalDtype):  # ids stored once each (large shops)
+            out[col] = out[col].cat.rename_categories(lambda c: str(c))
+        else:
+            out[col] = out[col].astype(str)
     out["order_date"] = pd.to_datetime(out["order_date"]).dt.date
     return out.reset_index(drop=True)
 

@@ -35,7 +35,7 @@ def product_bands(products: pd.DataFrame, lines: pd.DataFrame) -> pd.Series:
     known = products[["product_id", "category", "list_price"]].copy() if len(products) else pd.DataFrame(
         columns=["product_id", "category", "list_price"])
     known["product_id"] = known["product_id"].astype(str)
-    seen = lines.groupby("product_id").agg(
+    seen = lines.groupby("product_id", observed=True).agg(
         category_seen=("category", "first") if "category" in lines else ("product_id", lambda s: "uncategorised"),
         price_seen=("unit_price", "median") if "unit_price" in lines else ("product_id", lambda s: np.nan),
     )
@@ -62,7 +62,7 @@ def feature_matrix(lines: pd.DataFrame, bands: pd.Series) -> Features:
     """Per-customer category / price band / discount mix from purchase lines."""
     amount = lines["line_amount"].astype(float).clip(lower=0) if "line_amount" in lines else pd.Series(1.0, index=lines.index)
     amount = amount.where(amount > 0, 1e-6).to_numpy()
-    category = lines["category"].fillna("uncategorised").astype(str) if "category" in lines else pd.Series(
+    category = lines["category"].astype(object).fillna("uncategorised").astype(str) if "category" in lines else pd.Series(
         "uncategorised", index=lines.index)
     cats = np.sort(category.unique())
     band = bands.reindex(lines["product_id"]).fillna("mid").to_numpy()
