@@ -38,6 +38,7 @@ LOG = logging.getLogger("shoplens.recommend")
 RECOMMENDATION_COLUMNS = [
     "customer_id", "recommendation_rank", "product_id", "score", "served_model", "is_fallback",
     "fallback_reason", "is_previously_bought", "n_purchase_orders", "as_of_date", "model_version",
+    "selection_note",
 ]
 PROFILE_COLUMNS = [
     "customer_id", "profile_id", "profile_name", "profile_traits", "embedding", "n_purchase_lines",
@@ -164,6 +165,9 @@ def recommend_all(lines: pd.DataFrame, customer_ids: np.ndarray, as_of: dt.date,
         "n_purchase_orders": inter.n_orders[r].astype(np.int64),
         "as_of_date": as_of,
         "model_version": _model_version(sel, cfg),
+        "selection_note": sel.reason or (
+            f"als ({sel.als(cfg).tag}) beat popularity on validation recall@{cfg.top_k} by {sel.margin:+.4f}"
+            f" (se {sel.margin_se:.4f}, {sel.n_customers} customers)"),
     })[RECOMMENDATION_COLUMNS]
 
 
@@ -339,3 +343,43 @@ def build_evaluation(order_items: pd.DataFrame, holdout_items: pd.DataFrame, aff
                                  holdout_start_date=sel.cutoff + dt.timedelta(days=1), holdout_end_date=as_of_date,
                                  evaluation_type="backtest")
     return pd.concat([frame, selection], ignore_index=True)[EVALUATION_COLUMNS]
+
+
+# ---------------------------------------------------------------- run status
+
+STATUS_COLUMNS = ["model_step", "status", "served_model", "reason", "rows_written", "as_of_date"]
+NO_LINES = ("no purchase order lines up to as_of_date (fct_order_items is empty): export order_items"
+            " (order_id, product_id, quantity, unit_price) to get {what}")
+
+
+def _status_frame(step: str, status: str, served: str, reason: str, rows: int, as_of: pd.DataFrame) -> pd.DataFrame:
+    as_of_date, _, _ = _as_of(as_of)
+    return pd.DataFrame([{"model_step": step, "status": status, "served_model": served,
+                          "reason": " ".join(str(reason).split()), "rows_written": int(rows),
+                          "as_of_date": as_of_date}], columns=STATUS_COLUMNS)
+
+
+def recommendation_status(recs: pd.DataFrame, as_of: pd.DataFrame) -> pd.DataFrame:
+    """One row: ok (ALS served), degraded (popularity for everyone, and why) or declined (no lines)."""
+    if len(recs) == 0:
+        return _status_frame("recommend", "declined", "none", NO_LINES.format(what="recommendations"), 0, as_of)
+    served = recs["served_model"].astype(str)
+    note = str(recs["selection_note"].iloc[0]) if "selection_note" in recs else ""
+    if (served == "als").any():
+        cold = recs.loc[served == "popularity", "customer_id"].nunique()
+        return _status_frame("recommend", "ok", "als", f"{note}; {cold} customers with fewer purchase orders "
+                             "get the popularity list, flagged", len(recs), as_of)
+    return _status_frame("recommend", "degraded", "popularity", note, len(recs), as_of)
+
+
+def profile_status(profiles: pd.DataFrame, as_of: pd.DataFrame) -> pd.DataFrame:
+    """One row: ok (k >= 2 profiles), degraded (a single profile) or declined (no lines)."""
+    if len(profiles) == 0:
+        return _status_frame("profiles", "declined", "none", NO_LINES.format(what="profiles"), 0, as_of)
+    k = int(profiles["n_profiles"].iloc[0])
+    version = str(profiles["model_version"].iloc[0]).split("/")[-1]
+    if k < 2:
+        return _status_frame("profiles", "degraded", version, "fewer than two distinct customer mixes: one profile",
+                             len(profiles), as_of)
+    sil = float(profiles["silhouette"].iloc[0])
+    return _status_frame("profiles", "ok", version, f"{k} profiles, silhouette {sil:.3f}", len(profiles), as_of)

@@ -143,6 +143,10 @@ def test_without_tastes_the_recommender_falls_back_to_popularity_and_says_so():
     assert (recs["served_model"] == "popularity").all() and recs["is_fallback"].all()
     warm = recs.loc[recs["n_purchase_orders"] >= 2, "fallback_reason"]
     assert (warm == "als_not_better_than_popularity").all()
+    as_of = pd.DataFrame({"as_of_date": [shop["as_of"]], "data_end_date": [shop["as_of"]], "has_holdout": [False]})
+    status = P.recommendation_status(recs, as_of).iloc[0]
+    assert status["status"] == "degraded" and status["served_model"] == "popularity"
+    assert "validation recall@10" in status["reason"] and status["rows_written"] == len(recs)
 
 
 # ---------------------------------------------------------------- metrics and settings
@@ -192,7 +196,7 @@ def built(tmp_path_factory):
     variables = {"as_of_date": truth["calibration_end_date"], "export_date": truth["export_date"],
                  "recommend_factors_grid": "4,16", "recommend_alpha_grid": "10"}
     select = ["--select", "+pred_product_recommendations", "+profile_summary", "+ml_recommend_evaluation",
-              "--indirect-selection", "cautious"]
+              "+ml_recommend_status", "+ml_profiles_status", "--indirect-selection", "cautious"]
     run_dbt("build", db, raw, variables, select)
     return {"db": db, "tables": tables, "missing": top, "raw": raw, "vars": variables}
 
@@ -230,6 +234,9 @@ def test_evaluation_and_profiles_reach_the_warehouse(built):
     assert (ev["evaluation_type"] == "holdout").all()
     recall = ev.loc[ev["metric"] == "recall_at_10"].set_index("model_name")["value"]
     assert recall["als"] > recall["popularity"]
+    status = query(db, "select * from ml_recommend_status union all select * from ml_profiles_status")
+    assert list(status["status"]) == ["ok", "ok"] and list(status["model_step"]) == ["recommend", "profiles"]
+    assert "beat popularity" in status["reason"].iloc[0]
     summary = query(db, "select * from profile_summary")
     assert summary["n_customers"].sum() == query(db, "select count(*) as n from customer_profiles")["n"].iloc[0]
     assert summary["revenue_share"].sum() == pytest.approx(1.0)
@@ -242,7 +249,7 @@ def test_orders_without_lines_build_empty_tables(tmp_path):
     db = tmp_path / "w.duckdb"
     proc = run_dbt("build", db, raw, {"export_date": "2025-12-31"},
                    ["--select", "+pred_product_recommendations", "+profile_summary", "+ml_recommend_evaluation",
-                    "--indirect-selection", "cautious"])
+                    "+ml_recommend_status", "+ml_profiles_status", "--indirect-selection", "cautious"])
     counts = query(db, """select
         (select count(*) from pred_product_recommendations) as recs,
         (select count(*) from customer_profiles) as profiles,
@@ -250,4 +257,7 @@ def test_orders_without_lines_build_empty_tables(tmp_path):
         (select count(*) from product_affinity) as affinity,
         (select count(*) from ml_recommend_evaluation) as evaluation""").iloc[0]
     assert counts.sum() == 0
+    status = query(db, "select * from ml_recommend_status union all select * from ml_profiles_status")
+    assert list(status["status"]) == ["declined", "declined"]
+    assert status["reason"].str.contains("export order_items").all() and (status["rows_written"] == 0).all()
     assert "no purchase order lines" in proc.stdout or "no purchase order lines" in (db.parent / "dbt_w" / "logs" / "dbt.log").read_text()
