@@ -54,10 +54,10 @@ def generate(out: Path, n_customers: int, n_products: int, seed: int) -> None:
 
 
 def read_lines(data: Path, columns: list[str] | None) -> pd.DataFrame:
-    lines = pd.read_parquet(data / "lines.parquet", columns=columns)
-    for col in ("customer_id", "order_id", "product_id", "category"):
-        if col in lines:
-            lines[col] = lines[col].astype("category")
+    import pyarrow.parquet as pq
+
+    ids = [c for c in ("customer_id", "order_id", "product_id", "category") if columns is None or c in columns]
+    lines = pq.read_table(data / "lines.parquet", columns=columns, read_dictionary=ids).to_pandas()
     lines["order_date"] = pd.to_datetime(lines["order_date"]).dt.date
     return lines
 
@@ -102,13 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     del lines
     read_s = time.perf_counter() - t
     n_customers = int(past["customer_id"].nunique())
-    print(f"read {len(past):,} lines of {n_customers:,} customers in {read_s:.1f} s", flush=True)
+    read_rss = peak_rss_gib()
+    print(f"read {len(past):,} lines of {n_customers:,} customers in {read_s:.1f} s, peak RSS {read_rss:.2f} GiB",
+          flush=True)
 
     cfg = RecommendConfig(num_threads=args.threads)
     t, c = time.perf_counter(), time.process_time()
     sel = P.select_model(past, as_of, cfg)
     select_s, select_cpu = time.perf_counter() - t, time.process_time() - c
-    print(f"validation: {sel.served} ({sel.als(cfg).tag}) in {select_s:.1f} s {sel.reason}", flush=True)
+    select_rss = peak_rss_gib()
+    print(f"validation: {sel.served} ({sel.als(cfg).tag}) in {select_s:.1f} s wall, {select_cpu:.1f} s CPU,"
+          f" peak RSS so far {select_rss:.2f} GiB {sel.reason}", flush=True)
     t, c = time.perf_counter(), time.process_time()
     recs = P.recommend_all(past, past["customer_id"].unique(), as_of, cfg, sel)
     serve_s, serve_cpu = time.perf_counter() - t, time.process_time() - c
@@ -140,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                     "profiles": round(profile_s, 1), "evaluation": round(eval_s, 1)},
         "cpu_seconds": {"validation": round(select_cpu, 1), "fit_and_top_k_all": round(serve_cpu, 1)},
         "load_average_1m_after_serving": round(load, 1),
+        "peak_rss_gib_after_read": round(read_rss, 2), "peak_rss_gib_after_validation": round(select_rss, 2),
         "peak_rss_gib_after_serving": round(serve_rss, 2), "peak_rss_gib": round(peak_rss_gib(), 2),
         "holdout": metrics, "holdout_customers": n_eval,
         "target": {"seconds": LIMIT_SECONDS, "gib": LIMIT_GIB,

@@ -152,7 +152,7 @@ def recommend_all(lines: pd.DataFrame, customer_ids: np.ndarray, as_of: dt.date,
     valid = items >= 0
     r, c = np.nonzero(valid)
     chosen = items[r, c]
-    bought = np.asarray(inter.matrix[r, chosen]).ravel() > 0
+    bought = _bought(inter, r, chosen)
     return pd.DataFrame({
         "customer_id": customers[r],
         "recommendation_rank": (c + 1).astype(np.int64),
@@ -169,6 +169,17 @@ def recommend_all(lines: pd.DataFrame, customer_ids: np.ndarray, as_of: dt.date,
             f"als ({sel.als(cfg).tag}) beat popularity on validation recall@{cfg.top_k} by {sel.margin:+.4f}"
             f" (se {sel.margin_se:.4f}, {sel.n_customers} customers)"),
     })[RECOMMENDATION_COLUMNS]
+
+
+def _bought(inter: Interactions, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Whether each (row, column) pair is a purchase in the matrix (sorted-key search, little memory)."""
+    m = inter.matrix.tocsr()
+    n_items = np.int64(m.shape[1])
+    keys = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr)) * n_items + m.indices
+    keys.sort()
+    wanted = rows.astype(np.int64) * n_items + cols
+    pos = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+    return keys[pos] == wanted if len(keys) else np.zeros(len(wanted), dtype=bool)
 
 
 def build_recommendations(order_items: pd.DataFrame, customers: pd.DataFrame, as_of: pd.DataFrame,
