@@ -358,39 +358,40 @@ def build_evaluation(order_items: pd.DataFrame, holdout_items: pd.DataFrame, aff
 
 # ---------------------------------------------------------------- run status
 
-STATUS_COLUMNS = ["model_step", "status", "served_model", "reason", "rows_written", "as_of_date"]
 NO_LINES = ("no purchase order lines up to as_of_date (fct_order_items is empty): export order_items"
             " (order_id, product_id, quantity, unit_price) to get {what}")
 
 
-def _status_frame(step: str, status: str, served: str, reason: str, rows: int, as_of: pd.DataFrame) -> pd.DataFrame:
-    as_of_date, _, _ = _as_of(as_of)
-    return pd.DataFrame([{"model_step": step, "status": status, "served_model": served,
-                          "reason": " ".join(str(reason).split()), "rows_written": int(rows),
-                          "as_of_date": as_of_date}], columns=STATUS_COLUMNS)
-
-
 def recommendation_status(recs: pd.DataFrame, as_of: pd.DataFrame) -> pd.DataFrame:
-    """One row: ok (ALS served), degraded (popularity for everyone, and why) or declined (no lines)."""
+    """One ``ml_model_status`` row: ok (ALS served), degraded (popularity for everyone, and why) or declined."""
+    from shoplens.status import step_status
+
+    as_of_date, _, _ = _as_of(as_of)
     if len(recs) == 0:
-        return _status_frame("recommend", "declined", "none", NO_LINES.format(what="recommendations"), 0, as_of)
+        return step_status("recommend", as_of_date, served_model="none", rows_written=0,
+                           decline_reason=NO_LINES.format(what="recommendations")).frame()
     served = recs["served_model"].astype(str)
     note = str(recs["selection_note"].iloc[0]) if "selection_note" in recs else ""
     if (served == "als").any():
         cold = recs.loc[served == "popularity", "customer_id"].nunique()
-        return _status_frame("recommend", "ok", "als", f"{note}; {cold} customers with fewer purchase orders "
-                             "get the popularity list, flagged", len(recs), as_of)
-    return _status_frame("recommend", "degraded", "popularity", note, len(recs), as_of)
+        return step_status("recommend", as_of_date, served_model="als", rows_written=len(recs),
+                           notes=[note, f"{cold} customers with fewer purchase orders get the popularity list,"
+                                  " flagged"]).frame()
+    return step_status("recommend", as_of_date, served_model="popularity", rows_written=len(recs),
+                       problems=[note]).frame()
 
 
 def profile_status(profiles: pd.DataFrame, as_of: pd.DataFrame) -> pd.DataFrame:
-    """One row: ok (k >= 2 profiles), degraded (a single profile) or declined (no lines)."""
+    """One ``ml_model_status`` row: ok (k >= 2 profiles), degraded (one profile) or declined (no lines)."""
+    from shoplens.status import step_status
+
+    as_of_date, _, _ = _as_of(as_of)
     if len(profiles) == 0:
-        return _status_frame("profiles", "declined", "none", NO_LINES.format(what="profiles"), 0, as_of)
+        return step_status("profiles", as_of_date, served_model="none", rows_written=0,
+                           decline_reason=NO_LINES.format(what="profiles")).frame()
     k = int(profiles["n_profiles"].iloc[0])
     version = str(profiles["model_version"].iloc[0]).split("/")[-1]
-    if k < 2:
-        return _status_frame("profiles", "degraded", version, "fewer than two distinct customer mixes: one profile",
-                             len(profiles), as_of)
-    sil = float(profiles["silhouette"].iloc[0])
-    return _status_frame("profiles", "ok", version, f"{k} profiles, silhouette {sil:.3f}", len(profiles), as_of)
+    problems = ["fewer than two distinct customer mixes: one profile"] if k < 2 else []
+    notes = [f"{k} profiles, silhouette {float(profiles['silhouette'].iloc[0]):.3f}"]
+    return step_status("profiles", as_of_date, served_model=version, rows_written=len(profiles),
+                       problems=problems, notes=notes).frame()
