@@ -142,32 +142,39 @@ def recommend_all(lines: pd.DataFrame, customer_ids: np.ndarray, as_of: dt.date,
     pop = Popularity(cfg.popularity_days).fit(lines, products, as_of, k)
     items, scores = pop.recommend(np.arange(len(customers)), k)
     warm = inter.n_orders >= cfg.min_orders
-    reason = np.where(inter.n_orders == 0, "no_purchase", f"fewer_than_{cfg.min_orders}_purchase_orders")
-    reason = np.where(warm, sel.reason.split(":")[0] if sel.served != "als" else "", reason).astype(object)
+    # Fallback reasons as codes into REASONS (-1: ALS served); columns as
+    # categoricals, so a million customers' lists stay small in memory.
+    reasons = ["no_purchase", f"fewer_than_{cfg.min_orders}_purchase_orders",
+               sel.reason.split(":")[0] if sel.reason else "als_not_better_than_popularity"]
+    code = np.where(inter.n_orders == 0, 0, 1).astype(np.int8)
+    code[warm] = -1 if sel.served == "als" else 2
     if sel.served == "als" and warm.any():
         rows = np.nonzero(warm)[0]
         model = sel.als(cfg).fit(inter.matrix)
         items[rows], scores[rows] = model.recommend_from(inter.matrix, rows, k)
-    served = np.where(warm & (sel.served == "als"), "als", "popularity").astype(object)
-    valid = items >= 0
-    r, c = np.nonzero(valid)
+    r, c = np.nonzero(items >= 0)
     chosen = items[r, c]
-    bought = _bought(inter, r, chosen)
+    n = len(r)
+
+    def constant(value: str) -> pd.Categorical:
+        return pd.Categorical.from_codes(np.zeros(n, np.int8), [value])
+
+    note = sel.reason or (f"als ({sel.als(cfg).tag}) beat popularity on validation recall@{cfg.top_k} by"
+                          f" {sel.margin:+.4f} (se {sel.margin_se:.4f}, {sel.n_customers} customers)")
+    is_fallback = code[r] >= 0
     return pd.DataFrame({
-        "customer_id": customers[r],
-        "recommendation_rank": (c + 1).astype(np.int64),
-        "product_id": products[chosen],
+        "customer_id": pd.Categorical.from_codes(r.astype(np.int32), customers),
+        "recommendation_rank": (c + 1).astype(np.int32),
+        "product_id": pd.Categorical.from_codes(chosen.astype(np.int32), products),
         "score": scores[r, c].astype(np.float64),
-        "served_model": served[r],
-        "is_fallback": served[r] == "popularity",
-        "fallback_reason": np.where(served[r] == "popularity", reason[r], None),
-        "is_previously_bought": bought,
-        "n_purchase_orders": inter.n_orders[r].astype(np.int64),
-        "as_of_date": as_of,
-        "model_version": _model_version(sel, cfg),
-        "selection_note": sel.reason or (
-            f"als ({sel.als(cfg).tag}) beat popularity on validation recall@{cfg.top_k} by {sel.margin:+.4f}"
-            f" (se {sel.margin_se:.4f}, {sel.n_customers} customers)"),
+        "served_model": pd.Categorical.from_codes(is_fallback.astype(np.int8), ["als", "popularity"]),
+        "is_fallback": is_fallback,
+        "fallback_reason": pd.Categorical.from_codes(code[r], reasons),
+        "is_previously_bought": _bought(inter, r, chosen),
+        "n_purchase_orders": inter.n_orders[r].astype(np.int32),
+        "as_of_date": np.full(n, np.datetime64(as_of, "D")),
+        "model_version": constant(_model_version(sel, cfg)),
+        "selection_note": constant(note),
     })[RECOMMENDATION_COLUMNS]
 
 

@@ -101,7 +101,7 @@ def test_als_beats_popularity_by_half_and_item_to_item_on_the_holdout(taste_resu
 def test_served_lists_mix_als_and_flagged_popularity(taste_shop):
     cfg = RecommendConfig()
     recs = P.recommend_all(taste_shop["past"], np.array(["C_NEW"]), taste_shop["as_of"], cfg)
-    per = recs.groupby("customer_id").agg(n=("recommendation_rank", "size"), model=("served_model", "first"),
+    per = recs.groupby("customer_id", observed=True).agg(n=("recommendation_rank", "size"), model=("served_model", "first"),
                                           orders=("n_purchase_orders", "first"), reason=("fallback_reason", "first"))
     assert (per["n"] == cfg.top_k).all()
     assert (per.loc[per["orders"] >= 2, "model"] == "als").all()
@@ -110,7 +110,7 @@ def test_served_lists_mix_als_and_flagged_popularity(taste_shop):
     assert (cold.loc[cold["orders"] == 1, "reason"] == "fewer_than_2_purchase_orders").all()
     assert per.loc["C_NEW", "reason"] == "no_purchase"
     # every popularity list is the same list
-    pop = recs.loc[recs["served_model"] == "popularity"].groupby("customer_id")["product_id"].agg(tuple)
+    pop = recs.loc[recs["served_model"] == "popularity"].groupby("customer_id", observed=True)["product_id"].agg(tuple)
     assert pop.nunique() == 1
     # ALS lists include already-bought products, flagged
     als = recs.loc[recs["served_model"] == "als"]
@@ -206,7 +206,7 @@ def test_build_serves_every_customer_and_recommends_the_missing_product(built):
     recs = query(db, "select * from pred_product_recommendations")
     n_customers = query(db, "select count(*) as n from dim_customers")["n"].iloc[0]
     assert recs["customer_id"].nunique() == n_customers
-    assert (recs.groupby("customer_id").size() == 10).all()
+    assert (recs.groupby("customer_id", observed=True).size() == 10).all()
     pop = recs.loc[recs["served_model"] == "popularity"]
     assert built["missing"] in set(pop["product_id"])
     dim = query(db, f"select category from dim_products where product_id = '{built['missing']}'")
