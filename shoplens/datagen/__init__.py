@@ -18,6 +18,14 @@ models against the truth:
   are drawn from that day's product weights; the order value is spread over
   its lines in proportion to their list prices, so that the lines add up to
   the order total exactly.
+* **Tastes** (``tastes=True``, the default): customers belong to taste groups,
+  each with home categories and a preferred price band; a customer buys their
+  favourite products again and otherwise picks from the day's weights times
+  the group's taste (see :class:`Tastes`). Tastes draw from a random stream of
+  their own and only change which products go on the lines: timing, totals,
+  the number of lines and their quantities, events and dirt are those of the
+  shop without tastes. ``ground_truth.json`` records the groups and each
+  buying customer's group (``tastes.customer_group``).
 * **Browsing**: every purchase has a checkout session, and a few browsing
   sessions in the weeks before it (a consideration phase: activity rises
   before a purchase);
@@ -35,7 +43,7 @@ customers for large shops; a given seed (and chunk size) always gives the
 same files.
 
 Layout: ``config`` (constants, :class:`ShopConfig`), ``helpers``, ``catalogue``,
-``customers`` (purchases, lines, sessions, events), ``dirty``, ``shop``
+``tastes``, ``customers`` (purchases, lines, sessions, events), ``dirty``, ``shop``
 (:func:`iter_shop`, :func:`generate_shop`) and ``cli`` (writers, ``main``).
 """
 
@@ -67,4 +75,8 @@ from shoplens.datagen.customers import (  # noqa: F401
 from shoplens.datagen.shop import (  # noqa: F401
     generate_shop,
     iter_shop,
+)
+from shoplens.datagen.tastes import (  # noqa: F401
+    PRICE_BANDS,
+    Tastes,
 )

@@ -86,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="mean browsing sessions before a purchase")
     ap.add_argument("--pre-purchase-lead-days", type=float, default=ShopConfig.pre_purchase_lead_days,
                     help="mean days between those sessions and the purchase")
+    ap.add_argument("--no-tastes", action="store_true",
+                    help="no customer tastes: every line from the day's demand weights alone")
+    ap.add_argument("--taste-groups", type=int, default=ShopConfig.n_taste_groups,
+                    help="number of customer taste groups")
     ap.add_argument("--r", type=float, default=0.25, help="BG/NBD r")
     ap.add_argument("--alpha", type=float, default=30.0, help="BG/NBD alpha (days)")
     ap.add_argument("--a", type=float, default=0.8, help="BG/NBD a")
@@ -103,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         holdout_days=args.holdout_days, chunk_customers=args.chunk_customers,
         browse_rate=args.browse_rate, pre_purchase_sessions=args.pre_purchase_sessions,
         pre_purchase_lead_days=args.pre_purchase_lead_days,
+        tastes=not args.no_tastes, n_taste_groups=args.taste_groups,
         bgnbd={"r": args.r, "alpha": args.alpha, "a": args.a, "b": args.b},
         gamma_gamma={"p": args.gg_p, "q": args.gg_q, "v": args.gg_v},
         shape=args.shape,

@@ -58,6 +58,10 @@ class ShopConfig:
     pre_purchase_lead_days: float = 14.0
     anonymous_session_share: float = 0.15
     chunk_customers: int = 100_000
+    # Customer tastes (see _taste_groups): False draws every line from the
+    # day's demand weights alone, a shop with no taste structure.
+    tastes: bool = True
+    n_taste_groups: int = 5
     # Purchase pattern (SHAPES): "standard" BG/NBD; the others are the valid
     # shops that break models: "no_dropout" (every customer buys at a constant
     # rate until the end), "heavy_repeaters" (standard, plus 1% of customers

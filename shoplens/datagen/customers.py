@@ -68,8 +68,14 @@ def _purchases(cfg: ShopConfig, rng: np.random.Generator, n: int, id_offset: int
     return customers, cust, day, value
 
 
-def _lines(cfg: ShopConfig, rng: np.random.Generator, cat: Catalogue, order_day: np.ndarray, order_value: np.ndarray):
-    """Order lines: products drawn from the day's weights, value spread by list price."""
+def _lines(cfg: ShopConfig, rng: np.random.Generator, cat: Catalogue, order_day: np.ndarray, order_value: np.ndarray,
+           taste=None):
+    """Order lines: products drawn from the day's weights, value spread by list price.
+
+    ``taste`` (a callable from :func:`_taste_step`) replaces the drawn products
+    by the customer's choice, from its own random stream, keeping the number of
+    lines and their quantities.
+    """
     n_orders = order_day.size
     n_lines = np.minimum(1 + rng.poisson(0.7, size=n_orders), 5)
     line_order = np.repeat(np.arange(n_orders), n_lines)
@@ -83,6 +89,8 @@ def _lines(cfg: ShopConfig, rng: np.random.Generator, cat: Catalogue, order_day:
         if hi > lo:
             w = cat.weights[d]
             product[sort[lo:hi]] = rng.choice(w.size, size=hi - lo, p=w / w.sum())
+    if taste is not None:
+        product = taste(line_order, line_day, product)
     quantity = 1 + rng.poisson(0.3, size=line_order.size)
     # One line per product and order: a product drawn twice adds to the quantity.
     key = line_order * cat.list_price.size + product

@@ -12,7 +12,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shoplens.datagen.catalogue import Catalogue, _catalogue
-from shoplens.datagen.config import COUNTRIES, COUNTRY_WEIGHTS, OFFSETS_MINUTES, TABLES, ShopConfig
+from shoplens.datagen.config import (
+    CATEGORIES,
+    COUNTRIES,
+    COUNTRY_WEIGHTS,
+    OFFSETS_MINUTES,
+    TABLES,
+    ShopConfig,
+)
 from shoplens.datagen.customers import _events, _lines, _purchases, _sessions
 from shoplens.datagen.dirty import _dirty_events, _dirty_orders
 from shoplens.datagen.helpers import (
@@ -23,12 +30,17 @@ from shoplens.datagen.helpers import (
     _seconds_since_epoch,
     _ts_array,
 )
+from shoplens.datagen.tastes import _taste_groups, _taste_step
 
 
-def _chunk(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator, n: int, id_offset: int, order_offset: int, session_offset: int, event_offset: int):
+def _chunk(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator, n: int, id_offset: int, order_offset: int, session_offset: int, event_offset: int,
+           tastes: tuple | None = None):
     base_sec = _seconds_since_epoch(cfg.start)
     info, o_cust, o_day, o_value = _purchases(cfg, rng, n, id_offset)
     cust_ids = _ids("C", info["index"] + 1, 8)
+    taste_group, taste_step = None, None
+    if tastes is not None:  # (Tastes, seed of this chunk's taste stream)
+        taste_group, taste_step = _taste_step(tastes[0], np.random.default_rng(tastes[1]), cat, n, o_cust)
     o_sec_rel = o_day * 86400 + _day_seconds(rng, o_day.size)
     order_ids = _ids("O", np.arange(o_day.size) + order_offset + 1, 10)
     # Mixed representations of valid timestamps: Z, naive (UTC), or local + offset.
@@ -49,7 +61,7 @@ def _chunk(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator, n: int, id
             "currency": "EUR",
         }
     )
-    l_order, l_product, l_qty, l_price, l_disc = _lines(cfg, rng, cat, o_day, o_value)
+    l_order, l_product, l_qty, l_price, l_disc = _lines(cfg, rng, cat, o_day, o_value, taste_step)
     items = pd.DataFrame(
         {
             "order_id": order_ids[l_order],
@@ -88,6 +100,8 @@ def _chunk(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator, n: int, id
         "n_orders_completed": int(o_day.size),
         "alive_at_end": int(np.isinf(info["death_time"]).sum()),
     }
+    if taste_group is not None:
+        truth["customer_group"] = dict(zip(cust_ids.tolist(), taste_group.tolist(), strict=True))
     return orders, items, customers, events, truth
 
 
@@ -113,6 +127,12 @@ def iter_shop(cfg: ShopConfig):
     cat_seed, dirt_seed, *chunk_seeds = root.spawn(2 + math.ceil(cfg.n_customers / cfg.chunk_customers))
     cat = _catalogue(cfg, np.random.default_rng(cat_seed))
     dirt = np.random.default_rng(dirt_seed)
+    # Tastes draw from a stream of their own, so that they change which
+    # products go on the lines and nothing else.
+    tastes, taste_seeds, taste_labels = None, [None] * len(chunk_seeds), {}
+    if cfg.tastes:
+        group_seed, *taste_seeds = root.spawn(1)[0].spawn(1 + len(chunk_seeds))
+        tastes = _taste_groups(cfg, cat, np.random.default_rng(group_seed))
     yield "products", cat.products
     csv = False
     counts = {"n_customers_buying": 0, "n_orders_completed": 0, "alive_at_end": 0}
@@ -125,8 +145,10 @@ def iter_shop(cfg: ShopConfig):
             break
         rng = np.random.default_rng(seed)
         orders, items, customers, events, truth = _chunk(
-            cfg, cat, rng, n, i * cfg.chunk_customers, order_offset, session_offset, event_offset
+            cfg, cat, rng, n, i * cfg.chunk_customers, order_offset, session_offset, event_offset,
+            None if tastes is None else (tastes, taste_seeds[i]),
         )
+        taste_labels.update(truth.get("customer_group", {}))
         order_offset += len(orders)
         for key in counts:
             counts[key] += truth[key]
@@ -176,6 +198,7 @@ def iter_shop(cfg: ShopConfig):
         "counts": counts,
         "dirty_rows": dirty,
         "demand": cat.truth,
+        "tastes": tastes.truth(CATEGORIES, taste_labels) if tastes is not None else {"enabled": False},
     }
     yield "ground_truth", truth
 
