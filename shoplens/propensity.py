@@ -181,6 +181,7 @@ class History:
     s_counts: np.ndarray  # (n_sessions, 4): 1, product views, add-to-carts, checkouts
     first_data_day: int
     last_data_day: int
+    s_seen: np.ndarray | None = None  # day of each session row's events (None: its start day)
 
     @property
     def has_events(self) -> bool:
@@ -201,7 +202,10 @@ def prepare_history(
     ``orders``: fct_orders columns customer_id, ordered_at, order_total,
     is_purchase (other statuses are ignored). ``sessions``: fct_sessions
     columns customer_id, started_at, n_product_views, n_add_to_carts,
-    n_checkouts, or None/empty (orders-only shop). ``customers``:
+    n_checkouts, or None/empty (orders-only shop); with a column
+    ``activity_date`` each row is one session's events of that day
+    (int_session_days), so a snapshot counts only the events on or before
+    its cut-off (the point-in-time rule). ``customers``:
     dim_customers columns customer_id, country, first_order_category,
     signed_up_at. Customers who appear in orders but not in ``customers`` are
     added with unknown country and sign-up.
@@ -248,6 +252,7 @@ def prepare_history(
     s_cust = np.zeros(0, dtype="int64")
     s_day = np.zeros(0, dtype="int64")
     s_counts = np.zeros((0, 4), dtype="float32")
+    s_seen = None
     if sessions is not None and len(sessions) > 0:
         _require(
             sessions,
@@ -260,9 +265,12 @@ def prepare_history(
         known = known.loc[keep]
         s_cust = sc[keep].astype("int64")
         s_day = _to_day(known["started_at"])
+        if "activity_date" in known.columns:
+            s_seen = _to_day(known["activity_date"])
+        first_row = np.ones(len(known), dtype="float32") if s_seen is None else (s_seen == s_day).astype("float32")
         s_counts = np.column_stack(
             [
-                np.ones(len(known), dtype="float32"),
+                first_row,
                 known["n_product_views"].fillna(0).to_numpy("float32"),
                 known["n_add_to_carts"].fillna(0).to_numpy("float32"),
                 known["n_checkouts"].fillna(0).to_numpy("float32"),
@@ -283,6 +291,7 @@ def prepare_history(
         s_counts=s_counts,
         first_data_day=int(p_day.min()),
         last_data_day=int(p_day.max()),
+        s_seen=s_seen,
     )
 
 
@@ -337,6 +346,8 @@ def snapshot(history: History, cutoff: dt.date | int, weeks: int, only: np.ndarr
     seq[:, :, 1] = _weekly(pc, history.p_day, history.p_revenue, n, c, weeks)
     if history.has_events:
         sc = pos[history.s_cust]
+        if history.s_seen is not None:
+            sc = np.where(history.s_seen <= c, sc, -1)  # events after the cut-off count nowhere
         for k in range(4):
             seq[:, :, 2 + k] = _weekly(sc, history.s_day, history.s_counts[:, k].astype("float64"), n, c, weeks)
     tenure = c - history.birth_day[index]
@@ -363,6 +374,8 @@ def snapshot(history: History, cutoff: dt.date | int, weeks: int, only: np.ndarr
     if history.has_events:
         sc = pos[history.s_cust]
         seen = (history.s_day <= c) & (sc >= 0)
+        if history.s_seen is not None:
+            seen &= history.s_seen <= c
         for name, kind in (("log_days_since_last_session", 0), ("log_days_since_last_cart", 2)):
             m = seen & (history.s_counts[:, kind] > 0)
             last_s = np.full(n, -1, dtype="int64")
@@ -1055,7 +1068,8 @@ def run_propensity(
     ordered_day = _to_day(orders["ordered_at"]) if len(orders) else np.zeros(0, "int64")
     orders = orders.loc[ordered_day <= as_of_day]
     if sessions is not None and len(sessions):
-        sessions = sessions.loc[_to_day(sessions["started_at"]) <= as_of_day]
+        stamp = sessions["activity_date"] if "activity_date" in sessions.columns else sessions["started_at"]
+        sessions = sessions.loc[_to_day(stamp) <= as_of_day]
     history = prepare_history(orders, sessions, customers)
     train_end = as_of_day if has_holdout else as_of_day - cfg.window_days
 
