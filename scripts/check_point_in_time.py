@@ -35,10 +35,9 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
-from shoplens.point_in_time import clv_frame, diff_cells, propensity_frame, truncate_export
+from shoplens.point_in_time import compare_at, read, read_marts, truncate_export
 
 REPO = Path(__file__).resolve().parents[1]
 #: The as-of marts and every parent they need, plus what the Python steps read.
@@ -47,8 +46,6 @@ CUT_SELECT = [
     "+holdout_demand_daily", "+dim_customers", "+fct_sessions", "+int_session_days",
 ]
 SQL_LAYER = ["--exclude", "path:python_models", "path:models/predictions"]
-HOLDOUT_COLUMNS = ["customer_id", "ordered_at", "order_date", "order_total", "currency", "status",
-                   "is_purchase", "n_items", "n_units"]
 
 
 def dbt(command: list[str], db: Path, variables: dict, work: Path) -> float:
@@ -74,58 +71,6 @@ def cut_build(db: Path, raw: Path, as_of: dt.date, export_date: str, work: Path)
     variables = {"raw_data_dir": str(raw), "as_of_date": str(as_of), "export_date": export_date}
     return dbt(["build", "--select", *CUT_SELECT, "--resource-type", "model", "--resource-type", "seed"],
                db, variables, work)
-
-
-def read(db: Path, sql: str) -> pd.DataFrame:
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.sql(sql).df()
-
-
-def marts(db: Path) -> dict[str, pd.DataFrame]:
-    return {
-        "customer_features": read(db, "select * from customer_features"),
-        "customer_rfm": read(db, "select * from customer_rfm"),
-        "customer_btyd_summary": read(db, "select * from customer_btyd_summary"),
-        "fct_orders": read(db, "select * from fct_orders"),
-        "holdout_orders": read(db, "select * from holdout_orders"),
-        "holdout_demand_daily": read(db, "select * from holdout_demand_daily"),
-        "sessions": read(db, "select customer_id, started_at, n_product_views, n_add_to_carts, n_checkouts"
-                             " from fct_sessions"),
-        "session_days": read(db, "select customer_id, session_started_at as started_at, activity_date,"
-                                 " n_product_views, n_add_to_carts, n_checkouts from int_session_days"),
-        "customers": read(db, "select customer_id, country, first_order_category, signed_up_at from dim_customers"),
-    }
-
-
-def compare_at(d: dt.date, full: dict, cut: dict, trunc: dict, demand_after: pd.DataFrame) -> dict:
-    """Every comparison at snapshot date ``d``; returns {check: CellDiff}."""
-    feats = full["customer_features"]
-    snap = feats.loc[pd.to_datetime(feats["as_of_date"]).dt.date == d]
-    orders = full["fct_orders"]
-    order_day = pd.to_datetime(orders["order_date"]).dt.date
-    key = ["customer_id", "as_of_date"]
-    weeks = 12
-    return {
-        "customer_features: snapshot vs cut": diff_cells(snap, cut["customer_features"], key),
-        "customer_features: snapshot vs truncated": diff_cells(snap, trunc["customer_features"], key),
-        "customer_rfm: cut vs truncated": diff_cells(cut["customer_rfm"], trunc["customer_rfm"], ["customer_id"]),
-        "customer_btyd_summary: cut vs truncated": diff_cells(
-            cut["customer_btyd_summary"], trunc["customer_btyd_summary"], ["customer_id"]),
-        "fct_orders: cut vs all-data <= D": diff_cells(
-            orders.loc[order_day <= d], cut["fct_orders"], ["order_id"]),
-        "holdout_orders: cut vs all-data > D": diff_cells(
-            orders.loc[order_day > d], cut["holdout_orders"], ["order_id"], HOLDOUT_COLUMNS),
-        "holdout_demand_daily: cut vs all-data > D": diff_cells(
-            demand_after.loc[pd.to_datetime(demand_after["demand_date"]).dt.date > d],
-            cut["holdout_demand_daily"], ["series_level", "series_key", "demand_date"]),
-        "propensity frame: all-data vs cut": diff_cells(
-            propensity_frame(orders, full["session_days"], full["customers"], d, weeks),
-            propensity_frame(cut["fct_orders"], cut["sessions"], cut["customers"], d, weeks),
-            ["customer_id"], rtol=1e-6),
-        "clv frame: all-data vs cut": diff_cells(
-            clv_frame(orders, d), cut["customer_btyd_summary"],
-            ["customer_id"], ["frequency", "recency", "T", "monetary_value"]),
-    }
 
 
 def rfm_shares(db: Path) -> dict[str, list[float]]:
@@ -155,7 +100,7 @@ def main() -> int:
     variables = {"raw_data_dir": str(raw), "export_date": args.export_date,
                  "feature_snapshots": args.snapshots, "feature_snapshot_step_days": args.step_days}
     seconds = {"all_data_build": dbt(["build", *SQL_LAYER], full_db, variables, work)}
-    full = marts(full_db)
+    full = read_marts(full_db)
     demand_after = read(full_db, "select * from int_demand_by_series_day")
     dates = sorted(pd.to_datetime(full["customer_features"]["as_of_date"]).dt.date.unique())
     report = {"raw": str(raw), "snapshots": [str(d) for d in dates], "by_date": {}, "totals": {},
@@ -166,7 +111,7 @@ def main() -> int:
         cut_seconds.append(cut_build(cut_db, raw, d, args.export_date, work))
         truncated = truncate_export(raw, work / "raw_truncated", d)
         cut_build(trunc_db, truncated, d, args.export_date, work)
-        diffs = compare_at(d, full, marts(cut_db), marts(trunc_db), demand_after)
+        diffs = compare_at(d, full, read_marts(cut_db), read_marts(trunc_db), demand_after)
         report["by_date"][str(d)] = {}
         for check, diff in diffs.items():
             report["by_date"][str(d)][check] = {"differing_cells": diff.total, "cells": diff.n_cells,

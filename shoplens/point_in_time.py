@@ -213,3 +213,73 @@ def clv_frame(orders: pd.DataFrame, cutoff: dt.date, time_unit: str = "days") ->
 
     purchases = orders.loc[orders["is_purchase"].fillna(False).astype(bool)]
     return summary_from_purchases(purchases, cutoff, time_unit)
+
+
+HOLDOUT_COLUMNS = ["customer_id", "ordered_at", "order_date", "order_total", "currency", "status",
+                   "is_purchase", "n_items", "n_units"]
+
+
+def read(db: str | Path, sql: str) -> pd.DataFrame:
+    """A query on a built warehouse, read-only."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.sql(sql).df()
+
+
+def read_marts(db: str | Path) -> dict[str, pd.DataFrame]:
+    """The as-of marts of a built warehouse and the frames the Python steps read."""
+    return {
+        "customer_features": read(db, "select * from customer_features"),
+        "customer_rfm": read(db, "select * from customer_rfm"),
+        "customer_btyd_summary": read(db, "select * from customer_btyd_summary"),
+        "fct_orders": read(db, "select * from fct_orders"),
+        "holdout_orders": read(db, "select * from holdout_orders"),
+        "holdout_demand_daily": read(db, "select * from holdout_demand_daily"),
+        "sessions": read(db, "select customer_id, started_at, n_product_views, n_add_to_carts, n_checkouts"
+                             " from fct_sessions"),
+        "session_days": read(db, "select customer_id, session_started_at as started_at, activity_date,"
+                                 " n_product_views, n_add_to_carts, n_checkouts from int_session_days"),
+        "customers": read(db, "select customer_id, country, first_order_category, signed_up_at from dim_customers"),
+    }
+
+
+def compare_at(
+    d: dt.date, full: dict, cut: dict, trunc: dict | None, demand_after: pd.DataFrame, weeks: int = 12,
+) -> dict[str, CellDiff]:
+    """Every comparison at snapshot date ``d``; returns {check: CellDiff}.
+
+    ``full``, ``cut``, ``trunc``: :func:`read_marts` of the all-data build, of a
+    build with as_of_date = d, and of a build of the export truncated at d
+    (None: skip those checks). ``demand_after``: the all-data
+    int_demand_by_series_day.
+    """
+    feats = full["customer_features"]
+    snap = feats.loc[pd.to_datetime(feats["as_of_date"]).dt.date == d]
+    orders = full["fct_orders"]
+    order_day = pd.to_datetime(orders["order_date"]).dt.date
+    # every valid order of the export: the all-data build's own holdout included
+    every_order = pd.concat([orders[["order_id", *HOLDOUT_COLUMNS]], full["holdout_orders"]], ignore_index=True)
+    key = ["customer_id", "as_of_date"]
+    checks = {"customer_features: snapshot vs cut": diff_cells(snap, cut["customer_features"], key)}
+    if trunc is not None:
+        checks["customer_features: snapshot vs truncated"] = diff_cells(snap, trunc["customer_features"], key)
+        checks["customer_rfm: cut vs truncated"] = diff_cells(
+            cut["customer_rfm"], trunc["customer_rfm"], ["customer_id"])
+        checks["customer_btyd_summary: cut vs truncated"] = diff_cells(
+            cut["customer_btyd_summary"], trunc["customer_btyd_summary"], ["customer_id"])
+    return checks | {
+        "fct_orders: cut vs all-data <= D": diff_cells(
+            orders.loc[order_day <= d], cut["fct_orders"], ["order_id"]),
+        "holdout_orders: cut vs all-data > D": diff_cells(
+            every_order.loc[pd.to_datetime(every_order["order_date"]).dt.date > d],
+            cut["holdout_orders"], ["order_id"], HOLDOUT_COLUMNS),
+        "holdout_demand_daily: cut vs all-data > D": diff_cells(
+            demand_after.loc[pd.to_datetime(demand_after["demand_date"]).dt.date > d],
+            cut["holdout_demand_daily"], ["series_level", "series_key", "demand_date"]),
+        "propensity frame: all-data vs cut": diff_cells(
+            propensity_frame(orders, full["session_days"], full["customers"], d, weeks),
+            propensity_frame(cut["fct_orders"], cut["sessions"], cut["customers"], d, weeks),
+            ["customer_id"], rtol=1e-6),
+        "clv frame: all-data vs cut": diff_cells(
+            clv_frame(orders, d), cut["customer_btyd_summary"],
+            ["customer_id"], ["frequency", "recency", "T", "monetary_value"]),
+    }
