@@ -103,7 +103,7 @@ def main() -> int:
     full = read_marts(full_db)
     demand_after = read(full_db, "select * from int_demand_by_series_day")
     dates = sorted(pd.to_datetime(full["customer_features"]["as_of_date"]).dt.date.unique())
-    report = {"raw": str(raw), "snapshots": [str(d) for d in dates], "by_date": {}, "totals": {},
+    report = {"raw": args.raw, "snapshots": [str(d) for d in dates], "by_date": {}, "totals": {},
               "rfm_level_shares": rfm_shares(full_db)}
     cut_seconds = []
     for d in dates:
