@@ -7,7 +7,8 @@ once over all the data with several feature snapshots; hypothesis then draws
 snapshot dates and, for each, builds the as-of marts with as_of_date = D and
 from the export truncated at D, and compares every cell (shoplens.point_in_time).
 The number of drawn dates is SHOPLENS_FUZZ_EXAMPLES (default 2; each costs two
-dbt builds of the as-of marts and their parents).
+dbt builds of the as-of marts and their parents; a larger value also builds more
+snapshots to draw from, up to 20).
 
 The same build is recomputed from the raw files in plain pandas
 (test_marts_recomputed_in_pandas), and the RFM scale is checked on the
@@ -32,10 +33,11 @@ from shoplens.point_in_time import compare_at, read, read_marts, truncate_export
 
 pytestmark = pytest.mark.slow
 
-N_SNAPSHOTS = 6
+FUZZ_EXAMPLES = int(os.environ.get("SHOPLENS_FUZZ_EXAMPLES", "2"))
+# more examples draw from more snapshot dates (at most 20 fit the generated 300 days)
+N_SNAPSHOTS = min(max(6, FUZZ_EXAMPLES), 20)
 STEP_DAYS = 11
 EXPORT = "2025-12-31"
-FUZZ_EXAMPLES = int(os.environ.get("SHOPLENS_FUZZ_EXAMPLES", "2"))
 #: The as-of marts, their parents, and what the Python steps read: a cut build selects only these.
 CUT_SELECT = [
     "--select", "+customer_features", "+customer_rfm", "+customer_btyd_summary", "+holdout_orders",
