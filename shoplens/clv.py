@@ -44,17 +44,22 @@ import pandas as pd
 from scipy.special import gammaln, hyp2f1
 
 from shoplens import __version__
+from shoplens.status import StepDeclined
 
 MODEL_TAG = "clv.1"
 MODEL_VERSION = f"{__version__}+{MODEL_TAG}"
 
-COUNT_MODELS: tuple[str, ...] = ("bgnbd", "mbgnbd", "pareto_nbd")
+COUNT_MODELS: tuple[str, ...] = ("bgnbd", "mbgnbd", "pareto_nbd", "nbd")
 SPEND_MODEL = "gamma_gamma"
 DEFAULT_COUNT_MODEL = "bgnbd"
+# The no-drop-out limit of BG/NBD (a -> 0), MBG/NBD (a -> 0) and Pareto/NBD
+# (s -> 0): served when their likelihood is maximised at that boundary.
+LIMIT_MODEL = "nbd"
 PARAMETER_NAMES: dict[str, tuple[str, ...]] = {
     "bgnbd": ("r", "alpha", "a", "b"),
     "mbgnbd": ("r", "alpha", "a", "b"),
     "pareto_nbd": ("r", "alpha", "s", "beta"),
+    "nbd": ("r", "alpha"),
     "gamma_gamma": ("p", "q", "v"),
 }
 # Parameters measured in the summary's time unit (rates per unit of time).
@@ -113,6 +118,7 @@ PARAMETER_COLUMNS: list[str] = [
     "fallback_reason",
     "is_selected",
     "selection_reason",
+    "at_boundary",
     "time_unit",
     "log_covariance",
     "as_of_date",
@@ -125,8 +131,17 @@ class ClvDataError(ValueError):
     """The data cannot support the CLV models; the message names cause and fix."""
 
 
+class ClvDeclined(ClvDataError, StepDeclined):
+    """Valid data that cannot identify any CLV model (too few customers, no repeat
+    buyers, ...): the step declines and serves an empty table with this reason."""
+
+
 class ClvFitError(RuntimeError):
     """A model did not converge even with the penalizer fallback."""
+
+
+class ClvBoundaryError(ClvFitError):
+    """The likelihood is maximised at the no-drop-out boundary; the limit is NBD."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +153,9 @@ class ClvConfig:
     horizon_months: CLV horizon in months of 365.25/12 days (``clv_horizon_months``).
     annual_discount_rate: yearly rate; cash flows are discounted monthly at
         ``(1 + rate) ** (1/12) - 1`` (``annual_discount_rate``).
-    candidates: count models to fit; BG/NBD is always among them.
+    candidates: count models to fit (any of ``COUNT_MODELS``); NBD, the
+        no-drop-out limit, is added whenever another candidate's estimate
+        runs to that boundary.
     min_customers / min_repeat_customers: below these the run stops
         (``clv_min_customers``, ``clv_min_repeat_customers``).
     n_draws: parameter draws for the CLV interval (``clv_interval_draws``).
@@ -185,9 +202,10 @@ class ClvConfig:
                 f" got {self.annual_discount_rate!r}."
             )
         unknown = set(self.candidates) - set(COUNT_MODELS)
-        if unknown or DEFAULT_COUNT_MODEL not in self.candidates:
+        if unknown or not self.candidates:
             raise ClvDataError(
-                f"candidates must include 'bgnbd' and only {COUNT_MODELS}, got {self.candidates!r}."
+                f"clv_candidates must be a non-empty list of {COUNT_MODELS}, got {self.candidates!r}."
+                " Fix: set --vars '{clv_candidates: \"bgnbd,nbd\"}' or leave the default."
             )
         if self.n_draws < 10:
             raise ClvDataError(f"clv_interval_draws must be >= 10, got {self.n_draws}.")
@@ -222,6 +240,9 @@ class FittedModel:
     penalizer: float
     fallback_reason: str = "none"
     time_unit: str = "days"
+    # True when this model stands in for candidates whose estimate ran to the
+    # no-drop-out boundary (fallback_reason says which).
+    at_boundary: bool = False
 
     @property
     def role(self) -> str:
@@ -238,7 +259,7 @@ class FittedModel:
 
     @property
     def is_fallback(self) -> bool:
-        return self.fallback_reason != "none"
+        return self.fallback_reason != "none" or self.at_boundary
 
     def draw(self, n: int, rng: np.random.Generator) -> list[dict[str, float]]:
         """Draws from the asymptotic normal distribution of the log-parameters."""
@@ -323,7 +344,7 @@ def validate_summary(summary: pd.DataFrame, config: ClvConfig) -> pd.DataFrame:
     frame["frequency"] = np.round(x).astype("int64")
     n = len(frame)
     if n < config.min_customers:
-        raise ClvDataError(
+        raise ClvDeclined(
             f"CLV needs at least {config.min_customers} purchasing customers, customer_btyd_summary"
             f" has {n}. Fix: choose a later as_of_date or load more history; for a small test shop"
             " lower the dbt var clv_min_customers."
@@ -331,13 +352,13 @@ def validate_summary(summary: pd.DataFrame, config: ClvConfig) -> pd.DataFrame:
     repeat = x > 0
     n_repeat = int(repeat.sum())
     if n_repeat == 0:
-        raise ClvDataError(
+        raise ClvDeclined(
             f"No repeat buyers: all {n} customers have frequency 0 (one purchase day each), so"
             " BG/NBD and Gamma-Gamma cannot be fitted. Fix: check that orders keep their"
             " customer_id and that as_of_date leaves time for second purchases."
         )
     if n_repeat < config.min_repeat_customers:
-        raise ClvDataError(
+        raise ClvDeclined(
             f"Only {n_repeat} of {n} customers bought again; CLV needs at least"
             f" {config.min_repeat_customers} repeat buyers to fit Gamma-Gamma spend."
             " Fix: use a later as_of_date or more history, or lower clv_min_repeat_customers."
@@ -349,7 +370,7 @@ def validate_summary(summary: pd.DataFrame, config: ClvConfig) -> pd.DataFrame:
         )
     spend = m[repeat]
     if np.ptp(spend) <= 1e-9 * max(1.0, float(np.abs(spend).max())):
-        raise ClvDataError(
+        raise ClvDeclined(
             f"Constant spend: all {n_repeat} repeat buyers have monetary_value {spend[0]:.2f}, so"
             " Gamma-Gamma has no spend variation to fit. Fix: check order_total in the raw orders"
             " (a constant suggests a broken price column); with truly fixed prices use"
@@ -477,6 +498,8 @@ def _build_fast_problem(name: str, data: pd.DataFrame):
     if name == SPEND_MODEL:
         return lik.gamma_gamma_nll, (lik.SpendData.from_rows(data),), 1.0
     packed = lik.CountData.from_patterns(data)
+    if name == LIMIT_MODEL:
+        return lik.nbd_nll, (packed,), packed.scale
     if name == "mbgnbd":
         return (lambda lp, d, pen: lik.bgnbd_nll(lp, d, pen, modified=True)), (packed,), packed.scale
     return lik.bgnbd_nll, (packed,), packed.scale
@@ -489,7 +512,14 @@ def _run_fast(name: str, data: pd.DataFrame, penalizer: float, init: np.ndarray 
 
 
 class OptimiserError(RuntimeError):
-    """The optimiser reported failure (the fast engine's ConvergenceError)."""
+    """The optimiser reported failure (the fast engine's ConvergenceError).
+
+    ``params`` holds where it stopped, so that a run to a boundary is recognised.
+    """
+
+    def __init__(self, message: str, params: dict[str, float] | None = None) -> None:
+        super().__init__(message)
+        self.params = params or {}
 
 
 def _run_fast_raw(name: str, data: pd.DataFrame, penalizer: float, init: np.ndarray | None):
@@ -518,18 +548,19 @@ def _run_fast_raw(name: str, data: pd.DataFrame, penalizer: float, init: np.ndar
                     hess_inv0 = sym
     with np.errstate(all="ignore"):
         out = lik.minimise(fun, x0, (*args, penalizer), hess_inv0=hess_inv0)
-    if not out.success:
-        raise OptimiserError(f"BFGS did not converge: {out.message}")
     values = np.exp(out.x)
     if name != SPEND_MODEL:
         values[1] /= scale
-    return dict(zip(PARAMETER_NAMES[name], values.astype(float), strict=True)), out.hess_inv
+    params = dict(zip(PARAMETER_NAMES[name], values.astype(float), strict=True))
+    if not out.success:
+        raise OptimiserError(f"BFGS did not converge: {out.message}", params)
+    return params, out.hess_inv
 
 
 def _run_engine(name: str, data: pd.DataFrame, penalizer: float, init: np.ndarray | None, engine: str):
     """One maximum-likelihood fit; raises on non-convergence (lifetimes' ConvergenceError)."""
-    if engine == "fast" and name != "pareto_nbd":
-        return _run_fast(name, data, penalizer, init)
+    if (engine == "fast" and name != "pareto_nbd") or name == LIMIT_MODEL:
+        return _run_fast(name, data, penalizer, init)  # lifetimes has no NBD fitter
     return _run_lifetimes(name, data, penalizer, init)
 
 
@@ -599,9 +630,16 @@ def fit_model(
             params = _run_engine(name, data, pen, init, engine)
         except Exception as exc:  # lifetimes raises ConvergenceError, scipy may raise others
             failures.append(f"penalizer={pen}: {type(exc).__name__}: {str(exc).strip()}")
+            stopped = getattr(exc, "params", {})
+            if pen == penalizer and stopped and dropout_boundary(name, stopped):
+                raise ClvBoundaryError(_boundary_message(name, stopped)) from exc
             continue
         cov, loglik, problem = _check_fit(name, params, data)
         if problem:
+            if pen == penalizer and dropout_boundary(name, params):
+                # The maximum sits at the boundary: a penalizer would only move it
+                # off the maximum. The limit (NBD) is served instead.
+                raise ClvBoundaryError(_boundary_message(name, params))
             failures.append(f"penalizer={pen}: {problem}")
             hint = hint or _boundary_hint(name, params)
             continue
@@ -624,8 +662,38 @@ def fit_model(
         )
     raise ClvFitError(
         f"{name} did not converge with penalizers {tries}. {hint}Details: " + "; ".join(failures)
-        + ". Fix: check customer_btyd_summary for outliers (a few customers with huge frequency),"
-        " switch btyd_time_unit to weeks, or set a larger dbt var penalizer."
+        + ". Fix: check customer_btyd_summary for outliers (a few customers with huge frequency)"
+        " or set a larger dbt var penalizer."
+    )
+
+
+def dropout_boundary(name: str, params: dict[str, float]) -> str:
+    """Which drop-out parameter ran to the no-drop-out boundary ('' if none).
+
+    BG/NBD and MBG/NBD: a -> 0 or b -> inf (drop-out probability a / (a + b)
+    -> 0); Pareto/NBD: s -> 0 or beta -> inf (mean drop-out rate s / beta -> 0).
+    In each case the likelihood tends to NBD's, so NBD is the limiting model.
+    """
+    if name not in ("bgnbd", "mbgnbd", "pareto_nbd"):
+        return ""
+    lo, hi = PARAM_RANGE
+    shape, scale = ("s", "beta") if name == "pareto_nbd" else ("a", "b")
+    a, b = params.get(shape, np.nan), params.get(scale, np.nan)
+    if np.isfinite(a) and a < lo:
+        return f"{shape} -> 0"
+    if not np.isfinite(b) or b > hi:
+        return f"{scale} -> inf"
+    if np.isfinite(a) and np.isfinite(b) and a / (a + b) < lo:
+        return f"{shape} / ({shape} + {scale}) -> 0"
+    return ""
+
+
+def _boundary_message(name: str, params: dict[str, float]) -> str:
+    values = {k: float(f"{v:.4g}") for k, v in params.items()}
+    return (
+        f"{name} at the no-drop-out boundary ({dropout_boundary(name, params)}, estimates {values}):"
+        " customers keep buying until as_of_date, the maximum-likelihood drop-out rate is 0,"
+        f" and the limiting model is {LIMIT_MODEL.upper()} ({LIMIT_MODEL})"
     )
 
 
@@ -653,9 +721,44 @@ def fit_clv(summary: pd.DataFrame, config: ClvConfig) -> ClvFit:
     frame = validate_summary(summary, config)
     counts = compress_counts(frame)
     spend = compress_spend(frame)
+    models, excluded = fit_count_models(counts, config)
+    gg = fit_model(
+        SPEND_MODEL, spend, penalizer=config.penalizer, time_unit=config.time_unit, engine=config.engine
+    )
+    if gg.params["q"] <= 1:
+        raise ClvDeclined(
+            f"Gamma-Gamma estimated q = {gg.params['q']:.3f} <= 1: the spend distribution is so"
+            " heavy-tailed that its mean is infinite and no customer value can be computed."
+            " Fix: look for outlier orders (currency mix-ups, test orders) in order_total and"
+            " quarantine them, or cap extreme purchase totals before the summary."
+        )
+    fit = ClvFit(count_models=models, spend_model=gg, excluded=excluded)
+    fit.selected = default_count_model(fit)
+    return fit
+
+
+def default_count_model(fit: ClvFit) -> str:
+    """The count model served without holdout evidence: BG/NBD, else its NBD limit."""
+    for name in (DEFAULT_COUNT_MODEL, LIMIT_MODEL, *fit.count_models):
+        if name in fit.count_models:
+            return name
+    raise ClvFitError("no count model was fitted; this is a bug, please report it.")
+
+
+def fit_count_models(counts: pd.DataFrame, config: ClvConfig) -> tuple[dict[str, FittedModel], dict[str, str]]:
+    """Fit every candidate count model on compressed patterns.
+
+    Returns (fitted models, excluded model -> reason). A candidate whose
+    estimate runs to the no-drop-out boundary is excluded and NBD, its limit,
+    is fitted in its place (flagged ``at_boundary``); another failure only
+    excludes the candidate. Raises :class:`ClvFitError` when no model fits.
+    """
     models: dict[str, FittedModel] = {}
     excluded: dict[str, str] = {}
+    boundary: dict[str, str] = {}
     for name in config.candidates:
+        if name == LIMIT_MODEL:
+            continue
         if name == "pareto_nbd" and len(counts) > config.pareto_max_patterns:
             excluded[name] = (
                 f"pareto_nbd skipped: {len(counts)} (frequency, recency, T) patterns exceed"
@@ -667,21 +770,38 @@ def fit_clv(summary: pd.DataFrame, config: ClvConfig) -> ClvFit:
             models[name] = fit_model(
                 name, counts, penalizer=config.penalizer, time_unit=config.time_unit, engine=config.engine
             )
+        except ClvBoundaryError as exc:
+            boundary[name] = str(exc)
+            excluded[name] = f"{exc}; served as {LIMIT_MODEL}"
         except ClvFitError as exc:
-            if name == DEFAULT_COUNT_MODEL:
-                raise
             excluded[name] = str(exc)
-    gg = fit_model(
-        SPEND_MODEL, spend, penalizer=config.penalizer, time_unit=config.time_unit, engine=config.engine
-    )
-    if gg.params["q"] <= 1:
-        raise ClvDataError(
-            f"Gamma-Gamma estimated q = {gg.params['q']:.3f} <= 1: the spend distribution is so"
-            " heavy-tailed that its mean is infinite and no customer value can be computed."
-            " Fix: look for outlier orders (currency mix-ups, test orders) in order_total and"
-            " quarantine them, or cap extreme purchase totals before the summary."
+    if LIMIT_MODEL in config.candidates or boundary or not models:
+        try:
+            limit = fit_model(
+                LIMIT_MODEL, counts, penalizer=config.penalizer, time_unit=config.time_unit,
+                engine=config.engine,
+            )
+        except ClvFitError as exc:
+            excluded[LIMIT_MODEL] = str(exc)
+        else:
+            if boundary:
+                limit.at_boundary = True
+                note = "boundary estimate: limit of " + ", ".join(
+                    f"{k} ({dropout_boundary_text(v)})" for k, v in boundary.items()
+                ) + ", the data show no drop-out"
+                limit.fallback_reason = note if limit.fallback_reason == "none" else f"{note}; {limit.fallback_reason}"
+            models[LIMIT_MODEL] = limit
+    if not models:
+        raise ClvFitError(
+            "no count model could be fitted: " + "; ".join(f"{k}: {v}" for k, v in excluded.items())
         )
-    return ClvFit(count_models=models, spend_model=gg, excluded=excluded)
+    return models, excluded
+
+
+def dropout_boundary_text(message: str) -> str:
+    """The 'a -> 0' part of a :class:`ClvBoundaryError` message."""
+    start = message.find("(")
+    return message[start + 1 : message.find(",", start)] if start >= 0 else "boundary"
 
 
 # --------------------------------------------------------------------------
@@ -711,6 +831,8 @@ def _pareto_log_palive(p: dict[str, float], x, rec, age):
 def probability_alive(name: str, p: dict[str, float], x, rec, age) -> np.ndarray:
     """P(customer still active at T) given (frequency, recency, T)."""
     x, rec, age = (np.asarray(v, dtype=float) for v in (x, rec, age))
+    if name == LIMIT_MODEL:
+        return np.ones(np.broadcast(x, rec, age).shape)
     if name == "pareto_nbd":
         return np.exp(_pareto_log_palive(p, x, rec, age))
     return 1.0 / _bg_denominator(name, p, x, rec, age)
@@ -744,6 +866,8 @@ def expected_purchases(name: str, p: dict[str, float], t, x, rec, age) -> np.nda
 def expected_purchases_unconditional(name: str, p: dict[str, float], t) -> np.ndarray:
     """E[repeat purchases in (0, t]] for a customer just acquired (cumulative curve)."""
     t = np.asarray(t, dtype=float)
+    if name == LIMIT_MODEL:
+        return p["r"] * t / p["alpha"]
     if name == "pareto_nbd":
         r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
         return r * beta / (alpha * (s - 1)) * (1 - (beta / (beta + t)) ** (s - 1))
@@ -797,6 +921,8 @@ def _discounted_time_part(name: str, p: dict[str, float], ux, uage, config: ClvC
 
 def _time_part(name: str, p: dict[str, float], t, x, age):
     """The factor of E[Y(t) | x, t_x, T] that depends on t (and x, T)."""
+    if name == LIMIT_MODEL:  # NBD: the posterior mean rate (r + x) / (alpha + T) times t
+        return (p["r"] + x) * t / (p["alpha"] + age)
     if name == "pareto_nbd":
         r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
         if abs(s - 1) < 1e-9:
@@ -809,6 +935,8 @@ def _time_part(name: str, p: dict[str, float], t, x, age):
 
 def _history_part(name: str, p: dict[str, float], x, rec, age):
     """The factor of E[Y(t) | x, t_x, T] that does not depend on t."""
+    if name == LIMIT_MODEL:  # no drop-out: alive for sure
+        return np.ones(np.broadcast(x, rec, age).shape)
     if name == "pareto_nbd":
         return np.exp(_pareto_log_palive(p, x, rec, age))
     return 1.0 / _bg_denominator(name, p, x, rec, age)
@@ -895,7 +1023,12 @@ def score_customers(
     out["expected_avg_order_value"] = value
     dep = discounted_purchases(model.name, model.params, px, prec, page, config)
     out["clv"] = dep[inv] * value
-    lo, hi = _clv_interval(fit, pats, inv, x, m, config)
+    interval_note = ""
+    try:
+        lo, hi = _clv_interval(fit, pats, inv, x, m, config)
+    except ClvFitError as exc:  # too uncertain for an interval: served as the point, flagged
+        lo = hi = out["clv"].to_numpy()
+        interval_note = f"clv interval: {exc}"
     out["clv_p10"] = lo
     out["clv_p90"] = hi
     out["clv_horizon_months"] = int(config.horizon_months)
@@ -905,6 +1038,7 @@ def score_customers(
     out["count_model"] = model.name
     out["spend_model"] = SPEND_MODEL
     reasons = [f"{f.name}: {f.fallback_reason}" for f in (model, gg) if f.is_fallback]
+    reasons += [interval_note] if interval_note else []
     out["is_fallback"] = bool(reasons)
     out["fallback_reason"] = "; ".join(reasons) if reasons else "none"
     out["model_version"] = MODEL_VERSION
@@ -1050,6 +1184,7 @@ def parameters_frame(
                     "fallback_reason": model.fallback_reason,
                     "is_selected": selected,
                     "selection_reason": fit.selection_reason if model.role == "count" else "spend model",
+                    "at_boundary": model.at_boundary,
                     "time_unit": model.time_unit,
                     "log_covariance": json.dumps(
                         {n: float(model.log_covariance[i, j]) for j, n in enumerate(names)}
@@ -1086,11 +1221,16 @@ def fit_from_parameters(parameters: pd.DataFrame) -> ClvFit:
             penalizer=float(first["penalizer"]),
             fallback_reason=str(first["fallback_reason"]),
             time_unit=str(first["time_unit"]),
+            at_boundary=bool(first.get("at_boundary", False)),
         )
-    if SPEND_MODEL not in models or DEFAULT_COUNT_MODEL not in models:
-        raise ClvDataError("ml_clv_parameters lacks bgnbd or gamma_gamma rows; rebuild it.")
-    selected_rows = parameters.loc[(parameters["model_role"] == "count") & parameters["is_selected"]]
-    selected = str(selected_rows["model_name"].iloc[0]) if len(selected_rows) else DEFAULT_COUNT_MODEL
-    reason = str(selected_rows["selection_reason"].iloc[0]) if len(selected_rows) else ""
+    if SPEND_MODEL not in models or len(models) < 2:
+        raise ClvDataError(
+            "ml_clv_parameters lacks a count model or gamma_gamma rows."
+            " Fix: rebuild it (dbt build --select ml_clv_parameters+)."
+        )
     spend = models.pop(SPEND_MODEL)
-    return ClvFit(count_models=models, spend_model=spend, selected=selected, selection_reason=reason)
+    fit = ClvFit(count_models=models, spend_model=spend)
+    selected_rows = parameters.loc[(parameters["model_role"] == "count") & parameters["is_selected"]]
+    fit.selected = str(selected_rows["model_name"].iloc[0]) if len(selected_rows) else default_count_model(fit)
+    fit.selection_reason = str(selected_rows["selection_reason"].iloc[0]) if len(selected_rows) else ""
+    return fit

@@ -28,7 +28,9 @@ from shoplens.clv import (
     SPEND_MODEL,
     ClvConfig,
     ClvDataError,
+    ClvDeclined,
     ClvFit,
+    default_count_model,
     expected_average_value,
     expected_purchases,
     fit_clv,
@@ -38,6 +40,20 @@ from shoplens.evaluation import evaluation_frame
 
 FREQUENCY_BUCKETS = 7  # buckets 0..6 and "7+"
 SELECTION_METRIC = "mae"
+# Each customer's past repeat-purchase rate carried forward: the honest
+# baseline every count model is shown beside (not a candidate to serve).
+NAIVE_MODEL = "naive_rate"
+
+
+def naive_rate_purchases(x, age, t) -> np.ndarray:
+    """Naive-rate forecast of repeat purchases in (T, T + t]: ``x / T * t`` (0 when T = 0).
+
+    The customer's own repeat-purchase rate since the first purchase, carried
+    forward with neither shrinkage nor drop-out; ``t`` in the unit of T.
+    """
+    x = np.asarray(x, dtype=float)
+    age = np.asarray(age, dtype=float)
+    return np.where(age > 0, x / np.maximum(age, 1e-300), 0.0) * t
 
 
 def purchase_days(purchases: pd.DataFrame) -> pd.DataFrame:
@@ -129,10 +145,28 @@ def count_model_errors(
     rec = frame["recency"].to_numpy(dtype=float)
     age = frame["T"].to_numpy(dtype=float)
     t = window_days / config.days_per_unit
-    buckets = _bucket(x)
+    preds = {
+        name: expected_purchases(name, model.params, t, x, rec, age) for name, model in fit.count_models.items()
+    }
+    return _count_rows(preds, act, _bucket(x))
+
+
+def naive_rate_errors(
+    summary: pd.DataFrame, actual: pd.DataFrame, window_days: int, config: ClvConfig
+) -> list[dict[str, object]]:
+    """The metric rows of :func:`count_model_errors` for the naive-rate baseline."""
+    frame = validate_summary(summary, config)
+    act = frame.join(actual, on="customer_id")["actual_purchases"].fillna(0).to_numpy(dtype=float)
+    x = frame["frequency"].to_numpy(dtype=float)
+    pred = naive_rate_purchases(x, frame["T"].to_numpy(dtype=float), window_days / config.days_per_unit)
+    return _count_rows({NAIVE_MODEL: pred}, act, _bucket(x))[NAIVE_MODEL]
+
+
+def _count_rows(
+    preds: dict[str, np.ndarray], act: np.ndarray, buckets: np.ndarray
+) -> dict[str, list[dict[str, object]]]:
     out: dict[str, list[dict[str, object]]] = {}
-    for name, model in fit.count_models.items():
-        pred = expected_purchases(name, model.params, t, x, rec, age)
+    for name, pred in preds.items():
         n = len(pred)
         rows: list[dict[str, object]] = []
 
@@ -166,9 +200,16 @@ def select_count_model(fit: ClvFit, errors: dict[str, list[dict[str, object]]] |
     The choice and its reason are stored on the fit.
     """
     if not errors:
-        fit.selected = DEFAULT_COUNT_MODEL
-        fit.selection_reason = "default: BG/NBD (no holdout data after as_of_date to compare candidates)"
+        fit.selected = default_count_model(fit)
+        if fit.selected == DEFAULT_COUNT_MODEL:
+            fit.selection_reason = "default: BG/NBD (no holdout data after as_of_date to compare candidates)"
+        else:
+            fit.selection_reason = (
+                f"default: {fit.selected} (BG/NBD could not be served; no holdout data after"
+                " as_of_date to compare candidates)"
+            )
     else:
+        errors = {k: v for k, v in errors.items() if k in fit.count_models}
         scores = {
             name: next(float(r["value"]) for r in rows if r["metric"] == SELECTION_METRIC and r["slice"] == "all")
             for name, rows in errors.items()
@@ -261,16 +302,17 @@ def evaluate_clv(
         try:
             eval_fit = fit_clv(eval_summary, replace(config, candidates=tuple(fit.count_models)))
         except ClvDataError as exc:
-            raise ClvDataError(
+            raise ClvDeclined(
                 f"Backtest refit at {cutoff} (as_of_date - clv_backtest_days) failed: {exc}"
                 " Fix: a smaller dbt var clv_backtest_days, or keep data after as_of_date for a holdout."
             ) from exc
         # the model in use; BG/NBD if the refit had to leave it out
-        eval_fit.selected = fit.selected if fit.selected in eval_fit.count_models else DEFAULT_COUNT_MODEL
+        eval_fit.selected = fit.selected if fit.selected in eval_fit.count_models else default_count_model(eval_fit)
         actual = window_actuals(purchases, start, as_of_date)
         kind, end = "backtest", as_of_date
     errors = count_model_errors(eval_fit, eval_summary, actual, window, config)
     rows = [row for name in errors for row in errors[name]]
+    rows += naive_rate_errors(eval_summary, actual, window, config)
     rows += _value_rows(eval_fit, eval_summary, actual, window, config)
     for name in eval_fit.count_models:
         rows.append({"model_name": name, "task": "model_selection", "metric": "is_selected",

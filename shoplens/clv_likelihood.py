@@ -1,4 +1,4 @@
-"""lifetimes' BG/NBD, MBG/NBD and Gamma-Gamma likelihoods, evaluated fast.
+"""lifetimes' BG/NBD, MBG/NBD and Gamma-Gamma likelihoods (and NBD, their no-drop-out limit), evaluated fast.
 
 The objective is exactly lifetimes' ``_negative_log_likelihood`` (same
 formulas, log-parameters, time scaled so that max T = 1, mean over weighted
@@ -122,6 +122,29 @@ def bgnbd_nll(log_params: np.ndarray, d: CountData, penalizer: float, modified: 
     value = -(wx @ a12 + w @ mixed) / total + penalizer * np.sum(params**2)
     grad = -np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b]) / total
     grad += 2 * penalizer * params**2
+    return float(value), grad
+
+
+def nbd_nll(log_params: np.ndarray, d: CountData, penalizer: float):
+    """(mean negative log-likelihood + penalty, gradient) of log(r, alpha * scale) for NBD.
+
+    NBD is BG/NBD without drop-out (its limit a -> 0): purchases are Poisson
+    with a Gamma(r, alpha) rate over the whole of (0, T], so per customer
+    gammaln(r + x) - gammaln(r) + r log(alpha) - (r + x) log(alpha + T), the
+    recency plays no part. Same conventions (scaled time, lifetimes' penalty)
+    as :func:`bgnbd_nll`, so log-likelihoods of the two are comparable.
+    """
+    r, alpha = np.exp(log_params)
+    ux, wx, w = d.ux, d.wx, d.w
+    log_at_u = np.log(alpha + d.ut)
+    rx = (r + ux)[d.xi]
+    wt = np.bincount(d.ti, weights=w, minlength=len(d.ut))
+    ll = wx @ (gammaln(r + ux) - gammaln(r)) + r * np.log(alpha) * d.total - (w * rx) @ log_at_u[d.ti]
+    g_r = wx @ (digamma(r + ux) - digamma(r)) + np.log(alpha) * d.total - wt @ log_at_u
+    g_alpha = r / alpha * d.total - (w * rx) @ (1.0 / (alpha + d.ut))[d.ti]
+    params = np.array([r, alpha])
+    value = -ll / d.total + penalizer * np.sum(params**2)
+    grad = -np.array([g_r * r, g_alpha * alpha]) / d.total + 2 * penalizer * params**2
     return float(value), grad
 
 

@@ -6,7 +6,11 @@
   ``as_of_date``; with a holdout, choose the count model by holdout MAE),
 * :func:`build_predictions` -> ``ml_clv_predictions`` (score every customer
   from the stored parameters, no refit),
-* :func:`build_evaluation` -> ``ml_clv_evaluation`` (holdout or backtest).
+* :func:`build_evaluation` -> ``ml_clv_evaluation`` (holdout or backtest),
+* :func:`build_status` -> ``ml_clv_status`` (one row: ok, degraded or declined).
+
+Data that cannot support any CLV model (:class:`shoplens.clv.ClvDeclined`)
+give empty tables, and ``ml_clv_status`` says why and what would fix it.
 """
 
 from __future__ import annotations
@@ -18,19 +22,29 @@ import pandas as pd
 
 from shoplens.clv import (
     COUNT_MODELS,
+    PARAMETER_COLUMNS,
+    PREDICTION_COLUMNS,
+    SPEND_MODEL,
     ClvConfig,
     ClvDataError,
+    ClvDeclined,
+    compress_spend,
     fit_clv,
     fit_from_parameters,
+    fit_model,
     parameters_frame,
     score_customers,
+    validate_summary,
 )
 from shoplens.clv_evaluation import (
+    NAIVE_MODEL,
     count_model_errors,
     evaluate_clv,
     select_count_model,
     window_actuals,
 )
+from shoplens.evaluation import EVALUATION_COLUMNS
+from shoplens.status import empty_like, step_status
 
 SETTINGS = (
     "btyd_time_unit",
@@ -107,7 +121,10 @@ def build_parameters(
 ) -> pd.DataFrame:
     """Fit all candidates at as_of_date and record which count model is used and why."""
     as_of_date, data_end, has_holdout = _as_of(as_of)
-    fit = fit_clv(summary, config)
+    try:
+        fit = fit_clv(summary, config)
+    except ClvDeclined:
+        return empty_like(PARAMETER_COLUMNS)
     errors = None
     holdout = _purchases(holdout_orders)
     if has_holdout and len(holdout) and data_end > as_of_date:
@@ -122,6 +139,8 @@ def build_predictions(
 ) -> pd.DataFrame:
     """Score every customer of the summary with the parameters of ``ml_clv_parameters``."""
     as_of_date, _, _ = _as_of(as_of)
+    if parameters.empty:  # the step declined: no stale scores
+        return empty_like(PREDICTION_COLUMNS)
     stored = set(parameters["time_unit"])
     if stored != {config.time_unit}:
         raise ClvDataError(
@@ -143,17 +162,84 @@ def build_evaluation(
 ) -> pd.DataFrame:
     """Evaluation rows for every candidate (holdout if data follow as_of_date, else backtest)."""
     as_of_date, data_end, has_holdout = _as_of(as_of)
+    if parameters.empty:
+        return empty_like(EVALUATION_COLUMNS)
     fit = fit_from_parameters(parameters)
     holdout = _purchases(holdout_orders) if has_holdout else _purchases(holdout_orders).iloc[0:0]
     purchases = _purchases(orders)
     purchases = purchases.loc[pd.to_datetime(purchases["order_date"]) <= pd.Timestamp(as_of_date)]
-    return evaluate_clv(
-        fit,
-        summary,
-        purchases,
-        holdout,
-        as_of_date=as_of_date,
-        data_end_date=data_end,
-        config=config,
-        backtest_days=backtest_days,
-    )
+    try:
+        return evaluate_clv(
+            fit,
+            summary,
+            purchases,
+            holdout,
+            as_of_date=as_of_date,
+            data_end_date=data_end,
+            config=config,
+            backtest_days=backtest_days,
+        )
+    except ClvDeclined:  # the backtest refit declined; build_status says why
+        return empty_like(EVALUATION_COLUMNS)
+
+
+def decline_reason(summary: pd.DataFrame, config: ClvConfig) -> str:
+    """Why CLV declines on ``summary`` ('' if it does not): the checks of ``fit_clv``.
+
+    Runs the data checks and the Gamma-Gamma fit (cheap: unique spend rows),
+    the two sources of :class:`ClvDeclined`.
+    """
+    try:
+        frame = validate_summary(summary, config)
+        gg = fit_model(SPEND_MODEL, compress_spend(frame), penalizer=config.penalizer,
+                       time_unit=config.time_unit, engine=config.engine)
+    except ClvDeclined as exc:
+        return str(exc)
+    if gg.params["q"] <= 1:
+        return f"Gamma-Gamma estimated q = {gg.params['q']:.3f} <= 1 (infinite mean spend); see docs/clv.md"
+    return ""
+
+
+def build_status(
+    summary: pd.DataFrame,
+    parameters: pd.DataFrame,
+    predictions: pd.DataFrame,
+    evaluation: pd.DataFrame,
+    as_of: pd.DataFrame,
+    config: ClvConfig,
+    backtest_days: int = 180,
+) -> pd.DataFrame:
+    """``ml_clv_status``: ok, degraded (boundary or fallback model served) or declined."""
+    as_of_date, _, _ = _as_of(as_of)
+    if parameters.empty:
+        return step_status("clv", as_of_date, served_model="none", rows_written=0,
+                           decline_reason=decline_reason(summary, config)).frame()
+    fit = fit_from_parameters(parameters)
+    count, spend = fit.count_model, fit.spend_model
+    problems = [f"{m.name}: {m.fallback_reason}" for m in (count, spend) if m.is_fallback]
+    if "fallback_reason" in predictions.columns:  # e.g. a CLV interval too uncertain to draw
+        problems += [r for r in predictions["fallback_reason"].unique() if "clv interval:" in str(r)][:1]
+    if evaluation.empty:
+        problems.append(
+            f"no evaluation rows: the backtest refit at as_of_date - clv_backtest_days ({backtest_days}"
+            " days) declined; keep orders after as_of_date for a holdout or set a smaller clv_backtest_days"
+        )
+    return step_status("clv", as_of_date, served_model=f"{count.name}+{spend.name}",
+                       rows_written=len(predictions), problems=problems,
+                       notes=[_naive_rate_note(evaluation, count.name)]).frame()
+
+
+def _naive_rate_note(evaluation: pd.DataFrame, served: str) -> str:
+    """'' or a note that the naive-rate baseline beats the served model on holdout MAE."""
+    if evaluation.empty or "metric" not in evaluation.columns:
+        return ""
+    rows = evaluation.loc[(evaluation["task"] == "repeat_purchases") & (evaluation["metric"] == "mae")
+                          & (evaluation["slice"] == "all")]
+    mae = dict(zip(rows["model_name"], rows["value"], strict=True))
+    if NAIVE_MODEL in mae and served in mae and mae[NAIVE_MODEL] < mae[served]:
+        kind = str(evaluation["evaluation_type"].iloc[0])
+        return (
+            f"the naive-rate baseline beats {served} on {kind} MAE of repeat purchases"
+            f" ({mae[NAIVE_MODEL]:.4f} vs {mae[served]:.4f}; see ml_clv_evaluation)"
+        )
+    return ""

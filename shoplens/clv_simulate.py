@@ -35,7 +35,7 @@ def simulate_purchases(
     ``order_total`` (a Gamma(p, nu) draw, nu ~ Gamma(q, rate v) per customer).
     Each customer buys at birth (day 0), then at Poisson rate lambda ~
     Gamma(r, rate alpha) and drops out after each repeat purchase with
-    probability ~ Beta(a, b). ``as_of_date`` is ``start_date + n_days - 1``;
+    probability ~ Beta(a, b) (never, with ``a = 0``). ``as_of_date`` is ``start_date + n_days - 1``;
     ``holdout_days`` more days of purchases follow it.
     """
     rng = np.random.default_rng(seed)
@@ -43,7 +43,8 @@ def simulate_purchases(
     birth = rng.integers(0, n_days, size=n_customers)
     horizon = (n_days - 1 + holdout_days) - birth + 1.0  # continuous time observed, in days
     lam = rng.gamma(r, 1.0 / alpha, size=n_customers)
-    drop = rng.beta(a, b, size=n_customers)
+    # a = 0: nobody ever drops out (the NBD limit of BG/NBD)
+    drop = rng.beta(a, b, size=n_customers) if a > 0 else np.zeros(n_customers)
     nu = rng.gamma(q, 1.0 / v, size=n_customers)
     ids = np.arange(n_customers)
     cust = [ids]

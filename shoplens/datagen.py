@@ -72,6 +72,13 @@ HOUR_PROFILE = (
 OFFSETS_MINUTES = (60, 120, -300, 330, -480)
 
 
+SHAPES = ("standard", "no_dropout", "heavy_repeaters", "one_time_buyers")
+# heavy_repeaters: share of customers, born in the first tenth of the period,
+# with this many purchases (before same-day purchases merge) over their life.
+HEAVY_SHARE = 0.01
+HEAVY_PURCHASES = (180, 260)
+
+
 @dataclass(frozen=True)
 class ShopConfig:
     """Everything that defines a generated shop (all rates per day)."""
@@ -98,6 +105,15 @@ class ShopConfig:
     pre_purchase_lead_days: float = 14.0
     anonymous_session_share: float = 0.15
     chunk_customers: int = 100_000
+    # Purchase pattern (SHAPES): "standard" BG/NBD; the others are the valid
+    # shops that break models: "no_dropout" (every customer buys at a constant
+    # rate until the end), "heavy_repeaters" (standard, plus 1% of customers
+    # with 100+ purchase days), "one_time_buyers" (nobody buys twice).
+    shape: str = "standard"
+
+    def __post_init__(self) -> None:
+        if self.shape not in SHAPES:
+            raise ValueError(f"shape must be one of {SHAPES}, got {self.shape!r}")
 
     @property
     def start(self) -> dt.date:
@@ -141,6 +157,8 @@ def _iso_with_offsets(seconds: np.ndarray, offset_minutes: np.ndarray) -> pa.Arr
 
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
+    if numbers.size == 0:  # a one-customer shop has no sign-up-only customers
+        return np.empty(0, dtype=object)
     return np.char.add(prefix, np.char.zfill(numbers.astype(np.int64).astype(str), width)).astype(object)
 
 
@@ -238,11 +256,21 @@ def _purchases(cfg: ShopConfig, rng: np.random.Generator, n: int, id_offset: int
     p_drop = rng.beta(bg["a"], bg["b"], size=n)
     nu = rng.gamma(gg["q"], 1.0 / gg["v"], size=n)
     birth = rng.uniform(0, cfg.n_days, size=n)
+    # shapes draw extra numbers only after the standard draws, so "standard" is unchanged
+    if cfg.shape == "no_dropout":
+        p_drop = np.zeros(n)
+    elif cfg.shape == "heavy_repeaters":
+        heavy = np.flatnonzero(rng.random(n) < HEAVY_SHARE)
+        birth[heavy] = rng.uniform(0, 0.1 * cfg.n_days, size=heavy.size)
+        lam[heavy] = rng.uniform(*HEAVY_PURCHASES, size=heavy.size) / (cfg.n_days - birth[heavy])
+        p_drop[heavy] = 0.0
     horizon = cfg.n_days - birth
     # BG/NBD's dropout can follow a *repeat* purchase only (the likelihood of a
     # customer with no repeat is exp(-lambda T)): repeats drawn until dropout are
     # Geometric(p) on 1, 2, ...; capped far above what fits in the horizon.
     repeats = rng.geometric(np.clip(p_drop, 1e-12, 1.0))
+    if cfg.shape == "one_time_buyers":
+        repeats = np.zeros(n, dtype=np.int64)
     mean_in_horizon = lam * horizon
     cap = np.ceil(mean_in_horizon + 8 * np.sqrt(mean_in_horizon) + 8).astype(np.int64)
     repeats = np.minimum(repeats, cap)
@@ -763,6 +791,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gg-p", type=float, default=6.0, help="Gamma-Gamma p")
     ap.add_argument("--gg-q", type=float, default=4.0, help="Gamma-Gamma q")
     ap.add_argument("--gg-v", type=float, default=20.0, help="Gamma-Gamma v")
+    ap.add_argument("--shape", choices=SHAPES, default="standard",
+                    help="purchase pattern: standard BG/NBD, or a valid shop that breaks models")
     ap.add_argument("--out", required=True, help="output folder")
     args = ap.parse_args(argv)
     cfg = ShopConfig(
@@ -773,6 +803,7 @@ def main(argv: list[str] | None = None) -> int:
         pre_purchase_lead_days=args.pre_purchase_lead_days,
         bgnbd={"r": args.r, "alpha": args.alpha, "a": args.a, "b": args.b},
         gamma_gamma={"p": args.gg_p, "q": args.gg_q, "v": args.gg_v},
+        shape=args.shape,
     )
     t0 = time.perf_counter()
     truth = write_shop_streaming(cfg, args.out, args.format)

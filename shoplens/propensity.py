@@ -20,9 +20,13 @@ Definitions used everywhere in this module:
 The GRU is trained on labels from earlier cut-offs (rolled back in steps from
 the training end), never on data after the training end. Three baselines are
 scored on the same customers: BG/NBD's probability of a purchase in the window
-(fitted with ``lifetimes`` on the history up to the scoring cut-off), an RFM
-heuristic (the repeat rate each RFM cell showed at the training cut-offs) and
-a logistic regression on the same features, summarised over 1/4/13/52 weeks.
+(fitted by shoplens.clv on the history up to the scoring cut-off, served as its
+no-drop-out limit NBD when the estimate sits at that boundary), an RFM
+heuristic (the repeat rate each RFM cell showed at the training cut-offs), a
+logistic regression on the same features, summarised over 1/4/13/52 weeks, and
+the naive rate (each customer's past repeat-purchase rate carried forward). A
+baseline that cannot be fitted is dropped with its reason (``baseline_notes``);
+it never takes the step down.
 
 Public functions take and return pandas DataFrames; TensorFlow is imported
 only when a network is built, trained or loaded.
@@ -44,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from shoplens import __version__
+from shoplens.status import StepDeclined
 
 #: Sequence channels built from orders (always present).
 ORDER_CHANNELS: tuple[str, ...] = ("n_purchase_days", "revenue")
@@ -74,13 +79,13 @@ MIN_NEGATIVE_LABELS = 20
 #: ... and each training cut-off at least this many days of orders before it.
 MIN_HISTORY_DAYS = 28
 
-MODEL_NAMES = ("rnn_gru", "bgnbd", "rfm_heuristic", "logreg")
+MODEL_NAMES = ("rnn_gru", "bgnbd", "rfm_heuristic", "logreg", "naive_rate")
 _MASK_VALUE = -99.0
 _EPOCH = np.datetime64("1970-01-01", "D")
 
 
-class InsufficientHistoryError(ValueError):
-    """Raised when the data are too short or too sparse to train the model."""
+class InsufficientHistoryError(ValueError, StepDeclined):
+    """Raised when the data are too short or too sparse to train the model (the step declines)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,7 +220,10 @@ def prepare_history(
     purchases = orders.loc[orders["is_purchase"].fillna(False).astype(bool)]
     purchases = purchases.loc[purchases["customer_id"].notna()]
     if purchases.empty:
-        raise InsufficientHistoryError("orders hold no completed purchase (is_purchase): nothing to learn from")
+        raise InsufficientHistoryError(
+            "orders hold no completed purchase (is_purchase) up to as_of_date: nothing to learn from."
+            " Fix: use a later as_of_date, or check the status column of the raw orders"
+        )
 
     cust = customers.drop_duplicates("customer_id")
     cust = cust.loc[cust["customer_id"].notna()]
@@ -539,39 +547,67 @@ def bgnbd_window_probability(r: float, alpha: float, a: float, b: float,
 
 
 def fit_bgnbd(snap: Snapshot, window_days: int) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Fit BG/NBD (weeks) on the purchasers of ``snap``; score their window.
+    """Fit BG/NBD (weeks) on the purchasers of ``snap`` with shoplens.clv; score their window.
 
-    Returns (parameters and diagnostics, P(purchase in window), expected
-    purchases in window), the arrays aligned with ``snap`` (NaN for customers
-    without a purchase, for whom BG/NBD has no birth yet).
+    The one CLV fitter and its selection rule: BG/NBD, or NBD when BG/NBD's
+    estimate sits at the no-drop-out boundary (``info["model_name"]`` says
+    which). Returns (parameters and diagnostics, P(purchase in window),
+    expected purchases in window), the arrays aligned with ``snap`` (NaN for
+    customers without a purchase, for whom BG/NBD has no birth yet). Raises
+    :class:`InsufficientHistoryError` or shoplens.clv's errors when it cannot
+    be fitted; :func:`score_snapshot` drops the baseline then.
     """
-    from lifetimes import BetaGeoFitter
+    from shoplens import clv
 
     has = snap.n_purchase_days > 0
     freq = snap.frequency[has]
     rec = snap.recency_days[has] / 7.0
     T = snap.age_days[has] / 7.0
-    rows = pd.DataFrame({"f": freq, "r": rec, "T": T})
-    grouped = rows.groupby(["f", "r", "T"], as_index=False).size()
-    if len(grouped) < 3 or (freq > 0).sum() < 5:
+    if (freq > 0).sum() < 5 or len(np.unique(T)) < 3:
         raise InsufficientHistoryError(
-            f"BG/NBD needs at least 5 repeat purchasers at the cut-off, got {(freq > 0).sum()}"
+            f"BG/NBD needs at least 5 repeat purchasers at the cut-off, got {int((freq > 0).sum())}"
         )
-    fitter = BetaGeoFitter(penalizer_coef=0.0)
-    fitter.fit(grouped["f"], grouped["r"], grouped["T"], weights=grouped["size"])
-    p = fitter.params_
+    frame = pd.DataFrame({"frequency": freq.astype("int64"), "recency": rec, "T": T})
+    counts = clv.compress_counts(frame)
+    config = clv.ClvConfig(time_unit="weeks", candidates=("bgnbd",))
+    models, excluded = clv.fit_count_models(counts, config)
+    name = "bgnbd" if "bgnbd" in models else clv.LIMIT_MODEL
+    model = models[name]
+    p = model.params
     t = window_days / 7.0
-    prob, _ = bgnbd_window_probability(p["r"], p["alpha"], p["a"], p["b"], freq, rec, T, t)
-    expected = fitter.conditional_expected_number_of_purchases_up_to_time(t, freq, rec, T)
+    prob, _ = btyd_window_probability(name, p, freq, rec, T, t)
+    expected = clv.expected_purchases(name, p, t, freq, rec, T)
     out_p = np.full(len(has), np.nan)
     out_e = np.full(len(has), np.nan)
     out_p[has] = np.clip(prob, 0.0, 1.0)
     out_e[has] = np.maximum(np.asarray(expected, dtype="float64"), out_p[has])
     info = {k: float(v) for k, v in p.items()}
-    info["log_likelihood"] = float(-fitter._negative_log_likelihood_) if hasattr(
-        fitter, "_negative_log_likelihood_") else float("nan")
+    info["model_name"] = name
+    info["note"] = excluded.get("bgnbd", "")
+    info["log_likelihood"] = model.log_likelihood
     info["n_customers"] = int(has.sum())
     return info, out_p, out_e
+
+
+def btyd_window_probability(name: str, p: dict[str, float], frequency, recency, T, t: float):
+    """P(at least one purchase in (T, T + t]) and P(alive) under BG/NBD or its NBD limit."""
+    if name == "bgnbd":
+        return bgnbd_window_probability(p["r"], p["alpha"], p["a"], p["b"], frequency, recency, T, t)
+    x = np.asarray(frequency, dtype="float64")
+    TT = np.asarray(T, dtype="float64")
+    p_none = np.exp((p["r"] + x) * (np.log(p["alpha"] + TT) - np.log(p["alpha"] + TT + t)))
+    return 1.0 - p_none, np.ones_like(x)
+
+
+def naive_rate_scores(snap: Snapshot, window_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Naive rate: each purchaser's repeat purchase days per day since the first,
+    carried forward over the window (expected purchases), and the Poisson
+    probability of at least one. NaN for customers without a purchase."""
+    has = snap.n_purchase_days > 0
+    age = snap.age_days
+    rate = np.where(age > 0, snap.frequency / np.maximum(age, 1.0), 0.0)
+    expected = np.where(has, rate * window_days, np.nan)
+    return -np.expm1(-expected), expected
 
 
 def rfm_cells(snap: Snapshot, edges: dict[str, list[float]] | None = None) -> tuple[np.ndarray, dict]:
@@ -780,8 +816,41 @@ def training_cutoffs(history: History, train_end_day: int, cfg: PropensityConfig
             f"too little history to train: the first purchase is on {_day_to_date(history.first_data_day)}"
             f" and training must end on {_day_to_date(train_end_day)}, but each training cut-off"
             f" needs {MIN_HISTORY_DAYS} days of orders before it and {cfg.label_window_days} days"
-            f" of labels after it (at least {need} days of orders before the training end)"
+            f" of labels after it (at least {need} days of orders before the training end)."
+            f" {_FIX}"
         )
+    return cutoffs
+
+
+_FIX = (
+    "Fix: load more order history or use a later as_of_date; a shorter label window"
+    " (var propensity_train_window_days) needs fewer days"
+)
+
+
+def _require_labels(cutoffs: Sequence[int], n_pos: int, n_neg: int) -> None:
+    if n_pos < MIN_POSITIVE_LABELS or n_neg < MIN_NEGATIVE_LABELS:
+        raise InsufficientHistoryError(
+            f"too little history to train: the training cut-offs {[str(_day_to_date(c)) for c in cutoffs]}"
+            f" give {n_pos} purchasing and {n_neg} non-purchasing customer windows; at least"
+            f" {MIN_POSITIVE_LABELS} of each are needed. {_FIX}, or more cut-offs"
+            " (var propensity_n_cutoffs)"
+        )
+
+
+def check_trainable(history: History, train_end_day: int, cfg: PropensityConfig) -> list[int]:
+    """The training cut-offs, or :class:`InsufficientHistoryError` naming the fix.
+
+    Cheap (label counts only, no features): what a declined step reports.
+    """
+    cutoffs = training_cutoffs(history, train_end_day, cfg)
+    n_pos = n_all = 0
+    for c in cutoffs:
+        born = np.flatnonzero(history.birth_day <= c)
+        y = window_counts(history, born, c + 1, c + cfg.label_window_days) > 0
+        n_pos += int(y.sum())
+        n_all += len(y)
+    _require_labels(cutoffs, n_pos, n_all - n_pos)
     return cutoffs
 
 
@@ -894,16 +963,11 @@ def train_propensity(history: History, train_end: dt.date | int, cfg: Propensity
     cfg.validate()
     end = train_end if isinstance(train_end, int | np.integer) else _date_to_day(train_end)
     end = int(end)
-    cutoffs = training_cutoffs(history, end, cfg)
+    cutoffs = check_trainable(history, end, cfg)
     snaps, labels, counts, is_val_all = _training_set(history, cutoffs, cfg)
     y = np.concatenate(labels)
     n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
-    if n_pos < MIN_POSITIVE_LABELS or n_neg < MIN_NEGATIVE_LABELS:
-        raise InsufficientHistoryError(
-            f"too little history to train: the training cut-offs {[str(_day_to_date(c)) for c in cutoffs]}"
-            f" give {n_pos} purchasing and {n_neg} non-purchasing customer windows; at least"
-            f" {MIN_POSITIVE_LABELS} of each are needed"
-        )
+    _require_labels(cutoffs, n_pos, n_neg)  # again after sampling
     encoder = Encoder.fit(snaps, history.channels, cfg.sequence_weeks)
     baselines = fit_baselines(snaps, labels, encoder, cfg)
 
@@ -915,7 +979,9 @@ def train_propensity(history: History, train_end: dt.date | int, cfg: Propensity
     cnt = np.concatenate(counts).astype("float32")
     is_val = np.concatenate([is_val_all[s.index] for s in snaps])
     if y[is_val].sum() < 1 or y[~is_val].sum() < 1:
-        raise InsufficientHistoryError("too little history to train: a split has no purchasing customer")
+        raise InsufficientHistoryError(
+            f"too little history to train: a split has no purchasing customer. {_FIX}"
+        )
     pos_weight = float(min(max(n_neg / max(n_pos, 1), 1.0), cfg.max_positive_weight))
     offset = math.log(pos_weight)
     net = build_network(cfg.sequence_weeks, len(encoder.channels), static.shape[1], cfg, offset)
@@ -995,6 +1061,10 @@ SCORE_COLUMNS: list[str] = [
     "expected_purchases_bgnbd",
     "p_rfm_heuristic",
     "p_logreg",
+    "p_naive_rate",
+    "expected_purchases_naive_rate",
+    "btyd_baseline_model",
+    "baseline_notes",
     "model_version",
     "train_end_date",
 ]
@@ -1017,7 +1087,8 @@ def score_snapshot(trained: TrainedPropensity, baselines: Baselines, history: Hi
     cfg_weeks = trained.encoder.weeks
     snap = snapshot(history, cutoff_day, cfg_weeks)
     p, e = trained.predict(snap, window_days)
-    _, p_bg, e_bg = fit_bgnbd(snap, window_days)
+    btyd_name, p_bg, e_bg, notes = _btyd_baseline(snap, window_days)
+    p_naive, e_naive = naive_rate_scores(snap, window_days)
     base = score_baselines(baselines, snap, trained.encoder, window_days)
     return pd.DataFrame(
         {
@@ -1033,11 +1104,26 @@ def score_snapshot(trained: TrainedPropensity, baselines: Baselines, history: Hi
             "expected_purchases_bgnbd": e_bg,
             "p_rfm_heuristic": base["rfm"],
             "p_logreg": base["logreg"],
+            "p_naive_rate": p_naive,
+            "expected_purchases_naive_rate": e_naive,
+            "btyd_baseline_model": btyd_name,
+            "baseline_notes": notes,
             "model_version": trained.version,
             "train_end_date": pd.Timestamp(trained.metadata["train_end_date"]).date(),
         },
         columns=SCORE_COLUMNS,
     )
+
+
+def _btyd_baseline(snap: Snapshot, window_days: int) -> tuple[str, np.ndarray, np.ndarray, str]:
+    """(model served, P, expected, notes) of the BTYD baseline; dropped, not fatal, on failure."""
+    try:
+        info, p_bg, e_bg = fit_bgnbd(snap, window_days)
+    except Exception as exc:  # any fitting failure drops this baseline only
+        nan = np.full(len(snap.index), np.nan)
+        return "none", nan, nan.copy(), f"bgnbd baseline dropped: {type(exc).__name__}: {exc}"
+    note = f"bgnbd served as its limit nbd: {info['note']}" if info["model_name"] != "bgnbd" else "none"
+    return str(info["model_name"]), p_bg, e_bg, note
 
 
 def run_propensity(
@@ -1063,15 +1149,7 @@ def run_propensity(
     """
     cfg = cfg or PropensityConfig()
     cfg.validate()
-    as_of = pd.Timestamp(as_of_date).date()
-    as_of_day = _date_to_day(as_of)
-    ordered_day = _to_day(orders["ordered_at"]) if len(orders) else np.zeros(0, "int64")
-    orders = orders.loc[ordered_day <= as_of_day]
-    if sessions is not None and len(sessions):
-        stamp = sessions["activity_date"] if "activity_date" in sessions.columns else sessions["started_at"]
-        sessions = sessions.loc[_to_day(stamp) <= as_of_day]
-    history = prepare_history(orders, sessions, customers)
-    train_end = as_of_day if has_holdout else as_of_day - cfg.window_days
+    history, as_of_day, train_end = _history_at(orders, sessions, customers, as_of_date, has_holdout, cfg)
 
     if retrain:
         trained, baselines = train_propensity(history, train_end, cfg)
@@ -1104,6 +1182,39 @@ def run_propensity(
     frames.append(score_snapshot(trained, baselines, history, as_of_day, cfg.window_days, True))
     scores = pd.concat(frames, ignore_index=True)
     return scores, trained.metadata
+
+
+def _history_at(orders, sessions, customers, as_of_date, has_holdout: bool, cfg: PropensityConfig):
+    """(history up to as_of_date, as_of day, training end day) as run_propensity uses them."""
+    as_of_day = _date_to_day(pd.Timestamp(as_of_date).date())
+    ordered_day = _to_day(orders["ordered_at"]) if len(orders) else np.zeros(0, "int64")
+    orders = orders.loc[ordered_day <= as_of_day]
+    if sessions is not None and len(sessions):
+        stamp = sessions["activity_date"] if "activity_date" in sessions.columns else sessions["started_at"]
+        sessions = sessions.loc[_to_day(stamp) <= as_of_day]
+    history = prepare_history(orders, sessions, customers)
+    return history, as_of_day, as_of_day if has_holdout else as_of_day - cfg.window_days
+
+
+def decline_reason(orders, sessions, customers, as_of_date, has_holdout: bool,
+                   cfg: PropensityConfig) -> str:
+    """Why the step declines on these data ('' if training can start): the cheap checks."""
+    try:
+        history, _, train_end = _history_at(orders, sessions, customers, as_of_date, has_holdout, cfg)
+        check_trainable(history, train_end, cfg)
+    except InsufficientHistoryError as exc:
+        return str(exc)
+    return ""
+
+
+def propensity_status(scores: pd.DataFrame, as_of_date, decline: str = ""):
+    """The step's status row: ok (GRU served; dropped baselines are noted), declined (no scores)."""
+    from shoplens.status import step_status
+
+    current = scores.loc[scores["is_current"].astype(bool)] if len(scores) else scores
+    notes = sorted({str(n) for n in scores.get("baseline_notes", pd.Series([], dtype=object)) if str(n) != "none"})
+    return step_status("propensity", as_of_date, served_model="rnn_gru", rows_written=len(current),
+                       notes=notes, decline_reason=decline)
 
 
 def purchase_outcomes(orders: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
@@ -1163,12 +1274,18 @@ def evaluate_scores(
     y = (actual > 0).astype("float64")
     version = str(scores["model_version"].iloc[0])
     baseline_version = f"{__version__}+{pd.Timestamp(scores['score_date'].iloc[0]):%Y%m%d}"
+    btyd = "bgnbd"
+    if "btyd_baseline_model" in scores.columns:
+        btyd = str(scores["btyd_baseline_model"].iloc[0])
     models = {
         "rnn_gru": ("purchase_probability", "expected_purchases", version),
-        "bgnbd": ("p_bgnbd", "expected_purchases_bgnbd", f"bgnbd.{baseline_version}"),
+        btyd: ("p_bgnbd", "expected_purchases_bgnbd", f"{btyd}.{baseline_version}"),
         "rfm_heuristic": ("p_rfm_heuristic", None, f"rfm.{baseline_version}"),
         "logreg": ("p_logreg", None, f"logreg.{baseline_version}"),
     }
+    models.pop("none", None)  # the BTYD baseline was dropped (baseline_notes says why)
+    if "p_naive_rate" in scores.columns:
+        models["naive_rate"] = ("p_naive_rate", "expected_purchases_naive_rate", f"naive_rate.{baseline_version}")
     purchasers = merged["has_purchased"].to_numpy(bool)
     rows: list[dict] = []
     for name, (pcol, ecol, ver) in models.items():

@@ -14,6 +14,7 @@ import pandas as pd
 
 def model(dbt, session) -> pd.DataFrame:
     dbt.config(materialized="table")
+    from shoplens.evaluation import EVALUATION_COLUMNS
     from shoplens.forecast import (
         actuals_from_holdout_demand,
         backtest_demand,
@@ -21,6 +22,7 @@ def model(dbt, session) -> pd.DataFrame:
         evaluation_rows,
         holdout_frame,
     )
+    from shoplens.status import empty_like
 
     demand = dbt.ref("demand_daily").df()
     as_of = dbt.ref("as_of").df().iloc[0]
@@ -35,11 +37,15 @@ def model(dbt, session) -> pd.DataFrame:
     }
     config = config_from_dbt(settings.get)
 
-    backtest = backtest_demand(demand, config, as_of_date=as_of_date)
-    parts = [evaluation_rows(backtest, as_of_date=as_of_date, evaluation_type="backtest")]
-
     # refs as plain statements: dbt's parser misses refs nested in other calls
     forecasts = dbt.ref("ml_demand_forecast").df()
+    if forecasts.empty:  # the step declined (ml_forecast_status says why)
+        return empty_like(EVALUATION_COLUMNS)
+    backtest = backtest_demand(demand, config, as_of_date=as_of_date)
+    parts = []
+    if not backtest.empty:  # too short for one origin: ml_forecast_status reports it
+        parts.append(evaluation_rows(backtest, as_of_date=as_of_date, evaluation_type="backtest"))
+
     if bool(as_of["has_holdout"]):
         data_end = pd.to_datetime(as_of["data_end_date"]).date()
         last_day = min(data_end, as_of_date + dt.timedelta(days=config.horizon_days))
@@ -52,4 +58,6 @@ def model(dbt, session) -> pd.DataFrame:
             parts.append(
                 evaluation_rows(holdout, as_of_date=as_of_date, evaluation_type="holdout")
             )
-    return pd.concat(parts, ignore_index=True)
+    if not parts:
+        return empty_like(EVALUATION_COLUMNS)
+    return pd.concat(parts, ignore_index=True)[EVALUATION_COLUMNS]

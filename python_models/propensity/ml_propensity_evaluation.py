@@ -16,6 +16,8 @@ def model(dbt, session):
 
     as_of = dbt.ref("as_of").df()
     scores = dbt.ref("ml_purchase_propensity").df()
+    if scores.empty:  # the step declined (ml_propensity_status says why)
+        return pd.DataFrame(columns=EVALUATION_COLUMNS)
     as_of_date = as_of["as_of_date"].iloc[0]
     has_holdout = bool(as_of["has_holdout"].iloc[0])
     window = int(scores["window_days"].iloc[0]) if len(scores) else int(dbt.config.get("window_days"))

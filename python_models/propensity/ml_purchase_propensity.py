@@ -2,7 +2,8 @@
 
 Thin adapter: reads the marts, calls ``shoplens.propensity.run_propensity``
 and returns its table. One row per customer per score date (the current
-as-of date and, when there is no holdout, the backtest cut-off).
+as-of date and, when there is no holdout, the backtest cut-off). Empty when
+the data are too short to train (ml_propensity_status says why).
 """
 
 import os
@@ -19,7 +20,13 @@ def _int_or_none(value):
 
 def model(dbt, session):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from shoplens.propensity import PropensityConfig, run_propensity
+    from shoplens.propensity import (
+        SCORE_COLUMNS,
+        InsufficientHistoryError,
+        PropensityConfig,
+        run_propensity,
+    )
+    from shoplens.status import empty_like
 
     as_of = dbt.ref("as_of").df()
     orders = dbt.ref("fct_orders").project("customer_id, ordered_at, order_total, is_purchase").df()
@@ -43,15 +50,18 @@ def model(dbt, session):
         max_train_customers=max_customers or defaults.max_train_customers,
         seed=int(dbt.config.get("seed")),
     )
-    scores, _ = run_propensity(
-        orders,
-        sessions,
-        customers,
-        as_of_date=as_of["as_of_date"].iloc[0],
-        has_holdout=bool(as_of["has_holdout"].iloc[0]),
-        cfg=cfg,
-        model_dir=str(dbt.config.get("model_dir")),
-        retrain=_flag(dbt.config.get("retrain")),
-    )
+    try:
+        scores, _ = run_propensity(
+            orders,
+            sessions,
+            customers,
+            as_of_date=as_of["as_of_date"].iloc[0],
+            has_holdout=bool(as_of["has_holdout"].iloc[0]),
+            cfg=cfg,
+            model_dir=str(dbt.config.get("model_dir")),
+            retrain=_flag(dbt.config.get("retrain")),
+        )
+    except InsufficientHistoryError:  # declined: empty, ml_propensity_status says why
+        return empty_like(SCORE_COLUMNS, {"customer_id": "object"})
     scores["customer_id"] = scores["customer_id"].astype(str)
     return scores

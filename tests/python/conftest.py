@@ -53,6 +53,12 @@ def query(db_path: Path, sql: str):
         return con.sql(sql).df()
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers", "shapes: dbt builds of generated shops that break models (tests/python/test_model_shapes.py)"
+    )
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO

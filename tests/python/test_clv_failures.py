@@ -101,12 +101,22 @@ def test_bad_settings(kwargs, match):
         clv.ClvConfig(**kwargs)
 
 
-def test_no_dropout_is_a_clear_error():
-    """Customers who never churn: the optimiser runs a -> 0, b -> inf at every penalizer."""
+def test_no_dropout_serves_the_nbd_limit_flagged_at_the_boundary():
+    """Customers who never churn: BG/NBD's maximum sits at a -> 0; its limit NBD is served."""
     purchases, as_of = simulate_purchases(3000, 730, a=0.02, b=200.0, seed=5)
     summary = summary_from_purchases(purchases, as_of, "days")
-    with pytest.raises(clv.ClvFitError, match=r"bgnbd did not converge.*no drop-out.*Fix:"):
-        clv.fit_clv(summary, _config())
+    config = _config()
+    fit = clv.fit_clv(summary, config)
+    assert set(fit.count_models) == {"nbd"} and fit.selected == "nbd"
+    assert "bgnbd at the no-drop-out boundary" in fit.excluded["bgnbd"]
+    nbd = fit.count_models["nbd"]
+    assert nbd.at_boundary and nbd.fallback_reason.startswith("boundary estimate: limit of bgnbd")
+    params = clv.parameters_frame(fit, as_of_date=AS_OF)
+    assert params.loc[params["model_name"] == "nbd", "at_boundary"].all()
+    pred = clv.score_customers(fit, summary, config, as_of_date=AS_OF)
+    assert len(pred) == len(summary) and (pred["probability_alive"] == 1).all()
+    assert np.isfinite(pred[["clv", "clv_p10", "clv_p90", "expected_purchases_365d"]].to_numpy()).all()
+    assert pred["is_fallback"].all() and (pred["count_model"] == "nbd").all()
 
 
 def test_optimiser_failure_falls_back_to_penalizer_and_is_flagged(summary, monkeypatch):
@@ -194,3 +204,17 @@ def test_parameters_round_trip(summary):
     a = clv.score_customers(fit, summary, config, as_of_date=AS_OF)
     b = clv.score_customers(back, summary, config, as_of_date=AS_OF)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_too_uncertain_interval_serves_the_point_flagged(summary, monkeypatch):
+    """A CLV interval that cannot be drawn degrades the rows instead of failing the step."""
+    fit = clv.fit_clv(summary, _config())
+
+    def no_interval(*args, **kwargs):
+        raise clv.ClvFitError("Gamma-Gamma draws keep giving q <= 1")
+
+    monkeypatch.setattr(clv, "_clv_interval", no_interval)
+    pred = clv.score_customers(fit, summary, _config(), as_of_date=AS_OF)
+    assert (pred["clv_p10"] == pred["clv"]).all() and (pred["clv_p90"] == pred["clv"]).all()
+    assert pred["is_fallback"].all()
+    assert pred["fallback_reason"].str.contains("clv interval: Gamma-Gamma draws keep giving q <= 1").all()

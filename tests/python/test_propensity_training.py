@@ -99,13 +99,16 @@ def test_evaluation_rows_cover_every_model_on_the_same_customers(generator_run):
     assert list(ev.columns) == EVALUATION_COLUMNS
     assert set(ev["model_name"]) == set(P.MODEL_NAMES)
     same = ev.query("slice == 'purchasers' and metric == 'auc'")
-    assert len(same) == 4 and same["n_obs"].nunique() == 1
+    assert len(same) == len(P.MODEL_NAMES) and same["n_obs"].nunique() == 1
     assert (ev["evaluation_type"] == "holdout").all()
     assert (ev["holdout_end_date"] - ev["holdout_start_date"]).iloc[0] == dt.timedelta(days=HOLDOUT_DAYS - 1)
     v = ev.set_index(["model_name", "slice", "metric"])["value"]
     for name in P.MODEL_NAMES:
         assert 0.0 < v[name, "purchasers", "brier"] < 0.15
-        assert v[name, "purchasers", "log_loss"] < 0.35  # a constant 9% forecast scores ~0.29
+        if name != "naive_rate":  # a rate carried forward is no calibrated probability
+            assert v[name, "purchasers", "log_loss"] < 0.35  # a constant 9% forecast scores ~0.29
+    assert v["rnn_gru", "purchasers", "log_loss"] < v["naive_rate", "purchasers", "log_loss"]
+    assert v["rnn_gru", "purchasers", "auc"] > v["naive_rate", "purchasers", "auc"]
     # the GRU's count head: total expected purchases within 15% of the holdout's
     total = v["rnn_gru", "all", "predicted_total"] / v["rnn_gru", "all", "actual_total"]
     assert 0.85 < total < 1.15
@@ -188,3 +191,46 @@ def test_cdnow_sample_gru_at_parity_with_the_best_baseline():
     p = scores["purchase_probability"]
     assert abs(p.mean() - y.mean()) < 0.1  # carried from 13 to 39 weeks: rough, see docs
     pd.testing.assert_series_equal(scores["customer_id"], scores["customer_id"].drop_duplicates())
+
+
+def test_a_baseline_that_cannot_be_fitted_is_dropped_and_training_is_kept(monkeypatch):
+    """The real-shop failure: the BTYD refit raising while scoring must not lose the trained GRU."""
+    from lifetimes.utils import ConvergenceError
+
+    from shoplens import clv
+
+    marts, as_of = _small_shop()
+
+    def fails(*args, **kwargs):
+        raise ConvergenceError("The model did not converge.")
+
+    monkeypatch.setattr(clv, "fit_count_models", fails)
+    cfg = P.PropensityConfig(max_epochs=1, n_cutoffs=2, seed=4)
+    scores, meta = P.run_propensity(marts["orders"], marts["sessions"], marts["customers"], as_of, False, cfg)
+    assert meta["training_metrics"]["epochs_run"] >= 1
+    assert scores["purchase_probability"].between(0, 1).all() and len(scores) > 100
+    assert (scores["btyd_baseline_model"] == "none").all() and scores["p_bgnbd"].isna().all()
+    assert scores["baseline_notes"].str.startswith("bgnbd baseline dropped: ConvergenceError").all()
+    # the other baselines are still scored, and the evaluation leaves the dropped one out
+    assert scores.loc[scores["has_purchased"], "p_naive_rate"].between(0, 1).all()
+    plan = P.evaluation_plan(as_of, None, False, cfg.window_days)
+    scored = scores.loc[scores["score_date"] == plan["score_date"]]
+    outcomes = P.purchase_outcomes(marts["orders"], plan["start"], plan["end"])
+    ev = P.evaluate_scores(scored, outcomes, as_of_date=plan["score_date"], window_start=plan["start"],
+                           window_end=plan["end"], evaluation_type="backtest")
+    assert set(ev["model_name"]) == {"rnn_gru", "rfm_heuristic", "logreg", "naive_rate"}
+    status = P.propensity_status(scores, as_of).frame().iloc[0]
+    assert status["status"] == "ok" and "bgnbd baseline dropped" in status["reason"]
+    assert status["rows_written"] == int(scores["is_current"].sum())
+
+
+def test_decline_advice_works_a_shorter_label_window_lets_a_short_shop_train():
+    tables = generate_shop(n_customers=600, n_days=75, seed=8)
+    marts = marts_from_raw(tables)
+    as_of = marts["orders"]["ordered_at"].max().date()
+    args = (marts["orders"], marts["sessions"], marts["customers"], as_of, False)
+    reason = P.decline_reason(*args, P.PropensityConfig())
+    assert "too little history to train" in reason and "propensity_train_window_days" in reason
+    assert P.decline_reason(*args, P.PropensityConfig(train_window_days=7)) == ""
+    with pytest.raises(P.InsufficientHistoryError, match="propensity_train_window_days"):
+        P.run_propensity(*args, P.PropensityConfig(max_epochs=1))
