@@ -20,7 +20,7 @@ DBT_ARGS ?=
 # Where `make test` builds its throw-away warehouse from generated dirty data.
 TEST_DIR := target/ci
 
-.PHONY: build env test pytest dbt-test lint bench plots sample docs clean lock
+.PHONY: build env test pytest dbt-test lint bench plots sample docs clean lock publish dashboard browser test-browser fuzz
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,9 +31,28 @@ $(STAMP): requirements.lock pyproject.toml
 
 env: $(STAMP)
 
-## build: create .venv on first use, then build the warehouse on the bundled sample
+## build: create .venv on first use, build the warehouse on the bundled sample, then publish serving.duckdb
 build: $(STAMP)
-	$(DBT) build $(DBT_ARGS)
+	$(DBT) build $(DBT_ARGS) || { $(PY) -m shoplens.serving build-failed; exit 1; }
+	$(PY) -m shoplens.serving publish
+
+## publish: (re)publish serving.duckdb from the last successful dbt build
+publish: $(STAMP)
+	$(PY) -m shoplens.serving publish
+
+## dashboard: the Streamlit dashboard on the serving database (http://localhost:8501)
+DASHBOARD_PORT ?= 8501
+dashboard: $(STAMP)
+	$(VENV)/bin/streamlit run dashboard/app.py --server.headless true --server.port $(DASHBOARD_PORT) \
+	    --browser.gatherUsageStats false
+
+## browser: Debian's headless Chromium for the browser test (Playwright's own download is not used)
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+## test-browser: open every dashboard page in headless Chromium; screenshots into reports/dashboard/
+test-browser: $(STAMP) browser
+	$(PY) -m pytest -q -p no:cacheprovider tests/python/browser_dashboard.py
 
 ## test: the whole suite (pytest, dbt build on generated dirty data, sqlfluff)
 test: $(STAMP) pytest dbt-test lint
@@ -41,6 +60,8 @@ test: $(STAMP) pytest dbt-test lint
 pytest: $(STAMP)
 	$(PY) -m pytest -q
 
+# Generated data is not the bundled sample: it needs a PII salt (any value in CI).
+dbt-test bench: export SHOPLENS_PII_SALT := $(or $(SHOPLENS_PII_SALT),shoplens-ci-salt)
 dbt-test: $(STAMP)
 	rm -rf $(TEST_DIR) && mkdir -p $(TEST_DIR)
 	$(PY) -m shoplens.datagen --customers 1500 --days 540 --products 60 --seed 7 \
@@ -51,11 +72,18 @@ dbt-test: $(STAMP)
 	    print(json.dumps({'raw_data_dir': '$(CURDIR)/$(TEST_DIR)/raw', 'as_of_date': t['calibration_end_date'], \
 	    'export_date': t['export_date']}))" > $(TEST_DIR)/vars.json
 	DUCKDB_PATH=$(TEST_DIR)/ci.duckdb $(DBT) build --vars "$$(cat $(TEST_DIR)/vars.json)"
+	@# CI publishes as make build does: the serving database of the dirty build must pass its checks.
+	DUCKDB_PATH=$(TEST_DIR)/ci.duckdb $(PY) -m shoplens.serving publish
 	DUCKDB_PATH=$(TEST_DIR)/ci.duckdb $(PY) scripts/check_idempotent.py --raw $(TEST_DIR)/raw \
 	    --vars "$$(cat $(TEST_DIR)/vars.json)"
 
+## fuzz: every property-based suite (pytest marker `fuzz`) with many examples
+## (FUZZ=1; FUZZ_EXAMPLES, default 200, sets how many). `make test` runs a few.
+fuzz: $(STAMP)
+	FUZZ=1 $(PY) -m pytest -q -m fuzz
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check shoplens python_models tests/python bench scripts
+	$(VENV)/bin/ruff check shoplens python_models tests/python bench scripts dashboard
 	$(VENV)/bin/sqlfluff lint models analyses tests macros
 
 ## bench: scale benchmarks; figures go to reports/bench/
@@ -79,4 +107,4 @@ lock:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^shoplens' > requirements.lock
 
 clean:
-	rm -rf target logs warehouse.duckdb warehouse.duckdb.wal
+	rm -rf target logs warehouse.duckdb warehouse.duckdb.wal serving.duckdb serving.duckdb.lock

@@ -1,11 +1,14 @@
 {#- hash_pii(column): salted SHA-256 of a normalised (trimmed, lower-case)
-    PII value. The salt comes from the environment variable SHOPLENS_PII_SALT;
-    the default salt is for the bundled sample only. -#}
+    PII value. The salt is read from the environment variable
+    SHOPLENS_PII_SALT by the DuckDB function shoplens_pii_salt() when the
+    query runs (shoplens/duckdb_plugin.py), so it never appears in compiled
+    SQL, target/ or the docs. Without the variable the public sample salt is
+    used, which shoplens_check_pii_salt allows for the bundled sample only. -#}
 {% macro hash_pii(column, types={}) %}
     case
         when {{ clean_text(column, types) }} is not null
             then sha256(
-                '{{ env_var("SHOPLENS_PII_SALT", "shoplens-sample-salt") }}'
+                coalesce(shoplens_pii_salt(), 'shoplens-sample-salt')
                 || lower({{ clean_text(column, types) }})
             )
     end

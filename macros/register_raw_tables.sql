@@ -1,22 +1,34 @@
 {#-
     register_raw_tables(): run at the start of every dbt invocation
     (on-run-start). For each table of the raw input contract it looks in the
-    folder named by the var `raw_data_dir` for `<table>.parquet` or
-    `<table>.csv` and creates the view `raw.<table>` over it, which the
-    sources in models/staging/shop read.
+    folder named by the var `raw_data_dir` for `<table>.parquet`,
+    `<table>.csv` or `<table>.csv.gz` and creates the view `raw.<table>` over
+    it, which the sources in models/staging/shop read.
 
+    * A relative `raw_data_dir` is taken from the project root (the folder of
+      dbt_project.yml), wherever dbt is run from. Any folder name works: paths
+      are quoted as SQL string literals.
+    * Two files for one table (say orders.csv and orders.parquet) stop the
+      build with an error naming both: shoplens never picks one silently.
     * A missing required table (only `orders`) or a missing required column
       stops the build with an error naming the file, the table and the column.
+    * A CSV file that is not in the encoding of the var `raw_csv_encoding`
+      (utf-8 by default) stops the build naming the file and the first bad
+      byte.
     * A missing optional table becomes an empty view with the contract's
       columns, so every model builds (and produces empty tables).
-    * A missing optional column becomes a NULL column.
+    * A missing optional column becomes a NULL column. Header names match
+      whatever their case and surrounding spaces.
     * CSV files are read as text (all_varchar) so that staging can test every
       value and quarantine what does not parse instead of failing the load.
+    * Real data (anything but the bundled sample) needs the environment
+      variable SHOPLENS_PII_SALT (see shoplens_check_pii_salt).
 -#}
 {% macro register_raw_tables() %}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set spec = _raw_contract() -%}
     {%- set dir = _raw_data_dir() -%}
+    {%- do shoplens_check_pii_salt(dir) -%}
     {%- set statements = ['create schema if not exists raw'] -%}
     {%- for table, columns in spec.items() -%}
         {%- set file = _find_raw_file(dir, table) -%}
@@ -34,6 +46,7 @@
             {%- do statements.append('create or replace view raw.' ~ table ~ ' as select '
                 ~ cols | join(', ') ~ ' where false') -%}
         {%- else -%}
+            {%- do _check_raw_encoding(file, table) -%}
             {%- set reader = _raw_reader(file) -%}
             {%- set present = _raw_columns(reader) -%}
             {%- for c in columns.required -%}
@@ -41,13 +54,13 @@
                     {{ exceptions.raise_compiler_error(
                         "shoplens: raw file " ~ file ~ " (table '" ~ table
                         ~ "') is missing required column '" ~ c ~ "'; found columns: "
-                        ~ present | join(', ')) }}
+                        ~ present.values() | join(', ')) }}
                 {%- endif -%}
             {%- endfor -%}
             {%- set cols = [] -%}
             {%- for c in columns.required + columns.optional -%}
                 {%- if c in present -%}
-                    {%- do cols.append('"' ~ present[c] ~ '" as ' ~ c) -%}
+                    {%- do cols.append('"' ~ present[c] | replace('"', '""') ~ '" as ' ~ c) -%}
                 {%- else -%}
                     {%- do cols.append('cast(null as varchar) as ' ~ c) -%}
                 {%- endif -%}
@@ -82,35 +95,74 @@
 {% endmacro %}
 
 
-{#- The raw folder as an absolute path (views keep working from any cwd). -#}
-{% macro _raw_data_dir() %}
-    {%- set dir = var('raw_data_dir') | string -%}
-    {%- if dir.endswith('/') -%}{%- set dir = dir[:-1] -%}{%- endif -%}
-    {%- if not dir.startswith('/') -%}
-        {%- set dir = env_var('PWD', '.') ~ '/' ~ dir -%}
-    {%- endif -%}
-    {{ return(dir) }}
+{#- A Jinja string as a SQL string literal (single quotes doubled). -#}
+{% macro _sql_string(text) %}
+    {{ return("'" ~ (text | string | replace("'", "''")) ~ "'") }}
 {% endmacro %}
 
 
-{#- Parquet wins over CSV when both exist. -#}
+{#- The project root: the folder of dbt_project.yml, absolute. -#}
+{% macro shoplens_project_root() %}
+    {%- set given = invocation_args_dict.get('project_dir') or '.' -%}
+    {%- set found = run_query('select shoplens_abspath(' ~ _sql_string(given)
+        ~ ", '.')") -%}
+    {{ return(found.columns[0].values()[0]) }}
+{% endmacro %}
+
+
+{#- The raw folder as an absolute path (views keep working from any cwd):
+    a relative raw_data_dir is taken from the project root. -#}
+{% macro _raw_data_dir() %}
+    {%- set dir = var('raw_data_dir') | string -%}
+    {%- set found = run_query('select shoplens_abspath(' ~ _sql_string(dir) ~ ', '
+        ~ _sql_string(shoplens_project_root()) ~ ')') -%}
+    {{ return(found.columns[0].values()[0]) }}
+{% endmacro %}
+
+
+{#- The one file of a table, or none. Two or more files for one table are an
+    error that names them all. -#}
 {% macro _find_raw_file(dir, table) %}
+    {%- set names = [] -%}
     {%- for ext in ['parquet', 'csv', 'csv.gz'] -%}
-        {%- set path = dir ~ '/' ~ table ~ '.' ~ ext -%}
-        {%- set found = run_query("select count(*) from glob('" ~ path ~ "')") -%}
-        {%- if found.columns[0].values()[0] > 0 -%}
-            {{ return(path) }}
-        {%- endif -%}
+        {%- do names.append(table ~ '.' ~ ext) -%}
     {%- endfor -%}
-    {{ return(none) }}
+    {%- set listing = run_query(
+        'select unnest(shoplens_list_files(' ~ _sql_string(dir) ~ ')) as name') -%}
+    {%- set found = [] -%}
+    {%- for name in listing.columns[0].values() -%}
+        {%- if name in names -%}{%- do found.append(dir ~ '/' ~ name) -%}{%- endif -%}
+    {%- endfor -%}
+    {%- if found | length > 1 -%}
+        {{ exceptions.raise_compiler_error(
+            "shoplens: raw table '" ~ table ~ "' has " ~ found | length ~ " files: "
+            ~ found | join(' and ') ~ "; keep exactly one of them in " ~ dir) }}
+    {%- endif -%}
+    {{ return(found[0] if found else none) }}
+{% endmacro %}
+
+
+{#- Stop, naming the file, when a CSV file is not in the expected encoding
+    (DuckDB's own error does not name the file). -#}
+{% macro _check_raw_encoding(path, table) %}
+    {%- if path.endswith('.csv') -%}
+        {%- set problem = run_query('select shoplens_text_problem(' ~ _sql_string(path)
+            ~ ', ' ~ _sql_string(var('raw_csv_encoding', 'utf-8')) ~ ')') -%}
+        {%- set message = problem.columns[0].values()[0] -%}
+        {%- if message -%}
+            {{ exceptions.raise_compiler_error(
+                "shoplens: raw file " ~ path ~ " (table '" ~ table ~ "') " ~ message) }}
+        {%- endif -%}
+    {%- endif -%}
 {% endmacro %}
 
 
 {% macro _raw_reader(path) %}
     {%- if path.endswith('.parquet') -%}
-        {{ return("read_parquet('" ~ path ~ "')") }}
+        {{ return("read_parquet(" ~ _sql_string(path) ~ ")") }}
     {%- else -%}
-        {{ return("read_csv('" ~ path ~ "', header = true, all_varchar = true)") }}
+        {{ return("read_csv(" ~ _sql_string(path) ~ ", header = true, all_varchar = true, "
+            ~ "encoding = " ~ _sql_string(var('raw_csv_encoding', 'utf-8')) ~ ")") }}
     {%- endif -%}
 {% endmacro %}
 

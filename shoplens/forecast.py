@@ -36,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -728,6 +729,26 @@ def _backtest_task(args: tuple[list[np.ndarray], ForecastConfig]) -> list[list[S
     return out
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker initialiser: end this worker when the process that started it dies.
+
+    On Linux the kernel sends SIGKILL to the worker when its parent exits
+    (``PR_SET_PDEATHSIG``), so a killed build leaves no forecast workers
+    behind; if the parent is already gone the worker stops at once.
+    Elsewhere this does nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
 def _parallel_map(
     task: Callable[[tuple[list[np.ndarray], ForecastConfig]], list],
     values: Sequence[np.ndarray],
@@ -737,7 +758,8 @@ def _parallel_map(
 
     Series are dealt round-robin into chunks (big and small series mix); the
     workers are spawned (not forked) so they are safe inside a threaded host
-    such as dbt, and each keeps BLAS single-threaded.
+    such as dbt, and each keeps BLAS single-threaded. Workers die with the
+    process that started them (see :func:`_die_with_parent`).
     """
     values = list(values)
     n_jobs = min(config.n_jobs, max(len(values), 1))
@@ -754,7 +776,12 @@ def _parallel_map(
     try:
         for var in blas_vars:
             os.environ[var] = "1"
-        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(
+            max_workers=n_jobs,
+            mp_context=get_context("spawn"),
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             jobs = [(c, pool.submit(task, ([values[i] for i in c], config))) for c in chunks]
             for chunk, job in jobs:
                 for i, result in zip(chunk, job.result(), strict=True):

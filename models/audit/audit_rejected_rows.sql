@@ -1,7 +1,9 @@
 -- One row per raw row that was kept out of the warehouse, with the rule it
 -- broke (the first, in each table's rule order), the column the rule tests
 -- and the row's raw values as JSON text (emails hashed). Rebuilt from the
--- raw files on every run, so a rerun gives the same rows.
+-- raw files on every run, so a rerun gives the same rows. The post-hook
+-- warns about every table that rejects more than the var max_rejection_rate.
+{{ config(post_hook="{{ shoplens_warn_rejection_rate() }}") }}
 {%- set tables = {
     'orders': 'order_id',
     'order_items': "order_id || ':' || product_id",

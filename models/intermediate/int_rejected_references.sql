@@ -1,6 +1,7 @@
 -- Clean rows whose reference does not resolve: order lines of an order that
 -- is missing or was rejected, and events of a customer the shop does not
--- know. One row per such row, in the audit table's shape.
+-- know. One row per such row, in the audit table's shape, with the raw
+-- values the base models keep for them (text as exported, like every rule).
 with
 
 order_items as (
@@ -25,13 +26,7 @@ orphan_items as (
         order_items.order_id || ':' || order_items.product_id as record_key,
         'order_id_not_found' as rule,
         'order_id' as failed_column,
-        cast(to_json({
-            'order_id': order_items.order_id,
-            'product_id': order_items.product_id,
-            'quantity': order_items.quantity,
-            'unit_price': order_items.unit_price,
-            'discount': order_items.discount
-        }) as varchar) as raw_values
+        order_items.raw_values
     from order_items
     anti join orders
         on order_items.order_id = orders.order_id
@@ -44,14 +39,7 @@ unknown_customer_events as (
         events.event_id as record_key,
         'customer_id_not_found' as rule,
         'customer_id' as failed_column,
-        cast(to_json({
-            'event_id': events.event_id,
-            'occurred_at': events.occurred_at,
-            'customer_id': events.customer_id,
-            'session_id': events.session_id,
-            'event_type': events.event_type,
-            'product_id': events.product_id
-        }) as varchar) as raw_values
+        events.raw_values
     from events
     anti join known_customers
         on events.customer_id = known_customers.customer_id

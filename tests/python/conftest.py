@@ -15,6 +15,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DBT = str(Path(sys.executable).with_name("dbt"))
+# Generated exports are "real data" to the build, which then needs a PII salt
+# (tests that check the missing-salt error remove it from their own env).
+os.environ.setdefault("SHOPLENS_PII_SALT", "shoplens-test-salt")
 # The SQL layer only: what the warehouse tests build (the models are tested in their own files).
 SQL_LAYER = ["--exclude", "path:python_models", "path:models/predictions"]
 
@@ -56,6 +59,9 @@ def query(db_path: Path, sql: str):
 def pytest_configure(config) -> None:
     config.addinivalue_line(
         "markers", "shapes: dbt builds of generated shops that break models (tests/python/test_model_shapes.py)"
+    )
+    config.addinivalue_line(
+        "markers", "fuzz: property-based suites; `make fuzz` runs them with FUZZ=1 and many examples"
     )
 
 

@@ -2,6 +2,8 @@
 -- as_of_date, with the days without sales filled in as zeros.
 -- Series: the whole shop (series_level 'total', series_key 'all'), each
 -- category, and each product. Units and revenue count completed orders only.
+-- Without order lines (no order_items file, or no valid line) there is no
+-- demand to count: the table is empty, not a run of zero days.
 with
 
 demand as (
@@ -16,14 +18,24 @@ as_of as (
     select * from {{ ref('as_of') }}
 ),
 
+order_items as (
+    select * from {{ ref('stg_shop__order_items') }}
+),
+
+has_order_lines as (
+    select count(*) > 0 as has_lines from order_items
+),
+
 calendar as (
     select cast(day as date) as demand_date
     from as_of,
+        has_order_lines,
         range(
             cast(as_of.data_start_date as timestamp),
             cast(as_of.as_of_date as timestamp) + interval 1 day,
             interval 1 day
         ) as days (day)
+    where has_order_lines.has_lines
 ),
 
 series as (

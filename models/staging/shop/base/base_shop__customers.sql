@@ -39,6 +39,8 @@ checked as (
             ['signed_up_at_invalid', 'signed_up_at', 'is_signup_invalid'],
             ['signed_up_at_in_future', 'signed_up_at',
              'signed_up_at >= ' ~ shoplens_export_date()],
+            ['signed_up_at_too_early', 'signed_up_at',
+             'signed_up_at < ' ~ shoplens_min_valid_date()],
         ]) }}
     from typed
 ),
@@ -49,7 +51,12 @@ ranked as (
         row_number() over (
             partition by customer_id, dq_rule is null
             order by signed_up_at, email_hash, country
-        ) as duplicate_rank
+        ) as duplicate_rank,
+        -- 1 for every row identical to the kept one (a verbatim repeat)
+        dense_rank() over (
+            partition by customer_id, dq_rule is null
+            order by signed_up_at, email_hash, country
+        ) as content_rank
     from checked
 ),
 
@@ -62,6 +69,7 @@ flagged as (
         raw_row,
         case
             when dq_rule is not null then dq_rule
+            when content_rank > 1 then 'customer_id_conflict'
             when duplicate_rank > 1 then 'duplicate_customer_id'
         end as dq_rule,
         case

@@ -1,9 +1,15 @@
 -- Every raw web event, typed, with the first data-quality rule it breaks.
+-- Events of a customer the shop does not know stay here
+-- (int_rejected_references audits them) and keep their raw values.
 {%- set types = shoplens_column_types(source('shop', 'events')) %}
 with
 
 source as (
     select * from {{ source('shop', 'events') }}
+),
+
+known_customers as (
+    select * from {{ ref('int_known_customers') }}
 ),
 
 typed as (
@@ -34,6 +40,8 @@ checked as (
             ['occurred_at_invalid', 'occurred_at', 'occurred_at is null'],
             ['occurred_at_in_future', 'occurred_at',
              'occurred_at >= ' ~ shoplens_export_date()],
+            ['occurred_at_too_early', 'occurred_at',
+             'occurred_at < ' ~ shoplens_min_valid_date()],
             ['event_type_unknown', 'event_type',
              "event_type is null or event_type not in ('page_view', 'product_view', "
              ~ "'add_to_cart', 'checkout', 'purchase')"],
@@ -47,29 +55,39 @@ ranked as (
         row_number() over (
             partition by event_id, dq_rule is null
             order by occurred_at, customer_id, session_id, event_type, product_id
-        ) as duplicate_rank
+        ) as duplicate_rank,
+        -- 1 for every row identical to the kept one (a verbatim repeat)
+        dense_rank() over (
+            partition by event_id, dq_rule is null
+            order by occurred_at, customer_id, session_id, event_type, product_id
+        ) as content_rank
     from checked
 ),
 
 flagged as (
     select
-        event_id,
-        customer_id,
-        session_id,
-        product_id,
-        event_type,
-        occurred_at,
-        raw_occurred_at,
-        raw_event_type,
+        ranked.event_id,
+        ranked.customer_id,
+        ranked.session_id,
+        ranked.product_id,
+        ranked.event_type,
+        ranked.occurred_at,
+        ranked.raw_occurred_at,
+        ranked.raw_event_type,
         case
-            when dq_rule is not null then dq_rule
-            when duplicate_rank > 1 then 'duplicate_event_id'
+            when ranked.dq_rule is not null then ranked.dq_rule
+            when ranked.content_rank > 1 then 'event_id_conflict'
+            when ranked.duplicate_rank > 1 then 'duplicate_event_id'
         end as dq_rule,
         case
-            when dq_rule is not null then dq_column
-            when duplicate_rank > 1 then 'event_id'
-        end as dq_column
+            when ranked.dq_rule is not null then ranked.dq_column
+            when ranked.duplicate_rank > 1 then 'event_id'
+        end as dq_column,
+        ranked.customer_id is not null
+        and known_customers.customer_id is null as is_customer_unknown
     from ranked
+    left join known_customers
+        on ranked.customer_id = known_customers.customer_id
 ),
 
 final as (
@@ -82,8 +100,9 @@ final as (
         occurred_at,
         dq_rule,
         dq_column,
+        -- raw values of rejected events and of events of unknown customers
         case
-            when dq_rule is not null
+            when dq_rule is not null or is_customer_unknown
                 then cast(to_json({
                     'event_id': event_id,
                     'occurred_at': raw_occurred_at,

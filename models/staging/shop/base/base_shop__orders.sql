@@ -1,5 +1,7 @@
 -- Every raw order row, typed, with the first data-quality rule it breaks.
 -- stg_shop__orders keeps the clean rows; audit_rejected_rows the others.
+-- The post-hook stops the build when no order is valid.
+{{ config(post_hook="{{ shoplens_require_valid_rows('orders') }}") }}
 {%- set types = shoplens_column_types(source('shop', 'orders')) %}
 with
 
@@ -17,8 +19,10 @@ typed as (
         coalesce(lower({{ clean_text('status', types) }}), 'completed') as status,
         upper({{ clean_text('currency', types) }}) as currency,
 
-        -- numerics
+        -- numerics (money is stored with 2 decimals; more is a rule, never rounded)
         try_cast(order_total as decimal(18, 2)) as order_total,
+        try_cast(order_total as double) as order_total_number,
+        {{ is_too_precise('order_total', 2) }} as is_total_too_precise,
 
         -- timestamps
         {{ utc_timestamp('ordered_at', types) }} as ordered_at,
@@ -37,8 +41,14 @@ checked as (
             ['ordered_at_invalid', 'ordered_at', 'ordered_at is null'],
             ['ordered_at_in_future', 'ordered_at',
              'ordered_at >= ' ~ shoplens_export_date()],
-            ['order_total_invalid', 'order_total', 'order_total is null'],
-            ['order_total_not_positive', 'order_total', 'order_total <= 0'],
+            ['ordered_at_too_early', 'ordered_at',
+             'ordered_at < ' ~ shoplens_min_valid_date()],
+            ['order_total_invalid', 'order_total',
+             'order_total_number is null or isnan(order_total_number)'],
+            ['order_total_not_positive', 'order_total', 'order_total_number <= 0'],
+            ['order_total_implausible', 'order_total',
+             'order_total_number > ' ~ var('max_order_total', 1000000)],
+            ['order_total_too_precise', 'order_total', 'is_total_too_precise'],
             ['status_unknown', 'status',
              "status not in ('completed', 'cancelled', 'returned')"],
         ]) }}
@@ -50,8 +60,13 @@ ranked as (
         *,
         row_number() over (
             partition by order_id, dq_rule is null
-            order by ordered_at, order_total, status, customer_id
-        ) as duplicate_rank
+            order by ordered_at, order_total, status, customer_id, currency
+        ) as duplicate_rank,
+        -- 1 for every row identical to the kept one (a verbatim repeat)
+        dense_rank() over (
+            partition by order_id, dq_rule is null
+            order by ordered_at, order_total, status, customer_id, currency
+        ) as content_rank
     from checked
 ),
 
@@ -66,6 +81,7 @@ flagged as (
         raw_row,
         case
             when dq_rule is not null then dq_rule
+            when content_rank > 1 then 'order_id_conflict'
             when duplicate_rank > 1 then 'duplicate_order_id'
         end as dq_rule,
         case

@@ -17,8 +17,10 @@ typed as (
 
         -- numerics
         try_cast(list_price as decimal(18, 2)) as list_price,
+        try_cast(list_price as double) as list_price_number,
         list_price is not null
-        and try_cast(list_price as decimal(18, 2)) is null as is_price_invalid,
+        and try_cast(list_price as double) is null as is_price_invalid,
+        {{ is_too_precise('list_price', 2) }} as is_price_too_precise,
 
         source as raw_row
     from source
@@ -30,7 +32,10 @@ checked as (
         {{ dq_first_failure([
             ['product_id_null', 'product_id', 'product_id is null'],
             ['list_price_invalid', 'list_price', 'is_price_invalid'],
-            ['list_price_negative', 'list_price', 'list_price < 0'],
+            ['list_price_negative', 'list_price', 'list_price_number < 0'],
+            ['list_price_implausible', 'list_price',
+             'list_price_number > ' ~ var('max_order_total', 1000000)],
+            ['list_price_too_precise', 'list_price', 'is_price_too_precise'],
         ]) }}
     from typed
 ),
@@ -41,7 +46,12 @@ ranked as (
         row_number() over (
             partition by product_id, dq_rule is null
             order by product_name, category, list_price
-        ) as duplicate_rank
+        ) as duplicate_rank,
+        -- 1 for every row identical to the kept one (a verbatim repeat)
+        dense_rank() over (
+            partition by product_id, dq_rule is null
+            order by product_name, category, list_price
+        ) as content_rank
     from checked
 ),
 
@@ -54,6 +64,7 @@ flagged as (
         raw_row,
         case
             when dq_rule is not null then dq_rule
+            when content_rank > 1 then 'product_id_conflict'
             when duplicate_rank > 1 then 'duplicate_product_id'
         end as dq_rule,
         case

@@ -1,0 +1,107 @@
+{#-
+    The build log: one row per dbt invocation that writes to the warehouse
+    (build, run, seed) in the table `build_log`, and the one-row view
+    `build_status` over it that says whether the file is partial.
+
+    * shoplens_build_log_start() (on-run-start) inserts the invocation's row
+      with status 'running' before any model runs. A build killed midway
+      leaves that row, so `build_status.is_partial` stays true until a later
+      invocation succeeds.
+    * shoplens_build_log_end(results) (on-run-end) empties every table model
+      of this invocation that failed or was skipped (its rows would be stale
+      next to the tables rebuilt from new inputs: old predictions beside new
+      marts), then records the end time, the status ('success' or 'failed'),
+      the failed nodes, the emptied tables and the resolved as_of_date.
+
+    Readers (the serving publish step, BI checks) read `build_status`: a
+    publish or a dashboard should only trust the file when is_partial is false.
+-#}
+{% macro shoplens_build_log_start() %}
+    {%- if not execute or flags.WHICH not in ('build', 'run', 'seed') -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set log_table = target.schema ~ '.build_log' -%}
+    {%- set as_of = var('as_of_date', none) -%}
+    {%- set statements = [
+        'create table if not exists ' ~ log_table ~ ' ('
+        ~ 'invocation_id varchar primary key, command varchar, selection varchar, '
+        ~ 'started_at timestamp, finished_at timestamp, status varchar, '
+        ~ 'as_of_date date, n_failed integer, failed_nodes varchar, '
+        ~ 'emptied_tables varchar, dbt_version varchar)',
+        'insert into ' ~ log_table ~ ' (invocation_id, command, selection, started_at, status, '
+        ~ 'as_of_date, dbt_version) values ('
+        ~ _sql_string(invocation_id) ~ ', ' ~ _sql_string(flags.WHICH) ~ ', '
+        ~ _sql_string(_shoplens_selection()) ~ ', '
+        ~ "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp), "
+        ~ "'running', "
+        ~ ("cast(" ~ _sql_string(as_of) ~ " as date)" if as_of is not none else 'null') ~ ', '
+        ~ _sql_string(dbt_version) ~ ')',
+        'create or replace view ' ~ target.schema ~ '.build_status as '
+        ~ 'with latest as (select * from ' ~ log_table ~ ' order by started_at desc limit 1), '
+        ~ "last_success as (select max(finished_at) as last_success_at from " ~ log_table
+        ~ " where status = 'success') "
+        ~ 'select latest.invocation_id, latest.command, latest.status, '
+        ~ "latest.status <> 'success' as is_partial, latest.started_at, "
+        ~ 'latest.finished_at, latest.as_of_date, last_success.last_success_at '
+        ~ 'from latest cross join last_success',
+    ] -%}
+    {{ return(statements | join(';\n')) }}
+{% endmacro %}
+
+
+{% macro shoplens_build_log_end(results) %}
+    {%- if not execute or flags.WHICH not in ('build', 'run', 'seed') -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set log_table = target.schema ~ '.build_log' -%}
+    {%- set failed = [] -%}
+    {%- set emptied = [] -%}
+    {%- set statements = [] -%}
+    {%- for result in results -%}
+        {%- set status = result.status | string -%}
+        {%- if status in ('error', 'fail', 'skipped', 'runtime error') -%}
+            {%- do failed.append(result.node.name ~ ':' ~ status) -%}
+            {%- set node = result.node -%}
+            {%- if node.resource_type == 'model'
+                and node.config.materialized in ('table', 'incremental') -%}
+                {%- set relation = adapter.get_relation(
+                    database=node.database, schema=node.schema, identifier=node.alias) -%}
+                {%- if relation is not none -%}
+                    {%- do statements.append('delete from ' ~ relation.include(database=false)) -%}
+                    {%- do emptied.append(node.alias) -%}
+                {%- endif -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set as_of = adapter.get_relation(
+        database=target.database, schema=target.schema, identifier='as_of') -%}
+    {%- do statements.append(
+        'update ' ~ log_table ~ ' set finished_at = cast(now() as timestamp), status = '
+        ~ ("'failed'" if failed else "'success'")
+        ~ ', n_failed = ' ~ failed | length
+        ~ ', failed_nodes = ' ~ (_sql_string(failed | join(', ')) if failed else 'null')
+        ~ ', emptied_tables = ' ~ (_sql_string(emptied | join(', ')) if emptied else 'null')
+        ~ (', as_of_date = coalesce((select max(as_of_date) from '
+            ~ as_of.include(database=false) ~ '), as_of_date)' if as_of is not none else '')
+        ~ ' where invocation_id = ' ~ _sql_string(invocation_id)) -%}
+    {%- if emptied -%}
+        {%- do log('shoplens: emptied ' ~ emptied | length ~ ' table(s) this build did not '
+            ~ 'rebuild, so no stale rows stay beside new ones: ' ~ emptied | join(', '),
+            info=true) -%}
+    {%- endif -%}
+    {{ return(statements | join(';\n')) }}
+{% endmacro %}
+
+
+{#- The node selection of this invocation, as text ('' for everything). -#}
+{% macro _shoplens_selection() %}
+    {%- set parts = [] -%}
+    {%- for key in ['select', 'exclude', 'selector'] -%}
+        {%- set value = invocation_args_dict.get(key) -%}
+        {%- if value -%}
+            {%- do parts.append('--' ~ key ~ ' ' ~ (value | join(' ')
+                if value is not string else value)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(parts | join(' ')) }}
+{% endmacro %}

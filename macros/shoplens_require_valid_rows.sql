@@ -1,0 +1,51 @@
+{#- shoplens_require_valid_rows(table): a post-hook of base_shop__<table>
+    for a required table. When the table has no valid row, stop the build
+    with a message naming the table and its top rejection rules with counts
+    (and the var that a rule depends on), instead of letting a later model
+    fail on an empty input. -#}
+{% macro shoplens_require_valid_rows(table) %}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set counts = run_query(
+        'select count(*) as n_rows, count(*) filter (where dq_rule is null) as n_valid from '
+        ~ this) -%}
+    {%- set n_rows = counts.columns[0].values()[0] -%}
+    {%- set n_valid = counts.columns[1].values()[0] -%}
+    {%- if n_valid == 0 -%}
+        {%- if n_rows == 0 -%}
+            {{ exceptions.raise_compiler_error(
+                "shoplens: the required raw table '" ~ table ~ "' has no rows "
+                ~ "(the file holds a header only?); nothing can be built") }}
+        {%- endif -%}
+        {{ exceptions.raise_compiler_error(
+            "shoplens: the required raw table '" ~ table ~ "' has no valid row: all "
+            ~ n_rows ~ " rows were rejected, by " ~ shoplens_top_rules(this, 'dq_rule', 3)
+            ~ " (the rows are in " ~ this.identifier ~ " with dq_rule set)") }}
+    {%- endif -%}
+    {{ return('') }}
+{% endmacro %}
+
+
+{#- shoplens_top_rules(relation, column, n): "rule (count), ..." for the n
+    most frequent rules of a relation, each with the var to change when a
+    var decides it. -#}
+{% macro shoplens_top_rules(relation, column, n, where='true') %}
+    {%- set hints = {
+        'ordered_at_in_future': 'var export_date', 'occurred_at_in_future': 'var export_date',
+        'signed_up_at_in_future': 'var export_date',
+        'ordered_at_too_early': 'var min_valid_date', 'occurred_at_too_early': 'var min_valid_date',
+        'signed_up_at_too_early': 'var min_valid_date',
+        'order_total_implausible': 'var max_order_total',
+        'unit_price_implausible': 'var max_order_total',
+        'list_price_implausible': 'var max_order_total',
+        'quantity_implausible': 'var max_quantity',
+    } -%}
+    {%- set top = run_query('select ' ~ column ~ ', count(*) as n from ' ~ relation
+        ~ ' where ' ~ column ~ ' is not null and ' ~ where
+        ~ ' group by 1 order by 2 desc, 1 limit ' ~ n) -%}
+    {%- set parts = [] -%}
+    {%- for row in top.rows -%}
+        {%- set hint = '; ' ~ hints[row[0]] if row[0] in hints else '' -%}
+        {%- do parts.append(row[0] ~ ' (' ~ row[1] ~ hint ~ ')') -%}
+    {%- endfor -%}
+    {{ return(parts | join(', ')) }}
+{% endmacro %}

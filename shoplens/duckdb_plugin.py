@@ -1,0 +1,144 @@
+"""dbt-duckdb plugin of the project (profiles.yml: ``plugins: [{module: shoplens.duckdb_plugin}]``).
+
+It gives the build what SQL text must not carry or cannot know, as DuckDB
+functions registered on every connection:
+
+* ``shoplens_pii_salt()``: the salt of the PII hashes, read from the
+  environment variable ``SHOPLENS_PII_SALT`` when a query runs (NULL when the
+  variable is unset or empty). The salt therefore never appears in compiled
+  SQL, ``target/``, the logs or the docs.
+* ``shoplens_text_problem(path, encoding)``: NULL when the file decodes
+  with ``encoding``, else a short description of the first bad byte (offset
+  and line), so a wrongly encoded CSV stops the build with a message that
+  names the file.
+* ``shoplens_list_files(folder)``: the names of the files in a folder (no
+  glob patterns, so brackets or stars in a folder name are just characters).
+* ``shoplens_abspath(path, base)``: ``path`` made absolute, relative to
+  ``base`` (itself taken from the process's working directory when relative).
+  The macro ``register_raw_tables`` uses it to resolve ``raw_data_dir`` from
+  the project root, wherever dbt runs from.
+
+Before dbt opens the warehouse, the plugin also checks that no other process
+holds the file: DuckDB allows one writer, and its lock error reaches the user
+as a long traceback. :func:`lock_holder` turns it into one line naming the
+process and the fix.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+from typing import Any
+
+import duckdb
+
+SALT_ENV = "SHOPLENS_PII_SALT"
+_LOCK = re.compile(r"Conflicting lock is held in (?P<process>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def pii_salt() -> str | None:
+    """The salt from the environment, or None when it is unset or blank."""
+    value = os.environ.get(SALT_ENV, "")
+    return value if value.strip() else None
+
+
+def abspath(path: str, base: str) -> str:
+    """``path`` as an absolute, normalised path; a relative one is taken from ``base``."""
+    return os.path.normpath(os.path.join(os.path.abspath(base), os.path.expanduser(path)))
+
+
+def list_files(folder: str) -> list[str]:
+    """Names of the regular files in ``folder`` (empty when it does not exist), sorted."""
+    try:
+        return sorted(e.name for e in os.scandir(folder) if e.is_file())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def text_problem(path: str, encoding: str) -> str | None:
+    """None when the file at ``path`` decodes with ``encoding``, else what is wrong and where."""
+    codec = {"utf-8": "utf-8-sig"}.get(encoding.lower().replace("_", "-"), encoding)
+    try:
+        decoder = codecs.getincrementaldecoder(codec)(errors="strict")
+    except LookupError:
+        return f"encoding {encoding!r} is unknown (set the var raw_csv_encoding to utf-8, utf-16 or latin-1)"
+    offset, line = 0, 1
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                at = offset + exc.start
+                line += chunk[: exc.start].count(b"\n")
+                return (
+                    f"is not valid {encoding}: byte 0x{chunk[exc.start]:02x} at byte {at} (line {line}); "
+                    "save the file as UTF-8 or set the var raw_csv_encoding (utf-16, latin-1)"
+                )
+            offset += len(chunk)
+            line += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return f"is not valid {encoding}: the file ends in the middle of a character"
+    return None
+
+
+def lock_holder(db_path: str) -> str | None:
+    """One line naming the process that holds ``db_path`` and the fix, or None when it is free.
+
+    Opens the file read-write for an instant, which is what dbt is about to do.
+    """
+    if db_path in ("", ":memory:") or not os.path.exists(db_path):
+        return None
+    try:
+        duckdb.connect(db_path).close()
+    except duckdb.IOException as exc:
+        found = _LOCK.search(str(exc))
+        if found is None:
+            return None
+        return (
+            f"shoplens: the warehouse {db_path} is open in another process "
+            f"({found['process']}, PID {found['pid']}); close that connection "
+            "(or stop the process), or point BI tools at the serving database or a copy, "
+            "then build again"
+        )
+    return None
+
+
+try:  # the plugin base class is only importable where dbt-duckdb is installed
+    from dbt.adapters.duckdb.plugins import BasePlugin
+except ImportError:  # pragma: no cover - shoplens used without dbt
+    BasePlugin = object  # type: ignore[assignment,misc]
+
+
+class Plugin(BasePlugin):  # type: ignore[misc,valid-type]
+    """Registers the project's functions on each DuckDB connection dbt opens."""
+
+    def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
+        message = lock_holder(str(creds.path))
+        if message:
+            from dbt_common.exceptions import DbtRuntimeError
+
+            raise DbtRuntimeError(message)
+
+    def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
+        _register(conn)
+
+    def configure_cursor(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        _register(cursor)
+
+
+def _register(conn: duckdb.DuckDBPyConnection) -> None:
+    for name, func, params, returns in (
+        ("shoplens_pii_salt", pii_salt, [], "VARCHAR"),
+        ("shoplens_abspath", abspath, ["VARCHAR", "VARCHAR"], "VARCHAR"),
+        ("shoplens_text_problem", text_problem, ["VARCHAR", "VARCHAR"], "VARCHAR"),
+        ("shoplens_list_files", list_files, ["VARCHAR"], "VARCHAR[]"),
+    ):
+        try:
+            conn.create_function(
+                name, func, params, returns, null_handling="special", side_effects=False
+            )
+        except duckdb.CatalogException:
+            pass  # already registered on this database instance

@@ -1,0 +1,209 @@
+"""The dashboard's queries on the serving database: each aggregates in DuckDB.
+
+Every function takes a connection from ``reader.open_serving`` and returns a
+small DataFrame (tens to a few hundred rows, whatever the shop's size), so a
+page renders in the same time at 2,000 or 1,000,000 customers.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+
+def _df(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
+    return con.execute(sql, params or []).df()
+
+
+def has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    """Whether the publication serves ``schema.name`` (optional tables may be absent)."""
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where database_name = current_database() and schema_name = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
+def publication(con) -> pd.DataFrame:
+    """One row: the publication's id, time, as-of date, table count and project version."""
+    return _df(con, """
+        select any_value(publication_id) as publication_id, max(published_at) as published_at,
+               max(as_of_date) as as_of_date, count(*) as tables, any_value(project_version) as project_version
+        from main._publication""")
+
+
+def segments(con) -> pd.DataFrame:
+    """Customers, share and revenue (RFM monetary) per named segment, largest first."""
+    return _df(con, """
+        select segment, count(*) as customers,
+               round(count(*) / sum(count(*)) over (), 4) as share,
+               sum(monetary)::double as revenue,
+               round(avg(recency_days), 1) as mean_recency_days,
+               round(avg(frequency), 2) as mean_frequency
+        from marts.customer_rfm
+        group by segment
+        order by customers desc, segment""")
+
+
+def rfm_cells(con) -> pd.DataFrame:
+    """Customers per (r_score, f_score) cell."""
+    return _df(con, """
+        select r_score, f_score, count(*) as customers
+        from marts.customer_rfm group by all order by all""")
+
+
+def segment_revenue_by_month(con) -> pd.DataFrame:
+    """Purchase revenue per month, split by each customer's current segment."""
+    return _df(con, """
+        select date_trunc('month', o.order_date) as month, r.segment, sum(o.order_total)::double as revenue
+        from marts.fct_orders as o
+        inner join marts.customer_rfm as r on o.customer_id = r.customer_id
+        where o.is_purchase
+        group by all order by all""")
+
+
+def monthly_sales(con) -> pd.DataFrame | None:
+    """The monthly_sales mart (docs/analysts.md's worked example), or None when not served."""
+    if not has_table(con, "marts", "monthly_sales"):
+        return None
+    return _df(con, """
+        select month_start_date, n_orders, revenue::double as revenue, n_purchasing_customers,
+               n_new_customers, average_order_value::double as average_order_value
+        from marts.monthly_sales order by month_start_date""")
+
+
+def ltv_summary(con) -> pd.DataFrame:
+    """Customers scored, total and mean CLV, mean interval width, horizon, models."""
+    return _df(con, """
+        select count(*) as customers, coalesce(sum(clv), 0) as total_clv, avg(clv) as mean_clv,
+               avg(clv_p90 - clv_p10) as mean_interval_width,
+               any_value(clv_horizon_months) as horizon_months,
+               any_value(annual_discount_rate) as discount_rate,
+               string_agg(distinct count_model || '+' || spend_model, ', ') as models
+        from predictions.pred_customer_ltv""")
+
+
+def ltv_histogram(con, bins: int) -> pd.DataFrame:
+    """Customers per CLV bin: ``bins`` equal-width bins from 0 to the 99th percentile (the last bin holds the tail)."""
+    return _df(con, """
+        with bounds as (
+            select greatest(quantile_cont(clv, 0.99), 1e-9) as hi from predictions.pred_customer_ltv
+        ),
+        binned as (
+            select least(floor(clv / (hi / $bins)), $bins - 1)::int as bin, hi
+            from predictions.pred_customer_ltv, bounds
+        )
+        select bin, any_value(hi) / $bins * bin as bin_start, any_value(hi) / $bins * (bin + 1) as bin_end,
+               count(*) as customers
+        from binned group by bin order by bin""".replace("$bins", str(int(bins))))
+
+
+def ltv_top(con, n: int) -> pd.DataFrame:
+    """The ``n`` customers with the highest CLV, with interval, alive probability and segment."""
+    return _df(con, """
+        select l.customer_id, round(l.clv, 2) as clv, round(l.clv_p10, 2) as clv_p10, round(l.clv_p90, 2) as clv_p90,
+               round(l.probability_alive, 3) as probability_alive,
+               round(l.expected_purchases_365d, 2) as expected_purchases_365d, r.segment
+        from predictions.pred_customer_ltv as l
+        left join marts.customer_rfm as r on l.customer_id = r.customer_id
+        order by l.clv desc, l.customer_id limit ?""", [int(n)])
+
+
+_PROPENSITY_OUTCOMES = """
+    with scores as (
+        select p.customer_id, p.purchase_probability, p.expected_purchases, p.decile, p.window_days, p.as_of_date
+        from predictions.pred_purchase_propensity as p
+        where p.as_of_date = (select max(as_of_date) from marts.as_of)
+    ),
+    holdout as (select any_value(has_holdout) as has_holdout,
+                       any_value(holdout_days) as holdout_days from marts.as_of),
+    bought as (
+        select distinct h.customer_id
+        from marts.holdout_orders as h, scores as s0
+        where h.is_purchase and s0.customer_id = h.customer_id
+          and h.order_date > s0.as_of_date and h.order_date <= s0.as_of_date + s0.window_days
+    ),
+    outcomes as (
+        select s.*, case when (select has_holdout and holdout_days >= s.window_days from holdout)
+                         then (b.customer_id is not null)::int end as bought
+        from scores as s left join bought as b on s.customer_id = b.customer_id
+    )
+"""
+
+
+def propensity_deciles(con) -> pd.DataFrame:
+    """Per decile: customers, mean predicted probability, expected buyers, observed rate and lift.
+
+    Observed rate and lift need a holdout at least one window long (else null).
+    """
+    return _df(con, _PROPENSITY_OUTCOMES + """
+        select decile, any_value(window_days) as window_days, count(*) as customers,
+               avg(purchase_probability) as mean_predicted, sum(purchase_probability) as expected_buyers,
+               avg(bought) as observed_rate,
+               avg(bought) / nullif((select avg(bought) from outcomes), 0) as lift
+        from outcomes group by decile order by decile""")
+
+
+def propensity_calibration(con, bins: int) -> pd.DataFrame:
+    """Mean predicted probability and observed purchase rate per equal-width probability bin."""
+    return _df(con, _PROPENSITY_OUTCOMES + """
+        select least(floor(purchase_probability * $bins), $bins - 1)::int as bin, count(*) as customers,
+               avg(purchase_probability) as mean_predicted, avg(bought) as observed_rate
+        from outcomes where bought is not null group by bin order by bin""".replace("$bins", str(int(bins))))
+
+
+def forecast_series(con) -> pd.DataFrame:
+    """The forecast series (total first, then categories, then products) and their measures."""
+    return _df(con, """
+        select series_level, series_key, string_agg(distinct measure, ',' order by measure) as measures
+        from predictions.pred_demand_forecast group by series_level, series_key
+        order by case series_level when 'total' then 0 when 'category' then 1 else 2 end, series_key""")
+
+
+def forecast(con, level: str, key: str, measure: str) -> pd.DataFrame:
+    """One series' forecast: date, point forecast, 80/95% bounds, method."""
+    return _df(con, """
+        select forecast_date as date, point_forecast, lower_80, upper_80, lower_95, upper_95, method, model_order
+        from predictions.pred_demand_forecast
+        where series_level = ? and series_key = ? and measure = ?
+        order by forecast_date""", [level, key, measure])
+
+
+def forecast_history(con, level: str, key: str, measure: str, days: int) -> pd.DataFrame:
+    """The series' last ``days`` days of actual demand (units or revenue) up to the as-of date."""
+    column = {"units": "units", "revenue": "revenue"}[measure]
+    return _df(con, f"""
+        select demand_date as date, {column}::double as actual
+        from marts.demand_daily
+        where series_level = ? and series_key = ?
+          and demand_date > (select max(as_of_date) from marts.as_of) - ?::int
+        order by demand_date""", [level, key, int(days)])
+
+
+def evaluation_slices(con) -> list[str]:
+    """Slices in ml_model_evaluation, 'all' first."""
+    rows = con.execute("select distinct slice from predictions.ml_model_evaluation").fetchall()
+    return sorted((r[0] for r in rows), key=lambda s: (s != "all", s))
+
+
+def evaluation(con, slice_: str = "all") -> pd.DataFrame:
+    """Every model's metric values on one slice: task, model, evaluation type, metric, value, n."""
+    return _df(con, """
+        select task, model_name, evaluation_type, metric, value, n_obs
+        from predictions.ml_model_evaluation where slice = ?
+        order by task, model_name, metric""", [slice_])
+
+
+def rejected_rows(con) -> pd.DataFrame:
+    """Rejected raw rows per table, rule and column, most first."""
+    return _df(con, """
+        select source_table, rule, failed_column, n_rows
+        from quality.rejected_rows order by n_rows desc, source_table, rule""")
+
+
+def model_status(con) -> pd.DataFrame | None:
+    """The model steps' status (quality.model_status) when the publication has it, else None."""
+    if not has_table(con, "quality", "model_status"):
+        return None
+    return _df(con, "select * from quality.model_status order by all")

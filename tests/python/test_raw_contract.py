@@ -1,0 +1,265 @@
+"""The raw contract's edges (issue 15): hostile exports, secrets, paths, names.
+
+Most cases build only the raw layer (base, staging, audit) in-process with a
+manifest parsed once (tests/python/raw_layer.py); the ones that depend on the
+working directory or on another process run dbt as a subprocess.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from raw_layer import REPO, RawLayer, shared_raw_layer
+
+pytestmark = pytest.mark.slow
+
+EXPORT = {"export_date": "2025-12-31"}
+HEADER = "order_id,customer_id,ordered_at,order_total,status\n"
+
+
+@pytest.fixture(scope="module")
+def raw_layer() -> RawLayer:
+    return shared_raw_layer()
+
+
+def _write(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def _good_orders(n: int = 20) -> str:
+    return HEADER + "".join(
+        f"O{i},C{i % 7},2025-03-{1 + i % 28:02d}T10:00:00Z,{10 + i}.50,completed\n" for i in range(n))
+
+
+def _audit(outcome) -> dict[str, str]:
+    """{record_key: rule} of a build's audit table."""
+    return {k: r for k, r in outcome.query("select record_key, rule from audit_rejected_rows")}
+
+
+def test_two_files_for_one_table_is_an_error_naming_both(raw_layer, tmp_path):
+    raw = _write(tmp_path / "raw", {"orders.csv": _good_orders()})
+    pq.write_table(pa.table({"order_id": ["X"], "customer_id": ["C"],
+                             "ordered_at": ["2025-01-01"], "order_total": ["1"]}), raw / "orders.parquet")
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT)
+    assert not out.success
+    assert f"{raw}/orders.csv and {raw}/orders.parquet" in out.text
+    assert "has 2 files" in out.text
+
+
+def test_implausible_values_precision_and_conflicts_are_audited_with_their_rule(raw_layer, tmp_path):
+    orders = _good_orders() + "".join([
+        "BIG,C1,2025-03-02T10:00:00Z,1000000000000,completed\n",       # 1e12
+        "EARLY,C1,1970-01-01T00:00:00Z,12.00,completed\n",
+        "PREC,C1,2025-03-02T10:00:00Z,12.345,completed\n",
+        "ZEROS,C1,2025-03-02T10:00:00Z,12.3400,completed\n",           # not extra precision
+        "COMMA,C1,2025-03-02T10:00:00Z,\"12,50\",completed\n",
+        "O1,C1,2025-03-02T10:00:00Z,99.00,completed\n",                # O1 again, other contents
+        "O2,C2,2025-03-03T10:00:00Z,12.50,completed\n",                # O2 verbatim
+    ])
+    items = ("order_id,product_id,quantity,unit_price\n"
+             "O3,P1,2,5.00\nO4,P1,1000000,5.00\nO5,P1,2.5,5.00\nO6,P1,1,5.12345\nNOPE,P1,1,5.00\n")
+    events = ("event_id,occurred_at,event_type,customer_id\n"
+              "E1,2025-03-01T10:00:00+02:00,Page_View,C1\n"
+              "E2,2025-03-01T10:00:00+02:00,Page_View,STRANGER\n"
+              "E3,1999-12-31T23:59:59Z,page_view,C1\n")
+    raw = _write(tmp_path / "raw", {"orders.csv": orders, "order_items.csv": items, "events.csv": events})
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT)
+    assert out.success, out.text
+    audit = _audit(out)
+    assert audit["BIG"] == "order_total_implausible"
+    assert audit["EARLY"] == "ordered_at_too_early"
+    assert audit["PREC"] == "order_total_too_precise"
+    assert audit["COMMA"] == "order_total_invalid"
+    assert audit["O4:P1"] == "quantity_implausible"
+    assert audit["O5:P1"] == "quantity_invalid"        # 2.5 units are not rounded to 3
+    assert audit["O6:P1"] == "unit_price_too_precise"
+    assert audit["NOPE:P1"] == "order_id_not_found"
+    assert audit["E2"] == "customer_id_not_found"
+    assert audit["E3"] == "occurred_at_too_early"
+    rules = out.query("select record_key, rule from audit_rejected_rows where record_key in ('O1', 'O2')")
+    assert sorted(rules) == [("O1", "order_id_conflict"), ("O2", "duplicate_order_id")]
+    kept = dict(out.query("select order_id, cast(order_total as varchar) from stg_shop__orders"))
+    assert kept["ZEROS"] == "12.34" and kept["O1"] == "11.50" and "PREC" not in kept
+    # raw_values hold the text as exported for every rule, reference rules included
+    raw_values = dict(out.query("select record_key, raw_values from audit_rejected_rows"))
+    assert json.loads(raw_values["E2"])["occurred_at"] == "2025-03-01T10:00:00+02:00"
+    assert json.loads(raw_values["E2"])["event_type"] == "Page_View"
+    assert json.loads(raw_values["NOPE:P1"])["unit_price"] == "5.00"
+    assert json.loads(raw_values["PREC"])["order_total"] == "12.345"
+    # the thresholds are vars: a larger max_order_total keeps the 1e12 order
+    more = raw_layer.run(raw, tmp_path / "w2", {**EXPORT, "max_order_total": 1e13, "min_valid_date": "1960-01-01"})
+    kept = {k for (k,) in more.query("select order_id from stg_shop__orders")}
+    assert {"BIG", "EARLY"} <= kept
+
+
+def test_typed_parquet_columns_are_accepted(raw_layer, tmp_path):
+    """timestamp, timestamptz, date, decimal and integer ids, with the unit tests run."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    paris = dt.timezone(dt.timedelta(hours=2))
+    pq.write_table(pa.table({
+        "order_id": pa.array([1, 2, 3, 3], pa.int64()),
+        "customer_id": pa.array([10, 11, 10, 10], pa.int32()),
+        "ordered_at": pa.array([dt.datetime(2025, 6, 1, 10, tzinfo=paris)] * 4, pa.timestamp("us", tz="Europe/Paris")),
+        "order_total": pa.array([decimal.Decimal(x) for x in ("12.345", "20.000", "5.500", "5.500")], pa.decimal128(10, 3)),
+    }), raw / "orders.parquet")
+    pq.write_table(pa.table({
+        "customer_id": pa.array([10, 11], pa.int64()),
+        "signed_up_at": pa.array([dt.date(2024, 1, 2), dt.date(2024, 2, 3)], pa.date32()),
+    }), raw / "customers.parquet")
+    pq.write_table(pa.table({
+        "event_id": pa.array([1, 2], pa.int64()),
+        "occurred_at": pa.array([dt.datetime(2025, 6, 1, 8), dt.datetime(2025, 6, 2, 9)], pa.timestamp("ns")),
+        "event_type": ["page_view", "checkout"],
+        "customer_id": pa.array([10, 11], pa.int64()),
+    }), raw / "events.parquet")
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT, command="build",
+                        select=["base_shop__orders", "base_shop__customers", "base_shop__events", "int_known_customers",
+                                "stg_shop__orders", "stg_shop__customers", "stg_shop__events"])
+    assert out.success, out.text
+    orders = out.query("select order_id, customer_id, cast(ordered_at as varchar), cast(order_total as varchar), dq_rule "
+                       "from base_shop__orders order by order_id, dq_rule nulls first")
+    assert orders == [
+        ("1", "10", "2025-06-01 08:00:00", "12.35", "order_total_too_precise"),
+        ("2", "11", "2025-06-01 08:00:00", "20.00", None),
+        ("3", "10", "2025-06-01 08:00:00", "5.50", None),
+        ("3", "10", "2025-06-01 08:00:00", "5.50", "duplicate_order_id"),
+    ]
+    assert out.query("select customer_id, cast(signed_up_at as varchar) from stg_shop__customers order by 1") == [
+        ("10", "2024-01-02 00:00:00"), ("11", "2024-02-03 00:00:00")]
+    assert out.query("select event_id, cast(occurred_at as varchar) from stg_shop__events order by 1") == [
+        ("1", "2025-06-01 08:00:00"), ("2", "2025-06-02 09:00:00")]
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("".join(f"O{i},C{i},2025-03-01T10:00:00Z,\"1{i},50\",completed\n" for i in range(12)),
+     "has no valid row: all 12 rows were rejected, by order_total_invalid (12)"),
+    ("", "'orders' has no rows"),
+    ("".join(f"O{i},C{i},2027-03-01T10:00:00Z,10.00,completed\n" for i in range(3)),
+     "ordered_at_in_future (3; var export_date)"),
+])
+def test_required_table_without_valid_rows_stops_naming_table_and_rules(raw_layer, tmp_path, body, expected):
+    raw = _write(tmp_path / "raw", {"orders.csv": HEADER + body})
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT)
+    assert not out.success
+    assert expected in out.text
+
+
+def test_rejection_rate_above_the_var_warns_naming_table_and_rules(raw_layer, tmp_path):
+    bad = "".join(f"B{i},,2025-03-01T10:00:00Z,10.00,completed\n" for i in range(8))
+    raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(12) + bad})
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT)
+    assert out.success, out.text
+    warning = [m for m in out.messages if "max_rejection_rate" in m]
+    assert len(warning) == 1
+    assert "8 of 20 rows of the raw table 'orders' (40.0%)" in warning[0]
+    assert "customer_id_null (8)" in warning[0]
+    calm = raw_layer.run(raw, tmp_path / "w2", {**EXPORT, "max_rejection_rate": 0.5})
+    assert not [m for m in calm.messages if "max_rejection_rate" in m]
+
+
+@pytest.mark.parametrize("folder", ["it's a shop", "brackets [v2] & 100%", "ünïcödé ørders"])
+def test_any_folder_name_works(raw_layer, tmp_path, folder):
+    raw = _write(tmp_path / folder, {"orders.csv": _good_orders(5)})
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT)
+    assert out.success, out.text
+    assert out.query("select count(*) from stg_shop__orders") == [(5,)]
+
+
+def test_a_wrongly_encoded_csv_stops_naming_the_file(raw_layer, tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "orders.csv").write_bytes((HEADER + "Ö1,C1,2025-03-01T10:00:00Z,10.00,completed\n").encode("latin-1"))
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT)
+    assert not out.success
+    assert f"{raw}/orders.csv" in out.text and "raw_csv_encoding" in out.text
+    latin = raw_layer.run(raw, tmp_path / "w2", {**EXPORT, "raw_csv_encoding": "latin-1"})
+    assert latin.success, latin.text
+    assert latin.query("select order_id from stg_shop__orders") == [("Ö1",)]
+
+
+def _dbt(args: list[str], db: Path, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    work = db.parent / f"dbt_{db.stem}"
+    cmd = [str(Path(sys.executable).with_name("dbt")), *args, "--project-dir", str(REPO), "--profiles-dir", str(REPO),
+           "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
+    full_env = {**os.environ, "DUCKDB_PATH": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})}
+    return subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True)
+
+
+def test_relative_raw_data_dir_is_read_from_the_project_root(tmp_path):
+    rel = Path("target") / f"pytest-relative-{uuid.uuid4().hex[:8]}"
+    try:
+        _write(REPO / rel, {"orders.csv": _good_orders(4)})
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        # run from another folder, with a PWD that points to yet another place
+        proc = _dbt(["run", "--select", "base_shop__orders", "--vars",
+                     json.dumps({"raw_data_dir": str(rel), **EXPORT})],
+                    tmp_path / "w.duckdb", cwd=elsewhere, env={"PWD": "/"})
+        assert proc.returncode == 0, proc.stdout[-3000:]
+    finally:
+        shutil.rmtree(REPO / rel, ignore_errors=True)
+
+
+def test_the_salt_is_never_rendered_and_real_data_needs_one(raw_layer, tmp_path):
+    salt = f"pepper-{uuid.uuid4().hex}"
+    customers = "customer_id,email\nC1, Ann@Example.com \n"
+    raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(3), "customers.csv": customers})
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT, env={"SHOPLENS_PII_SALT": salt})
+    assert out.success, out.text
+    expected = hashlib.sha256((salt + "ann@example.com").encode()).hexdigest()
+    assert out.query("select email_hash from stg_shop__customers") == [(expected,)]
+    docs = _dbt(["docs", "generate", "--vars", json.dumps({"raw_data_dir": str(raw), **EXPORT})],
+                out.db, cwd=REPO, env={"SHOPLENS_PII_SALT": salt})
+    assert docs.returncode == 0, docs.stdout[-3000:]
+    searched = 0
+    for folder in (raw_layer.work, out.db.parent):
+        for path in folder.rglob("*"):
+            if path.is_file() and path.suffix != ".duckdb":
+                searched += 1
+                assert salt.encode() not in path.read_bytes(), f"the salt is in {path}"
+    assert searched > 10  # manifest, run_results, compiled SQL, catalog, index.html, logs
+    # real data without a salt: stop, saying how to set one
+    bare = raw_layer.run(raw, tmp_path / "w2", EXPORT, env={"SHOPLENS_PII_SALT": None})
+    assert not bare.success
+    assert "SHOPLENS_PII_SALT is not set" in bare.text and "export SHOPLENS_PII_SALT=" in bare.text
+    # the bundled sample builds with no configuration
+    sample = raw_layer.run(REPO / "data" / "sample", tmp_path / "w3", {},
+                           select=["base_shop__customers"], env={"SHOPLENS_PII_SALT": None})
+    assert sample.success, sample.text
+
+
+def test_a_locked_warehouse_gives_one_line_naming_the_process(tmp_path):
+    db = tmp_path / "held.duckdb"
+    import duckdb
+
+    duckdb.connect(str(db)).close()
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); "
+                               "print('held', flush=True); time.sleep(120)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        proc = _dbt(["run", "--select", "base_shop__orders"], db, cwd=REPO)
+    finally:
+        holder.kill()
+        holder.wait()
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    lines = [line for line in output.splitlines() if "is open in another process" in line]
+    assert len(lines) == 1
+    assert f"PID {holder.pid}" in lines[0] and "close that connection" in lines[0]
+    assert "Traceback" not in output
