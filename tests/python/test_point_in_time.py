@@ -6,9 +6,9 @@ non-UTC offsets (some whose local date is not their UTC date). It is built
 once over all the data with several feature snapshots; hypothesis then draws
 snapshot dates and, for each, builds the as-of marts with as_of_date = D and
 from the export truncated at D, and compares every cell (shoplens.point_in_time).
-The number of drawn dates is SHOPLENS_FUZZ_EXAMPLES (default 2; each costs two
-dbt builds of the as-of marts and their parents; a larger value also builds more
-snapshots to draw from, up to 20).
+The number of drawn dates is 2 in `make test`, 20 in `make fuzz` (FUZZ=1), or
+FUZZ_EXAMPLES; each costs two dbt builds of the as-of marts and their parents,
+and a larger number also builds more snapshots to draw from (up to 20).
 
 The same build is recomputed from the raw files in plain pandas
 (test_marts_recomputed_in_pandas), and the RFM scale is checked on the
@@ -33,7 +33,9 @@ from shoplens.point_in_time import compare_at, read, read_marts, truncate_export
 
 pytestmark = pytest.mark.slow
 
-FUZZ_EXAMPLES = int(os.environ.get("SHOPLENS_FUZZ_EXAMPLES", "2"))
+# `make test`: 2 dates, the same every run; `make fuzz` (FUZZ=1): 20 (or FUZZ_EXAMPLES), random
+FUZZ = bool(os.environ.get("FUZZ"))
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 20 if FUZZ else 2))
 # more examples draw from more snapshot dates (at most 20 fit the generated 300 days)
 N_SNAPSHOTS = min(max(6, FUZZ_EXAMPLES), 20)
 STEP_DAYS = 11
@@ -137,7 +139,9 @@ def cut_builds(pit: dict, d: dt.date) -> tuple[dict, dict]:
 
 
 # no shrinking: one example is two dbt builds, and a failure names its date anyway
+@pytest.mark.fuzz
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
+          derandomize=not FUZZ,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(k=st.integers(min_value=0, max_value=N_SNAPSHOTS - 1))
 def test_snapshot_equals_a_build_cut_at_its_date(pit, k):
@@ -336,6 +340,7 @@ def test_rfm_levels_hold_a_share_on_the_sample_and_an_orders_only_export(repo, t
     raw.mkdir()
     cdnow_raw_orders().to_csv(raw / "orders.csv", index=False)
     cdnow = tmp_path / "cdnow.duckdb"
-    run_dbt("build", cdnow, raw, {"as_of_date": str(CDNOW_AS_OF), "export_date": "1998-12-31"}, select)
+    cdnow_vars = {"as_of_date": str(CDNOW_AS_OF), "export_date": "1998-12-31", "min_valid_date": "1990-01-01"}
+    run_dbt("build", cdnow, raw, cdnow_vars, select)
     shares = _level_shares(cdnow)
     assert min(min(v) for v in shares.values()) >= 0.05, shares
