@@ -18,6 +18,14 @@ models against the truth:
   are drawn from that day's product weights; the order value is spread over
   its lines in proportion to their list prices, so that the lines add up to
   the order total exactly.
+* **Tastes** (``tastes=True``, the default): customers belong to taste groups,
+  each with home categories and a preferred price band; a customer buys their
+  favourite products again and otherwise picks from the day's weights times
+  the group's taste (see :class:`Tastes`). Tastes draw from a random stream of
+  their own and only change which products go on the lines: timing, totals,
+  the number of lines and their quantities, events and dirt are those of the
+  shop without tastes. ``ground_truth.json`` records the groups and each
+  buying customer's group (``tastes.customer_group``).
 * **Browsing**: every purchase has a checkout session, and a few browsing
   sessions in the weeks before it (a consideration phase: activity rises
   before a purchase);
@@ -105,6 +113,10 @@ class ShopConfig:
     pre_purchase_lead_days: float = 14.0
     anonymous_session_share: float = 0.15
     chunk_customers: int = 100_000
+    # Customer tastes (see _taste_groups): False draws every line from the
+    # day's demand weights alone, a shop with no taste structure.
+    tastes: bool = True
+    n_taste_groups: int = 5
     # Purchase pattern (SHAPES): "standard" BG/NBD; the others are the valid
     # shops that break models: "no_dropout" (every customer buys at a constant
     # rate until the end), "heavy_repeaters" (standard, plus 1% of customers
@@ -246,6 +258,128 @@ def _catalogue(cfg: ShopConfig, rng: np.random.Generator) -> Catalogue:
     return Catalogue(products, category_of, list_price, weights, promo, truth)
 
 
+# ---------------------------------------------------------------- customer tastes
+
+PRICE_BANDS = ("budget", "mid", "premium")
+
+
+@dataclass
+class Tastes:
+    """Taste groups: what each group of customers prefers, for the order lines.
+
+    A group has home categories (weight 1, every other category
+    ``background``) and a preferred price band (a product's band is its
+    list-price tercile within its category; weight 1, 0.3 one band away, 0.1
+    two away). A customer belongs to one group, has ``n_favourites`` favourite
+    products drawn from the group's taste, and a repeat rate ``rho ~
+    Beta(repeat_a, repeat_b)``. Each distinct product slot of an order is a
+    favourite with probability rho; otherwise, with probability ``strength``,
+    a product drawn from the day's demand weights times the group's taste, and
+    else the product the day's weights alone gave.
+    """
+
+    group_share: np.ndarray  # (groups,)
+    home_categories: list  # per group, category indexes
+    price_band: np.ndarray  # (groups,) preferred band
+    product_band: np.ndarray  # (products,) band of each product
+    weight: np.ndarray  # (groups, products) taste weight
+    strength: float = 0.95
+    background: float = 0.01
+    repeat_a: float = 1.5
+    repeat_b: float = 3.0
+    n_favourites: int = 4
+
+    def truth(self, categories: tuple, labels: dict) -> dict:
+        groups = [
+            {
+                "group": g,
+                "share": round(float(self.group_share[g]), 4),
+                "home_categories": [categories[c] for c in self.home_categories[g]],
+                "price_band": PRICE_BANDS[int(self.price_band[g])],
+            }
+            for g in range(self.group_share.size)
+        ]
+        return {
+            "enabled": True, "groups": groups, "strength": self.strength,
+            "background_category_weight": self.background,
+            "repeat_rate_beta": [self.repeat_a, self.repeat_b], "n_favourites": self.n_favourites,
+            "product_price_band": [PRICE_BANDS[b] for b in self.product_band],
+            "customer_group": labels,
+        }
+
+
+def _taste_groups(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator) -> Tastes:
+    """Draw the taste groups of a shop (its own random stream)."""
+    n_cat = int(cat.category_of.max()) + 1
+    n_groups = max(1, cfg.n_taste_groups)
+    perm = rng.permutation(n_cat)
+    home = [sorted(perm[g::n_groups].tolist()) or [int(perm[g % n_cat])] for g in range(n_groups)]
+    band_pref = rng.permutation(np.arange(n_groups) % 3)
+    n_p = cat.list_price.size
+    product_band = np.zeros(n_p, dtype=np.int64)
+    for c in range(n_cat):
+        members = np.nonzero(cat.category_of == c)[0]
+        rank = np.argsort(np.argsort(cat.list_price[members], kind="stable"), kind="stable")
+        product_band[members] = 3 * rank // members.size
+    tastes = Tastes(rng.dirichlet(np.full(n_groups, 10.0)), home, band_pref, product_band, np.zeros((n_groups, n_p)))
+    for g in range(n_groups):
+        affinity = np.full(n_cat, tastes.background)
+        affinity[home[g]] = 1.0
+        band_weight = np.asarray([1.0, 0.3, 0.1])[np.abs(product_band - band_pref[g])]
+        tastes.weight[g] = affinity[cat.category_of] * band_weight
+    return tastes
+
+
+def _taste_step(tastes: Tastes, rng: np.random.Generator, cat: Catalogue, n: int, order_cust: np.ndarray):
+    """Customers' groups, and the step that puts their tastes on order lines.
+
+    Returns ``(group per customer, step)``; ``step(line_order, line_day,
+    product)`` maps each distinct product of an order to the customer's choice,
+    keeping products distinct within an order, so the lines, their number and
+    their quantities stay those of the shop without tastes.
+    """
+    n_p, n_groups = cat.list_price.size, tastes.group_share.size
+    group = rng.choice(n_groups, size=n, p=tastes.group_share)
+    repeat = rng.beta(tastes.repeat_a, tastes.repeat_b, size=n)
+    favourites = np.zeros((n, tastes.n_favourites), dtype=np.int64)
+    mean_weight = cat.weights.mean(axis=0)
+    for g in range(n_groups):
+        members = np.nonzero(group == g)[0]
+        w = mean_weight * tastes.weight[g]
+        favourites[members] = rng.choice(n_p, size=(members.size, tastes.n_favourites), p=w / w.sum())
+
+    def step(line_order: np.ndarray, line_day: np.ndarray, product: np.ndarray) -> np.ndarray:
+        slots, inverse = np.unique(line_order * n_p + product, return_inverse=True)
+        s_order, new = slots // n_p, slots % n_p
+        s_day = np.zeros(slots.size, dtype=np.int64)
+        s_day[inverse] = line_day
+        s_cust = order_cust[s_order]
+        u = rng.uniform(size=slots.size)
+        rho = repeat[s_cust]
+        is_repeat = u < rho
+        new[is_repeat] = favourites[s_cust[is_repeat], rng.integers(0, tastes.n_favourites, is_repeat.sum())]
+        drawn = np.nonzero(~is_repeat & (u < rho + (1 - rho) * tastes.strength))[0]
+        cell = s_day[drawn] * n_groups + group[s_cust[drawn]]
+        sort = np.argsort(cell, kind="stable")
+        drawn, cell = drawn[sort], cell[sort]
+        cuts = np.flatnonzero(np.diff(cell)) + 1
+        for block in np.split(np.arange(drawn.size), cuts):
+            if block.size:
+                d, g = divmod(int(cell[block[0]]), n_groups)
+                w = cat.weights[d] * tastes.weight[g]
+                new[drawn[block]] = rng.choice(n_p, size=block.size, p=w / w.sum())
+        while True:  # an order's products stay distinct (redraw collisions)
+            sort = np.lexsort((new, s_order))
+            same = (np.diff(s_order[sort]) == 0) & (np.diff(new[sort]) == 0)
+            clash = sort[1:][same]
+            if clash.size == 0:
+                break
+            new[clash] = rng.integers(0, n_p, size=clash.size)
+        return new[inverse]
+
+    return group, step
+
+
 # ---------------------------------------------------------------- customers and purchases
 
 
@@ -308,8 +442,14 @@ def _purchases(cfg: ShopConfig, rng: np.random.Generator, n: int, id_offset: int
     return customers, cust, day, value
 
 
-def _lines(cfg: ShopConfig, rng: np.random.Generator, cat: Catalogue, order_day: np.ndarray, order_value: np.ndarray):
-    """Order lines: products drawn from the day's weights, value spread by list price."""
+def _lines(cfg: ShopConfig, rng: np.random.Generator, cat: Catalogue, order_day: np.ndarray, order_value: np.ndarray,
+           taste=None):
+    """Order lines: products drawn from the day's weights, value spread by list price.
+
+    ``taste`` (a callable from :func:`_taste_step`) replaces the drawn products
+    by the customer's choice, from its own random stream, keeping the number of
+    lines and their quantities.
+    """
     n_orders = order_day.size
     n_lines = np.minimum(1 + rng.poisson(0.7, size=n_orders), 5)
     line_order = np.repeat(np.arange(n_orders), n_lines)
@@ -323,6 +463,8 @@ def _lines(cfg: ShopConfig, rng: np.random.Generator, cat: Catalogue, order_day:
         if hi > lo:
             w = cat.weights[d]
             product[sort[lo:hi]] = rng.choice(w.size, size=hi - lo, p=w / w.sum())
+    if taste is not None:
+        product = taste(line_order, line_day, product)
     quantity = 1 + rng.poisson(0.3, size=line_order.size)
     # One line per product and order: a product drawn twice adds to the quantity.
     key = line_order * cat.list_price.size + product
@@ -490,10 +632,14 @@ def _dirty_orders(cfg: ShopConfig, rng: np.random.Generator, orders: pd.DataFram
 # ---------------------------------------------------------------- the shop
 
 
-def _chunk(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator, n: int, id_offset: int, order_offset: int, session_offset: int, event_offset: int):
+def _chunk(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator, n: int, id_offset: int, order_offset: int, session_offset: int, event_offset: int,
+           tastes: tuple | None = None):
     base_sec = _seconds_since_epoch(cfg.start)
     info, o_cust, o_day, o_value = _purchases(cfg, rng, n, id_offset)
     cust_ids = _ids("C", info["index"] + 1, 8)
+    taste_group, taste_step = None, None
+    if tastes is not None:  # (Tastes, seed of this chunk's taste stream)
+        taste_group, taste_step = _taste_step(tastes[0], np.random.default_rng(tastes[1]), cat, n, o_cust)
     o_sec_rel = o_day * 86400 + _day_seconds(rng, o_day.size)
     order_ids = _ids("O", np.arange(o_day.size) + order_offset + 1, 10)
     # Mixed representations of valid timestamps: Z, naive (UTC), or local + offset.
@@ -514,7 +660,7 @@ def _chunk(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator, n: int, id
             "currency": "EUR",
         }
     )
-    l_order, l_product, l_qty, l_price, l_disc = _lines(cfg, rng, cat, o_day, o_value)
+    l_order, l_product, l_qty, l_price, l_disc = _lines(cfg, rng, cat, o_day, o_value, taste_step)
     items = pd.DataFrame(
         {
             "order_id": order_ids[l_order],
@@ -553,6 +699,8 @@ def _chunk(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator, n: int, id
         "n_orders_completed": int(o_day.size),
         "alive_at_end": int(np.isinf(info["death_time"]).sum()),
     }
+    if taste_group is not None:
+        truth["customer_group"] = dict(zip(cust_ids.tolist(), taste_group.tolist(), strict=True))
     return orders, items, customers, events, truth
 
 
@@ -604,6 +752,12 @@ def iter_shop(cfg: ShopConfig):
     cat_seed, dirt_seed, *chunk_seeds = root.spawn(2 + math.ceil(cfg.n_customers / cfg.chunk_customers))
     cat = _catalogue(cfg, np.random.default_rng(cat_seed))
     dirt = np.random.default_rng(dirt_seed)
+    # Tastes draw from a stream of their own, so that they change which
+    # products go on the lines and nothing else.
+    tastes, taste_seeds, taste_labels = None, [None] * len(chunk_seeds), {}
+    if cfg.tastes:
+        group_seed, *taste_seeds = root.spawn(1)[0].spawn(1 + len(chunk_seeds))
+        tastes = _taste_groups(cfg, cat, np.random.default_rng(group_seed))
     yield "products", cat.products
     csv = False
     counts = {"n_customers_buying": 0, "n_orders_completed": 0, "alive_at_end": 0}
@@ -616,8 +770,10 @@ def iter_shop(cfg: ShopConfig):
             break
         rng = np.random.default_rng(seed)
         orders, items, customers, events, truth = _chunk(
-            cfg, cat, rng, n, i * cfg.chunk_customers, order_offset, session_offset, event_offset
+            cfg, cat, rng, n, i * cfg.chunk_customers, order_offset, session_offset, event_offset,
+            None if tastes is None else (tastes, taste_seeds[i]),
         )
+        taste_labels.update(truth.get("customer_group", {}))
         order_offset += len(orders)
         for key in counts:
             counts[key] += truth[key]
@@ -667,6 +823,7 @@ def iter_shop(cfg: ShopConfig):
         "counts": counts,
         "dirty_rows": dirty,
         "demand": cat.truth,
+        "tastes": tastes.truth(CATEGORIES, taste_labels) if tastes is not None else {"enabled": False},
     }
     yield "ground_truth", truth
 
@@ -784,6 +941,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="mean browsing sessions before a purchase")
     ap.add_argument("--pre-purchase-lead-days", type=float, default=ShopConfig.pre_purchase_lead_days,
                     help="mean days between those sessions and the purchase")
+    ap.add_argument("--no-tastes", action="store_true",
+                    help="no customer tastes: every line from the day's demand weights alone")
+    ap.add_argument("--taste-groups", type=int, default=ShopConfig.n_taste_groups,
+                    help="number of customer taste groups")
     ap.add_argument("--r", type=float, default=0.25, help="BG/NBD r")
     ap.add_argument("--alpha", type=float, default=30.0, help="BG/NBD alpha (days)")
     ap.add_argument("--a", type=float, default=0.8, help="BG/NBD a")
@@ -801,6 +962,7 @@ def main(argv: list[str] | None = None) -> int:
         holdout_days=args.holdout_days, chunk_customers=args.chunk_customers,
         browse_rate=args.browse_rate, pre_purchase_sessions=args.pre_purchase_sessions,
         pre_purchase_lead_days=args.pre_purchase_lead_days,
+        tastes=not args.no_tastes, n_taste_groups=args.taste_groups,
         bgnbd={"r": args.r, "alpha": args.alpha, "a": args.a, "b": args.b},
         gamma_gamma={"p": args.gg_p, "q": args.gg_q, "v": args.gg_v},
         shape=args.shape,

@@ -1,6 +1,7 @@
 """One status row per model step and run: what was served, and why.
 
-Every model step (``clv``, ``forecast``, ``propensity``) ends in a one-row
+Every model step (``clv``, ``forecast``, ``propensity``, ``recommend``,
+``profiles``) ends in a one-row
 table ``ml_<step>_status`` with the columns of :data:`STATUS_COLUMNS`;
 ``models/predictions/ml_model_status.sql`` unions them under a contract, and
 its post-hook prints one warning line per step that is not ``ok`` (and fails
@@ -38,7 +39,7 @@ STATUS_COLUMNS: list[str] = [
     "as_of_date",
 ]
 STATUSES: tuple[str, ...] = ("ok", "degraded", "declined")
-MODEL_STEPS: tuple[str, ...] = ("clv", "forecast", "propensity")
+MODEL_STEPS: tuple[str, ...] = ("clv", "forecast", "propensity", "recommend", "profiles")
 NOT_SERVED = "none"
 
 

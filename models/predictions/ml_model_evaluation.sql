@@ -1,7 +1,8 @@
 -- One row per model, task, metric, slice and evaluation window: the evidence
 -- for every prediction table, in one long table that BI can filter.
 -- A union of the per-area tables written by the Python models.
-{%- set parts = ['ml_clv_evaluation', 'ml_forecast_evaluation', 'ml_propensity_evaluation'] %}
+{%- set parts = ['ml_clv_evaluation', 'ml_forecast_evaluation', 'ml_propensity_evaluation',
+    'ml_recommend_evaluation'] %}
 with
 
 {% for part in parts -%}

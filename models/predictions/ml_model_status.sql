@@ -3,7 +3,8 @@
 -- A union of the per-step tables written by the Python models; the post-hook
 -- prints one warning line per step that is not ok (report_model_status).
 {{ config(post_hook="{{ report_model_status(this) }}") }}
-{%- set parts = ['ml_clv_status', 'ml_forecast_status', 'ml_propensity_status'] %}
+{%- set parts = ['ml_clv_status', 'ml_forecast_status', 'ml_propensity_status',
+    'ml_recommend_status', 'ml_profiles_status'] %}
 with
 
 {% for part in parts -%}

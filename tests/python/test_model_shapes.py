@@ -58,14 +58,17 @@ def test_two_weeks_of_history_builds_green_and_every_step_reports(tmp_path):
     db = tmp_path / "w.duckdb"
     proc = run_dbt("build", db, raw, variables)
     status = query(db, "select * from ml_model_status order by model_step").set_index("model_step")
-    assert list(status.index) == ["clv", "forecast", "propensity"]
-    assert dict(status["status"]) == {"clv": "declined", "forecast": "degraded", "propensity": "declined"}
+    assert list(status.index) == ["clv", "forecast", "profiles", "propensity", "recommend"]
+    assert dict(status["status"].drop("profiles")) == {
+        "clv": "declined", "forecast": "degraded", "propensity": "declined", "recommend": "degraded"}
+    assert "recommend_validation_days" in status.loc["recommend", "reason"]
     assert "clv_min_repeat_customers" in status.loc["clv", "reason"]
     assert "propensity_train_window_days" in status.loc["propensity", "reason"]
     assert "forecast_horizon_days" in status.loc["forecast", "reason"]
     # one warning line per step that is not ok, in the build output
     warnings = [line for line in proc.stdout.splitlines() if "WARNING shoplens model step" in line]
-    assert len(warnings) == 3 and all(s in "".join(warnings) for s in ("clv declined", "forecast degraded"))
+    assert len(warnings) == (status["status"] != "ok").sum()
+    assert all(s in "".join(warnings) for s in ("clv declined", "forecast degraded", "recommend degraded"))
     # declined: empty, never stale; degraded: served with the fallback
     assert query(db, "select count(*) as n from pred_customer_ltv")["n"].item() == 0
     assert query(db, "select count(*) as n from pred_purchase_propensity")["n"].item() == 0

@@ -25,9 +25,10 @@ pytestmark = pytest.mark.slow
 MARTS = {
     "as_of", "customer_btyd_summary", "customer_features", "customer_rfm", "demand_daily", "dim_customers",
     "dim_products", "fct_order_items", "fct_orders", "fct_sessions", "holdout_demand_daily", "holdout_orders",
-    "monthly_sales",
+    "monthly_sales", "holdout_order_items", "product_affinity",
 }
-PREDICTIONS = {"ml_model_evaluation", "pred_customer_ltv", "pred_demand_forecast", "pred_purchase_propensity"}
+PREDICTIONS = {"ml_model_evaluation", "pred_customer_ltv", "pred_demand_forecast", "pred_purchase_propensity",
+               "pred_product_recommendations", "customer_profiles", "profile_summary"}
 READER_SQL = """select (select count(*) from marts.fct_orders), (select count(*) from marts.fct_sessions),
                        (select any_value(publication_id) from _publication)"""
 

@@ -1,0 +1,18 @@
+"""ml_customer_profiles: each buying customer's embedding and named profile.
+
+Thin adapter over ``shoplens.recommend.pipeline.build_profiles``: one row per
+customer with a purchased order line up to as_of_date.
+"""
+
+
+def model(dbt, session):
+    from shoplens.recommend import configs_from_dbt
+    from shoplens.recommend.pipeline import build_profiles
+
+    _, profile_cfg = configs_from_dbt(dbt.config.get)
+    items = dbt.ref("fct_order_items").project(
+        "customer_id, order_id, product_id, order_date, is_purchase, category, line_amount, discount, unit_price"
+    ).df()
+    products = dbt.ref("dim_products").project("product_id, category, list_price").df()
+    as_of = dbt.ref("as_of").df()
+    return build_profiles(items, products, as_of, profile_cfg)

@@ -1,0 +1,133 @@
+"""Settings of the recommendation and profile models, built from dbt vars in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class RecommendError(ValueError):
+    """Bad settings or input of the recommendation / profile models; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class RecommendConfig:
+    """Recommendation settings (days are calendar days, UTC).
+
+    ``factors_grid`` x ``alpha_grid`` are the ALS candidates compared on the
+    validation cut-off ``as_of_date - validation_days`` (recall at ``top_k``);
+    ALS is served only if the best candidate's recall beats popularity's by
+    more than ``fallback_z`` standard errors of the paired per-customer
+    difference. Customers with fewer than ``min_orders`` purchase orders get
+    the popularity list, flagged.
+    """
+
+    top_k: int = 10
+    factors_grid: tuple[int, ...] = (4, 8, 16, 32, 64)
+    alpha_grid: tuple[float, ...] = (1.0, 10.0)
+    regularization: float = 1.0
+    iterations: int = 15
+    popularity_days: int = 90
+    validation_days: int = 60
+    validation_max_customers: int = 100_000
+    fallback_z: float = 2.0
+    min_orders: int = 2
+    num_threads: int = 1
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        checks = {
+            "recommend_top_k": self.top_k >= 1,
+            "recommend_factors_grid": len(self.factors_grid) > 0 and min(self.factors_grid) >= 1,
+            "recommend_alpha_grid": len(self.alpha_grid) > 0 and min(self.alpha_grid) > 0,
+            "recommend_regularization": self.regularization >= 0,
+            "recommend_iterations": self.iterations >= 1,
+            "recommend_popularity_days": self.popularity_days >= 1,
+            "recommend_validation_days": self.validation_days >= 1,
+            "recommend_validation_max_customers": self.validation_max_customers >= 100,
+            "recommend_fallback_z": self.fallback_z >= 0,
+            "recommend_min_orders": self.min_orders >= 1,
+            "recommend_num_threads": self.num_threads >= 1,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise RecommendError(
+                f"dbt var {bad[0]} is out of range in {self}: top_k, iterations, days, min_orders and"
+                " num_threads must be >= 1, grids non-empty and positive, validation_max_customers >= 100"
+            )
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    """Profile settings.
+
+    The embedding keeps the fewest SVD components that hold ``energy`` of the
+    feature matrix's sum of squares (at most ``max_components``); k-means is
+    run for k = 2..``max_profiles`` and the k with the best silhouette (on a
+    seeded sample of ``silhouette_sample`` customers) is kept.
+    """
+
+    max_profiles: int = 8
+    max_components: int = 8
+    energy: float = 0.9
+    silhouette_sample: int = 5000
+    n_init: int = 4
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.max_profiles < 2:
+            raise RecommendError(f"dbt var profile_max_clusters must be >= 2, got {self.max_profiles}")
+        if self.max_components < 1:
+            raise RecommendError(f"dbt var profile_max_components must be >= 1, got {self.max_components}")
+        if not 0 < self.energy <= 1:
+            raise RecommendError(f"dbt var profile_energy must be in (0, 1], got {self.energy}")
+        if self.silhouette_sample < 100:
+            raise RecommendError(f"silhouette_sample must be >= 100, got {self.silhouette_sample}")
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null"))
+
+
+def _numbers(text: object, cast: Callable[[str], float]) -> tuple:
+    return tuple(cast(part) for part in str(text).strip("[]() ").replace("'", "").split(",") if part.strip())
+
+
+def configs_from_dbt(get: Callable[[str], object]) -> tuple[RecommendConfig, ProfileConfig]:
+    """Both configs from dbt vars (``get(name)`` returns the rendered string or None)."""
+
+    def value(key: str, default: object, cast: Callable[[object], object]) -> object:
+        raw = get(key)
+        if _blank(raw):
+            return default
+        try:
+            return cast(raw)
+        except (TypeError, ValueError) as exc:
+            raise RecommendError(f"dbt var {key} has an invalid value {raw!r}: {exc}") from exc
+
+    def as_int(x: object) -> int:
+        return int(float(str(x)))
+
+    rec, prof = RecommendConfig(), ProfileConfig()
+    seed = value("seed", rec.seed, as_int)
+    recommend = RecommendConfig(
+        top_k=value("recommend_top_k", rec.top_k, as_int),
+        factors_grid=value("recommend_factors_grid", rec.factors_grid, lambda x: _numbers(x, lambda s: int(float(s)))),
+        alpha_grid=value("recommend_alpha_grid", rec.alpha_grid, lambda x: _numbers(x, float)),
+        regularization=value("recommend_regularization", rec.regularization, float),
+        iterations=value("recommend_iterations", rec.iterations, as_int),
+        popularity_days=value("recommend_popularity_days", rec.popularity_days, as_int),
+        validation_days=value("recommend_validation_days", rec.validation_days, as_int),
+        validation_max_customers=value("recommend_validation_max_customers", rec.validation_max_customers, as_int),
+        fallback_z=value("recommend_fallback_z", rec.fallback_z, float),
+        min_orders=value("recommend_min_orders", rec.min_orders, as_int),
+        num_threads=value("recommend_num_threads", rec.num_threads, as_int),
+        seed=seed,
+    )
+    profiles = ProfileConfig(
+        max_profiles=value("profile_max_clusters", prof.max_profiles, as_int),
+        max_components=value("profile_max_components", prof.max_components, as_int),
+        energy=value("profile_energy", prof.energy, float),
+        seed=seed,
+    )
+    return recommend, profiles

@@ -1,0 +1,263 @@
+"""Recommendations and profiles: recovered tastes, fallbacks, metrics by hand, bad input.
+
+The package is tested on generated shops without dbt (``lines_from_raw``);
+one small dbt build checks the contracts, the SQL item-to-item mart against
+its Python twin, products missing from ``products`` and an export without
+order lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from conftest import query, run_dbt
+from sklearn.metrics import adjusted_rand_score
+
+from shoplens import datagen
+from shoplens.recommend import ProfileConfig, RecommendConfig, RecommendError, configs_from_dbt
+from shoplens.recommend import pipeline as P
+from shoplens.recommend.data import lines_from_raw
+from shoplens.recommend.evaluation import ranking_metrics
+from shoplens.recommend.models import affinity_from_lines
+
+HOLDOUT_DAYS = 60
+
+
+def _shop(tastes: bool, n: int = 10_000, seed: int = 42) -> dict:
+    tables = datagen.generate_shop(n_customers=n, seed=seed, events=False, holdout_days=HOLDOUT_DAYS, tastes=tastes)
+    lines = lines_from_raw(tables)
+    as_of = dt.date.fromisoformat(tables["ground_truth"]["calibration_end_date"])
+    return {"tables": tables, "lines": lines, "as_of": as_of,
+            "past": lines.loc[lines["order_date"] <= as_of], "future": lines.loc[lines["order_date"] > as_of]}
+
+
+def _metrics(shop: dict, cfg: RecommendConfig) -> tuple[P.Selection, pd.DataFrame]:
+    sel = P.select_model(shop["past"], shop["as_of"], cfg)
+    rows = P.evaluate_recommenders(shop["past"], shop["future"], None, shop["as_of"],
+                                   shop["lines"]["order_date"].max(), cfg, sel)
+    frame = pd.DataFrame(rows).pivot_table(index="model_name", columns="metric", values="value")
+    return sel, frame
+
+
+@pytest.fixture(scope="module")
+def taste_shop() -> dict:
+    return _shop(tastes=True)
+
+
+@pytest.fixture(scope="module")
+def taste_result(taste_shop):
+    return _metrics(taste_shop, RecommendConfig())
+
+
+# ---------------------------------------------------------------- generator tastes
+
+
+def test_tastes_change_only_the_products_on_the_lines():
+    kw = {"n_customers": 800, "seed": 5, "dirty_rate": 0.02}
+    with_tastes, without = datagen.generate_shop(**kw), datagen.generate_shop(tastes=False, **kw)
+    for table in ("orders", "customers", "events", "products"):
+        pd.testing.assert_frame_equal(with_tastes[table], without[table])
+    a, b = with_tastes["order_items"], without["order_items"]
+    assert len(a) == len(b) and (a["order_id"].to_numpy() == b["order_id"].to_numpy()).all()
+    assert (a["product_id"].to_numpy() != b["product_id"].to_numpy()).mean() > 0.5
+    ta, tb = with_tastes["ground_truth"], without["ground_truth"]
+    assert ta["counts"] == tb["counts"] and ta["dirty_rows"] == tb["dirty_rows"] and ta["demand"] == tb["demand"]
+    clean = datagen.generate_shop(n_customers=800, seed=5)
+    clean_lines = clean["order_items"].groupby("order_id")["quantity"].apply(sorted)
+    plain_lines = datagen.generate_shop(n_customers=800, seed=5, tastes=False)["order_items"]
+    pd.testing.assert_series_equal(clean_lines, plain_lines.groupby("order_id")["quantity"].apply(sorted))
+    # each buying customer has a group, and buys mostly in the group's home categories
+    tastes = clean["ground_truth"]["tastes"]
+    assert set(tastes["customer_group"]) == set(clean["orders"]["customer_id"])
+    assert tb["tastes"] == {"enabled": False}
+    home = {g["group"]: set(g["home_categories"]) for g in tastes["groups"]}
+
+    def home_share(shop):
+        lines = lines_from_raw(shop)
+        group = lines["customer_id"].map(tastes["customer_group"])
+        return float(np.mean([c in home[g] for c, g in zip(lines["category"], group, strict=True)]))
+
+    assert home_share(clean) > 0.8
+    assert home_share(datagen.generate_shop(n_customers=800, seed=5, tastes=False)) < 0.35
+
+
+# ---------------------------------------------------------------- tastes recovered
+
+
+def test_als_beats_popularity_by_half_and_item_to_item_on_the_holdout(taste_result):
+    sel, m = taste_result
+    assert sel.served == "als" and sel.reason == ""
+    als, pop, i2i = (m.loc[name, "recall_at_10"] for name in ("als", "popularity", "item_to_item"))
+    assert als >= 1.5 * pop, (als, pop)
+    assert als > i2i, (als, i2i)
+    assert m.loc["als", "ndcg_at_10"] > m.loc["popularity", "ndcg_at_10"]
+    assert m.loc["als", "catalogue_coverage"] > 5 * m.loc["popularity", "catalogue_coverage"]
+
+
+def test_served_lists_mix_als_and_flagged_popularity(taste_shop):
+    cfg = RecommendConfig()
+    recs = P.recommend_all(taste_shop["past"], np.array(["C_NEW"]), taste_shop["as_of"], cfg)
+    per = recs.groupby("customer_id", observed=True).agg(n=("recommendation_rank", "size"), model=("served_model", "first"),
+                                          orders=("n_purchase_orders", "first"), reason=("fallback_reason", "first"))
+    assert (per["n"] == cfg.top_k).all()
+    assert (per.loc[per["orders"] >= 2, "model"] == "als").all()
+    cold = per.loc[per["orders"] < 2]
+    assert (cold["model"] == "popularity").all() and len(cold) > 0
+    assert (cold.loc[cold["orders"] == 1, "reason"] == "fewer_than_2_purchase_orders").all()
+    assert per.loc["C_NEW", "reason"] == "no_purchase"
+    # every popularity list is the same list
+    pop = recs.loc[recs["served_model"] == "popularity"].groupby("customer_id", observed=True)["product_id"].agg(tuple)
+    assert pop.nunique() == 1
+    # ALS lists include already-bought products, flagged
+    als = recs.loc[recs["served_model"] == "als"]
+    assert 0.1 < als["is_previously_bought"].mean() < 0.9
+
+
+def test_profiles_recover_the_taste_groups_and_are_stable(taste_shop):
+    products = taste_shop["tables"]["products"]
+    fit, feats = P.profile_fit(taste_shop["past"], products, ProfileConfig())
+    truth = taste_shop["tables"]["ground_truth"]["tastes"]["customer_group"]
+    groups = np.array([truth[c] for c in fit.customers])
+    ari = adjusted_rand_score(groups, fit.labels)
+    assert ari >= 0.6, ari
+    assert 2 <= fit.n_profiles <= 8 and fit.silhouette > 0.3
+    assert len(set(fit.names)) == fit.n_profiles
+    again, _ = P.profile_fit(taste_shop["past"], products, ProfileConfig())
+    assert (again.labels == fit.labels).all() and again.names == fit.names
+
+
+# ---------------------------------------------------------------- no taste structure
+
+
+def test_without_tastes_the_recommender_falls_back_to_popularity_and_says_so():
+    shop = _shop(tastes=False, n=6000, seed=43)
+    sel, m = _metrics(shop, RecommendConfig())
+    assert sel.served == "popularity"
+    assert sel.reason.startswith("als_not_better_than_popularity"), sel.reason
+    assert m.loc["recommendations_served", "recall_at_10"] > 0
+    recs = P.recommend_all(shop["past"], np.array([], dtype=object), shop["as_of"], RecommendConfig(), sel)
+    assert (recs["served_model"] == "popularity").all() and recs["is_fallback"].all()
+    warm = recs.loc[recs["n_purchase_orders"] >= 2, "fallback_reason"]
+    assert (warm == "als_not_better_than_popularity").all()
+    as_of = pd.DataFrame({"as_of_date": [shop["as_of"]], "data_end_date": [shop["as_of"]], "has_holdout": [False]})
+    status = P.recommendation_status(recs, as_of).iloc[0]
+    assert status["status"] == "degraded" and status["served_model"] == "popularity"
+    assert "validation recall@10" in status["reason"] and status["rows_written"] == len(recs)
+
+
+# ---------------------------------------------------------------- metrics and settings
+
+
+def test_ranking_metrics_by_hand():
+    truth = sp.csr_matrix(np.array([[1, 0, 1, 0, 0], [0, 0, 0, 1, 0]], dtype=float))
+    items = np.array([[2, 1], [0, 1]])
+    m = ranking_metrics(items, truth, n_catalogue=5)
+    assert m["hit_rate"] == 0.5
+    assert m["recall"] == pytest.approx((1 / 2 + 0) / 2)
+    # customer 1: hit at rank 1, ideal two hits: 1 / (1 + 1/log2(3))
+    assert m["ndcg"] == pytest.approx((1 / (1 + 1 / np.log2(3))) / 2)
+    assert m["coverage"] == pytest.approx(3 / 5)
+
+
+def test_bad_settings_name_the_var():
+    with pytest.raises(RecommendError, match="recommend_top_k"):
+        RecommendConfig(top_k=0)
+    with pytest.raises(RecommendError, match="profile_max_clusters"):
+        ProfileConfig(max_profiles=1)
+    with pytest.raises(RecommendError, match="recommend_alpha_grid"):
+        configs_from_dbt({"recommend_alpha_grid": "one,two"}.get)
+    rec, prof = configs_from_dbt({"recommend_factors_grid": "8, 16", "seed": "7", "profile_max_clusters": "5"}.get)
+    assert rec.factors_grid == (8, 16) and rec.seed == prof.seed == 7 and prof.max_profiles == 5
+
+
+def test_missing_line_column_is_named():
+    with pytest.raises(RecommendError, match="fct_order_items lacks column product_id"):
+        P.build_recommendations(pd.DataFrame({"customer_id": [], "order_id": [], "order_date": []}),
+                                pd.DataFrame({"customer_id": []}), pd.DataFrame(), RecommendConfig())
+
+
+# ---------------------------------------------------------------- the warehouse
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A small shop whose best-selling product is missing from products, built by dbt."""
+    root = tmp_path_factory.mktemp("recommend")
+    tables = datagen.generate_shop(n_customers=1200, n_days=540, n_products=60, seed=5, holdout_days=60)
+    top = tables["order_items"]["product_id"].value_counts().index[0]
+    tables["products"] = tables["products"].loc[tables["products"]["product_id"] != top]
+    raw = datagen.write_shop(tables, root / "raw", fmt="parquet")
+    db = root / "w.duckdb"
+    truth = tables["ground_truth"]
+    variables = {"as_of_date": truth["calibration_end_date"], "export_date": truth["export_date"],
+                 "recommend_factors_grid": "4,16", "recommend_alpha_grid": "10"}
+    select = ["--select", "+pred_product_recommendations", "+profile_summary", "+ml_recommend_evaluation",
+              "+ml_recommend_status", "+ml_profiles_status", "--indirect-selection", "cautious"]
+    run_dbt("build", db, raw, variables, select)
+    return {"db": db, "tables": tables, "missing": top, "raw": raw, "vars": variables}
+
+
+def test_build_serves_every_customer_and_recommends_the_missing_product(built):
+    db = built["db"]
+    recs = query(db, "select * from pred_product_recommendations")
+    n_customers = query(db, "select count(*) as n from dim_customers")["n"].iloc[0]
+    assert recs["customer_id"].nunique() == n_customers
+    assert (recs.groupby("customer_id", observed=True).size() == 10).all()
+    pop = recs.loc[recs["served_model"] == "popularity"]
+    assert built["missing"] in set(pop["product_id"])
+    dim = query(db, f"select category from dim_products where product_id = '{built['missing']}'")
+    assert dim["category"].iloc[0] == "uncategorised"
+
+
+def test_sql_affinity_equals_its_python_twin(built):
+    db = built["db"]
+    sql = query(db, "select product_id, related_product_id, related_rank, n_customers_both, cosine, lift"
+                    " from product_affinity order by product_id, related_rank")
+    items = query(db, "select customer_id, order_id, product_id, order_date, is_purchase from fct_order_items")
+    as_of = query(db, "select as_of_date from as_of")["as_of_date"].iloc[0]
+    py = affinity_from_lines(P.purchase_lines(items), pd.Timestamp(as_of).date(), 3, 20)
+    assert len(sql) == len(py) > 0
+    np.testing.assert_array_equal(sql["related_product_id"].to_numpy(), py["related_product_id"].to_numpy())
+    np.testing.assert_allclose(sql["cosine"], py["cosine"], rtol=1e-12)
+    np.testing.assert_allclose(sql["lift"], py["lift"], rtol=1e-12)
+
+
+def test_evaluation_and_profiles_reach_the_warehouse(built):
+    db = built["db"]
+    ev = query(db, "select * from ml_recommend_evaluation where task in ('next_products', 'customer_profiles')")
+    models = set(ev.loc[ev["task"] == "next_products", "model_name"])
+    assert models == {"als", "item_to_item", "popularity", "recommendations_served"}
+    assert (ev["evaluation_type"] == "holdout").all()
+    recall = ev.loc[ev["metric"] == "recall_at_10"].set_index("model_name")["value"]
+    assert recall["als"] > recall["popularity"]
+    status = query(db, "select * from ml_recommend_status union all select * from ml_profiles_status")
+    assert list(status["status"]) == ["ok", "ok"] and list(status["model_step"]) == ["recommend", "profiles"]
+    assert "beat popularity" in status["reason"].iloc[0]
+    summary = query(db, "select * from profile_summary")
+    assert summary["n_customers"].sum() == query(db, "select count(*) as n from customer_profiles")["n"].iloc[0]
+    assert summary["revenue_share"].sum() == pytest.approx(1.0)
+    assert summary["profile_name"].is_unique
+
+
+def test_orders_without_lines_build_empty_tables(tmp_path):
+    tables = datagen.generate_shop(n_customers=200, seed=2)
+    raw = datagen.write_shop({"orders": tables["orders"]}, tmp_path / "raw", fmt="csv")
+    db = tmp_path / "w.duckdb"
+    proc = run_dbt("build", db, raw, {"export_date": "2025-12-31"},
+                   ["--select", "+pred_product_recommendations", "+profile_summary", "+ml_recommend_evaluation",
+                    "+ml_recommend_status", "+ml_profiles_status", "--indirect-selection", "cautious"])
+    counts = query(db, """select
+        (select count(*) from pred_product_recommendations) as recs,
+        (select count(*) from customer_profiles) as profiles,
+        (select count(*) from profile_summary) as summary,
+        (select count(*) from product_affinity) as affinity,
+        (select count(*) from ml_recommend_evaluation) as evaluation""").iloc[0]
+    assert counts.sum() == 0
+    status = query(db, "select * from ml_recommend_status union all select * from ml_profiles_status")
+    assert list(status["status"]) == ["declined", "declined"]
+    assert status["reason"].str.contains("export order_items").all() and (status["rows_written"] == 0).all()
+    assert "no purchase order lines" in proc.stdout or "no purchase order lines" in (db.parent / "dbt_w" / "logs" / "dbt.log").read_text()
