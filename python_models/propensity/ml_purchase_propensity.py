@@ -6,8 +6,9 @@ def model(dbt, session):
 
     as_of = dbt.ref("as_of").df()
     orders = dbt.ref("fct_orders").project("customer_id, ordered_at, order_total, is_purchase").df()
-    sessions = dbt.ref("fct_sessions").project(
-        "customer_id, started_at, n_product_views, n_add_to_carts, n_checkouts").df()
+    sessions = dbt.ref("int_session_days").project(  # one row per session and day (point in time)
+        "customer_id, session_started_at as started_at, activity_date,"
+        " n_product_views, n_add_to_carts, n_checkouts").df()
     customers = dbt.ref("dim_customers").project(
         "customer_id, country, first_order_category, signed_up_at").df()
     settings = {

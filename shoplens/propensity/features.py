@@ -57,6 +57,8 @@ def snapshot(history: History, cutoff: dt.date | int, weeks: int, only: np.ndarr
     seq[:, :, 1] = _weekly(pc, history.p_day, history.p_revenue, n, c, weeks)
     if history.has_events:
         sc = pos[history.s_cust]
+        if history.s_seen is not None:
+            sc = np.where(history.s_seen <= c, sc, -1)  # events after the cut-off count nowhere
         for k in range(4):
             seq[:, :, 2 + k] = _weekly(sc, history.s_day, history.s_counts[:, k].astype("float64"), n, c, weeks)
     tenure = c - history.birth_day[index]
@@ -83,6 +85,8 @@ def snapshot(history: History, cutoff: dt.date | int, weeks: int, only: np.ndarr
     if history.has_events:
         sc = pos[history.s_cust]
         seen = (history.s_day <= c) & (sc >= 0)
+        if history.s_seen is not None:
+            seen &= history.s_seen <= c
         for name, kind in (("log_days_since_last_session", 0), ("log_days_since_last_cart", 2)):
             m = seen & (history.s_counts[:, kind] > 0)
             last_s = np.full(n, -1, dtype="int64")

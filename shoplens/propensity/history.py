@@ -59,6 +59,7 @@ class History:
     s_counts: np.ndarray  # (n_sessions, 4): 1, product views, add-to-carts, checkouts
     first_data_day: int
     last_data_day: int
+    s_seen: np.ndarray | None = None  # day of each session row's events (None: its start day)
 
     @property
     def has_events(self) -> bool:
@@ -79,7 +80,10 @@ def prepare_history(
     ``orders``: fct_orders columns customer_id, ordered_at, order_total,
     is_purchase (other statuses are ignored). ``sessions``: fct_sessions
     columns customer_id, started_at, n_product_views, n_add_to_carts,
-    n_checkouts, or None/empty (orders-only shop). ``customers``:
+    n_checkouts, or None/empty (orders-only shop); with a column
+    ``activity_date`` each row is one session's events of that day
+    (int_session_days), so a snapshot counts only the events on or before
+    its cut-off (the point-in-time rule). ``customers``:
     dim_customers columns customer_id, country, first_order_category,
     signed_up_at. Customers who appear in orders but not in ``customers`` are
     added with unknown country and sign-up.
@@ -129,6 +133,7 @@ def prepare_history(
     s_cust = np.zeros(0, dtype="int64")
     s_day = np.zeros(0, dtype="int64")
     s_counts = np.zeros((0, 4), dtype="float32")
+    s_seen = None
     if sessions is not None and len(sessions) > 0:
         _require(
             sessions,
@@ -141,9 +146,12 @@ def prepare_history(
         known = known.loc[keep]
         s_cust = sc[keep].astype("int64")
         s_day = _to_day(known["started_at"])
+        if "activity_date" in known.columns:
+            s_seen = _to_day(known["activity_date"])
+        first_row = np.ones(len(known), dtype="float32") if s_seen is None else (s_seen == s_day).astype("float32")
         s_counts = np.column_stack(
             [
-                np.ones(len(known), dtype="float32"),
+                first_row,
                 known["n_product_views"].fillna(0).to_numpy("float32"),
                 known["n_add_to_carts"].fillna(0).to_numpy("float32"),
                 known["n_checkouts"].fillna(0).to_numpy("float32"),
@@ -164,4 +172,5 @@ def prepare_history(
         s_counts=s_counts,
         first_data_day=int(p_day.min()),
         last_data_day=int(p_day.max()),
+        s_seen=s_seen,
     )

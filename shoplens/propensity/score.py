@@ -161,7 +161,8 @@ def _history_at(orders, sessions, customers, as_of_date, has_holdout: bool, cfg:
     ordered_day = _to_day(orders["ordered_at"]) if len(orders) else np.zeros(0, "int64")
     orders = orders.loc[ordered_day <= as_of_day]
     if sessions is not None and len(sessions):
-        sessions = sessions.loc[_to_day(sessions["started_at"]) <= as_of_day]
+        stamp = sessions["activity_date"] if "activity_date" in sessions.columns else sessions["started_at"]
+        sessions = sessions.loc[_to_day(stamp) <= as_of_day]
     history = prepare_history(orders, sessions, customers)
     return history, as_of_day, as_of_day if has_holdout else as_of_day - cfg.window_days
 

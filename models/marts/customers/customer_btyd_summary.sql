@@ -1,4 +1,5 @@
--- One row per customer with at least one purchase on or before as_of_date:
+-- One row per customer with at least one purchase on or before as_of_date
+-- (the point-in-time rule, macro observed_as_of):
 -- the summary that BG/NBD, Pareto/NBD and Gamma-Gamma are fitted on.
 -- Purchases are counted as distinct purchase days (the BTYD convention, as
 -- in lifetimes); frequency counts the days after the first. recency and T
@@ -23,12 +24,15 @@ as_of as (
 
 purchase_days as (
     select
-        customer_id,
-        order_date,
-        sum(order_total) as day_total
+        orders.customer_id,
+        orders.order_date,
+        sum(orders.order_total) as day_total
     from orders
-    where is_purchase
-    group by customer_id, order_date
+    cross join as_of
+    where
+        orders.is_purchase
+        and {{ observed_as_of('orders.order_date', 'as_of.as_of_date') }}
+    group by orders.customer_id, orders.order_date
 ),
 
 ranked as (

@@ -1,7 +1,11 @@
 -- One row per customer per as-of snapshot: every customer with a purchase
 -- on or before the snapshot date. Snapshots are as_of_date and, with the
 -- var `feature_snapshots` > 1, earlier dates `feature_snapshot_step_days`
--- apart. Each row uses only data up to its own as_of_date.
+-- apart (macro as_of_snapshots). Each row follows the point-in-time rule
+-- (macro observed_as_of): only orders, lines and web events stamped on or
+-- before its own as_of_date; a session that crosses midnight of that date
+-- counts only its events up to it (macro sessions_as_of). Snapshot D equals
+-- a build with as_of_date = D.
 -- Windows (30d, 90d, 365d) are the days (as_of_date - N, as_of_date].
 with
 
@@ -13,8 +17,8 @@ order_items as (
     select * from {{ ref('fct_order_items') }}
 ),
 
-sessions as (
-    select * from {{ ref('fct_sessions') }}
+session_days as (
+    select * from {{ ref('int_session_days') }}
 ),
 
 as_of as (
@@ -22,13 +26,7 @@ as_of as (
 ),
 
 snapshots as (
-    select
-        cast(as_of.as_of_date - cast(
-            k * {{ var('feature_snapshot_step_days') }}
-            as integer
-        ) as date) as as_of_date
-    from as_of,
-        range({{ var('feature_snapshots') }}) as steps (k)
+    {{ as_of_snapshots('as_of') }}
 ),
 
 purchases as (
@@ -72,7 +70,7 @@ order_features as (
         ), 0) as revenue_365d
     from purchases
     inner join snapshots
-        on purchases.order_date <= snapshots.as_of_date
+        on {{ observed_as_of('purchases.order_date', 'snapshots.as_of_date') }}
     group by purchases.customer_id, snapshots.as_of_date
 ),
 
@@ -84,7 +82,7 @@ category_revenue as (
         sum(order_items.line_amount) as revenue
     from order_items
     inner join snapshots
-        on order_items.order_date <= snapshots.as_of_date
+        on {{ observed_as_of('order_items.order_date', 'snapshots.as_of_date') }}
     where order_items.is_purchase
     group by order_items.customer_id, snapshots.as_of_date, order_items.category
 ),
@@ -100,35 +98,34 @@ category_mix as (
     group by customer_id, as_of_date
 ),
 
+sessions as (
+    {{ sessions_as_of('session_days', 'snapshots', lookback_days=90) }}
+),
+
 session_features as (
     select
-        sessions.customer_id,
-        snapshots.as_of_date,
+        customer_id,
+        as_of_date,
         count(*) filter (
-            where sessions.session_date > snapshots.as_of_date - 30
+            where session_date > as_of_date - 30
         ) as n_sessions_30d,
         count(*) as n_sessions_90d,
-        sum(sessions.n_product_views) filter (
-            where sessions.session_date > snapshots.as_of_date - 30
+        sum(n_product_views) filter (
+            where session_date > as_of_date - 30
         ) as n_product_views_30d,
-        sum(sessions.n_product_views) as n_product_views_90d,
-        sum(sessions.n_add_to_carts) filter (
-            where sessions.session_date > snapshots.as_of_date - 30
+        sum(n_product_views) as n_product_views_90d,
+        sum(n_add_to_carts) filter (
+            where session_date > as_of_date - 30
         ) as n_add_to_carts_30d,
-        sum(sessions.n_add_to_carts) as n_add_to_carts_90d,
-        sum(sessions.n_checkouts) filter (
-            where sessions.session_date > snapshots.as_of_date - 30
+        sum(n_add_to_carts) as n_add_to_carts_90d,
+        sum(n_checkouts) filter (
+            where session_date > as_of_date - 30
         ) as n_checkouts_30d,
-        count(*) filter (where sessions.has_add_to_cart) as n_cart_sessions_90d,
-        count(*) filter (where sessions.is_cart_abandoned)
-            as n_abandoned_carts_90d
+        count(*) filter (where has_add_to_cart) as n_cart_sessions_90d,
+        count(*) filter (where is_cart_abandoned) as n_abandoned_carts_90d
     from sessions
-    inner join snapshots
-        on
-            sessions.session_date <= snapshots.as_of_date
-            and sessions.session_date > snapshots.as_of_date - 90
-    where sessions.customer_id is not null
-    group by sessions.customer_id, snapshots.as_of_date
+    where customer_id is not null
+    group by customer_id, as_of_date
 ),
 
 final as (

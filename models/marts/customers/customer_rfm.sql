@@ -1,11 +1,36 @@
--- One row per customer with at least one purchase on or before as_of_date.
--- recency_days: days from the last purchase to as_of_date; frequency:
--- purchases (completed orders); monetary: their total value.
--- Scores 1-5, higher is better, from the customer's rank among all scored
--- customers: score = 1 + floor(5 * (rank - 1) / n), where rank is the
--- position of the first customer of the tie group. Tied customers always
--- share a score, and a score never depends on row order.
+-- One row per customer with at least one purchase on or before as_of_date
+-- (the point-in-time rule, macro observed_as_of). recency_days: days from
+-- the last purchase to as_of_date; frequency: purchases (completed orders);
+-- monetary: their total value. Scores 1-5, higher is better:
+-- - r_score and m_score rank customers against each other:
+--   score = 1 + floor(5 * (rank - 1) / n), where rank is the position of the
+--   first customer of the tie group, so tied customers share a score and a
+--   score never depends on row order;
+-- - f_score uses fixed breakpoints (var `rfm_frequency_breakpoints`, four
+--   ascending purchase counts b2 < b3 < b4 < b5): f_score is the highest
+--   level whose breakpoint the frequency reaches, 1 below b2. Purchase
+--   counts are so heavily tied (most customers buy once) that ranks would
+--   leave levels empty; with the defaults [2, 3, 4, 6] the levels are
+--   1 / 2 / 3 / 4-5 / 6+ purchases.
 -- segment comes from the seed rfm_segments, keyed by (r_score, f_score).
+{%- set breakpoints = var('rfm_frequency_breakpoints') %}
+{%- if breakpoints is string %}
+    {%- set breakpoints = fromjson(breakpoints) %}
+{%- endif %}
+{%- if breakpoints is not sequence or breakpoints | length != 4 %}
+    {{ exceptions.raise_compiler_error(
+        "shoplens: var rfm_frequency_breakpoints must be a list of four purchase"
+        ~ " counts (the lowest frequency of f_score 2, 3, 4 and 5), got "
+        ~ breakpoints) }}
+{%- endif %}
+{%- for b in breakpoints %}
+    {%- if b is not number or b != b | int or b < 2
+        or (not loop.first and b <= breakpoints[loop.index0 - 1]) %}
+        {{ exceptions.raise_compiler_error(
+            "shoplens: var rfm_frequency_breakpoints must be strictly ascending"
+            ~ " integers >= 2, got " ~ breakpoints) }}
+    {%- endif %}
+{%- endfor %}
 with
 
 orders as (
@@ -29,7 +54,9 @@ per_customer as (
         cast(sum(orders.order_total) as decimal(18, 2)) as monetary
     from orders
     cross join as_of
-    where orders.is_purchase
+    where
+        orders.is_purchase
+        and {{ observed_as_of('orders.order_date', 'as_of.as_of_date') }}
     group by orders.customer_id, as_of.as_of_date
 ),
 
@@ -48,10 +75,13 @@ scored as (
             5.0 * (rank() over (order by recency_days desc) - 1)
             / count(*) over ()
         ) as integer) as r_score,
-        cast(1 + floor(
-            5.0 * (rank() over (order by frequency asc) - 1)
-            / count(*) over ()
-        ) as integer) as f_score,
+        case
+            when frequency >= {{ breakpoints[3] | int }} then 5
+            when frequency >= {{ breakpoints[2] | int }} then 4
+            when frequency >= {{ breakpoints[1] | int }} then 3
+            when frequency >= {{ breakpoints[0] | int }} then 2
+            else 1
+        end as f_score,
         cast(1 + floor(
             5.0 * (rank() over (order by monetary asc) - 1)
             / count(*) over ()

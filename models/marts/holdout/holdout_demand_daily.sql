@@ -16,7 +16,7 @@ final as (
     select demand.*
     from demand
     cross join as_of
-    where demand.demand_date > as_of.as_of_date
+    where not {{ observed_as_of('demand.demand_date', 'as_of.as_of_date') }}
 )
 
 select * from final

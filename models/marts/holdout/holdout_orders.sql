@@ -24,7 +24,7 @@ final as (
         orders.n_units
     from orders
     cross join as_of
-    where orders.order_date > as_of.as_of_date
+    where not {{ observed_as_of('orders.order_date', 'as_of.as_of_date') }}
 )
 
 select * from final
