@@ -92,7 +92,7 @@ ALLOWED = {
     "intermittent_adi": ">= 1.0",
     "croston_alpha": "in (0, 1]",
     "max_train_days": ">= min_history_days",
-    "time_budget_s": "> 0 (var forecast_time_budget_s)",
+    "time_budget_s": "> 0, or null for no wall-clock cap (var forecast_time_budget_s)",
     "candidate_orders": "at least one (p, q, P, Q)",
 }
 
@@ -114,7 +114,9 @@ class ForecastConfig:
     seasonal_strength_threshold: weekly seasonal strength from which a weekly
         difference is taken (0.64 as in auto.arima's seasonal heuristic).
     max_train_days: at most this many recent days are used to fit SARIMA.
-    time_budget_s: seconds of order search per series fit before the search stops.
+    time_budget_s: seconds of order search per series fit before the search
+        stops; None (the default) searches every candidate, so the chosen orders
+        never depend on how busy the machine is.
     """
 
     horizon_days: int = 28
@@ -128,7 +130,7 @@ class ForecastConfig:
     empirical_window_days: int = 91
     seasonal_strength_threshold: float = 0.64
     max_train_days: int = 730
-    time_budget_s: float = 2.0
+    time_budget_s: float | None = None
     candidate_orders: tuple[tuple[int, int, int, int], ...] = field(
         default=CANDIDATE_ORDERS
     )
@@ -143,7 +145,7 @@ class ForecastConfig:
             "intermittent_adi": self.intermittent_adi >= 1.0,
             "croston_alpha": 0.0 < self.croston_alpha <= 1.0,
             "max_train_days": self.max_train_days >= self.min_history_days,
-            "time_budget_s": self.time_budget_s > 0,
+            "time_budget_s": self.time_budget_s is None or self.time_budget_s > 0,
             "candidate_orders": len(self.candidate_orders) >= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
@@ -183,5 +185,5 @@ def config_from_dbt(get: Callable[[str], object]) -> ForecastConfig:
         top_n=int(number("forecast_top_n", 100)),
         n_jobs=int(number("forecast_n_jobs", 1)),
         backtest_origins=int(number("forecast_backtest_origins", 4)),
-        time_budget_s=number("forecast_time_budget_s", 2.0),
+        time_budget_s=read_var(get, "forecast_time_budget_s", None, float),  # type: ignore[arg-type]
     )

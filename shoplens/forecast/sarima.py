@@ -258,7 +258,8 @@ def sarima_forecast(
     best: CssFit | None = None
     tried = 0
     for orders, x0 in candidates:
-        if tried and time.perf_counter() - started > config.time_budget_s:
+        budget = config.time_budget_s
+        if tried and budget is not None and time.perf_counter() - started > budget:
             break
         tried += 1
         try:
