@@ -76,7 +76,7 @@ def test_implausible_values_precision_and_conflicts_are_audited_with_their_rule(
     events = ("event_id,occurred_at,event_type,customer_id\n"
               "E1,2025-03-01T10:00:00+02:00,Page_View,C1\n"
               "E2,2025-03-01T10:00:00+02:00,Page_View,STRANGER\n"
-              "E3,1999-12-31T23:59:59Z,page_view,C1\n")
+              "E3,1989-12-31T23:59:59Z,page_view,C1\n")
     raw = _write(tmp_path / "raw", {"orders.csv": orders, "order_items.csv": items, "events.csv": events})
     out = raw_layer.run(raw, tmp_path / "w", EXPORT)
     assert out.success, out.text

@@ -368,7 +368,7 @@ def test_model_status_is_served_when_the_warehouse_has_it(built, tmp_path, monke
             ('clv', 'ok', 'bgnbd', '', 700::bigint, date '2025-04-24'),
             ('propensity', 'degraded', 'bgnbd', 'too few buyers for the GRU', 700::bigint, date '2025-04-24'))
             as t(model_step, status, served_model, reason, rows_written, as_of_date)""")
-        con.execute("create table build_log as select 'started' as event, now() as logged_at")
+        con.execute("create table if not exists build_log as select 'started' as event, now() as logged_at")
     serving = tmp_path / "serving.duckdb"
     proc = subprocess.run(
         [sys.executable, "-m", "shoplens.serving", "publish", "--warehouse", str(warehouse), "--serving", str(serving),
