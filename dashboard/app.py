@@ -231,7 +231,12 @@ def _step_caption(step: str) -> None:
 
 def page_recommendations() -> None:
     st.header("Recommendations")
-    summary = q("recommendation_summary").iloc[0]
+    summary = q("recommendation_summary")
+    if summary is None:
+        st.info("This publication has no predictions.pred_product_recommendations (built before it existed): "
+                "run make build.")
+        return
+    summary = summary.iloc[0]
     if summary["customers"] == 0:
         st.info("No recommendations: pred_product_recommendations is empty (recommendations need order lines, "
                 "which this export lacks).")
@@ -260,7 +265,7 @@ def page_recommendations() -> None:
     st.subheader("Bought this, also bought")
     products = q("affinity_products", 500)
     if not products:
-        st.info("No product pairs: product_affinity is empty (no two products share a buyer).")
+        st.info("No product pairs: product_affinity is empty (no two products share enough buyers).")
         return
     product = st.selectbox("Product (most buyers first)", products, key="affinity_product")
     st.dataframe(q("also_bought", product), hide_index=True)
@@ -269,6 +274,9 @@ def page_recommendations() -> None:
 def page_profiles() -> None:
     st.header("Customer profiles")
     prof = q("profile_summary")
+    if prof is None:
+        st.info("This publication has no predictions.profile_summary (built before it existed): run make build.")
+        return
     if prof.empty:
         st.info("No customer profiles: profile_summary is empty (profiles need order lines, which this export lacks).")
         _step_caption("profiles")

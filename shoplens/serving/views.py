@@ -209,8 +209,13 @@ def model_status(con) -> pd.DataFrame | None:
     return _df(con, "select * from quality.model_status order by all")
 
 
-def recommendation_summary(con) -> pd.DataFrame:
-    """One row: customers with a list, list length, rows, customers on the popularity fallback and their share."""
+def recommendation_summary(con) -> pd.DataFrame | None:
+    """One row: customers with a list, list length, rows, customers on the popularity fallback and their share.
+
+    None when the publication has no pred_product_recommendations (built before it existed).
+    """
+    if not has_table(con, "predictions", "pred_product_recommendations"):
+        return None
     return _df(con, """
         with per_customer as (
             select customer_id, count(*) as n_rows, bool_or(is_fallback) as on_fallback
@@ -270,7 +275,9 @@ def customer_recommendations(con, customer_id: str) -> pd.DataFrame:
 
 
 def affinity_products(con, n: int) -> list[str]:
-    """The ``n`` products with the most buyers that have related products (the picker's choices)."""
+    """The ``n`` products with the most buyers that have related products (the picker's choices); [] when not served."""
+    if not has_table(con, "marts", "product_affinity"):
+        return []
     rows = con.execute("""
         select product_id from marts.product_affinity
         group by product_id order by max(n_customers_product) desc, product_id limit ?""", [int(n)]).fetchall()
@@ -288,8 +295,13 @@ def also_bought(con, product_id: str) -> pd.DataFrame:
         where a.product_id = ? order by a.related_rank""", [product_id])
 
 
-def profile_summary(con) -> pd.DataFrame:
-    """One row per customer profile: size, customer and revenue share, mean purchase lines, top traits."""
+def profile_summary(con) -> pd.DataFrame | None:
+    """One row per customer profile: size, customer and revenue share, mean purchase lines, top traits.
+
+    None when the publication has no profile_summary (built before it existed).
+    """
+    if not has_table(con, "predictions", "profile_summary"):
+        return None
     return _df(con, """
         select profile_id, profile_name, n_customers, round(customer_share, 4) as customer_share,
                revenue::double as revenue, round(revenue_share, 4) as revenue_share,
