@@ -336,7 +336,7 @@ def test_recommendation_and_profile_pages_equal_sql(built, monkeypatch, which):
                 where customer_id = '{customer}' order by recommendation_rank""")
         assert [tuple(r) for r in got[["rank", "product_id", "score", "is_fallback", "is_previously_bought"]]
                 .itertuples(index=False)] == want
-        pair = _sql(path, """select product_id, count(*), min(related_product_id order by related_rank)
+        pair = _sql(path, """select product_id, count(*), arg_min(related_product_id, related_rank)
                              from marts.product_affinity
                              group by product_id order by max(n_customers_product) desc, product_id limit 1""")
         if pair is None:
