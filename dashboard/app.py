@@ -25,6 +25,8 @@ PAGES = {
     "evaluation": "Model evaluation",
     "quality": "Data quality",
     "sales": "Monthly sales",
+    "recommendations": "Recommendations",
+    "profiles": "Customer profiles",
 }
 
 
@@ -219,6 +221,82 @@ def page_sales() -> None:
     st.dataframe(sales, hide_index=True)
 
 
+def _step_caption(step: str) -> None:
+    status = q("step_status", step)
+    if status is not None and not status.empty:
+        s = status.iloc[0]
+        reason = f": {s['reason']}" if isinstance(s["reason"], str) and s["reason"] else ""
+        st.caption(f"Model status: {s['status']} (served {s['served_model']}){reason}")
+
+
+def page_recommendations() -> None:
+    st.header("Recommendations")
+    summary = q("recommendation_summary")
+    if summary is None:
+        st.info("This publication has no predictions.pred_product_recommendations (built before it existed): "
+                "run make build.")
+        return
+    summary = summary.iloc[0]
+    if summary["customers"] == 0:
+        st.info("No recommendations: pred_product_recommendations is empty (recommendations need order lines, "
+                "which this export lacks).")
+        _step_caption("recommend")
+        return
+    methods = q("recommendation_methods")
+    served = sorted(set(methods["served_model"]), key=lambda m: m != "als")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Customers with a list", count(summary["customers"]))
+    c2.metric("Served method", " + ".join(served))
+    c3.metric("On the popularity fallback", f"{summary['fallback_share']:.1%}")
+    c4.metric("Products per list", count(summary["list_length"]))
+    _step_caption("recommend")
+    st.subheader("Customers by served method and fallback reason")
+    st.dataframe(methods, hide_index=True)
+    st.subheader("Most recommended products")
+    top = q("top_recommended", 20)
+    st.altair_chart(
+        alt.Chart(top).mark_bar().encode(x="customers:Q", y=alt.Y("product_id:N", sort="-x"), color="category:N"),
+        width="stretch",
+    )
+    st.dataframe(top, hide_index=True)
+    st.subheader("One customer's list")
+    customer = st.selectbox("Customer (ALS customers first)", q("recommendation_customers", 500), key="rec_customer")
+    st.dataframe(q("customer_recommendations", customer), hide_index=True)
+    st.subheader("Bought this, also bought")
+    products = q("affinity_products", 500)
+    if not products:
+        st.info("No product pairs: product_affinity is empty (no two products share enough buyers).")
+        return
+    product = st.selectbox("Product (most buyers first)", products, key="affinity_product")
+    st.dataframe(q("also_bought", product), hide_index=True)
+
+
+def page_profiles() -> None:
+    st.header("Customer profiles")
+    prof = q("profile_summary")
+    if prof is None:
+        st.info("This publication has no predictions.profile_summary (built before it existed): run make build.")
+        return
+    if prof.empty:
+        st.info("No customer profiles: profile_summary is empty (profiles need order lines, which this export lacks).")
+        _step_caption("profiles")
+        return
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Profiles", count(len(prof)))
+    c2.metric("Customers profiled", count(prof["n_customers"].sum()))
+    c3.metric("Revenue of these customers", money(prof["revenue"].sum()))
+    _step_caption("profiles")
+    long = prof.melt(id_vars=["profile_name"], value_vars=["customer_share", "revenue_share"], var_name="share_of")
+    st.altair_chart(
+        alt.Chart(long).mark_bar().encode(
+            x=alt.X("value:Q", title="share", axis=alt.Axis(format="%")), y=alt.Y("profile_name:N", title=None),
+            color="share_of:N", yOffset="share_of:N",
+        ),
+        width="stretch",
+    )
+    st.dataframe(prof, hide_index=True)
+
+
 RENDER = {
     "segments": page_segments,
     "ltv": page_ltv,
@@ -227,6 +305,8 @@ RENDER = {
     "evaluation": page_evaluation,
     "quality": page_quality,
     "sales": page_sales,
+    "recommendations": page_recommendations,
+    "profiles": page_profiles,
 }
 
 

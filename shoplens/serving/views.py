@@ -207,3 +207,103 @@ def model_status(con) -> pd.DataFrame | None:
     if not has_table(con, "quality", "model_status"):
         return None
     return _df(con, "select * from quality.model_status order by all")
+
+
+def recommendation_summary(con) -> pd.DataFrame | None:
+    """One row: customers with a list, list length, rows, customers on the popularity fallback and their share.
+
+    None when the publication has no pred_product_recommendations (built before it existed).
+    """
+    if not has_table(con, "predictions", "pred_product_recommendations"):
+        return None
+    return _df(con, """
+        with per_customer as (
+            select customer_id, count(*) as n_rows, bool_or(is_fallback) as on_fallback
+            from predictions.pred_product_recommendations group by customer_id
+        )
+        select count(*) as customers, coalesce(sum(n_rows), 0) as rows, max(n_rows) as list_length,
+               count(*) filter (where on_fallback) as fallback_customers,
+               count(*) filter (where on_fallback) / nullif(count(*), 0) as fallback_share
+        from per_customer""")
+
+
+def recommendation_methods(con) -> pd.DataFrame:
+    """Customers per served model and fallback reason, most first."""
+    return _df(con, """
+        select served_model, coalesce(fallback_reason, '') as fallback_reason, count(distinct customer_id) as customers
+        from predictions.pred_product_recommendations
+        group by all order by customers desc, served_model, fallback_reason""")
+
+
+def step_status(con, step: str) -> pd.DataFrame | None:
+    """The model step's latest status row (status, served model, reason), or None when not served."""
+    if not has_table(con, "quality", "model_status"):
+        return None
+    return _df(con, """
+        select status, served_model, reason, rows_written
+        from quality.model_status where model_step = ?
+        order by as_of_date desc limit 1""", [step])
+
+
+def top_recommended(con, n: int) -> pd.DataFrame:
+    """The ``n`` products on the most customers' lists, with how many at rank 1 and the mean rank."""
+    return _df(con, """
+        select r.product_id, any_value(p.product_name) as product_name, any_value(p.category) as category,
+               count(*) as customers, count(*) filter (where r.recommendation_rank = 1) as customers_at_rank_1,
+               round(avg(r.recommendation_rank), 2) as mean_rank
+        from predictions.pred_product_recommendations as r
+        left join marts.dim_products as p on r.product_id = p.product_id
+        group by r.product_id order by customers desc, r.product_id limit ?""", [int(n)])
+
+
+def recommendation_customers(con, n: int) -> list[str]:
+    """The first ``n`` customers with a list, ALS customers first (the picker's choices)."""
+    rows = con.execute("""
+        select customer_id from predictions.pred_product_recommendations
+        group by customer_id order by bool_or(is_fallback), customer_id limit ?""", [int(n)]).fetchall()
+    return [r[0] for r in rows]
+
+
+def customer_recommendations(con, customer_id: str) -> pd.DataFrame:
+    """One customer's list: rank, product, score and flags."""
+    return _df(con, """
+        select r.recommendation_rank as rank, r.product_id, p.product_name, p.category, round(r.score, 4) as score,
+               r.served_model, r.is_fallback, r.fallback_reason, r.is_previously_bought, r.n_purchase_orders
+        from predictions.pred_product_recommendations as r
+        left join marts.dim_products as p on r.product_id = p.product_id
+        where r.customer_id = ? order by r.recommendation_rank""", [customer_id])
+
+
+def affinity_products(con, n: int) -> list[str]:
+    """The ``n`` products with the most buyers that have related products (the picker's choices); [] when not served."""
+    if not has_table(con, "marts", "product_affinity"):
+        return []
+    rows = con.execute("""
+        select product_id from marts.product_affinity
+        group by product_id order by max(n_customers_product) desc, product_id limit ?""", [int(n)]).fetchall()
+    return [r[0] for r in rows]
+
+
+def also_bought(con, product_id: str) -> pd.DataFrame:
+    """Customers who bought ``product_id`` also bought: related products by rank, with counts, lift and confidence."""
+    return _df(con, """
+        select a.related_rank as rank, a.related_product_id, p.product_name, p.category,
+               a.n_customers_both, a.n_customers_product, round(a.confidence, 4) as confidence,
+               round(a.lift, 3) as lift, round(a.cosine, 4) as cosine
+        from marts.product_affinity as a
+        left join marts.dim_products as p on a.related_product_id = p.product_id
+        where a.product_id = ? order by a.related_rank""", [product_id])
+
+
+def profile_summary(con) -> pd.DataFrame | None:
+    """One row per customer profile: size, customer and revenue share, mean purchase lines, top traits.
+
+    None when the publication has no profile_summary (built before it existed).
+    """
+    if not has_table(con, "predictions", "profile_summary"):
+        return None
+    return _df(con, """
+        select profile_id, profile_name, n_customers, round(customer_share, 4) as customer_share,
+               revenue::double as revenue, round(revenue_share, 4) as revenue_share,
+               round(avg_purchase_lines, 2) as avg_purchase_lines, top_traits, model_version
+        from predictions.profile_summary order by n_customers desc, profile_id""")

@@ -35,6 +35,8 @@ PAGES = {
     "evaluation": ["Model evaluation", "baselines included"],
     "quality": ["Data quality", "Rejected raw rows"],
     "sales": ["Monthly sales", "New customers, all months"],
+    "recommendations": ["Recommendations", "Customers with a list", "Bought this, also bought"],
+    "profiles": ["Customer profiles", "Customers profiled"],
 }
 
 

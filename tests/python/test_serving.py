@@ -289,6 +289,76 @@ def test_dashboard_figures_equal_sql(built, monkeypatch, which):
     assert shown["New customers, all months"] == f"{new:,}"
 
 
+def _rows(path, sql):
+    con = open_serving(path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _frame(at, column):
+    """The page's first dataframe with ``column``."""
+    return next(f.value for f in at.dataframe if column in f.value.columns)
+
+
+@pytest.mark.parametrize("which", ["serving", "orders_only"])
+def test_recommendation_and_profile_pages_equal_sql(built, monkeypatch, which):
+    path = built[which]
+    at = _app(path, monkeypatch)
+    shown = _goto(at, "recommendations")
+    n, share, length, methods = _sql(path, """
+        with c as (select customer_id, count(*) as k, bool_or(is_fallback) as fb
+                   from predictions.pred_product_recommendations group by customer_id)
+        select count(*), avg(fb::int), max(k),
+               (select list(distinct served_model order by served_model) from predictions.pred_product_recommendations)
+        from c""")
+    if n == 0:
+        assert which == "orders_only" and "recommendations need order lines" in at.info[0].value
+    else:
+        assert shown["Customers with a list"] == f"{n:,}" and shown["On the popularity fallback"] == f"{share:.1%}"
+        assert shown["Products per list"] == str(length)
+        assert sorted(shown["Served method"].split(" + ")) == methods
+        top = _frame(at, "customers_at_rank_1")
+        best = _sql(path, """select product_id, count(*) from predictions.pred_product_recommendations
+                             group by product_id order by count(*) desc, product_id limit 1""")
+        assert (top["product_id"].iloc[0], top["customers"].iloc[0]) == best
+        # The picker opens on an ALS customer when ALS is served; pick the last choice and compare its list.
+        picker = at.selectbox(key="rec_customer")
+        first_fallback = _sql(path, f"""select bool_or(is_fallback) from predictions.pred_product_recommendations
+                                        where customer_id = '{picker.value}'""")[0]
+        assert first_fallback == (methods == ["popularity"])
+        customer = picker.options[-1]
+        picker.set_value(customer).run()
+        got = _frame(at, "is_previously_bought")
+        want = _rows(path, f"""select recommendation_rank, product_id, round(score, 4), is_fallback,
+                is_previously_bought from predictions.pred_product_recommendations
+                where customer_id = '{customer}' order by recommendation_rank""")
+        assert [tuple(r) for r in got[["rank", "product_id", "score", "is_fallback", "is_previously_bought"]]
+                .itertuples(index=False)] == want
+        pair = _sql(path, """select product_id, count(*), arg_min(related_product_id, related_rank)
+                             from marts.product_affinity
+                             group by product_id order by max(n_customers_product) desc, product_id limit 1""")
+        if pair is None:
+            assert "product_affinity is empty" in at.info[-1].value
+        else:
+            assert at.selectbox(key="affinity_product").value == pair[0]
+            also = _frame(at, "related_product_id")
+            assert len(also) == pair[1] and also["related_product_id"].iloc[0] == pair[2]
+
+    shown = _goto(at, "profiles")
+    k, customers, revenue, largest = _sql(path, """select count(*), sum(n_customers), sum(revenue),
+        arg_max(profile_name, n_customers * 1e6 - profile_id) from predictions.profile_summary""")
+    if k == 0:
+        assert which == "orders_only" and "profiles need order lines" in at.info[0].value
+    else:
+        assert shown["Profiles"] == str(k) and shown["Customers profiled"] == f"{customers:,}"
+        assert shown["Revenue of these customers"] == f"{float(revenue):,.2f}"
+        frame = _frame(at, "top_traits")
+        assert len(frame) == k and frame["profile_name"].iloc[0] == largest
+        assert frame["revenue_share"].sum() == pytest.approx(1.0, abs=1e-3)
+
+
 def test_dashboard_picks_up_a_new_publication_without_restart(built, monkeypatch, tmp_path):
     live = tmp_path / "serving.duckdb"
     shutil.copyfile(built["orders_only"], live)
