@@ -26,7 +26,7 @@ final as (
         order_items.is_purchase
     from order_items
     cross join as_of
-    where order_items.order_date <= as_of.as_of_date
+    where {{ observed_as_of('order_items.order_date', 'as_of.as_of_date') }}
 )
 
 select * from final

@@ -15,7 +15,7 @@ observed as (
     select orders.*
     from orders
     cross join as_of
-    where orders.order_date <= as_of.as_of_date
+    where {{ observed_as_of('orders.order_date', 'as_of.as_of_date') }}
 ),
 
 final as (

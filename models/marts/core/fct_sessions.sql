@@ -14,7 +14,7 @@ observed as (
     select events.*
     from events
     cross join as_of
-    where events.event_date <= as_of.as_of_date
+    where {{ observed_as_of('events.event_date', 'as_of.as_of_date') }}
 ),
 
 sessions as (
