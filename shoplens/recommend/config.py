@@ -5,9 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shoplens.settings import ConfigError, read_var
+
 
 class RecommendError(ValueError):
     """Bad settings or input of the recommendation / profile models; the message names the fix."""
+
+
+class RecommendConfigError(RecommendError, ConfigError):
+    """A recommend_* or profile_* dbt var that cannot be read; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -85,10 +91,6 @@ class ProfileConfig:
             raise RecommendError(f"silhouette_sample must be >= 100, got {self.silhouette_sample}")
 
 
-def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null"))
-
-
 def _numbers(text: object, cast: Callable[[str], float]) -> tuple:
     return tuple(cast(part) for part in str(text).strip("[]() ").replace("'", "").split(",") if part.strip())
 
@@ -97,13 +99,7 @@ def configs_from_dbt(get: Callable[[str], object]) -> tuple[RecommendConfig, Pro
     """Both configs from dbt vars (``get(name)`` returns the rendered string or None)."""
 
     def value(key: str, default: object, cast: Callable[[object], object]) -> object:
-        raw = get(key)
-        if _blank(raw):
-            return default
-        try:
-            return cast(raw)
-        except (TypeError, ValueError) as exc:
-            raise RecommendError(f"dbt var {key} has an invalid value {raw!r}: {exc}") from exc
+        return read_var(get, key, default, cast, RecommendConfigError)
 
     def as_int(x: object) -> int:
         return int(float(str(x)))
