@@ -50,10 +50,12 @@ from shoplens.forecast.config import (  # noqa: F401
     Z80,
     Z95,
     ForecastConfig,
+    SeriesContext,
     SeriesForecast,
     config_from_dbt,
 )
 from shoplens.forecast.engine import (  # noqa: F401
+    backtest_candidates,
     backtest_demand,
     backtest_origins,
     forecast_demand,
