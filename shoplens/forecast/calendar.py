@@ -149,3 +149,20 @@ def regressors(
             cols.append(np.concatenate([past, future])[:, None])
             names.append("promotion_share")
     return np.column_stack(cols), names
+
+
+def country_weights_from_customers(customers) -> dict[str, float] | None:
+    """Purchases per country from a ``dim_customers``-shaped frame (None when unknown).
+
+    Customers without purchases count once each when no customer has
+    purchased; a missing country counts under ``""`` (the ``COMMON`` calendar).
+    """
+    if customers is None or len(customers) == 0 or "country" not in customers.columns:
+        return None
+    country = customers["country"].fillna("").astype(str).str.strip().str.upper()
+    weight = (customers["n_purchases"].astype("float64") if "n_purchases" in customers.columns
+              else None)
+    if weight is None or float(weight.sum()) <= 0:
+        weight = country.map(lambda _: 1.0)
+    totals = weight.groupby(country).sum()
+    return {str(k): float(v) for k, v in sorted(totals.items()) if v > 0} or None

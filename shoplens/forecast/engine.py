@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -199,14 +199,16 @@ def _job(series: Series, config: ForecastConfig, production: bool) -> SeriesJob:
 
 
 def _run(demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None,
-         production: bool) -> tuple[list[Series], list[SeriesJob], list[SeriesResult]]:
-    series = select_series(demand_daily, config.top_n, as_of_date)
+         production: bool, country_weights: Mapping[str, float] | None,
+         ) -> tuple[list[Series], list[SeriesJob], list[SeriesResult]]:
+    series = select_series(demand_daily, config.top_n, as_of_date, country_weights)
     jobs = [_job(s, config, production) for s in series]
     return series, jobs, _parallel_map(_series_task, jobs, config)
 
 
 def forecast_demand(
-    demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None = None
+    demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None = None,
+    country_weights: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Forecast every selected series ``config.horizon_days`` past its last day.
 
@@ -216,7 +218,7 @@ def forecast_demand(
     Each series is served by the winner of its last ``calibration_origins``
     backtest windows, with intervals calibrated on them (``selection``).
     """
-    series, _, results = _run(demand_daily, config, as_of_date, production=True)
+    series, _, results = _run(demand_daily, config, as_of_date, True, country_weights)
     as_of = series[0].start + dt.timedelta(days=len(series[0].values) - 1)
     h = config.horizon_days
     dates = [as_of + dt.timedelta(days=i) for i in range(1, h + 1)]
@@ -263,7 +265,8 @@ def _backtest_part(s: Series, origin: int, fc: SeriesForecast, h: int) -> pd.Dat
 
 
 def backtest_candidates(
-    demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None = None
+    demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None = None,
+    country_weights: Mapping[str, float] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The rolling-origin backtest: (served, candidates).
 
@@ -276,7 +279,7 @@ def backtest_candidates(
     same origins with its own bounds, plus a ``candidate`` column
     (``backbone``, ``seasonal_naive``, the statsforecast models).
     """
-    series, jobs, results = _run(demand_daily, config, as_of_date, production=False)
+    series, jobs, results = _run(demand_daily, config, as_of_date, False, country_weights)
     h = config.horizon_days
     served, candidates = [], []
     for s, job, result in zip(series, jobs, results, strict=True):

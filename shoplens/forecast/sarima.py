@@ -301,7 +301,7 @@ def sarima_forecast(
         d, seasonal_d, orders, x_prev, yearly_k = spec
         candidates = [(tuple(orders), x_prev)]
         n_cond = max(n_cond, orders[0] + SEASON * orders[2])
-    exog = calendar_regression(y, d, seasonal_d, horizon, config, context, yearly_k)
+    exog = calendar_regression(y, horizon, config, context, yearly_k)
     w = difference(y - exog.effect[: len(y)], d, seasonal_d)
     best, tried = _search(w, d, seasonal_d, candidates, n_cond, config.time_budget_s, started)
     if best is None:
@@ -319,7 +319,9 @@ def sarima_forecast(
         method="sarima", model_order=_order_label(best, exog.names), mean=mean,
         **normal_bounds(mean, se), n_train_days=len(y), aicc=best.aicc,
         fit_seconds=time.perf_counter() - started, note=note,
-        spec=(d, seasonal_d, orders, best.x, exog.yearly_k), se=se,
+        # a series too short for yearly terms chooses them again once it is long enough
+        spec=(d, seasonal_d, orders, best.x,
+              exog.yearly_k if len(y) >= config.min_yearly_days else None), se=se,
         has_yearly_terms=exog.yearly_k > 0,
     ))
 

@@ -6,7 +6,10 @@ before ``o`` (each one horizon apart, so their windows end at ``o`` at the
 latest) give every candidate method's errors on data it did not see:
 
 - the served method is the candidate with the smallest mean absolute error
-  over those windows (ties: the earlier candidate, the backbone first);
+  over those windows, where a challenger replaces the backbone only if its
+  daily absolute errors are lower by a one-sided Diebold-Mariano test at 5%
+  (four windows are few: without the test, noise picks the winner, and on
+  intermittent products seasonal naive's zeros won by chance);
 - its intervals are split conformal intervals on its standardised errors
   ``r = (actual - forecast) / se`` (``se``: the method's own standard error
   for that horizon day): the bounds are ``forecast + q * se`` with ``q`` the
@@ -28,6 +31,8 @@ import numpy as np
 from shoplens.forecast.config import Z80, SeriesForecast
 from shoplens.forecast.methods import _clip
 
+#: one-sided 5% critical value of the Diebold-Mariano statistic
+DM_CRITICAL = 1.645
 #: (bound name, nominal coverage) of the calibrated intervals
 LEVELS_OF_BOUNDS = (("80", 0.80), ("95", 0.95))
 
@@ -76,6 +81,16 @@ def calibrate(fc: SeriesForecast, r: np.ndarray) -> SeriesForecast:
     return _clip(out)
 
 
+def _beats_backbone(challenger: np.ndarray, backbone: np.ndarray) -> bool:
+    """True when the challenger's absolute errors are lower than the backbone's by a
+    one-sided Diebold-Mariano test at 5% (``z > 1.645`` on the daily differences)."""
+    diff = backbone - challenger
+    spread = float(np.std(diff, ddof=1)) if len(diff) > 1 else 0.0
+    if spread == 0.0:
+        return False
+    return float(diff.mean()) / (spread / math.sqrt(len(diff))) > DM_CRITICAL
+
+
 def choose_and_calibrate(
     y: np.ndarray,
     origins: list[int],
@@ -92,17 +107,17 @@ def choose_and_calibrate(
     """
     names = list(fits)
     window = range(max(0, target - n_calibration), target)
-    window = range(window.start, window.stop) if len(window) else range(0)
     if not len(window):
         return fits[names[0]][target]
-    scored = []
-    for name in names:
-        abs_err, std_err = _errors(y, origins, fits[name], window, horizon)
-        if np.isfinite(abs_err).all():
-            scored.append((float(abs_err.mean()), names.index(name), name, std_err))
-    if not scored:
-        return fits[names[0]][target]
-    _, _, winner, std_err = min(scored, key=lambda item: item[:2])
+    errors = {name: _errors(y, origins, fits[name], window, horizon) for name in names}
+    backbone_abs = errors[names[0]][0]
+    winner, best = names[0], float(backbone_abs.mean())
+    for name in names[1:]:
+        abs_err, _ = errors[name]
+        if (np.isfinite(abs_err).all() and float(abs_err.mean()) < best
+                and _beats_backbone(abs_err, backbone_abs)):
+            winner, best = name, float(abs_err.mean())
+    std_err = errors[winner][1]
     fc = fits[winner][target]
     if not np.isfinite(std_err).all() or len(std_err) < 10:
         return fc
