@@ -36,9 +36,10 @@ class SeriesJob:
 
     origins: training lengths, increasing; ``targets``: indexes into
     ``origins`` whose served forecast is wanted (the others only calibrate).
-    search_origin: the training length at which the SARIMA order is searched
-    (the earliest backtest origin, the same for the forecast and the
-    evaluation models, so both serve the same fits).
+    search_origin: the training length at which the SARIMA order is searched,
+    the job's first origin (production: the first calibration origin, so the
+    order comes from recent data; backtest: the first of all origins, so no
+    scored or calibrating forecast uses data after its origin).
     """
 
     values: np.ndarray
@@ -186,16 +187,15 @@ def _job(series: Series, config: ForecastConfig, production: bool) -> SeriesJob:
     """What to fit for one series: the production forecast, or the scored backtest origins."""
     n = len(series.values)
     origins = _all_origins(n, config)
-    search = origins[0] if origins else n
     context = SeriesContext(series.start, series.promotion, series.country_weights)
     if production:
         calibration = origins[len(origins) - config.calibration_origins :] if (
             config.calibration_origins) else []
         fit_at = [*calibration, n]
-        return SeriesJob(series.values, context, fit_at, [len(fit_at) - 1], search)
+        return SeriesJob(series.values, context, fit_at, [len(fit_at) - 1], fit_at[0])
     n_scored = min(config.backtest_origins, len(origins))
     targets = list(range(len(origins) - n_scored, len(origins)))
-    return SeriesJob(series.values, context, origins, targets, search)
+    return SeriesJob(series.values, context, origins, targets, origins[0] if origins else n)
 
 
 def _run(demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None,
