@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 
 import numpy as np
@@ -57,26 +57,46 @@ class SeriesResult:
     candidates: dict[str, list[SeriesForecast]]
 
 
-def _candidate_fits(job: SeriesJob, config: ForecastConfig) -> dict[str, list[SeriesForecast]]:
-    """Every candidate's forecast from every origin of ``job`` (backbone first)."""
+def _backbone_fits(job: SeriesJob, config: ForecastConfig) -> list[SeriesForecast]:
+    """The backbone's forecast from every origin of ``job`` (order searched once)."""
     y = job.values
-    search = forecast_series(y[: job.search_origin], config, None, job.context)
+    context = job.context if config.calendar_regressors else SeriesContext()
+    search = forecast_series(y[: job.search_origin], config, None, context)
     spec = search.spec if search.method == "sarima" else None
-    fits: dict[str, list[SeriesForecast]] = {"backbone": [], "seasonal_naive": []}
-    for name in config.reference_models:
-        fits[name] = []
+    fits = []
     for origin in job.origins:
-        train = y[:origin]
         fc = search if origin == job.search_origin else forecast_series(
-            train, config, spec, job.context)
+            y[:origin], config, spec, context)
         if spec is None and fc.method == "sarima":
             spec = fc.spec
-        fits["backbone"].append(fc)
+        fits.append(fc)
+    return fits
+
+
+def _has_calendar_terms(fc: SeriesForecast) -> bool:
+    tags = ("+fourier", "+public_holiday", "+shopping_event", "+promotion_share")
+    return fc.method == "sarima" and any(tag in fc.model_order for tag in tags)
+
+
+def _candidate_fits(job: SeriesJob, config: ForecastConfig) -> dict[str, list[SeriesForecast]]:
+    """Every candidate's forecast from every origin of ``job`` (backbone first).
+
+    ``backbone_weekly`` (the SARIMA without calendar regressors) joins when the
+    backbone fits a SARIMA with them: a series whose calendar terms do not
+    help (a shop total, where the categories' yearly cycles cancel) keeps the
+    weekly model if it did better on the windows before.
+    """
+    fits: dict[str, list[SeriesForecast]] = {"backbone": _backbone_fits(job, config)}
+    if any(_has_calendar_terms(fc) for fc in fits["backbone"]):
+        fits["backbone_weekly"] = _backbone_fits(job, replace(config, calendar_regressors=False))
+    fits["seasonal_naive"] = []
+    for origin in job.origins:
+        train = job.values[:origin]
         trimmed = train[np.flatnonzero(train > 0)[0]:] if (train > 0).any() else train[:0]
         fits["seasonal_naive"].append(
             seasonal_naive(trimmed if len(trimmed) >= SEASON else train, config.horizon_days))
-        for name in config.reference_models:
-            fits[name].append(reference_forecast(name, train, config))
+    for name in config.reference_models:
+        fits[name] = [reference_forecast(name, job.values[:o], config) for o in job.origins]
     return fits
 
 

@@ -65,6 +65,7 @@ SERVED_SPECS = (
 #: backtest candidates and the model_name their rows carry in ml_model_evaluation
 CANDIDATE_NAMES = {
     "backbone": "sarima",
+    "backbone_weekly": "sarima_weekly",
     "autoarima": "statsforecast_autoarima",
     "autoets": "statsforecast_autoets",
     "mstl": "statsforecast_mstl",

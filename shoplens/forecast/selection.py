@@ -5,6 +5,8 @@ the production forecast), the ``calibration_origins`` rolling origins just
 before ``o`` (each one horizon apart, so their windows end at ``o`` at the
 latest) give every candidate method's errors on data it did not see:
 
+- the backbone is the SARIMA with calendar regressors or without them
+  (``backbone_weekly``), whichever had the smaller mean absolute error;
 - the served method is the candidate with the smallest mean absolute error
   over those windows, where a challenger replaces the backbone only if its
   daily absolute errors are lower by a one-sided Diebold-Mariano test at 5%
@@ -31,6 +33,8 @@ import numpy as np
 from shoplens.forecast.config import Z80, SeriesForecast
 from shoplens.forecast.methods import _clip
 
+#: the backbone's variants: the lower error of these is the default
+BACKBONE_FAMILY = ("backbone", "backbone_weekly")
 #: one-sided 5% critical value of the Diebold-Mariano statistic
 DM_CRITICAL = 1.645
 #: (bound name, nominal coverage) of the calibrated intervals
@@ -110,9 +114,12 @@ def choose_and_calibrate(
     if not len(window):
         return fits[names[0]][target]
     errors = {name: _errors(y, origins, fits[name], window, horizon) for name in names}
-    backbone_abs = errors[names[0]][0]
-    winner, best = names[0], float(backbone_abs.mean())
-    for name in names[1:]:
+    # the backbone with or without calendar terms, whichever erred less
+    family = [n for n in names if n in BACKBONE_FAMILY and np.isfinite(errors[n][0]).all()]
+    winner = min(family or names[:1], key=lambda n: (float(errors[n][0].mean()), names.index(n)))
+    backbone_abs = errors[winner][0]
+    best = float(backbone_abs.mean())
+    for name in (n for n in names if n not in BACKBONE_FAMILY):
         abs_err, _ = errors[name]
         if (np.isfinite(abs_err).all() and float(abs_err.mean()) < best
                 and _beats_backbone(abs_err, backbone_abs)):
