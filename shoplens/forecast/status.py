@@ -38,11 +38,13 @@ def _notes(forecasts: pd.DataFrame) -> list[str]:
     series = forecasts.drop_duplicates(["series_level", "series_key", "measure"])
     counts = series["method"].value_counts()
     notes = ["series per method: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))]
-    if "has_yearly_terms" in series.columns:
+    if "has_yearly_terms" in series.columns and "fit_note" in series.columns:
         sarima = series[series["method"] == "sarima"]
-        weekly = int((~sarima["has_yearly_terms"].astype(bool)).sum())
-        notes.append(f"SARIMA series with yearly terms: {len(sarima) - weekly}; on the weekly"
-                     f" model (history too short for yearly terms): {weekly}")
+        yearly = int(sarima["has_yearly_terms"].astype(bool).sum())
+        short = int(sarima["fit_note"].astype(str).str.contains("weekly model:").sum())
+        notes.append(f"SARIMA series with yearly terms: {yearly}; on the weekly model because"
+                     f" the history is too short for yearly terms: {short}; because the weekly"
+                     f" model won the backtest: {len(sarima) - yearly - short}")
     if "interval_method" in series.columns:
         calibrated = int(series["interval_method"].astype(str).str.startswith("conformal").sum())
         notes.append(f"series with conformal intervals: {calibrated} of {len(series)}")

@@ -159,3 +159,24 @@ def test_reference_models_and_calibration_settings_are_checked():
     assert config.reference_models == ("autoets", "mstl") and config.calibration_origins == 3
     with pytest.raises(ConfigError, match="forecast_reference_models"):
         F.ForecastConfig(reference_models=("prophet",))
+
+
+def test_status_counts_weekly_model_series_by_reason():
+    from shoplens.forecast.status import forecast_status
+
+    forecasts = pd.DataFrame({
+        "series_level": ["total", "category", "category", "product"],
+        "series_key": ["all", "a", "b", "p"], "measure": "units",
+        "method": ["sarima", "sarima", "sarima", "croston_sba"],
+        "has_yearly_terms": [True, False, False, False],
+        "fit_note": ["yearly terms: 1 harmonics", "weekly model: 400 days < 548 for yearly terms",
+                     "no calendar regressors", "intermittent (ADI 2.00)"],
+        "interval_method": ["conformal(112 errors)", "model", "conformal(112 errors)", "model"],
+    })
+    st = forecast_status(forecasts, pd.DataFrame({"evaluation_type": ["backtest"]}),
+                         dt.date(2025, 1, 1))
+    assert st.status == "ok"
+    reason = st.frame()["reason"].iloc[0]
+    assert "SARIMA series with yearly terms: 1" in reason
+    assert "too short for yearly terms: 1; because the weekly model won the backtest: 1" in reason
+    assert "series with conformal intervals: 2 of 4" in reason
