@@ -62,7 +62,9 @@ def calibration_chart(rows: pd.DataFrame, ax) -> None:
 
 
 def alive_chart(rows: pd.DataFrame, ax) -> None:
-    grid = rows.pivot(index="recency", columns="frequency", values="probability_alive").sort_index()
+    # cells no customer can have (no repeat purchase but recency > 0, or the reverse) stay blank
+    shown = rows.assign(probability_alive=rows["probability_alive"].where(rows["is_possible_history"]))
+    grid = shown.pivot(index="recency", columns="frequency", values="probability_alive").sort_index()
     image = ax.imshow(grid.to_numpy(), origin="upper", aspect="auto", vmin=0, vmax=1, cmap="viridis",
                       extent=(grid.columns.min() - 0.5, grid.columns.max() + 0.5, grid.index.max(), grid.index.min()))
     plt.colorbar(image, ax=ax, label="P(alive)")
