@@ -127,3 +127,10 @@ def lines_from_raw(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     items["category"] = items.get("category", pd.Series(index=items.index, dtype=object)).fillna("uncategorised")
     items["line_amount"] = items["quantity"] * items["unit_price"] - items["discount"].fillna(0)
     return purchase_lines(items)
+
+
+def as_of_dates(as_of: pd.DataFrame) -> tuple[dt.date, dt.date, bool]:
+    """``(as_of_date, data_end_date, has_holdout)`` from the one-row ``as_of`` mart."""
+    row = as_of.iloc[0]
+    return (pd.Timestamp(row["as_of_date"]).date(), pd.Timestamp(row["data_end_date"]).date(),
+            bool(row["has_holdout"]))
