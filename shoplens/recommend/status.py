@@ -9,6 +9,10 @@ from shoplens.recommend.data import as_of_dates
 NO_LINES = ("no purchase order lines up to as_of_date (fct_order_items is empty): export order_items"
             " (order_id, product_id, quantity, unit_price) to get {what}")
 
+NO_CHANNEL = ("traits: category, price band and discount; no channel trait, because the raw contract has no"
+              " channel column (orders, customers and events carry no order/acquisition channel, traffic source"
+              " or device)")
+
 
 def recommendation_status(recs: pd.DataFrame, as_of: pd.DataFrame) -> pd.DataFrame:
     """One ``ml_model_status`` row: ok (ALS served), degraded (popularity for everyone, and why) or declined."""
@@ -40,6 +44,6 @@ def profile_status(profiles: pd.DataFrame, as_of: pd.DataFrame) -> pd.DataFrame:
     k = int(profiles["n_profiles"].iloc[0])
     version = str(profiles["model_version"].iloc[0]).split("/")[-1]
     problems = ["fewer than two distinct customer mixes: one profile"] if k < 2 else []
-    notes = [f"{k} profiles, silhouette {float(profiles['silhouette'].iloc[0]):.3f}"]
+    notes = [f"{k} profiles, silhouette {float(profiles['silhouette'].iloc[0]):.3f}", NO_CHANNEL]
     return step_status("profiles", as_of_date, served_model=version, rows_written=len(profiles),
                        problems=problems, notes=notes).frame()

@@ -23,6 +23,7 @@ from shoplens.recommend import pipeline as P
 from shoplens.recommend.data import lines_from_raw
 from shoplens.recommend.evaluation import ranking_metrics
 from shoplens.recommend.models import affinity_from_lines
+from shoplens.recommend.profiles import name_profile
 
 HOLDOUT_DAYS = 60
 
@@ -128,6 +129,36 @@ def test_profiles_recover_the_taste_groups_and_are_stable(taste_shop):
     assert len(set(fit.names)) == fit.n_profiles
     again, _ = P.profile_fit(taste_shop["past"], products, ProfileConfig())
     assert (again.labels == fit.labels).all() and again.names == fit.names
+    _assert_names_follow_traits(fit, feats)
+
+
+def _assert_names_follow_traits(fit, feats) -> None:
+    """Each name is made of exactly the first two traits shown, which lead the profile's ranking."""
+    overall = feats.shares.mean(axis=0)
+    for p, (name, traits) in enumerate(zip(fit.names, fit.traits, strict=True)):
+        shown = [t.split(" ")[0] for t in traits.split("; ")]
+        words = {"discount-driven" if t == "discount" else t.split("=")[1] for t in shown[:2]}
+        name_words = set(name.removesuffix(" buyers").replace(" & ", " ").split(" "))
+        assert name_words == words, (name, traits)
+        center = feats.shares[fit.labels == p].mean(axis=0)
+        contribution = {n: center[i] * np.log(center[i] / overall[i]) for i, n in enumerate(feats.names)}
+        assert contribution[shown[0]] == max(contribution[t] for t in shown), (name, traits)
+        # every trait shown is at least 1.2x the shop's share
+        assert all(center[feats.names.index(t)] >= 1.2 * overall[feats.names.index(t)] for t in shown)
+
+
+def test_a_large_share_outranks_a_rare_trait_in_the_name():
+    names = ["category=beauty", "category=books", "category=toys", "price=budget", "price=mid",
+             "price=premium", "discount"]
+    overall = np.array([0.20, 0.03, 0.77, 0.34, 0.33, 0.33, 0.10])
+    center = np.array([0.60, 0.12, 0.28, 0.30, 0.30, 0.40, 0.05])  # books x4, beauty x3
+    name, traits = name_profile(center, overall, names)
+    assert traits.startswith("category=beauty 60% (x3.0); category=books 12% (x4.0)")
+    assert name == "beauty & books buyers"
+    center[5] = 0.9  # premium x2.7 at 90%: 0.9 ln 2.7 = 0.89 > beauty's 0.66
+    name, traits = name_profile(center, overall, names)
+    assert name == "premium beauty buyers" and traits.startswith("price=premium")
+    assert name_profile(overall, overall, names) == ("mixed-basket buyers", "")
 
 
 # ---------------------------------------------------------------- no taste structure
