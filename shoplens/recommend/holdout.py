@@ -8,59 +8,81 @@ import numpy as np
 import pandas as pd
 
 from shoplens.recommend.config import RecommendConfig
-from shoplens.recommend.data import bought_in_window, interactions, sample_rows
+from shoplens.recommend.data import Interactions, bought_in_window, interactions, sample_rows
 from shoplens.recommend.evaluation import ranking_metrics
 from shoplens.recommend.models import ItemToItem, Popularity, affinity_from_lines
-from shoplens.recommend.selection import Selection, model_version, warm_with_purchases
+from shoplens.recommend.selection import Selection, browsing_tag, model_version, warm_with_purchases
 from shoplens.recommend.serving import recommend_all
 
 
 def evaluate_recommenders(lines: pd.DataFrame, future: pd.DataFrame, affinity: pd.DataFrame | None,
                           cut: dt.date, window_end: dt.date, cfg: RecommendConfig, sel: Selection,
-                          affinity_min_support: int = 3, affinity_top_n: int = 20) -> list[dict]:
+                          affinity_min_support: int = 3, affinity_top_n: int = 20,
+                          browsing: pd.DataFrame | None = None) -> list[dict]:
     """Metric rows for ALS, item-to-item, popularity and the served lists on one window.
 
-    Models are fitted on the lines up to ``cut`` and judged on ``future``
-    (purchases in ``(cut, window_end]``): ALS, item-to-item and popularity on
-    the same warm customers (>= ``min_orders`` purchase orders by ``cut``);
-    the served lists on every customer known at ``cut`` who bought.
+    Models are fitted on the lines (and browsing) up to ``cut`` and judged on
+    ``future`` (purchases in ``(cut, window_end]``): ALS on purchases alone
+    (``als``), ALS on purchases plus browsing (``als_with_browsing``, when
+    there are events by ``cut``; each with its best factors and alpha on the
+    validation cut-off),
+    item-to-item and popularity on the same warm customers (>=
+    ``min_orders`` purchase orders by ``cut``); the served lists on every
+    customer known at ``cut`` who bought.
     """
     past = lines.loc[lines["order_date"] <= cut]
     products = np.sort(past["product_id"].unique())
     customers = np.sort(past["customer_id"].unique())
     inter = interactions(past, products, cut, customers=customers)
     truth = bought_in_window(future, products, customers, cut + dt.timedelta(days=1), window_end)
-    k = cfg.top_k
     rows = warm_with_purchases(inter, truth, cfg.min_orders)
     everyone = np.nonzero(np.asarray(truth.sum(axis=1)).ravel() > 0)[0]
-    out: list[dict] = []
     if len(everyone) == 0:
-        return out
-    pop = Popularity(cfg.popularity_days).fit(past, products, cut, k)
+        return []
     if affinity is None:
         affinity = affinity_from_lines(past, cut, affinity_min_support, affinity_top_n)
-    lists: dict[str, np.ndarray] = {}
-    if len(rows):
-        als = sel.als(cfg).fit(inter.matrix)
-        lists["als"] = als.recommend_from(inter.matrix, rows, k)[0]
-        lists["item_to_item"] = ItemToItem.from_affinity(affinity, products, pop).recommend_from(inter.matrix[rows], k)[0]
-        lists["popularity"] = pop.recommend(rows, k)[0]
-    served = recommend_all(past, customers, cut, cfg, sel)
-    pos = pd.Index(products).get_indexer(served["product_id"])
-    grid = np.full((len(customers), k), -1)
-    grid[pd.Index(customers).get_indexer(served["customer_id"]), served["recommendation_rank"].to_numpy() - 1] = pos
-    tag = {"als": sel.als(cfg).tag, "item_to_item": f"cosine_min{affinity_min_support}_top{affinity_top_n}",
+    if browsing is not None and not (browsing["event_date"] <= cut).any():
+        browsing = None
+    tag = {"als": sel.als(cfg, "purchases").tag, "als_with_browsing": sel.als(cfg, "browsing").tag + browsing_tag(cfg),
+           "item_to_item": f"cosine_min{affinity_min_support}_top{affinity_top_n}",
            "popularity": f"popularity_{cfg.popularity_days}d", "served": model_version(sel, cfg)}
+    lists = _model_lists(past, inter, rows, affinity, cut, cfg, sel, browsing)
     jobs = [(name, items, rows, f"customers=min_{cfg.min_orders}_orders") for name, items in lists.items()]
+    served = recommend_all(past, customers, cut, cfg, sel, browsing)
+    pos = pd.Index(products).get_indexer(served["product_id"])
+    grid = np.full((len(customers), cfg.top_k), -1)
+    grid[pd.Index(customers).get_indexer(served["customer_id"]), served["recommendation_rank"].to_numpy() - 1] = pos
     jobs.append(("served", grid[everyone], everyone, "customers=all"))
+    out: list[dict] = []
     for name, items, sel_rows, slice_name in jobs:
         m = ranking_metrics(items, truth[sel_rows], len(products))
         model_name = "recommendations_served" if name == "served" else name
+        k = cfg.top_k
         for metric, key in ((f"hit_rate_at_{k}", "hit_rate"), (f"recall_at_{k}", "recall"),
                             (f"ndcg_at_{k}", "ndcg"), ("catalogue_coverage", "coverage")):
             out.append({"model_name": model_name, "model_version": tag[name], "task": "next_products",
                         "metric": metric, "slice": slice_name, "value": m[key], "n_obs": m["n"]})
     return out
+
+
+def _model_lists(past: pd.DataFrame, inter: Interactions, rows: np.ndarray, affinity: pd.DataFrame,
+                 cut: dt.date, cfg: RecommendConfig, sel: Selection,
+                 browsing: pd.DataFrame | None) -> dict[str, np.ndarray]:
+    """Top-k column indexes of each model for the warm customers ``rows``."""
+    if len(rows) == 0:
+        return {}
+    k = cfg.top_k
+    pop = Popularity(cfg.popularity_days).fit(past, inter.products, cut, k)
+    lists = {"als": sel.als(cfg, "purchases").fit(inter.matrix).recommend_from(inter.matrix, rows, k)[0]}
+    if browsing is not None:
+        both = interactions(past, inter.products, cut, inter.customers, browsing,
+                            (cfg.view_weight, cfg.cart_weight))
+        als = sel.als(cfg, "browsing").fit(both.matrix)
+        lists["als_with_browsing"] = als.recommend_from(both.matrix, rows, k)[0]
+    similar = ItemToItem.from_affinity(affinity, inter.products, pop)
+    lists["item_to_item"] = similar.recommend_from(inter.bought[rows], k)[0]
+    lists["popularity"] = pop.recommend(rows, k)[0]
+    return lists
 
 
 def selection_rows(sel: Selection, cfg: RecommendConfig) -> list[dict]:
@@ -73,6 +95,8 @@ def selection_rows(sel: Selection, cfg: RecommendConfig) -> list[dict]:
                      "value": sel.popularity_recall, "n_obs": sel.n_customers})
     rows.append({"model_name": "recommendations_served", "model_version": sel.served, "task": "model_selection",
                  "metric": "serves_als", "slice": "all", "value": float(sel.served == "als"), "n_obs": sel.n_customers})
+    rows.append({"model_name": "als", "model_version": sel.tag(cfg), "task": "model_selection",
+                 "metric": "uses_browsing", "slice": "all", "value": float(sel.browsing), "n_obs": sel.n_customers})
     return rows
 
 

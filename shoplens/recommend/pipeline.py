@@ -25,7 +25,7 @@ import pandas as pd
 from shoplens import __version__
 from shoplens.evaluation import EVALUATION_COLUMNS, evaluation_frame
 from shoplens.recommend.config import ProfileConfig, RecommendConfig
-from shoplens.recommend.data import as_of_dates, purchase_lines
+from shoplens.recommend.data import as_of_dates, browsing_events, purchase_lines
 from shoplens.recommend.holdout import evaluate_recommenders, profile_rows, selection_rows
 from shoplens.recommend.profiles import co_purchase_mix, feature_matrix, fit_profiles, product_bands
 from shoplens.recommend.selection import Selection, select_model
@@ -33,7 +33,7 @@ from shoplens.recommend.serving import RECOMMENDATION_COLUMNS, recommend_all
 from shoplens.recommend.status import profile_status, recommendation_status
 
 __all__ = [
-    "PROFILE_COLUMNS", "RECOMMENDATION_COLUMNS", "Selection", "build_evaluation", "build_profiles",
+    "PROFILE_COLUMNS", "RECOMMENDATION_COLUMNS", "Selection", "browsing_events", "build_evaluation", "build_profiles",
     "build_recommendations", "evaluate_recommenders", "profile_fit", "profile_status", "purchase_lines",
     "recommend_all", "recommendation_status", "select_model",
 ]
@@ -55,15 +55,19 @@ def _empty(columns: list[str], why: str) -> pd.DataFrame:
 
 
 def build_recommendations(order_items: pd.DataFrame, customers: pd.DataFrame, as_of: pd.DataFrame,
-                          cfg: RecommendConfig) -> pd.DataFrame:
-    """``ml_product_recommendations``: ``top_k`` rows per customer of ``dim_customers``."""
+                          cfg: RecommendConfig, browsing: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``ml_product_recommendations``: ``top_k`` rows per customer of ``dim_customers``.
+
+    ``browsing`` (``customer_product_browsing``; None or empty without web
+    events) is used as implicit feedback when the validation rule keeps it.
+    """
     lines = purchase_lines(order_items)
     if lines.empty:
         return _empty(RECOMMENDATION_COLUMNS, "no purchase order lines up to as_of_date (fct_order_items is empty):"
                       " ml_product_recommendations is empty")
     as_of_date, _, _ = as_of_dates(as_of)
     ids = customers["customer_id"].astype(str).to_numpy() if len(customers) else np.array([], dtype=object)
-    return recommend_all(lines, ids, as_of_date, cfg)
+    return recommend_all(lines, ids, as_of_date, cfg, browsing=browsing_events(browsing))
 
 
 def build_profiles(order_items: pd.DataFrame, products: pd.DataFrame, as_of: pd.DataFrame,
@@ -98,10 +102,10 @@ def profile_fit(lines: pd.DataFrame, products: pd.DataFrame, cfg: ProfileConfig)
     return fit, feats
 
 
-
 def build_evaluation(order_items: pd.DataFrame, holdout_items: pd.DataFrame, affinity: pd.DataFrame | None,
                      profiles: pd.DataFrame | None, as_of: pd.DataFrame, cfg: RecommendConfig,
-                     affinity_min_support: int = 3, affinity_top_n: int = 20) -> pd.DataFrame:
+                     affinity_min_support: int = 3, affinity_top_n: int = 20,
+                     browsing: pd.DataFrame | None = None) -> pd.DataFrame:
     """``ml_recommend_evaluation``: holdout rows (or backtest rows at the validation cut-off)."""
     lines = purchase_lines(order_items)
     as_of_date, data_end, has_holdout = as_of_dates(as_of)
@@ -109,13 +113,15 @@ def build_evaluation(order_items: pd.DataFrame, holdout_items: pd.DataFrame, aff
         _empty(EVALUATION_COLUMNS, "no purchase order lines: ml_recommend_evaluation is empty")
         return evaluation_frame([], as_of_date=as_of_date, holdout_start_date=None, holdout_end_date=None,
                                 evaluation_type="holdout")
-    sel = select_model(lines, as_of_date, cfg)
+    browsing = browsing_events(browsing)
+    sel = select_model(lines, as_of_date, cfg, browsing)
     if has_holdout:
         future = purchase_lines(holdout_items, "holdout_order_items")
         cut, end, kind, aff = as_of_date, data_end, "holdout", affinity
     else:  # the backtest is the validation window itself
         future, cut, end, kind, aff = lines, sel.cutoff, as_of_date, "backtest", None
-    rows = evaluate_recommenders(lines, future, aff, cut, end, cfg, sel, affinity_min_support, affinity_top_n)
+    rows = evaluate_recommenders(lines, future, aff, cut, end, cfg, sel, affinity_min_support, affinity_top_n,
+                                 browsing)
     # Profiles are fitted at as_of_date: only a true holdout can judge what follows.
     rows += profile_rows(profiles, future if has_holdout else lines.iloc[0:0], cut, cfg.seed)
     frame = evaluation_frame(rows, as_of_date=as_of_date, holdout_start_date=cut + dt.timedelta(days=1),

@@ -20,18 +20,23 @@ RECOMMENDATION_COLUMNS = [
 
 
 def recommend_all(lines: pd.DataFrame, customer_ids: np.ndarray, as_of: dt.date, cfg: RecommendConfig,
-                  sel: Selection | None = None) -> pd.DataFrame:
-    """Top ``k`` per customer at ``as_of`` from the selected model (popularity for the rest)."""
+                  sel: Selection | None = None, browsing: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Top ``k`` per customer at ``as_of`` from the selected model (popularity for the rest).
+
+    ALS is fitted on purchases plus ``browsing`` (events on or before
+    ``as_of``) when the selection kept browsing, else on purchases alone.
+    """
     lines = lines.loc[lines["order_date"] <= as_of]
-    sel = sel or select_model(lines, as_of, cfg)
+    sel = sel or select_model(lines, as_of, cfg, browsing)
     products = np.sort(lines["product_id"].unique())
     customers = np.union1d(np.asarray(customer_ids, dtype=object).astype(str), lines["customer_id"].unique())
-    inter = interactions(lines, products, as_of, customers=customers)
+    feedback = browsing if sel.browsing and sel.served == "als" else None
+    inter = interactions(lines, products, as_of, customers, feedback, (cfg.view_weight, cfg.cart_weight))
     k = cfg.top_k
     pop = Popularity(cfg.popularity_days).fit(lines, products, as_of, k)
     items, scores = pop.recommend(np.arange(len(customers)), k)
     warm = inter.n_orders >= cfg.min_orders
-    # Fallback reasons as codes into REASONS (-1: ALS served); columns as
+    # Fallback reasons as codes into `reasons` (-1: ALS served); columns as
     # categoricals, so a million customers' lists stay small in memory.
     reasons = ["no_purchase", f"fewer_than_{cfg.min_orders}_purchase_orders",
                sel.reason.split(":")[0] if sel.reason else "als_not_better_than_popularity"]
@@ -41,6 +46,18 @@ def recommend_all(lines: pd.DataFrame, customer_ids: np.ndarray, as_of: dt.date,
         rows = np.nonzero(warm)[0]
         model = sel.als(cfg).fit(inter.matrix)
         items[rows], scores[rows] = model.recommend_from(inter.matrix, rows, k)
+    return _frame(inter, items, scores, code, reasons, as_of, sel, cfg)
+
+
+def selection_note(sel: Selection, cfg: RecommendConfig) -> str:
+    """Why this model is served, and whether browsing is used."""
+    note = sel.reason or (f"als ({sel.tag(cfg)}) beat popularity on validation recall@{cfg.top_k} by"
+                          f" {sel.margin:+.4f} (se {sel.margin_se:.4f}, {sel.n_customers} customers)")
+    return f"{note}; {sel.browsing_note}"
+
+
+def _frame(inter: Interactions, items: np.ndarray, scores: np.ndarray, code: np.ndarray, reasons: list[str],
+           as_of: dt.date, sel: Selection, cfg: RecommendConfig) -> pd.DataFrame:
     r, c = np.nonzero(items >= 0)
     chosen = items[r, c]
     n = len(r)
@@ -48,13 +65,11 @@ def recommend_all(lines: pd.DataFrame, customer_ids: np.ndarray, as_of: dt.date,
     def constant(value: str) -> pd.Categorical:
         return pd.Categorical.from_codes(np.zeros(n, np.int8), [value])
 
-    note = sel.reason or (f"als ({sel.als(cfg).tag}) beat popularity on validation recall@{cfg.top_k} by"
-                          f" {sel.margin:+.4f} (se {sel.margin_se:.4f}, {sel.n_customers} customers)")
     is_fallback = code[r] >= 0
     return pd.DataFrame({
-        "customer_id": pd.Categorical.from_codes(r.astype(np.int32), customers),
+        "customer_id": pd.Categorical.from_codes(r.astype(np.int32), inter.customers),
         "recommendation_rank": (c + 1).astype(np.int32),
-        "product_id": pd.Categorical.from_codes(chosen.astype(np.int32), products),
+        "product_id": pd.Categorical.from_codes(chosen.astype(np.int32), inter.products),
         "score": scores[r, c].astype(np.float64),
         "served_model": pd.Categorical.from_codes(is_fallback.astype(np.int8), ["als", "popularity"]),
         "is_fallback": is_fallback,
@@ -63,13 +78,13 @@ def recommend_all(lines: pd.DataFrame, customer_ids: np.ndarray, as_of: dt.date,
         "n_purchase_orders": inter.n_orders[r].astype(np.int32),
         "as_of_date": np.full(n, np.datetime64(as_of, "D")),
         "model_version": constant(model_version(sel, cfg)),
-        "selection_note": constant(note),
+        "selection_note": constant(selection_note(sel, cfg)),
     })[RECOMMENDATION_COLUMNS]
 
 
 def _bought(inter: Interactions, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Whether each (row, column) pair is a purchase in the matrix (sorted-key search, little memory)."""
-    m = inter.matrix.tocsr()
+    """Whether each (row, column) pair is a purchase (sorted-key search, little memory; browsing ignored)."""
+    m = inter.bought.tocsr()
     n_items = np.int64(m.shape[1])
     keys = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr)) * n_items + m.indices
     keys.sort()
