@@ -71,7 +71,27 @@ def _chunk(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator, n: int, id
             "discount": l_disc,
         }
     )
-    # Customers: everyone who bought, plus some who only signed up.
+    customers = _customers_table(cfg, rng, info, cust_ids, id_offset, base_sec)
+    events = None
+    if cfg.events:
+        sess = _sessions(cfg, rng, info, o_cust, o_sec_rel, base_sec)
+        events = _events(rng, sess, cat, base_sec, cust_ids, session_offset, event_offset)
+        if taste_browse is not None:
+            _browse_with_tastes(events, sess, taste_browse, session_offset, l_order, l_product)
+    truth = {
+        "n_customers_buying": int(n),
+        "n_orders_completed": int(o_day.size),
+        "alive_at_end": int(np.isinf(info["death_time"]).sum()),
+    }
+    if taste_group is not None:
+        truth["customer_group"] = dict(zip(cust_ids.tolist(), taste_group.tolist(), strict=True))
+    return orders, items, customers, events, truth
+
+
+def _customers_table(cfg: ShopConfig, rng: np.random.Generator, info: dict, cust_ids: np.ndarray, id_offset: int,
+                     base_sec: int) -> pd.DataFrame:
+    """Customers: everyone who bought, plus some who only signed up."""
+    n = cust_ids.size
     n_signup_only = int(round(cfg.signup_only_share * n))
     signup_rel = np.concatenate(
         [
@@ -91,20 +111,7 @@ def _chunk(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator, n: int, id
             ],
         }
     )
-    events = None
-    if cfg.events:
-        sess = _sessions(cfg, rng, info, o_cust, o_sec_rel, base_sec)
-        events = _events(rng, sess, cat, base_sec, cust_ids, session_offset, event_offset)
-        if taste_browse is not None:
-            _browse_with_tastes(events, sess, taste_browse, session_offset, l_order, l_product)
-    truth = {
-        "n_customers_buying": int(n),
-        "n_orders_completed": int(o_day.size),
-        "alive_at_end": int(np.isinf(info["death_time"]).sum()),
-    }
-    if taste_group is not None:
-        truth["customer_group"] = dict(zip(cust_ids.tolist(), taste_group.tolist(), strict=True))
-    return orders, items, customers, events, truth
+    return customers
 
 
 def _browse_with_tastes(events: dict, sess: dict, browse, session_offset: int, line_order: np.ndarray,
