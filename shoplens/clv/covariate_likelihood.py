@@ -29,8 +29,6 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma, gammaln, hyp2f1
 
-from shoplens.clv.likelihood import _index
-
 # (sign of the linear term) per model parameter: -1 for scale parameters.
 SIGNS: dict[str, tuple[int, int, int]] = {"bgnbd": (-1, 1, 1), "pareto_nbd": (-1, 1, -1)}
 BASE_NAMES: dict[str, tuple[str, str, str, str]] = {

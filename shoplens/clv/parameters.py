@@ -76,7 +76,11 @@ def parameters_frame(
 
 
 def fit_from_parameters(parameters: pd.DataFrame) -> ClvFit:
-    """Rebuild a :class:`ClvFit` from ``ml_clv_parameters`` (no refit)."""
+    """Rebuild a :class:`ClvFit` from ``ml_clv_parameters`` (no refit).
+
+    Models with covariates (``*_cov``) are left to shoplens.clv.covariate_serving.
+    """
+    parameters = parameters.loc[~parameters["model_name"].astype(str).str.endswith("_cov")]
     models: dict[str, FittedModel] = {}
     for name, rows in parameters.groupby("model_name", sort=False):
         names = PARAMETER_NAMES[str(name)]

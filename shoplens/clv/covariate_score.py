@@ -1,0 +1,68 @@
+"""Scoring customers with a count model with covariates: each group's own parameters.
+
+:func:`shoplens.clv.score.score_customers` scores every customer with the
+model without covariates (spend, checks, columns); the columns that depend on
+the count model are then recomputed group by group with the group's
+parameters, and the CLV interval with draws of the group's parameters (their
+covariance by the delta method from the coefficients' covariance).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from shoplens.clv.closed_forms import discounted_purchases, expected_purchases, probability_alive
+from shoplens.clv.config import ClvConfig, ClvFitError
+from shoplens.clv.covariate_fit import CovariateFit
+from shoplens.clv.fitted import ClvFit
+from shoplens.clv.score import _assert_clean, _clv_interval
+from shoplens.clv.summary import _group
+
+MODEL_COLUMNS = (
+    "probability_alive", "expected_purchases_30d", "expected_purchases_90d", "expected_purchases_365d",
+    "clv", "clv_p10", "clv_p90", "expected_days_to_next_purchase",
+)
+
+
+def _score_group(cf: CovariateFit, z: np.ndarray, fit: ClvFit, part: pd.DataFrame, config: ClvConfig) -> dict:
+    """The model-dependent columns for the customers ``part`` of one covariate group."""
+    model = cf.group_model(z)
+    p, name = model.params, cf.base
+    x, rec, age = (part[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    uniq, inv = _group(x, rec, age)
+    px, prec, page = uniq[:, 0], uniq[:, 1], uniq[:, 2]
+    unit = config.days_per_unit
+    cols = {"probability_alive": probability_alive(name, p, px, prec, page)[inv]}
+    for days in (30, 90, 365):
+        cols[f"expected_purchases_{days}d"] = expected_purchases(name, p, days / unit, px, prec, page)[inv]
+    value = part["expected_avg_order_value"].to_numpy(dtype=float)
+    cols["clv"] = discounted_purchases(name, p, px, prec, page, config)[inv] * value
+    group_fit = ClvFit(count_models={name: model}, spend_model=fit.spend_model, selected=name)
+    pats = pd.DataFrame(uniq, columns=["frequency", "recency", "T"])
+    try:
+        cols["clv_p10"], cols["clv_p90"] = _clv_interval(
+            group_fit, pats, inv, x, part["monetary_value"].to_numpy(dtype=float), config
+        )
+    except ClvFitError:  # too uncertain for this group: the point, as score_customers does
+        cols["clv_p10"] = cols["clv_p90"] = cols["clv"]
+    cols["expected_days_to_next_purchase"] = (p["alpha"] + age) / (p["r"] + x) * unit
+    return cols
+
+
+def score_with_covariates(
+    scored: pd.DataFrame, fit: ClvFit, cf: CovariateFit, groups: np.ndarray, matrix: np.ndarray,
+    config: ClvConfig,
+) -> pd.DataFrame:
+    """``scored`` (rows of score_customers, same customer order as ``groups``) with covariate scores."""
+    out = scored.copy()
+    for g in range(matrix.shape[0]):
+        idx = np.flatnonzero(groups == g)
+        if not len(idx):
+            continue
+        cols = _score_group(cf, matrix[g], fit, out.iloc[idx], config)
+        for col in MODEL_COLUMNS:
+            out.iloc[idx, out.columns.get_loc(col)] = cols[col]
+    out["count_model"] = cf.name
+    _assert_clean(out)
+    return out
