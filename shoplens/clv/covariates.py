@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 from shoplens.clv.config import ClvConfigError, ClvDataError
-from shoplens.settings import read_var
 
 DEFAULT_COVARIATES = ("country", "first_order_category")
 DERIVED = ("signup_cohort",)
@@ -36,9 +35,18 @@ UNKNOWN = "unknown"
 
 
 def covariate_names_from_dbt(get: Callable[[str], object]) -> tuple[str, ...]:
-    """The covariates named by the dbt var ``clv_covariates`` (default: country, first_order_category)."""
-    raw = read_var(get, "clv_covariates", ",".join(DEFAULT_COVARIATES), str, error=ClvConfigError)
-    text = str(raw).strip().strip("[]").replace("'", "").replace('"', "")
+    """The covariates named by the dbt var ``clv_covariates``.
+
+    Unset: :data:`DEFAULT_COVARIATES`. An empty value ('' or []) or ``none``
+    disables covariates (unlike other vars, where blank means the default).
+    """
+    raw = get("clv_covariates")
+    if raw is None or str(raw).strip() == "None":
+        raw = ",".join(DEFAULT_COVARIATES)
+    if not isinstance(raw, str | list | tuple):
+        raise ClvConfigError(f"dbt var clv_covariates must be a comma-separated list, got {raw!r}.")
+    text = ",".join(raw) if isinstance(raw, list | tuple) else raw
+    text = text.strip().strip("[]").replace("'", "").replace('"', "")
     names = tuple(n.strip() for n in text.split(",") if n.strip() and n.strip().lower() != "none")
     if len(set(names)) != len(names):
         raise ClvConfigError(f"clv_covariates lists a covariate twice: {names!r}.")
@@ -72,7 +80,8 @@ def customer_covariates(
 
 
 def _signup_cohort(customers: pd.DataFrame, as_of_date: dt.date) -> np.ndarray:
-    """Year of sign-up (of the first order without a sign-up); None after as_of_date."""
+    """Year of sign-up (of the first order where the sign-up is unknown); a date after
+    ``as_of_date`` counts as unknown."""
     end = pd.Timestamp(as_of_date) + pd.Timedelta(days=1)
     when = pd.Series(pd.NaT, index=customers.index, dtype="datetime64[ns]")
     for col in ("first_order_at", "signed_up_at"):  # sign-up wins where known
@@ -80,8 +89,8 @@ def _signup_cohort(customers: pd.DataFrame, as_of_date: dt.date) -> np.ndarray:
             stamp = pd.to_datetime(customers[col], errors="coerce")
             if getattr(stamp.dt, "tz", None) is not None:
                 stamp = stamp.dt.tz_localize(None)
+            stamp = stamp.where(stamp < end)
             when = stamp.where(stamp.notna(), when)
-    when = when.where(when < end)
     years = when.dt.year
     return np.where(years.notna(), years.astype("Int64").astype("string"), None).astype(object)
 
