@@ -35,6 +35,7 @@ from shoplens.clv.covariate_pipeline import (
     evaluation_with_covariates,
     predictions_with_covariates,
 )
+from shoplens.clv.covariates import covariate_names_from_dbt
 from shoplens.clv.evaluation import (
     NAIVE_MODEL,
     count_model_errors,
@@ -64,6 +65,7 @@ SETTINGS = (
     "clv_pareto_max_patterns",
     "clv_fit_engine",
     "seed",
+    "clv_covariates",
 )
 
 
@@ -88,6 +90,11 @@ def config_from_dbt(get: Callable[[str], object]) -> tuple[ClvConfig, int]:
         engine=str(value("clv_fit_engine", "fast", str)).strip(),
     )
     return config, int(float(value("clv_backtest_days", 180, float)))
+
+
+def covariate_args(customers: pd.DataFrame, get: Callable[[str], object]) -> dict[str, object]:
+    """Keyword arguments of the build_* functions for covariates (dbt var clv_covariates)."""
+    return {"customers": customers, "covariates": covariate_names_from_dbt(get)}
 
 
 def _as_of(as_of: pd.DataFrame) -> tuple[dt.date, dt.date, bool]:
