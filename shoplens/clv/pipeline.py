@@ -35,6 +35,7 @@ from shoplens.clv.covariate_pipeline import (
     evaluation_with_covariates,
     predictions_with_covariates,
 )
+from shoplens.clv.covariate_serving import served_covariate_model
 from shoplens.clv.covariates import covariate_names_from_dbt
 from shoplens.clv.evaluation import (
     NAIVE_MODEL,
@@ -238,7 +239,8 @@ def build_status(
             f"no evaluation rows: the backtest refit at as_of_date - clv_backtest_days ({backtest_days}"
             " days) declined; keep orders after as_of_date for a holdout or set a smaller clv_backtest_days"
         )
-    return step_status("clv", as_of_date, served_model=f"{count.name}+{spend.name}",
+    served = served_covariate_model(parameters) or count.name
+    return step_status("clv", as_of_date, served_model=f"{served}+{spend.name}",
                        rows_written=len(predictions), problems=problems,
                        notes=[_naive_rate_note(evaluation, count.name)]).frame()
 
