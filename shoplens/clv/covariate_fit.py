@@ -103,7 +103,10 @@ def newton(start: np.ndarray, args: tuple, tol: float = 1e-9, max_iter: int = 60
             raise ClvFitError("the Hessian is not finite")
         eig = np.linalg.eigvalsh(hess)
         ridge = 0.0 if eig.min() > 1e-10 else 1e-6 - eig.min()
-        direction = np.linalg.solve(hess + ridge * np.eye(len(theta)), grad)
+        try:
+            direction = np.linalg.solve(hess + ridge * np.eye(len(theta)), grad)
+        except np.linalg.LinAlgError as exc:
+            raise ClvFitError(f"Newton step failed: {exc}") from exc
         t = min(1.0, MAX_STEP / np.abs(direction).max())  # a trust region in log-parameters
         while t > 1e-8:
             new_value, new_grad = covariate_nll(theta - t * direction, *args)
