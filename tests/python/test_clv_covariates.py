@@ -163,3 +163,16 @@ def test_covariates_known_after_as_of_date_are_missing_and_unknown_columns_named
     assert list(out["signup_cohort"]) == ["2023", "2024", "2022"]
     with pytest.raises(clv.ClvDataError, match="dim_customers has no column 'channel'.*clv_covariates"):
         customer_covariates(customers, ("channel",), dt.date(2024, 12, 31))
+
+
+def test_orders_only_data_without_attributes_serve_the_model_without_covariates():
+    summary, _, holdout, as_of_frame, covs = _marts({}, seed=5)
+    blank = pd.DataFrame({"customer_id": covs["customer_id"], "country": None, "first_order_category": None})
+    config = clv.ClvConfig(candidates=("bgnbd",), n_draws=20)
+    names = ("country", "first_order_category")
+    params = build_parameters(summary, as_of_frame, holdout, config, customers=blank, covariates=names)
+    assert not params["model_name"].str.endswith("_cov").any()
+    reason = params.loc[params["is_selected"] & (params["model_role"] == "count"), "selection_reason"].iloc[0]
+    assert "no covariate varies across customers (country: one level" in reason
+    plain = build_parameters(summary, as_of_frame, holdout, config)
+    assert np.allclose(params["estimate"], plain["estimate"])
