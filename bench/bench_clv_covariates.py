@@ -16,6 +16,7 @@ Timed in one process, best of ``--repeats``:
 
 Peak memory is the process's maximum resident set (data generation included,
 so an upper bound). Then, on 5,000-customer samples over ``--seeds`` seeds
+(the process's exact continuous-time summaries, no calendar rounding)
 with and without effects: the share of coefficients within 2 standard errors
 of the truth, the likelihood-ratio test and the holdout MAE with and without.
 Writes reports/bench/clv_covariates.json and .md.
@@ -33,14 +34,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from shoplens import clv
-from shoplens.clv.covariate_pipeline import _actual
+from shoplens.clv.covariate_fit import fit_covariate_model
 from shoplens.clv.covariate_score import score_with_covariates
 from shoplens.clv.covariate_serving import covariate_expected_purchases, fit_covariate_models
-from shoplens.clv.evaluation import summary_from_purchases, window_actuals
-from shoplens.testing.clv_simulate import simulate_with_covariates
+from shoplens.clv.covariates import build_design
+from shoplens.clv.evaluation import summary_from_purchases
+from shoplens.testing.clv_simulate import simulate_summary_with_covariates, simulate_with_covariates
 
 ROOT = Path(__file__).resolve().parents[1]
 EFFECTS = {"alpha": {"app": 0.6, "store": -0.4}, "a": {"app": 1.5}, "b": {"app": -1.0}}
@@ -116,22 +117,19 @@ def scale_run(n: int, days: int, seed: int, repeats: int) -> dict:
 
 
 def _one_seed(effects: dict, seed: int, holdout_days: int = 120) -> dict:
-    purchases, as_of, covs = simulate_with_covariates(5000, 450, effects=effects, holdout_days=holdout_days,
-                                                      seed=seed)
-    dates = pd.to_datetime(purchases["order_date"])
-    summary = summary_from_purchases(purchases.loc[dates <= pd.Timestamp(as_of)], as_of)
+    """Recovery and holdout MAE on the process's exact (continuous-time) data."""
+    summary, act, covs = simulate_summary_with_covariates(5000, 450, effects=effects,
+                                                          holdout_days=holdout_days, seed=seed)
     config = clv.ClvConfig(candidates=("bgnbd",))
-    fit = clv.fit_clv(summary, config)
-    frame = clv.validate_summary(summary, config)
-    fitted, _, (groups, matrix) = fit_covariate_models(fit, frame, covs, ("channel",), config, as_of)
-    cf = fitted["bgnbd_cov"]
+    base_fit = clv.fit_model("bgnbd", clv.compress_counts(summary))
+    design, _ = build_design(covs, ("channel",))
+    groups, matrix = design.groups(covs)
+    cf = fit_covariate_model(base_fit, summary, groups, matrix, design, config)
     truth = np.array([effects.get(n.split(":")[0], {}).get(n.split("=")[1], 0.0) for n in cf.parameter_names[4:]])
     z = (cf.theta[4:] - truth) / cf.standard_errors[4:]
-    hold = purchases.loc[dates > pd.Timestamp(as_of)]
-    act = _actual(frame, window_actuals(hold, as_of + dt.timedelta(days=1), as_of + dt.timedelta(days=holdout_days)))
-    base = clv.expected_purchases("bgnbd", fit.count_model.params, holdout_days, frame["frequency"],
-                                  frame["recency"], frame["T"])
-    cov = covariate_expected_purchases(cf, frame, groups, matrix, holdout_days)
+    base = clv.expected_purchases("bgnbd", base_fit.params, holdout_days, summary["frequency"],
+                                  summary["recency"], summary["T"])
+    cov = covariate_expected_purchases(cf, summary, groups, matrix, holdout_days)
     return {"z": z, "p": cf.lr_test()[2], "mae_without": float(np.mean(np.abs(base - act))),
             "mae_with": float(np.mean(np.abs(cov - act)))}
 
