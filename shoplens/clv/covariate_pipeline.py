@@ -113,11 +113,14 @@ def evaluation_with_covariates(
     evaluation: pd.DataFrame, parameters: pd.DataFrame, summary: pd.DataFrame, customers: pd.DataFrame | None,
     names: tuple[str, ...], config: ClvConfig, holdout: pd.DataFrame,
 ) -> pd.DataFrame:
-    """``evaluation`` plus the holdout rows of the models with covariates (not in a backtest,
-    which refits without covariates); the served model is the only one with is_selected = 1."""
-    if evaluation.empty or customers is None or str(evaluation["evaluation_type"].iloc[0]) != "holdout":
+    """``evaluation`` plus the holdout rows of the models with covariates (a backtest, which
+    refits without covariates, gets only their is_selected rows); the served model is the
+    only one with is_selected = 1."""
+    if evaluation.empty or customers is None:
         return evaluation
     first = evaluation.iloc[0]
+    if str(first["evaluation_type"]) != "holdout":
+        return _selection_only(evaluation, parameters)
     start, end = pd.Timestamp(first["holdout_start_date"]).date(), pd.Timestamp(first["holdout_end_date"]).date()
     as_of_date = pd.Timestamp(first["as_of_date"]).date()
     actual = window_actuals(holdout, start, end)
@@ -131,3 +134,17 @@ def evaluation_with_covariates(
     extra = evaluation_frame(rows, as_of_date=as_of_date, holdout_start_date=start, holdout_end_date=end,
                              evaluation_type="holdout", evaluated_at=first["evaluated_at"])
     return pd.concat([out, extra], ignore_index=True)
+
+
+def _selection_only(evaluation: pd.DataFrame, parameters: pd.DataFrame) -> pd.DataFrame:
+    """Backtest ``evaluation`` with is_selected rows of the models with covariates."""
+    served = served_covariate_model(parameters)
+    stored = sorted({n for n in parameters["model_name"].astype(str) if n.endswith(SUFFIX)})
+    if not stored:
+        return evaluation
+    out = evaluation.copy()
+    if served:
+        out.loc[(out["task"] == "model_selection") & (out["metric"] == "is_selected"), "value"] = 0.0
+    extra = out.loc[(out["task"] == "model_selection") & (out["metric"] == "is_selected")].head(1)
+    rows = [extra.assign(model_name=n, value=float(n == served)) for n in stored]
+    return pd.concat([out, *rows], ignore_index=True)

@@ -93,7 +93,7 @@ def covariate_expected_purchases(
     return out
 
 
-def _verdict(fit: ClvFit, cf: CovariateFit, holdout_mae: dict[str, float] | None) -> tuple[bool, str]:
+def _verdict(cf: CovariateFit, holdout_mae: dict[str, float] | None) -> tuple[bool, str]:
     """(covariates earn their place, why) for one model with covariates."""
     stat, df, pval = cf.lr_test()
     lr = f"likelihood-ratio chi2={stat:.2f} on {df} df, p={pval:.3g}"
@@ -115,7 +115,7 @@ def choose_covariates(
     it is when its likelihood-ratio test rejects "no effects" at
     ``LR_TEST_LEVEL`` and, with a holdout, its MAE beats the model without.
     """
-    verdicts = {name: _verdict(fit, cf, holdout_mae) for name, cf in fitted.items()}
+    verdicts = {name: _verdict(cf, holdout_mae) for name, cf in fitted.items()}
     candidate = fit.selected + SUFFIX
     served = candidate if verdicts.get(candidate, (False, ""))[0] else None
     head = f"{served} served" if served else f"{fit.selected} served without covariates"

@@ -132,10 +132,6 @@ class CovariateDesign:
         ])
         return codes.astype(np.int64), design
 
-    def row(self, values: dict[str, str]) -> np.ndarray:
-        """The design row of one combination of levels."""
-        return np.array([float(values.get(name) == level) for name, lv in self.levels for level in lv[1:]])
-
 
 def build_design(covariates: pd.DataFrame, names: tuple[str, ...]) -> tuple[CovariateDesign, list[str]]:
     """Choose levels from the data; returns (design, notes on dropped covariates)."""

@@ -177,3 +177,21 @@ def test_orders_only_data_without_attributes_serve_the_model_without_covariates(
     assert "no covariate varies across customers (country: one level" in reason
     plain = build_parameters(summary, as_of_frame, holdout, config)
     assert np.allclose(params["estimate"], plain["estimate"])
+
+
+def test_without_a_holdout_the_likelihood_ratio_test_decides():
+    purchases, as_of, covs = simulate_with_covariates(4000, 450, effects=EFFECTS["bgnbd"], seed=7)
+    summary = summary_from_purchases(purchases, as_of)
+    as_of_frame = pd.DataFrame({"as_of_date": [pd.Timestamp(as_of)], "data_end_date": [pd.Timestamp(as_of)],
+                                "has_holdout": [False]})
+    config = clv.ClvConfig(candidates=("bgnbd",), n_draws=20)
+    kw = {"customers": covs, "covariates": ("channel",)}
+    params = build_parameters(summary, as_of_frame, purchases.iloc[0:0], config, **kw)
+    served = params.loc[params["is_selected"] & (params["model_role"] == "count")]
+    assert set(served["model_name"]) == {"bgnbd_cov"}
+    assert "no holdout to compare on" in served["selection_reason"].iloc[0]
+    ev = build_evaluation(summary, params, as_of_frame, purchases, purchases.iloc[0:0], config,
+                          backtest_days=90, **kw)
+    chosen = ev.loc[ev["metric"] == "is_selected"].set_index("model_name")["value"]
+    assert chosen.to_dict() == {"bgnbd": 0.0, "bgnbd_cov": 1.0}
+    assert set(ev["evaluation_type"]) == {"backtest"}
