@@ -45,6 +45,7 @@ from shoplens.propensity.config import (  # noqa: F401
     EVENT_CHANNELS,
     MODEL_NAMES,
     ORDER_CHANNELS,
+    SERVABLE_MODELS,
     InsufficientHistoryError,
     PropensityConfig,
 )
@@ -52,6 +53,7 @@ from shoplens.propensity.encoding import (  # noqa: F401
     Encoder,
 )
 from shoplens.propensity.evaluation import (  # noqa: F401
+    best_f1_threshold,
     evaluate_scores,
     evaluation_plan,
     purchase_outcomes,
@@ -77,7 +79,18 @@ from shoplens.propensity.score import (  # noqa: F401
     run_propensity,
     score_snapshot,
 )
+from shoplens.propensity.selection import (  # noqa: F401
+    Selection,
+    select_model,
+)
+from shoplens.propensity.served import (  # noqa: F401
+    ServedPropensity,
+    fit_served,
+    load_served,
+)
 from shoplens.propensity.train import (  # noqa: F401
     Baselines,
+    fit_gru,
+    prepare_training,
     train_propensity,
 )
