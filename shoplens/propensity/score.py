@@ -168,6 +168,8 @@ def propensity_status(scores: pd.DataFrame, as_of_date, decline: str = "", selec
     selection = selection or {}
     fallback = str(selection.get("fallback_reason", ""))
     reason = "" if fallback else str(selection.get("reason", ""))
+    if selection.get("probe", {}).get("stopped_by_time_budget"):
+        notes.append("the GRU first pass hit the time budget (var propensity_max_train_seconds)")
     return step_status("propensity", as_of_date, served_model=served, rows_written=len(current),
                        problems=[f"fallback: {fallback}"] if fallback else [], notes=[reason, *notes],
                        decline_reason=decline)

@@ -241,6 +241,7 @@ def fit_gru(ts: TrainingSet, cfg: PropensityConfig) -> TrainedPropensity:
     callbacks = [stop]
     if cfg.max_train_seconds is not None:
         callbacks.insert(0, _time_budget_callback(cfg.max_train_seconds))
+    budget = callbacks[0] if len(callbacks) > 1 else None
     fit_start = time.perf_counter()
     hist = net.fit(x_tr, y_tr, validation_data=(x_va, y_va), batch_size=cfg.batch_size,
                    epochs=cfg.max_epochs, callbacks=callbacks, verbose=0, shuffle=True)
@@ -252,7 +253,8 @@ def fit_gru(ts: TrainingSet, cfg: PropensityConfig) -> TrainedPropensity:
     val_p = net.predict(x_va, batch_size=8192, verbose=0)["purchase"].ravel()
     fit = {"fit_seconds": fit_seconds, "val_loss": [float(v) for v in hist.history["val_loss"]],
            "n_train_rows": len(y_tr["purchase"]), "n_validation_rows": len(y_va["purchase"]),
-           "validation_auc": auc(val_p, y_va["purchase"].ravel()), "n_positive": n_pos}
+           "validation_auc": auc(val_p, y_va["purchase"].ravel()), "n_positive": n_pos,
+           "stopped_by_time_budget": bool(budget is not None and budget.hit)}
     meta = _gru_metadata(ts, cfg, pos_weight, fit)
     return TrainedPropensity(network=net, encoder=ts.encoder, metadata=meta)
 
@@ -284,5 +286,6 @@ def _gru_metadata(ts: TrainingSet, cfg: PropensityConfig, pos_weight: float, fit
             "best_epoch": int(np.argmin(val_loss)) + 1,
             "best_val_loss": float(min(val_loss)),
             "validation_auc": fit["validation_auc"],
+            "stopped_by_time_budget": fit["stopped_by_time_budget"],
         },
     }
