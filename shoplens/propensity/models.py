@@ -79,27 +79,48 @@ def feature_label(name: str) -> str:
     return name.removeprefix("log_")
 
 
+def reason_group(name: str, channels: list[str]) -> str:
+    """The family a model input belongs to: a channel over any window (``n_sessions_13w`` ->
+    ``n_sessions``; ``log_revenue_total`` -> ``revenue``), ``country``, ``first_category``, or
+    the static feature itself."""
+    label = feature_label(name)
+    for prefix in ("country", "first_category"):
+        if label.startswith(prefix + "="):
+            return prefix
+    for ch in channels:
+        if label == f"{ch}_total" or (label.startswith(ch + "_") and label.removeprefix(ch + "_")[:-1].isdigit()
+                                      and label.endswith("w")):
+            return ch
+    return label
+
+
 def reasons(baselines, encoder: Encoder, snap: Snapshot, k: int = 3) -> list[np.ndarray]:
     """Each customer's top ``k`` reasons, ``"feature:+"`` or ``"feature:-"``.
 
-    The logistic regression is additive in its standardised inputs: feature
-    j adds ``coef_j * z_ij`` to customer i's log-odds, compared with a
-    customer at the training average. The reasons are the ``k`` features with
-    the largest such contributions in absolute value, ``+`` when the feature
-    raises the customer's score and ``-`` when it lowers it (ties: the
-    feature listed first in the model's inputs). They depend on the data only
-    through the fitted regression (no random draw), so they are stable across seeds.
+    The logistic regression is additive in its standardised inputs: input j
+    adds ``coef_j * z_ij`` to customer i's log-odds, compared with a customer
+    at the training average. Inputs of one family (a channel over 1/4/13/52
+    weeks and in total, the country one-hots, ...) are summed first: they are
+    correlated, so only their sum is well determined (single windows can take
+    opposite signs that cancel). The reasons are the ``k`` families with the
+    largest summed contribution in absolute value, ``+`` when it raises the
+    customer's score and ``-`` when it lowers it (ties: the family listed
+    first). No random draw is involved, so they are stable across seeds.
     """
     lr = baselines.logreg
     scaler, clf = lr[0], lr[-1]
     coef = clf.coef_[0]
-    labels = np.array([feature_label(n) for n in encoder.static_names], dtype=object)
+    groups = [reason_group(n, list(encoder.channels)) for n in encoder.static_names]
+    names = list(dict.fromkeys(groups))
+    member = np.zeros((len(groups), len(names)))
+    member[np.arange(len(groups)), [names.index(g) for g in groups]] = 1.0
+    labels = np.array(names, dtype=object)
     n = len(snap.index)
     out = [np.empty(n, dtype=object) for _ in range(k)]
     for start in range(0, n, _REASON_CHUNK):
         stop = min(start + _REASON_CHUNK, n)
         x = encoder.summary(_slice(snap, start, stop)).astype("float64")
-        contrib = (x - scaler.mean_) / scaler.scale_ * coef
+        contrib = ((x - scaler.mean_) / scaler.scale_ * coef) @ member
         top = np.argsort(-np.round(np.abs(contrib), 9), axis=1, kind="stable")[:, :k]
         for j in range(min(k, top.shape[1])):
             sign = np.where(np.take_along_axis(contrib, top[:, j:j + 1], axis=1)[:, 0] >= 0, ":+", ":-")

@@ -86,28 +86,51 @@ def check_trainable(history: History, train_end_day: int, cfg: PropensityConfig)
     return cutoffs
 
 
+def stable_uniform(hashed: np.ndarray, salt: int) -> np.ndarray:
+    """Uniform numbers in [0, 1) from 64-bit hashes and a salt (splitmix64): the same key and
+    salt give the same number in every run, whatever the seed."""
+    with np.errstate(over="ignore"):
+        z = hashed + np.uint64(salt % 2**63) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype("float64") / float(2**53)
+
+
+def _hashed_ids(history: History) -> np.ndarray:
+    return pd.util.hash_pandas_object(pd.Series(history.customer_ids).astype(str), index=False).to_numpy(np.uint64)
+
+
 def _training_set(history: History, cutoffs: Sequence[int], cfg: PropensityConfig):
-    rng = np.random.default_rng(cfg.seed)
+    """Snapshots, labels and counts at ``cutoffs``, and the GRU's early-stopping split.
+
+    Customers (``max_train_customers``) and customer x cut-off rows
+    (``max_train_rows``) are sampled by a hash of the customer id, not by the
+    seed: the baselines and the reasons built on them are the same for every
+    seed. The seed draws the GRU's validation split (all rows of a customer
+    on one side).
+    """
     n_all = len(history.customer_ids)
+    hashed = _hashed_ids(history)
     sampled = np.ones(n_all, dtype=bool)
     if n_all > cfg.max_train_customers:
+        order = np.argsort(stable_uniform(hashed, 0), kind="stable")
         sampled[:] = False
-        sampled[rng.choice(n_all, cfg.max_train_customers, replace=False)] = True
-    # validation split by customer: all cut-off rows of a customer on one side
-    is_val = np.zeros(n_all, dtype=bool)
-    is_val[rng.random(n_all) < cfg.validation_fraction] = True
+        sampled[order[:cfg.max_train_customers]] = True
+    is_val = np.random.default_rng(cfg.seed).random(n_all) < cfg.validation_fraction
     n_rows = sum(int((history.birth_day[sampled] <= c).sum()) for c in cutoffs)
     row_share = min(1.0, cfg.max_train_rows / max(n_rows, 1))
     snaps, labels, counts = [], [], []
     for c in cutoffs:
         s = snapshot(history, c, cfg.sequence_weeks, only=sampled)
         if row_share < 1.0:
-            s = _rows(s, rng.random(len(s.index)) < row_share)
+            s = _rows(s, stable_uniform(hashed[s.index], int(c) + 1) < row_share)
         y = window_counts(history, s.index, c + 1, c + cfg.label_window_days)
         snaps.append(s)
         counts.append(y)
         labels.append((y > 0).astype("float32"))
     return snaps, labels, counts, is_val
+
 
 @dataclasses.dataclass
 class Baselines:
