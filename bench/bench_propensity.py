@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--quick", action="store_true", help="small smoke run (20,000 customers)")
     ap.add_argument("--skip-scale", action="store_true", help="only the CDNOW checks")
+    ap.add_argument("--skip-cdnow", action="store_true", help="only the generated shop")
     ap.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--cdnow", choices=["sample", "master"], help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench")
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict = {"customers": args.customers, "train_customers_cap": args.train_customers,
                      "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "seed": args.seed,
                      "load_average_at_start": os.getloadavg()[0]}
-    for which in ("sample", "master"):
+    for which in () if args.skip_cdnow else ("sample", "master"):
         figures[f"cdnow_{which}"] = cdnow_in_child(which, args.seed)
         print(f"CDNOW {which}: {figures[f'cdnow_{which}']}", flush=True)
     if args.skip_scale:
@@ -204,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         "train_under_300s": figures["train_seconds"] <= 300,
         "score_under_120s": figures["score_seconds"] <= 120,
         "peak_under_4gib": figures["peak_rss_gib"] < 4,
-        "cdnow_master_step_under_90s": figures["cdnow_master"]["step_seconds"] < 90,
     }
+    if "cdnow_master" in figures:
+        figures["targets"]["cdnow_master_step_under_90s"] = figures["cdnow_master"]["step_seconds"] < 90
     return write_report(figures, args)
 
 
@@ -218,7 +220,7 @@ def write_report(figures: dict, args) -> int:
              "## CDNOW (as-of 1997-09-30, 30-day window, the whole step)", "",
              "| file | customers | step s | served | holdout AUC served | logreg | BG/NBD | RFM | GRU |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for which in ("sample", "master"):
+    for which in [w for w in ("sample", "master") if f"cdnow_{w}" in figures]:
         c = figures[f"cdnow_{which}"]
         h = c["holdout_auc"]
         lines.append(f"| {which} | {c['customers']:,} | {c['step_seconds']} | {c['served_model']} | {h['served']} |"
