@@ -94,8 +94,11 @@ def build_evaluation(
     outcomes["customer_id"] = outcomes["customer_id"].astype(str)
     scores = scores.copy()
     scores["score_date"] = pd.to_datetime(scores["score_date"]).dt.date
-    selection = _saved_metadata(scores, settings).get("selection", {})
+    meta = _saved_metadata(scores, settings)
+    selection = meta.get("selection", {})
     thresholds = {m: v["f1_threshold"] for m, v in selection.get("validation", {}).items()}
+    if int(meta.get("label_window_days", window)) != window:
+        thresholds = {}  # chosen on the label window's probabilities: another scale than these scores
     frame = evaluate_scores(
         scores.loc[scores["score_date"] == plan["score_date"]], outcomes,
         as_of_date=plan["score_date"] if not has_holdout else as_of_date,
