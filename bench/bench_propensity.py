@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cdnow:
         args.out.write_text(json.dumps(cdnow_check(args.cdnow, args.seed), indent=2, default=str))
         return 0
+    if args.quick:
+        args.customers, args.train_customers, args.train_seconds = 20_000, 5_000, 60.0
     figures: dict = {"customers": args.customers, "train_customers_cap": args.train_customers,
                      "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "seed": args.seed,
                      "load_average_at_start": os.getloadavg()[0]}
@@ -150,9 +152,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"CDNOW {which}: {figures[f'cdnow_{which}']}", flush=True)
     if args.skip_scale:
         return write_report(figures, args)
-    if args.quick:
-        args.customers, args.train_customers, args.train_seconds = 20_000, 5_000, 60.0
-
     data = ROOT / "target" / "propensity" / "bench_data" / f"n{args.customers}_s{args.seed}"
     if not (data / "customers.parquet").exists():
         print(f"generating {args.customers} customers into {data} ...", flush=True)
