@@ -31,8 +31,13 @@ it never takes the step down.
 Public functions take and return pandas DataFrames; TensorFlow is imported
 only when a network is built, trained or loaded.
 
+The served model is chosen on a validation cut-off before the training end
+(``selection``): the GRU is trained in full only when a cheap first pass
+beats the best baseline; otherwise the best baseline is served.
+
 Layout: ``config``, ``history`` (inputs), ``features`` (snapshots),
-``encoding``, ``baselines``, ``network`` (the GRU), ``train``, ``score``,
+``encoding``, ``baselines``, ``network`` (the GRU), ``train``, ``selection``,
+``served``, ``models`` (scores and reasons), ``importance``, ``score``,
 ``evaluation`` and ``pipeline`` (the only entry point from dbt).
 """
 
