@@ -83,8 +83,8 @@ class PropensityConfig:
     max_train_seconds: float | None = None
     #: The cheap first pass: a GRU on at most this many rows and epochs at the
     #: validation cut-off decides whether full training is worth it.
-    probe_max_rows: int = 20_000
-    probe_max_epochs: int = 5
+    probe_max_rows: int = 50_000
+    probe_max_epochs: int = 10
     #: Validation AUC the GRU (or the blend) must add to the best baseline to be trained and
     #: served: above the noise of an AUC on a few thousand customers, so minutes of training
     #: buy a difference the business can see.
