@@ -53,8 +53,8 @@ class Selection:
 
 
 def probe_config(cfg: PropensityConfig) -> PropensityConfig:
-    """The cheap first pass: fewer rows and epochs, a quarter of the time budget."""
-    budget = None if cfg.max_train_seconds is None else cfg.max_train_seconds / 4
+    """The cheap first pass: fewer rows and epochs, half of the time budget."""
+    budget = None if cfg.max_train_seconds is None else cfg.max_train_seconds / 2
     return dataclasses.replace(
         cfg, max_train_rows=min(cfg.max_train_rows, cfg.probe_max_rows),
         max_epochs=min(cfg.max_epochs, cfg.probe_max_epochs), patience=min(cfg.patience, 2),
