@@ -24,13 +24,13 @@ current_scores as (
 final as (
 
     select
-        cast(customer_id as varchar) as customer_id,
+        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
         cast(score_date as date) as as_of_date,
         cast(window_days as integer) as window_days,
         cast(purchase_probability as double) as purchase_probability,
         cast(expected_purchases as double) as expected_purchases,
         cast(decile as integer) as decile,
-        cast(model_version as varchar) as model_version
+        cast(model_version as {{ dbt.type_string() }}) as model_version
     from current_scores
 
 )

@@ -91,7 +91,7 @@ category_mix as (
     select
         customer_id,
         as_of_date,
-        arg_max(category, (revenue, category)) as top_category,
+        {{ shoplens_arg_max('category', ['revenue', 'category']) }} as top_category,
         max(revenue) / nullif(sum(revenue), 0) as top_category_share,
         count(*) as n_categories
     from category_revenue
