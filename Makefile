@@ -104,7 +104,7 @@ spark-predict: $(STAMP) spark-env
 
 ## test-spark: build generated data on DuckDB and on Spark and compare every mart and prediction table
 test-spark: $(STAMP) spark-env
-	$(PY) -m pytest -q -p no:cacheprovider -m spark tests/python/test_spark_parity.py
+	SHOPLENS_SPARK_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/python/test_spark_parity.py
 
 ## bench: scale benchmarks; figures go to reports/bench/
 bench: $(STAMP)
