@@ -32,6 +32,8 @@ from typing import Any
 import pandas as pd
 
 SCHEMA = "main"
+#: Customers per CLV scoring partition (at least; see clv()).
+SCORE_PARTITION_ROWS = 50_000
 
 #: ml_demand_forecast's columns and Spark types (shoplens.forecast.config.FORECAST_COLUMNS).
 FORECAST_DDL = (
@@ -148,14 +150,18 @@ def clv(spark: Any, manifest: Path) -> dict[str, int]:
     parameters = pipeline.build_parameters(summary, as_of, holdout, config)
     counts = {"ml_clv_parameters": write(spark, parameters, "ml_clv_parameters")}
     parameters = to_pandas(read(spark, "ml_clv_parameters"))
-    schema = spark_schema(pipeline.build_predictions(summary.head(50), parameters, as_of, config))
+    # Scoring re-applies the fit's data checks (clv_min_customers, repeat buyers) to the
+    # frame it scores, so partitions hold at least SCORE_PARTITION_ROWS customers.
+    sample = summary if len(summary) <= 5_000 else summary.sample(5_000, random_state=0)
+    schema = spark_schema(pipeline.build_predictions(sample, parameters, as_of, config))
+    n_parts = max(1, len(summary) // SCORE_PARTITION_ROWS)
 
     def score(parts: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for part in parts:
             if len(part):
                 yield pipeline.build_predictions(part, parameters, as_of, config)
 
-    predictions = summary_frame.mapInPandas(score, schema)
+    predictions = summary_frame.repartition(n_parts, "customer_id").mapInPandas(score, schema)
     counts["ml_clv_predictions"] = write(spark, predictions, "ml_clv_predictions")
     scores = to_pandas(read(spark, "ml_clv_predictions"))
     evaluation = pipeline.build_evaluation(
