@@ -20,7 +20,8 @@ DBT_ARGS ?=
 # Where `make test` builds its throw-away warehouse from generated dirty data.
 TEST_DIR := target/ci
 
-.PHONY: build env test pytest dbt-test lint bench plots sample docs clean lock publish dashboard browser test-browser fuzz
+.PHONY: build env test pytest dbt-test lint bench plots sample docs clean lock publish dashboard browser test-browser fuzz \
+	spark-env spark-build spark-predict test-spark
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -85,6 +86,25 @@ fuzz: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check shoplens python_models tests/python bench scripts dashboard
 	$(VENV)/bin/sqlfluff lint models analyses tests macros
+
+## spark-env: Debian's Java 17 runtime for the spark target, when no java is on the PATH
+spark-env:
+	@command -v java >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; }
+
+# The Python models run on Spark as jobs of shoplens.spark.predict, not as dbt models.
+SPARK_EXCLUDE := path:python_models+ resource_type:unit_test
+
+## spark-build: the SQL layer and its tests on a local Spark session (target spark; docs/scale.md)
+spark-build: $(STAMP) spark-env
+	$(PY) -m shoplens.spark dbt build --exclude "$(SPARK_EXCLUDE)" $(DBT_ARGS)
+
+## spark-predict: the prediction tables on Spark over the marts of the last spark-build
+spark-predict: $(STAMP) spark-env
+	$(PY) -m shoplens.spark predict $(DBT_ARGS)
+
+## test-spark: build generated data on DuckDB and on Spark and compare every mart and prediction table
+test-spark: $(STAMP) spark-env
+	SHOPLENS_SPARK_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/python/test_spark_parity.py
 
 ## bench: scale benchmarks; figures go to reports/bench/
 bench: $(STAMP)

@@ -6,6 +6,6 @@
     {%- if t in ('varchar', 'text', 'string') or t.startswith('varchar') -%}
         nullif(trim({{ column }}), '')
     {%- else -%}
-        cast({{ column }} as varchar)
+        cast({{ column }} as {{ dbt.type_string() }})
     {%- endif -%}
 {% endmacro %}

@@ -7,9 +7,8 @@
 {% macro hash_pii(column, types={}) %}
     case
         when {{ clean_text(column, types) }} is not null
-            then sha256(
-                coalesce(shoplens_pii_salt(), 'shoplens-sample-salt')
-                || lower({{ clean_text(column, types) }})
-            )
+            then {{ shoplens_sha256(
+                "coalesce(" ~ shoplens_pii_salt() ~ ", 'shoplens-sample-salt')
+                || lower(" ~ clean_text(column, types) ~ ")") }}
     end
 {% endmacro %}

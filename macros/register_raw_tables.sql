@@ -26,6 +26,7 @@
 -#}
 {% macro register_raw_tables() %}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- do shoplens_check_engine() -%}
     {%- set spec = _raw_contract() -%}
     {%- set dir = _raw_data_dir() -%}
     {%- do shoplens_check_pii_salt(dir) -%}
@@ -41,13 +42,13 @@
             {%- endif -%}
             {%- set cols = [] -%}
             {%- for c in columns.required + columns.optional -%}
-                {%- do cols.append('cast(null as varchar) as ' ~ c) -%}
+                {%- do cols.append('cast(null as ' ~ dbt.type_string() ~ ') as ' ~ c) -%}
             {%- endfor -%}
             {%- do statements.append('create or replace view raw.' ~ table ~ ' as select '
                 ~ cols | join(', ') ~ ' where false') -%}
         {%- else -%}
             {%- do _check_raw_encoding(file, table) -%}
-            {%- set reader = _raw_reader(file) -%}
+            {%- set reader = _raw_reader(file, table) -%}
             {%- set present = _raw_columns(reader) -%}
             {%- for c in columns.required -%}
                 {%- if c not in present -%}
@@ -60,16 +61,16 @@
             {%- set cols = [] -%}
             {%- for c in columns.required + columns.optional -%}
                 {%- if c in present -%}
-                    {%- do cols.append('"' ~ present[c] | replace('"', '""') ~ '" as ' ~ c) -%}
+                    {%- do cols.append(shoplens_quote(present[c]) ~ ' as ' ~ c) -%}
                 {%- else -%}
-                    {%- do cols.append('cast(null as varchar) as ' ~ c) -%}
+                    {%- do cols.append('cast(null as ' ~ dbt.type_string() ~ ') as ' ~ c) -%}
                 {%- endif -%}
             {%- endfor -%}
             {%- do statements.append('create or replace view raw.' ~ table ~ ' as select '
                 ~ cols | join(', ') ~ ' from ' ~ reader) -%}
         {%- endif -%}
     {%- endfor -%}
-    {{ return(statements | join(';\n')) }}
+    {{ return(shoplens_run_statements(statements)) }}
 {% endmacro %}
 
 
@@ -128,7 +129,8 @@
         {%- do names.append(table ~ '.' ~ ext) -%}
     {%- endfor -%}
     {%- set listing = run_query(
-        'select unnest(shoplens_list_files(' ~ _sql_string(dir) ~ ')) as name') -%}
+        'select ' ~ shoplens_unnest('shoplens_list_files(' ~ _sql_string(dir) ~ ')')
+        ~ ' as name') -%}
     {%- set found = [] -%}
     {%- for name in listing.columns[0].values() -%}
         {%- if name in names -%}{%- do found.append(dir ~ '/' ~ name) -%}{%- endif -%}
@@ -157,7 +159,13 @@
 {% endmacro %}
 
 
-{% macro _raw_reader(path) %}
+{#- _raw_reader(path, table): what a query selects from to read the file. -#}
+{% macro _raw_reader(path, table) %}
+    {{- return(adapter.dispatch('_raw_reader')(path, table)) -}}
+{% endmacro %}
+
+
+{% macro duckdb___raw_reader(path, table) %}
     {%- if path.endswith('.parquet') -%}
         {{ return("read_parquet(" ~ _sql_string(path) ~ ")") }}
     {%- else -%}
@@ -169,10 +177,29 @@
 
 {#- {lower-case name: name as in the file} of a reader's columns. -#}
 {% macro _raw_columns(reader) %}
-    {%- set described = run_query('describe select * from ' ~ reader) -%}
+    {%- set described = run_query(shoplens_describe('select * from ' ~ reader)) -%}
     {%- set present = {} -%}
     {%- for name in described.columns[0].values() -%}
         {%- do present.update({name | lower | trim: name}) -%}
     {%- endfor -%}
     {{ return(present) }}
+{% endmacro %}
+
+
+{#- Spark reads a raw file through a table over it, raw.<table>__file (the
+    file stays where it is): CSV as text with RFC 4180 quoting (quotes
+    doubled, quoted line breaks), as DuckDB reads it. -#}
+{% macro spark___raw_reader(path, table) %}
+    {%- set name = 'raw.' ~ table ~ '__file' -%}
+    {%- if path.endswith('.parquet') -%}
+        {%- set using = "parquet options (path " ~ _sql_string(path) ~ ")" -%}
+    {%- else -%}
+        {%- set using = "csv options (path " ~ _sql_string(path) ~ ", header 'true', "
+            ~ "inferSchema 'false', multiLine 'true', quote '\"', escape '\"', "
+            ~ "mode 'PERMISSIVE', encoding " ~ _sql_string(var('raw_csv_encoding', 'utf-8')) ~ ")" -%}
+    {%- endif -%}
+    {%- do run_query('create schema if not exists raw') -%}
+    {%- do run_query('drop table if exists ' ~ name) -%}
+    {%- do run_query('create table ' ~ name ~ ' using ' ~ using) -%}
+    {{ return(name) }}
 {% endmacro %}

@@ -23,11 +23,7 @@
     {%- set log_table = target.schema ~ '.build_log' -%}
     {%- set as_of = var('as_of_date', none) -%}
     {%- set statements = [
-        'create table if not exists ' ~ log_table ~ ' ('
-        ~ 'invocation_id varchar primary key, command varchar, selection varchar, '
-        ~ 'started_at timestamp, finished_at timestamp, status varchar, '
-        ~ 'as_of_date date, n_failed integer, failed_nodes varchar, '
-        ~ 'emptied_tables varchar, dbt_version varchar)',
+        shoplens_build_log_ddl(log_table),
         'insert into ' ~ log_table ~ ' (invocation_id, command, selection, started_at, status, '
         ~ 'as_of_date, dbt_version) values ('
         ~ _sql_string(invocation_id) ~ ', ' ~ _sql_string(flags.WHICH) ~ ', '
@@ -45,7 +41,7 @@
         ~ 'latest.finished_at, latest.as_of_date, last_success.last_success_at '
         ~ 'from latest cross join last_success',
     ] -%}
-    {{ return(statements | join(';\n')) }}
+    {{ return(shoplens_run_statements(statements)) }}
 {% endmacro %}
 
 
@@ -67,7 +63,7 @@
                 {%- set relation = adapter.get_relation(
                     database=node.database, schema=node.schema, identifier=node.alias) -%}
                 {%- if relation is not none -%}
-                    {%- do statements.append('delete from ' ~ relation.include(database=false)) -%}
+                    {%- do statements.append(shoplens_empty_table(relation.include(database=false))) -%}
                     {%- do emptied.append(node.alias) -%}
                 {%- endif -%}
             {%- endif -%}
@@ -75,21 +71,73 @@
     {%- endfor -%}
     {%- set as_of = adapter.get_relation(
         database=target.database, schema=target.schema, identifier='as_of') -%}
-    {%- do statements.append(
-        'update ' ~ log_table ~ ' set finished_at = cast(now() as timestamp), status = '
-        ~ ("'failed'" if failed else "'success'")
-        ~ ', n_failed = ' ~ failed | length
-        ~ ', failed_nodes = ' ~ (_sql_string(failed | join(', ')) if failed else 'null')
-        ~ ', emptied_tables = ' ~ (_sql_string(emptied | join(', ')) if emptied else 'null')
-        ~ (', as_of_date = coalesce((select max(as_of_date) from '
-            ~ as_of.include(database=false) ~ '), as_of_date)' if as_of is not none else '')
-        ~ ' where invocation_id = ' ~ _sql_string(invocation_id)) -%}
+    {%- set changes = [
+        ['finished_at', 'cast(now() as timestamp)'],
+        ['status', "'failed'" if failed else "'success'"],
+        ['n_failed', failed | length],
+        ['failed_nodes', _sql_string(failed | join(', ')) if failed else 'null'],
+        ['emptied_tables', _sql_string(emptied | join(', ')) if emptied else 'null'],
+    ] -%}
+    {%- if as_of is not none -%}
+        {%- do changes.append(['as_of_date', 'coalesce((select max(as_of_date) from '
+            ~ as_of.include(database=false) ~ '), as_of_date)']) -%}
+    {%- endif -%}
+    {%- do statements.extend(shoplens_update_rows(log_table, changes,
+        'invocation_id = ' ~ _sql_string(invocation_id))) -%}
     {%- if emptied -%}
         {%- do log('shoplens: emptied ' ~ emptied | length ~ ' table(s) this build did not '
             ~ 'rebuild, so no stale rows stay beside new ones: ' ~ emptied | join(', '),
             info=true) -%}
     {%- endif -%}
-    {{ return(statements | join(';\n')) }}
+    {{ return(shoplens_run_statements(statements)) }}
+{% endmacro %}
+
+
+{#- The build log table (DuckDB: with its primary key; Spark: Parquet). -#}
+{% macro shoplens_build_log_ddl(log_table) %}
+    {%- set columns = 'invocation_id varchar primary key, command varchar, selection varchar, '
+        ~ 'started_at timestamp, finished_at timestamp, status varchar, '
+        ~ 'as_of_date date, n_failed integer, failed_nodes varchar, '
+        ~ 'emptied_tables varchar, dbt_version varchar' -%}
+    {%- if target.type == 'spark' -%}
+        {{ return('create table if not exists ' ~ log_table ~ ' ('
+            ~ columns | replace(' primary key', '') | replace('varchar', 'string')
+            ~ ') using parquet') }}
+    {%- endif -%}
+    {{ return('create table if not exists ' ~ log_table ~ ' (' ~ columns ~ ')') }}
+{% endmacro %}
+
+
+{#- shoplens_update_rows(table, changes, where): the statements that set
+    the [column, expression] `changes` on the rows matching `where`. Spark's
+    file tables have no UPDATE: the table is rewritten through a copy. -#}
+{% macro shoplens_update_rows(table, changes, where) %}
+    {%- if target.type != 'spark' -%}
+        {%- set sets = [] -%}
+        {%- for column, expr in changes -%}
+            {%- do sets.append(column ~ ' = ' ~ expr) -%}
+        {%- endfor -%}
+        {{ return(['update ' ~ table ~ ' set ' ~ sets | join(', ') ~ ' where ' ~ where]) }}
+    {%- endif -%}
+    {%- set changed = {} -%}
+    {%- for column, expr in changes -%}{%- do changed.update({column: expr | string}) -%}{%- endfor -%}
+    {%- set columns = [] -%}
+    {%- for column in adapter.get_columns_in_relation(api.Relation.create(
+        schema=table.split('.')[0], identifier=table.split('.')[1])) -%}
+        {%- if column.name in changed -%}
+            {%- do columns.append('case when ' ~ where ~ ' then ' ~ changed[column.name]
+                ~ ' else ' ~ column.name ~ ' end as ' ~ column.name) -%}
+        {%- else -%}
+            {%- do columns.append(column.name) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return([
+        'drop table if exists ' ~ table ~ '__next',
+        'create table ' ~ table ~ '__next using parquet as select ' ~ columns | join(', ')
+            ~ ' from ' ~ table,
+        'insert overwrite table ' ~ table ~ ' select * from ' ~ table ~ '__next',
+        'drop table ' ~ table ~ '__next',
+    ]) }}
 {% endmacro %}
 
 

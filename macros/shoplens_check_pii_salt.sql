@@ -5,7 +5,7 @@
 {% macro shoplens_check_pii_salt(raw_dir) %}
     {%- set sample = shoplens_project_root() ~ '/data/sample' -%}
     {%- if raw_dir == sample -%}{{ return(none) }}{%- endif -%}
-    {%- set found = run_query('select shoplens_pii_salt() is not null') -%}
+    {%- set found = run_query('select ' ~ shoplens_pii_salt() ~ ' is not null') -%}
     {%- if not found.columns[0].values()[0] -%}
         {{ exceptions.raise_compiler_error(
             "shoplens: the environment variable SHOPLENS_PII_SALT is not set; "

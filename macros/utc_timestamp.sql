@@ -5,6 +5,10 @@
     is, and one with a time zone is converted. `types` comes from
     shoplens_column_types. -#}
 {% macro utc_timestamp(column, types={}) %}
+    {{- return(adapter.dispatch('utc_timestamp')(column, types)) -}}
+{% endmacro %}
+
+{% macro duckdb__utc_timestamp(column, types={}) %}
     {%- set t = types.get(column, 'varchar') -%}
     {%- if t == 'timestamp' or t.startswith('timestamp_') or t == 'timestamp without time zone' -%}
         cast({{ column }} as timestamp)
@@ -14,5 +18,16 @@
         cast({{ column }} as timestamp)
     {%- else -%}
         timezone('UTC', try_cast({{ column }} as timestamptz))
+    {%- endif -%}
+{% endmacro %}
+
+{#- Spark: the session time zone is UTC (shoplens.spark.session), so a
+    timestamp is shown and compared as UTC; text with an offset is converted. -#}
+{% macro spark__utc_timestamp(column, types={}) %}
+    {%- set t = types.get(column, 'string') -%}
+    {%- if t in ('timestamp', 'timestamp_ntz', 'timestamp_ltz', 'date') -%}
+        cast({{ column }} as timestamp)
+    {%- else -%}
+        try_cast({{ column }} as timestamp)
     {%- endif -%}
 {% endmacro %}

@@ -60,7 +60,7 @@ session_starts as (
             when previous_occurred_at is null then 1
             when
                 occurred_at - previous_occurred_at
-                > to_minutes({{ var('session_timeout_minutes') }}) then 1
+                > {{ shoplens_minutes(var('session_timeout_minutes')) }} then 1
             else 0
         end as is_session_start
     from to_sessionize
@@ -79,19 +79,22 @@ numbered as (
 
 derived as (
     select
-        * exclude (previous_occurred_at, is_session_start, session_number),
+        *,
         'derived:' || customer_id || ':' || session_number
             as resolved_session_id,
         true as is_derived_session
     from numbered
 ),
 
+{%- set union_columns = 'event_id, resolved_session_id, customer_id, product_id, '
+    ~ 'event_type, occurred_at, event_date, is_derived_session' %}
+
 unioned as (
-    select * from with_session
-    union all by name
-    select * from anonymous_without_session
-    union all by name
-    select * from derived
+    select {{ union_columns }} from with_session
+    union all
+    select {{ union_columns }} from anonymous_without_session
+    union all
+    select {{ union_columns }} from derived
 ),
 
 final as (

@@ -13,7 +13,7 @@ ml_clv_calibration_holdout as (
 final as (
 
     select
-        cast(frequency_bucket as varchar) as frequency_bucket,
+        cast(frequency_bucket as {{ dbt.type_string() }}) as frequency_bucket,
         cast(frequency as integer) as frequency,
         cast(n_customers as bigint) as n_customers,
         cast(actual_mean_purchases as double) as actual_mean_purchases,
@@ -22,9 +22,9 @@ final as (
         cast(predicted_total_purchases as double) as predicted_total_purchases,
         cast(holdout_start_date as date) as holdout_start_date,
         cast(holdout_end_date as date) as holdout_end_date,
-        cast(count_model as varchar) as count_model,
+        cast(count_model as {{ dbt.type_string() }}) as count_model,
         cast(as_of_date as date) as as_of_date,
-        cast(model_version as varchar) as model_version
+        cast(model_version as {{ dbt.type_string() }}) as model_version
     from ml_clv_calibration_holdout
 
 )

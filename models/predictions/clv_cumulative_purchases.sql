@@ -23,9 +23,9 @@ final as (
         cast(predicted_cumulative as double) as predicted_cumulative,
         cast(predicted_cumulative_unconditional as double)
             as predicted_cumulative_unconditional,
-        cast(count_model as varchar) as count_model,
+        cast(count_model as {{ dbt.type_string() }}) as count_model,
         cast(as_of_date as date) as as_of_date,
-        cast(model_version as varchar) as model_version
+        cast(model_version as {{ dbt.type_string() }}) as model_version
     from ml_clv_cumulative_purchases
 
 )

@@ -13,13 +13,13 @@ ml_clv_period_transactions as (
 final as (
 
     select
-        cast(frequency_bucket as varchar) as frequency_bucket,
+        cast(frequency_bucket as {{ dbt.type_string() }}) as frequency_bucket,
         cast(frequency as integer) as frequency,
         cast(n_customers_actual as bigint) as n_customers_actual,
         cast(n_customers_expected as double) as n_customers_expected,
-        cast(count_model as varchar) as count_model,
+        cast(count_model as {{ dbt.type_string() }}) as count_model,
         cast(as_of_date as date) as as_of_date,
-        cast(model_version as varchar) as model_version
+        cast(model_version as {{ dbt.type_string() }}) as model_version
     from ml_clv_period_transactions
 
 )

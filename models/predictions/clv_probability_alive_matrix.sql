@@ -16,12 +16,12 @@ final as (
         cast(frequency as integer) as frequency,
         cast(recency as double) as recency,
         cast("T" as double) as age,
-        cast(time_unit as varchar) as time_unit,
+        cast(time_unit as {{ dbt.type_string() }}) as time_unit,
         cast(probability_alive as double) as probability_alive,
         cast(is_possible_history as boolean) as is_possible_history,
-        cast(count_model as varchar) as count_model,
+        cast(count_model as {{ dbt.type_string() }}) as count_model,
         cast(as_of_date as date) as as_of_date,
-        cast(model_version as varchar) as model_version
+        cast(model_version as {{ dbt.type_string() }}) as model_version
     from ml_clv_probability_alive_matrix
 
 )

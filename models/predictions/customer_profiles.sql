@@ -13,15 +13,15 @@ ml_customer_profiles as (
 final as (
 
     select
-        cast(customer_id as varchar) as customer_id,
+        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
         cast(profile_id as integer) as profile_id,
-        cast(profile_name as varchar) as profile_name,
-        cast(profile_traits as varchar) as profile_traits,
-        cast(embedding as double[]) as embedding,
+        cast(profile_name as {{ dbt.type_string() }}) as profile_name,
+        cast(profile_traits as {{ dbt.type_string() }}) as profile_traits,
+        cast(embedding as {{ shoplens_double_array() }}) as embedding,
         cast(n_purchase_lines as bigint) as n_purchase_lines,
         cast(revenue as decimal(18, 2)) as revenue,
         cast(as_of_date as date) as as_of_date,
-        cast(model_version as varchar) as model_version
+        cast(model_version as {{ dbt.type_string() }}) as model_version
     from ml_customer_profiles
 
 )

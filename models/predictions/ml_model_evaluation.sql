@@ -8,17 +8,17 @@ with
 {% for part in parts -%}
     {{ part }} as (
         select
-            cast(model_name as varchar) as model_name,
-            cast(model_version as varchar) as model_version,
-            cast(task as varchar) as task,
-            cast(metric as varchar) as metric,
-            cast(slice as varchar) as slice,
+            cast(model_name as {{ dbt.type_string() }}) as model_name,
+            cast(model_version as {{ dbt.type_string() }}) as model_version,
+            cast(task as {{ dbt.type_string() }}) as task,
+            cast(metric as {{ dbt.type_string() }}) as metric,
+            cast(slice as {{ dbt.type_string() }}) as slice,
             cast(value as double) as value,
             cast(n_obs as bigint) as n_obs,
             cast(as_of_date as date) as as_of_date,
             cast(holdout_start_date as date) as holdout_start_date,
             cast(holdout_end_date as date) as holdout_end_date,
-            cast(evaluation_type as varchar) as evaluation_type,
+            cast(evaluation_type as {{ dbt.type_string() }}) as evaluation_type,
             cast(evaluated_at as timestamp) as evaluated_at
         from {{ ref(part) }}
     ),

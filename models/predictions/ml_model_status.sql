@@ -10,10 +10,10 @@ with
 {% for part in parts -%}
     {{ part }} as (
         select
-            cast(model_step as varchar) as model_step,
-            cast(status as varchar) as status,
-            cast(served_model as varchar) as served_model,
-            cast(reason as varchar) as reason,
+            cast(model_step as {{ dbt.type_string() }}) as model_step,
+            cast(status as {{ dbt.type_string() }}) as status,
+            cast(served_model as {{ dbt.type_string() }}) as served_model,
+            cast(reason as {{ dbt.type_string() }}) as reason,
             cast(rows_written as bigint) as rows_written,
             cast(as_of_date as date) as as_of_date
         from {{ ref(part) }}

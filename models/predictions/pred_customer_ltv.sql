@@ -13,7 +13,7 @@ ml_clv_predictions as (
 final as (
 
     select
-        cast(customer_id as varchar) as customer_id,
+        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
         cast(as_of_date as date) as as_of_date,
         cast(has_repeat_purchase as boolean) as has_repeat_purchase,
         cast(probability_alive as double) as probability_alive,
@@ -28,11 +28,11 @@ final as (
         cast(annual_discount_rate as double) as annual_discount_rate,
         cast(expected_days_to_next_purchase as double)
             as expected_days_to_next_purchase,
-        cast(count_model as varchar) as count_model,
-        cast(spend_model as varchar) as spend_model,
+        cast(count_model as {{ dbt.type_string() }}) as count_model,
+        cast(spend_model as {{ dbt.type_string() }}) as spend_model,
         cast(is_fallback as boolean) as is_fallback,
-        cast(fallback_reason as varchar) as fallback_reason,
-        cast(model_version as varchar) as model_version
+        cast(fallback_reason as {{ dbt.type_string() }}) as fallback_reason,
+        cast(model_version as {{ dbt.type_string() }}) as model_version
     from ml_clv_predictions
 
 )

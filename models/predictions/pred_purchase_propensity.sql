@@ -28,17 +28,17 @@ current_scores as (
 final as (
 
     select
-        cast(customer_id as varchar) as customer_id,
+        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
         cast(score_date as date) as as_of_date,
         cast(window_days as integer) as window_days,
         cast(purchase_probability as double) as purchase_probability,
         cast(expected_purchases as double) as expected_purchases,
         cast(decile as integer) as decile,
-        cast(served_model as varchar) as served_model,
-        cast(reason_1 as varchar) as reason_1,
-        cast(reason_2 as varchar) as reason_2,
-        cast(reason_3 as varchar) as reason_3,
-        cast(model_version as varchar) as model_version
+        cast(served_model as {{ dbt.type_string() }}) as served_model,
+        cast(reason_1 as {{ dbt.type_string() }}) as reason_1,
+        cast(reason_2 as {{ dbt.type_string() }}) as reason_2,
+        cast(reason_3 as {{ dbt.type_string() }}) as reason_3,
+        cast(model_version as {{ dbt.type_string() }}) as model_version
     from current_scores
 
 )

@@ -37,7 +37,7 @@ final as (
 
     select
         cast(per_profile.profile_id as integer) as profile_id,
-        cast(per_profile.profile_name as varchar) as profile_name,
+        cast(per_profile.profile_name as {{ dbt.type_string() }}) as profile_name,
         cast(per_profile.n_customers as bigint) as n_customers,
         cast(
             per_profile.n_customers / totals.all_customers as double
@@ -47,9 +47,9 @@ final as (
             per_profile.revenue / nullif(totals.all_revenue, 0) as double
         ) as revenue_share,
         cast(per_profile.avg_purchase_lines as double) as avg_purchase_lines,
-        cast(per_profile.top_traits as varchar) as top_traits,
+        cast(per_profile.top_traits as {{ dbt.type_string() }}) as top_traits,
         cast(per_profile.as_of_date as date) as as_of_date,
-        cast(per_profile.model_version as varchar) as model_version
+        cast(per_profile.model_version as {{ dbt.type_string() }}) as model_version
     from per_profile
     cross join totals
 

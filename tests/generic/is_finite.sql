@@ -4,5 +4,5 @@
     select {{ column_name }} as value
     from {{ model }}
     where {{ column_name }} is not null
-      and not isfinite(cast({{ column_name }} as double))
+      and not {{ shoplens_is_finite('cast(' ~ column_name ~ ' as double)') }}
 {% endtest %}

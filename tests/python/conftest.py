@@ -63,6 +63,7 @@ def pytest_configure(config) -> None:
     config.addinivalue_line(
         "markers", "fuzz: property-based suites; `make fuzz` runs them with FUZZ=1 and many examples"
     )
+    config.addinivalue_line("markers", "spark: DuckDB/Spark parity (make test-spark, SHOPLENS_SPARK_TESTS=1)")
 
 
 @pytest.fixture(scope="session")

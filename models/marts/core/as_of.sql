@@ -38,7 +38,7 @@ final as (
                 then {{ dbt.datediff('as_of_date', 'data_end_date', 'day') }}
             else 0
         end as holdout_days,
-        cast('{{ var("btyd_time_unit") }}' as varchar) as btyd_time_unit,
+        cast('{{ var("btyd_time_unit") }}' as {{ dbt.type_string() }}) as btyd_time_unit,
         cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp)
             as built_at
     from resolved

@@ -42,7 +42,7 @@ first_order_lines as (
 first_order_category as (
     select
         customer_id,
-        arg_max(category, (line_amount, product_id)) as first_order_category
+        {{ shoplens_arg_max('category', ['line_amount', 'product_id']) }} as first_order_category
     from first_order_lines
     group by customer_id
 ),

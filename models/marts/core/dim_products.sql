@@ -27,7 +27,7 @@ final as (
     union all
     select
         product_id,
-        cast(null as varchar) as product_name,
+        cast(null as {{ dbt.type_string() }}) as product_name,
         'uncategorised' as category,
         cast(null as decimal(18, 2)) as list_price
     from unlisted

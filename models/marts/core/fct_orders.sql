@@ -30,10 +30,11 @@ final as (
         is_purchase,
         case
             when is_purchase
-                then row_number() over (
+                -- bigint on every engine (Spark's row_number is an int)
+                then cast(row_number() over (
                     partition by customer_id, is_purchase
                     order by ordered_at, order_id
-                )
+                ) as bigint)
         end as customer_purchase_number,
         n_items,
         n_units

@@ -11,7 +11,7 @@
     {{ exceptions.raise_compiler_error(
         "shoplens: var btyd_time_unit must be 'days' or 'weeks', got '" ~ unit ~ "'") }}
 {%- endif %}
-{%- set divisor = '7.0' if unit == 'weeks' else '1.0' %}
+{%- set divisor = 'cast(7 as double)' if unit == 'weeks' else 'cast(1 as double)' %}
 with
 
 orders as (
@@ -70,7 +70,7 @@ final as (
         / {{ divisor }} as recency,
         {{ dbt.datediff('per_customer.first_purchase_date',
                         'as_of.as_of_date', 'day') }}
-        / {{ divisor }} as "T",
+        / {{ divisor }} as {{ adapter.quote('T') }},
         cast(coalesce(per_customer.repeat_day_mean, 0) as double)
             as monetary_value,
         per_customer.total_revenue

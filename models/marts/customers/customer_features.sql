@@ -91,8 +91,8 @@ category_mix as (
     select
         customer_id,
         as_of_date,
-        arg_max(category, (revenue, category)) as top_category,
-        max(revenue) / nullif(sum(revenue), 0) as top_category_share,
+        {{ shoplens_arg_max('category', ['revenue', 'category']) }} as top_category,
+        cast(max(revenue) / nullif(sum(revenue), 0) as double) as top_category_share,
         count(*) as n_categories
     from category_revenue
     group by customer_id, as_of_date
@@ -153,7 +153,7 @@ final as (
             when order_features.n_purchase_days > 1
                 then
                     order_features.purchase_span_days
-                    / (order_features.n_purchase_days - 1.0)
+                    / cast(order_features.n_purchase_days - 1 as double)
         end as avg_days_between_orders,
         category_mix.top_category,
         category_mix.top_category_share,
@@ -168,7 +168,7 @@ final as (
         case
             when session_features.n_cart_sessions_90d > 0
                 then
-                    session_features.n_abandoned_carts_90d * 1.0
+                    cast(session_features.n_abandoned_carts_90d as double)
                     / session_features.n_cart_sessions_90d
         end as cart_abandonment_rate_90d
     from order_features

@@ -30,11 +30,9 @@ calendar as (
     select cast(day as date) as demand_date
     from as_of,
         has_order_lines,
-        range(
-            cast(as_of.data_start_date as timestamp),
-            cast(as_of.as_of_date as timestamp) + interval 1 day,
-            interval 1 day
-        ) as days (day)
+        {{ shoplens_day_series(
+            'cast(as_of.data_start_date as timestamp)',
+            'cast(as_of.as_of_date as timestamp) + interval 1 day') }}
     where has_order_lines.has_lines
 ),
 

@@ -91,8 +91,8 @@ ranked as (
 
 final as (
     select
-        cast(ranked.product_id as varchar) as product_id,
-        cast(ranked.related_product_id as varchar) as related_product_id,
+        cast(ranked.product_id as {{ dbt.type_string() }}) as product_id,
+        cast(ranked.related_product_id as {{ dbt.type_string() }}) as related_product_id,
         cast(ranked.related_rank as integer) as related_rank,
         cast(ranked.n_customers_both as bigint) as n_customers_both,
         cast(ranked.n_customers_product as bigint) as n_customers_product,

@@ -22,12 +22,12 @@ typed as (
         signed_up_at is not null
         and {{ utc_timestamp('signed_up_at', types) }} is null as is_signup_invalid,
 
-        {
-            'customer_id': customer_id,
-            'email_hash': {{ hash_pii('email', types) }},
-            'signed_up_at': signed_up_at,
-            'country': country
-        } as raw_row
+        {{ shoplens_struct([
+            ['customer_id', 'customer_id'],
+            ['email_hash', hash_pii('email', types)],
+            ['signed_up_at', 'signed_up_at'],
+            ['country', 'country'],
+        ]) }} as raw_row
     from source
 ),
 
@@ -89,7 +89,7 @@ final as (
         dq_column,
         case
             when dq_rule is not null
-                then cast(to_json(raw_row) as varchar)
+                then {{ shoplens_to_json('raw_row') }}
         end as raw_values
     from flagged
 )

@@ -103,14 +103,14 @@ final as (
         -- raw values of rejected events and of events of unknown customers
         case
             when dq_rule is not null or is_customer_unknown
-                then cast(to_json({
-                    'event_id': event_id,
-                    'occurred_at': raw_occurred_at,
-                    'customer_id': customer_id,
-                    'session_id': session_id,
-                    'event_type': raw_event_type,
-                    'product_id': product_id
-                }) as varchar)
+                then {{ shoplens_to_json(shoplens_struct([
+                    ['event_id', 'event_id'],
+                    ['occurred_at', 'raw_occurred_at'],
+                    ['customer_id', 'customer_id'],
+                    ['session_id', 'session_id'],
+                    ['event_type', 'raw_event_type'],
+                    ['product_id', 'product_id'],
+                ])) }}
         end as raw_values
     from flagged
 )

@@ -29,7 +29,7 @@ typed as (
         and try_cast(discount as double) is null as is_discount_invalid,
         {{ is_too_precise('discount', 4) }} as is_discount_too_precise,
 
-        source as raw_row
+        {{ shoplens_row('source') }} as raw_row
     from source
 ),
 
@@ -110,7 +110,7 @@ final as (
         -- raw values of rejected lines and of lines whose order is missing
         case
             when dq_rule is not null or is_order_missing
-                then cast(to_json(raw_row) as varchar)
+                then {{ shoplens_to_json('raw_row') }}
         end as raw_values
     from flagged
 )

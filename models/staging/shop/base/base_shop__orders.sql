@@ -28,7 +28,7 @@ typed as (
         {{ utc_timestamp('ordered_at', types) }} as ordered_at,
 
         -- the row as exported, for the audit table
-        source as raw_row
+        {{ shoplens_row('source') }} as raw_row
     from source
 ),
 
@@ -103,7 +103,7 @@ final as (
         dq_column,
         case
             when dq_rule is not null
-                then cast(to_json(raw_row) as varchar)
+                then {{ shoplens_to_json('raw_row') }}
         end as raw_values
     from flagged
 )

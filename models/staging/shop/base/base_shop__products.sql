@@ -22,7 +22,7 @@ typed as (
         and try_cast(list_price as double) is null as is_price_invalid,
         {{ is_too_precise('list_price', 2) }} as is_price_too_precise,
 
-        source as raw_row
+        {{ shoplens_row('source') }} as raw_row
     from source
 ),
 
@@ -84,7 +84,7 @@ final as (
         dq_column,
         case
             when dq_rule is not null
-                then cast(to_json(raw_row) as varchar)
+                then {{ shoplens_to_json('raw_row') }}
         end as raw_values
     from flagged
 )

@@ -1,0 +1,143 @@
+"""Parity of the two engines (issue 14): one generated dirty shop built on DuckDB and on Spark.
+
+``make test-spark`` runs it (SHOPLENS_SPARK_TESTS=1; it needs Java, see
+``make spark-env``). Every table the DuckDB build writes to the warehouse
+schema must exist on Spark with the same columns, the same row count, the
+same values in every non-float column (keys, labels, rules, dates) and float
+columns equal within the tolerances below. Bad rows: ``audit_rejected_rows``
+is compared like every other table, so the same bad rows give the same audit
+rows on both engines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.python.conftest import REPO, query, run_dbt
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.skipif(os.environ.get("SHOPLENS_SPARK_TESTS") != "1",
+                       reason="the Spark parity suite runs with make test-spark"),
+]
+
+#: Relative tolerance of float columns. SQL sums and averages add in another
+#: order on Spark (partitions); the model fits start from those inputs.
+SQL_RTOL = 1e-9
+MODEL_RTOL = 1e-6
+MODEL_TABLES = ("ml_", "pred_", "customer_profiles", "profile_summary")
+
+#: Columns that differ by nature, not by engine: wall-clock times of the run.
+NOT_COMPARED = {
+    "as_of": {"built_at"},
+    "ml_demand_forecast": {"fit_seconds"},
+    "pred_demand_forecast": {"fit_seconds"},
+    "ml_clv_parameters": {"fitted_at"},
+}
+#: Bookkeeping of the build itself, not data.
+NOT_TABLES = {"build_log", "build_status"}
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory) -> tuple[Path, Path]:
+    """(DuckDB file, folder of the Spark tables as Parquet) of one generated shop."""
+    root = tmp_path_factory.mktemp("spark_parity")
+    raw = root / "raw"
+    subprocess.run([sys.executable, "-m", "shoplens.datagen", "--customers", "600", "--days", "500",
+                    "--products", "40", "--seed", "11", "--dirty-rate", "0.03", "--format", "csv",
+                    "--holdout-days", "60", "--out", str(raw)], check=True, cwd=REPO)
+    truth = json.loads((raw / "ground_truth.json").read_text())
+    variables = {"as_of_date": truth["calibration_end_date"], "export_date": truth["export_date"]}
+    duck = root / "duck.duckdb"
+    run_dbt("build", duck, raw, variables)
+    tables = root / "spark_tables"
+    work = root / "spark_dbt"
+    args = [sys.executable, "-m", "shoplens.spark", "run",
+            "--vars", json.dumps({"raw_data_dir": str(raw), **variables}),
+            "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
+            "--export", str(tables)]
+    env = {**os.environ, "SHOPLENS_SPARK_DIR": str(root / "spark"), "DBT_PROFILES_DIR": str(REPO)}
+    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, f"spark run failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    return duck, tables
+
+
+def _normalised(frame: pd.DataFrame) -> pd.DataFrame:
+    """Floats as float64, dates and timestamps as ISO text, everything else as text (None kept)."""
+    out = {}
+    for name, column in frame.items():
+        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_integer_dtype(column):
+            out[name] = column.astype("Int64").astype(str).where(column.notna(), None)
+        elif pd.api.types.is_numeric_dtype(column):
+            out[name] = column.astype("float64")
+        elif pd.api.types.is_datetime64_any_dtype(column):
+            out[name] = column.dt.strftime("%Y-%m-%dT%H:%M:%S").where(column.notna(), None)
+        else:
+            out[name] = column.map(lambda v: None if v is None or v is pd.NA or v != v else _text(v))
+    return pd.DataFrame(out)
+
+
+def _text(value: object) -> str:
+    if hasattr(value, "isoformat"):
+        return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%S")
+    if isinstance(value, list | np.ndarray):
+        return json.dumps([round(float(v), 6) for v in value])
+    return str(value)
+
+
+def _compare(table: str, duck: pd.DataFrame, spark: pd.DataFrame) -> list[str]:
+    """What differs between the two builds of one table ([] when they agree)."""
+    if sorted(duck.columns) != sorted(spark.columns):
+        return [f"{table}: columns {sorted(duck.columns)} on DuckDB, {sorted(spark.columns)} on Spark"]
+    if len(duck) != len(spark):
+        return [f"{table}: {len(duck)} rows on DuckDB, {len(spark)} on Spark"]
+    skip = NOT_COMPARED.get(table, set())
+    columns = [c for c in duck.columns if c not in skip]
+    d, s = _normalised(duck[columns]), _normalised(spark[columns])
+    floats = [c for c in columns if d[c].dtype == "float64" or s[c].dtype == "float64"]
+    keys = [c for c in columns if c not in floats]
+    d[floats], s[floats] = d[floats].astype("float64"), s[floats].astype("float64")
+    order = keys + floats
+    d = d.sort_values(order, na_position="first").reset_index(drop=True)
+    s = s.sort_values(order, na_position="first").reset_index(drop=True)
+    problems = [f"{table}.{c}: {int((d[c].fillna('<null>') != s[c].fillna('<null>')).sum())} values differ"
+                for c in keys if not d[c].fillna("<null>").equals(s[c].fillna("<null>"))]
+    rtol = MODEL_RTOL if table.startswith(MODEL_TABLES) else SQL_RTOL
+    for c in floats:
+        close = np.isclose(d[c], s[c], rtol=rtol, atol=1e-9, equal_nan=True)
+        if not close.all():
+            worst = np.nanmax(np.abs(d[c] - s[c]))
+            problems.append(f"{table}.{c}: {int((~close).sum())} values differ (max abs diff {worst:.3g})")
+    return problems
+
+
+def test_every_table_is_the_same_on_both_engines(engines) -> None:
+    duck, spark_dir = engines
+    names = query(duck, "select table_name from information_schema.tables "
+                        "where table_schema = 'main' and table_type = 'BASE TABLE'")["table_name"]
+    problems = []
+    for table in sorted(set(names) - NOT_TABLES):
+        path = spark_dir / f"{table}.parquet"
+        if not path.exists():
+            problems.append(f"{table}: missing on Spark")
+            continue
+        problems += _compare(table, query(duck, f"select * from main.{table}"), pd.read_parquet(path))
+    assert not problems, "\n".join(problems)
+
+
+def test_bad_rows_give_the_same_audit_rows(engines) -> None:
+    duck, spark_dir = engines
+    on_duck = query(duck, "select source_table, rule, count(*) as n from main.audit_rejected_rows group by all")
+    on_spark = pd.read_parquet(spark_dir / "audit_rejected_rows.parquet").groupby(
+        ["source_table", "rule"]).size().rename("n").reset_index()
+    assert on_duck["n"].sum() > 0, "the generated shop must hold bad rows"
+    merged = on_duck.merge(on_spark, on=["source_table", "rule"], how="outer", suffixes=("_duck", "_spark"))
+    assert merged["n_duck"].equals(merged["n_spark"]), merged.to_string()
