@@ -24,7 +24,6 @@ from shoplens.clv.config import (
     COUNT_MODELS,
     PARAMETER_COLUMNS,
     PREDICTION_COLUMNS,
-    SPEND_MODEL,
     ClvConfig,
     ClvConfigError,
     ClvDataError,
@@ -37,10 +36,11 @@ from shoplens.clv.evaluation import (
     select_count_model,
     window_actuals,
 )
-from shoplens.clv.fit import fit_clv, fit_model
+from shoplens.clv.fit import fit_clv
 from shoplens.clv.parameters import fit_from_parameters, parameters_frame
 from shoplens.clv.score import score_customers
-from shoplens.clv.summary import compress_spend, validate_summary
+from shoplens.clv.spend import fit_spend
+from shoplens.clv.summary import validate_summary
 from shoplens.evaluation import EVALUATION_COLUMNS
 from shoplens.inputs import purchases_only, read_as_of
 from shoplens.settings import read_var
@@ -173,13 +173,9 @@ def decline_reason(summary: pd.DataFrame, config: ClvConfig) -> str:
     the two sources of :class:`ClvDeclined`.
     """
     try:
-        frame = validate_summary(summary, config)
-        gg = fit_model(SPEND_MODEL, compress_spend(frame), penalizer=config.penalizer,
-                       time_unit=config.time_unit, engine=config.engine)
+        fit_spend(validate_summary(summary, config), config)
     except ClvDeclined as exc:
         return str(exc)
-    if gg.params["q"] <= 1:
-        return f"Gamma-Gamma estimated q = {gg.params['q']:.3f} <= 1 (infinite mean spend); see docs/clv.md"
     return ""
 
 
