@@ -293,9 +293,8 @@ def evaluate_clv(
     rows += naive_rate_errors(eval_summary, actual, window, config)
     rows += _value_rows(eval_fit, eval_summary, actual, window, config)
     rows += predictive_rows(eval_fit, validate_summary(eval_summary, config), actual, window, config)
-    for name in eval_fit.count_models:
-        rows.append({"model_name": name, "task": "model_selection", "metric": "is_selected",
-                     "value": float(name == fit.selected), "n_obs": 0})
+    rows += [{"model_name": name, "task": "model_selection", "metric": "is_selected",
+              "value": float(name == fit.selected), "n_obs": 0} for name in eval_fit.count_models]
     for row in rows:
         row["model_version"] = MODEL_VERSION
     return evaluation_frame(
