@@ -61,7 +61,7 @@ def predictive_rows(
     try:
         for name in fit.count_models:
             samples = simulate(replace(fit, selected=name), px, prec, page, t, config.n_draws, config.seed)
-            median = np.nanmedian(samples.counts, axis=1)[inv]
+            median = np.median(samples.counts, axis=1)[inv]
             rows.append(_row(name, "repeat_purchases", "mae_median", np.mean(np.abs(median - act_n)), len(x)))
             if name == fit.selected:
                 served = samples

@@ -105,16 +105,17 @@ def simulate(fit: ClvFit, x, rec, age, t: float, n_draws: int, seed: int) -> Pre
         else:
             g1 = rng.standard_gamma(spend["p"][k] * x + spend["q"][k])
             scale[:, k] = rng.standard_gamma(n * spend["p"][k]) / g1
-    bad = ~np.isfinite(counts).all(axis=0)
-    if bad.sum() > n_draws // 2:
+    good = np.isfinite(counts).all(axis=0) & np.isfinite(scale).all(axis=0)
+    if good.sum() < max(10, n_draws // 2):
         raise ClvFitError(
-            f"{int(bad.sum())} of {n_draws} parameter draws of {model.name} give no finite purchase"
+            f"{int((~good).sum())} of {n_draws} parameter draws of {model.name} give no finite purchase"
             " simulation; the fit is too uncertain for an interval. Fix: more history (later"
             " as_of_date) or a penalizer."
         )
-    if constant:
-        return PredictiveSamples(counts, scale, spend["value"], np.zeros(n_draws), count_draws)
-    return PredictiveSamples(counts, scale, spend["v"], np.ones(n_draws), count_draws)
+    base, slope = (spend["value"], np.zeros(n_draws)) if constant else (spend["v"], np.ones(n_draws))
+    # only draws that are finite for every pattern: plain (not nan-) percentiles stay fast
+    return PredictiveSamples(counts[:, good], scale[:, good], base[good], slope[good],
+                             [d for d, keep in zip(count_draws, good, strict=True) if keep])
 
 
 def customer_quantiles(
@@ -131,7 +132,7 @@ def customer_quantiles(
     one_time = x == 0
     pats = np.unique(inv[one_time])
     if len(pats):
-        per_pattern = np.nanpercentile(scale[pats] * samples.base.astype(np.float32), qs, axis=1)
+        per_pattern = np.percentile(scale[pats] * samples.base.astype(np.float32), qs, axis=1)
         out[:, one_time] = per_pattern[:, np.searchsorted(pats, inv[one_time])]
     rows = np.flatnonzero(~one_time)
     base = samples.base.astype(np.float32)
@@ -140,7 +141,7 @@ def customer_quantiles(
     for start in range(0, len(rows), CHUNK):
         idx = rows[start : start + CHUNK]
         values = scale[inv[idx]] * (base + slope * xm[idx, None])
-        out[:, idx] = np.nanpercentile(values, qs, axis=1)
+        out[:, idx] = np.percentile(values, qs, axis=1)
     return np.maximum(out, 0.0)
 
 
@@ -167,9 +168,7 @@ def customer_pit(
         else:
             values = samples.scale[inv[idx]] * (base + slope * xm[idx, None])
         y = actual[idx, None].astype(np.float32)
-        valid = np.isfinite(values)
-        n = valid.sum(axis=1)
-        below = ((values < y) & valid).sum(axis=1)
-        equal = ((values == y) & valid).sum(axis=1)
-        out[idx] = (below + rng.random(len(idx)) * equal) / np.maximum(n, 1)
+        below = (values < y).sum(axis=1)
+        equal = (values == y).sum(axis=1)
+        out[idx] = (below + rng.random(len(idx)) * equal) / values.shape[1]
     return out
