@@ -38,9 +38,9 @@ def _chunk(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator, n: int, id
     base_sec = _seconds_since_epoch(cfg.start)
     info, o_cust, o_day, o_value = _purchases(cfg, rng, n, id_offset)
     cust_ids = _ids("C", info["index"] + 1, 8)
-    taste_group, taste_step = None, None
+    taste_group, taste_step, taste_browse = None, None, None
     if tastes is not None:  # (Tastes, seed of this chunk's taste stream)
-        taste_group, taste_step = _taste_step(tastes[0], np.random.default_rng(tastes[1]), cat, n, o_cust)
+        taste_group, taste_step, taste_browse = _taste_step(tastes[0], np.random.default_rng(tastes[1]), cat, n, o_cust)
     o_sec_rel = o_day * 86400 + _day_seconds(rng, o_day.size)
     order_ids = _ids("O", np.arange(o_day.size) + order_offset + 1, 10)
     orders = _orders_frame(rng, order_ids, cust_ids[o_cust], base_sec + o_sec_rel, o_value)
@@ -59,6 +59,8 @@ def _chunk(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator, n: int, id
     if cfg.events:
         sess = _sessions(cfg, rng, info, o_cust, o_sec_rel, base_sec)
         events = _events(rng, sess, cat, base_sec, cust_ids, session_offset, event_offset)
+        if taste_browse is not None:
+            _browse_with_tastes(events, sess, taste_browse, session_offset, l_order, l_product)
     truth = {
         "n_customers_buying": int(n),
         "n_orders_completed": int(o_day.size),
@@ -116,6 +118,15 @@ def _customers_frame(
             ],
         }
     )
+
+def _browse_with_tastes(events: dict, sess: dict, browse, session_offset: int, line_order: np.ndarray,
+                        line_product: np.ndarray) -> None:
+    """Put the owners' tastes on the product ids of product-view and add-to-cart events (in place)."""
+    shown = np.nonzero(np.isin(events["event_type"], ("product_view", "add_to_cart")))[0]
+    owner = events["session_id"][shown] - session_offset
+    product = browse(sess["cust"][owner], sess["order"][owner], line_order, line_product)
+    events["product_id"][shown] = _ids("P", product + 1, 5)
+
 
 def _events_table(ev: dict, csv: bool) -> pa.Table:
     occurred = _ts_array(ev["occurred_at"])
