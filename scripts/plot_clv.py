@@ -68,7 +68,9 @@ def calibration_chart(con: duckdb.DuckDBPyConnection, out: Path) -> Path:
 def cumulative_chart(con: duckdb.DuckDBPyConnection, out: Path) -> Path:
     params = con.execute(
         "select model_name, parameter, estimate, time_unit, as_of_date from ml_clv_parameters"
-        " where is_selected and model_role = 'count'"
+        " where model_role = 'count' and model_name = (select replace(model_name, '_cov', '')"
+        "  from ml_clv_parameters where is_selected and model_role = 'count' limit 1)"
+        # with covariates served, the curve of the same model without them
     ).df()
     name = str(params["model_name"].iloc[0])
     unit = DAYS_PER_UNIT[str(params["time_unit"].iloc[0])]

@@ -27,7 +27,10 @@ final as (
             order_date as demand_date,
             cast(sum(quantity) as bigint) as units,
             cast(sum(line_amount) as decimal(18, 2)) as revenue,
-            count(distinct order_id) as n_orders
+            count(distinct order_id) as n_orders,
+            cast(
+                sum(case when discount > 0 then quantity else 0 end) as bigint
+            ) as units_on_promotion
         from purchased
         group by {% if level != 'total' %}{{ key }}, {% endif %}order_date
         {% if not loop.last %}union all{% endif %}

@@ -18,11 +18,12 @@ def model(dbt, session):
         "clv_pareto_max_patterns": dbt.config.get("clv_pareto_max_patterns"),
         "clv_fit_engine": dbt.config.get("clv_fit_engine"),
         "seed": dbt.config.get("seed"),
+        "clv_covariates": dbt.config.get("clv_covariates"),
     }
     config, backtest_days = pipeline.config_from_dbt(settings.get)
     dbt.ref("ml_clv_predictions")  # evaluation runs after the scores it vouches for
     return pipeline.build_evaluation(
         dbt.ref("customer_btyd_summary").df(), dbt.ref("ml_clv_parameters").df(),
         dbt.ref("as_of").df(), dbt.ref("fct_orders").df(), dbt.ref("holdout_orders").df(), config,
-        backtest_days,
+        backtest_days, **pipeline.covariate_args(dbt.ref("dim_customers").df(), settings.get),
     )

@@ -19,9 +19,11 @@ def model(dbt, session):
         "clv_pareto_max_patterns": dbt.config.get("clv_pareto_max_patterns"),
         "clv_fit_engine": dbt.config.get("clv_fit_engine"),
         "seed": dbt.config.get("seed"),
+        "clv_covariates": dbt.config.get("clv_covariates"),
     }
     config, _ = pipeline.config_from_dbt(settings.get)
     return pipeline.build_parameters(
         dbt.ref("customer_btyd_summary").df(), dbt.ref("as_of").df(),
         dbt.ref("holdout_orders").df(), config,
+        **pipeline.covariate_args(dbt.ref("dim_customers").df(), settings.get),
     )

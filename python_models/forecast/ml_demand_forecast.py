@@ -12,11 +12,14 @@ def model(dbt, session):
     # refs and dbt.config.get as plain statements: dbt's parser only sees literal calls
     demand = dbt.ref("demand_daily").df()
     as_of = dbt.ref("as_of").df()
+    customers = dbt.ref("dim_customers").df()
     settings = {
         "forecast_top_n": dbt.config.get("forecast_top_n"),
         "forecast_horizon_days": dbt.config.get("forecast_horizon_days"),
         "forecast_n_jobs": dbt.config.get("forecast_n_jobs"),
         "forecast_backtest_origins": dbt.config.get("forecast_backtest_origins"),
         "forecast_time_budget_s": dbt.config.get("forecast_time_budget_s"),
+        "forecast_calibration_origins": dbt.config.get("forecast_calibration_origins"),
+        "forecast_reference_models": dbt.config.get("forecast_reference_models"),
     }
-    return pipeline.build_forecast(demand, as_of, settings)
+    return pipeline.build_forecast(demand, as_of, settings, customers)

@@ -12,6 +12,7 @@ def model(dbt, session):
     # refs and dbt.config.get as plain statements: dbt's parser only sees literal calls
     demand = dbt.ref("demand_daily").df()
     as_of = dbt.ref("as_of").df()
+    customers = dbt.ref("dim_customers").df()
     forecasts = dbt.ref("ml_demand_forecast").df()
     holdout_demand = dbt.ref("holdout_demand_daily").df()
     settings = {
@@ -20,5 +21,9 @@ def model(dbt, session):
         "forecast_n_jobs": dbt.config.get("forecast_n_jobs"),
         "forecast_backtest_origins": dbt.config.get("forecast_backtest_origins"),
         "forecast_time_budget_s": dbt.config.get("forecast_time_budget_s"),
+        "forecast_calibration_origins": dbt.config.get("forecast_calibration_origins"),
+        "forecast_reference_models": dbt.config.get("forecast_reference_models"),
     }
-    return pipeline.build_evaluation(demand, as_of, forecasts, holdout_demand, settings)
+    return pipeline.build_evaluation(
+        demand, as_of, forecasts, holdout_demand, settings, customers
+    )

@@ -75,7 +75,14 @@ def parameters_frame(
 
 
 def fit_from_parameters(parameters: pd.DataFrame) -> ClvFit:
-    """Rebuild a :class:`ClvFit` from ``ml_clv_parameters`` (no refit)."""
+    """Rebuild a :class:`ClvFit` from ``ml_clv_parameters`` (no refit).
+
+    Models with covariates (``*_cov``) are left to shoplens.clv.covariate_serving.
+    """
+    with_covariates = parameters["model_name"].astype(str).str.endswith("_cov")
+    served_base = [str(n).removesuffix("_cov") for n in parameters.loc[with_covariates & parameters["is_selected"],
+                                                                        "model_name"].unique()]
+    parameters = parameters.loc[~with_covariates]
     models: dict[str, FittedModel] = {}
     for name, rows in parameters.groupby("model_name", sort=False):
         names = PARAMETER_NAMES[str(name)]
@@ -105,5 +112,7 @@ def fit_from_parameters(parameters: pd.DataFrame) -> ClvFit:
     fit = ClvFit(count_models=models, spend_model=spend)
     selected_rows = parameters.loc[(parameters["model_role"] == "count") & parameters["is_selected"]]
     fit.selected = str(selected_rows["model_name"].iloc[0]) if len(selected_rows) else default_count_model(fit)
+    if not len(selected_rows) and served_base and served_base[0] in fit.count_models:
+        fit.selected = served_base[0]  # the model served with covariates, without them
     fit.selection_reason = str(selected_rows["selection_reason"].iloc[0]) if len(selected_rows) else ""
     return fit

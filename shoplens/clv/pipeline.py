@@ -32,6 +32,13 @@ from shoplens.clv.config import (
     ClvDataError,
     ClvDeclined,
 )
+from shoplens.clv.covariate_pipeline import (
+    add_covariate_models,
+    evaluation_with_covariates,
+    predictions_with_covariates,
+)
+from shoplens.clv.covariate_serving import served_covariate_model
+from shoplens.clv.covariates import covariate_names_from_dbt
 from shoplens.clv.diagnostics import build_diagnostic as _build_diagnostic
 from shoplens.clv.diagnostics import holdout_note
 from shoplens.clv.evaluation import (
@@ -64,6 +71,7 @@ SETTINGS = (
     "clv_pareto_max_patterns",
     "clv_fit_engine",
     "seed",
+    "clv_covariates",
 )
 
 
@@ -90,6 +98,11 @@ def config_from_dbt(get: Callable[[str], object]) -> tuple[ClvConfig, int]:
     return config, int(float(value("clv_backtest_days", 180, float)))
 
 
+def covariate_args(customers: pd.DataFrame, get: Callable[[str], object]) -> dict[str, object]:
+    """Keyword arguments of the build_* functions for covariates (dbt var clv_covariates)."""
+    return {"customers": customers, "covariates": covariate_names_from_dbt(get)}
+
+
 def _as_of(as_of: pd.DataFrame) -> tuple[dt.date, dt.date, bool]:
     row = read_as_of(as_of, error=ClvDataError)
     return row.as_of_date, row.data_end_date, row.has_holdout
@@ -106,26 +119,40 @@ def build_parameters(
     holdout_orders: pd.DataFrame,
     config: ClvConfig,
     fitted_at: dt.datetime | None = None,
+    customers: pd.DataFrame | None = None,
+    covariates: tuple[str, ...] = (),
 ) -> pd.DataFrame:
-    """Fit all candidates at as_of_date and record which count model is used and why."""
+    """Fit all candidates at as_of_date and record which count model is used and why.
+
+    With ``customers`` (dim_customers) and ``covariates`` named, the count
+    models are also fitted with covariates (shoplens.clv.covariate_pipeline).
+    """
     as_of_date, data_end, has_holdout = _as_of(as_of)
     try:
         fit = fit_clv(summary, config)
     except ClvDeclined:
         return empty_like(PARAMETER_COLUMNS)
-    errors = None
+    errors = window = None
     holdout = _purchases(holdout_orders)
     if has_holdout and len(holdout) and data_end > as_of_date:
         actual = window_actuals(holdout, as_of_date + dt.timedelta(days=1), data_end)
-        errors = count_model_errors(fit, summary, actual, (data_end - as_of_date).days, config)
+        window = (actual, (data_end - as_of_date).days)
+        errors = count_model_errors(fit, summary, actual, window[1], config)
     select_count_model(fit, errors)
-    return parameters_frame(fit, as_of_date=as_of_date, fitted_at=fitted_at)
+    frame = parameters_frame(fit, as_of_date=as_of_date, fitted_at=fitted_at)
+    if customers is None or not covariates:
+        return frame
+    return add_covariate_models(frame, fit, summary, customers, covariates, config, as_of_date, window, errors)
 
 
 def build_predictions(
-    summary: pd.DataFrame, parameters: pd.DataFrame, as_of: pd.DataFrame, config: ClvConfig
+    summary: pd.DataFrame, parameters: pd.DataFrame, as_of: pd.DataFrame, config: ClvConfig,
+    customers: pd.DataFrame | None = None, covariates: tuple[str, ...] = (),
 ) -> pd.DataFrame:
-    """Score every customer of the summary with the parameters of ``ml_clv_parameters``."""
+    """Score every customer of the summary with the parameters of ``ml_clv_parameters``
+
+    (each customer with its covariate group's parameters when a model with
+    covariates is served)."""
     as_of_date, _, _ = _as_of(as_of)
     if parameters.empty:  # the step declined: no stale scores
         return empty_like(PREDICTION_COLUMNS)
@@ -136,7 +163,8 @@ def build_predictions(
             " Fix: rebuild ml_clv_parameters with the same btyd_time_unit."
         )
     fit = fit_from_parameters(parameters)
-    return score_customers(fit, summary, config, as_of_date=as_of_date)
+    scored = score_customers(fit, summary, config, as_of_date=as_of_date)
+    return predictions_with_covariates(scored, fit, parameters, summary, customers, covariates, config, as_of_date)
 
 
 def build_evaluation(
@@ -147,6 +175,8 @@ def build_evaluation(
     holdout_orders: pd.DataFrame,
     config: ClvConfig,
     backtest_days: int = 180,
+    customers: pd.DataFrame | None = None,
+    covariates: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Evaluation rows for every candidate (holdout if data follow as_of_date, else backtest)."""
     as_of_date, data_end, has_holdout = _as_of(as_of)
@@ -157,7 +187,7 @@ def build_evaluation(
     purchases = _purchases(orders)
     purchases = purchases.loc[pd.to_datetime(purchases["order_date"]) <= pd.Timestamp(as_of_date)]
     try:
-        return evaluate_clv(
+        evaluation = evaluate_clv(
             fit,
             summary,
             purchases,
@@ -169,6 +199,8 @@ def build_evaluation(
         )
     except ClvDeclined:  # the backtest refit declined; build_status says why
         return empty_like(EVALUATION_COLUMNS)
+    covs = covariates if customers is not None else ()
+    return evaluation_with_covariates(evaluation, parameters, summary, customers, covs, config, holdout)
 
 
 def decline_reason(summary: pd.DataFrame, config: ClvConfig) -> str:
@@ -208,7 +240,8 @@ def build_status(
             f"no evaluation rows: the backtest refit at as_of_date - clv_backtest_days ({backtest_days}"
             " days) declined; keep orders after as_of_date for a holdout or set a smaller clv_backtest_days"
         )
-    return step_status("clv", as_of_date, served_model=f"{count.name}+{spend.name}",
+    served = served_covariate_model(parameters) or count.name
+    return step_status("clv", as_of_date, served_model=f"{served}+{spend.name}",
                        rows_written=len(predictions), problems=problems,
                        notes=[_naive_rate_note(evaluation, count.name),
                               holdout_note(*_as_of(as_of))]).frame()

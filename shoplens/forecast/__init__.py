@@ -22,7 +22,16 @@ How one series is forecast (see ``docs/forecast.md`` for the reasons):
    forecast and its intervals come from the statsmodels ``SARIMAX`` Kalman
    filter run with those parameters over the whole training series. The order
    search stops once ``time_budget_s`` is spent on a series.
-4. Forecasts and bounds are clipped at zero (demand cannot be negative).
+   The SARIMA is the error model of a regression on calendar regressors
+   (``calendar``, ``exog``: yearly Fourier terms from ``min_yearly_days``,
+   public holidays weighted by the customers' countries, Black Friday
+   weekend, the promotion share when the input has it).
+4. The served method is the winner of the series' own rolling-origin
+   backtest over the ``calibration_origins`` before the forecast, among the
+   backbone with and without calendar terms, seasonal naive and the optional
+   statsforecast models (``reference``); its intervals are split conformal
+   intervals on those windows' standardised errors (``selection``).
+5. Forecasts and bounds are clipped at zero (demand cannot be negative).
 
 Backtest: a rolling origin over the last ``backtest_origins`` horizons. At
 each origin the whole procedure above (method choice, order search,
@@ -32,7 +41,9 @@ is the baseline.
 
 Layout: ``config`` (settings, columns, dbt vars), ``series`` (input),
 ``methods`` (seasonal naive, Croston SBA), ``sarima`` (order search and
-forecast of one series), ``engine`` (many series, backtest), ``metrics``
+forecast of one series), ``calendar`` and ``exog`` (calendar regressors),
+``selection`` (served method, conformal intervals), ``reference``
+(statsforecast candidates), ``engine`` (many series, backtest), ``metrics``
 (evaluation rows), ``holdout`` (production forecast vs later demand),
 ``status`` (ml_forecast_status) and ``pipeline`` (the only entry from dbt).
 """
@@ -50,10 +61,12 @@ from shoplens.forecast.config import (  # noqa: F401
     Z80,
     Z95,
     ForecastConfig,
+    SeriesContext,
     SeriesForecast,
     config_from_dbt,
 )
 from shoplens.forecast.engine import (  # noqa: F401
+    backtest_candidates,
     backtest_demand,
     backtest_origins,
     forecast_demand,

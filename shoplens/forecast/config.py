@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,6 +60,8 @@ FORECAST_COLUMNS = [
     "aicc",
     "fit_seconds",
     "fit_note",
+    "has_yearly_terms",
+    "interval_method",
 ]
 
 BACKTEST_COLUMNS = [
@@ -94,7 +97,12 @@ ALLOWED = {
     "max_train_days": ">= min_history_days",
     "time_budget_s": "> 0, or null for no wall-clock cap (var forecast_time_budget_s)",
     "candidate_orders": "at least one (p, q, P, Q)",
+    "min_yearly_days": ">= 400",
+    "max_yearly_harmonics": "1 to 10",
+    "calibration_origins": ">= 0 (var forecast_calibration_origins)",
+    "reference_models": "any of autoarima, autoets, mstl (var forecast_reference_models)",
 }
+REFERENCE_MODELS = ("autoarima", "autoets", "mstl")
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,18 @@ class ForecastConfig:
     time_budget_s: seconds of order search per series fit before the search
         stops; None (the default) searches every candidate, so the chosen orders
         never depend on how busy the machine is.
+    min_yearly_days: training days from which SARIMA gets yearly Fourier terms
+        (a year and a half: each day of the year seen at least once, half of
+        them twice); shorter series get the weekly model, flagged.
+    max_yearly_harmonics: most yearly sine/cosine pairs; the number is chosen
+        by AICc of the regression on the differenced series.
+    calendar_regressors: False turns off the Fourier, holiday and promotion
+        regressors (the weekly-only SARIMA of forecast-v1).
+    calibration_origins: rolling origins before each forecast origin whose
+        errors choose the served method and calibrate its intervals
+        [forecast_calibration_origins].
+    reference_models: statsforecast models that join the candidates
+        (``autoarima``, ``autoets``, ``mstl``) [forecast_reference_models].
     """
 
     horizon_days: int = 28
@@ -131,6 +151,11 @@ class ForecastConfig:
     seasonal_strength_threshold: float = 0.64
     max_train_days: int = 730
     time_budget_s: float | None = None
+    min_yearly_days: int = 548
+    max_yearly_harmonics: int = 4
+    calendar_regressors: bool = True
+    calibration_origins: int = 4
+    reference_models: tuple[str, ...] = ()
     candidate_orders: tuple[tuple[int, int, int, int], ...] = field(
         default=CANDIDATE_ORDERS
     )
@@ -147,6 +172,10 @@ class ForecastConfig:
             "max_train_days": self.max_train_days >= self.min_history_days,
             "time_budget_s": self.time_budget_s is None or self.time_budget_s > 0,
             "candidate_orders": len(self.candidate_orders) >= 1,
+            "min_yearly_days": self.min_yearly_days >= 400,
+            "max_yearly_harmonics": 1 <= self.max_yearly_harmonics <= 10,
+            "calibration_origins": self.calibration_origins >= 0,
+            "reference_models": set(self.reference_models) <= set(REFERENCE_MODELS),
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -170,9 +199,36 @@ class SeriesForecast:
     aicc: float = float("nan")
     fit_seconds: float = 0.0
     note: str = ""
-    # SARIMA only: (d, D, (p, q, P, Q), free parameters), to refit the same
-    # model at a later backtest origin
+    # SARIMA only: (d, D, (p, q, P, Q), free parameters, yearly harmonics), to
+    # refit the same model at a later backtest origin
     spec: tuple | None = None
+    # standard error of the point forecast per horizon day (the spread the
+    # calibration rescales); None: read from the 80% upper bound
+    se: np.ndarray | None = None
+    has_yearly_terms: bool = False
+    interval_method: str = "model"
+
+
+@dataclass(frozen=True)
+class SeriesContext:
+    """What the calendar regressors need about one series besides its values.
+
+    start: the date of the first value (None: no calendar regressors).
+    promotion: share of units sold at a discount per day, aligned with the values.
+    country_weights: customers per country, for the public holiday share.
+    """
+
+    start: dt.date | None = None
+    promotion: np.ndarray | None = None
+    country_weights: Mapping[str, float] | None = None
+
+    def shifted(self, days: int) -> SeriesContext:
+        """The context of the same series with its first ``days`` values dropped."""
+        if days <= 0 or self.start is None:
+            return self
+        promotion = None if self.promotion is None else self.promotion[days:]
+        return SeriesContext(self.start + dt.timedelta(days=days), promotion,
+                             self.country_weights)
 
 def config_from_dbt(get: Callable[[str], object]) -> ForecastConfig:
     """Build the settings from a dbt Python model's ``dbt.config.get``."""
@@ -186,4 +242,12 @@ def config_from_dbt(get: Callable[[str], object]) -> ForecastConfig:
         n_jobs=int(number("forecast_n_jobs", 1)),
         backtest_origins=int(number("forecast_backtest_origins", 4)),
         time_budget_s=read_var(get, "forecast_time_budget_s", None, float),  # type: ignore[arg-type]
+        calibration_origins=int(number("forecast_calibration_origins", 4)),
+        reference_models=read_var(get, "forecast_reference_models", (), _model_list),  # type: ignore[arg-type]
     )
+
+
+def _model_list(value: object) -> tuple[str, ...]:
+    """``"autoarima, mstl"`` (or a list) as a tuple of lower-case names."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    return tuple(str(item).strip().lower() for item in items if str(item).strip())

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 
 import numpy as np
@@ -18,30 +20,101 @@ from shoplens.forecast.config import (
     MODEL_VERSION,
     SEASON,
     ForecastConfig,
+    SeriesContext,
     SeriesForecast,
 )
-from shoplens.forecast.methods import seasonal_naive_point
+from shoplens.forecast.methods import seasonal_naive, seasonal_naive_point
+from shoplens.forecast.reference import reference_forecast
 from shoplens.forecast.sarima import forecast_series
-from shoplens.forecast.series import select_series
+from shoplens.forecast.selection import choose_and_calibrate
+from shoplens.forecast.series import Series, select_series
 
 
-def _forecast_task(args: tuple[list[np.ndarray], ForecastConfig]) -> list[SeriesForecast]:
-    values, config = args
-    return [forecast_series(y, config) for y in values]
+@dataclass
+class SeriesJob:
+    """One series' values and calendar context, and the origins to forecast from.
+
+    origins: training lengths, increasing; ``targets``: indexes into
+    ``origins`` whose served forecast is wanted (the others only calibrate).
+    search_origin: the training length at which the SARIMA order is searched,
+    the job's first origin (production: the first calibration origin, so the
+    order comes from recent data; backtest: the first of all origins, so no
+    scored or calibrating forecast uses data after its origin).
+    """
+
+    values: np.ndarray
+    context: SeriesContext
+    origins: list[int]
+    targets: list[int]
+    search_origin: int
 
 
-def _backtest_task(args: tuple[list[np.ndarray], ForecastConfig]) -> list[list[SeriesForecast]]:
-    values, config = args
+@dataclass
+class SeriesResult:
+    """The served forecast per target origin and every candidate's forecasts."""
+
+    served: list[SeriesForecast]
+    candidates: dict[str, list[SeriesForecast]]
+
+
+def _backbone_fits(job: SeriesJob, config: ForecastConfig) -> list[SeriesForecast]:
+    """The backbone's forecast from every origin of ``job`` (order searched once)."""
+    y = job.values
+    context = job.context if config.calendar_regressors else SeriesContext()
+    search = forecast_series(y[: job.search_origin], config, None, context)
+    spec = search.spec if search.method == "sarima" else None
+    fits = []
+    for origin in job.origins:
+        fc = search if origin == job.search_origin else forecast_series(
+            y[:origin], config, spec, context)
+        if spec is None and fc.method == "sarima":
+            spec = fc.spec
+        fits.append(fc)
+    return fits
+
+
+def _has_calendar_terms(fc: SeriesForecast) -> bool:
+    tags = ("+fourier", "+public_holiday", "+shopping_event", "+promotion_share")
+    return fc.method == "sarima" and any(tag in fc.model_order for tag in tags)
+
+
+def _candidate_fits(job: SeriesJob, config: ForecastConfig) -> dict[str, list[SeriesForecast]]:
+    """Every candidate's forecast from every origin of ``job`` (backbone first).
+
+    ``backbone_weekly`` (the SARIMA without calendar regressors) joins when the
+    backbone fits a SARIMA with them: a series whose calendar terms do not
+    help (a shop total, where the categories' yearly cycles cancel) keeps the
+    weekly model if it did better on the windows before.
+    """
+    fits: dict[str, list[SeriesForecast]] = {"backbone": _backbone_fits(job, config)}
+    if any(_has_calendar_terms(fc) for fc in fits["backbone"]):
+        fits["backbone_weekly"] = _backbone_fits(job, replace(config, calendar_regressors=False))
+    fits["seasonal_naive"] = []
+    for origin in job.origins:
+        train = job.values[:origin]
+        trimmed = train[np.flatnonzero(train > 0)[0]:] if (train > 0).any() else train[:0]
+        fits["seasonal_naive"].append(
+            seasonal_naive(trimmed if len(trimmed) >= SEASON else train, config.horizon_days))
+    for name in config.reference_models:
+        fits[name] = [reference_forecast(name, job.values[:o], config) for o in job.origins]
+    return fits
+
+
+def _series_task(args: tuple[list[SeriesJob], ForecastConfig]) -> list[SeriesResult]:
+    jobs, config = args
     out = []
-    for y in values:
-        fits: list[SeriesForecast] = []
-        spec = None
-        for origin in backtest_origins(len(y), config):
-            fc = forecast_series(y[:origin], config, spec)
-            if spec is None and fc.method == "sarima":
-                spec = fc.spec
-            fits.append(fc)
-        out.append(fits)
+    for job in jobs:
+        started = time.perf_counter()
+        fits = _candidate_fits(job, config)
+        served = [
+            choose_and_calibrate(job.values, job.origins, fits, t, config.horizon_days,
+                                 config.calibration_origins)
+            for t in job.targets
+        ]
+        seconds = time.perf_counter() - started
+        for fc in served:
+            fc.fit_seconds = seconds
+        out.append(SeriesResult(served, fits))
     return out
 
 
@@ -66,8 +139,8 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _parallel_map(
-    task: Callable[[tuple[list[np.ndarray], ForecastConfig]], list],
-    values: Sequence[np.ndarray],
+    task: Callable[[tuple[list, ForecastConfig]], list],
+    values: Sequence,
     config: ForecastConfig,
 ) -> list:
     """Run ``task`` over the series, in ``config.n_jobs`` processes when > 1.
@@ -112,56 +185,76 @@ def _parallel_map(
 
 
 def backtest_origins(n_days: int, config: ForecastConfig) -> list[int]:
-    """Training lengths of the rolling origins: the last ``backtest_origins`` horizons.
+    """Training lengths of the scored rolling origins: the last ``backtest_origins`` horizons.
 
     Origin k (k = B..1) trains on days ``[0, n - k h)`` and is scored on the
     next ``h`` days; origins leaving under two weeks of training are skipped.
     """
+    origins = _all_origins(n_days, config)
+    return origins[len(origins) - min(config.backtest_origins, len(origins)) :]
+
+
+def _all_origins(n_days: int, config: ForecastConfig) -> list[int]:
+    """The scored origins and the ``calibration_origins`` before them (the earliest first)."""
     h = config.horizon_days
-    origins = [n_days - k * h for k in range(config.backtest_origins, 0, -1)]
+    n_origins = config.backtest_origins + config.calibration_origins
+    origins = [n_days - k * h for k in range(n_origins, 0, -1)]
+    # a short series scores the origins it has and calibrates on fewer
     return [o for o in origins if o >= 2 * SEASON]
 
 
+def _job(series: Series, config: ForecastConfig, production: bool) -> SeriesJob:
+    """What to fit for one series: the production forecast, or the scored backtest origins."""
+    n = len(series.values)
+    origins = _all_origins(n, config)
+    context = SeriesContext(series.start, series.promotion, series.country_weights)
+    if production:
+        calibration = origins[len(origins) - config.calibration_origins :] if (
+            config.calibration_origins) else []
+        fit_at = [*calibration, n]
+        return SeriesJob(series.values, context, fit_at, [len(fit_at) - 1], fit_at[0])
+    n_scored = min(config.backtest_origins, len(origins))
+    targets = list(range(len(origins) - n_scored, len(origins)))
+    return SeriesJob(series.values, context, origins, targets, origins[0] if origins else n)
+
+
+def _run(demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None,
+         production: bool, country_weights: Mapping[str, float] | None,
+         ) -> tuple[list[Series], list[SeriesJob], list[SeriesResult]]:
+    series = select_series(demand_daily, config.top_n, as_of_date, country_weights)
+    jobs = [_job(s, config, production) for s in series]
+    return series, jobs, _parallel_map(_series_task, jobs, config)
+
+
 def forecast_demand(
-    demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None = None
+    demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None = None,
+    country_weights: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Forecast every selected series ``config.horizon_days`` past its last day.
 
     Returns one row per series, measure and forecast date with the columns
     ``FORECAST_COLUMNS``. ``as_of_date`` (the last training day) defaults to
     the last date in the data; series that stop earlier are zero-filled to it.
+    Each series is served by the winner of its last ``calibration_origins``
+    backtest windows, with intervals calibrated on them (``selection``).
     """
-    series = select_series(demand_daily, config.top_n, as_of_date)
+    series, _, results = _run(demand_daily, config, as_of_date, True, country_weights)
     as_of = series[0].start + dt.timedelta(days=len(series[0].values) - 1)
-    fits = _parallel_map(_forecast_task, [s.values for s in series], config)
     h = config.horizon_days
     dates = [as_of + dt.timedelta(days=i) for i in range(1, h + 1)]
-    parts = []
-    for s, fc in zip(series, fits, strict=True):
-        parts.append(
-            pd.DataFrame(
-                {
-                    "series_level": s.level,
-                    "series_key": s.key,
-                    "measure": s.measure,
-                    "forecast_date": dates,
-                    "horizon_day": np.arange(1, h + 1),
-                    "point_forecast": fc.mean,
-                    "lower_80": fc.lower_80,
-                    "upper_80": fc.upper_80,
-                    "lower_95": fc.lower_95,
-                    "upper_95": fc.upper_95,
-                    "method": fc.method,
-                    "model_order": fc.model_order,
-                    "as_of_date": as_of,
-                    "model_version": MODEL_VERSION,
-                    "n_train_days": fc.n_train_days,
-                    "aicc": fc.aicc,
-                    "fit_seconds": round(fc.fit_seconds, 4),
-                    "fit_note": fc.note,
-                }
-            )
-        )
+    parts = [
+        pd.DataFrame({
+            "series_level": s.level, "series_key": s.key, "measure": s.measure,
+            "forecast_date": dates, "horizon_day": np.arange(1, h + 1),
+            "point_forecast": fc.mean, "lower_80": fc.lower_80, "upper_80": fc.upper_80,
+            "lower_95": fc.lower_95, "upper_95": fc.upper_95, "method": fc.method,
+            "model_order": fc.model_order, "as_of_date": as_of, "model_version": MODEL_VERSION,
+            "n_train_days": fc.n_train_days, "aicc": fc.aicc,
+            "fit_seconds": round(fc.fit_seconds, 4), "fit_note": fc.note,
+            "has_yearly_terms": fc.has_yearly_terms, "interval_method": fc.interval_method,
+        })
+        for s, fc in ((s, r.served[0]) for s, r in zip(series, results, strict=True))
+    ]
     out = pd.concat(parts, ignore_index=True)[FORECAST_COLUMNS]
     # AICc exists for SARIMA fits only: NULL (not NaN) for the other methods
     out["aicc"] = out["aicc"].astype("Float64").mask(out["aicc"].isna())
@@ -170,54 +263,60 @@ def forecast_demand(
     return out
 
 
+def _backtest_part(s: Series, origin: int, fc: SeriesForecast, h: int) -> pd.DataFrame:
+    """Backtest rows of one series, origin and forecast (``BACKTEST_COLUMNS``)."""
+    y = s.values
+    train = y[:origin]
+    nonzero = np.flatnonzero(train > 0)
+    trimmed = train[nonzero[0] :] if len(nonzero) else train[len(train) :]
+    scale_data = trimmed if len(trimmed) > SEASON else train
+    scale = float(np.mean(np.abs(scale_data[SEASON:] - scale_data[:-SEASON])))
+    origin_date = s.start + dt.timedelta(days=origin - 1)
+    return pd.DataFrame({
+        "series_level": s.level, "series_key": s.key, "measure": s.measure,
+        "origin_date": origin_date,
+        "target_date": [origin_date + dt.timedelta(days=i) for i in range(1, h + 1)],
+        "horizon_day": np.arange(1, h + 1), "actual": y[origin : origin + h],
+        "point_forecast": fc.mean, "lower_80": fc.lower_80, "upper_80": fc.upper_80,
+        "lower_95": fc.lower_95, "upper_95": fc.upper_95,
+        "naive_forecast": seasonal_naive_point(train, h), "mase_scale": scale,
+        "method": fc.method, "model_order": fc.model_order,
+    })
+
+
+def backtest_candidates(
+    demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None = None,
+    country_weights: Mapping[str, float] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rolling-origin backtest: (served, candidates).
+
+    ``served``: one row per series, measure, scored origin and target date
+    (``BACKTEST_COLUMNS``): the actual value, the served forecast (chosen and
+    calibrated on the origins before, never on its own window) with its
+    bounds, the seasonal naive forecast from the same origin, and the MASE
+    scale (mean absolute weekly difference of the training data before the
+    origin). ``candidates``: the same rows for every candidate method on the
+    same origins with its own bounds, plus a ``candidate`` column
+    (``backbone``, ``seasonal_naive``, the statsforecast models).
+    """
+    series, jobs, results = _run(demand_daily, config, as_of_date, False, country_weights)
+    h = config.horizon_days
+    served, candidates = [], []
+    for s, job, result in zip(series, jobs, results, strict=True):
+        for t, fc in zip(job.targets, result.served, strict=True):
+            served.append(_backtest_part(s, job.origins[t], fc, h))
+            for name, fits in result.candidates.items():
+                part = _backtest_part(s, job.origins[t], fits[t], h)
+                candidates.append(part.assign(candidate=name))
+    if not served:
+        empty = pd.DataFrame(columns=BACKTEST_COLUMNS)
+        return empty, empty.assign(candidate=pd.Series(dtype="object"))
+    return (pd.concat(served, ignore_index=True)[BACKTEST_COLUMNS],
+            pd.concat(candidates, ignore_index=True))
+
+
 def backtest_demand(
     demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None = None
 ) -> pd.DataFrame:
-    """Rolling-origin backtest of every selected series.
-
-    Returns one row per series, measure, origin and target date
-    (``BACKTEST_COLUMNS``): the actual value, the forecast with its bounds,
-    the seasonal naive forecast from the same origin, and the MASE scale (mean
-    absolute weekly difference of the training data before the origin).
-    """
-    series = select_series(demand_daily, config.top_n, as_of_date)
-    fits = _parallel_map(_backtest_task, [s.values for s in series], config)
-    h = config.horizon_days
-    parts = []
-    for s, per_origin in zip(series, fits, strict=True):
-        y = s.values
-        for origin, fc in zip(backtest_origins(len(y), config), per_origin, strict=True):
-            train = y[:origin]
-            actual = y[origin : origin + h]
-            nonzero = np.flatnonzero(train > 0)
-            trimmed = train[nonzero[0] :] if len(nonzero) else train[len(train) :]
-            scale_data = trimmed if len(trimmed) > SEASON else train
-            scale = float(np.mean(np.abs(scale_data[SEASON:] - scale_data[:-SEASON])))
-            origin_date = s.start + dt.timedelta(days=origin - 1)
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "series_level": s.level,
-                        "series_key": s.key,
-                        "measure": s.measure,
-                        "origin_date": origin_date,
-                        "target_date": [
-                            origin_date + dt.timedelta(days=i) for i in range(1, h + 1)
-                        ],
-                        "horizon_day": np.arange(1, h + 1),
-                        "actual": actual,
-                        "point_forecast": fc.mean,
-                        "lower_80": fc.lower_80,
-                        "upper_80": fc.upper_80,
-                        "lower_95": fc.lower_95,
-                        "upper_95": fc.upper_95,
-                        "naive_forecast": seasonal_naive_point(train, h),
-                        "mase_scale": scale,
-                        "method": fc.method,
-                        "model_order": fc.model_order,
-                    }
-                )
-            )
-    if not parts:
-        return pd.DataFrame(columns=BACKTEST_COLUMNS)
-    return pd.concat(parts, ignore_index=True)[BACKTEST_COLUMNS]
+    """The served forecasts of the rolling-origin backtest (see :func:`backtest_candidates`)."""
+    return backtest_candidates(demand_daily, config, as_of_date)[0]

@@ -51,6 +51,7 @@ def seasonal_naive(y: np.ndarray, horizon: int, note: str = "") -> SeriesForecas
             **normal_bounds(mean, se),
             n_train_days=len(y),
             note=note,
+            se=se,
         )
     )
 
@@ -94,5 +95,6 @@ def croston_sba(
             upper_95=np.full(horizon, q[3]),
             n_train_days=len(y),
             note=note,
+            se=np.full(horizon, float(np.std(recent))),
         )
     )

@@ -53,20 +53,94 @@ def series_metrics(backtest: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: (model_name of the served forecast or the baseline, metric, series_metrics column)
+SERVED_SPECS = (
+    ("demand_forecast", "mase", "mase_model"),
+    ("demand_forecast", "smape", "smape_model"),
+    ("demand_forecast", "coverage_80", "coverage_80"),
+    ("demand_forecast", "coverage_95", "coverage_95"),
+    ("seasonal_naive", "mase", "mase_naive"),
+    ("seasonal_naive", "smape", "smape_naive"),
+)
+#: backtest candidates and the model_name their rows carry in ml_model_evaluation
+CANDIDATE_NAMES = {
+    "backbone": "sarima",
+    "backbone_weekly": "sarima_weekly",
+    "autoarima": "statsforecast_autoarima",
+    "autoets": "statsforecast_autoets",
+    "mstl": "statsforecast_mstl",
+}
+
+
+def _summary_rows(task: str, slice_name: str, part: pd.DataFrame, specs, model_version: str):
+    """Evaluation rows of one slice: means over series, coverage pooled over days."""
+    rows = []
+    for model_name, metric, column in specs:
+        values = part[column].dropna()
+        if values.empty:
+            continue
+        if column.startswith("coverage"):
+            # pooled over all backtest days, not a mean of series shares
+            value = float((part[column] * part["n_obs"]).sum() / part["n_obs"].sum())
+        else:
+            value = float(values.mean())
+        rows.append({
+            "model_name": model_name,
+            "model_version": f"{__version__}+snaive" if model_name == "seasonal_naive"
+            else model_version,
+            "task": task, "metric": metric, "slice": slice_name, "value": value,
+            "n_obs": int(part.loc[values.index, "n_obs"].sum()),
+        })
+    return rows
+
+
+def _slices(metrics: pd.DataFrame, per_series: bool):
+    """(task, slice name, rows) for all, each level, each method and (optionally) each series."""
+    for measure, by_measure in metrics.groupby("measure", sort=False):
+        task = f"demand_{measure}"
+        yield task, "all", by_measure
+        for level, part in by_measure.groupby("series_level", sort=False):
+            yield task, f"level={level}", part
+        if not per_series:
+            continue
+        for method, part in by_measure.groupby("method", sort=False):
+            yield task, f"method={method}", part
+        for i in range(len(by_measure)):
+            row = by_measure.iloc[[i]]
+            yield task, f"{row['series_level'].iloc[0]}={row['series_key'].iloc[0]}", row
+
+
+def _candidate_rows(candidates: pd.DataFrame, model_version: str) -> list[dict[str, object]]:
+    """Rows of every backtest candidate but seasonal naive (the baseline rows cover it)."""
+    rows: list[dict[str, object]] = []
+    for candidate, part in candidates.groupby("candidate", sort=True):
+        name = CANDIDATE_NAMES.get(str(candidate))
+        if name is None:
+            continue
+        specs = [(name, metric, column) for _, metric, column in SERVED_SPECS[:4]]
+        for task, slice_name, sliced in _slices(series_metrics(part), per_series=False):
+            rows += _summary_rows(task, slice_name, sliced, specs, f"{model_version}:{candidate}")
+    return rows
+
+
 def evaluation_rows(
     backtest: pd.DataFrame,
     *,
     as_of_date: dt.date,
     evaluation_type: str = "backtest",
     model_version: str = MODEL_VERSION,
+    candidates: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Long evaluation rows (``shoplens.evaluation``) from a backtest frame.
 
-    model_name ``demand_forecast`` (the chosen method per series) and
+    model_name ``demand_forecast`` (the served method per series) and
     ``seasonal_naive`` (baseline); task ``demand_units`` / ``demand_revenue``;
     metrics ``mase``, ``smape`` (both models) and ``coverage_80``,
     ``coverage_95`` (the forecast). Slices: ``all``, ``level=<level>``,
     ``method=<method>`` (means over series) and ``<level>=<key>`` per series.
+    With ``candidates`` (from ``backtest_candidates``): rows of every
+    candidate on the same origins (``sarima``, ``statsforecast_*``; slices
+    ``all`` and ``level=<level>``, their own uncalibrated intervals).
     """
     if backtest.empty:
         raise ValueError(
@@ -74,54 +148,11 @@ def evaluation_rows(
             " needs at least 14 days before the last horizon; lower forecast_horizon_days"
             " or forecast_backtest_origins, or load more history)"
         )
-    metrics = series_metrics(backtest)
     rows: list[dict[str, object]] = []
-
-    def add(task: str, slice_name: str, part: pd.DataFrame) -> None:
-        n_points = int(part["n_obs"].sum())
-        specs = [
-            ("demand_forecast", "mase", "mase_model"),
-            ("demand_forecast", "smape", "smape_model"),
-            ("demand_forecast", "coverage_80", "coverage_80"),
-            ("demand_forecast", "coverage_95", "coverage_95"),
-            ("seasonal_naive", "mase", "mase_naive"),
-            ("seasonal_naive", "smape", "smape_naive"),
-        ]
-        for model_name, metric, column in specs:
-            values = part[column].dropna()
-            if values.empty:
-                continue
-            if column.startswith("coverage"):
-                # pooled over all backtest days, not a mean of series shares
-                value = float((part[column] * part["n_obs"]).sum() / part["n_obs"].sum())
-            else:
-                value = float(values.mean())
-            n_obs = n_points if len(values) == len(part) else int(
-                part.loc[values.index, "n_obs"].sum()
-            )
-            rows.append(
-                {
-                    "model_name": model_name,
-                    "model_version": model_version if model_name != "seasonal_naive"
-                    else f"{__version__}+snaive",
-                    "task": task,
-                    "metric": metric,
-                    "slice": slice_name,
-                    "value": value,
-                    "n_obs": n_obs,
-                }
-            )
-
-    for measure, by_measure in metrics.groupby("measure", sort=False):
-        task = f"demand_{measure}"
-        add(task, "all", by_measure)
-        for level, part in by_measure.groupby("series_level", sort=False):
-            add(task, f"level={level}", part)
-        for method, part in by_measure.groupby("method", sort=False):
-            add(task, f"method={method}", part)
-        for _, row in by_measure.iterrows():
-            add(task, f"{row['series_level']}={row['series_key']}", pd.DataFrame([row]))
-
+    for task, slice_name, part in _slices(series_metrics(backtest), per_series=True):
+        rows += _summary_rows(task, slice_name, part, SERVED_SPECS, model_version)
+    if candidates is not None and not candidates.empty:
+        rows += _candidate_rows(candidates, model_version)
     start = pd.to_datetime(backtest["target_date"]).min().date()
     end = pd.to_datetime(backtest["target_date"]).max().date()
     return evaluation_frame(

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 import pandas as pd
 
 from shoplens.evaluation import EVALUATION_COLUMNS
+from shoplens.forecast.calendar import country_weights_from_customers
 from shoplens.forecast.config import FORECAST_COLUMNS, ForecastConfig, config_from_dbt
-from shoplens.forecast.engine import backtest_demand, forecast_demand
+from shoplens.forecast.engine import backtest_candidates, forecast_demand
 from shoplens.forecast.holdout import actuals_from_holdout_demand, holdout_frame
 from shoplens.forecast.metrics import evaluation_rows
 from shoplens.forecast.status import ForecastDeclined, check_demand, forecast_status
@@ -31,16 +32,24 @@ def _config(settings: Mapping[str, object]) -> ForecastConfig:
 
 
 def build_forecast(
-    demand: pd.DataFrame, as_of: pd.DataFrame, settings: Mapping[str, object]
+    demand: pd.DataFrame,
+    as_of: pd.DataFrame,
+    settings: Mapping[str, object],
+    customers: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """``ml_demand_forecast``: empty when there is no demand (the status says why)."""
+    """``ml_demand_forecast``: empty when there is no demand (the status says why).
+
+    ``customers`` (``dim_customers``: country, n_purchases) weights the
+    countries' public holidays; without it the common holidays are used.
+    """
     as_of_date = _as_of_date(as_of)
     config = _config(settings)
     try:
         check_demand(demand, as_of_date)
     except ForecastDeclined:
         return empty_like(FORECAST_COLUMNS)
-    return forecast_demand(demand, config, as_of_date=as_of_date)
+    weights = country_weights_from_customers(customers)
+    return forecast_demand(demand, config, as_of_date=as_of_date, country_weights=weights)
 
 
 def build_evaluation(
@@ -49,18 +58,23 @@ def build_evaluation(
     forecasts: pd.DataFrame,
     holdout_demand: pd.DataFrame,
     settings: Mapping[str, object],
+    customers: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """``ml_forecast_evaluation``: the rolling-origin backtest, plus the holdout
-    rows when valid orders exist after ``as_of_date``."""
+    """``ml_forecast_evaluation``: the rolling-origin backtest (the served
+    forecasts and every candidate on the same origins), plus the holdout rows
+    when valid orders exist after ``as_of_date``."""
     row = read_as_of(as_of)
     as_of_date = row.as_of_date
     config = _config(settings)
     if forecasts.empty:  # the step declined (ml_forecast_status says why)
         return empty_like(EVALUATION_COLUMNS)
-    backtest = backtest_demand(demand, config, as_of_date=as_of_date)
+    backtest, candidates = backtest_candidates(
+        demand, config, as_of_date=as_of_date,
+        country_weights=country_weights_from_customers(customers))
     parts = []
     if not backtest.empty:  # too short for one origin: ml_forecast_status reports it
-        parts.append(evaluation_rows(backtest, as_of_date=as_of_date, evaluation_type="backtest"))
+        parts.append(evaluation_rows(backtest, as_of_date=as_of_date, evaluation_type="backtest",
+                                     candidates=candidates))
     if row.has_holdout:
         last_day = min(row.data_end_date, as_of_date + dt.timedelta(days=config.horizon_days))
         actuals = actuals_from_holdout_demand(holdout_demand)

@@ -11,7 +11,14 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.signal import lfilter
 
-from shoplens.forecast.config import SEASON, ForecastConfig, SeriesForecast, normal_bounds
+from shoplens.forecast.config import (
+    SEASON,
+    ForecastConfig,
+    SeriesContext,
+    SeriesForecast,
+    normal_bounds,
+)
+from shoplens.forecast.exog import calendar_regression
 from shoplens.forecast.methods import _clip, croston_sba, seasonal_naive
 
 
@@ -104,6 +111,45 @@ class CssFit:
     x: np.ndarray
 
 
+def _unpack(
+    x: np.ndarray, with_mean: bool, orders: tuple[int, int, int, int]
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Free parameters to (mean, ar, ma, sar, sma); AR and MA kept stationary/invertible."""
+    p, q, sp, sq = orders
+    i = int(with_mean)
+    mu = float(x[0]) if with_mean else 0.0
+    ar = _constrain(x[i : i + p])
+    ma = -_constrain(x[i + p : i + p + q])
+    sar = _constrain(x[i + p + q : i + p + q + sp])
+    sma = -_constrain(x[i + p + q + sp : i + p + q + sp + sq])
+    return mu, ar, ma, sar, sma
+
+
+def _css_residuals(
+    x: np.ndarray, z: np.ndarray, with_mean: bool, orders: tuple[int, int, int, int], n_cond: int
+) -> np.ndarray:
+    """``phi(B) Phi(B^7) (z - mu) / (theta(B) Theta(B^7))`` after the first ``n_cond``."""
+    mu, ar, ma, sar, sma = _unpack(x, with_mean, orders)
+    ar_poly = np.polymul(_lag_poly(ar, 1, -1.0), _lag_poly(sar, SEASON, -1.0))
+    ma_poly = np.polymul(_lag_poly(ma, 1, 1.0), _lag_poly(sma, SEASON, 1.0))
+    return lfilter(ar_poly, ma_poly, z - mu)[n_cond:]
+
+
+def _start_values(
+    k: int, with_mean: bool, orders: tuple[int, int, int, int], x0: np.ndarray | None
+) -> np.ndarray:
+    """An earlier fit's parameters (warm start) or zeros with the MA terms away from zero."""
+    if x0 is not None and len(x0) == k:
+        return np.asarray(x0, dtype="float64").copy()
+    p, q, sp, _ = orders
+    i = int(with_mean)
+    start = np.zeros(k)
+    # daily demand usually needs MA terms: start them away from zero
+    start[i + p : i + p + q] = 0.3
+    start[i + p + q + sp : k] = 0.5
+    return start
+
+
 def _css_fit(
     w: np.ndarray,
     d: int,
@@ -130,64 +176,31 @@ def _css_fit(
     centre = float(w.mean()) if with_mean else 0.0
     scale = float(w.std()) or 1.0
     z = (w - centre) / scale
-
-    def unpack(x: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        i = int(with_mean)
-        mu = float(x[0]) if with_mean else 0.0
-        ar = _constrain(x[i : i + p])
-        ma = -_constrain(x[i + p : i + p + q])
-        sar = _constrain(x[i + p + q : i + p + q + sp])
-        sma = -_constrain(x[i + p + q + sp : i + k])
-        return mu, ar, ma, sar, sma
-
-    def residuals(x: np.ndarray) -> np.ndarray:
-        mu, ar, ma, sar, sma = unpack(x)
-        ar_poly = np.polymul(_lag_poly(ar, 1, -1.0), _lag_poly(sar, SEASON, -1.0))
-        ma_poly = np.polymul(_lag_poly(ma, 1, 1.0), _lag_poly(sma, SEASON, 1.0))
-        return lfilter(ar_poly, ma_poly, z - mu)[n_cond:]
-
-    if x0 is not None and len(x0) == k:
-        x0 = np.asarray(x0, dtype="float64").copy()  # warm start from an earlier fit
-    else:
-        x0 = np.zeros(k)
-        # start the MA terms away from zero: daily demand usually needs them
-        x0[int(with_mean) + p : int(with_mean) + p + q] = 0.3
-        x0[int(with_mean) + p + q + sp : k] = 0.5
-    if k == 0:
-        resid = residuals(x0)
-        x = x0
-    else:
-        sol = least_squares(residuals, x0, method="lm", xtol=1e-6, ftol=1e-6, max_nfev=200 * k)
+    x = _start_values(k, with_mean, orders, x0)
+    if k:
+        sol = least_squares(_css_residuals, x, args=(z, with_mean, orders, n_cond),
+                            method="lm", xtol=1e-6, ftol=1e-6, max_nfev=200 * k)
         x = sol.x
-        resid = sol.fun
-    sse = float(np.sum(resid**2))
-    mu, ar, ma, sar, sma = unpack(x)
-    sigma2 = sse / n_eff * scale**2
+    resid = _css_residuals(x, z, with_mean, orders, n_cond)
+    sigma2 = float(np.sum(resid**2)) / n_eff * scale**2
+    if not math.isfinite(sigma2) or sigma2 <= 0:
+        return None
     # the intervals use the recent residual variance: demand grows and its
     # noise with it, so the whole-history variance is too small at the end
     recent_sigma2 = float(np.mean(resid[-recent_days:] ** 2)) * scale**2
-    if not math.isfinite(sigma2) or sigma2 <= 0:
-        return None
-    loglik = -0.5 * n_eff * (math.log(2 * math.pi * sigma2) + 1.0)
     n_par = k + 1
+    loglik = -0.5 * n_eff * (math.log(2 * math.pi * sigma2) + 1.0)
     aicc = -2 * loglik + 2 * n_par + 2 * n_par * (n_par + 1) / max(n_eff - n_par - 1, 1)
+    mu, ar, ma, sar, sma = _unpack(x, with_mean, orders)
     return CssFit(
-        order=(p, d, q),
-        seasonal_order=(sp, seasonal_d, sq, SEASON),
-        mean=centre + mu * scale,
-        ar=ar,
-        ma=ma,
-        sar=sar,
-        sma=sma,
-        sigma2=sigma2,
-        aicc=aicc,
-        n_eff=n_eff,
-        recent_sigma2=max(recent_sigma2, sigma2) if widen else sigma2,
+        order=(p, d, q), seasonal_order=(sp, seasonal_d, sq, SEASON),
+        mean=centre + mu * scale, ar=ar, ma=ma, sar=sar, sma=sma, sigma2=sigma2, aicc=aicc,
+        n_eff=n_eff, recent_sigma2=max(recent_sigma2, sigma2) if widen else sigma2,
         x=np.asarray(x, dtype="float64"),
     )
 
 
-def _order_label(fit: CssFit) -> str:
+def _order_label(fit: CssFit, exog_names: list[str]) -> str:
     p, d, q = fit.order
     sp, sd, sq, s = fit.seasonal_order
     label = f"SARIMA({p},{d},{q})({sp},{sd},{sq})[{s}]"
@@ -195,70 +208,58 @@ def _order_label(fit: CssFit) -> str:
         label += "+mean"
     elif d + sd == 1:
         label += "+drift"
+    n_fourier = sum(name.startswith("year_sin") for name in exog_names)
+    if n_fourier:
+        label += f"+fourier{n_fourier}[365.25]"
+    label += "".join(f"+{name}" for name in exog_names if not name.startswith("year_"))
     return label
 
 
-def _sarimax_forecast(y: np.ndarray, fit: CssFit, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+def _deterministic(fit: CssFit, n: int, horizon: int) -> np.ndarray:
+    """The mean (d + D = 0), drift line (d + D = 1) or zeros, over training and horizon."""
+    d, seasonal_d = fit.order[1], fit.seasonal_order[1]
+    if d + seasonal_d == 0:
+        return np.full(n + horizon, fit.mean)
+    if d + seasonal_d == 1:
+        return fit.mean / (SEASON if seasonal_d else 1) * np.arange(n + horizon)
+    return np.zeros(n + horizon)
+
+
+def _sarimax_forecast(
+    y: np.ndarray, fit: CssFit, horizon: int, regression: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Point forecast and its variance from the statsmodels SARIMAX filter.
 
-    The mean (or drift) is removed first as a deterministic level (or line),
+    The mean (or drift) and the regression effect (``regression``: one value
+    per training and forecast day) are removed first as deterministic parts,
     so that the state-space model has no time-varying intercept, and added
     back to the forecast.
     """
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
     n = len(y)
-    d, seasonal_d = fit.order[1], fit.seasonal_order[1]
-    if d + seasonal_d == 0:
-        det = np.full(n + horizon, fit.mean)
-    elif d + seasonal_d == 1:
-        slope = fit.mean / (SEASON if seasonal_d else 1)
-        det = slope * np.arange(n + horizon)
-    else:
-        det = np.zeros(n + horizon)
-    model = SARIMAX(
-        y - det[:n],
-        order=fit.order,
-        seasonal_order=fit.seasonal_order,
-        trend="n",
-        enforce_stationarity=False,
-        enforce_invertibility=False,
-    )
+    det = _deterministic(fit, n, horizon)
+    if regression is not None:
+        det = det + regression
+    model = SARIMAX(y - det[:n], order=fit.order, seasonal_order=fit.seasonal_order,
+                    trend="n", enforce_stationarity=False, enforce_invertibility=False)
     params = np.concatenate([fit.ar, fit.ma, fit.sar, fit.sma, [fit.recent_sigma2]])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = model.filter(params, cov_type="none")
-        pred = res.get_forecast(horizon)
+        pred = model.filter(params, cov_type="none").get_forecast(horizon)
         mean = np.asarray(pred.predicted_mean, dtype="float64") + det[n:]
         var = np.asarray(pred.var_pred_mean, dtype="float64")
     return mean, var
 
 
-def sarima_forecast(
-    y: np.ndarray, horizon: int, config: ForecastConfig, spec: tuple | None = None
-) -> SeriesForecast:
-    """Search the candidate orders by AICc (CSS) and forecast with the best.
-
-    With ``spec`` (from an earlier fit's ``SeriesForecast.spec``) the
-    differencing and order are kept and only the parameters re-estimated,
-    starting from the earlier ones. Falls back to seasonal naive, flagged in
-    ``note``, when no candidate fits or the forecast is not finite.
-    """
-    started = time.perf_counter()
-    y = np.asarray(y[-config.max_train_days :], dtype="float64")
-    n_cond = max(p + SEASON * sp for p, _, sp, _ in config.candidate_orders)
-    if spec is None:
-        d, seasonal_d = choose_differencing(y, config.seasonal_strength_threshold)
-        candidates = [(orders, None) for orders in config.candidate_orders]
-    else:
-        d, seasonal_d, orders, x_prev = spec
-        candidates = [(tuple(orders), x_prev)]
-        n_cond = max(n_cond, orders[0] + SEASON * orders[2])
-    w = difference(y, d, seasonal_d)
+def _search(
+    w: np.ndarray, d: int, seasonal_d: int, candidates: list, n_cond: int,
+    budget: float | None, started: float,
+) -> tuple[CssFit | None, int]:
+    """The candidate with the lowest AICc, and how many were tried before the budget ran out."""
     best: CssFit | None = None
     tried = 0
     for orders, x0 in candidates:
-        budget = config.time_budget_s
         if tried and budget is not None and time.perf_counter() - started > budget:
             break
         tried += 1
@@ -268,34 +269,61 @@ def sarima_forecast(
             fit = None
         if fit is not None and (best is None or fit.aicc < best.aicc):
             best = fit
+    return best, tried
+
+
+def sarima_forecast(
+    y: np.ndarray,
+    horizon: int,
+    config: ForecastConfig,
+    spec: tuple | None = None,
+    context: SeriesContext | None = None,
+) -> SeriesForecast:
+    """Search the candidate orders by AICc (CSS) and forecast with the best.
+
+    Calendar regressors (``shoplens.forecast.exog``) enter as a regression
+    with SARIMA errors when ``context`` gives the series' start date. With
+    ``spec`` (an earlier fit's ``SeriesForecast.spec``) the differencing,
+    order and yearly terms are kept and only the parameters re-estimated.
+    Falls back to seasonal naive, flagged in ``note``, when no candidate
+    fits or the forecast is not finite.
+    """
+    started = time.perf_counter()
+    n_all = len(y)
+    y = np.asarray(y[-config.max_train_days :], dtype="float64")
+    context = (context or SeriesContext()).shifted(n_all - len(y))
+    n_cond = max(p + SEASON * sp for p, _, sp, _ in config.candidate_orders)
     if spec is None:
-        note = f"{tried}/{len(config.candidate_orders)} candidates"
+        d, seasonal_d = choose_differencing(y, config.seasonal_strength_threshold)
+        candidates = [(orders, None) for orders in config.candidate_orders]
+        yearly_k = None
     else:
-        note = "order kept from the first backtest origin"
+        d, seasonal_d, orders, x_prev, yearly_k = spec
+        candidates = [(tuple(orders), x_prev)]
+        n_cond = max(n_cond, orders[0] + SEASON * orders[2])
+    exog = calendar_regression(y, horizon, config, context, yearly_k)
+    w = difference(y - exog.effect[: len(y)], d, seasonal_d)
+    best, tried = _search(w, d, seasonal_d, candidates, n_cond, config.time_budget_s, started)
     if best is None:
         return seasonal_naive(y, horizon, note="fallback: no SARIMA candidate fitted")
-    mean, var = _sarimax_forecast(y, best, horizon)
+    mean, var = _sarimax_forecast(y, best, horizon, exog.effect)
     if not (np.isfinite(mean).all() and np.isfinite(var).all()):
         return seasonal_naive(y, horizon, note="fallback: SARIMA forecast not finite")
     se = np.sqrt(np.maximum(var, 0.0))
-    return _clip(
-        SeriesForecast(
-            method="sarima",
-            model_order=_order_label(best),
-            mean=mean,
-            **normal_bounds(mean, se),
-            n_train_days=len(y),
-            aicc=best.aicc,
-            fit_seconds=time.perf_counter() - started,
-            note=note,
-            spec=(
-                d,
-                seasonal_d,
-                (best.order[0], best.order[2], best.seasonal_order[0], best.seasonal_order[2]),
-                best.x,
-            ),
-        )
-    )
+    if spec is None:
+        note = f"{tried}/{len(config.candidate_orders)} candidates; {exog.note}"
+    else:
+        note = f"order kept from the first backtest origin; {exog.note}"
+    orders = (best.order[0], best.order[2], best.seasonal_order[0], best.seasonal_order[2])
+    return _clip(SeriesForecast(
+        method="sarima", model_order=_order_label(best, exog.names), mean=mean,
+        **normal_bounds(mean, se), n_train_days=len(y), aicc=best.aicc,
+        fit_seconds=time.perf_counter() - started, note=note,
+        # a series too short for yearly terms chooses them again once it is long enough
+        spec=(d, seasonal_d, orders, best.x,
+              exog.yearly_k if len(y) >= config.min_yearly_days else None), se=se,
+        has_yearly_terms=exog.yearly_k > 0,
+    ))
 
 
 def average_demand_interval(y: np.ndarray) -> float:
@@ -305,33 +333,36 @@ def average_demand_interval(y: np.ndarray) -> float:
 
 
 def forecast_series(
-    y: np.ndarray, config: ForecastConfig, spec: tuple | None = None
+    y: np.ndarray,
+    config: ForecastConfig,
+    spec: tuple | None = None,
+    context: SeriesContext | None = None,
 ) -> SeriesForecast:
     """Forecast one daily series ``horizon_days`` ahead (method chosen here).
 
     ``spec``: keep an earlier SARIMA fit's differencing and order (see
     ``sarima_forecast``) if this series is fitted by SARIMA again.
+    ``context``: the series' first date and promotion shares, for the
+    calendar regressors (none without it).
     """
     started = time.perf_counter()
     y = np.asarray(y, dtype="float64")
     nonzero = np.flatnonzero(y > 0)
-    y = y[nonzero[0] :] if len(nonzero) else y[len(y) :]
+    first = int(nonzero[0]) if len(nonzero) else len(y)
+    y = y[first:]
     horizon = config.horizon_days
     recent = y[-config.intermittent_window_days :]
+    short = f"short history ({len(y)} days)"
     if len(y) < config.min_history_days and len(y) >= 2 * SEASON:
-        fc = seasonal_naive(y, horizon, note=f"short history ({len(y)} days)")
-    elif len(y) < config.min_history_days:
-        fc = croston_sba(
-            y, horizon, config.croston_alpha, config.empirical_window_days,
-            note=f"short history ({len(y)} days)",
-        )
-    elif average_demand_interval(recent) > config.intermittent_adi:
-        adi = average_demand_interval(recent)
-        fc = croston_sba(
-            y, horizon, config.croston_alpha, config.empirical_window_days,
-            note=f"intermittent (ADI {adi:.2f})",
-        )
+        fc = seasonal_naive(y, horizon, note=short)
+    elif len(y) < config.min_history_days or (
+        average_demand_interval(recent) > config.intermittent_adi
+    ):
+        note = short if len(y) < config.min_history_days else (
+            f"intermittent (ADI {average_demand_interval(recent):.2f})")
+        fc = croston_sba(y, horizon, config.croston_alpha, config.empirical_window_days, note=note)
     else:
-        fc = sarima_forecast(y, horizon, config, spec)
+        shifted = context.shifted(first) if context is not None else None
+        fc = sarima_forecast(y, horizon, config, spec, shifted)
     fc.fit_seconds = time.perf_counter() - started
     return fc

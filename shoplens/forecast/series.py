@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,36 +12,37 @@ import pandas as pd
 from shoplens.forecast.config import LEVELS, MEASURES
 
 REQUIRED_COLUMNS = ("series_level", "series_key", "demand_date", "units", "revenue")
+#: optional column: units sold at a discount that day (the promotion regressor)
+PROMOTION_COLUMN = "units_on_promotion"
 
 
 @dataclass
 class Series:
-    """One daily series: ``values[i]`` is the demand on ``start + i`` days."""
+    """One daily series: ``values[i]`` is the demand on ``start + i`` days.
+
+    promotion: share of the day's units sold at a discount (None when the
+    input has no ``units_on_promotion``); country_weights: customers per
+    country, for the holiday regressor.
+    """
 
     level: str
     key: str
     measure: str
     start: dt.date
     values: np.ndarray
+    promotion: np.ndarray | None = None
+    country_weights: Mapping[str, float] | None = None
 
 
-def select_series(
-    demand_daily: pd.DataFrame, top_n: int, end_date: dt.date | None = None
-) -> list[Series]:
-    """Turn ``demand_daily`` into the series to forecast.
-
-    Keeps the total, every category and the ``top_n`` products by revenue over
-    the whole history (ties by key), each for units and revenue. Every series
-    runs from its first row to ``end_date`` (default: the last date in the
-    data); missing days are read as zero demand and later days are dropped. Raises ``ValueError`` on missing
-    columns, unknown levels, negative or non-finite demand.
-    """
+def _validated(demand_daily: pd.DataFrame, end_date: dt.date | None) -> pd.DataFrame:
+    """The input's rows up to ``end_date`` with checked levels, measures and keys."""
     missing = [c for c in REQUIRED_COLUMNS if c not in demand_daily.columns]
     if missing:
         raise ValueError(f"demand_daily is missing columns {missing}")
     if demand_daily.empty:
         raise ValueError("demand_daily is empty: nothing to forecast")
-    frame = demand_daily.loc[:, list(REQUIRED_COLUMNS)].copy()
+    optional = [PROMOTION_COLUMN] if PROMOTION_COLUMN in demand_daily.columns else []
+    frame = demand_daily.loc[:, [*REQUIRED_COLUMNS, *optional]].copy()
     unknown = sorted(set(frame["series_level"]) - set(LEVELS))
     if unknown:
         raise ValueError(f"demand_daily has unknown series_level values {unknown}")
@@ -50,7 +52,7 @@ def select_series(
     frame = frame[frame["demand_date"] <= end]
     if frame.empty:
         raise ValueError(f"demand_daily has no rows on or before {end.date()}")
-    for measure in MEASURES:
+    for measure in (*MEASURES, *optional):
         values = pd.to_numeric(frame[measure], errors="coerce").astype("float64")
         if not np.isfinite(values).all():
             raise ValueError(f"demand_daily.{measure} has missing or non-finite values")
@@ -59,32 +61,54 @@ def select_series(
         frame[measure] = values
     if frame.duplicated(["series_level", "series_key", "demand_date"]).any():
         raise ValueError("demand_daily has more than one row per series and day")
+    frame.attrs["end"] = end
+    return frame
 
+
+def _top_products(frame: pd.DataFrame, top_n: int) -> pd.DataFrame:
+    """The total, every category and the ``top_n`` products by revenue (ties by key)."""
     products = frame[frame["series_level"] == "product"]
     revenue = products.groupby("series_key")["revenue"].sum().reset_index()
     revenue = revenue.sort_values(["revenue", "series_key"], ascending=[False, True])
     top = set(revenue["series_key"].head(top_n))
-    keep = (frame["series_level"] != "product") | frame["series_key"].isin(top)
-    frame = frame[keep]
+    return frame[(frame["series_level"] != "product") | frame["series_key"].isin(top)]
 
-    out: list[Series] = []
+
+def select_series(
+    demand_daily: pd.DataFrame,
+    top_n: int,
+    end_date: dt.date | None = None,
+    country_weights: Mapping[str, float] | None = None,
+) -> list[Series]:
+    """Turn ``demand_daily`` into the series to forecast.
+
+    Keeps the total, every category and the ``top_n`` products by revenue over
+    the whole history (ties by key), each for units and revenue. Every series
+    runs from its first row to ``end_date`` (default: the last date in the
+    data); missing days are read as zero demand and later days are dropped.
+    Raises ``ValueError`` on missing columns, unknown levels, negative or
+    non-finite demand.
+    """
+    frame = _validated(demand_daily, end_date)
+    end = frame.attrs["end"]
+    frame = _top_products(frame, top_n)
     level_rank = {level: i for i, level in enumerate(LEVELS)}
     groups = sorted(
         frame.groupby(["series_level", "series_key"], sort=False),
         key=lambda item: (level_rank[item[0][0]], item[0][1]),
     )
+    out: list[Series] = []
     for (level, key), group in groups:
         group = group.set_index("demand_date").sort_index()
         days = pd.date_range(group.index.min(), end, freq="D")
         group = group.reindex(days, fill_value=0.0)
+        promotion = None
+        if PROMOTION_COLUMN in group.columns:
+            units = group["units"].to_numpy(dtype="float64")
+            on_promo = group[PROMOTION_COLUMN].to_numpy(dtype="float64")
+            promotion = np.divide(on_promo, units, out=np.zeros_like(units), where=units > 0)
         for measure in MEASURES:
-            out.append(
-                Series(
-                    level=str(level),
-                    key=str(key),
-                    measure=measure,
-                    start=days[0].date(),
-                    values=group[measure].to_numpy(dtype="float64"),
-                )
-            )
+            out.append(Series(str(level), str(key), measure, days[0].date(),
+                              group[measure].to_numpy(dtype="float64"), promotion,
+                              country_weights))
     return out

@@ -33,9 +33,28 @@ def check_demand(demand: pd.DataFrame, as_of_date: dt.date) -> None:
         raise ForecastDeclined(NO_DEMAND)
 
 
+def _notes(forecasts: pd.DataFrame) -> list[str]:
+    """Series per served method, on the weekly model, and with calibrated intervals."""
+    series = forecasts.drop_duplicates(["series_level", "series_key", "measure"])
+    counts = series["method"].value_counts()
+    notes = ["series per method: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))]
+    if "has_yearly_terms" in series.columns and "fit_note" in series.columns:
+        sarima = series[series["method"] == "sarima"]
+        yearly = int(sarima["has_yearly_terms"].astype(bool).sum())
+        short = int(sarima["fit_note"].astype(str).str.contains("weekly model:").sum())
+        notes.append(f"SARIMA series with yearly terms: {yearly}; on the weekly model because"
+                     f" the history is too short for yearly terms: {short}; because the weekly"
+                     f" model won the backtest: {len(sarima) - yearly - short}")
+    if "interval_method" in series.columns:
+        calibrated = int(series["interval_method"].astype(str).str.startswith("conformal").sum())
+        notes.append(f"series with conformal intervals: {calibrated} of {len(series)}")
+    return notes
+
+
 def forecast_status(forecasts: pd.DataFrame, evaluation: pd.DataFrame, as_of_date: dt.date) -> StepStatus:
-    """ok (SARIMA on the shop total and a backtest), degraded (the total falls back
-    to seasonal naive or Croston, or there is no backtest) or declined (no rows)."""
+    """ok (the shop total modelled, a backtest), degraded (the total falls back to
+    seasonal naive or Croston for want of history, or there is no backtest) or
+    declined (no rows). A total served by the method that won its backtest is ok."""
     if forecasts.empty:
         return step_status("forecast", as_of_date, served_model="none", rows_written=0,
                            decline_reason=NO_DEMAND)
@@ -43,10 +62,10 @@ def forecast_status(forecasts: pd.DataFrame, evaluation: pd.DataFrame, as_of_dat
     methods = sorted(set(total["method"])) or sorted(set(forecasts["method"]))
     served = "total: " + ",".join(methods)
     problems = []
-    if methods != ["sarima"]:
-        note = ""
-        if "fit_note" in total.columns and len(total):
-            note = f" ({total['fit_note'].iloc[0]})"
+    notes_of_total = total["fit_note"].astype(str) if "fit_note" in total.columns else pd.Series()
+    fell_back = notes_of_total.str.contains("short history|fallback").any() or not len(total)
+    if fell_back and methods != ["sarima"]:
+        note = f" ({notes_of_total.iloc[0]})" if len(notes_of_total) else ""
         problems.append(
             f"the shop total is forecast with {', '.join(methods)} instead of SARIMA{note};"
             " SARIMA needs more history: load more, or use a later as_of_date"
@@ -54,7 +73,5 @@ def forecast_status(forecasts: pd.DataFrame, evaluation: pd.DataFrame, as_of_dat
     kinds = set(evaluation["evaluation_type"]) if len(evaluation) else set()
     if "backtest" not in kinds:
         problems.append(NO_BACKTEST)
-    counts = forecasts.drop_duplicates(["series_level", "series_key", "measure"])["method"].value_counts()
-    notes = ["series per method: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))]
     return step_status("forecast", as_of_date, served_model=served, rows_written=len(forecasts),
-                       problems=problems, notes=notes)
+                       problems=problems, notes=_notes(forecasts))

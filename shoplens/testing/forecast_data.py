@@ -40,6 +40,7 @@ def demand_daily_from_raw(
     )
     lines["revenue"] = lines["quantity"] * lines["unit_price"] - lines["discount"]
     lines["units"] = lines["quantity"].astype("float64")
+    lines["promo_units"] = np.where(lines["discount"] > 0, lines["units"], 0.0)
     if as_of_date is not None:
         lines = lines[lines["demand_date"] <= pd.Timestamp(as_of_date)]
     days = pd.date_range(lines["demand_date"].min(), lines["demand_date"].max(), freq="D")
@@ -51,7 +52,8 @@ def demand_daily_from_raw(
         if key_col is None:
             lines["_all"] = "all"
         agg = lines.groupby([group_col, "demand_date"]).agg(
-            units=("units", "sum"), revenue=("revenue", "sum"), n_orders=("order_id", "nunique")
+            units=("units", "sum"), revenue=("revenue", "sum"), n_orders=("order_id", "nunique"),
+            units_on_promotion=("promo_units", "sum"),
         )
         full = pd.MultiIndex.from_product([keys, days], names=["series_key", "demand_date"])
         agg.index = agg.index.set_names(["series_key", "demand_date"])
@@ -62,8 +64,11 @@ def demand_daily_from_raw(
     out["revenue"] = out["revenue"].astype("float64").round(2)
     out["units"] = out["units"].astype("float64")
     out["n_orders"] = out["n_orders"].astype("int64")
+    out["units_on_promotion"] = out["units_on_promotion"].astype("float64")
     out["demand_date"] = out["demand_date"].dt.date
-    return out[["series_level", "series_key", "demand_date", "units", "revenue", "n_orders"]]
+    columns = ["series_level", "series_key", "demand_date", "units", "revenue", "n_orders",
+               "units_on_promotion"]
+    return out[columns]
 
 
 def weekly_profile(values: np.ndarray, dates: pd.Series | pd.DatetimeIndex) -> np.ndarray:

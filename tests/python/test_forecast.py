@@ -227,7 +227,7 @@ def test_leading_zero_days_are_dropped_before_choosing_the_method():
 def test_time_budget_stops_the_order_search():
     y = _simulate_sarima(700, phi=0.5, theta_s=-0.6, seed=6)
     fc = F.sarima_forecast(y, 28, F.ForecastConfig(time_budget_s=1e-9))
-    assert fc.note == f"1/{len(F.CANDIDATE_ORDERS)} candidates"
+    assert fc.note.startswith(f"1/{len(F.CANDIDATE_ORDERS)} candidates;")
 
 
 def test_backtest_uses_no_data_after_each_origin(demand):
@@ -363,10 +363,15 @@ def test_config_from_dbt_reads_vars_as_strings():
 
 def test_backtest_searches_the_order_once_and_refits_it_at_later_origins():
     y = _simulate_sarima(800, phi=0.5, theta_s=-0.6, seed=9) + 500.0
-    (fits,) = forecast_engine._backtest_task(([y], F.ForecastConfig()))
-    assert [fc.method for fc in fits] == ["sarima"] * 4
-    assert fits[0].note == f"{len(F.CANDIDATE_ORDERS)}/{len(F.CANDIDATE_ORDERS)} candidates"
-    assert all(fc.note == "order kept from the first backtest origin" for fc in fits[1:])
+    config = F.ForecastConfig()
+    origins = forecast_engine._all_origins(len(y), config)
+    assert len(origins) == config.backtest_origins + config.calibration_origins == 8
+    job = forecast_engine.SeriesJob(y, F.SeriesContext(), origins, [4, 5, 6, 7], origins[0])
+    fits = forecast_engine._candidate_fits(job, config)["backbone"]
+    assert [fc.method for fc in fits] == ["sarima"] * 8
+    n = len(F.CANDIDATE_ORDERS)
+    assert fits[0].note.startswith(f"{n}/{n} candidates;")
+    assert all(fc.note.startswith("order kept from the first backtest origin") for fc in fits[1:])
     assert len({fc.model_order for fc in fits}) == 1
     # re-estimated, not copied: the parameters move as the data grow
     assert not np.allclose(fits[0].spec[3], fits[-1].spec[3])

@@ -61,7 +61,10 @@ filled as (
         calendar.demand_date,
         cast(coalesce(demand.units, 0) as bigint) as units,
         cast(coalesce(demand.revenue, 0) as decimal(18, 2)) as revenue,
-        cast(coalesce(demand.n_orders, 0) as bigint) as n_orders
+        cast(coalesce(demand.n_orders, 0) as bigint) as n_orders,
+        cast(
+            coalesce(demand.units_on_promotion, 0) as bigint
+        ) as units_on_promotion
     from series
     cross join calendar
     left join demand

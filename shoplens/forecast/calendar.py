@@ -1,0 +1,168 @@
+"""Calendar regressors of the SARIMA backbone: yearly Fourier terms, holidays, promotions.
+
+Every regressor is a column of a matrix with one row per day, training days
+first and then the forecast days, so the same function builds what the
+model is fitted on and what it is extrapolated with:
+
+- ``year_sin_k`` / ``year_cos_k`` (k = 1..K): ``sin/cos(2 pi k t / 365.25)``
+  with ``t`` the day's ordinal, the usual Fourier representation of a smooth
+  yearly cycle (Hyndman and Athanasopoulos, FPP3 section 12.1). Only when the
+  series is long enough for them (see ``ForecastConfig.min_yearly_days``).
+- ``public_holiday``: the share of the shop's customers (weighted by country)
+  for whom the day is a public holiday. The calendar is small and lives here:
+  the fixed-date and Easter-based holidays of the countries in
+  ``HOLIDAYS``; a country not listed contributes the holidays most Western
+  calendars share (``COMMON``).
+- ``shopping_event``: Black Friday to Cyber Monday (the Friday after the US
+  Thanksgiving to the following Monday), a selling event in most markets.
+- ``promotion_share``: the share of the day's units sold at a discount, when
+  the demand input has ``units_on_promotion``; over the forecast days it is
+  the mean of the last ``PROMOTION_WINDOW_DAYS`` training days (the marts hold
+  no promotion plan, so the expected intensity is assumed to continue).
+
+A column without at least two non-zero training days is dropped (its
+coefficient could not be estimated).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import numpy as np
+
+YEAR_DAYS = 365.25
+PROMOTION_WINDOW_DAYS = 91
+
+# (month, day) public holidays by ISO country code; "easter" offsets in days
+# from Easter Sunday (Good Friday -2, Easter Monday +1, Ascension +39,
+# Whit Monday +50).
+COMMON = {"fixed": ((1, 1), (12, 25), (12, 26)), "easter": (-2, 1)}
+HOLIDAYS: dict[str, dict[str, tuple]] = {
+    "DE": {"fixed": ((1, 1), (5, 1), (10, 3), (12, 25), (12, 26)), "easter": (-2, 1, 39, 50)},
+    "GB": {"fixed": ((1, 1), (12, 25), (12, 26)), "easter": (-2, 1)},
+    "FR": {"fixed": ((1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25)),
+           "easter": (1, 39, 50)},
+    "IT": {"fixed": ((1, 1), (1, 6), (4, 25), (5, 1), (6, 2), (8, 15), (11, 1), (12, 8),
+                     (12, 25), (12, 26)), "easter": (1,)},
+    "ES": {"fixed": ((1, 1), (1, 6), (5, 1), (8, 15), (10, 12), (11, 1), (12, 6), (12, 8),
+                     (12, 25)), "easter": (-2,)},
+    "NL": {"fixed": ((1, 1), (4, 27), (12, 25), (12, 26)), "easter": (-2, 1, 39, 50)},
+    "US": {"fixed": ((1, 1), (6, 19), (7, 4), (11, 11), (12, 25)), "easter": ()},
+}
+
+
+def easter_sunday(year: int) -> dt.date:
+    """Gregorian Easter Sunday (the anonymous Gregorian computus)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = b // 4, b % 4
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = c // 4, c % 4
+    ell = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * ell) // 451
+    month = (h + ell - 7 * m + 114) // 31
+    day = (h + ell - 7 * m + 114) % 31 + 1
+    return dt.date(year, month, day)
+
+
+def _thanksgiving(year: int) -> dt.date:
+    """US Thanksgiving: the fourth Thursday of November."""
+    first = dt.date(year, 11, 1)
+    return first + dt.timedelta(days=(3 - first.weekday()) % 7 + 21)
+
+
+def holidays_of(country: str, year: int) -> set[dt.date]:
+    """Public holidays of ``country`` (ISO code) in ``year``; ``COMMON`` when unknown."""
+    rule = HOLIDAYS.get(str(country).upper(), COMMON)
+    days = {dt.date(year, m, d) for m, d in rule["fixed"]}
+    easter = easter_sunday(year)
+    days |= {easter + dt.timedelta(days=k) for k in rule["easter"]}
+    if str(country).upper() == "US":
+        days.add(_thanksgiving(year))
+    return days
+
+
+def _dates(start: dt.date, n_days: int) -> list[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range(n_days)]
+
+
+def holiday_share(
+    start: dt.date, n_days: int, country_weights: Mapping[str, float] | None
+) -> np.ndarray:
+    """Per day, the customer-weighted share of countries with a public holiday."""
+    weights = dict(country_weights or {"": 1.0})
+    total = sum(weights.values()) or 1.0
+    dates = _dates(start, n_days)
+    years = range(dates[0].year, dates[-1].year + 1)
+    out = np.zeros(n_days)
+    for country, weight in weights.items():
+        days = set().union(*(holidays_of(country, y) for y in years))
+        out += (weight / total) * np.array([d in days for d in dates], dtype="float64")
+    return out
+
+
+def shopping_event(start: dt.date, n_days: int) -> np.ndarray:
+    """1.0 from Black Friday to Cyber Monday, else 0.0."""
+    dates = _dates(start, n_days)
+    days: set[dt.date] = set()
+    for year in range(dates[0].year, dates[-1].year + 1):
+        friday = _thanksgiving(year) + dt.timedelta(days=1)
+        days |= {friday + dt.timedelta(days=k) for k in range(4)}
+    return np.array([d in days for d in dates], dtype="float64")
+
+
+def fourier_terms(start: dt.date, n_days: int, k: int) -> tuple[np.ndarray, list[str]]:
+    """``2 k`` yearly sine/cosine columns over ``n_days`` days from ``start``."""
+    t = np.arange(n_days, dtype="float64") + start.toordinal()
+    cols, names = [], []
+    for j in range(1, k + 1):
+        angle = 2.0 * np.pi * j * t / YEAR_DAYS
+        cols += [np.sin(angle), np.cos(angle)]
+        names += [f"year_sin_{j}", f"year_cos_{j}"]
+    return (np.column_stack(cols) if cols else np.zeros((n_days, 0))), names
+
+
+def regressors(
+    start: dt.date,
+    n_train: int,
+    horizon: int,
+    *,
+    yearly_k: int,
+    promotion: np.ndarray | None = None,
+    country_weights: Mapping[str, float] | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """The regressor matrix (``n_train + horizon`` rows) and its column names."""
+    n = n_train + horizon
+    x, names = fourier_terms(start, n, yearly_k)
+    cols = [x]
+    for name, col in (("public_holiday", holiday_share(start, n, country_weights)),
+                      ("shopping_event", shopping_event(start, n))):
+        if np.count_nonzero(col[:n_train]) >= 2:
+            cols.append(col[:, None])
+            names.append(name)
+    if promotion is not None and len(promotion) >= n_train:
+        past = np.asarray(promotion[:n_train], dtype="float64")
+        if np.count_nonzero(past) >= 2 and np.ptp(past) > 0:
+            future = np.full(horizon, float(past[-PROMOTION_WINDOW_DAYS:].mean()))
+            cols.append(np.concatenate([past, future])[:, None])
+            names.append("promotion_share")
+    return np.column_stack(cols), names
+
+
+def country_weights_from_customers(customers) -> dict[str, float] | None:
+    """Purchases per country from a ``dim_customers``-shaped frame (None when unknown).
+
+    Customers without purchases count once each when no customer has
+    purchased; a missing country counts under ``""`` (the ``COMMON`` calendar).
+    """
+    if customers is None or len(customers) == 0 or "country" not in customers.columns:
+        return None
+    country = customers["country"].fillna("").astype(str).str.strip().str.upper()
+    weight = (customers["n_purchases"].astype("float64") if "n_purchases" in customers.columns
+              else None)
+    if weight is None or float(weight.sum()) <= 0:
+        weight = country.map(lambda _: 1.0)
+    totals = weight.groupby(country).sum()
+    return {str(k): float(v) for k, v in sorted(totals.items()) if v > 0} or None

@@ -1,0 +1,182 @@
+"""Tests of the forecast's calendar regressors, backtest selection and conformal intervals."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shoplens import forecast as F
+from shoplens.forecast import calendar, exog, metrics, selection
+from shoplens.settings import ConfigError
+
+START = dt.date(2023, 1, 2)
+
+
+def _yearly_series(n: int, seed: int, amplitude: float = 40.0) -> np.ndarray:
+    """Level 100 with a yearly cosine (peak mid-November), a weekly profile and noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) + START.toordinal()
+    season = amplitude * np.cos(2 * np.pi * (t - dt.date(2023, 11, 15).toordinal()) / 365.25)
+    weekly = np.array([0, 5, 5, 5, 10, 20, -10])[np.arange(n) % 7]
+    return 100.0 + season + weekly + rng.normal(0, 4.0, n)
+
+
+def test_easter_thanksgiving_and_country_holidays():
+    assert calendar.easter_sunday(2024) == dt.date(2024, 3, 31)
+    assert calendar.easter_sunday(2025) == dt.date(2025, 4, 20)
+    assert calendar._thanksgiving(2024) == dt.date(2024, 11, 28)
+    assert dt.date(2024, 10, 3) in calendar.holidays_of("DE", 2024)
+    assert dt.date(2024, 10, 3) not in calendar.holidays_of("FR", 2024)
+    # unknown country: the common calendar (Good Friday, Easter Monday, Christmas)
+    assert calendar.holidays_of("ZZ", 2025) == {
+        dt.date(2025, 1, 1), dt.date(2025, 12, 25), dt.date(2025, 12, 26),
+        dt.date(2025, 4, 18), dt.date(2025, 4, 21)}
+
+
+def test_holiday_share_weights_countries_and_black_friday_weekend():
+    share = calendar.holiday_share(dt.date(2024, 10, 1), 40, {"DE": 3.0, "FR": 1.0})
+    assert share[2] == pytest.approx(0.75)  # 3 October: Germany only
+    assert share[31] == pytest.approx(0.25)  # 1 November: France only
+    event = calendar.shopping_event(dt.date(2024, 11, 25), 10)
+    assert event.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 0, 0]  # 29 Nov to 2 Dec 2024
+
+
+def test_country_weights_from_customers():
+    customers = pd.DataFrame({"country": ["de", "DE", None, "US"], "n_purchases": [2, 1, 4, 0]})
+    assert calendar.country_weights_from_customers(customers) == {"": 4.0, "DE": 3.0}
+    assert calendar.country_weights_from_customers(customers.drop(columns="country")) is None
+
+
+def test_yearly_terms_are_estimated_and_improve_the_forecast_at_the_seasons_turn():
+    y = _yearly_series(700, seed=3)
+    config = F.ForecastConfig(horizon_days=28)
+    # origin on 1 November: the yearly cycle turns at its mid-November peak, which
+    # a model of the recent level and slope alone cannot know
+    origin = (dt.date(2024, 11, 1) - START).days
+    actual = y[origin : origin + 28]
+    with_terms = F.forecast_series(y[:origin], config, None, F.SeriesContext(start=START))
+    without = F.forecast_series(y[:origin], config)
+    assert with_terms.has_yearly_terms and "fourier" in with_terms.model_order
+    assert not without.has_yearly_terms
+    err_with = np.abs(actual - with_terms.mean).mean()
+    err_without = np.abs(actual - without.mean).mean()
+    assert err_with < 0.6 * err_without
+
+
+def test_short_series_gets_the_weekly_model_flagged():
+    y = _yearly_series(400, seed=4)
+    fc = F.forecast_series(y, F.ForecastConfig(), None, F.SeriesContext(start=START))
+    assert fc.method == "sarima" and not fc.has_yearly_terms
+    assert "weekly model: 400 days < 548 for yearly terms" in fc.note
+
+
+def test_promotion_share_coefficient_recovers_the_lift():
+    rng = np.random.default_rng(5)
+    n = 300
+    promo = np.zeros(n)
+    for s in rng.choice(n - 10, 12, replace=False):
+        promo[s : s + 5] = 1.0
+    y = 50.0 + 30.0 * promo + rng.normal(0, 2.0, n)
+    context = F.SeriesContext(start=START, promotion=promo)
+    reg = exog.calendar_regression(y, 28, F.ForecastConfig(), context)
+    assert "promotion_share" in reg.names
+    on, off = reg.effect[:n][promo == 1].mean(), reg.effect[:n][promo == 0].mean()
+    assert on - off == pytest.approx(30.0, abs=2.0)
+    # forecast days: the recent mean promotion share, times the lift
+    recent = promo[-calendar.PROMOTION_WINDOW_DAYS :].mean()
+    assert reg.effect[n:] - reg.effect[n:].mean() == pytest.approx(np.zeros(28), abs=1e-9)
+    assert reg.effect[n] - off == pytest.approx(30.0 * recent, abs=2.0)
+
+
+def test_conformal_quantiles_are_finite_sample_valid():
+    r = np.random.default_rng(1).normal(size=2000)
+    lower, upper = selection.conformal_quantiles(r, 0.80)
+    assert lower == pytest.approx(-1.2816, abs=0.08) and upper == pytest.approx(1.2816, abs=0.08)
+    # 19 errors, 90% two-sided: ceil(20 * 0.95) / 19 > 1 -> the largest error
+    small = np.arange(19, dtype=float)
+    assert selection.conformal_quantiles(small, 0.90) == (0.0, 18.0)
+
+
+def _fc(mean: np.ndarray, se: float) -> F.SeriesForecast:
+    lo, hi = mean - 1.28 * se, mean + 1.28 * se
+    return F.SeriesForecast("sarima", "m", mean, lo, hi, lo, hi, 100, se=np.full(len(mean), se))
+
+
+def test_backtest_winner_is_served_with_calibrated_intervals():
+    rng = np.random.default_rng(2)
+    h, n_origins = 14, 5
+    y = 100 + rng.normal(0, 10.0, h * (n_origins + 1))
+    origins = [h * (k + 1) for k in range(n_origins)]
+    # a: unbiased, claims se 1 (far too narrow); b: biased by 30
+    fits = {"a": [_fc(np.full(h, 100.0), 1.0) for _ in origins],
+            "b": [_fc(np.full(h, 130.0), 10.0) for _ in origins]}
+    served = selection.choose_and_calibrate(y, origins, fits, 4, h, 4)
+    assert served.mean[0] == 100.0 and served.interval_method == "conformal(56 errors)"
+    # calibrated: about +-12.8 for 80% (sd 10), not the claimed +-1.28
+    assert 8.0 < served.upper_80[0] - 100.0 < 18.0
+    assert served.upper_95[0] > served.upper_80[0]
+    # no earlier window: the backbone with its own intervals
+    first = selection.choose_and_calibrate(y, origins, fits, 0, h, 4)
+    assert first is fits["a"][0] and first.interval_method == "model"
+
+
+def test_served_backtest_is_chosen_on_earlier_origins_only(demand_small):
+    config = F.ForecastConfig(top_n=0, horizon_days=14, backtest_origins=2, calibration_origins=2)
+    served, candidates = F.backtest_candidates(demand_small, config)
+    assert served["origin_date"].nunique() == 2
+    # the holidays of the first months make calendar terms, so the weekly SARIMA joins
+    assert set(candidates["candidate"]) == {"backbone", "backbone_weekly", "seasonal_naive"}
+    # the later origin's served forecast must not change when data after it changes
+    last_origin = pd.to_datetime(served["origin_date"]).max()
+    cut = demand_small[pd.to_datetime(demand_small["demand_date"]) <= last_origin]
+    again, _ = F.backtest_candidates(
+        pd.concat([cut, demand_small[pd.to_datetime(demand_small["demand_date"]) > last_origin]
+                   .assign(units=0, revenue=0)]), config)
+    key = pd.to_datetime(served["origin_date"]) == last_origin
+    assert np.allclose(served.loc[key, "point_forecast"], again.loc[key, "point_forecast"])
+    rows = metrics.evaluation_rows(served, as_of_date=dt.date(2025, 1, 1), candidates=candidates)
+    assert {"demand_forecast", "seasonal_naive", "sarima", "sarima_weekly"} <= set(
+        rows["model_name"])
+
+
+@pytest.fixture(scope="module")
+def demand_small() -> pd.DataFrame:
+    days = pd.date_range("2024-01-01", periods=200, freq="D")
+    rng = np.random.default_rng(8)
+    units = rng.poisson(40 + 10 * (days.dayofweek >= 5)).astype(float)
+    frame = pd.DataFrame({"series_level": "total", "series_key": "all",
+                          "demand_date": days.date, "units": units, "revenue": units * 10.0})
+    cat = frame.assign(series_level="category", series_key="toys")
+    return pd.concat([frame, cat], ignore_index=True)
+
+
+def test_reference_models_and_calibration_settings_are_checked():
+    get = {"forecast_reference_models": "AutoETS, mstl", "forecast_calibration_origins": "3"}.get
+    config = F.config_from_dbt(get)
+    assert config.reference_models == ("autoets", "mstl") and config.calibration_origins == 3
+    with pytest.raises(ConfigError, match="forecast_reference_models"):
+        F.ForecastConfig(reference_models=("prophet",))
+
+
+def test_status_counts_weekly_model_series_by_reason():
+    from shoplens.forecast.status import forecast_status
+
+    forecasts = pd.DataFrame({
+        "series_level": ["total", "category", "category", "product"],
+        "series_key": ["all", "a", "b", "p"], "measure": "units",
+        "method": ["sarima", "sarima", "sarima", "croston_sba"],
+        "has_yearly_terms": [True, False, False, False],
+        "fit_note": ["yearly terms: 1 harmonics", "weekly model: 400 days < 548 for yearly terms",
+                     "no calendar regressors", "intermittent (ADI 2.00)"],
+        "interval_method": ["conformal(112 errors)", "model", "conformal(112 errors)", "model"],
+    })
+    st = forecast_status(forecasts, pd.DataFrame({"evaluation_type": ["backtest"]}),
+                         dt.date(2025, 1, 1))
+    assert st.status == "ok"
+    reason = st.frame()["reason"].iloc[0]
+    assert "SARIMA series with yearly terms: 1" in reason
+    assert "too short for yearly terms: 1; because the weekly model won the backtest: 1" in reason
+    assert "series with conformal intervals: 2 of 4" in reason
