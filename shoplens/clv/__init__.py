@@ -4,9 +4,11 @@ Layout (read DECISIONS.md "Package layout" first): ``config`` (constants,
 columns, errors, :class:`ClvConfig`), ``fitted`` (fitted models as data),
 ``summary`` (input checks, compression), ``likelihood`` (the fast engine's
 negative log-likelihoods), ``engine`` (one maximum-likelihood fit), ``fit``
-(checks, penalizer ladder, boundaries, every model), ``closed_forms``
-(predictions), ``score`` (customers' rows), ``parameters`` (the parameters
-table), ``evaluation`` (holdout/backtest rows, selection) and ``pipeline`` (the
+(checks, penalizer ladder, boundaries, every model), ``spend`` (Gamma-Gamma
+or its constant-value limit), ``closed_forms`` (predictions), ``predictive``
+(posterior-predictive simulation), ``score`` (customers' rows), ``parameters`` (the parameters
+table), ``evaluation`` (holdout/backtest rows, selection), ``calibration``
+(interval coverage, median MAE) and ``pipeline`` (the
 only entry point from dbt). The names below are the package's public API.
 """
 

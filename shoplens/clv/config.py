@@ -15,6 +15,8 @@ MODEL_VERSION = f"{__version__}+{MODEL_TAG}"
 
 COUNT_MODELS: tuple[str, ...] = ("bgnbd", "mbgnbd", "pareto_nbd", "nbd")
 SPEND_MODEL = "gamma_gamma"
+# Gamma-Gamma's limit at constant spend (and, with value 0, "no spend to model").
+CONSTANT_SPEND_MODEL = "constant_value"
 DEFAULT_COUNT_MODEL = "bgnbd"
 # The no-drop-out limit of BG/NBD (a -> 0), MBG/NBD (a -> 0) and Pareto/NBD
 # (s -> 0): served when their likelihood is maximised at that boundary.

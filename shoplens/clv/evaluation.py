@@ -20,18 +20,19 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from shoplens.clv.closed_forms import expected_average_value, expected_purchases
+from shoplens.clv.calibration import predictive_rows
+from shoplens.clv.closed_forms import expected_purchases
 from shoplens.clv.config import (
     DAYS_PER_UNIT,
     DEFAULT_COUNT_MODEL,
     MODEL_VERSION,
-    SPEND_MODEL,
     ClvConfig,
     ClvDataError,
     ClvDeclined,
 )
 from shoplens.clv.fit import default_count_model, fit_clv
 from shoplens.clv.fitted import ClvFit
+from shoplens.clv.spend import spend_value
 from shoplens.clv.summary import validate_summary
 from shoplens.evaluation import auc, evaluation_frame
 from shoplens.inputs import purchase_days
@@ -208,19 +209,21 @@ def _value_rows(
     act_rev = joined["actual_revenue"].fillna(0).to_numpy(dtype=float)
     x = frame["frequency"].to_numpy(dtype=float)
     m = frame["monetary_value"].to_numpy(dtype=float)
-    value = expected_average_value(fit.spend_model.params, x, m)
+    value = spend_value(fit.spend_model, x, m)
     rows: list[dict[str, object]] = []
     buyers = act_n > 0
     if buyers.any():
         actual_aov = act_rev[buyers] / act_n[buyers]
         k = int(buyers.sum())
-        for metric, val in (
+        metrics = [
             ("mae", np.mean(np.abs(value[buyers] - actual_aov))),
             ("predicted_mean", value[buyers].mean()),
             ("actual_mean", actual_aov.mean()),
-            ("bias_pct", 100 * (value[buyers].mean() - actual_aov.mean()) / actual_aov.mean()),
-        ):
-            rows.append({"model_name": SPEND_MODEL, "task": "avg_order_value", "metric": metric,
+        ]
+        if actual_aov.mean() > 0:  # 0 when every window purchase was 0.00
+            metrics.append(("bias_pct", 100 * (value[buyers].mean() - actual_aov.mean()) / actual_aov.mean()))
+        for metric, val in metrics:
+            rows.append({"model_name": fit.spend_model.name, "task": "avg_order_value", "metric": metric,
                          "value": float(val), "n_obs": k})
     model = fit.count_model
     pred_n = expected_purchases(
@@ -229,7 +232,7 @@ def _value_rows(
     )
     pred_rev = pred_n * value
     n = len(pred_rev)
-    combo = f"{model.name}+{SPEND_MODEL}"
+    combo = f"{model.name}+{fit.spend_model.name}"
     metrics = [
         ("predicted_total", pred_rev.sum()),
         ("actual_total", act_rev.sum()),
@@ -289,9 +292,9 @@ def evaluate_clv(
     rows = [row for name in errors for row in errors[name]]
     rows += naive_rate_errors(eval_summary, actual, window, config)
     rows += _value_rows(eval_fit, eval_summary, actual, window, config)
-    for name in eval_fit.count_models:
-        rows.append({"model_name": name, "task": "model_selection", "metric": "is_selected",
-                     "value": float(name == fit.selected), "n_obs": 0})
+    rows += predictive_rows(eval_fit, validate_summary(eval_summary, config), actual, window, config)
+    rows += [{"model_name": name, "task": "model_selection", "metric": "is_selected",
+              "value": float(name == fit.selected), "n_obs": 0} for name in eval_fit.count_models]
     for row in rows:
         row["model_version"] = MODEL_VERSION
     return evaluation_frame(

@@ -16,7 +16,6 @@ from shoplens.clv.config import (
     SPEND_MODEL,
     ClvBoundaryError,
     ClvConfig,
-    ClvDeclined,
     ClvFitError,
 )
 from shoplens.clv.engine import (
@@ -28,7 +27,7 @@ from shoplens.clv.engine import (
 )
 from shoplens.clv.fitted import ClvFit, FittedModel
 from shoplens.clv.models import MODELS
-from shoplens.clv.summary import compress_counts, compress_spend, validate_summary
+from shoplens.clv.summary import compress_counts, validate_summary
 
 
 def _check_fit(name: str, params: dict[str, float], data: pd.DataFrame) -> tuple[np.ndarray, float, str]:
@@ -186,25 +185,18 @@ def _boundary_hint(name: str, params: dict[str, float]) -> str:
 def fit_clv(summary: pd.DataFrame, config: ClvConfig) -> ClvFit:
     """Validate, compress and fit every candidate count model plus Gamma-Gamma.
 
-    BG/NBD and Gamma-Gamma must succeed (else :class:`ClvFitError`); another
-    candidate that fails is left out and listed in ``ClvFit.excluded``.
-    Gamma-Gamma with ``q <= 1`` raises :class:`ClvDataError` (infinite mean spend).
+    A count model must succeed (else :class:`ClvFitError`); another
+    candidate that fails is left out and listed in ``ClvFit.excluded``. The
+    spend model is Gamma-Gamma or its constant-value limit
+    (:func:`shoplens.clv.spend.fit_spend`); Gamma-Gamma with ``q <= 1``
+    raises :class:`ClvDeclined` (infinite mean spend).
     """
+    from shoplens.clv.spend import fit_spend
+
     frame = validate_summary(summary, config)
     counts = compress_counts(frame)
-    spend = compress_spend(frame)
     models, excluded = fit_count_models(counts, config)
-    gg = fit_model(
-        SPEND_MODEL, spend, penalizer=config.penalizer, time_unit=config.time_unit, engine=config.engine
-    )
-    if gg.params["q"] <= 1:
-        raise ClvDeclined(
-            f"Gamma-Gamma estimated q = {gg.params['q']:.3f} <= 1: the spend distribution is so"
-            " heavy-tailed that its mean is infinite and no customer value can be computed."
-            " Fix: look for outlier orders (currency mix-ups, test orders) in order_total and"
-            " quarantine them, or cap extreme purchase totals before the summary."
-        )
-    fit = ClvFit(count_models=models, spend_model=gg, excluded=excluded)
+    fit = ClvFit(count_models=models, spend_model=fit_spend(frame, config), excluded=excluded)
     fit.selected = default_count_model(fit)
     return fit
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shoplens.clv.config import DEFAULT_COUNT_MODEL, PARAMETER_NAMES, SPEND_MODEL
+from shoplens.clv.config import DEFAULT_COUNT_MODEL, PARAMETER_NAMES
+from shoplens.clv.models import MODELS
 
 
 @dataclass
@@ -33,11 +34,12 @@ class FittedModel:
 
     @property
     def role(self) -> str:
-        return "spend" if self.name == SPEND_MODEL else "count"
+        return MODELS[self.name].role
 
     @property
     def log_params(self) -> np.ndarray:
-        return np.log([self.params[p] for p in PARAMETER_NAMES[self.name]])
+        with np.errstate(divide="ignore"):  # a constant spend of 0.00 has log -inf
+            return np.log([self.params[p] for p in PARAMETER_NAMES[self.name]])
 
     @property
     def standard_errors(self) -> dict[str, float]:

@@ -279,4 +279,27 @@ class GammaGamma(Model):
         return (1 - weight) * (v * pp / (q - 1)) + weight * m
 
 
-MODELS: dict[str, Model] = {m.name: m for m in (BGNBD(), MBGNBD(), ParetoNBD(), NBD(), GammaGamma())}
+class ConstantValue(Model):
+    """Constant spend per purchase day: the limit of Gamma-Gamma when every
+    observed repeat purchase day has the same total (no spend variation to fit).
+
+    Its one parameter ``value`` is that total; 0 when every repeat purchase
+    day totals 0.00 (no spend to model). Never fitted by likelihood: see
+    :mod:`shoplens.clv.spend`.
+    """
+
+    name = "constant_value"
+    parameter_names = ("value",)
+    role = "spend"
+    has_fast_likelihood = False
+    has_lifetimes_fitter = False
+
+    @staticmethod
+    def expected_average_value(p, x, m) -> np.ndarray:
+        shape = np.broadcast(np.asarray(x, dtype=float), np.asarray(m, dtype=float)).shape
+        return np.full(shape, float(p["value"]))
+
+
+MODELS: dict[str, Model] = {
+    m.name: m for m in (BGNBD(), MBGNBD(), ParetoNBD(), NBD(), GammaGamma(), ConstantValue())
+}

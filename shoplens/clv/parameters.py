@@ -13,7 +13,6 @@ from shoplens.clv.config import (
     MODEL_VERSION,
     PARAMETER_COLUMNS,
     PARAMETER_NAMES,
-    SPEND_MODEL,
     ClvDataError,
     ClvFitError,
 )
@@ -37,7 +36,7 @@ def parameters_frame(
         names = PARAMETER_NAMES[model.name]
         se = model.standard_errors
         sd_log = np.sqrt(np.clip(np.diag(model.log_covariance), 0, None))
-        selected = model.name in (fit.selected, SPEND_MODEL)
+        selected = model.role == "spend" or model.name == fit.selected
         for i, pname in enumerate(names):
             est = model.params[pname]
             rows.append(
@@ -103,12 +102,13 @@ def fit_from_parameters(parameters: pd.DataFrame) -> ClvFit:
             time_unit=str(first["time_unit"]),
             at_boundary=bool(first.get("at_boundary", False)),
         )
-    if SPEND_MODEL not in models or len(models) < 2:
+    spend_names = [name for name, m in models.items() if m.role == "spend"]
+    if len(spend_names) != 1 or len(models) < 2:
         raise ClvDataError(
-            "ml_clv_parameters lacks a count model or gamma_gamma rows."
+            "ml_clv_parameters lacks a count model or a spend model (gamma_gamma or constant_value)."
             " Fix: rebuild it (dbt build --select ml_clv_parameters+)."
         )
-    spend = models.pop(SPEND_MODEL)
+    spend = models.pop(spend_names[0])
     fit = ClvFit(count_models=models, spend_model=spend)
     selected_rows = parameters.loc[(parameters["model_role"] == "count") & parameters["is_selected"]]
     fit.selected = str(selected_rows["model_name"].iloc[0]) if len(selected_rows) else default_count_model(fit)

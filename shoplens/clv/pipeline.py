@@ -27,7 +27,6 @@ from shoplens.clv.config import (
     COUNT_MODELS,
     PARAMETER_COLUMNS,
     PREDICTION_COLUMNS,
-    SPEND_MODEL,
     ClvConfig,
     ClvConfigError,
     ClvDataError,
@@ -49,10 +48,11 @@ from shoplens.clv.evaluation import (
     select_count_model,
     window_actuals,
 )
-from shoplens.clv.fit import fit_clv, fit_model
+from shoplens.clv.fit import fit_clv
 from shoplens.clv.parameters import fit_from_parameters, parameters_frame
 from shoplens.clv.score import score_customers
-from shoplens.clv.summary import compress_spend, validate_summary
+from shoplens.clv.spend import fit_spend
+from shoplens.clv.summary import validate_summary
 from shoplens.evaluation import EVALUATION_COLUMNS
 from shoplens.inputs import purchases_only, read_as_of
 from shoplens.settings import read_var
@@ -210,13 +210,9 @@ def decline_reason(summary: pd.DataFrame, config: ClvConfig) -> str:
     the two sources of :class:`ClvDeclined`.
     """
     try:
-        frame = validate_summary(summary, config)
-        gg = fit_model(SPEND_MODEL, compress_spend(frame), penalizer=config.penalizer,
-                       time_unit=config.time_unit, engine=config.engine)
+        fit_spend(validate_summary(summary, config), config)
     except ClvDeclined as exc:
         return str(exc)
-    if gg.params["q"] <= 1:
-        return f"Gamma-Gamma estimated q = {gg.params['q']:.3f} <= 1 (infinite mean spend); see docs/clv.md"
     return ""
 
 
@@ -252,12 +248,19 @@ def build_status(
 
 
 def _naive_rate_note(evaluation: pd.DataFrame, served: str) -> str:
-    """'' or a note that the naive-rate baseline beats the served model on holdout MAE."""
+    """'' or a note that the naive-rate baseline beats the served model on holdout MAE.
+
+    The served model is judged with its predictive median when that is on
+    the table (``mae_median``: the point forecast absolute error rewards,
+    Gneiting 2011), else with its mean (``mae``).
+    """
     if evaluation.empty or "metric" not in evaluation.columns:
         return ""
-    rows = evaluation.loc[(evaluation["task"] == "repeat_purchases") & (evaluation["metric"] == "mae")
+    rows = evaluation.loc[(evaluation["task"] == "repeat_purchases") & evaluation["metric"].isin(["mae", "mae_median"])
                           & (evaluation["slice"] == "all")]
-    mae = dict(zip(rows["model_name"], rows["value"], strict=True))
+    # the median's MAE where there is one (set by the loss, not picked on the holdout)
+    rows = rows.sort_values("metric", key=lambda m: m.eq("mae_median"))
+    mae = {name: float(value) for name, value in zip(rows["model_name"], rows["value"], strict=True)}
     if NAIVE_MODEL in mae and served in mae and mae[NAIVE_MODEL] < mae[served]:
         kind = str(evaluation["evaluation_type"].iloc[0])
         return (

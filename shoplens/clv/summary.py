@@ -13,7 +13,7 @@ def validate_summary(summary: pd.DataFrame, config: ClvConfig) -> pd.DataFrame:
 
     Raises :class:`ClvDataError` naming the cause and the fix for missing
     columns, NaNs, impossible values, too few customers, no or too few repeat
-    buyers, and non-positive or constant spend among repeat buyers.
+    buyers, and negative spend.
     """
     frame = _numeric_frame(summary, config)
     _check_histories(frame)
@@ -101,19 +101,14 @@ def _check_identifiable(x: np.ndarray, m: np.ndarray, config: ClvConfig) -> None
             f" {config.min_repeat_customers} repeat buyers to fit Gamma-Gamma spend."
             " Fix: use a later as_of_date or more history, or lower clv_min_repeat_customers."
         )
-    if (m[repeat] <= 0).any():
+    if (m < 0).any():
         raise ClvDataError(
-            f"{int((m[repeat] <= 0).sum())} repeat buyers have monetary_value <= 0; Gamma-Gamma needs"
-            " positive spend. Fix: exclude zero-value orders from purchases or check order_total."
+            f"{int((m < 0).sum())} customers have monetary_value < 0; spend is never negative."
+            " Fix: rebuild customer_btyd_summary (negative order totals are quarantined by"
+            " the rule order_total_negative)."
         )
-    spend = m[repeat]
-    if np.ptp(spend) <= 1e-9 * max(1.0, float(np.abs(spend).max())):
-        raise ClvDeclined(
-            f"Constant spend: all {n_repeat} repeat buyers have monetary_value {spend[0]:.2f}, so"
-            " Gamma-Gamma has no spend variation to fit. Fix: check order_total in the raw orders"
-            " (a constant suggests a broken price column); with truly fixed prices use"
-            " expected purchases x price instead of this model."
-        )
+    # Zero and constant spend are not declines: shoplens.clv.spend serves the
+    # limiting constant-value model and says so.
 
 
 def compress_counts(summary: pd.DataFrame) -> pd.DataFrame:
@@ -126,8 +121,13 @@ def compress_counts(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def compress_spend(summary: pd.DataFrame) -> pd.DataFrame:
-    """Unique ``(frequency, monetary_value)`` of repeat buyers with ``weight``."""
-    repeat = summary.loc[summary["frequency"] > 0]
+    """Unique ``(frequency, monetary_value)`` of repeat buyers with positive spend, with ``weight``.
+
+    Gamma-Gamma models positive spend only (lifetimes' convention): a repeat
+    buyer whose repeat purchase days all total 0.00 counts for the purchase
+    models but not for the spend fit.
+    """
+    repeat = summary.loc[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
     grouped = repeat.groupby(["frequency", "monetary_value"], sort=True).size()
     out = grouped.reset_index(name="weight")
     out["weight"] = out["weight"].astype("int64")

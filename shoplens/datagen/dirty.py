@@ -35,8 +35,9 @@ def _dirty_orders(cfg: ShopConfig, rng: np.random.Generator, orders: pd.DataFram
     parts.append(null_customer)
     bad_total = pick(m)
     bad_total["order_id"] = _ids("N", np.arange(m), 9)
-    bad_total["order_total"] = np.where(rng.uniform(size=m) < 0.5, 0.0, -np.round(rng.uniform(1, 50, m), 2))
-    kinds["order_total_not_positive"] = m
+    # negative only: a 0.00 order (free sample, full discount) is a valid purchase
+    bad_total["order_total"] = -np.round(rng.uniform(0.01, 50, m), 2)
+    kinds["order_total_negative"] = m
     parts.append(bad_total)
     bad_status = pick(m)
     bad_status["order_id"] = _ids("S", np.arange(m), 9)

@@ -17,11 +17,9 @@ def cdnow_transactions() -> pd.DataFrame:
 def cdnow_raw_orders() -> pd.DataFrame:
     """CDNOW in the raw orders contract (one completed order per CDNOW line).
 
-    Eight customers' first purchase is $0.00, which the raw contract
-    quarantines (audit rule order_total_not_positive) and which would drop
-    them from the 2,357. They are written as $0.01: a first purchase only
-    starts the customer's clock (frequency, recency, T) and never enters the
-    Gamma-Gamma spend, so no fitted number changes.
+    Written as in the file: eight customers' first purchase is $0.00, a
+    valid purchase (only negative totals are rejected), so all 2,357
+    customers reach the models.
     """
     raw = cdnow_transactions()
     return pd.DataFrame(
@@ -29,7 +27,7 @@ def cdnow_raw_orders() -> pd.DataFrame:
             "order_id": [f"O{i:06d}" for i in range(len(raw))],
             "customer_id": "C" + raw["customer_id"],
             "ordered_at": raw["order_date"].dt.strftime("%Y-%m-%dT12:00:00Z"),
-            "order_total": raw["dollars"].clip(lower=0.01).map(lambda v: f"{v:.2f}"),
+            "order_total": raw["dollars"].map(lambda v: f"{v:.2f}"),
             "status": "completed",
             "currency": "USD",
         }

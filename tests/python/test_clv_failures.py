@@ -52,17 +52,34 @@ def test_too_few_repeat_buyers(summary):
         clv.fit_clv(few, _config())
 
 
-def test_constant_spend(summary):
+def test_constant_spend_serves_the_limiting_model(summary):
     flat = summary.copy()
     flat.loc[flat["frequency"] > 0, "monetary_value"] = 25.0
-    with pytest.raises(clv.ClvDataError, match=r"Constant spend: all \d+ repeat buyers have monetary_value 25.00"):
-        clv.fit_clv(flat, _config())
+    fit = clv.fit_clv(flat, _config())
+    spend = fit.spend_model
+    assert spend.name == "constant_value" and spend.params == {"value": 25.0} and spend.at_boundary
+    assert "constant spend" in spend.fallback_reason and "boundary" in spend.fallback_reason
+    pred = clv.score_customers(fit, flat, _config(), as_of_date=AS_OF)
+    assert (pred["expected_avg_order_value"] == 25.0).all() and (pred["spend_model"] == "constant_value").all()
+    assert pred["is_fallback"].all() and (pred["clv_p10"] <= pred["clv_p90"]).all()
 
 
-def test_non_positive_spend(summary):
+def test_zero_spend_repeat_buyers_leave_the_spend_fit(summary):
+    some = summary.copy()
+    zeros = some.index[some["frequency"] > 0][:3]
+    some.loc[zeros, "monetary_value"] = 0.0
+    fit = clv.fit_clv(some, _config())
+    n_spend = int(((summary["frequency"] > 0)).sum()) - 3
+    assert fit.spend_model.name == "gamma_gamma" and fit.spend_model.n_customers == n_spend
+    pred = clv.score_customers(fit, some, _config(), as_of_date=AS_OF).set_index("customer_id")
+    assert np.isfinite(pred["clv"]).all()
+    assert (pred.loc[some.loc[zeros, "customer_id"], "expected_purchases_90d"] > 0).all()
+
+
+def test_negative_spend_is_refused(summary):
     bad = summary.copy()
-    bad.loc[bad.index[bad["frequency"] > 0][:3], "monetary_value"] = 0.0
-    with pytest.raises(clv.ClvDataError, match=r"3 repeat buyers have monetary_value <= 0"):
+    bad.loc[bad.index[bad["frequency"] > 0][:3], "monetary_value"] = -1.0
+    with pytest.raises(clv.ClvDataError, match=r"3 customers have monetary_value < 0.*order_total_negative"):
         clv.fit_clv(bad, _config())
 
 

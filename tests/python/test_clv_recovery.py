@@ -97,8 +97,13 @@ def test_predictions_bounded_and_interval_ordered(fit_at_calibration_end):
     assert (pred["expected_purchases_30d"] <= pred["expected_purchases_90d"]).all()
     assert (pred["expected_purchases_90d"] <= pred["expected_purchases_365d"]).all()
     assert (pred["clv_p10"] <= pred["clv_p90"]).all()
+    # The interval is the customer's predictive distribution (no purchase is
+    # likely for many), so the mean may sit above p90 but not below p10.
     inside = (pred["clv"] >= pred["clv_p10"]) & (pred["clv"] <= pred["clv_p90"])
-    assert inside.mean() > 0.9
+    assert inside.mean() > 0.8
+    assert (pred["clv"] >= pred["clv_p10"]).mean() > 0.999
+    likely_alive = (pred["frequency"] >= 5) & (pred["probability_alive"] > 0.95)
+    assert (pred.loc[likely_alive, "clv_p10"] > 0).mean() > 0.5
     # no repeat purchase -> Gamma-Gamma population mean
     gg = fit.spend_model.params
     one_timers = pred.loc[~pred["has_repeat_purchase"], "expected_avg_order_value"]

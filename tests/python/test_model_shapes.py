@@ -98,8 +98,26 @@ def test_no_drop_out_shop_serves_the_nbd_limit(tmp_path):
     params = query(db, "select * from ml_clv_parameters where model_name = 'nbd'")
     assert params["at_boundary"].all() and params["is_selected"].all()
     mae = query(db, "select model_name, value from ml_clv_evaluation"
-                    " where task = 'repeat_purchases' and metric = 'mae' and slice = 'all'")
+                    " where task = 'repeat_purchases' and metric in ('mae', 'mae_median') and slice = 'all'")
     assert {"nbd", "naive_rate"} <= set(mae["model_name"])
+    assert (mae["model_name"] == "nbd").sum() == 2  # the mean's and the median's MAE
+
+
+def test_every_order_free_serves_purchases_and_says_there_is_no_spend(tmp_path):
+    """Only negative totals are rejected: a shop of 0.00 orders is a shop of purchases."""
+    _, variables, tables = _shop(tmp_path, "gen", customers=400, days=365, holdout=60)
+    tables["orders"] = tables["orders"].assign(order_total=0.0)
+    raw = datagen.write_shop(tables, tmp_path / "raw", fmt="parquet")
+    db = tmp_path / "w.duckdb"
+    run_dbt("run", db, raw, variables, CLV_ONLY)
+    assert query(db, "select count(*) as n from stg_shop__orders where order_total = 0")["n"].item() > 0
+    status = _status(db, "clv")
+    assert status["status"] == "degraded" and status["served_model"].endswith("+constant_value")
+    assert "no spend to model" in status["reason"]
+    _assert_served_everyone(db)
+    pred = query(db, "select clv, clv_p90, expected_purchases_365d from ml_clv_predictions")
+    assert (pred["clv"] == 0).all() and (pred["clv_p90"] == 0).all()
+    assert (pred["expected_purchases_365d"] > 0).all()
 
 
 def test_heavy_repeaters_build_with_finite_predictions(tmp_path):

@@ -45,7 +45,7 @@ def test_every_dirty_row_is_quarantined_with_its_rule(shops):
         ("orders", "duplicate_order_id"): o["duplicate_row"],
         ("orders", "order_id_null"): o["order_id_null"],
         ("orders", "customer_id_null"): o["customer_id_null"],
-        ("orders", "order_total_not_positive"): o["order_total_not_positive"],
+        ("orders", "order_total_negative"): o["order_total_negative"],
         ("orders", "status_unknown"): o["status_unknown"],
         ("orders", "ordered_at_invalid"): o["ordered_at_invalid"],
         ("orders", "ordered_at_in_future"): o["ordered_at_in_future"],

@@ -45,7 +45,7 @@ checked as (
              'ordered_at < ' ~ shoplens_min_valid_date()],
             ['order_total_invalid', 'order_total',
              'order_total_number is null or isnan(order_total_number)'],
-            ['order_total_not_positive', 'order_total', 'order_total_number <= 0'],
+            ['order_total_negative', 'order_total', 'order_total_number < 0'],
             ['order_total_implausible', 'order_total',
              'order_total_number > ' ~ var('max_order_total', 1000000)],
             ['order_total_too_precise', 'order_total', 'is_total_too_precise'],

@@ -1,0 +1,98 @@
+"""The spend model: Gamma-Gamma, or its constant-value limit when spend does not vary.
+
+Gamma-Gamma (Fader & Hardie 2013) is fitted on repeat buyers with positive
+mean spend (:func:`shoplens.clv.summary.compress_spend`). Two kinds of valid
+data leave it nothing to fit, and both are served with the limiting model
+``constant_value`` instead of declining the CLV step:
+
+* **constant spend**: every such buyer has the same mean spend c (a shop with
+  one fixed price). The Gamma-Gamma likelihood then grows without bound as
+  p, q -> inf with the population mean p v / (q - 1) held at c: the limit is
+  "every purchase day is worth c". Recorded with ``at_boundary`` in
+  ``ml_clv_parameters``.
+* **no spend**: every repeat purchase day totals 0.00 (free samples only).
+  The value per purchase day is 0, so CLV is 0 while the purchase
+  predictions are served as usual; the reason says there is no spend to
+  model.
+
+Fewer positive-spend repeat buyers than ``clv_min_repeat_customers`` (some
+bought again for 0.00 only) also serve ``constant_value`` at their mean
+spend, flagged as a fallback.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from shoplens.clv.config import CONSTANT_SPEND_MODEL, SPEND_MODEL, ClvConfig, ClvDeclined
+from shoplens.clv.fitted import FittedModel
+from shoplens.clv.models import MODELS
+from shoplens.clv.summary import compress_spend
+
+NO_SPEND_REASON = (
+    "no spend to model: every repeat purchase day totals 0.00, so the value per purchase"
+    " day is 0 and clv is 0 for every customer (purchase predictions are served as usual)"
+)
+
+
+def fit_spend(frame: pd.DataFrame, config: ClvConfig) -> FittedModel:
+    """Gamma-Gamma on the validated summary ``frame``, or its constant-value limit.
+
+    Raises :class:`ClvDeclined` when Gamma-Gamma estimates q <= 1 (infinite
+    mean spend), as before.
+    """
+    from shoplens.clv.fit import fit_model  # fit imports this module
+
+    data = compress_spend(frame)
+    weight = data["weight"].to_numpy(dtype=float)
+    values = data["monetary_value"].to_numpy(dtype=float)
+    n = int(weight.sum())
+    if n == 0:
+        return constant_spend(0.0, 0, config, NO_SPEND_REASON, at_boundary=False)
+    if np.ptp(values) <= 1e-9 * max(1.0, float(values.max())):
+        reason = (
+            f"constant spend: all {n} repeat buyers with spend have mean spend {values[0]:.2f}"
+            " per purchase day, so Gamma-Gamma sits at its boundary (p, q -> inf); served the"
+            " limiting constant-value model"
+        )
+        return constant_spend(float(values[0]), n, config, reason, at_boundary=True)
+    if n < config.min_repeat_customers:
+        mean = float(weight @ values / n)
+        reason = (
+            f"only {n} repeat buyers with spend above 0.00 (clv_min_repeat_customers ="
+            f" {config.min_repeat_customers}): served their mean spend {mean:.2f} per purchase day"
+        )
+        return constant_spend(mean, n, config, reason, at_boundary=False)
+    gg = fit_model(SPEND_MODEL, data, penalizer=config.penalizer, time_unit=config.time_unit,
+                   engine=config.engine)
+    if gg.params["q"] <= 1:
+        raise ClvDeclined(
+            f"Gamma-Gamma estimated q = {gg.params['q']:.3f} <= 1: the spend distribution is so"
+            " heavy-tailed that its mean is infinite and no customer value can be computed."
+            " Fix: look for outlier orders (currency mix-ups, test orders) in order_total and"
+            " quarantine them, or cap extreme purchase totals before the summary."
+        )
+    return gg
+
+
+def constant_spend(value: float, n: int, config: ClvConfig, reason: str, *, at_boundary: bool) -> FittedModel:
+    """The ``constant_value`` spend model (standard error 0: the limit has no spread)."""
+    return FittedModel(
+        name=CONSTANT_SPEND_MODEL,
+        params={"value": float(value)},
+        log_covariance=np.zeros((1, 1)),
+        log_likelihood=0.0,
+        n_customers=int(n),
+        n_patterns=1,
+        converged=True,
+        penalizer=float(config.penalizer),
+        fallback_reason=reason,
+        time_unit=config.time_unit,
+        at_boundary=at_boundary,
+    )
+
+
+def spend_value(model: FittedModel, x, m) -> np.ndarray:
+    """E[spend per purchase day | x, m] under the served spend model."""
+    return MODELS[model.name].expected_average_value(model.params, x, m)
