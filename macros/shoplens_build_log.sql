@@ -30,12 +30,12 @@
         ~ 'emptied_tables varchar, dbt_version varchar)',
         'insert into ' ~ log_table ~ ' (invocation_id, command, selection, started_at, status, '
         ~ 'as_of_date, dbt_version) values ('
-        ~ _sql_string(invocation_id) ~ ', ' ~ _sql_string(flags.WHICH) ~ ', '
-        ~ _sql_string(_shoplens_selection()) ~ ', '
+        ~ shoplens_sql_string(shoplens_invocation_id()) ~ ', ' ~ shoplens_sql_string(flags.WHICH) ~ ', '
+        ~ shoplens_sql_string(shoplens_selection()) ~ ', '
         ~ "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp), "
         ~ "'running', "
-        ~ ("cast(" ~ _sql_string(as_of) ~ " as date)" if as_of is not none else 'null') ~ ', '
-        ~ _sql_string(dbt_version) ~ ')',
+        ~ ("cast(" ~ shoplens_sql_string(as_of) ~ " as date)" if as_of is not none else 'null') ~ ', '
+        ~ shoplens_sql_string(dbt_version) ~ ')',
         'create or replace view ' ~ target.schema ~ '.build_status as '
         ~ 'with latest as (select * from ' ~ log_table ~ ' order by started_at desc limit 1), '
         ~ "last_success as (select max(finished_at) as last_success_at from " ~ log_table
@@ -79,11 +79,11 @@
         'update ' ~ log_table ~ ' set finished_at = cast(now() as timestamp), status = '
         ~ ("'failed'" if failed else "'success'")
         ~ ', n_failed = ' ~ failed | length
-        ~ ', failed_nodes = ' ~ (_sql_string(failed | join(', ')) if failed else 'null')
-        ~ ', emptied_tables = ' ~ (_sql_string(emptied | join(', ')) if emptied else 'null')
+        ~ ', failed_nodes = ' ~ (shoplens_sql_string(failed | join(', ')) if failed else 'null')
+        ~ ', emptied_tables = ' ~ (shoplens_sql_string(emptied | join(', ')) if emptied else 'null')
         ~ (', as_of_date = coalesce((select max(as_of_date) from '
             ~ as_of.include(database=false) ~ '), as_of_date)' if as_of is not none else '')
-        ~ ' where invocation_id = ' ~ _sql_string(invocation_id)) -%}
+        ~ ' where invocation_id = ' ~ shoplens_sql_string(shoplens_invocation_id())) -%}
     {%- if emptied -%}
         {%- do log('shoplens: emptied ' ~ emptied | length ~ ' table(s) this build did not '
             ~ 'rebuild, so no stale rows stay beside new ones: ' ~ emptied | join(', '),
@@ -94,7 +94,7 @@
 
 
 {#- The node selection of this invocation, as text ('' for everything). -#}
-{% macro _shoplens_selection() %}
+{% macro shoplens_selection() %}
     {%- set parts = [] -%}
     {%- for key in ['select', 'exclude', 'selector'] -%}
         {%- set value = invocation_args_dict.get(key) -%}
@@ -104,4 +104,11 @@
         {%- endif -%}
     {%- endfor -%}
     {{ return(parts | join(' ')) }}
+{% endmacro %}
+
+
+{#- The invocation's id: dbt's, or under SQLMesh (which has none) one made
+    from the plan's start time, the same in before_all and after_all. -#}
+{% macro shoplens_invocation_id() %}
+    {{ return(invocation_id or ('sqlmesh-' ~ run_started_at.strftime('%Y%m%dT%H%M%S%f'))) }}
 {% endmacro %}
