@@ -30,9 +30,10 @@
         ~ 'emptied_tables varchar, dbt_version varchar)',
         'insert into ' ~ log_table ~ ' (invocation_id, command, selection, started_at, status, '
         ~ 'as_of_date, dbt_version) values ('
-        ~ shoplens_sql_string(shoplens_invocation_id()) ~ ', ' ~ shoplens_sql_string(flags.WHICH) ~ ', '
+        ~ shoplens_invocation_id(log_table, 'start') ~ ', ' ~ shoplens_sql_string(flags.WHICH) ~ ', '
         ~ shoplens_sql_string(shoplens_selection()) ~ ', '
-        ~ "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp), "
+        ~ ("cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp), "
+            if invocation_id else 'cast(now() as timestamp), ')
         ~ "'running', "
         ~ ("cast(" ~ shoplens_sql_string(as_of) ~ " as date)" if as_of is not none else 'null') ~ ', '
         ~ shoplens_sql_string(dbt_version) ~ ')',
@@ -83,7 +84,7 @@
         ~ ', emptied_tables = ' ~ (shoplens_sql_string(emptied | join(', ')) if emptied else 'null')
         ~ (', as_of_date = coalesce((select max(as_of_date) from '
             ~ as_of.include(database=false) ~ '), as_of_date)' if as_of is not none else '')
-        ~ ' where invocation_id = ' ~ shoplens_sql_string(shoplens_invocation_id())) -%}
+        ~ ' where invocation_id = ' ~ shoplens_invocation_id(log_table, 'end')) -%}
     {%- if emptied -%}
         {%- do log('shoplens: emptied ' ~ emptied | length ~ ' table(s) this build did not '
             ~ 'rebuild, so no stale rows stay beside new ones: ' ~ emptied | join(', '),
@@ -107,8 +108,15 @@
 {% endmacro %}
 
 
-{#- The invocation's id: dbt's, or under SQLMesh (which has none) one made
-    from the plan's start time, the same in before_all and after_all. -#}
-{% macro shoplens_invocation_id() %}
-    {{ return(invocation_id or ('sqlmesh-' ~ run_started_at.strftime('%Y%m%dT%H%M%S%f'))) }}
+{#- The invocation's id as SQL: dbt's invocation_id. SQLMesh has none: its
+    before_all row gets a new uuid, and its after_all updates the latest row
+    still running. -#}
+{% macro shoplens_invocation_id(log_table, phase) %}
+    {%- if invocation_id -%}
+        {{ return(shoplens_sql_string(invocation_id)) }}
+    {%- elif phase == 'start' -%}
+        {{ return("'sqlmesh-' || uuid()") }}
+    {%- endif -%}
+    {{ return('(select invocation_id from ' ~ log_table ~ " where status = 'running'"
+        ~ ' order by started_at desc limit 1)') }}
 {% endmacro %}
