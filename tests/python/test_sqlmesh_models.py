@@ -58,3 +58,13 @@ def test_settings_are_dbt_config_rendered_with_the_vars(monkeypatch):
     monkeypatch.setenv(engine.VARS_ENV, "[1, 2]")
     with pytest.raises(ValueError, match="SHOPLENS_VARS must be a JSON object"):
         engine.shoplens_vars()
+
+
+def test_sqlmesh_unit_test_file_holds_the_dbt_cases():
+    from sqlmesh_project import unit_tests
+
+    assert unit_tests.PATH.read_text() == unit_tests.render()
+    cases = yaml.safe_load(unit_tests.PATH.read_text())
+    assert len(cases) == len(unit_tests.CASES) == 4
+    rfm = cases["test_customer_rfm_scores_ties_and_boundaries"]
+    assert [r["rfm_cell"] for r in rfm["outputs"]["query"]["rows"]] == ["412", "412", "324", "235", "111"]

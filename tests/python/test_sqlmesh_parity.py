@@ -104,3 +104,11 @@ def test_missing_required_column_stops_the_plan_as_dbt_does(shop, tmp_path):
                      variables, check=False)
     assert dbt.returncode != 0 and message in " ".join(dbt.stdout.split())
     assert sm.returncode != 0 and message in " ".join((sm.stdout + sm.stderr).split())
+
+
+def test_dbt_unit_test_cases_pass_as_sqlmesh_unit_tests(shop, tmp_path):
+    _, _, variables = shop
+    proc = run_sqlmesh(["test"], tmp_path / "sqlmesh_warehouse.duckdb", variables, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "Successfully Ran `4` Tests" in " ".join(out.split()), out[-2000:]
