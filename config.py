@@ -25,6 +25,7 @@ config = sqlmesh_config(
     model_defaults=ModelDefaultsConfig(dialect="duckdb,normalization_strategy=case_sensitive", start="2020-01-01"),
     gateways=engine.gateways(),
     default_gateway="dev",
-    project="shoplens_dbt",
+    # = the dbt project name: SQLMesh files on-run-start statements under it
+    project="shoplens",
     loader=ShoplensDbtLoader,
 )
