@@ -109,6 +109,7 @@ bench: $(STAMP)
 ## plots: PNG charts of the built warehouse into reports/ (CLV calibration, forecasts)
 plots: $(STAMP)
 	$(PY) scripts/plot_clv.py
+	$(PY) scripts/plot_clv_diagnostics.py
 	$(PY) scripts/plot_forecast.py
 
 ## sample: regenerate the bundled sample in data/sample

@@ -3,7 +3,8 @@
 Usage: python bench/bench_recommend.py [--customers N] [--products N] [--quick]
 
 Steps: (1) a child process generates the shop with ``shoplens.datagen``
-(chunked, tastes on, no events; the warehouse bench's 2,000 products) and
+(chunked, tastes on, no events, so purchases only: browsing is measured by
+tests/python/test_recommend.py; the warehouse bench's 2,000 products) and
 keeps the purchase lines (cached under target/recommend/bench_data/);
 (2) this process reads them and times, one after another, the validation
 step (ALS candidates vs popularity at ``as_of_date - 60`` days on a sample of

@@ -15,6 +15,10 @@ current_scores as (
         purchase_probability,
         expected_purchases,
         decile,
+        served_model,
+        reason_1,
+        reason_2,
+        reason_3,
         model_version
     from ml_purchase_propensity
     where is_current
@@ -30,6 +34,10 @@ final as (
         cast(purchase_probability as double) as purchase_probability,
         cast(expected_purchases as double) as expected_purchases,
         cast(decile as integer) as decile,
+        cast(served_model as varchar) as served_model,
+        cast(reason_1 as varchar) as reason_1,
+        cast(reason_2 as varchar) as reason_2,
+        cast(reason_3 as varchar) as reason_3,
         cast(model_version as varchar) as model_version
     from current_scores
 

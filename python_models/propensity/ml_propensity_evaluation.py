@@ -8,5 +8,5 @@ def model(dbt, session):
     scores = dbt.ref("ml_purchase_propensity").df()
     holdout_orders = dbt.ref("holdout_orders").project("customer_id, ordered_at, is_purchase").df()
     fct_orders = dbt.ref("fct_orders").project("customer_id, ordered_at, is_purchase").df()
-    settings = {"window_days": dbt.config.get("window_days")}
+    settings = {"window_days": dbt.config.get("window_days"), "model_dir": dbt.config.get("model_dir")}
     return pipeline.build_evaluation(as_of, scores, holdout_orders, fct_orders, settings)

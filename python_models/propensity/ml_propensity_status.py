@@ -18,5 +18,7 @@ def model(dbt, session):
         "n_cutoffs": dbt.config.get("n_cutoffs"),
         "max_train_customers": dbt.config.get("max_train_customers"),
         "seed": dbt.config.get("seed"),
+        "max_train_seconds": dbt.config.get("max_train_seconds"),
+        "model_dir": dbt.config.get("model_dir"),
     }
     return pipeline.build_status(as_of, scores, orders, sessions, customers, settings)

@@ -7,7 +7,10 @@
 * :func:`build_predictions` -> ``ml_clv_predictions`` (score every customer
   from the stored parameters, no refit),
 * :func:`build_evaluation` -> ``ml_clv_evaluation`` (holdout or backtest),
-* :func:`build_status` -> ``ml_clv_status`` (one row: ok, degraded or declined).
+* :func:`build_status` -> ``ml_clv_status`` (one row: ok, degraded or declined),
+* :func:`build_diagnostic` -> ``ml_clv_period_transactions``,
+  ``ml_clv_calibration_holdout``, ``ml_clv_probability_alive_matrix`` and
+  ``ml_clv_cumulative_purchases`` (calibration views of the served model).
 
 Data that cannot support any CLV model (:class:`shoplens.clv.ClvDeclined`)
 give empty tables, and ``ml_clv_status`` says why and what would fix it.
@@ -30,6 +33,8 @@ from shoplens.clv.config import (
     ClvDataError,
     ClvDeclined,
 )
+from shoplens.clv.diagnostics import build_diagnostic as _build_diagnostic
+from shoplens.clv.diagnostics import holdout_note
 from shoplens.clv.evaluation import (
     NAIVE_MODEL,
     count_model_errors,
@@ -209,7 +214,8 @@ def build_status(
         )
     return step_status("clv", as_of_date, served_model=f"{count.name}+{spend.name}",
                        rows_written=len(predictions), problems=problems,
-                       notes=[_naive_rate_note(evaluation, count.name)]).frame()
+                       notes=[_naive_rate_note(evaluation, count.name),
+                              holdout_note(*_as_of(as_of))]).frame()
 
 
 def _naive_rate_note(evaluation: pd.DataFrame, served: str) -> str:
@@ -226,3 +232,15 @@ def _naive_rate_note(evaluation: pd.DataFrame, served: str) -> str:
             f" ({mae[NAIVE_MODEL]:.4f} vs {mae[served]:.4f}; see ml_clv_evaluation)"
         )
     return ""
+
+
+def build_diagnostic(
+    kind: str,
+    summary: pd.DataFrame,
+    parameters: pd.DataFrame,
+    as_of: pd.DataFrame,
+    holdout_orders: pd.DataFrame,
+    config: ClvConfig,
+) -> pd.DataFrame:
+    """A calibration diagnostic of the served count model (``kind``: see shoplens.clv.diagnostics)."""
+    return _build_diagnostic(kind, summary, parameters, _as_of(as_of), _purchases(holdout_orders), config)

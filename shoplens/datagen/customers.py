@@ -148,8 +148,10 @@ def _sessions(cfg: ShopConfig, rng: np.random.Generator, cust_info: dict, order_
     cust = np.concatenate([order_cust, pre_cust, bg_owner, fd_owner])
     start = np.concatenate([p_start, pre_start, bg_start, fd_start])
     kind = np.concatenate([p_kind, np.ones(pre_owner.size, int), np.zeros(bg_owner.size + fd_owner.size, int)])
+    # The order a purchase or pre-purchase session leads to (-1: background browsing).
+    order = np.concatenate([np.arange(order_sec.size), pre_owner, np.full(bg_owner.size + fd_owner.size, -1)])
     keep = (start >= 0) & (start < end_sec)
-    cust, start, kind = cust[keep], start[keep], kind[keep]
+    cust, start, kind, order = cust[keep], start[keep], kind[keep], order[keep]
     # Pre-purchase sessions are more engaged than background ones.
     n_views = np.where(kind == 2, 1 + rng.poisson(2.0, cust.size), rng.poisson(np.where(kind == 1, 3.0, 1.5)))
     n_pages = 1 + rng.poisson(1.0, cust.size)
@@ -159,7 +161,7 @@ def _sessions(cfg: ShopConfig, rng: np.random.Generator, cust_info: dict, order_
     anonymous = rng.uniform(size=cust.size) < cfg.anonymous_session_share
     anonymous &= kind != 2  # checkout sessions are logged in
     return {
-        "cust": cust, "start": start, "anonymous": anonymous,
+        "cust": cust, "start": start, "anonymous": anonymous, "order": order,
         "counts": np.stack([n_pages, n_views, n_cart, n_checkout, n_purchase], axis=1),
     }
 

@@ -38,29 +38,12 @@ def _chunk(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator, n: int, id
     base_sec = _seconds_since_epoch(cfg.start)
     info, o_cust, o_day, o_value = _purchases(cfg, rng, n, id_offset)
     cust_ids = _ids("C", info["index"] + 1, 8)
-    taste_group, taste_step = None, None
+    taste_group, taste_step, taste_browse = None, None, None
     if tastes is not None:  # (Tastes, seed of this chunk's taste stream)
-        taste_group, taste_step = _taste_step(tastes[0], np.random.default_rng(tastes[1]), cat, n, o_cust)
+        taste_group, taste_step, taste_browse = _taste_step(tastes[0], np.random.default_rng(tastes[1]), cat, n, o_cust)
     o_sec_rel = o_day * 86400 + _day_seconds(rng, o_day.size)
     order_ids = _ids("O", np.arange(o_day.size) + order_offset + 1, 10)
-    # Mixed representations of valid timestamps: Z, naive (UTC), or local + offset.
-    style = rng.choice(3, size=o_day.size, p=[0.6, 0.2, 0.2])
-    o_abs = base_sec + o_sec_rel
-    text = np.asarray(_iso_utc(o_abs, "Z").to_numpy(zero_copy_only=False), dtype=object)
-    naive = np.asarray(_iso_utc(o_abs, "naive").to_numpy(zero_copy_only=False), dtype=object)
-    offs = np.asarray(OFFSETS_MINUTES)[rng.integers(0, len(OFFSETS_MINUTES), size=o_day.size)]
-    local = np.asarray(_iso_with_offsets(o_abs, offs).to_numpy(zero_copy_only=False), dtype=object)
-    text = np.where(style == 1, naive, np.where(style == 2, local, text))
-    orders = pd.DataFrame(
-        {
-            "order_id": order_ids,
-            "customer_id": cust_ids[o_cust],
-            "ordered_at": text,
-            "order_total": o_value,
-            "status": "completed",
-            "currency": "EUR",
-        }
-    )
+    orders = _orders_frame(rng, order_ids, cust_ids[o_cust], base_sec + o_sec_rel, o_value)
     l_order, l_product, l_qty, l_price, l_disc = _lines(cfg, rng, cat, o_day, o_value, taste_step)
     items = pd.DataFrame(
         {
@@ -71,7 +54,51 @@ def _chunk(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator, n: int, id
             "discount": l_disc,
         }
     )
-    # Customers: everyone who bought, plus some who only signed up.
+    customers = _customers_frame(cfg, rng, info, cust_ids, id_offset, base_sec)
+    events = None
+    if cfg.events:
+        sess = _sessions(cfg, rng, info, o_cust, o_sec_rel, base_sec)
+        events = _events(rng, sess, cat, base_sec, cust_ids, session_offset, event_offset)
+        if taste_browse is not None:
+            _browse_with_tastes(events, sess, taste_browse, session_offset, l_order, l_product)
+    truth = {
+        "n_customers_buying": int(n),
+        "n_orders_completed": int(o_day.size),
+        "alive_at_end": int(np.isinf(info["death_time"]).sum()),
+    }
+    if taste_group is not None:
+        truth["customer_group"] = dict(zip(cust_ids.tolist(), taste_group.tolist(), strict=True))
+    return orders, items, customers, events, truth
+
+
+
+def _orders_frame(
+    rng: np.random.Generator, order_ids: np.ndarray, customer_ids: np.ndarray, o_abs: np.ndarray, o_value: np.ndarray
+) -> pd.DataFrame:
+    """Completed orders, their valid timestamps written in mixed styles: Z, naive (UTC), or local + offset."""
+    style = rng.choice(3, size=o_abs.size, p=[0.6, 0.2, 0.2])
+    text = np.asarray(_iso_utc(o_abs, "Z").to_numpy(zero_copy_only=False), dtype=object)
+    naive = np.asarray(_iso_utc(o_abs, "naive").to_numpy(zero_copy_only=False), dtype=object)
+    offs = np.asarray(OFFSETS_MINUTES)[rng.integers(0, len(OFFSETS_MINUTES), size=o_abs.size)]
+    local = np.asarray(_iso_with_offsets(o_abs, offs).to_numpy(zero_copy_only=False), dtype=object)
+    text = np.where(style == 1, naive, np.where(style == 2, local, text))
+    return pd.DataFrame(
+        {
+            "order_id": order_ids,
+            "customer_id": customer_ids,
+            "ordered_at": text,
+            "order_total": o_value,
+            "status": "completed",
+            "currency": "EUR",
+        }
+    )
+
+
+def _customers_frame(
+    cfg: ShopConfig, rng: np.random.Generator, info: dict, cust_ids: np.ndarray, id_offset: int, base_sec: int
+) -> pd.DataFrame:
+    """Everyone who bought, plus some who only signed up."""
+    n = cust_ids.size
     n_signup_only = int(round(cfg.signup_only_share * n))
     signup_rel = np.concatenate(
         [
@@ -81,7 +108,7 @@ def _chunk(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator, n: int, id
     ).astype(np.int64)
     extra_ids = _ids("C", np.arange(n_signup_only) + 50_000_000 + id_offset + 1, 8)
     all_ids = np.concatenate([cust_ids, extra_ids])
-    customers = pd.DataFrame(
+    return pd.DataFrame(
         {
             "customer_id": all_ids,
             "email": np.char.add(np.char.lower(all_ids.astype(str)), "@example.com").astype(object),
@@ -91,18 +118,14 @@ def _chunk(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator, n: int, id
             ],
         }
     )
-    events = None
-    if cfg.events:
-        sess = _sessions(cfg, rng, info, o_cust, o_sec_rel, base_sec)
-        events = _events(rng, sess, cat, base_sec, cust_ids, session_offset, event_offset)
-    truth = {
-        "n_customers_buying": int(n),
-        "n_orders_completed": int(o_day.size),
-        "alive_at_end": int(np.isinf(info["death_time"]).sum()),
-    }
-    if taste_group is not None:
-        truth["customer_group"] = dict(zip(cust_ids.tolist(), taste_group.tolist(), strict=True))
-    return orders, items, customers, events, truth
+
+def _browse_with_tastes(events: dict, sess: dict, browse, session_offset: int, line_order: np.ndarray,
+                        line_product: np.ndarray) -> None:
+    """Put the owners' tastes on the product ids of product-view and add-to-cart events (in place)."""
+    shown = np.nonzero(np.isin(events["event_type"], ("product_view", "add_to_cart")))[0]
+    owner = events["session_id"][shown] - session_offset
+    product = browse(sess["cust"][owner], sess["order"][owner], line_order, line_product)
+    events["product_id"][shown] = _ids("P", product + 1, 5)
 
 
 def _events_table(ev: dict, csv: bool) -> pa.Table:
@@ -153,25 +176,7 @@ def iter_shop(cfg: ShopConfig):
         for key in counts:
             counts[key] += truth[key]
         if cfg.dirty_rate > 0:
-            extra, kinds = _dirty_orders(cfg, dirt, orders, base_sec)
-            # Lines of the extra orders: copy a real order's lines under the new id
-            # (orphans when the order itself is rejected), plus duplicate lines.
-            # (duplicated orders keep their id and get no new lines).
-            new_ids = extra["order_id"][extra["order_id"].notna() & ~extra["order_id"].isin(orders["order_id"])]
-            src = items.groupby("order_id", sort=False).head(1)
-            extra_lines = src.sample(n=len(new_ids), replace=True, random_state=int(dirt.integers(2**31))).copy()
-            extra_lines["order_id"] = new_ids.to_numpy()
-            orders = pd.concat([orders, extra], ignore_index=True)
-            k = int(round(cfg.dirty_rate * len(items)))
-            dup_lines = items.iloc[dirt.integers(0, len(items), size=k)]
-            bad_qty = items.iloc[dirt.integers(0, len(items), size=max(1, k // 4))].copy()
-            bad_qty["quantity"] = 0
-            items = pd.concat([items, extra_lines, dup_lines, bad_qty], ignore_index=True)
-            cust_dup = customers.iloc[dirt.integers(0, len(customers), size=int(round(cfg.dirty_rate * len(customers))))]
-            customers = pd.concat([customers, cust_dup], ignore_index=True)
-            _add(dirty["orders"], kinds)
-            _add(dirty["order_items"], {"duplicate_row": k, "quantity_not_positive": len(bad_qty), "lines_of_extra_orders": len(extra_lines)})
-            _add(dirty["customers"], {"duplicate_row": len(cust_dup)})
+            orders, items, customers = _dirty_chunk(cfg, dirt, orders, items, customers, base_sec, dirty)
         yield "orders", pa.Table.from_pandas(orders, preserve_index=False)
         yield "order_items", pa.Table.from_pandas(items, preserve_index=False)
         yield "customers", pa.Table.from_pandas(customers, preserve_index=False)
@@ -183,6 +188,36 @@ def iter_shop(cfg: ShopConfig):
                 event_offset = int(events["event_id"].max()) + 1
                 _add(dirty["events"], kinds)
             yield "events", _events_table(events, csv)
+    yield "ground_truth", _ground_truth(cfg, cat, counts, dirty, tastes, taste_labels)
+
+
+
+def _dirty_chunk(cfg: ShopConfig, dirt: np.random.Generator, orders, items, customers, base_sec: int, dirty: dict):
+    """Add this chunk's broken rows (counted in ``dirty``); returns (orders, items, customers)."""
+    extra, kinds = _dirty_orders(cfg, dirt, orders, base_sec)
+    # Lines of the extra orders: copy a real order's lines under the new id
+    # (orphans when the order itself is rejected), plus duplicate lines.
+    # (duplicated orders keep their id and get no new lines).
+    new_ids = extra["order_id"][extra["order_id"].notna() & ~extra["order_id"].isin(orders["order_id"])]
+    src = items.groupby("order_id", sort=False).head(1)
+    extra_lines = src.sample(n=len(new_ids), replace=True, random_state=int(dirt.integers(2**31))).copy()
+    extra_lines["order_id"] = new_ids.to_numpy()
+    orders = pd.concat([orders, extra], ignore_index=True)
+    k = int(round(cfg.dirty_rate * len(items)))
+    dup_lines = items.iloc[dirt.integers(0, len(items), size=k)]
+    bad_qty = items.iloc[dirt.integers(0, len(items), size=max(1, k // 4))].copy()
+    bad_qty["quantity"] = 0
+    items = pd.concat([items, extra_lines, dup_lines, bad_qty], ignore_index=True)
+    cust_dup = customers.iloc[dirt.integers(0, len(customers), size=int(round(cfg.dirty_rate * len(customers))))]
+    customers = pd.concat([customers, cust_dup], ignore_index=True)
+    _add(dirty["orders"], kinds)
+    _add(dirty["order_items"], {"duplicate_row": k, "quantity_not_positive": len(bad_qty), "lines_of_extra_orders": len(extra_lines)})
+    _add(dirty["customers"], {"duplicate_row": len(cust_dup)})
+    return orders, items, customers
+
+
+def _ground_truth(cfg: ShopConfig, cat: Catalogue, counts: dict, dirty: dict, tastes, taste_labels: dict) -> dict:
+    """What the generator knows and a model should recover."""
     bg, gg = cfg.bgnbd, cfg.gamma_gamma
     truth = {
         "generator": "shoplens.datagen",
@@ -200,8 +235,7 @@ def iter_shop(cfg: ShopConfig):
         "demand": cat.truth,
         "tastes": tastes.truth(CATEGORIES, taste_labels) if tastes is not None else {"enabled": False},
     }
-    yield "ground_truth", truth
-
+    return truth
 
 def _add(target: dict, more: dict) -> None:
     for k, v in more.items():

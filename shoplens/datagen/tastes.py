@@ -24,7 +24,9 @@ class Tastes:
     Beta(repeat_a, repeat_b)``. Each distinct product slot of an order is a
     favourite with probability rho; otherwise, with probability ``strength``,
     a product drawn from the day's demand weights times the group's taste, and
-    else the product the day's weights alone gave.
+    else the product the day's weights alone gave. Product views and
+    add-to-cart events follow the same taste (:func:`_taste_browse`), drawn
+    after the order lines from the same stream, so the lines do not change.
     """
 
     group_share: np.ndarray  # (groups,)
@@ -37,6 +39,7 @@ class Tastes:
     repeat_a: float = 1.5
     repeat_b: float = 3.0
     n_favourites: int = 4
+    browse_order_share: float = 0.5
 
     def truth(self, categories: tuple, labels: dict) -> dict:
         groups = [
@@ -52,6 +55,7 @@ class Tastes:
             "enabled": True, "groups": groups, "strength": self.strength,
             "background_category_weight": self.background,
             "repeat_rate_beta": [self.repeat_a, self.repeat_b], "n_favourites": self.n_favourites,
+            "browse_order_share": self.browse_order_share,
             "product_price_band": [PRICE_BANDS[b] for b in self.product_band],
             "customer_group": labels,
         }
@@ -126,4 +130,42 @@ def _taste_step(tastes: Tastes, rng: np.random.Generator, cat: Catalogue, n: int
             new[clash] = rng.integers(0, n_p, size=clash.size)
         return new[inverse]
 
-    return group, step
+    def browse(event_cust: np.ndarray, event_order: np.ndarray, line_order: np.ndarray,
+               line_product: np.ndarray) -> np.ndarray:
+        """Products of product-view and add-to-cart events (see :func:`_taste_browse`)."""
+        return _taste_browse(tastes, rng, (group, repeat, favourites, mean_weight), event_cust, event_order,
+                             line_order, line_product)
+
+    return group, step, browse
+
+
+def _taste_browse(tastes: Tastes, rng: np.random.Generator, people: tuple, event_cust: np.ndarray,
+                  event_order: np.ndarray, line_order: np.ndarray, line_product: np.ndarray) -> np.ndarray:
+    """Which product each product event shows, from the browsing customer's taste.
+
+    In a session that leads to an order (the purchase session and the
+    pre-purchase browsing before it), an event shows one of that order's
+    products with probability ``browse_order_share``. Otherwise it is a
+    favourite with the customer's repeat rate, else (probability
+    ``strength``) a product drawn from the group's taste times the mean
+    demand weights, else any product. ``line_order`` is sorted.
+    """
+    group, repeat, favourites, mean_weight = people
+    n_p, n = mean_weight.size, event_cust.size
+    out = rng.integers(0, n_p, size=n)
+    u = rng.uniform(size=n)
+    lo = np.searchsorted(line_order, np.maximum(event_order, 0), side="left")
+    hi = np.searchsorted(line_order, np.maximum(event_order, 0), side="right")
+    from_order = (event_order >= 0) & (hi > lo) & (u < tastes.browse_order_share)
+    pick = lo + (rng.uniform(size=n) * (hi - lo)).astype(np.int64)
+    out[from_order] = line_product[np.minimum(pick, line_product.size - 1)[from_order]]
+    rho = repeat[event_cust]
+    v = rng.uniform(size=n)
+    fav = ~from_order & (v < rho)
+    out[fav] = favourites[event_cust[fav], rng.integers(0, tastes.n_favourites, fav.sum())]
+    drawn = ~from_order & ~fav & (v < rho + (1 - rho) * tastes.strength)
+    for g in range(tastes.group_share.size):
+        members = np.nonzero(drawn & (group[event_cust] == g))[0]
+        w = mean_weight * tastes.weight[g]
+        out[members] = rng.choice(n_p, size=members.size, p=w / w.sum())
+    return out

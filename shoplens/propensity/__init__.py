@@ -31,8 +31,13 @@ it never takes the step down.
 Public functions take and return pandas DataFrames; TensorFlow is imported
 only when a network is built, trained or loaded.
 
+The served model is chosen on a validation cut-off before the training end
+(``selection``): the GRU is trained in full only when a cheap first pass
+beats the best baseline; otherwise the best baseline is served.
+
 Layout: ``config``, ``history`` (inputs), ``features`` (snapshots),
-``encoding``, ``baselines``, ``network`` (the GRU), ``train``, ``score``,
+``encoding``, ``baselines``, ``network`` (the GRU), ``train``, ``selection``,
+``served``, ``models`` (scores and reasons), ``importance``, ``score``,
 ``evaluation`` and ``pipeline`` (the only entry point from dbt).
 """
 
@@ -45,6 +50,7 @@ from shoplens.propensity.config import (  # noqa: F401
     EVENT_CHANNELS,
     MODEL_NAMES,
     ORDER_CHANNELS,
+    SERVABLE_MODELS,
     InsufficientHistoryError,
     PropensityConfig,
 )
@@ -52,6 +58,7 @@ from shoplens.propensity.encoding import (  # noqa: F401
     Encoder,
 )
 from shoplens.propensity.evaluation import (  # noqa: F401
+    best_f1_threshold,
     evaluate_scores,
     evaluation_plan,
     purchase_outcomes,
@@ -77,7 +84,18 @@ from shoplens.propensity.score import (  # noqa: F401
     run_propensity,
     score_snapshot,
 )
+from shoplens.propensity.selection import (  # noqa: F401
+    Selection,
+    select_model,
+)
+from shoplens.propensity.served import (  # noqa: F401
+    ServedPropensity,
+    fit_served,
+    load_served,
+)
 from shoplens.propensity.train import (  # noqa: F401
     Baselines,
+    fit_gru,
+    prepare_training,
     train_propensity,
 )

@@ -39,6 +39,10 @@ MIN_NEGATIVE_LABELS = 20
 MIN_HISTORY_DAYS = 28
 
 MODEL_NAMES = ("rnn_gru", "bgnbd", "rfm_heuristic", "logreg", "naive_rate")
+#: Models the step can serve: the GRU, the GRU-logreg blend (mean probability) and three baselines.
+SERVABLE_MODELS = ("rnn_gru", "blend", "logreg", "bgnbd", "rfm_heuristic")
+#: Models that need the GRU.
+GRU_MODELS = ("rnn_gru", "blend")
 _MASK_VALUE = -99.0
 _EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -77,6 +81,14 @@ class PropensityConfig:
     #: Stop training before an epoch that would end after this many seconds
     #: of fitting (None: no limit); the best epoch so far is kept.
     max_train_seconds: float | None = None
+    #: The cheap first pass: a GRU on at most this many rows and epochs at the
+    #: validation cut-off decides whether full training is worth it.
+    probe_max_rows: int = 50_000
+    probe_max_epochs: int = 10
+    #: Validation AUC the GRU (or the blend) must add to the best baseline to be trained and
+    #: served: above the noise of an AUC on a few thousand customers, so minutes of training
+    #: buy a difference the business can see.
+    min_gru_gain: float = 0.005
     seed: int = 42
     threads: int = 2
 
@@ -96,6 +108,8 @@ class PropensityConfig:
             raise ConfigError(f"sequence_weeks must be >= 4, got {self.sequence_weeks}")
         if self.n_cutoffs < 1 or self.cutoff_step_days < 1:
             raise ConfigError("n_cutoffs and cutoff_step_days must be >= 1")
+        if self.max_train_seconds is not None and not self.max_train_seconds > 0:
+            raise ConfigError(f"max_train_seconds must be > 0 or None, got {self.max_train_seconds}")
         if not 0.0 < self.validation_fraction < 0.5:
             raise ConfigError(
                 f"validation_fraction must be in (0, 0.5), got {self.validation_fraction}"
@@ -105,6 +119,16 @@ class PropensityConfig:
 def _int_or_none(value: object) -> int | None:
     text = str(value).strip().lower()
     return None if text in {"", "none", "null"} else int(float(text))
+
+
+def _float_or_none(value: object) -> float | None:
+    text = str(value).strip().lower()
+    if text in {"", "none", "null"}:
+        return None
+    seconds = float(text)
+    if not seconds > 0:
+        raise ConfigError(f"var propensity_max_train_seconds must be > 0 or null, got {value!r}")
+    return seconds
 
 
 def config_from_dbt(settings: Mapping[str, object]) -> PropensityConfig:
@@ -117,5 +141,6 @@ def config_from_dbt(settings: Mapping[str, object]) -> PropensityConfig:
         train_window_days=_int_or_none(settings.get("train_window_days")),
         n_cutoffs=_int_or_none(settings.get("n_cutoffs")) or defaults.n_cutoffs,
         max_train_customers=max_customers or defaults.max_train_customers,
+        max_train_seconds=_float_or_none(settings.get("max_train_seconds")),
         seed=int(settings["seed"]),  # type: ignore[arg-type]
     )

@@ -49,25 +49,54 @@ def snapshot(history: History, cutoff: dt.date | int, weeks: int, only: np.ndarr
     n = len(index)
     pos = np.full(len(history.customer_ids), -1, dtype="int64")
     pos[index] = np.arange(n)
+    seq = _sequences(history, pos, n, c, weeks)
+    tenure = c - history.birth_day[index]
+    p = _purchase_totals(history, pos, n, c)
+    days_since_last = np.where(p["has"], c - p["last"], tenure)
+    signup = history.signup_day[index]
+    since_signup = np.where((signup >= 0) & (signup <= c), c - signup, tenure)
+    static = pd.DataFrame(
+        {
+            "log_tenure_days": np.log1p(tenure),
+            "log_days_since_last_purchase": np.log1p(days_since_last),
+            "has_purchased": p["has"].astype("float64"),
+            "log_n_purchase_days_total": np.log1p(p["n_days"]),
+            "log_revenue_total": np.log1p(np.maximum(p["revenue"], 0.0)),
+            "log_days_since_signup": np.log1p(since_signup),
+            "country": history.country[index],
+            # the first-order category is only known once the first order happened
+            "first_category": np.where(p["has"], history.first_category[index], ""),
+            **_event_statics(history, pos, n, c, tenure),
+        }
+    )
+    return Snapshot(
+        cutoff_day=c, index=index, seq=seq, n_weeks=np.minimum(tenure // 7 + 1, weeks).astype("int64"),
+        static=static, frequency=np.maximum(p["n_days"] - 1, 0),
+        recency_days=(p["last"] - p["first"]).astype("float64"), age_days=(c - p["first"]).astype("float64"),
+        days_since_last=days_since_last.astype("float64"), n_purchase_days=p["n_days"], revenue_total=p["revenue"],
+    )
 
-    channels = history.channels
-    seq = np.zeros((n, weeks, len(channels)), dtype="float32")
+
+def _sequences(history: History, pos: np.ndarray, n: int, c: int, weeks: int) -> np.ndarray:
+    """(n, weeks, channels) weekly sums ending on the cut-off; events after it count nowhere."""
+    seq = np.zeros((n, weeks, len(history.channels)), dtype="float32")
     pc = pos[history.p_cust]
     seq[:, :, 0] = _weekly(pc, history.p_day, np.ones(len(pc)), n, c, weeks)
     seq[:, :, 1] = _weekly(pc, history.p_day, history.p_revenue, n, c, weeks)
     if history.has_events:
         sc = pos[history.s_cust]
         if history.s_seen is not None:
-            sc = np.where(history.s_seen <= c, sc, -1)  # events after the cut-off count nowhere
+            sc = np.where(history.s_seen <= c, sc, -1)
         for k in range(4):
             seq[:, :, 2 + k] = _weekly(sc, history.s_day, history.s_counts[:, k].astype("float64"), n, c, weeks)
-    tenure = c - history.birth_day[index]
-    n_weeks = np.minimum(tenure // 7 + 1, weeks)
+    return seq
 
-    before = history.p_day <= c
-    pcb, pdb, prb = pc[before], history.p_day[before], history.p_revenue[before]
-    valid = pcb >= 0
-    pcb, pdb, prb = pcb[valid], pdb[valid], prb[valid]
+
+def _purchase_totals(history: History, pos: np.ndarray, n: int, c: int) -> dict[str, np.ndarray]:
+    """Purchase days, revenue, first and last purchase day (the cut-off when none) up to ``c``."""
+    pc = pos[history.p_cust]
+    keep = (history.p_day <= c) & (pc >= 0)
+    pcb, pdb, prb = pc[keep], history.p_day[keep], history.p_revenue[keep]
     n_days = np.bincount(pcb, minlength=n).astype("float64")
     revenue = np.bincount(pcb, weights=prb, minlength=n)
     last = np.full(n, -1, dtype="int64")
@@ -75,50 +104,25 @@ def snapshot(history: History, cutoff: dt.date | int, weeks: int, only: np.ndarr
     first = np.full(n, np.iinfo("int64").max, dtype="int64")
     np.minimum.at(first, pcb, pdb)
     has = n_days > 0
-    first = np.where(has, first, c)
-    last = np.where(has, last, c)
-    days_since_last = np.where(has, c - last, tenure)
-    signup = history.signup_day[index]
-    since_signup = np.where((signup >= 0) & (signup <= c), c - signup, tenure)
+    return {"n_days": n_days, "revenue": revenue, "has": has,
+            "first": np.where(has, first, c), "last": np.where(has, last, c)}
 
-    event_static = {}
-    if history.has_events:
-        sc = pos[history.s_cust]
-        seen = (history.s_day <= c) & (sc >= 0)
-        if history.s_seen is not None:
-            seen &= history.s_seen <= c
-        for name, kind in (("log_days_since_last_session", 0), ("log_days_since_last_cart", 2)):
-            m = seen & (history.s_counts[:, kind] > 0)
-            last_s = np.full(n, -1, dtype="int64")
-            np.maximum.at(last_s, sc[m], history.s_day[m])
-            event_static[name] = np.log1p(np.where(last_s >= 0, c - last_s, tenure + 1))
-    static = pd.DataFrame(
-        {
-            "log_tenure_days": np.log1p(tenure),
-            "log_days_since_last_purchase": np.log1p(days_since_last),
-            "has_purchased": has.astype("float64"),
-            "log_n_purchase_days_total": np.log1p(n_days),
-            "log_revenue_total": np.log1p(np.maximum(revenue, 0.0)),
-            "log_days_since_signup": np.log1p(since_signup),
-            "country": history.country[index],
-            # the first-order category is only known once the first order happened
-            "first_category": np.where(has, history.first_category[index], ""),
-            **event_static,
-        }
-    )
-    return Snapshot(
-        cutoff_day=c,
-        index=index,
-        seq=seq,
-        n_weeks=n_weeks.astype("int64"),
-        static=static,
-        frequency=np.maximum(n_days - 1, 0),
-        recency_days=(last - first).astype("float64"),
-        age_days=(c - first).astype("float64"),
-        days_since_last=days_since_last.astype("float64"),
-        n_purchase_days=n_days,
-        revenue_total=revenue,
-    )
+
+def _event_statics(history: History, pos: np.ndarray, n: int, c: int, tenure: np.ndarray) -> dict:
+    """log days since the last session and the last add-to-cart (shops with events only)."""
+    if not history.has_events:
+        return {}
+    sc = pos[history.s_cust]
+    seen = (history.s_day <= c) & (sc >= 0)
+    if history.s_seen is not None:
+        seen &= history.s_seen <= c
+    out = {}
+    for name, kind in (("log_days_since_last_session", 0), ("log_days_since_last_cart", 2)):
+        m = seen & (history.s_counts[:, kind] > 0)
+        last_s = np.full(n, -1, dtype="int64")
+        np.maximum.at(last_s, sc[m], history.s_day[m])
+        out[name] = np.log1p(np.where(last_s >= 0, c - last_s, tenure + 1))
+    return out
 
 
 def window_counts(history: History, index: np.ndarray, start_day: int, end_day: int) -> np.ndarray:

@@ -87,6 +87,11 @@ def prepare_history(
     dim_customers columns customer_id, country, first_order_category,
     signed_up_at. Customers who appear in orders but not in ``customers`` are
     added with unknown country and sign-up.
+
+    The result does not depend on the order of the input rows (a database
+    returns rows in any order): customers are indexed in the sorted order of
+    their ids and every per-row array is sorted, so two builds of the same
+    data sample, split and train on the same rows.
     """
     _require(orders, "orders", ["customer_id", "ordered_at", "order_total", "is_purchase"])
     _require(customers, "customers", ["customer_id", "country", "first_order_category", "signed_up_at"])
@@ -97,80 +102,80 @@ def prepare_history(
             "orders hold no completed purchase (is_purchase) up to as_of_date: nothing to learn from."
             " Fix: use a later as_of_date, or check the status column of the raw orders"
         )
-
-    cust = customers.drop_duplicates("customer_id")
-    cust = cust.loc[cust["customer_id"].notna()]
-    ids = pd.Index(pd.unique(pd.concat([cust["customer_id"], purchases["customer_id"]], ignore_index=True)))
+    cust = customers.loc[customers["customer_id"].notna()]
+    cust = cust.sort_values(["customer_id", "signed_up_at"], kind="stable").drop_duplicates("customer_id")
+    ids = _sorted_ids(pd.concat([cust["customer_id"], purchases["customer_id"]], ignore_index=True))
+    p_cust, p_day, p_rev = _purchase_days(purchases, ids)
     n = len(ids)
-
-    p_cust_raw = ids.get_indexer(purchases["customer_id"])
-    p_day_raw = _to_day(purchases["ordered_at"])
-    revenue = pd.to_numeric(purchases["order_total"], errors="coerce").fillna(0.0).to_numpy(float)
-    day_level = (
-        pd.DataFrame({"c": p_cust_raw, "d": p_day_raw, "r": revenue})
-        .groupby(["c", "d"], sort=True, as_index=False)["r"].sum()
-    )
-    p_cust = day_level["c"].to_numpy("int64")
-    p_day = day_level["d"].to_numpy("int64")
-    p_rev = day_level["r"].to_numpy("float64")
-
     big = np.iinfo("int64").max // 4
     first_purchase = np.full(n, big, dtype="int64")
     np.minimum.at(first_purchase, p_cust, p_day)
+    signup, country, category = _customer_attributes(cust, ids)
+    birth = np.where(signup >= 0, np.minimum(signup, first_purchase), first_purchase)
+    s_cust, s_day, s_counts, s_seen = _session_rows(sessions, ids)
+    return History(
+        customer_ids=ids.to_numpy(), birth_day=birth, signup_day=signup,
+        first_purchase_day=first_purchase, country=country, first_category=category,
+        p_cust=p_cust, p_day=p_day, p_revenue=p_rev,
+        s_cust=s_cust, s_day=s_day, s_counts=s_counts,
+        first_data_day=int(p_day.min()), last_data_day=int(p_day.max()), s_seen=s_seen,
+    )
 
+
+def _sorted_ids(values: pd.Series) -> pd.Index:
+    """Distinct customer ids in a fixed order (sorted by their text), whatever the row order."""
+    unique = pd.unique(values)
+    order = np.argsort(np.asarray([str(v) for v in unique], dtype=object), kind="stable")
+    return pd.Index(unique[order])
+
+
+def _purchase_days(purchases: pd.DataFrame, ids: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(customer index, day, revenue that day) per purchase day, sorted by customer and day."""
+    revenue = pd.to_numeric(purchases["order_total"], errors="coerce").fillna(0.0).to_numpy(float)
+    frame = pd.DataFrame({"c": ids.get_indexer(purchases["customer_id"]),
+                          "d": _to_day(purchases["ordered_at"]), "r": revenue})
+    # sum a day's revenue in a fixed order: float sums do not depend on the row order
+    frame = frame.sort_values(["c", "d", "r"], kind="stable")
+    day_level = frame.groupby(["c", "d"], sort=True, as_index=False)["r"].sum()
+    return (day_level["c"].to_numpy("int64"), day_level["d"].to_numpy("int64"),
+            day_level["r"].to_numpy("float64"))
+
+
+def _customer_attributes(cust: pd.DataFrame, ids: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sign-up day or -1, country, first-order category) per customer index."""
+    n = len(ids)
     signup = np.full(n, -1, dtype="int64")
     cidx = ids.get_indexer(cust["customer_id"])
     signed = cust["signed_up_at"].notna().to_numpy()
     if signed.any():
         signup[cidx[signed]] = _to_day(cust.loc[signed, "signed_up_at"])
-    birth = np.where(signup >= 0, np.minimum(signup, first_purchase), first_purchase)
-
     country = np.full(n, "unknown", dtype=object)
     country[cidx] = cust["country"].fillna("unknown").astype(str).to_numpy()
     category = np.full(n, "", dtype=object)
     category[cidx] = cust["first_order_category"].fillna("").astype(str).to_numpy()
+    return signup, country, category
 
-    s_cust = np.zeros(0, dtype="int64")
-    s_day = np.zeros(0, dtype="int64")
-    s_counts = np.zeros((0, 4), dtype="float32")
-    s_seen = None
-    if sessions is not None and len(sessions) > 0:
-        _require(
-            sessions,
-            "sessions",
-            ["customer_id", "started_at", "n_product_views", "n_add_to_carts", "n_checkouts"],
-        )
-        known = sessions.loc[sessions["customer_id"].notna()]
-        sc = ids.get_indexer(known["customer_id"])
-        keep = sc >= 0  # sessions of customers unknown to dim_customers are dropped
-        known = known.loc[keep]
-        s_cust = sc[keep].astype("int64")
-        s_day = _to_day(known["started_at"])
-        if "activity_date" in known.columns:
-            s_seen = _to_day(known["activity_date"])
-        first_row = np.ones(len(known), dtype="float32") if s_seen is None else (s_seen == s_day).astype("float32")
-        s_counts = np.column_stack(
-            [
-                first_row,
-                known["n_product_views"].fillna(0).to_numpy("float32"),
-                known["n_add_to_carts"].fillna(0).to_numpy("float32"),
-                known["n_checkouts"].fillna(0).to_numpy("float32"),
-            ]
-        )
-    return History(
-        customer_ids=ids.to_numpy(),
-        birth_day=birth,
-        signup_day=signup,
-        first_purchase_day=first_purchase,
-        country=country,
-        first_category=category,
-        p_cust=p_cust,
-        p_day=p_day,
-        p_revenue=p_rev,
-        s_cust=s_cust,
-        s_day=s_day,
-        s_counts=s_counts,
-        first_data_day=int(p_day.min()),
-        last_data_day=int(p_day.max()),
-        s_seen=s_seen,
-    )
+
+def _session_rows(sessions: pd.DataFrame | None, ids: pd.Index):
+    """(customer index, start day, counts (n, 4), event day or None), sorted; empty without sessions."""
+    if sessions is None or len(sessions) == 0:
+        return np.zeros(0, "int64"), np.zeros(0, "int64"), np.zeros((0, 4), "float32"), None
+    _require(sessions, "sessions",
+             ["customer_id", "started_at", "n_product_views", "n_add_to_carts", "n_checkouts"])
+    known = sessions.loc[sessions["customer_id"].notna()]
+    sc = ids.get_indexer(known["customer_id"])
+    keep = sc >= 0  # sessions of customers unknown to dim_customers are dropped
+    known = known.loc[keep]
+    s_cust = sc[keep].astype("int64")
+    s_day = _to_day(known["started_at"])
+    s_seen = _to_day(known["activity_date"]) if "activity_date" in known.columns else None
+    first_row = np.ones(len(known), dtype="float32") if s_seen is None else (s_seen == s_day).astype("float32")
+    counts = np.column_stack([
+        first_row,
+        known["n_product_views"].fillna(0).to_numpy("float32"),
+        known["n_add_to_carts"].fillna(0).to_numpy("float32"),
+        known["n_checkouts"].fillna(0).to_numpy("float32"),
+    ])
+    seen_key = s_seen if s_seen is not None else s_day
+    order = np.lexsort((counts[:, 3], counts[:, 2], counts[:, 1], counts[:, 0], seen_key, s_day, s_cust))
+    return s_cust[order], s_day[order], counts[order], (None if s_seen is None else s_seen[order])

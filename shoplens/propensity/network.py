@@ -76,6 +76,8 @@ def _time_budget_callback(seconds: float):
     class TimeBudget(keras.callbacks.Callback):
         """Stop before an epoch that would end past the budget (epochs take about equally long)."""
 
+        hit = False
+
         def on_train_begin(self, logs=None):
             self.start = time.perf_counter()
 
@@ -83,6 +85,7 @@ def _time_budget_callback(seconds: float):
             elapsed = time.perf_counter() - self.start
             if elapsed + elapsed / (epoch + 1) > seconds:
                 self.model.stop_training = True
+                self.hit = True
 
     return TimeBudget()
 

@@ -14,14 +14,23 @@ import pandas as pd
 
 from shoplens.evaluation import EVALUATION_COLUMNS
 from shoplens.propensity.config import InsufficientHistoryError, config_from_dbt
-from shoplens.propensity.evaluation import evaluate_scores, evaluation_plan, purchase_outcomes
+from shoplens.propensity.evaluation import (
+    evaluate_scores,
+    evaluation_plan,
+    purchase_outcomes,
+    selection_rows,
+)
 from shoplens.propensity.score import (
     SCORE_COLUMNS,
     decline_reason,
     propensity_status,
     run_propensity,
 )
+from shoplens.propensity.served import read_metadata
 from shoplens.status import empty_like
+
+#: Columns of ``ml_feature_importance``.
+IMPORTANCE_COLUMNS: list[str] = ["model_name", "model_version", "feature", "importance", "method", "rank"]
 
 
 def _flag(value: object) -> bool:
@@ -55,6 +64,14 @@ def build_scores(
     return scores
 
 
+def _saved_metadata(scores: pd.DataFrame, settings: Mapping[str, object]) -> dict:
+    """The metadata saved with the model that wrote ``scores`` ({} without a model_dir)."""
+    model_dir = settings.get("model_dir")
+    if scores.empty or model_dir in (None, "", "None"):
+        return {}
+    return read_metadata(str(model_dir), str(scores["model_version"].iloc[0]))
+
+
 def build_evaluation(
     as_of: pd.DataFrame,
     scores: pd.DataFrame,
@@ -64,28 +81,59 @@ def build_evaluation(
 ) -> pd.DataFrame:
     """``ml_propensity_evaluation``: with a holdout, the scores at ``as_of_date``
     against ``holdout_orders`` in the window after it; without one, the backtest
-    scores against ``fct_orders`` between the backtest cut-off and ``as_of_date``."""
+    scores against ``fct_orders`` between the backtest cut-off and ``as_of_date``.
+    Precision / recall / F1 use each model's threshold chosen on the validation
+    cut-off; the selection's validation evidence is added (task model_selection)."""
     if scores.empty:  # the step declined (ml_propensity_status says why)
         return pd.DataFrame(columns=EVALUATION_COLUMNS)
     as_of_date = as_of["as_of_date"].iloc[0]
     has_holdout = bool(as_of["has_holdout"].iloc[0])
-    window = int(scores["window_days"].iloc[0]) if len(scores) else int(settings["window_days"])  # type: ignore[arg-type]
+    window = int(scores["window_days"].iloc[0])
     plan = evaluation_plan(as_of_date, as_of["data_end_date"].iloc[0], has_holdout, window)
-    orders = holdout_orders if has_holdout else fct_orders
-    outcomes = purchase_outcomes(orders, plan["start"], plan["end"])
+    outcomes = purchase_outcomes(holdout_orders if has_holdout else fct_orders, plan["start"], plan["end"])
     outcomes["customer_id"] = outcomes["customer_id"].astype(str)
     scores = scores.copy()
     scores["score_date"] = pd.to_datetime(scores["score_date"]).dt.date
-    scored = scores.loc[scores["score_date"] == plan["score_date"]]
+    meta = _saved_metadata(scores, settings)
+    selection = meta.get("selection", {})
+    thresholds = {m: v["f1_threshold"] for m, v in selection.get("validation", {}).items()}
+    if int(meta.get("label_window_days", window)) != window:
+        thresholds = {}  # chosen on the label window's probabilities: another scale than these scores
     frame = evaluate_scores(
-        scored,
-        outcomes,
+        scores.loc[scores["score_date"] == plan["score_date"]], outcomes,
         as_of_date=plan["score_date"] if not has_holdout else as_of_date,
-        window_start=plan["start"],
-        window_end=plan["end"],
-        evaluation_type=plan["evaluation_type"],
+        window_start=plan["start"], window_end=plan["end"], evaluation_type=plan["evaluation_type"],
+        thresholds=thresholds,
     )
-    return frame[EVALUATION_COLUMNS]
+    return pd.concat([frame, _selection_frame(selection, scores)], ignore_index=True)[EVALUATION_COLUMNS]
+
+
+def _selection_frame(selection: dict, scores: pd.DataFrame) -> pd.DataFrame:
+    """The model_selection rows, dated at the validation cut-off (evaluation_type backtest)."""
+    from shoplens.evaluation import evaluation_frame
+
+    version = str(scores["model_version"].iloc[0])
+    rows = selection_rows(selection, version) if selection else []
+    if not rows:  # no validation cut-off: the served baseline, selected without comparison
+        served = str(scores["served_model"].iloc[0])
+        rows = [dict(model_name=served, model_version=version, task="model_selection", metric="is_selected",
+                     slice="all", value=1.0, n_obs=0)]
+    cut = pd.Timestamp(selection.get("validation_cutoff") or scores["score_date"].min()).date()
+    end = pd.Timestamp(selection.get("validation_end") or cut).date()
+    return evaluation_frame(rows, as_of_date=cut, holdout_start_date=cut + pd.Timedelta(days=1),
+                            holdout_end_date=end, evaluation_type="backtest")
+
+
+def build_feature_importance(scores: pd.DataFrame, settings: Mapping[str, object]) -> pd.DataFrame:
+    """``ml_feature_importance``: permutation importance on the validation cut-off, ranked per model."""
+    importance = _saved_metadata(scores, settings).get("selection", {}).get("feature_importance", [])
+    if not importance:
+        return empty_like(IMPORTANCE_COLUMNS, {"importance": "float64", "rank": "int64"})
+    frame = pd.DataFrame(importance)
+    frame["model_version"] = str(scores["model_version"].iloc[0])
+    frame = frame.sort_values(["model_name", "importance", "feature"], ascending=[True, False, True])
+    frame["rank"] = frame.groupby("model_name").cumcount().astype("int64") + 1
+    return frame[IMPORTANCE_COLUMNS].reset_index(drop=True)
 
 
 def build_status(
@@ -96,12 +144,16 @@ def build_status(
     customers: pd.DataFrame,
     settings: Mapping[str, object],
 ) -> pd.DataFrame:
-    """``ml_propensity_status``: ok when the GRU was trained and scored (dropped
-    baselines are noted), declined with the fix when the history is too short."""
+    """``ml_propensity_status``: ok when the chosen model was trained and scored (the
+    choice, its reason and dropped baselines are noted), degraded when no validation
+    cut-off fits (``fallback_reason``), declined with the fix when the history is too short."""
     as_of_date = as_of["as_of_date"].iloc[0]
+    selection = _saved_metadata(scores, settings).get("selection", {})
     reason = ""
     if scores.empty:  # rebuild the cheap checks only when the step declined
         has_holdout = bool(as_of["has_holdout"].iloc[0])
         cfg = config_from_dbt(settings)
         reason = decline_reason(orders, sessions, customers, as_of_date, has_holdout, cfg)
-    return propensity_status(scores, as_of_date, reason).frame()
+    frame = propensity_status(scores, as_of_date, reason, selection).frame()
+    frame["fallback_reason"] = str(selection.get("fallback_reason", ""))
+    return frame

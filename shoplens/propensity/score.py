@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 
 from shoplens.evaluation import deciles
-from shoplens.propensity.baselines import fit_bgnbd, naive_rate_scores
 from shoplens.propensity.config import InsufficientHistoryError, PropensityConfig
-from shoplens.propensity.features import Snapshot, snapshot
+from shoplens.propensity.features import snapshot
 from shoplens.propensity.history import (
     History,
     _date_to_day,
@@ -19,16 +18,8 @@ from shoplens.propensity.history import (
     _to_day,
     prepare_history,
 )
-from shoplens.propensity.network import TrainedPropensity, load_propensity
-from shoplens.propensity.train import (
-    Baselines,
-    _training_set,
-    check_trainable,
-    fit_baselines,
-    score_baselines,
-    train_propensity,
-    training_cutoffs,
-)
+from shoplens.propensity.served import ServedPropensity, fit_served, load_served
+from shoplens.propensity.train import check_trainable
 
 SCORE_COLUMNS: list[str] = [
     "customer_id",
@@ -38,7 +29,13 @@ SCORE_COLUMNS: list[str] = [
     "purchase_probability",
     "expected_purchases",
     "decile",
+    "served_model",
+    "reason_1",
+    "reason_2",
+    "reason_3",
     "has_purchased",
+    "p_rnn_gru",
+    "expected_purchases_rnn_gru",
     "p_bgnbd",
     "expected_purchases_bgnbd",
     "p_rfm_heuristic",
@@ -52,49 +49,30 @@ SCORE_COLUMNS: list[str] = [
 ]
 
 
-def score_snapshot(trained: TrainedPropensity, baselines: Baselines, history: History,
-                   cutoff_day: int, window_days: int, is_current: bool) -> pd.DataFrame:
-    """One row per customer known at ``cutoff_day`` with the GRU and baseline scores."""
-    cfg_weeks = trained.encoder.weeks
-    snap = snapshot(history, cutoff_day, cfg_weeks)
-    p, e = trained.predict(snap, window_days)
-    btyd_name, p_bg, e_bg, notes = _btyd_baseline(snap, window_days)
-    p_naive, e_naive = naive_rate_scores(snap, window_days)
-    base = score_baselines(baselines, snap, trained.encoder, window_days)
-    return pd.DataFrame(
-        {
-            "customer_id": history.customer_ids[snap.index],
-            "score_date": _day_to_date(cutoff_day),
-            "is_current": is_current,
-            "window_days": int(window_days),
-            "purchase_probability": p,
-            "expected_purchases": e,
-            "decile": deciles(p),
-            "has_purchased": snap.n_purchase_days > 0,
-            "p_bgnbd": p_bg,
-            "expected_purchases_bgnbd": e_bg,
-            "p_rfm_heuristic": base["rfm"],
-            "p_logreg": base["logreg"],
-            "p_naive_rate": p_naive,
-            "expected_purchases_naive_rate": e_naive,
-            "btyd_baseline_model": btyd_name,
-            "baseline_notes": notes,
-            "model_version": trained.version,
-            "train_end_date": pd.Timestamp(trained.metadata["train_end_date"]).date(),
-        },
-        columns=SCORE_COLUMNS,
-    )
-
-
-def _btyd_baseline(snap: Snapshot, window_days: int) -> tuple[str, np.ndarray, np.ndarray, str]:
-    """(model served, P, expected, notes) of the BTYD baseline; dropped, not fatal, on failure."""
-    try:
-        info, p_bg, e_bg = fit_bgnbd(snap, window_days)
-    except Exception as exc:  # any fitting failure drops this baseline only
-        nan = np.full(len(snap.index), np.nan)
-        return "none", nan, nan.copy(), f"bgnbd baseline dropped: {type(exc).__name__}: {exc}"
-    note = f"bgnbd served as its limit nbd: {info['note']}" if info["model_name"] != "bgnbd" else "none"
-    return str(info["model_name"]), p_bg, e_bg, note
+def score_snapshot(model: ServedPropensity, history: History, cutoff_day: int, window_days: int,
+                   is_current: bool) -> pd.DataFrame:
+    """One row per customer known at ``cutoff_day``: the served model's score, its reasons and
+    every model's score (the GRU's are null when it was not trained)."""
+    snap = snapshot(history, cutoff_day, model.encoder.weeks)
+    cols = model.score(snap, window_days)
+    n = len(snap.index)
+    for name in ("p_rnn_gru", "expected_purchases_rnn_gru"):
+        if cols[name] is None:
+            cols[name] = np.full(n, np.nan)
+    p = cols["purchase_probability"]
+    frame = {
+        "customer_id": history.customer_ids[snap.index],
+        "score_date": _day_to_date(cutoff_day),
+        "is_current": is_current,
+        "window_days": int(window_days),
+        "decile": deciles(p),
+        "served_model": model.served_model,
+        "has_purchased": snap.n_purchase_days > 0,
+        "model_version": model.version,
+        "train_end_date": pd.Timestamp(model.metadata["train_end_date"]).date(),
+    }
+    frame.update({c: cols[c] for c in SCORE_COLUMNS if c not in frame})
+    return pd.DataFrame(frame, columns=SCORE_COLUMNS)
 
 
 def run_propensity(
@@ -107,52 +85,52 @@ def run_propensity(
     model_dir: str | Path | None = None,
     retrain: bool = True,
 ) -> tuple[pd.DataFrame, dict]:
-    """Train (or load) and score; the table behind ``ml_purchase_propensity``.
+    """Choose, train (or load) and score; the table behind ``ml_purchase_propensity``.
 
     ``orders`` must not contain orders after ``as_of_date`` (they are dropped).
-    With a holdout after ``as_of_date`` the model is trained on labels up to
-    ``as_of_date`` and scores customers at ``as_of_date`` (those scores are
-    evaluated on the holdout). Without one, it is trained on labels up to
-    ``as_of_date - window_days`` and scores customers both at that backtest
+    With a holdout after ``as_of_date`` the models are trained on labels up to
+    ``as_of_date`` and score customers at ``as_of_date`` (those scores are
+    evaluated on the holdout). Without one, they are trained on labels up to
+    ``as_of_date - window_days`` and score customers both at that backtest
     cut-off (evaluated on what followed up to ``as_of_date``) and at
     ``as_of_date``, so the model people read is the model that was evaluated.
+    The served model is chosen on a validation cut-off one label window
+    before the training end (:mod:`shoplens.propensity.selection`).
     Returns (scores with :data:`SCORE_COLUMNS`, model metadata).
     """
     cfg = cfg or PropensityConfig()
     cfg.validate()
     history, as_of_day, train_end = _history_at(orders, sessions, customers, as_of_date, has_holdout, cfg)
-
     if retrain:
-        trained, baselines = train_propensity(history, train_end, cfg)
+        model = fit_served(history, train_end, cfg)
         if model_dir is not None:
-            trained.save(model_dir)
+            model.save(model_dir)
     else:
         if model_dir is None:
             raise ValueError("retrain=False needs the model_dir holding a saved model")
-        trained = load_propensity(model_dir)
-        if list(trained.encoder.channels) != list(history.channels):
-            raise ValueError(
-                f"the saved model {trained.version} uses sequence channels {trained.encoder.channels}"
-                f" but the data give {list(history.channels)}; retrain (retrain: true)"
-            )
-        saved_end = pd.Timestamp(trained.metadata["train_end_date"]).date()
-        if saved_end > _day_to_date(train_end):
-            raise ValueError(
-                f"the saved model {trained.version} learned from labels up to {saved_end}, after this"
-                f" run's training end {_day_to_date(train_end)}: its scores would be evaluated on data"
-                " it has seen; retrain (retrain: true)"
-            )
-        saved_cfg = PropensityConfig(**trained.metadata["config"])
-        cutoffs = training_cutoffs(history, train_end, saved_cfg)
-        snaps, labels, _, _ = _training_set(history, cutoffs, saved_cfg)
-        baselines = fit_baselines(snaps, labels, trained.encoder, saved_cfg)
-
+        model = load_served(model_dir, history, train_end)
+        _check_saved(model, history, train_end)
     frames = []
     if not has_holdout:
-        frames.append(score_snapshot(trained, baselines, history, train_end, cfg.window_days, False))
-    frames.append(score_snapshot(trained, baselines, history, as_of_day, cfg.window_days, True))
-    scores = pd.concat(frames, ignore_index=True)
-    return scores, trained.metadata
+        frames.append(score_snapshot(model, history, train_end, cfg.window_days, False))
+    frames.append(score_snapshot(model, history, as_of_day, cfg.window_days, True))
+    return pd.concat(frames, ignore_index=True), model.metadata
+
+
+def _check_saved(model: ServedPropensity, history: History, train_end: int) -> None:
+    """A saved model must use this shop's channels and must not have seen labels after train_end."""
+    if list(model.encoder.channels) != list(history.channels):
+        raise ValueError(
+            f"the saved model {model.version} uses sequence channels {model.encoder.channels}"
+            f" but the data give {list(history.channels)}; retrain (retrain: true)"
+        )
+    saved_end = pd.Timestamp(model.metadata["train_end_date"]).date()
+    if saved_end > _day_to_date(train_end):
+        raise ValueError(
+            f"the saved model {model.version} learned from labels up to {saved_end}, after this"
+            f" run's training end {_day_to_date(train_end)}: its scores would be evaluated on data"
+            " it has seen; retrain (retrain: true)"
+        )
 
 
 def _history_at(orders, sessions, customers, as_of_date, has_holdout: bool, cfg: PropensityConfig):
@@ -178,11 +156,20 @@ def decline_reason(orders, sessions, customers, as_of_date, has_holdout: bool,
     return ""
 
 
-def propensity_status(scores: pd.DataFrame, as_of_date, decline: str = ""):
-    """The step's status row: ok (GRU served; dropped baselines are noted), declined (no scores)."""
+def propensity_status(scores: pd.DataFrame, as_of_date, decline: str = "", selection: dict | None = None):
+    """The step's status row: ok (the chosen model served; the choice and dropped baselines
+    are noted), degraded (no validation cut-off: a baseline served without comparison,
+    ``fallback_reason`` says why), declined (no scores)."""
     from shoplens.status import step_status
 
     current = scores.loc[scores["is_current"].astype(bool)] if len(scores) else scores
     notes = sorted({str(n) for n in scores.get("baseline_notes", pd.Series([], dtype=object)) if str(n) != "none"})
-    return step_status("propensity", as_of_date, served_model="rnn_gru", rows_written=len(current),
-                       notes=notes, decline_reason=decline)
+    served = str(scores["served_model"].iloc[0]) if len(scores) and "served_model" in scores.columns else "rnn_gru"
+    selection = selection or {}
+    fallback = str(selection.get("fallback_reason", ""))
+    reason = "" if fallback else str(selection.get("reason", ""))
+    if selection.get("probe", {}).get("stopped_by_time_budget"):
+        notes.append("the GRU first pass hit the time budget (var propensity_max_train_seconds)")
+    return step_status("propensity", as_of_date, served_model=served, rows_written=len(current),
+                       problems=[f"fallback: {fallback}"] if fallback else [], notes=[reason, *notes],
+                       decline_reason=decline)

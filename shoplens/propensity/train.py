@@ -86,28 +86,51 @@ def check_trainable(history: History, train_end_day: int, cfg: PropensityConfig)
     return cutoffs
 
 
+def stable_uniform(hashed: np.ndarray, salt: int) -> np.ndarray:
+    """Uniform numbers in [0, 1) from 64-bit hashes and a salt (splitmix64): the same key and
+    salt give the same number in every run, whatever the seed."""
+    with np.errstate(over="ignore"):
+        z = hashed + np.uint64(salt % 2**63) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype("float64") / float(2**53)
+
+
+def _hashed_ids(history: History) -> np.ndarray:
+    return pd.util.hash_pandas_object(pd.Series(history.customer_ids).astype(str), index=False).to_numpy(np.uint64)
+
+
 def _training_set(history: History, cutoffs: Sequence[int], cfg: PropensityConfig):
-    rng = np.random.default_rng(cfg.seed)
+    """Snapshots, labels and counts at ``cutoffs``, and the GRU's early-stopping split.
+
+    Customers (``max_train_customers``) and customer x cut-off rows
+    (``max_train_rows``) are sampled by a hash of the customer id, not by the
+    seed: the baselines and the reasons built on them are the same for every
+    seed. The seed draws the GRU's validation split (all rows of a customer
+    on one side).
+    """
     n_all = len(history.customer_ids)
+    hashed = _hashed_ids(history)
     sampled = np.ones(n_all, dtype=bool)
     if n_all > cfg.max_train_customers:
+        order = np.argsort(stable_uniform(hashed, 0), kind="stable")
         sampled[:] = False
-        sampled[rng.choice(n_all, cfg.max_train_customers, replace=False)] = True
-    # validation split by customer: all cut-off rows of a customer on one side
-    is_val = np.zeros(n_all, dtype=bool)
-    is_val[rng.random(n_all) < cfg.validation_fraction] = True
+        sampled[order[:cfg.max_train_customers]] = True
+    is_val = np.random.default_rng(cfg.seed).random(n_all) < cfg.validation_fraction
     n_rows = sum(int((history.birth_day[sampled] <= c).sum()) for c in cutoffs)
     row_share = min(1.0, cfg.max_train_rows / max(n_rows, 1))
     snaps, labels, counts = [], [], []
     for c in cutoffs:
         s = snapshot(history, c, cfg.sequence_weeks, only=sampled)
         if row_share < 1.0:
-            s = _rows(s, rng.random(len(s.index)) < row_share)
+            s = _rows(s, stable_uniform(hashed[s.index], int(c) + 1) < row_share)
         y = window_counts(history, s.index, c + 1, c + cfg.label_window_days)
         snaps.append(s)
         counts.append(y)
         labels.append((y > 0).astype("float32"))
     return snaps, labels, counts, is_val
+
 
 @dataclasses.dataclass
 class Baselines:
@@ -118,6 +141,9 @@ class Baselines:
     rfm_prior: float
     logreg: object
     label_window_days: int
+    #: Label rate of customers without a purchase at the training cut-offs
+    #: (BG/NBD has no birth for them: served BG/NBD gives them this rate).
+    new_customer_rate: float = 0.0
 
 
 def fit_baselines(snaps: Sequence[Snapshot], labels: Sequence[np.ndarray], encoder: Encoder,
@@ -135,11 +161,14 @@ def fit_baselines(snaps: Sequence[Snapshot], labels: Sequence[np.ndarray], encod
     frame = pd.DataFrame({"cell": cells, "y": y}).groupby("cell")["y"].agg(["sum", "count"])
     strength = 20.0  # pseudo-customers at the overall rate: small cells shrink to it
     rates = ((frame["sum"] + strength * prior) / (frame["count"] + strength)).to_dict()
+    new = np.concatenate([s.n_purchase_days == 0 for s in snaps])
+    new_rate = float((y[new].sum() + prior) / (new.sum() + 1.0))
 
     x = np.concatenate([encoder.summary(s) for s in snaps])
     lr = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
     lr.fit(x, y)
-    return Baselines(edges, {str(k): float(v) for k, v in rates.items()}, prior, lr, cfg.label_window_days)
+    return Baselines(edges, {str(k): float(v) for k, v in rates.items()}, prior, lr, cfg.label_window_days,
+                     new_rate)
 
 
 def score_baselines(b: Baselines, snap: Snapshot, encoder: Encoder, window_days: int) -> dict[str, np.ndarray]:
@@ -148,95 +177,138 @@ def score_baselines(b: Baselines, snap: Snapshot, encoder: Encoder, window_days:
     lr = b.logreg.predict_proba(encoder.summary(snap))[:, 1]
     rfm, _ = _carry_window(rfm, rfm, b.label_window_days, window_days)
     lr, _ = _carry_window(lr, lr, b.label_window_days, window_days)
-    return {"rfm": rfm, "logreg": lr}
+    new, _ = _carry_window(np.array([b.new_customer_rate]), np.zeros(1), b.label_window_days, window_days)
+    return {"rfm": rfm, "logreg": lr, "new_customer": np.full(len(lr), float(new[0]))}
 
 
-def train_propensity(history: History, train_end: dt.date | int, cfg: PropensityConfig) -> tuple[TrainedPropensity, Baselines]:
-    """Train the GRU (and the RFM / logistic baselines) on cut-offs before ``train_end``.
+@dataclasses.dataclass
+class TrainingSet:
+    """Customer x cut-off rows up to a training end, the encoder and the fitted baselines."""
 
-    Labels come from windows ending on or before ``train_end``; nothing after
-    it is read. Raises :class:`InsufficientHistoryError` (with the minimum)
-    when there is too little history.
+    end_day: int
+    cutoffs: list[int]
+    snaps: list[Snapshot]
+    labels: list[np.ndarray]
+    counts: list[np.ndarray]
+    is_val: np.ndarray  # per history customer: on the GRU's early-stopping side
+    encoder: Encoder
+    baselines: Baselines
+
+    @property
+    def n_rows(self) -> int:
+        return int(sum(len(y) for y in self.labels))
+
+
+def prepare_training(history: History, train_end: dt.date | int, cfg: PropensityConfig) -> TrainingSet:
+    """Rows, encoder and baselines for labels ending on or before ``train_end``.
+
+    Raises :class:`InsufficientHistoryError` (with the minimum) when there is
+    too little history; nothing after ``train_end`` is read.
     """
     cfg.validate()
     end = train_end if isinstance(train_end, int | np.integer) else _date_to_day(train_end)
     end = int(end)
     cutoffs = check_trainable(history, end, cfg)
-    snaps, labels, counts, is_val_all = _training_set(history, cutoffs, cfg)
+    snaps, labels, counts, is_val = _training_set(history, cutoffs, cfg)
     y = np.concatenate(labels)
-    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
-    _require_labels(cutoffs, n_pos, n_neg)  # again after sampling
+    _require_labels(cutoffs, int(y.sum()), int(len(y) - y.sum()))  # again after sampling
     encoder = Encoder.fit(snaps, history.channels, cfg.sequence_weeks)
     baselines = fit_baselines(snaps, labels, encoder, cfg)
+    return TrainingSet(end, list(cutoffs), snaps, labels, counts, is_val, encoder, baselines)
 
-    tf = _configure_tensorflow(cfg.seed, cfg.threads)
-    import keras
 
-    seq = np.concatenate([encoder.sequence(s) for s in snaps])
-    static = np.concatenate([encoder.static(s) for s in snaps])
-    cnt = np.concatenate(counts).astype("float32")
-    is_val = np.concatenate([is_val_all[s.index] for s in snaps])
-    if y[is_val].sum() < 1 or y[~is_val].sum() < 1:
+def train_propensity(history: History, train_end: dt.date | int, cfg: PropensityConfig) -> tuple[TrainedPropensity, Baselines]:
+    """Train the GRU (and the RFM / logistic baselines) on cut-offs before ``train_end``."""
+    ts = prepare_training(history, train_end, cfg)
+    return fit_gru(ts, cfg), ts.baselines
+
+
+def _gru_arrays(ts: TrainingSet, cfg: PropensityConfig):
+    """(train inputs, train targets, validation inputs, validation targets) of the GRU."""
+    enc = ts.encoder
+    seq = np.concatenate([enc.sequence(s) for s in ts.snaps])
+    static = np.concatenate([enc.static(s) for s in ts.snaps])
+    y = np.concatenate(ts.labels)
+    cnt = np.concatenate(ts.counts).astype("float32")
+    va = np.concatenate([ts.is_val[s.index] for s in ts.snaps])
+    if y[va].sum() < 1 or y[~va].sum() < 1:
         raise InsufficientHistoryError(
             f"too little history to train: a split has no purchasing customer. {_FIX}"
         )
-    pos_weight = float(min(max(n_neg / max(n_pos, 1), 1.0), cfg.max_positive_weight))
-    offset = math.log(pos_weight)
-    net = build_network(cfg.sequence_weeks, len(encoder.channels), static.shape[1], cfg, offset)
+    # shuffle once with the seed, then let Keras shuffle per epoch (seeded too)
+    order = np.random.default_rng(cfg.seed + 1).permutation(int((~va).sum()))
+    x_tr = {"sequence": seq[~va][order], "static": static[~va][order]}
+    y_tr = {"purchase": y[~va][order, None], "count": cnt[~va][order, None]}
+    x_va = {"sequence": seq[va], "static": static[va]}
+    y_va = {"purchase": y[va, None], "count": cnt[va, None]}
+    return x_tr, y_tr, x_va, y_va
+
+
+def fit_gru(ts: TrainingSet, cfg: PropensityConfig) -> TrainedPropensity:
+    """Fit the GRU on a prepared training set (early stopping, optional time budget)."""
+    y = np.concatenate(ts.labels)
+    n_pos = int(y.sum())
+    pos_weight = float(min(max((len(y) - n_pos) / max(n_pos, 1), 1.0), cfg.max_positive_weight))
+    x_tr, y_tr, x_va, y_va = _gru_arrays(ts, cfg)
+    tf = _configure_tensorflow(cfg.seed, cfg.threads)
+    import keras
+
+    net = build_network(cfg.sequence_weeks, len(ts.encoder.channels), x_tr["static"].shape[1], cfg,
+                        math.log(pos_weight))
     net.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate),
         loss={"purchase": _weighted_bce(pos_weight), "count": keras.losses.Poisson()},
         loss_weights={"purchase": 1.0, "count": cfg.count_loss_weight},
     )
-    tr, va = ~is_val, is_val
-    # shuffle once with the seed, then let Keras shuffle per epoch (seeded too)
-    order = np.random.default_rng(cfg.seed + 1).permutation(int(tr.sum()))
-    x_tr = {"sequence": seq[tr][order], "static": static[tr][order]}
-    y_tr = {"purchase": y[tr][order, None], "count": cnt[tr][order, None]}
-    x_va = {"sequence": seq[va], "static": static[va]}
-    y_va = {"purchase": y[va, None], "count": cnt[va, None]}
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)
     callbacks = [stop]
     if cfg.max_train_seconds is not None:
         callbacks.insert(0, _time_budget_callback(cfg.max_train_seconds))
+    budget = callbacks[0] if len(callbacks) > 1 else None
     fit_start = time.perf_counter()
-    hist = net.fit(
-        x_tr, y_tr, validation_data=(x_va, y_va), batch_size=cfg.batch_size,
-        epochs=cfg.max_epochs, callbacks=callbacks, verbose=0, shuffle=True,
-    )
+    hist = net.fit(x_tr, y_tr, validation_data=(x_va, y_va), batch_size=cfg.batch_size,
+                   epochs=cfg.max_epochs, callbacks=callbacks, verbose=0, shuffle=True)
     fit_seconds = time.perf_counter() - fit_start
     if stop.best_weights is not None:
         # keep the best validation epoch also when the epoch cap or the time budget ended training
         net.set_weights(stop.best_weights)
     del tf
-    trained = TrainedPropensity(network=net, encoder=encoder, metadata={})
-    trained.metadata = {"logit_offset": offset, "label_window_days": cfg.label_window_days}
-    val_snap_p = trained.network.predict(x_va, batch_size=8192, verbose=0)["purchase"].ravel()
-    val_loss = [float(v) for v in hist.history["val_loss"]]
+    val_p = net.predict(x_va, batch_size=8192, verbose=0)["purchase"].ravel()
+    fit = {"fit_seconds": fit_seconds, "val_loss": [float(v) for v in hist.history["val_loss"]],
+           "n_train_rows": len(y_tr["purchase"]), "n_validation_rows": len(y_va["purchase"]),
+           "validation_auc": auc(val_p, y_va["purchase"].ravel()), "n_positive": n_pos,
+           "stopped_by_time_budget": bool(budget is not None and budget.hit)}
+    meta = _gru_metadata(ts, cfg, pos_weight, fit)
+    return TrainedPropensity(network=net, encoder=ts.encoder, metadata=meta)
+
+
+def _gru_metadata(ts: TrainingSet, cfg: PropensityConfig, pos_weight: float, fit: dict) -> dict:
+    """The GRU's metadata: version, training window, features, configuration and metrics."""
+    val_loss = fit["val_loss"]
     tag = hashlib.sha1(
-        json.dumps([dataclasses.asdict(cfg), cutoffs, len(y), n_pos]).encode()
+        json.dumps([dataclasses.asdict(cfg), ts.cutoffs, ts.n_rows, fit["n_positive"]]).encode()
     ).hexdigest()[:8]
-    trained.metadata = {
+    return {
         "model_name": "rnn_gru",
-        "model_version": f"{__version__}+gru.{_day_to_date(end):%Y%m%d}.{tag}",
+        "model_version": f"{__version__}+gru.{_day_to_date(ts.end_day):%Y%m%d}.{tag}",
         "created_at": dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0).isoformat(),
-        "train_end_date": str(_day_to_date(end)),
-        "training_cutoffs": [str(_day_to_date(c)) for c in cutoffs],
+        "train_end_date": str(_day_to_date(ts.end_day)),
+        "training_cutoffs": [str(_day_to_date(c)) for c in ts.cutoffs],
         "label_window_days": cfg.label_window_days,
-        "features": {"sequence": list(encoder.channels), "static": list(encoder.static_names)},
-        "logit_offset": offset,
+        "features": {"sequence": list(ts.encoder.channels), "static": list(ts.encoder.static_names)},
+        "logit_offset": math.log(pos_weight),
         "positive_class_weight": pos_weight,
         "config": dataclasses.asdict(cfg),
         "training_metrics": {
-            "n_rows": int(len(y)),
-            "n_train_rows": int(tr.sum()),
-            "n_validation_rows": int(va.sum()),
-            "n_positive": n_pos,
+            "n_rows": ts.n_rows,
+            "n_train_rows": int(fit["n_train_rows"]),
+            "n_validation_rows": int(fit["n_validation_rows"]),
+            "n_positive": int(fit["n_positive"]),
             "epochs_run": len(val_loss),
-            "fit_seconds": round(fit_seconds, 1),
+            "fit_seconds": round(fit["fit_seconds"], 1),
             "best_epoch": int(np.argmin(val_loss)) + 1,
             "best_val_loss": float(min(val_loss)),
-            "validation_auc": auc(val_snap_p, y[va]),
+            "validation_auc": fit["validation_auc"],
+            "stopped_by_time_budget": fit["stopped_by_time_budget"],
         },
     }
-    return trained, baselines

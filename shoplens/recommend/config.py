@@ -26,6 +26,13 @@ class RecommendConfig:
     more than ``fallback_z`` standard errors of the paired per-customer
     difference. Customers with fewer than ``min_orders`` purchase orders get
     the popularity list, flagged.
+
+    Browsing (product views, add-to-carts) enters ALS's feedback as
+    ``view_weight`` / ``cart_weight`` per event beside 1 per purchase order
+    (confidence ``1 + alpha * feedback``): purchases weigh more than any
+    event. Every candidate is fitted with and without browsing, and browsing
+    is kept only when its best candidate beats the best purchases-only one
+    on validation recall by more than ``fallback_z`` standard errors.
     """
 
     top_k: int = 10
@@ -38,6 +45,8 @@ class RecommendConfig:
     validation_max_customers: int = 100_000
     fallback_z: float = 2.0
     min_orders: int = 2
+    view_weight: float = 0.1
+    cart_weight: float = 0.3
     num_threads: int = 1
     seed: int = 42
 
@@ -54,12 +63,15 @@ class RecommendConfig:
             "recommend_fallback_z": self.fallback_z >= 0,
             "recommend_min_orders": self.min_orders >= 1,
             "recommend_num_threads": self.num_threads >= 1,
+            "recommend_view_weight": 0 <= self.view_weight < 1,
+            "recommend_cart_weight": 0 <= self.cart_weight < 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise RecommendError(
                 f"dbt var {bad[0]} is out of range in {self}: top_k, iterations, days, min_orders and"
-                " num_threads must be >= 1, grids non-empty and positive, validation_max_customers >= 100"
+                " num_threads must be >= 1, grids non-empty and positive, validation_max_customers >= 100, view and"
+                " cart weights in [0, 1) (a purchase weighs 1)"
             )
 
 
@@ -117,6 +129,8 @@ def configs_from_dbt(get: Callable[[str], object]) -> tuple[RecommendConfig, Pro
         validation_max_customers=value("recommend_validation_max_customers", rec.validation_max_customers, as_int),
         fallback_z=value("recommend_fallback_z", rec.fallback_z, float),
         min_orders=value("recommend_min_orders", rec.min_orders, as_int),
+        view_weight=value("recommend_view_weight", rec.view_weight, float),
+        cart_weight=value("recommend_cart_weight", rec.cart_weight, float),
         num_threads=value("recommend_num_threads", rec.num_threads, as_int),
         seed=seed,
     )

@@ -8,8 +8,8 @@ fewest right singular vectors of that matrix that hold ``energy`` of its sum
 of squares (at most ``max_components``). k-means (k-means++, seeded) runs
 for k = 2..``max_profiles`` on a seeded sample, and the k with the best
 silhouette is kept; every customer is then assigned to the nearest centre.
-Each profile is named from the traits whose share in it is highest relative
-to the whole shop.
+Each profile is named from its first two ranked traits, and its traits text
+lists the same ranking (:func:`name_profile`).
 """
 
 from __future__ import annotations
@@ -143,23 +143,52 @@ def svd_embedding(x: np.ndarray, energy: float, max_components: int) -> tuple[np
     return x @ vecs[:, :r], float(share[r - 1])
 
 
-def _name(center: np.ndarray, overall: np.ndarray, names: list[str]) -> tuple[str, str]:
+MIN_TRAIT_SHARE, MIN_TRAIT_LIFT, NAME_TRAITS, SHOWN_TRAITS = 0.10, 1.2, 2, 4
+
+
+def ranked_traits(center: np.ndarray, overall: np.ndarray) -> list[int]:
+    """Feature indexes of a profile's distinctive traits, most distinctive first.
+
+    A trait is distinctive when its share in the profile is >= MIN_TRAIT_SHARE
+    and >= MIN_TRAIT_LIFT times the shop's. Traits are ranked by their part of
+    the profile's divergence from the shop, ``share * ln(share / shop share)``:
+    a large share a little above the shop's outranks a rare trait that is
+    many times the shop's but touches few lines. Ties go to the lower index.
+    """
     lift = center / np.maximum(overall, 1e-9)
-    cats = [i for i, n in enumerate(names) if n.startswith("category=")]
-    bands = [i for i, n in enumerate(names) if n.startswith("price=")]
-    disc = names.index("discount")
-    top_cats = sorted((i for i in cats if center[i] >= 0.2 and lift[i] > 1.2), key=lambda i: -center[i])[:2]
-    parts = []
-    if center[disc] >= 0.3 and lift[disc] > 1.3:
-        parts.append("discount-driven")
-    band = max(bands, key=lambda i: center[i])
-    if center[band] >= 0.45 and lift[band] > 1.2:
-        parts.append(names[band].split("=")[1])
-    parts.append(" & ".join(names[i].split("=")[1] for i in top_cats) if top_cats else "mixed-basket")
-    label = " ".join(parts) + " buyers"
-    ranked = sorted(range(len(names)), key=lambda i: -(lift[i] if center[i] >= 0.1 else 0))[:4]
-    traits = "; ".join(f"{names[i]} {center[i]:.0%} (x{lift[i]:.1f})" for i in ranked if center[i] >= 0.1)
-    return label, traits
+    keep = [i for i in range(len(center)) if center[i] >= MIN_TRAIT_SHARE and lift[i] >= MIN_TRAIT_LIFT]
+    score = {i: center[i] * np.log(lift[i]) for i in keep}
+    return sorted(keep, key=lambda i: (-score[i], i))
+
+
+def _word(feature: str) -> str:
+    return "discount-driven" if feature == "discount" else feature.split("=", 1)[1]
+
+
+def name_profile(center: np.ndarray, overall: np.ndarray, names: list[str]) -> tuple[str, str]:
+    """``(profile name, traits)``, both from the same ranked traits (:func:`ranked_traits`).
+
+    The name is made of the first NAME_TRAITS ranked traits, no other:
+    "discount-driven" first, then a price band, then categories joined by
+    "&", then "buyers" (e.g. "premium beauty buyers"); a profile without a
+    distinctive trait is "mixed-basket buyers". The traits text lists the
+    first SHOWN_TRAITS ranked traits in rank order, with the profile's share
+    and its ratio to the shop's, so the name's traits are always the first
+    ones shown.
+    """
+    lift = center / np.maximum(overall, 1e-9)
+    ranked = ranked_traits(center, overall)
+    if not ranked:
+        return "mixed-basket buyers", ""
+    named = ranked[:NAME_TRAITS]
+    order = {"discount": 0, "price": 1, "category": 2}
+    words = sorted(named, key=lambda i: (order[names[i].split("=")[0]], named.index(i)))
+    cats = [_word(names[i]) for i in words if names[i].startswith("category=")]
+    parts = [_word(names[i]) for i in words if not names[i].startswith("category=")]
+    if cats:
+        parts.append(" & ".join(cats))
+    traits = "; ".join(f"{names[i]} {center[i]:.0%} (x{lift[i]:.1f})" for i in ranked[:SHOWN_TRAITS])
+    return " ".join(parts) + " buyers", traits
 
 
 def fit_profiles(customers: np.ndarray, z: np.ndarray, x: np.ndarray, feature_names: list[str],
@@ -206,7 +235,7 @@ def _fit_profiles(customers: np.ndarray, z: np.ndarray, x: np.ndarray, feature_n
     overall = x.mean(axis=0)
     names, traits = [], []
     for p in range(best):
-        label, trait = _name(x[labels == p].mean(axis=0), overall, feature_names)
+        label, trait = name_profile(x[labels == p].mean(axis=0), overall, feature_names)
         if label in names:
             label = f"{label} ({p + 1})"
         names.append(label)

@@ -293,60 +293,71 @@ def check(path: Path, warehouse: Path, tables: list[ServedTable], rows: dict[str
     table); each table's rows equal the warehouse's and ``_publication``;
     enforced dbt contracts hold (columns and types); no e-mail or path leaks.
     """
-    problems: list[str] = []
     con = _connect(path, read_only=True)
     try:
         alias = _attach_warehouse(con, warehouse)
         here = con.execute("select current_database()").fetchone()[0]
-        present = {
-            f"{s}.{t}": kind
-            for s, t, kind in con.execute(
-                "select table_schema, table_name, table_type from information_schema.tables "
-                f"where table_catalog = {_literal(here)}"
-            ).fetchall()
-        }
-        expected = set(rows) | {f"main.{PUBLICATION_TABLE}"}
-        for name in sorted(expected - set(present)):
-            problems.append(f"{name}: expected table missing")
-        for name in sorted(set(present) - expected):
-            problems.append(f"{name}: not an expected table ({present[name]})")
-        for name, kind in present.items():
-            if kind != "BASE TABLE":
-                problems.append(f"{name}: is a {kind}, only tables may be served")
+        problems = _check_inventory(con, here, rows)
         published = dict(
             con.execute(f"select schema_name || '.' || table_name, row_count from main.{PUBLICATION_TABLE}").fetchall()
         )
         for table in tables:
-            if table.qualified not in rows:
-                continue
-            served = con.execute(f"select count(*) from {_quote(table.schema)}.{_quote(table.name)}").fetchone()[0]
-            source = con.execute(f"select count(*) from {_quote(alias)}.main.{_quote(table.source)}").fetchone()[0]
-            if not served == source == published.get(table.qualified):
-                problems.append(
-                    f"{table.qualified}: {served} rows served, {source} in the warehouse, "
-                    f"{published.get(table.qualified)} in {PUBLICATION_TABLE}"
-                )
-            if table.contract:
-                actual = dict(
-                    con.execute(
-                        "select column_name, data_type from duckdb_columns() "
-                        f"where database_name = {_literal(here)} and schema_name = {_literal(table.schema)} "
-                        f"and table_name = {_literal(table.name)}"
-                    ).fetchall()
-                )
-                if set(actual) != set(table.contract):
-                    problems.append(
-                        f"{table.qualified}: columns {sorted(actual)} differ from the contract's {sorted(table.contract)}"
-                    )
-                for column, declared in table.contract.items():
-                    if column in actual and actual[column] != _normal_type(con, declared):
-                        problems.append(f"{table.qualified}.{column}: type {actual[column]}, contract says {declared}")
+            if table.qualified in rows:
+                problems += _check_rows(con, alias, table, published.get(table.qualified))
+                problems += _check_contract(con, here, table)
         con.execute(f"detach {_quote(alias)}")
         problems.extend(scan_for_leaks(con))
     finally:
         con.close()
     if problems:
         raise ServingError("the new serving database failed its checks:\n  - " + "\n  - ".join(problems))
+
+
+def _check_inventory(con: duckdb.DuckDBPyConnection, here: str, rows: dict[str, int]) -> list[str]:
+    """Every expected table is there, nothing else is, and every object is a base table."""
+    present = {
+        f"{s}.{t}": kind
+        for s, t, kind in con.execute(
+            "select table_schema, table_name, table_type from information_schema.tables "
+            f"where table_catalog = {_literal(here)}"
+        ).fetchall()
+    }
+    expected = set(rows) | {f"main.{PUBLICATION_TABLE}"}
+    problems = [f"{name}: expected table missing" for name in sorted(expected - set(present))]
+    problems += [f"{name}: not an expected table ({present[name]})" for name in sorted(set(present) - expected)]
+    problems += [
+        f"{name}: is a {kind}, only tables may be served" for name, kind in present.items() if kind != "BASE TABLE"
+    ]
+    return problems
+
+
+def _check_rows(con: duckdb.DuckDBPyConnection, alias: str, table: ServedTable, published: int | None) -> list[str]:
+    """The served row count equals the warehouse's and the one recorded in ``_publication``."""
+    served = con.execute(f"select count(*) from {_quote(table.schema)}.{_quote(table.name)}").fetchone()[0]
+    source = con.execute(f"select count(*) from {_quote(alias)}.main.{_quote(table.source)}").fetchone()[0]
+    if served == source == published:
+        return []
+    return [f"{table.qualified}: {served} rows served, {source} in the warehouse, {published} in {PUBLICATION_TABLE}"]
+
+
+def _check_contract(con: duckdb.DuckDBPyConnection, here: str, table: ServedTable) -> list[str]:
+    """An enforced contract's columns and types hold in the served table."""
+    if not table.contract:
+        return []
+    actual = dict(
+        con.execute(
+            "select column_name, data_type from duckdb_columns() "
+            f"where database_name = {_literal(here)} and schema_name = {_literal(table.schema)} "
+            f"and table_name = {_literal(table.name)}"
+        ).fetchall()
+    )
+    problems = []
+    if set(actual) != set(table.contract):
+        problems.append(f"{table.qualified}: columns {sorted(actual)} differ from the contract's {sorted(table.contract)}")
+    for column, declared in table.contract.items():
+        if column in actual and actual[column] != _normal_type(con, declared):
+            problems.append(f"{table.qualified}.{column}: type {actual[column]}, contract says {declared}")
+    return problems
 
 
 def publish(

@@ -15,9 +15,15 @@ import pandas as pd
 
 def marts_from_raw(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Return ``orders``, ``sessions`` and ``customers`` frames from raw tables."""
-    raw_orders = tables["orders"]
+    orders = _orders(tables["orders"])
+    customers = _customers(tables, orders)
+    sessions = _sessions(tables.get("events"))
+    return {"orders": orders, "sessions": sessions, "customers": customers}
+
+
+def _orders(raw_orders: pd.DataFrame) -> pd.DataFrame:
     ordered_at = pd.to_datetime(raw_orders["ordered_at"], utc=True, format="ISO8601").dt.tz_localize(None)
-    orders = pd.DataFrame(
+    return pd.DataFrame(
         {
             "order_id": raw_orders["order_id"].to_numpy(),
             "customer_id": raw_orders["customer_id"].to_numpy(),
@@ -27,6 +33,9 @@ def marts_from_raw(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         }
     )
 
+
+def _customers(tables: dict[str, pd.DataFrame], orders: pd.DataFrame) -> pd.DataFrame:
+    """Customers with country, signup time and the top category of their first purchase."""
     purchases = orders.loc[orders["is_purchase"]].sort_values(["ordered_at", "order_id"])
     first = purchases.drop_duplicates("customer_id")[["customer_id", "order_id"]]
     items = tables["order_items"].merge(tables["products"][["product_id", "category"]], on="product_id")
@@ -39,7 +48,7 @@ def marts_from_raw(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         .rename(columns={"category": "first_order_category"})[["customer_id", "first_order_category"]]
     )
     raw_customers = tables["customers"]
-    customers = pd.DataFrame(
+    return pd.DataFrame(
         {
             "customer_id": raw_customers["customer_id"].to_numpy(),
             "country": raw_customers["country"].to_numpy(),
@@ -49,31 +58,29 @@ def marts_from_raw(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         }
     ).merge(top, on="customer_id", how="left")
 
-    events = tables.get("events")
+
+def _sessions(events: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per session of a known customer: start time and event counts."""
     if events is None or len(events) == 0:
-        sessions = pd.DataFrame(
-            columns=["customer_id", "started_at", "n_product_views", "n_add_to_carts", "n_checkouts"]
-        )
-    else:
-        ev = events.loc[events["customer_id"].notna()]
-        kind = ev["event_type"]
-        grouped = pd.DataFrame(
-            {
-                "session_id": ev["session_id"].to_numpy(),
-                "customer_id": ev["customer_id"].to_numpy(),
-                "occurred_at": pd.to_datetime(ev["occurred_at"], utc=True).dt.tz_localize(None).to_numpy(),
-                "pv": (kind == "product_view").to_numpy("int64"),
-                "atc": (kind == "add_to_cart").to_numpy("int64"),
-                "co": (kind == "checkout").to_numpy("int64"),
-            }
-        ).groupby("session_id", sort=False)
-        sessions = pd.DataFrame(
-            {
-                "customer_id": grouped["customer_id"].first(),
-                "started_at": grouped["occurred_at"].min(),
-                "n_product_views": grouped["pv"].sum(),
-                "n_add_to_carts": grouped["atc"].sum(),
-                "n_checkouts": grouped["co"].sum(),
-            }
-        ).reset_index(drop=True)
-    return {"orders": orders, "sessions": sessions, "customers": customers}
+        return pd.DataFrame(columns=["customer_id", "started_at", "n_product_views", "n_add_to_carts", "n_checkouts"])
+    ev = events.loc[events["customer_id"].notna()]
+    kind = ev["event_type"]
+    grouped = pd.DataFrame(
+        {
+            "session_id": ev["session_id"].to_numpy(),
+            "customer_id": ev["customer_id"].to_numpy(),
+            "occurred_at": pd.to_datetime(ev["occurred_at"], utc=True).dt.tz_localize(None).to_numpy(),
+            "pv": (kind == "product_view").to_numpy("int64"),
+            "atc": (kind == "add_to_cart").to_numpy("int64"),
+            "co": (kind == "checkout").to_numpy("int64"),
+        }
+    ).groupby("session_id", sort=False)
+    return pd.DataFrame(
+        {
+            "customer_id": grouped["customer_id"].first(),
+            "started_at": grouped["occurred_at"].min(),
+            "n_product_views": grouped["pv"].sum(),
+            "n_add_to_carts": grouped["atc"].sum(),
+            "n_checkouts": grouped["co"].sum(),
+        }
+    ).reset_index(drop=True)

@@ -20,32 +20,36 @@ from sklearn.metrics import adjusted_rand_score
 from shoplens import datagen
 from shoplens.recommend import ProfileConfig, RecommendConfig, RecommendError, configs_from_dbt
 from shoplens.recommend import pipeline as P
-from shoplens.recommend.data import lines_from_raw
+from shoplens.recommend.data import browsing_from_raw, lines_from_raw
 from shoplens.recommend.evaluation import ranking_metrics
 from shoplens.recommend.models import affinity_from_lines
+from shoplens.recommend.profiles import name_profile
 
 HOLDOUT_DAYS = 60
 
 
-def _shop(tastes: bool, n: int = 10_000, seed: int = 42) -> dict:
-    tables = datagen.generate_shop(n_customers=n, seed=seed, events=False, holdout_days=HOLDOUT_DAYS, tastes=tastes)
+def _shop(tastes: bool, n: int = 10_000, seed: int = 42, events: bool = False) -> dict:
+    tables = datagen.generate_shop(n_customers=n, seed=seed, events=events, holdout_days=HOLDOUT_DAYS, tastes=tastes)
     lines = lines_from_raw(tables)
     as_of = dt.date.fromisoformat(tables["ground_truth"]["calibration_end_date"])
-    return {"tables": tables, "lines": lines, "as_of": as_of,
+    browsing = browsing_from_raw(tables)
+    if browsing is not None:  # what the mart holds: events up to as_of_date
+        browsing = browsing.loc[browsing["event_date"] <= as_of]
+    return {"tables": tables, "lines": lines, "as_of": as_of, "browsing": browsing,
             "past": lines.loc[lines["order_date"] <= as_of], "future": lines.loc[lines["order_date"] > as_of]}
 
 
 def _metrics(shop: dict, cfg: RecommendConfig) -> tuple[P.Selection, pd.DataFrame]:
-    sel = P.select_model(shop["past"], shop["as_of"], cfg)
+    sel = P.select_model(shop["past"], shop["as_of"], cfg, shop["browsing"])
     rows = P.evaluate_recommenders(shop["past"], shop["future"], None, shop["as_of"],
-                                   shop["lines"]["order_date"].max(), cfg, sel)
+                                   shop["lines"]["order_date"].max(), cfg, sel, browsing=shop["browsing"])
     frame = pd.DataFrame(rows).pivot_table(index="model_name", columns="metric", values="value")
     return sel, frame
 
 
 @pytest.fixture(scope="module")
 def taste_shop() -> dict:
-    return _shop(tastes=True)
+    return _shop(tastes=True, events=True)
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +63,12 @@ def taste_result(taste_shop):
 def test_tastes_change_only_the_products_on_the_lines():
     kw = {"n_customers": 800, "seed": 5, "dirty_rate": 0.02}
     with_tastes, without = datagen.generate_shop(**kw), datagen.generate_shop(tastes=False, **kw)
-    for table in ("orders", "customers", "events", "products"):
+    for table in ("orders", "customers", "products"):
         pd.testing.assert_frame_equal(with_tastes[table], without[table])
+    # events: only the products shown change (views and add-to-carts follow the tastes)
+    ea, eb = with_tastes["events"], without["events"]
+    pd.testing.assert_frame_equal(ea.drop(columns="product_id"), eb.drop(columns="product_id"))
+    assert (ea["product_id"].isna() == eb["product_id"].isna()).all()
     a, b = with_tastes["order_items"], without["order_items"]
     assert len(a) == len(b) and (a["order_id"].to_numpy() == b["order_id"].to_numpy()).all()
     assert (a["product_id"].to_numpy() != b["product_id"].to_numpy()).mean() > 0.5
@@ -82,7 +90,18 @@ def test_tastes_change_only_the_products_on_the_lines():
         return float(np.mean([c in home[g] for c, g in zip(lines["category"], group, strict=True)]))
 
     assert home_share(clean) > 0.8
-    assert home_share(datagen.generate_shop(n_customers=800, seed=5, tastes=False)) < 0.35
+    plain = datagen.generate_shop(n_customers=800, seed=5, tastes=False)
+    assert home_share(plain) < 0.35
+    categories = clean["products"].set_index("product_id")["category"]
+
+    def browse_share(shop):
+        b = browsing_from_raw(shop)
+        b = b.loc[b["customer_id"].isin(list(tastes["customer_group"]))]
+        group = b["customer_id"].map(tastes["customer_group"])
+        return float(np.mean([categories[p] in home[g] for p, g in zip(b["product_id"], group, strict=True)]))
+
+    assert browse_share(clean) > 0.8
+    assert browse_share(plain) < 0.35
 
 
 # ---------------------------------------------------------------- tastes recovered
@@ -96,6 +115,54 @@ def test_als_beats_popularity_by_half_and_item_to_item_on_the_holdout(taste_resu
     assert als > i2i, (als, i2i)
     assert m.loc["als", "ndcg_at_10"] > m.loc["popularity", "ndcg_at_10"]
     assert m.loc["als", "catalogue_coverage"] > 5 * m.loc["popularity", "catalogue_coverage"]
+
+
+def test_browsing_is_compared_on_validation_and_the_holdout_reports_both(taste_result):
+    sel, m = taste_result
+    with_browsing = [t for t in sel.candidates if t.endswith("+browsing_v0.1_c0.3")]
+    assert len(with_browsing) == len(sel.candidates) / 2 == 10
+    assert sel.browsing_note.startswith("with browsing" if sel.browsing else "purchases only")
+    assert "validation recall@10 with browsing" in sel.browsing_note
+    # the rule: browsing kept iff its best validation recall beats purchases-only by > 2 se
+    best_browse = max(sel.candidates[t] for t in with_browsing)
+    best_plain = max(v for t, v in sel.candidates.items() if t not in with_browsing)
+    assert f"with browsing {best_browse:.4f} vs purchases only {best_plain:.4f}" in sel.browsing_note
+    # the holdout has both fits; browsing carries taste: far above popularity too
+    assert m.loc["als_with_browsing", "recall_at_10"] >= 1.5 * m.loc["popularity", "recall_at_10"]
+    assert abs(m.loc["als_with_browsing", "recall_at_10"] - m.loc["als", "recall_at_10"]) < 0.1
+
+
+def _browse_shop(days_before_cut: int) -> tuple[P.Selection, pd.DataFrame]:
+    """Customers who view, ``days_before_cut`` days before the validation cut, what they buy after it."""
+    shop = _shop(tastes=False, n=3000, seed=11)
+    cfg = RecommendConfig(factors_grid=(8,), alpha_grid=(10.0,))
+    cut = shop["as_of"] - dt.timedelta(days=cfg.validation_days)
+    window = shop["past"].loc[shop["past"]["order_date"] > cut]
+    views = window[["customer_id", "product_id"]].drop_duplicates().assign(
+        event_date=cut - dt.timedelta(days=days_before_cut), n_product_views=3, n_add_to_carts=1)
+    browsing = P.browsing_events(views)
+    return P.select_model(shop["past"], shop["as_of"], cfg, browsing), browsing
+
+
+def test_browsing_before_the_cut_that_foretells_purchases_is_kept_and_later_events_are_ignored():
+    sel, browsing = _browse_shop(days_before_cut=1)
+    assert sel.browsing and sel.served == "als", sel.browsing_note
+    assert sel.tag(RecommendConfig()).endswith("+browsing_v0.1_c0.3")
+    # the same events dated after the cut are never read: purchases only, no browsing candidates
+    late, _ = _browse_shop(days_before_cut=-1)
+    assert not late.browsing and not any("+browsing" in t for t in late.candidates)
+    assert late.browsing_note == "purchases only: no browsing events before the validation cut-off"
+    # without tastes and without browsing, ALS loses to popularity: browsing is what lifted it
+    assert late.served == "popularity"
+
+
+def test_browsing_weights_are_vars_and_purchases_weigh_more():
+    rec, _ = configs_from_dbt({"recommend_view_weight": "0.05", "recommend_cart_weight": "0.2"}.get)
+    assert (rec.view_weight, rec.cart_weight) == (0.05, 0.2)
+    with pytest.raises(RecommendError, match="recommend_view_weight"):
+        RecommendConfig(view_weight=1.0)
+    with pytest.raises(RecommendError, match="recommend_cart_weight"):
+        RecommendConfig(cart_weight=-0.1)
 
 
 def test_served_lists_mix_als_and_flagged_popularity(taste_shop):
@@ -128,6 +195,36 @@ def test_profiles_recover_the_taste_groups_and_are_stable(taste_shop):
     assert len(set(fit.names)) == fit.n_profiles
     again, _ = P.profile_fit(taste_shop["past"], products, ProfileConfig())
     assert (again.labels == fit.labels).all() and again.names == fit.names
+    _assert_names_follow_traits(fit, feats)
+
+
+def _assert_names_follow_traits(fit, feats) -> None:
+    """Each name is made of exactly the first two traits shown, which lead the profile's ranking."""
+    overall = feats.shares.mean(axis=0)
+    for p, (name, traits) in enumerate(zip(fit.names, fit.traits, strict=True)):
+        shown = [t.split(" ")[0] for t in traits.split("; ")]
+        words = {"discount-driven" if t == "discount" else t.split("=")[1] for t in shown[:2]}
+        name_words = set(name.removesuffix(" buyers").replace(" & ", " ").split(" "))
+        assert name_words == words, (name, traits)
+        center = feats.shares[fit.labels == p].mean(axis=0)
+        contribution = {n: center[i] * np.log(center[i] / overall[i]) for i, n in enumerate(feats.names)}
+        assert contribution[shown[0]] == max(contribution[t] for t in shown), (name, traits)
+        # every trait shown is at least 1.2x the shop's share
+        assert all(center[feats.names.index(t)] >= 1.2 * overall[feats.names.index(t)] for t in shown)
+
+
+def test_a_large_share_outranks_a_rare_trait_in_the_name():
+    names = ["category=beauty", "category=books", "category=toys", "price=budget", "price=mid",
+             "price=premium", "discount"]
+    overall = np.array([0.20, 0.03, 0.77, 0.34, 0.33, 0.33, 0.10])
+    center = np.array([0.60, 0.12, 0.28, 0.30, 0.30, 0.40, 0.05])  # books x4, beauty x3
+    name, traits = name_profile(center, overall, names)
+    assert traits.startswith("category=beauty 60% (x3.0); category=books 12% (x4.0)")
+    assert name == "beauty & books buyers"
+    center[5] = 0.9  # premium x2.7 at 90%: 0.9 ln 2.7 = 0.89 > beauty's 0.66
+    name, traits = name_profile(center, overall, names)
+    assert name == "premium beauty buyers" and traits.startswith("price=premium")
+    assert name_profile(overall, overall, names) == ("mixed-basket buyers", "")
 
 
 # ---------------------------------------------------------------- no taste structure
@@ -230,13 +327,21 @@ def test_evaluation_and_profiles_reach_the_warehouse(built):
     db = built["db"]
     ev = query(db, "select * from ml_recommend_evaluation where task in ('next_products', 'customer_profiles')")
     models = set(ev.loc[ev["task"] == "next_products", "model_name"])
-    assert models == {"als", "item_to_item", "popularity", "recommendations_served"}
+    assert models == {"als", "als_with_browsing", "item_to_item", "popularity", "recommendations_served"}
     assert (ev["evaluation_type"] == "holdout").all()
     recall = ev.loc[ev["metric"] == "recall_at_10"].set_index("model_name")["value"]
     assert recall["als"] > recall["popularity"]
     status = query(db, "select * from ml_recommend_status union all select * from ml_profiles_status")
     assert list(status["status"]) == ["ok", "ok"] and list(status["model_step"]) == ["recommend", "profiles"]
     assert "beat popularity" in status["reason"].iloc[0]
+    assert "validation recall@10 with browsing" in status["reason"].iloc[0]
+    assert "no channel trait" in status["reason"].iloc[1]
+    chosen = query(db, "select value from ml_recommend_evaluation where metric = 'uses_browsing'")["value"]
+    assert len(chosen) == 1 and chosen.iloc[0] in (0.0, 1.0)
+    assert ("with browsing" in status["reason"].iloc[0]) == (chosen.iloc[0] == 1.0)
+    browse = query(db, "select count(*) as n, max(event_date) as last, (select as_of_date from as_of) as as_of"
+                       " from customer_product_browsing").iloc[0]
+    assert browse["n"] > 0 and pd.Timestamp(browse["last"]) <= pd.Timestamp(browse["as_of"])
     summary = query(db, "select * from profile_summary")
     assert summary["n_customers"].sum() == query(db, "select count(*) as n from customer_profiles")["n"].iloc[0]
     assert summary["revenue_share"].sum() == pytest.approx(1.0)
@@ -255,6 +360,7 @@ def test_orders_without_lines_build_empty_tables(tmp_path):
         (select count(*) from customer_profiles) as profiles,
         (select count(*) from profile_summary) as summary,
         (select count(*) from product_affinity) as affinity,
+        (select count(*) from customer_product_browsing) as browsing,
         (select count(*) from ml_recommend_evaluation) as evaluation""").iloc[0]
     assert counts.sum() == 0
     status = query(db, "select * from ml_recommend_status union all select * from ml_profiles_status")

@@ -28,7 +28,9 @@ MARTS = {
     "monthly_sales", "holdout_order_items", "product_affinity",
 }
 PREDICTIONS = {"ml_model_evaluation", "pred_customer_ltv", "pred_demand_forecast", "pred_purchase_propensity",
-               "pred_product_recommendations", "customer_profiles", "profile_summary"}
+               "pred_product_recommendations", "customer_profiles", "profile_summary",
+               "clv_period_transactions", "clv_calibration_holdout", "clv_probability_alive_matrix",
+               "clv_cumulative_purchases", "ml_feature_importance"}
 READER_SQL = """select (select count(*) from marts.fct_orders), (select count(*) from marts.fct_sessions),
                        (select any_value(publication_id) from _publication)"""
 

@@ -1,0 +1,38 @@
+-- One row per known customer, product and event date: the customer's
+-- product views and add-to-carts of that product that day, up to as_of_date
+-- (the point-in-time rule of every mart). Implicit feedback for the
+-- recommender beside purchases (docs/recommendations.md); anonymous events
+-- (no customer_id) and events without a product are left out.
+with
+
+events as (
+    select * from {{ ref('int_events_sessionized') }}
+),
+
+as_of as (
+    select * from {{ ref('as_of') }}
+),
+
+observed as (
+    select events.*
+    from events
+    cross join as_of
+    where
+        {{ observed_as_of('events.event_date', 'as_of.as_of_date') }}
+        and events.customer_id is not null
+        and events.product_id is not null
+        and events.event_type in ('product_view', 'add_to_cart')
+),
+
+final as (
+    select
+        customer_id,
+        product_id,
+        event_date,
+        count(*) filter (where event_type = 'product_view') as n_product_views,
+        count(*) filter (where event_type = 'add_to_cart') as n_add_to_carts
+    from observed
+    group by customer_id, product_id, event_date
+)
+
+select * from final

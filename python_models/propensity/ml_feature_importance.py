@@ -1,0 +1,9 @@
+"""ml_feature_importance: permutation importance of the propensity models on validation; all logic in shoplens.propensity.pipeline."""
+
+
+def model(dbt, session):
+    from shoplens.propensity import pipeline
+
+    scores = dbt.ref("ml_purchase_propensity").df()
+    settings = {"model_dir": dbt.config.get("model_dir")}
+    return pipeline.build_feature_importance(scores, settings)

@@ -1,0 +1,130 @@
+"""Choosing the served model on a validation cut-off before the training end (never the holdout).
+
+The validation cut-off ``v`` is the training end minus one label window; its
+labels are the purchases in ``v + 1 .. training end``, data every run already
+has. Candidates are fitted on cut-offs whose labels end by ``v``: the logistic
+regression and the RFM heuristic, BG/NBD (shoplens.clv's fit at ``v``) and a
+cheap first pass of the GRU (at most ``probe_max_rows`` rows and
+``probe_max_epochs`` epochs), and the blend (mean probability of the GRU and
+the logistic regression). The GRU is trained in full and served only when
+its first pass, or the blend, beats the best baseline's validation AUC by
+``min_gru_gain``; otherwise the best baseline is served and no more time goes
+into the network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from shoplens.propensity.config import GRU_MODELS, InsufficientHistoryError, PropensityConfig
+from shoplens.propensity.evaluation import validation_metrics
+from shoplens.propensity.features import snapshot, window_counts
+from shoplens.propensity.history import History, _day_to_date
+from shoplens.propensity.importance import permutation_importance
+from shoplens.propensity.models import model_columns, served_scores
+from shoplens.propensity.train import fit_gru, prepare_training
+
+#: Baselines in the order that wins a tie of validation AUC.
+BASELINE_ORDER = ("logreg", "bgnbd", "rfm_heuristic")
+
+
+@dataclasses.dataclass
+class Selection:
+    """Which model is served, why, and the validation evidence behind the choice."""
+
+    served_model: str
+    reason: str
+    fallback_reason: str = ""
+    validation_cutoff: str = ""
+    validation_end: str = ""
+    #: per candidate: auc, brier, f1_threshold, precision / recall / f1 at it and at the top decile
+    validation: dict = dataclasses.field(default_factory=dict)
+    #: rows (model, feature, importance, method) from permutation importance on validation
+    feature_importance: list = dataclasses.field(default_factory=list)
+    probe: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def needs_gru(self) -> bool:
+        return self.served_model in GRU_MODELS
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def probe_config(cfg: PropensityConfig) -> PropensityConfig:
+    """The cheap first pass: fewer rows and epochs, half of the time budget."""
+    budget = None if cfg.max_train_seconds is None else cfg.max_train_seconds / 2
+    return dataclasses.replace(
+        cfg, max_train_rows=min(cfg.max_train_rows, cfg.probe_max_rows),
+        max_epochs=min(cfg.max_epochs, cfg.probe_max_epochs), patience=min(cfg.patience, 2),
+        max_train_seconds=budget,
+    )
+
+
+def fallback_selection(reason: str) -> Selection:
+    """No validation possible: the logistic regression (the baseline that learns from the
+    same features) is served without a comparison, and ``fallback_reason`` says why."""
+    return Selection("logreg", f"fallback: {reason}", fallback_reason=reason)
+
+
+def select_model(history: History, train_end_day: int, cfg: PropensityConfig) -> Selection:
+    """Fit every candidate up to the validation cut-off, score it there and choose."""
+    v = train_end_day - cfg.label_window_days
+    pcfg = probe_config(cfg)
+    try:
+        ts = prepare_training(history, v, pcfg)
+    except InsufficientHistoryError as exc:
+        return fallback_selection(f"too little history for a validation cut-off at {_day_to_date(v)}"
+                                  f" (the training end minus one label window): {exc}")
+    snap = snapshot(history, v, cfg.sequence_weeks)
+    y = window_counts(history, snap.index, v + 1, train_end_day) > 0
+    if not 0 < y.sum() < len(y):
+        return fallback_selection(f"the validation window {_day_to_date(v + 1)} .. {_day_to_date(train_end_day)}"
+                                  f" has {int(y.sum())} purchasing customers of {len(y)}: nothing to compare")
+    start = time.perf_counter()
+    probe, probe_note = _fit_probe(ts, pcfg)
+    probe_seconds = time.perf_counter() - start
+    cols = model_columns(probe, ts.baselines, ts.encoder, snap, cfg.label_window_days)
+    names = [m for m in BASELINE_ORDER + GRU_MODELS if _available(cols, m)]
+    metrics = {m: validation_metrics(y, served_scores(cols, m, cfg.label_window_days)[0]) for m in names}
+    served, reason = _choose(metrics, cfg, probe_note)
+    importance = permutation_importance(probe, ts.baselines, ts.encoder, snap, y, cfg.seed)
+    info = {"seconds": round(probe_seconds, 1), "note": probe_note}
+    if probe is not None:
+        info.update(probe.metadata["training_metrics"])
+    return Selection(served, reason, "", str(_day_to_date(v)), str(_day_to_date(train_end_day)),
+                     metrics, importance, info)
+
+
+def _fit_probe(ts, pcfg: PropensityConfig):
+    """(first-pass GRU or None, why it is missing)."""
+    try:
+        return fit_gru(ts, pcfg), ""
+    except InsufficientHistoryError as exc:
+        return None, f"GRU first pass not trained: {exc}"
+
+
+def _available(cols: dict, name: str) -> bool:
+    if name in GRU_MODELS:
+        return cols.get("p_rnn_gru") is not None
+    if name == "bgnbd":
+        return cols["btyd_baseline_model"] != "none"
+    return True
+
+
+def _choose(metrics: dict[str, dict], cfg: PropensityConfig, probe_note: str) -> tuple[str, str]:
+    """(served model, reason): the best baseline unless the GRU or the blend beats it by min_gru_gain."""
+    auc = {m: metrics[m]["auc"] for m in metrics}
+    listing = ", ".join(f"{m}={auc[m]:.4f}" for m in sorted(auc, key=lambda k: -auc[k]))
+    bases = [m for m in BASELINE_ORDER if m in auc]
+    best = max(bases, key=lambda m: (round(auc[m], 12), -BASELINE_ORDER.index(m)))
+    grus = [m for m in GRU_MODELS if m in auc]
+    if not grus:
+        return best, f"highest validation AUC of the baselines ({listing}); {probe_note}"
+    gru = max(grus, key=lambda m: (round(auc[m], 12), m == "rnn_gru"))
+    if auc[gru] >= auc[best] + cfg.min_gru_gain:
+        return gru, (f"{gru}: validation AUC {auc[gru]:.4f} beats the best baseline {best} by at least"
+                     f" {cfg.min_gru_gain} ({listing}); the GRU was trained in full")
+    return best, (f"{best}: highest validation AUC of the baselines ({listing}); the GRU first pass"
+                  f" did not beat it by {cfg.min_gru_gain}, so full GRU training was skipped")

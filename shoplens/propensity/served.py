@@ -1,0 +1,139 @@
+"""The served model: the selection, the fitted baselines, the GRU when it won; save and load."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+from shoplens import __version__
+from shoplens.propensity.config import PropensityConfig
+from shoplens.propensity.encoding import Encoder
+from shoplens.propensity.features import Snapshot
+from shoplens.propensity.history import History, _day_to_date
+from shoplens.propensity.models import model_columns, reasons, served_scores
+from shoplens.propensity.network import TrainedPropensity, _configure_tensorflow, build_network
+from shoplens.propensity.selection import Selection, select_model
+from shoplens.propensity.train import (
+    Baselines,
+    TrainingSet,
+    _training_set,
+    fit_baselines,
+    fit_gru,
+    prepare_training,
+    training_cutoffs,
+)
+
+
+@dataclasses.dataclass
+class ServedPropensity:
+    """Everything needed to score: which model is served and the fitted models behind it."""
+
+    selection: Selection
+    encoder: Encoder
+    baselines: Baselines
+    gru: TrainedPropensity | None
+    metadata: dict
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["model_version"])
+
+    @property
+    def served_model(self) -> str:
+        return self.selection.served_model
+
+    def score(self, snap: Snapshot, window_days: int) -> dict:
+        """Every model's columns, the served ``purchase_probability`` / ``expected_purchases`` and reasons."""
+        cols = model_columns(self.gru, self.baselines, self.encoder, snap, window_days)
+        cols["purchase_probability"], cols["expected_purchases"] = served_scores(cols, self.served_model,
+                                                                                 window_days)
+        for k, values in enumerate(reasons(self.baselines, self.encoder, snap), start=1):
+            cols[f"reason_{k}"] = values
+        return cols
+
+    def save(self, model_dir: str | Path) -> Path:
+        """Write metadata (+ GRU weights when served) under model_dir/propensity/<version>/."""
+        root = Path(model_dir) / "propensity"
+        folder = root / self.version
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.gru is not None:
+            self.gru.network.save_weights(str(folder / "model.weights.h5"))
+        meta = dict(self.metadata, encoder=self.encoder.to_json())
+        (folder / "metadata.json").write_text(json.dumps(meta, indent=2, default=str))
+        (root / "latest.json").write_text(json.dumps({"model_version": self.version}, indent=2))
+        return folder
+
+
+def fit_served(history: History, train_end_day: int, cfg: PropensityConfig) -> ServedPropensity:
+    """Choose on the validation cut-off, then fit the chosen model on labels up to the training end."""
+    selection = select_model(history, train_end_day, cfg)
+    ts = prepare_training(history, train_end_day, cfg)
+    gru = None
+    if selection.needs_gru:
+        budget = cfg.max_train_seconds
+        if budget is not None:  # the first pass spent part of the budget
+            budget = max(budget - float(selection.probe.get("seconds", 0.0)), 1.0)
+        gru = fit_gru(ts, dataclasses.replace(cfg, max_train_seconds=budget))
+    return ServedPropensity(selection, ts.encoder, ts.baselines, gru, _metadata(selection, ts, gru, cfg))
+
+
+def _metadata(selection: Selection, ts: TrainingSet, gru: TrainedPropensity | None,
+              cfg: PropensityConfig) -> dict:
+    served = selection.served_model
+    tag = hashlib.sha1(json.dumps([dataclasses.asdict(cfg), ts.cutoffs, ts.n_rows, served]).encode()).hexdigest()[:8]
+    version = f"{__version__}+{served}.{_day_to_date(ts.end_day):%Y%m%d}.{tag}"
+    if served == "rnn_gru" and gru is not None:
+        version = gru.version
+    return {
+        "model_name": served,
+        "model_version": version,
+        "created_at": dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0).isoformat(),
+        "train_end_date": str(_day_to_date(ts.end_day)),
+        "training_cutoffs": [str(_day_to_date(c)) for c in ts.cutoffs],
+        "label_window_days": cfg.label_window_days,
+        "features": {"sequence": list(ts.encoder.channels), "static": list(ts.encoder.static_names)},
+        "config": dataclasses.asdict(cfg),
+        "selection": selection.to_json(),
+        "training_metrics": dict(gru.metadata["training_metrics"]) if gru else {"n_rows": ts.n_rows},
+        "gru": None if gru is None else {k: v for k, v in gru.metadata.items() if k != "config"},
+    }
+
+
+def read_metadata(model_dir: str | Path, version: str | None = None) -> dict:
+    """The saved metadata (the latest model when ``version`` is None)."""
+    root = Path(model_dir) / "propensity"
+    if version is None:
+        latest = root / "latest.json"
+        if not latest.exists():
+            raise FileNotFoundError(f"no saved propensity model under {root}; run once with retrain: true")
+        version = json.loads(latest.read_text())["model_version"]
+    path = root / str(version) / "metadata.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no saved propensity model {version} under {root}; run once with retrain: true")
+    return json.loads(path.read_text())
+
+
+def load_served(model_dir: str | Path, history: History, train_end_day: int) -> ServedPropensity:
+    """Load the latest saved model; the cheap baselines are refitted on this run's cut-offs."""
+    meta = read_metadata(model_dir)
+    folder = Path(model_dir) / "propensity" / str(meta["model_version"])
+    encoder = Encoder(**meta.pop("encoder"))
+    cfg = PropensityConfig(**meta["config"])
+    gru = None
+    if meta.get("gru"):
+        _configure_tensorflow(cfg.seed, cfg.threads)
+        net = build_network(encoder.weeks, len(encoder.channels), len(encoder.static_names), cfg,
+                            meta["gru"]["logit_offset"])
+        net.load_weights(str(folder / "model.weights.h5"))
+        gru = TrainedPropensity(network=net, encoder=encoder, metadata=dict(meta["gru"], config=meta["config"]))
+    if list(encoder.channels) == list(history.channels):
+        snaps, labels, _, _ = _training_set(history, training_cutoffs(history, train_end_day, cfg), cfg)
+        baselines = fit_baselines(snaps, labels, encoder, cfg)
+    else:
+        baselines = None  # run_propensity reports the channel mismatch
+    return ServedPropensity(Selection(**meta["selection"]), encoder, baselines, gru, meta)  # type: ignore[arg-type]
+
+

@@ -1,0 +1,93 @@
+"""The served lists: the selected model's top ``k`` for warm customers, popularity (flagged) for the rest."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from shoplens.recommend.config import RecommendConfig
+from shoplens.recommend.data import Interactions, interactions
+from shoplens.recommend.models import Popularity
+from shoplens.recommend.selection import Selection, model_version, select_model
+
+RECOMMENDATION_COLUMNS = [
+    "customer_id", "recommendation_rank", "product_id", "score", "served_model", "is_fallback",
+    "fallback_reason", "is_previously_bought", "n_purchase_orders", "as_of_date", "model_version",
+    "selection_note",
+]
+
+
+def recommend_all(lines: pd.DataFrame, customer_ids: np.ndarray, as_of: dt.date, cfg: RecommendConfig,
+                  sel: Selection | None = None, browsing: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Top ``k`` per customer at ``as_of`` from the selected model (popularity for the rest).
+
+    ALS is fitted on purchases plus ``browsing`` (events on or before
+    ``as_of``) when the selection kept browsing, else on purchases alone.
+    """
+    lines = lines.loc[lines["order_date"] <= as_of]
+    sel = sel or select_model(lines, as_of, cfg, browsing)
+    products = np.sort(lines["product_id"].unique())
+    customers = np.union1d(np.asarray(customer_ids, dtype=object).astype(str), lines["customer_id"].unique())
+    feedback = browsing if sel.browsing and sel.served == "als" else None
+    inter = interactions(lines, products, as_of, customers, feedback, (cfg.view_weight, cfg.cart_weight))
+    k = cfg.top_k
+    pop = Popularity(cfg.popularity_days).fit(lines, products, as_of, k)
+    items, scores = pop.recommend(np.arange(len(customers)), k)
+    warm = inter.n_orders >= cfg.min_orders
+    # Fallback reasons as codes into `reasons` (-1: ALS served); columns as
+    # categoricals, so a million customers' lists stay small in memory.
+    reasons = ["no_purchase", f"fewer_than_{cfg.min_orders}_purchase_orders",
+               sel.reason.split(":")[0] if sel.reason else "als_not_better_than_popularity"]
+    code = np.where(inter.n_orders == 0, 0, 1).astype(np.int8)
+    code[warm] = -1 if sel.served == "als" else 2
+    if sel.served == "als" and warm.any():
+        rows = np.nonzero(warm)[0]
+        model = sel.als(cfg).fit(inter.matrix)
+        items[rows], scores[rows] = model.recommend_from(inter.matrix, rows, k)
+    return _frame(inter, items, scores, code, reasons, as_of, sel, cfg)
+
+
+def selection_note(sel: Selection, cfg: RecommendConfig) -> str:
+    """Why this model is served, and whether browsing is used."""
+    note = sel.reason or (f"als ({sel.tag(cfg)}) beat popularity on validation recall@{cfg.top_k} by"
+                          f" {sel.margin:+.4f} (se {sel.margin_se:.4f}, {sel.n_customers} customers)")
+    return f"{note}; {sel.browsing_note}"
+
+
+def _frame(inter: Interactions, items: np.ndarray, scores: np.ndarray, code: np.ndarray, reasons: list[str],
+           as_of: dt.date, sel: Selection, cfg: RecommendConfig) -> pd.DataFrame:
+    r, c = np.nonzero(items >= 0)
+    chosen = items[r, c]
+    n = len(r)
+
+    def constant(value: str) -> pd.Categorical:
+        return pd.Categorical.from_codes(np.zeros(n, np.int8), [value])
+
+    is_fallback = code[r] >= 0
+    return pd.DataFrame({
+        "customer_id": pd.Categorical.from_codes(r.astype(np.int32), inter.customers),
+        "recommendation_rank": (c + 1).astype(np.int32),
+        "product_id": pd.Categorical.from_codes(chosen.astype(np.int32), inter.products),
+        "score": scores[r, c].astype(np.float64),
+        "served_model": pd.Categorical.from_codes(is_fallback.astype(np.int8), ["als", "popularity"]),
+        "is_fallback": is_fallback,
+        "fallback_reason": pd.Categorical.from_codes(code[r], reasons),
+        "is_previously_bought": _bought(inter, r, chosen),
+        "n_purchase_orders": inter.n_orders[r].astype(np.int32),
+        "as_of_date": np.full(n, np.datetime64(as_of, "D")),
+        "model_version": constant(model_version(sel, cfg)),
+        "selection_note": constant(selection_note(sel, cfg)),
+    })[RECOMMENDATION_COLUMNS]
+
+
+def _bought(inter: Interactions, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Whether each (row, column) pair is a purchase (sorted-key search, little memory; browsing ignored)."""
+    m = inter.bought.tocsr()
+    n_items = np.int64(m.shape[1])
+    keys = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr)) * n_items + m.indices
+    keys.sort()
+    wanted = rows.astype(np.int64) * n_items + cols
+    pos = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+    return keys[pos] == wanted if len(keys) else np.zeros(len(wanted), dtype=bool)

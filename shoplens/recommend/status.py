@@ -1,0 +1,49 @@
+"""``ml_model_status`` rows of the recommendation and profile steps."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from shoplens.recommend.data import as_of_dates
+
+NO_LINES = ("no purchase order lines up to as_of_date (fct_order_items is empty): export order_items"
+            " (order_id, product_id, quantity, unit_price) to get {what}")
+
+NO_CHANNEL = ("traits: category, price band and discount; no channel trait, because the raw contract has no"
+              " channel column (orders, customers and events carry no order/acquisition channel, traffic source"
+              " or device)")
+
+
+def recommendation_status(recs: pd.DataFrame, as_of: pd.DataFrame) -> pd.DataFrame:
+    """One ``ml_model_status`` row: ok (ALS served), degraded (popularity for everyone, and why) or declined."""
+    from shoplens.status import step_status
+
+    as_of_date, _, _ = as_of_dates(as_of)
+    if len(recs) == 0:
+        return step_status("recommend", as_of_date, served_model="none", rows_written=0,
+                           decline_reason=NO_LINES.format(what="recommendations")).frame()
+    served = recs["served_model"].astype(str)
+    note = str(recs["selection_note"].iloc[0]) if "selection_note" in recs else ""
+    if (served == "als").any():
+        cold = recs.loc[served == "popularity", "customer_id"].nunique()
+        return step_status("recommend", as_of_date, served_model="als", rows_written=len(recs),
+                           notes=[note, f"{cold} customers with fewer purchase orders get the popularity list,"
+                                  " flagged"]).frame()
+    return step_status("recommend", as_of_date, served_model="popularity", rows_written=len(recs),
+                       problems=[note]).frame()
+
+
+def profile_status(profiles: pd.DataFrame, as_of: pd.DataFrame) -> pd.DataFrame:
+    """One ``ml_model_status`` row: ok (k >= 2 profiles), degraded (one profile) or declined (no lines)."""
+    from shoplens.status import step_status
+
+    as_of_date, _, _ = as_of_dates(as_of)
+    if len(profiles) == 0:
+        return step_status("profiles", as_of_date, served_model="none", rows_written=0,
+                           decline_reason=NO_LINES.format(what="profiles")).frame()
+    k = int(profiles["n_profiles"].iloc[0])
+    version = str(profiles["model_version"].iloc[0]).split("/")[-1]
+    problems = ["fewer than two distinct customer mixes: one profile"] if k < 2 else []
+    notes = [f"{k} profiles, silhouette {float(profiles['silhouette'].iloc[0]):.3f}", NO_CHANNEL]
+    return step_status("profiles", as_of_date, served_model=version, rows_written=len(profiles),
+                       problems=problems, notes=notes).frame()

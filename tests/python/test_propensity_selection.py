@@ -1,0 +1,192 @@
+"""Model choice, reproducibility, business metrics and reasons of the propensity step (issue 12)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shoplens import propensity as P
+from shoplens.datagen import generate_shop
+from shoplens.propensity import pipeline
+from shoplens.propensity.evaluation import classification_metrics, decile_rows, threshold_metrics
+from shoplens.testing.propensity_marts import marts_from_raw
+
+
+def test_best_f1_threshold_and_classification_metrics_by_hand():
+    y = np.array([1, 1, 0, 1, 0, 0, 0, 0], dtype=float)
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.3, 0.2, 0.1, 0.05])
+    # top 2: P=1, R=2/3, F1=0.8; top 4: P=3/4, R=1, F1=6/7 (the best); top 1: F1=0.5
+    assert P.best_f1_threshold(y, p) == 0.6
+    m = classification_metrics(y.astype(bool), p >= 0.6)
+    assert m["precision"] == pytest.approx(0.75) and m["recall"] == 1.0 and m["f1"] == pytest.approx(6 / 7)
+    tied = np.array([0.9, 0.5, 0.5, 0.5, 0.1, 0.1, 0.1, 0.1])
+    assert P.best_f1_threshold(y, tied) in {0.9, 0.5}  # never splits the customers tied at 0.5
+    tm = threshold_metrics(y, p, 0.6)
+    assert tm["f1_threshold"] == 0.6 and tm["recall_at_threshold"] == 1.0
+
+
+def test_lift_and_cumulative_gains_by_decile():
+    p = np.linspace(1, 0, 100)
+    y = np.zeros(100)
+    y[:10] = 1  # every buyer in the top decile
+    y[50] = 1
+    rows = {(m, s): v for m, s, v, _ in decile_rows(y, p)}
+    assert rows[("lift", "decile=1")] == pytest.approx(1.0 / (11 / 100))
+    assert rows[("cumulative_gain", "decile=1")] == pytest.approx(10 / 11)
+    assert rows[("cumulative_gain", "decile=10")] == pytest.approx(1.0)
+    assert rows[("lift", "decile=2")] == 0.0 and rows[("calibration_observed", "decile=6")] == 0.1
+
+
+def _shop(n=1200, days=420, seed=5):
+    marts = marts_from_raw(generate_shop(n_customers=n, n_days=days, seed=seed))
+    return marts, marts["orders"]["ordered_at"].max().date()
+
+
+def _shuffled(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+@pytest.mark.slow
+def test_two_builds_of_the_same_data_give_identical_scores_and_model(tmp_path):
+    """The same data in another row order (a database returns rows in any order) and the same
+    seed: identical scores, served model and version, also with the GRU trained and served."""
+    marts, as_of = _shop()
+    cfg = P.PropensityConfig(n_cutoffs=3, max_epochs=2, probe_max_epochs=1, min_gru_gain=-1.0, seed=11)
+    first, meta = P.run_propensity(marts["orders"], marts["sessions"], marts["customers"], as_of, False, cfg,
+                                   model_dir=tmp_path)
+    again, meta2 = P.run_propensity(_shuffled(marts["orders"], 1), _shuffled(marts["sessions"], 2),
+                                    _shuffled(marts["customers"], 3), as_of, False, cfg)
+    assert meta["model_name"] in ("rnn_gru", "blend") and meta2["model_name"] == meta["model_name"]
+    assert meta2["model_version"] == meta["model_version"]
+    assert meta["selection"]["validation"] == meta2["selection"]["validation"]
+    pd.testing.assert_frame_equal(first, again)
+    # the saved model rescores to the same numbers
+    rescored, _ = P.run_propensity(marts["orders"], marts["sessions"], marts["customers"], as_of, False, cfg,
+                                   model_dir=tmp_path, retrain=False)
+    np.testing.assert_allclose(rescored["purchase_probability"], first["purchase_probability"], rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def chosen(tmp_path_factory):
+    """Backtest mode on a generated shop with events; the step chooses by itself."""
+    marts, as_of = _shop(n=1500, seed=8)
+    model_dir = tmp_path_factory.mktemp("models")
+    cfg = P.PropensityConfig(n_cutoffs=4, max_epochs=3, seed=3)
+    scores, meta = P.run_propensity(marts["orders"], marts["sessions"], marts["customers"], as_of, False, cfg,
+                                    model_dir=model_dir)
+    return {"scores": scores, "meta": meta, "marts": marts, "as_of": as_of, "model_dir": model_dir, "cfg": cfg}
+
+
+@pytest.mark.slow
+def test_the_choice_is_made_on_the_validation_cut_off_and_recorded(chosen):
+    meta, scores, as_of = chosen["meta"], chosen["scores"], chosen["as_of"]
+    sel = meta["selection"]
+    train_end = as_of - dt.timedelta(days=30)
+    assert sel["validation_cutoff"] == str(train_end - dt.timedelta(days=30))
+    assert sel["validation_end"] == str(train_end)  # never after the training end, so never the holdout
+    auc = {m: v["auc"] for m, v in sel["validation"].items()}
+    assert {"logreg", "rfm_heuristic"} <= set(auc)
+    baselines = {m: a for m, a in auc.items() if m not in ("rnn_gru", "blend")}
+    served = meta["model_name"]
+    assert (scores["served_model"] == served).all()
+    if served in ("rnn_gru", "blend"):
+        assert auc[served] >= max(baselines.values()) + chosen["cfg"].min_gru_gain
+    else:
+        assert auc[served] == max(baselines.values())
+        assert scores["p_rnn_gru"].isna().all()  # full training skipped: no GRU scores
+    assert served in sel["reason"] and f"{auc[served]:.4f}" in sel["reason"]
+    # the served columns are the served model's
+    col = {"logreg": "p_logreg", "rfm_heuristic": "p_rfm_heuristic", "rnn_gru": "p_rnn_gru"}.get(served)
+    if col:
+        np.testing.assert_array_equal(scores["purchase_probability"], scores[col])
+    assert (scores["expected_purchases"] >= scores["purchase_probability"] - 1e-12).all()
+
+
+@pytest.mark.slow
+def test_evaluation_status_and_importance_tables(chosen):
+    scores, marts, as_of, meta = chosen["scores"], chosen["marts"], chosen["as_of"], chosen["meta"]
+    settings = {"window_days": 30, "model_dir": str(chosen["model_dir"])}
+    as_of_frame = pd.DataFrame({"as_of_date": [as_of], "has_holdout": [False], "data_end_date": [as_of]})
+    ev = pipeline.build_evaluation(as_of_frame, scores, marts["orders"].iloc[0:0], marts["orders"], settings)
+    assert not ev.duplicated(["model_name", "task", "metric", "slice"]).any()
+    served = meta["model_name"]
+    for model in ("logreg", "rfm_heuristic", served):
+        got = set(ev.loc[(ev["model_name"] == model) & (ev["task"] == "purchase_30d"), "metric"])
+        assert {"auc", "brier", "precision_at_threshold", "recall_at_threshold", "f1_at_threshold",
+                "precision_top_decile", "recall_top_decile", "f1_top_decile", "lift", "cumulative_gain"} <= got
+        thr = ev.loc[(ev["model_name"] == model) & (ev["metric"] == "f1_threshold") & (ev["slice"] == "all")]
+        assert thr["value"].iloc[0] == pytest.approx(meta["selection"]["validation"][model]["f1_threshold"])
+    chosen_rows = ev.loc[(ev["task"] == "model_selection") & (ev["metric"] == "is_selected")]
+    assert chosen_rows.set_index("model_name")["value"].to_dict()[served] == 1.0
+    assert chosen_rows["value"].sum() == 1.0
+    gains = ev.loc[(ev["model_name"] == served) & (ev["metric"] == "cumulative_gain")]
+    gains = gains.assign(d=gains["slice"].str.removeprefix("decile=").astype(int)).sort_values("d")
+    assert gains["d"].tolist() == list(range(1, 11)) and gains["value"].is_monotonic_increasing
+    assert gains["value"].iloc[-1] == pytest.approx(1.0) and gains["value"].iloc[0] > 0.1
+
+    status = pipeline.build_status(as_of_frame, scores, marts["orders"], marts["sessions"], marts["customers"],
+                                   {**settings, "sequence_weeks": 52, "n_cutoffs": 4, "seed": 3,
+                                    "max_train_customers": None, "train_window_days": None}).iloc[0]
+    assert status["status"] == "ok" and status["served_model"] == served
+    assert status["fallback_reason"] == "" and "validation AUC" in status["reason"]
+
+    imp = pipeline.build_feature_importance(scores, settings)
+    lr = imp.loc[imp["model_name"] == "logreg"]
+    assert len(lr) == len(meta["features"]["static"]) and lr["rank"].tolist() == list(range(1, len(lr) + 1))
+    assert set(imp["method"]) <= {"permutation_auc_drop", "ablation_auc_drop"}
+    # recency matters for a repeat purchase in every shop shape
+    assert lr["importance"].iloc[0] > 0.005
+    # every customer's reasons are real features with a direction
+    from shoplens.propensity.models import reason_group
+
+    names = {reason_group(n, meta["features"]["sequence"]) for n in meta["features"]["static"]}
+    for k in (1, 2, 3):
+        parts = scores[f"reason_{k}"].str.rsplit(":", n=1, expand=True)
+        assert set(parts[1]) <= {"+", "-"}
+        if names:
+            assert set(parts[0]) <= names
+
+
+def test_reasons_are_stable_across_seeds():
+    """Two seeds with the training caps below the shop's size: the seed still draws the GRU's
+    split, but the sampled rows, the logistic regression and so every reason are the same."""
+    from shoplens.propensity.models import reasons
+    from shoplens.propensity.score import _history_at
+
+    marts, as_of = _shop(n=1500, seed=8)
+    runs = []
+    for seed in (1, 2):
+        cfg = P.PropensityConfig(n_cutoffs=4, max_train_rows=3000, max_train_customers=1200, seed=seed)
+        history, day, end = _history_at(marts["orders"], marts["sessions"], marts["customers"], as_of, True, cfg)
+        ts = P.prepare_training(history, end, cfg)
+        snap = P.snapshot(history, day, cfg.sequence_weeks)
+        runs.append((ts, reasons(ts.baselines, ts.encoder, snap), ts.baselines.logreg.predict_proba(
+            ts.encoder.summary(snap))[:, 1]))
+    (ts1, r1, p1), (ts2, r2, p2) = runs
+    all_rows = sum(int((history.birth_day <= c).sum()) for c in ts1.cutoffs)
+    assert ts1.n_rows < 0.6 * all_rows  # sampling is active
+    assert (ts1.is_val != ts2.is_val).any()  # the seed matters for the GRU
+    np.testing.assert_array_equal(p1, p2)
+    for a, b in zip(r1, r2, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # three distinct reasons per customer, each a feature family with a direction
+    assert all(len({x, y, z}) == 3 for x, y, z in zip(*r1, strict=True))
+    assert {v.rsplit(":", 1)[1] for v in r1[0]} <= {"+", "-"}
+
+
+def test_too_little_history_for_a_validation_cut_off_serves_the_baseline_and_says_why():
+    tables = generate_shop(n_customers=600, n_days=75, seed=8)
+    marts = marts_from_raw(tables)
+    as_of = marts["orders"]["ordered_at"].max().date()
+    cfg = P.PropensityConfig(train_window_days=14, n_cutoffs=3)
+    scores, meta = P.run_propensity(marts["orders"], marts["sessions"], marts["customers"], as_of, False, cfg)
+    sel = meta["selection"]
+    assert meta["model_name"] == "logreg" and (scores["served_model"] == "logreg").all()
+    assert sel["fallback_reason"].startswith("too little history for a validation cut-off")
+    assert sel["validation"] == {} and scores["p_rnn_gru"].isna().all()
+    np.testing.assert_array_equal(scores["purchase_probability"], scores["p_logreg"])
+    status = P.propensity_status(scores, as_of, "", sel).frame().iloc[0]
+    assert status["status"] == "degraded" and "too little history for a validation cut-off" in status["reason"]
