@@ -10,7 +10,7 @@ SETTINGS = model_settings("ml_product_recommendations")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
 
 
-@model("main.ml_product_recommendations", kind="FULL", columns=columns_of("ml_product_recommendations"), depends_on=["main.fct_order_items", "main.dim_customers", "main.as_of"])
+@model("main.ml_product_recommendations", kind="FULL", columns=columns_of("ml_product_recommendations"), depends_on=["main.fct_order_items", "main.dim_customers", "main.as_of", "main.customer_product_browsing"])
 def execute(context, **kwargs):
     """Refs in, pipeline out."""
     del kwargs
@@ -18,4 +18,5 @@ def execute(context, **kwargs):
     recommend_cfg, _ = configs_from_dbt(SETTINGS.get)
     items = read(context, "fct_order_items", "customer_id, order_id, product_id, order_date, is_purchase")
     customers = read(context, "dim_customers", "customer_id")
-    return build_recommendations(items, customers, read(context, "as_of"), recommend_cfg)
+    browsing = read(context, "customer_product_browsing")
+    return build_recommendations(items, customers, read(context, "as_of"), recommend_cfg, browsing)

@@ -10,7 +10,7 @@ SETTINGS = model_settings("ml_recommend_evaluation")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
 
 
-@model("main.ml_recommend_evaluation", kind="FULL", columns=columns_of("ml_recommend_evaluation"), depends_on=["main.fct_order_items", "main.holdout_order_items", "main.product_affinity", "main.ml_customer_profiles", "main.as_of"])
+@model("main.ml_recommend_evaluation", kind="FULL", columns=columns_of("ml_recommend_evaluation"), depends_on=["main.fct_order_items", "main.holdout_order_items", "main.product_affinity", "main.ml_customer_profiles", "main.as_of", "main.customer_product_browsing"])
 def execute(context, **kwargs):
     """Refs in, pipeline out."""
     del kwargs
@@ -23,4 +23,5 @@ def execute(context, **kwargs):
         read(context, "ml_customer_profiles"), read(context, "as_of"), recommend_cfg,
         affinity_min_support=int(float(SETTINGS["affinity_min_support"])),
         affinity_top_n=int(float(SETTINGS["affinity_top_n"])),
+        browsing=read(context, "customer_product_browsing"),
     )
