@@ -72,3 +72,10 @@ def read(context: t.Any, name: str, columns: str = "*") -> t.Any:
 def columns_of(name: str) -> dict[str, str]:
     """The columns and DuckDB types of the native model ``name`` (columns.json)."""
     return json.loads(COLUMNS_PATH.read_text())[name]
+
+
+def rows_of(frame: t.Any) -> t.Iterator[t.Any]:
+    """The model's frame when it has rows. SQLMesh cannot insert an empty DataFrame;
+    a model that yields nothing is built as an empty table, as dbt builds it."""
+    if len(frame):
+        yield frame

@@ -3,7 +3,13 @@
 from sqlmesh import model
 
 from shoplens.clv import pipeline
-from sqlmesh_project.dbt_inputs import columns_of, model_settings, package_fingerprint, read
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
 
 SETTINGS = model_settings("ml_clv_cumulative_purchases")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
@@ -15,7 +21,8 @@ def execute(context, **kwargs):
     del kwargs
     assert PACKAGE and SETTINGS is not None
     config, _ = pipeline.config_from_dbt(SETTINGS.get)
-    return pipeline.build_diagnostic(
+    frame = pipeline.build_diagnostic(
         "cumulative_purchases", read(context, "customer_btyd_summary"), read(context, "ml_clv_parameters"),
         read(context, "as_of"), read(context, "holdout_orders"), config,
     )
+    yield from rows_of(frame)

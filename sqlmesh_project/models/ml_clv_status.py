@@ -3,7 +3,13 @@
 from sqlmesh import model
 
 from shoplens.clv import pipeline
-from sqlmesh_project.dbt_inputs import columns_of, model_settings, package_fingerprint, read
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
 
 SETTINGS = model_settings("ml_clv_status")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
@@ -15,8 +21,9 @@ def execute(context, **kwargs):
     del kwargs
     assert PACKAGE and SETTINGS is not None
     config, backtest_days = pipeline.config_from_dbt(SETTINGS.get)
-    return pipeline.build_status(
+    frame = pipeline.build_status(
         read(context, "customer_btyd_summary"), read(context, "ml_clv_parameters"),
         read(context, "ml_clv_predictions", "customer_id, fallback_reason"),
         read(context, "ml_clv_evaluation"), read(context, "as_of"), config, backtest_days,
     )
+    yield from rows_of(frame)

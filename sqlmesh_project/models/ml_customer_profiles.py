@@ -4,7 +4,13 @@ from sqlmesh import model
 
 from shoplens.recommend import configs_from_dbt
 from shoplens.recommend.pipeline import build_profiles
-from sqlmesh_project.dbt_inputs import columns_of, model_settings, package_fingerprint, read
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
 
 SETTINGS = model_settings("ml_customer_profiles")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
@@ -19,4 +25,5 @@ def execute(context, **kwargs):
     items = read(context, "fct_order_items", "customer_id, order_id, product_id, order_date, is_purchase, category,"
                  " line_amount, discount, unit_price")
     products = read(context, "dim_products", "product_id, category, list_price")
-    return build_profiles(items, products, read(context, "as_of"), profile_cfg)
+    frame = build_profiles(items, products, read(context, "as_of"), profile_cfg)
+    yield from rows_of(frame)

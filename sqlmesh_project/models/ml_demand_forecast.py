@@ -3,7 +3,13 @@
 from sqlmesh import model
 
 from shoplens.forecast import pipeline
-from sqlmesh_project.dbt_inputs import columns_of, model_settings, package_fingerprint, read
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
 
 SETTINGS = model_settings("ml_demand_forecast")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
@@ -14,4 +20,5 @@ def execute(context, **kwargs):
     """Refs in, pipeline out."""
     del kwargs
     assert PACKAGE and SETTINGS is not None
-    return pipeline.build_forecast(read(context, "demand_daily"), read(context, "as_of"), SETTINGS)
+    frame = pipeline.build_forecast(read(context, "demand_daily"), read(context, "as_of"), SETTINGS)
+    yield from rows_of(frame)

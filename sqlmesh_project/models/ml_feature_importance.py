@@ -3,7 +3,13 @@
 from sqlmesh import model
 
 from shoplens.propensity import pipeline
-from sqlmesh_project.dbt_inputs import columns_of, model_settings, package_fingerprint, read
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
 
 SETTINGS = model_settings("ml_feature_importance")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
@@ -15,4 +21,5 @@ def execute(context, **kwargs):
     """Refs in, pipeline out."""
     del kwargs
     assert PACKAGE and SETTINGS is not None
-    return pipeline.build_feature_importance(read(context, "ml_purchase_propensity"), SETTINGS)
+    frame = pipeline.build_feature_importance(read(context, "ml_purchase_propensity"), SETTINGS)
+    yield from rows_of(frame)

@@ -3,7 +3,13 @@
 from sqlmesh import model
 
 from shoplens.forecast import pipeline
-from sqlmesh_project.dbt_inputs import columns_of, model_settings, package_fingerprint, read
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
 
 SETTINGS = model_settings("ml_forecast_evaluation")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
@@ -14,7 +20,8 @@ def execute(context, **kwargs):
     """Refs in, pipeline out."""
     del kwargs
     assert PACKAGE and SETTINGS is not None
-    return pipeline.build_evaluation(
+    frame = pipeline.build_evaluation(
         read(context, "demand_daily"), read(context, "as_of"), read(context, "ml_demand_forecast"),
         read(context, "holdout_demand_daily"), SETTINGS,
     )
+    yield from rows_of(frame)

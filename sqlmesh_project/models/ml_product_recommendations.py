@@ -4,7 +4,13 @@ from sqlmesh import model
 
 from shoplens.recommend import configs_from_dbt
 from shoplens.recommend.pipeline import build_recommendations
-from sqlmesh_project.dbt_inputs import columns_of, model_settings, package_fingerprint, read
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
 
 SETTINGS = model_settings("ml_product_recommendations")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
@@ -19,4 +25,5 @@ def execute(context, **kwargs):
     items = read(context, "fct_order_items", "customer_id, order_id, product_id, order_date, is_purchase")
     customers = read(context, "dim_customers", "customer_id")
     browsing = read(context, "customer_product_browsing")
-    return build_recommendations(items, customers, read(context, "as_of"), recommend_cfg, browsing)
+    frame = build_recommendations(items, customers, read(context, "as_of"), recommend_cfg, browsing)
+    yield from rows_of(frame)

@@ -3,7 +3,13 @@
 from sqlmesh import model
 
 from shoplens.recommend.pipeline import profile_status
-from sqlmesh_project.dbt_inputs import columns_of, model_settings, package_fingerprint, read
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
 
 SETTINGS = model_settings("ml_profiles_status")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
@@ -15,4 +21,5 @@ def execute(context, **kwargs):
     del kwargs
     assert PACKAGE and SETTINGS is not None
     profiles = read(context, "ml_customer_profiles", "n_profiles, model_version, silhouette")
-    return profile_status(profiles, read(context, "as_of"))
+    frame = profile_status(profiles, read(context, "as_of"))
+    yield from rows_of(frame)

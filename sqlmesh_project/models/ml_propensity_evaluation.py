@@ -3,7 +3,13 @@
 from sqlmesh import model
 
 from shoplens.propensity import pipeline
-from sqlmesh_project.dbt_inputs import columns_of, model_settings, package_fingerprint, read
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
 
 SETTINGS = model_settings("ml_propensity_evaluation")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
@@ -15,7 +21,8 @@ def execute(context, **kwargs):
     del kwargs
     assert PACKAGE and SETTINGS is not None
     columns = "customer_id, ordered_at, is_purchase"
-    return pipeline.build_evaluation(
+    frame = pipeline.build_evaluation(
         read(context, "as_of"), read(context, "ml_purchase_propensity"),
         read(context, "holdout_orders", columns), read(context, "fct_orders", columns), SETTINGS,
     )
+    yield from rows_of(frame)

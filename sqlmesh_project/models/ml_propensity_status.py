@@ -3,7 +3,13 @@
 from sqlmesh import model
 
 from shoplens.propensity import pipeline
-from sqlmesh_project.dbt_inputs import columns_of, model_settings, package_fingerprint, read
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
 
 SETTINGS = model_settings("ml_propensity_status")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
@@ -14,10 +20,11 @@ def execute(context, **kwargs):
     """Refs in, pipeline out."""
     del kwargs
     assert PACKAGE and SETTINGS is not None
-    return pipeline.build_status(
+    frame = pipeline.build_status(
         read(context, "as_of"), read(context, "ml_purchase_propensity"),
         read(context, "fct_orders", "customer_id, ordered_at, order_total, is_purchase"),
         read(context, "fct_sessions", "customer_id, started_at, n_product_views, n_add_to_carts, n_checkouts"),
         read(context, "dim_customers", "customer_id, country, first_order_category, signed_up_at"),
         SETTINGS,
     )
+    yield from rows_of(frame)

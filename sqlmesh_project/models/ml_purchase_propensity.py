@@ -3,7 +3,13 @@
 from sqlmesh import model
 
 from shoplens.propensity import pipeline
-from sqlmesh_project.dbt_inputs import columns_of, model_settings, package_fingerprint, read
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
 
 SETTINGS = model_settings("ml_purchase_propensity")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
@@ -14,7 +20,7 @@ def execute(context, **kwargs):
     """Refs in, pipeline out."""
     del kwargs
     assert PACKAGE and SETTINGS is not None
-    return pipeline.build_scores(
+    frame = pipeline.build_scores(
         read(context, "as_of"),
         read(context, "fct_orders", "customer_id, ordered_at, order_total, is_purchase"),
         read(context, "int_session_days", "customer_id, session_started_at as started_at, activity_date,"
@@ -22,3 +28,4 @@ def execute(context, **kwargs):
         read(context, "dim_customers", "customer_id, country, first_order_category, signed_up_at"),
         SETTINGS,
     )
+    yield from rows_of(frame)

@@ -4,7 +4,13 @@ from sqlmesh import model
 
 from shoplens.recommend import configs_from_dbt
 from shoplens.recommend.pipeline import build_evaluation
-from sqlmesh_project.dbt_inputs import columns_of, model_settings, package_fingerprint, read
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
 
 SETTINGS = model_settings("ml_recommend_evaluation")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
@@ -17,7 +23,7 @@ def execute(context, **kwargs):
     assert PACKAGE and SETTINGS is not None
     recommend_cfg, _ = configs_from_dbt(SETTINGS.get)
     columns = "customer_id, order_id, product_id, order_date, is_purchase, category, line_amount"
-    return build_evaluation(
+    frame = build_evaluation(
         read(context, "fct_order_items", columns), read(context, "holdout_order_items", columns),
         read(context, "product_affinity", "product_id, related_product_id, cosine"),
         read(context, "ml_customer_profiles"), read(context, "as_of"), recommend_cfg,
@@ -25,3 +31,4 @@ def execute(context, **kwargs):
         affinity_top_n=int(float(SETTINGS["affinity_top_n"])),
         browsing=read(context, "customer_product_browsing"),
     )
+    yield from rows_of(frame)

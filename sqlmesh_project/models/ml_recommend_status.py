@@ -3,7 +3,13 @@
 from sqlmesh import model
 
 from shoplens.recommend.pipeline import recommendation_status
-from sqlmesh_project.dbt_inputs import columns_of, model_settings, package_fingerprint, read
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
 
 SETTINGS = model_settings("ml_recommend_status")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
@@ -14,4 +20,5 @@ def execute(context, **kwargs):
     """Refs in, pipeline out."""
     del kwargs
     assert PACKAGE and SETTINGS is not None
-    return recommendation_status(read(context, "ml_product_recommendations"), read(context, "as_of"))
+    frame = recommendation_status(read(context, "ml_product_recommendations"), read(context, "as_of"))
+    yield from rows_of(frame)
