@@ -21,7 +21,7 @@ DBT_ARGS ?=
 TEST_DIR := target/ci
 
 .PHONY: build env test pytest dbt-test lint bench plots sample docs clean lock publish dashboard browser test-browser fuzz \
-	spark-env spark-build spark-predict test-spark
+	spark-env spark-build spark-predict test-spark sqlmesh sqlmesh-refresh sqlmesh-parity
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -78,13 +78,29 @@ dbt-test: $(STAMP)
 	DUCKDB_PATH=$(TEST_DIR)/ci.duckdb $(PY) scripts/check_idempotent.py --raw $(TEST_DIR)/raw \
 	    --vars "$$(cat $(TEST_DIR)/vars.json)"
 
+## sqlmesh: the whole project under SQLMesh (dbt SQL layer + native Python models in
+## sqlmesh_project/) into sqlmesh_warehouse.duckdb; SHOPLENS_VARS='{"raw_data_dir": ...}'
+## sets dbt vars. sqlmesh-refresh: rebuild everything from a new raw export
+## (restatement). sqlmesh-parity: compare it with warehouse.duckdb. See docs/sqlmesh.md.
+SQLMESH := $(VENV)/bin/sqlmesh -p . -p sqlmesh_project
+sqlmesh sqlmesh-refresh sqlmesh-parity: export DBT_PROFILES_DIR := $(CURDIR)/sqlmesh_project
+sqlmesh: $(STAMP)
+	$(SQLMESH) plan --auto-apply --no-prompts
+
+sqlmesh-refresh: $(STAMP)
+	$(SQLMESH) plan --auto-apply --no-prompts --restate-model 'main.base_shop__*'
+
+sqlmesh-parity: $(STAMP)
+	$(PY) -m sqlmesh_project.parity $(or $(DUCKDB_PATH),warehouse.duckdb) $(or $(SQLMESH_DUCKDB_PATH),sqlmesh_warehouse.duckdb)
+	$(SQLMESH) --gateway parity table_diff 'dbt.main.fct_orders:main.fct_orders' --on order_id
+
 ## fuzz: every property-based suite (pytest marker `fuzz`) with many examples
 ## (FUZZ=1; FUZZ_EXAMPLES, default 200, sets how many). `make test` runs a few.
 fuzz: $(STAMP)
 	FUZZ=1 $(PY) -m pytest -q -m fuzz
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check shoplens python_models tests/python bench scripts dashboard
+	$(VENV)/bin/ruff check shoplens python_models tests/python bench scripts dashboard sqlmesh_project config.py
 	$(VENV)/bin/sqlfluff lint models analyses tests macros
 
 ## spark-env: Debian's Java 17 runtime for the spark target, when no java is on the PATH
@@ -128,4 +144,5 @@ lock:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^shoplens' > requirements.lock
 
 clean:
-	rm -rf target logs warehouse.duckdb warehouse.duckdb.wal serving.duckdb serving.duckdb.lock
+	rm -rf target logs warehouse.duckdb warehouse.duckdb.wal serving.duckdb serving.duckdb.lock \
+	    sqlmesh_warehouse.duckdb sqlmesh_warehouse.duckdb.wal .cache

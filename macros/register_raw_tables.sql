@@ -27,12 +27,12 @@
 {% macro register_raw_tables() %}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- do shoplens_check_engine() -%}
-    {%- set spec = _raw_contract() -%}
-    {%- set dir = _raw_data_dir() -%}
+    {%- set spec = shoplens_raw_contract() -%}
+    {%- set dir = shoplens_raw_data_dir() -%}
     {%- do shoplens_check_pii_salt(dir) -%}
     {%- set statements = ['create schema if not exists raw'] -%}
     {%- for table, columns in spec.items() -%}
-        {%- set file = _find_raw_file(dir, table) -%}
+        {%- set file = shoplens_find_raw_file(dir, table) -%}
         {%- if file is none -%}
             {%- if columns.required_table -%}
                 {{ exceptions.raise_compiler_error(
@@ -47,9 +47,9 @@
             {%- do statements.append('create or replace view raw.' ~ table ~ ' as select '
                 ~ cols | join(', ') ~ ' where false') -%}
         {%- else -%}
-            {%- do _check_raw_encoding(file, table) -%}
-            {%- set reader = _raw_reader(file, table) -%}
-            {%- set present = _raw_columns(reader) -%}
+            {%- do shoplens_check_raw_encoding(file, table) -%}
+            {%- set reader = shoplens_raw_reader(file, table) -%}
+            {%- set present = shoplens_raw_columns(reader) -%}
             {%- for c in columns.required -%}
                 {%- if c not in present -%}
                     {{ exceptions.raise_compiler_error(
@@ -75,7 +75,7 @@
 
 
 {#- The raw input contract: columns per table, and which are required. -#}
-{% macro _raw_contract() %}
+{% macro shoplens_raw_contract() %}
     {{ return({
         'orders': {'required_table': true,
                    'required': ['order_id', 'customer_id', 'ordered_at', 'order_total'],
@@ -97,7 +97,7 @@
 
 
 {#- A Jinja string as a SQL string literal (single quotes doubled). -#}
-{% macro _sql_string(text) %}
+{% macro shoplens_sql_string(text) %}
     {{ return("'" ~ (text | string | replace("'", "''")) ~ "'") }}
 {% endmacro %}
 
@@ -105,7 +105,7 @@
 {#- The project root: the folder of dbt_project.yml, absolute. -#}
 {% macro shoplens_project_root() %}
     {%- set given = invocation_args_dict.get('project_dir') or '.' -%}
-    {%- set found = run_query('select shoplens_abspath(' ~ _sql_string(given)
+    {%- set found = run_query('select shoplens_abspath(' ~ shoplens_sql_string(given)
         ~ ", '.')") -%}
     {{ return(found.columns[0].values()[0]) }}
 {% endmacro %}
@@ -113,23 +113,23 @@
 
 {#- The raw folder as an absolute path (views keep working from any cwd):
     a relative raw_data_dir is taken from the project root. -#}
-{% macro _raw_data_dir() %}
+{% macro shoplens_raw_data_dir() %}
     {%- set dir = var('raw_data_dir') | string -%}
-    {%- set found = run_query('select shoplens_abspath(' ~ _sql_string(dir) ~ ', '
-        ~ _sql_string(shoplens_project_root()) ~ ')') -%}
+    {%- set found = run_query('select shoplens_abspath(' ~ shoplens_sql_string(dir) ~ ', '
+        ~ shoplens_sql_string(shoplens_project_root()) ~ ')') -%}
     {{ return(found.columns[0].values()[0]) }}
 {% endmacro %}
 
 
 {#- The one file of a table, or none. Two or more files for one table are an
     error that names them all. -#}
-{% macro _find_raw_file(dir, table) %}
+{% macro shoplens_find_raw_file(dir, table) %}
     {%- set names = [] -%}
     {%- for ext in ['parquet', 'csv', 'csv.gz'] -%}
         {%- do names.append(table ~ '.' ~ ext) -%}
     {%- endfor -%}
     {%- set listing = run_query(
-        'select ' ~ shoplens_unnest('shoplens_list_files(' ~ _sql_string(dir) ~ ')')
+        'select ' ~ shoplens_unnest('shoplens_list_files(' ~ shoplens_sql_string(dir) ~ ')')
         ~ ' as name') -%}
     {%- set found = [] -%}
     {%- for name in listing.columns[0].values() -%}
@@ -146,10 +146,10 @@
 
 {#- Stop, naming the file, when a CSV file is not in the expected encoding
     (DuckDB's own error does not name the file). -#}
-{% macro _check_raw_encoding(path, table) %}
+{% macro shoplens_check_raw_encoding(path, table) %}
     {%- if path.endswith('.csv') -%}
-        {%- set problem = run_query('select shoplens_text_problem(' ~ _sql_string(path)
-            ~ ', ' ~ _sql_string(var('raw_csv_encoding', 'utf-8')) ~ ')') -%}
+        {%- set problem = run_query('select shoplens_text_problem(' ~ shoplens_sql_string(path)
+            ~ ', ' ~ shoplens_sql_string(var('raw_csv_encoding', 'utf-8')) ~ ')') -%}
         {%- set message = problem.columns[0].values()[0] -%}
         {%- if message -%}
             {{ exceptions.raise_compiler_error(
@@ -159,24 +159,24 @@
 {% endmacro %}
 
 
-{#- _raw_reader(path, table): what a query selects from to read the file. -#}
-{% macro _raw_reader(path, table) %}
-    {{- return(adapter.dispatch('_raw_reader')(path, table)) -}}
+{#- shoplens_raw_reader(path, table): what a query selects from to read the file. -#}
+{% macro shoplens_raw_reader(path, table) %}
+    {{- return(adapter.dispatch('shoplens_raw_reader')(path, table)) -}}
 {% endmacro %}
 
 
-{% macro duckdb___raw_reader(path, table) %}
+{% macro duckdb__shoplens_raw_reader(path, table) %}
     {%- if path.endswith('.parquet') -%}
-        {{ return("read_parquet(" ~ _sql_string(path) ~ ")") }}
+        {{ return("read_parquet(" ~ shoplens_sql_string(path) ~ ")") }}
     {%- else -%}
-        {{ return("read_csv(" ~ _sql_string(path) ~ ", header = true, all_varchar = true, "
-            ~ "encoding = " ~ _sql_string(var('raw_csv_encoding', 'utf-8')) ~ ")") }}
+        {{ return("read_csv(" ~ shoplens_sql_string(path) ~ ", header = true, all_varchar = true, "
+            ~ "encoding = " ~ shoplens_sql_string(var('raw_csv_encoding', 'utf-8')) ~ ")") }}
     {%- endif -%}
 {% endmacro %}
 
 
 {#- {lower-case name: name as in the file} of a reader's columns. -#}
-{% macro _raw_columns(reader) %}
+{% macro shoplens_raw_columns(reader) %}
     {%- set described = run_query(shoplens_describe('select * from ' ~ reader)) -%}
     {%- set present = {} -%}
     {%- for name in described.columns[0].values() -%}
@@ -189,14 +189,14 @@
 {#- Spark reads a raw file through a table over it, raw.<table>__file (the
     file stays where it is): CSV as text with RFC 4180 quoting (quotes
     doubled, quoted line breaks), as DuckDB reads it. -#}
-{% macro spark___raw_reader(path, table) %}
+{% macro spark__shoplens_raw_reader(path, table) %}
     {%- set name = 'raw.' ~ table ~ '__file' -%}
     {%- if path.endswith('.parquet') -%}
-        {%- set using = "parquet options (path " ~ _sql_string(path) ~ ")" -%}
+        {%- set using = "parquet options (path " ~ shoplens_sql_string(path) ~ ")" -%}
     {%- else -%}
-        {%- set using = "csv options (path " ~ _sql_string(path) ~ ", header 'true', "
+        {%- set using = "csv options (path " ~ shoplens_sql_string(path) ~ ", header 'true', "
             ~ "inferSchema 'false', multiLine 'true', quote '\"', escape '\"', "
-            ~ "mode 'PERMISSIVE', encoding " ~ _sql_string(var('raw_csv_encoding', 'utf-8')) ~ ")" -%}
+            ~ "mode 'PERMISSIVE', encoding " ~ shoplens_sql_string(var('raw_csv_encoding', 'utf-8')) ~ ")" -%}
     {%- endif -%}
     {%- do run_query('create schema if not exists raw') -%}
     {%- do run_query('drop table if exists ' ~ name) -%}

@@ -26,12 +26,13 @@
         shoplens_build_log_ddl(log_table),
         'insert into ' ~ log_table ~ ' (invocation_id, command, selection, started_at, status, '
         ~ 'as_of_date, dbt_version) values ('
-        ~ _sql_string(invocation_id) ~ ', ' ~ _sql_string(flags.WHICH) ~ ', '
-        ~ _sql_string(_shoplens_selection()) ~ ', '
-        ~ "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp), "
+        ~ shoplens_invocation_id(log_table, 'start') ~ ', ' ~ shoplens_sql_string(flags.WHICH) ~ ', '
+        ~ shoplens_sql_string(shoplens_selection()) ~ ', '
+        ~ ("cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp), "
+            if invocation_id else 'cast(now() as timestamp), ')
         ~ "'running', "
-        ~ ("cast(" ~ _sql_string(as_of) ~ " as date)" if as_of is not none else 'null') ~ ', '
-        ~ _sql_string(dbt_version) ~ ')',
+        ~ ("cast(" ~ shoplens_sql_string(as_of) ~ " as date)" if as_of is not none else 'null') ~ ', '
+        ~ shoplens_sql_string(dbt_version) ~ ')',
         'create or replace view ' ~ target.schema ~ '.build_status as '
         ~ 'with latest as (select * from ' ~ log_table ~ ' order by started_at desc limit 1), '
         ~ "last_success as (select max(finished_at) as last_success_at from " ~ log_table
@@ -75,15 +76,15 @@
         ['finished_at', 'cast(now() as timestamp)'],
         ['status', "'failed'" if failed else "'success'"],
         ['n_failed', failed | length],
-        ['failed_nodes', _sql_string(failed | join(', ')) if failed else 'null'],
-        ['emptied_tables', _sql_string(emptied | join(', ')) if emptied else 'null'],
+        ['failed_nodes', shoplens_sql_string(failed | join(', ')) if failed else 'null'],
+        ['emptied_tables', shoplens_sql_string(emptied | join(', ')) if emptied else 'null'],
     ] -%}
     {%- if as_of is not none -%}
         {%- do changes.append(['as_of_date', 'coalesce((select max(as_of_date) from '
             ~ as_of.include(database=false) ~ '), as_of_date)']) -%}
     {%- endif -%}
     {%- do statements.extend(shoplens_update_rows(log_table, changes,
-        'invocation_id = ' ~ _sql_string(invocation_id))) -%}
+        'invocation_id = ' ~ shoplens_invocation_id(log_table, 'end'))) -%}
     {%- if emptied -%}
         {%- do log('shoplens: emptied ' ~ emptied | length ~ ' table(s) this build did not '
             ~ 'rebuild, so no stale rows stay beside new ones: ' ~ emptied | join(', '),
@@ -142,7 +143,7 @@
 
 
 {#- The node selection of this invocation, as text ('' for everything). -#}
-{% macro _shoplens_selection() %}
+{% macro shoplens_selection() %}
     {%- set parts = [] -%}
     {%- for key in ['select', 'exclude', 'selector'] -%}
         {%- set value = invocation_args_dict.get(key) -%}
@@ -152,4 +153,18 @@
         {%- endif -%}
     {%- endfor -%}
     {{ return(parts | join(' ')) }}
+{% endmacro %}
+
+
+{#- The invocation's id as SQL: dbt's invocation_id. SQLMesh has none: its
+    before_all row gets a new uuid, and its after_all updates the latest row
+    still running. -#}
+{% macro shoplens_invocation_id(log_table, phase) %}
+    {%- if invocation_id -%}
+        {{ return(shoplens_sql_string(invocation_id)) }}
+    {%- elif phase == 'start' -%}
+        {{ return("'sqlmesh-' || uuid()") }}
+    {%- endif -%}
+    {{ return('(select invocation_id from ' ~ log_table ~ " where status = 'running'"
+        ~ ' order by started_at desc limit 1)') }}
 {% endmacro %}

@@ -1,0 +1,28 @@
+"""ml_clv_evaluation as a native SQLMesh model: the dbt adapter python_models/clv/ml_clv_evaluation.py, same pipeline call."""
+
+from sqlmesh import model
+
+from shoplens.clv import pipeline
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
+
+SETTINGS = model_settings("ml_clv_evaluation")
+PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
+
+
+@model("main.ml_clv_evaluation", kind="FULL", columns=columns_of("ml_clv_evaluation"), depends_on=["main.customer_btyd_summary", "main.ml_clv_parameters", "main.ml_clv_predictions", "main.as_of", "main.fct_orders", "main.holdout_orders"])
+def execute(context, **kwargs):
+    """Refs in, pipeline out."""
+    del kwargs
+    assert PACKAGE and SETTINGS is not None
+    config, backtest_days = pipeline.config_from_dbt(SETTINGS.get)
+    frame = pipeline.build_evaluation(
+        read(context, "customer_btyd_summary"), read(context, "ml_clv_parameters"), read(context, "as_of"),
+        read(context, "fct_orders"), read(context, "holdout_orders"), config, backtest_days,
+    )
+    yield from rows_of(frame)

@@ -1,0 +1,24 @@
+"""ml_demand_forecast as a native SQLMesh model: the dbt adapter python_models/forecast/ml_demand_forecast.py, same pipeline call."""
+
+from sqlmesh import model
+
+from shoplens.forecast import pipeline
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
+
+SETTINGS = model_settings("ml_demand_forecast")
+PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
+
+
+@model("main.ml_demand_forecast", kind="FULL", columns=columns_of("ml_demand_forecast"), depends_on=["main.demand_daily", "main.as_of"])
+def execute(context, **kwargs):
+    """Refs in, pipeline out."""
+    del kwargs
+    assert PACKAGE and SETTINGS is not None
+    frame = pipeline.build_forecast(read(context, "demand_daily"), read(context, "as_of"), SETTINGS)
+    yield from rows_of(frame)

@@ -1,0 +1,25 @@
+"""ml_feature_importance as a native SQLMesh model: the dbt adapter python_models/propensity/ml_feature_importance.py, same pipeline call."""
+
+from sqlmesh import model
+
+from shoplens.propensity import pipeline
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
+
+SETTINGS = model_settings("ml_feature_importance")
+PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
+
+
+@model("main.ml_feature_importance", kind="FULL", columns=columns_of("ml_feature_importance"),
+       depends_on=["main.ml_purchase_propensity"])
+def execute(context, **kwargs):
+    """Refs in, pipeline out."""
+    del kwargs
+    assert PACKAGE and SETTINGS is not None
+    frame = pipeline.build_feature_importance(read(context, "ml_purchase_propensity"), SETTINGS)
+    yield from rows_of(frame)

@@ -1,0 +1,28 @@
+"""ml_propensity_evaluation as a native SQLMesh model: the dbt adapter python_models/propensity/ml_propensity_evaluation.py, same pipeline call."""
+
+from sqlmesh import model
+
+from shoplens.propensity import pipeline
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
+
+SETTINGS = model_settings("ml_propensity_evaluation")
+PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
+
+
+@model("main.ml_propensity_evaluation", kind="FULL", columns=columns_of("ml_propensity_evaluation"), depends_on=["main.as_of", "main.ml_purchase_propensity", "main.holdout_orders", "main.fct_orders"])
+def execute(context, **kwargs):
+    """Refs in, pipeline out."""
+    del kwargs
+    assert PACKAGE and SETTINGS is not None
+    columns = "customer_id, ordered_at, is_purchase"
+    frame = pipeline.build_evaluation(
+        read(context, "as_of"), read(context, "ml_purchase_propensity"),
+        read(context, "holdout_orders", columns), read(context, "fct_orders", columns), SETTINGS,
+    )
+    yield from rows_of(frame)

@@ -1,0 +1,30 @@
+"""ml_propensity_status as a native SQLMesh model: the dbt adapter python_models/propensity/ml_propensity_status.py, same pipeline call."""
+
+from sqlmesh import model
+
+from shoplens.propensity import pipeline
+from sqlmesh_project.dbt_inputs import (
+    columns_of,
+    model_settings,
+    package_fingerprint,
+    read,
+    rows_of,
+)
+
+SETTINGS = model_settings("ml_propensity_status")
+PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
+
+
+@model("main.ml_propensity_status", kind="FULL", columns=columns_of("ml_propensity_status"), depends_on=["main.as_of", "main.ml_purchase_propensity", "main.fct_orders", "main.fct_sessions", "main.dim_customers"])
+def execute(context, **kwargs):
+    """Refs in, pipeline out."""
+    del kwargs
+    assert PACKAGE and SETTINGS is not None
+    frame = pipeline.build_status(
+        read(context, "as_of"), read(context, "ml_purchase_propensity"),
+        read(context, "fct_orders", "customer_id, ordered_at, order_total, is_purchase"),
+        read(context, "fct_sessions", "customer_id, started_at, n_product_views, n_add_to_carts, n_checkouts"),
+        read(context, "dim_customers", "customer_id, country, first_order_category, signed_up_at"),
+        SETTINGS,
+    )
+    yield from rows_of(frame)

@@ -1,0 +1,70 @@
+"""The native SQLMesh models (sqlmesh_project/models) without a build: fingerprints and settings."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO
+
+pytest.importorskip("sqlmesh")
+
+from sqlmesh.core.context import Context  # noqa: E402
+
+from sqlmesh_project import dbt_inputs, engine  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def native(monkeypatch_module=None):
+    """The native project alone (no dbt loading): its models as SQLMesh sees them."""
+    return Context(paths=[REPO / "sqlmesh_project"], load=True)
+
+
+def test_one_native_model_per_dbt_python_model_and_source_table():
+    dbt_models = sorted(p.stem for p in (REPO / "python_models").rglob("ml_*.py"))
+    assert engine.native_model_names() == dbt_models
+    sources = yaml.safe_load((REPO / "python_models" / "_sqlmesh__sources.yml").read_text())["sources"]
+    assert sorted(t["name"] for t in sources[0]["tables"]) == dbt_models
+
+
+def test_package_version_and_hash_are_in_every_native_fingerprint(native):
+    expected = dbt_inputs.package_fingerprint()
+    for name in engine.native_model_names():
+        model = native.get_model(f"main.{name}")
+        assert model is not None, name
+        assert "PACKAGE" in model.python_env, name
+        assert expected in model.python_env["PACKAGE"].payload, name
+
+
+def test_package_fingerprint_changes_with_one_byte_of_the_package(tmp_path):
+    copy = tmp_path / "shoplens"
+    shutil.copytree(Path(dbt_inputs.shoplens.__file__).parent, copy,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    before = dbt_inputs.package_fingerprint(copy)
+    assert before == dbt_inputs.package_fingerprint(copy)
+    target = copy / "clv" / "pipeline.py"
+    target.write_text(target.read_text() + "\n# changed\n")
+    assert dbt_inputs.package_fingerprint(copy) != before
+
+
+def test_settings_are_dbt_config_rendered_with_the_vars(monkeypatch):
+    monkeypatch.setenv(engine.VARS_ENV, '{"propensity_window_days": 14, "propensity_train_window_days": null}')
+    settings = dbt_inputs.model_settings("ml_purchase_propensity")
+    assert settings["window_days"] == "14"  # as dbt.config.get returns it: rendered text
+    assert settings["train_window_days"] == "None"
+    assert settings["seed"] == "42"
+    monkeypatch.setenv(engine.VARS_ENV, "[1, 2]")
+    with pytest.raises(ValueError, match="SHOPLENS_VARS must be a JSON object"):
+        engine.shoplens_vars()
+
+
+def test_sqlmesh_unit_test_file_holds_the_dbt_cases():
+    from sqlmesh_project import unit_tests
+
+    assert unit_tests.PATH.read_text() == unit_tests.render()
+    cases = yaml.safe_load(unit_tests.PATH.read_text())
+    assert len(cases) == len(unit_tests.CASES) == 4
+    rfm = cases["test_customer_rfm_scores_ties_and_boundaries"]
+    assert [r["rfm_cell"] for r in rfm["outputs"]["query"]["rows"]] == ["412", "412", "324", "235", "111"]
