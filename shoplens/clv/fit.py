@@ -193,7 +193,10 @@ def fit_clv(summary: pd.DataFrame, config: ClvConfig) -> ClvFit:
     """
     from shoplens.clv.spend import fit_spend
 
-    frame = validate_summary(summary, config)
+    # The fit must not depend on the order the warehouse returns rows in: sums
+    # over patterns in another order move a flat likelihood's optimum (e.g. at
+    # the no-drop-out boundary) by more than rounding.
+    frame = validate_summary(summary, config).sort_values("customer_id", kind="stable", ignore_index=True)
     counts = compress_counts(frame)
     models, excluded = fit_count_models(counts, config)
     fit = ClvFit(count_models=models, spend_model=fit_spend(frame, config), excluded=excluded)

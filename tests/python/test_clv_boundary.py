@@ -84,3 +84,18 @@ def test_pareto_at_s_zero_is_served_as_nbd_without_nan(monkeypatch):
 
 def test_naive_rate_carries_the_past_rate_forward():
     np.testing.assert_allclose(naive_rate_purchases([0, 2, 4], [0, 10, 40], 20), [0.0, 4.0, 2.0])
+
+
+def test_fit_does_not_depend_on_row_order():
+    """The warehouse returns rows in any order; the estimates (and their covariance) must not move."""
+    from shoplens.testing.clv_simulate import simulate_with_covariates
+
+    purchases, as_of, _ = simulate_with_covariates(3000, 450, effects={}, seed=5)
+    summary = summary_from_purchases(purchases, as_of)
+    config = clv.ClvConfig()
+    first = clv.fit_clv(summary, config)
+    again = clv.fit_clv(summary.sample(frac=1, random_state=1), config)
+    for name, model in first.count_models.items():
+        assert model.params == again.count_models[name].params, name
+        assert (model.log_covariance == again.count_models[name].log_covariance).all(), name
+    assert first.spend_model.params == again.spend_model.params
