@@ -118,9 +118,11 @@ SPARK_EXCLUDE := path:python_models+ resource_type:unit_test
 spark-build: $(STAMP) spark-env
 	$(PY) -m shoplens.spark dbt build --exclude "$(SPARK_EXCLUDE)" $(DBT_ARGS)
 
-## spark-predict: the prediction tables on Spark over the marts of the last spark-build
+## spark-predict: the prediction tables on Spark over the marts of the last spark-build,
+## then the SQL models and tests downstream of them
 spark-predict: $(STAMP) spark-env
-	$(PY) -m shoplens.spark predict $(DBT_ARGS)
+	$(PY) -m shoplens.spark predict
+	$(PY) -m shoplens.spark dbt build --select "path:python_models+" --exclude "path:python_models resource_type:unit_test" $(DBT_ARGS)
 
 ## test-spark: build generated data on DuckDB and on Spark and compare every mart and prediction table
 test-spark: $(STAMP) spark-env

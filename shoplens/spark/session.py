@@ -81,6 +81,8 @@ def get_session(root: str | os.PathLike[str] = ".") -> Any:
     # Python workers (UDFs, applyInPandas) run this interpreter, which has the package.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    # Local mode talks to itself only: bind the driver to loopback.
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     folder = spark_dir(root)
     folder.mkdir(parents=True, exist_ok=True)
     builder = SparkSession.builder.appName("shoplens").enableHiveSupport()
