@@ -7,7 +7,10 @@ model and data test; the Python models and dbt unit tests excluded):
   with ``shoplens.forecast.pipeline.build_forecast`` (its process pool).
 * Spark: the local session (timed on its own), ``dbt build --target spark``
   in the same process, then ``ml_demand_forecast`` with ``applyInPandas``
-  (shoplens.spark.predict.forecast_table).
+  (shoplens.spark.predict.demand_forecast), written as a table.
+
+Both forecasts use the rendered config of the dbt model ml_demand_forecast
+with :data:`FORECAST` on top.
 
 Prints and writes reports/bench/spark.{json,md}: seconds per step on each
 engine and the Spark/DuckDB ratio. Spark local mode on one machine measures
@@ -65,16 +68,27 @@ def duckdb_steps(folder: Path, variables: dict) -> dict[str, float]:
     with duckdb.connect(str(db), read_only=True) as con:
         demand = con.sql("select * from main.demand_daily").df()
         as_of = con.sql("select * from main.as_of").df()
+        customers = con.sql("select country, n_purchases from main.dim_customers").df()
+    settings = {**forecast_config(folder / "duck_target"), **FORECAST}
     t0 = time.perf_counter()
-    rows = len(pipeline.build_forecast(demand, as_of, FORECAST))
+    rows = len(pipeline.build_forecast(demand, as_of, settings, customers))
     return {"sql_layer": sql, "forecasts": time.perf_counter() - t0, "forecast_rows": rows}
+
+
+def forecast_config(target: Path) -> dict:
+    """The rendered config of ml_demand_forecast in the manifest of a build."""
+    from shoplens.spark.models import model_node
+
+    return dict(model_node(target / "manifest.json", "ml_demand_forecast")["config"])
 
 
 def spark_steps(folder: Path, variables: dict) -> dict[str, float]:
     """Seconds of the session start, the SQL layer and the forecasts on Spark local mode."""
     os.environ["SHOPLENS_SPARK_DIR"] = str(folder / "spark")
     from shoplens.spark.__main__ import run_dbt
-    from shoplens.spark.predict import forecast_table, read, to_pandas
+    from shoplens.spark.frames import write
+    from shoplens.spark.models import Dbt
+    from shoplens.spark.predict import demand_forecast
     from shoplens.spark.session import get_session
 
     t0 = time.perf_counter()
@@ -87,7 +101,8 @@ def spark_steps(folder: Path, variables: dict) -> dict[str, float]:
     if status:
         raise SystemExit("the Spark dbt build failed; see the log above")
     t0 = time.perf_counter()
-    rows = forecast_table(spark, FORECAST, to_pandas(read(spark, "as_of")))
+    node = {"config": {**forecast_config(folder / "spark_target"), **FORECAST}}
+    rows = write(spark, demand_forecast(Dbt(spark, node)), "ml_demand_forecast")
     return {"session_start": start, "sql_layer": sql, "forecasts": time.perf_counter() - t0,
             "forecast_rows": rows}
 

@@ -6,7 +6,9 @@ schema must exist on Spark with the same columns, the same row count, the
 same values in every non-float column (keys, labels, rules, dates) and float
 columns equal within the tolerances below. Bad rows: ``audit_rejected_rows``
 is compared like every other table, so the same bad rows give the same audit
-rows on both engines.
+rows on both engines; the generated shop also gets a few hostile rows of its
+own (:data:`HOSTILE`), each of which must be audited under the same rule and
+column on both engines.
 """
 
 from __future__ import annotations
@@ -45,6 +47,48 @@ NOT_COMPARED = {
 #: Bookkeeping of the build itself, not data.
 NOT_TABLES = {"build_log", "build_status"}
 
+#: Hostile values added to the generated export: (table, key column, column, value).
+#: Each row copies the table's first row, takes the key HOSTILE<n> and breaks one column.
+HOSTILE = [
+    ("orders", "order_id", "ordered_at", "2025-13-45"),
+    ("orders", "order_id", "ordered_at", "01/02/2025 10:00"),
+    ("orders", "order_id", "ordered_at", "2099-01-01T00:00:00Z"),
+    ("orders", "order_id", "ordered_at", "1970-01-01T00:00:00Z"),
+    ("orders", "order_id", "order_total", "1.234,50"),
+    ("orders", "order_id", "order_total", "nan"),
+    ("orders", "order_id", "order_total", "inf"),
+    ("orders", "order_id", "order_total", "-5.00"),
+    ("orders", "order_id", "order_total", "12.345"),
+    ("orders", "order_id", "customer_id", "   "),
+    ("orders", "order_id", "status", "shipped?"),
+    ("orders", "order_id", "currency", "\u20ac\u20ac"),
+    ("order_items", "order_id", "quantity", "two"),
+    ("order_items", "order_id", "quantity", "1e9"),
+    ("order_items", "order_id", "quantity", "-1"),
+    ("order_items", "order_id", "unit_price", "5,00"),
+    ("order_items", "order_id", "unit_price", "1.23456"),
+    ("order_items", "order_id", "discount", "1000"),
+    ("customers", "customer_id", "signed_up_at", "last week"),
+    ("customers", "customer_id", "signed_up_at", "1900-01-01"),
+    ("customers", "customer_id", "email", "na\u00efve; \"quoted\", name"),
+    ("products", "product_id", "list_price", "cheap"),
+    ("products", "product_id", "list_price", "3.333"),
+    ("events", "event_id", "occurred_at", "soon"),
+    ("events", "event_id", "event_type", "click"),
+]
+
+
+def add_hostile_rows(raw: Path) -> None:
+    """Append the :data:`HOSTILE` rows to the CSV export in ``raw`` (text kept as written)."""
+    for table in sorted({h[0] for h in HOSTILE}):
+        path = raw / f"{table}.csv"
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        extra = []
+        for n, (name, key, column, value) in enumerate(HOSTILE):
+            if name == table:
+                extra.append({**frame.iloc[0].to_dict(), key: f"HOSTILE{n}", column: value})
+        pd.concat([frame, pd.DataFrame(extra)], ignore_index=True).to_csv(path, index=False)
+
 
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory) -> tuple[Path, Path]:
@@ -54,6 +98,7 @@ def engines(tmp_path_factory) -> tuple[Path, Path]:
     subprocess.run([sys.executable, "-m", "shoplens.datagen", "--customers", "600", "--days", "500",
                     "--products", "40", "--seed", "11", "--dirty-rate", "0.03", "--format", "csv",
                     "--holdout-days", "60", "--out", str(raw)], check=True, cwd=REPO)
+    add_hostile_rows(raw)
     truth = json.loads((raw / "ground_truth.json").read_text())
     variables = {"as_of_date": truth["calibration_end_date"], "export_date": truth["export_date"]}
     duck = root / "duck.duckdb"
@@ -141,3 +186,16 @@ def test_bad_rows_give_the_same_audit_rows(engines) -> None:
     assert on_duck["n"].sum() > 0, "the generated shop must hold bad rows"
     merged = on_duck.merge(on_spark, on=["source_table", "rule"], how="outer", suffixes=("_duck", "_spark"))
     assert merged["n_duck"].equals(merged["n_spark"]), merged.to_string()
+
+
+def test_hostile_rows_are_audited_alike(engines) -> None:
+    duck, spark_dir = engines
+    columns = ["source_table", "record_key", "rule", "failed_column"]
+    on_duck = query(duck, f"select {', '.join(columns)} from main.audit_rejected_rows "
+                          "where record_key like '%HOSTILE%'").sort_values(columns).reset_index(drop=True)
+    on_spark = pd.read_parquet(spark_dir / "audit_rejected_rows.parquet", columns=columns)
+    on_spark = on_spark[on_spark["record_key"].str.contains("HOSTILE", na=False)]
+    on_spark = on_spark.sort_values(columns).reset_index(drop=True)
+    # Most hostile rows are rejected (some, like an odd email, may be kept and cleaned).
+    assert on_duck["record_key"].nunique() >= len(HOSTILE) - 3, on_duck.to_string()
+    pd.testing.assert_frame_equal(on_duck.astype(str), on_spark.astype(str))
