@@ -15,7 +15,7 @@ final as (
     select
         cast(frequency as integer) as frequency,
         cast(recency as double) as recency,
-        cast("T" as double) as age,
+        cast({{ shoplens_quote('T') }} as double) as age,
         cast(time_unit as {{ dbt.type_string() }}) as time_unit,
         cast(probability_alive as double) as probability_alive,
         cast(is_possible_history as boolean) as is_possible_history,

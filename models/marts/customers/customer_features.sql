@@ -146,7 +146,7 @@ final as (
         order_features.n_purchases_total,
         cast(order_features.revenue_total as decimal(18, 2)) as revenue_total,
         cast(
-            order_features.revenue_total / order_features.n_purchases_total
+            cast(order_features.revenue_total as double) / order_features.n_purchases_total
             as decimal(18, 2)
         ) as avg_order_value,
         case
