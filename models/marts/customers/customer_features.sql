@@ -145,10 +145,9 @@ final as (
         cast(order_features.revenue_365d as decimal(18, 2)) as revenue_365d,
         order_features.n_purchases_total,
         cast(order_features.revenue_total as decimal(18, 2)) as revenue_total,
-        cast(
-            cast(order_features.revenue_total as double) / order_features.n_purchases_total
-            as decimal(18, 2)
-        ) as avg_order_value,
+        {{ shoplens_to_decimal(
+            'cast(order_features.revenue_total as double) / order_features.n_purchases_total', 18, 2
+        ) }} as avg_order_value,
         case
             when order_features.n_purchase_days > 1
                 then
