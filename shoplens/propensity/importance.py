@@ -52,25 +52,30 @@ def _logreg_importance(lr, encoder: Encoder, sample, rng) -> list[dict]:
 
 
 def _gru_importance(gru, encoder: Encoder, sample, rng) -> list[dict]:
+    """Every variant (a static column shuffled, a channel ablated) is scored in one predict
+    call: a call costs about as much for 4,000 rows as for 100,000."""
     snap, y = sample
     seq, static = encoder.sequence(snap), encoder.static(snap)
-
-    def score(s, x):
-        out = gru.network.predict({"sequence": s, "static": x}, batch_size=8192, verbose=0)
-        return auc(np.asarray(out["purchase"]).ravel(), y)
-
-    base = score(seq, static)
-    rows = []
+    names, seqs, statics = ["base"], [seq], [static]
     for j, name in enumerate(encoder.static_names):
         xp = static.copy()
         xp[:, j] = static[rng.permutation(len(y)), j]
-        rows.append(_row("rnn_gru", feature_label(name), base - score(seq, xp), "permutation_auc_drop"))
+        names.append(("permutation_auc_drop", feature_label(name)))
+        seqs.append(seq)
+        statics.append(xp)
     observed = seq[:, :, 0] != _MASK_VALUE
     for c, name in enumerate(encoder.channels):
         sp = seq.copy()
-        sp[:, :, c] = np.where(observed, 0.0, _MASK_VALUE)  # standardised mean in observed weeks
-        rows.append(_row("rnn_gru", f"weekly_{name}", base - score(sp, static), "ablation_auc_drop"))
-    return rows
+        sp[:, :, c] = np.where(observed, 0.0, _MASK_VALUE)  # standardised mean in observed steps
+        names.append(("ablation_auc_drop", f"weekly_{name}"))
+        seqs.append(sp)
+        statics.append(static)
+    out = gru.network.predict({"sequence": np.concatenate(seqs), "static": np.concatenate(statics)},
+                              batch_size=8192, verbose=0)
+    p = np.asarray(out["purchase"]).ravel().reshape(len(names), len(y))
+    base = auc(p[0], y)
+    return [_row("rnn_gru", feature, base - auc(p[k], y), method)
+            for k, (method, feature) in enumerate(names[1:], start=1)]
 
 
 def _row(model: str, feature: str, importance: float, method: str) -> dict:

@@ -125,7 +125,7 @@ def load_served(model_dir: str | Path, history: History, train_end_day: int) -> 
     gru = None
     if meta.get("gru"):
         _configure_tensorflow(cfg.seed, cfg.threads)
-        net = build_network(encoder.weeks, len(encoder.channels), len(encoder.static_names), cfg,
+        net = build_network(encoder.n_steps, len(encoder.channels), len(encoder.static_names), cfg,
                             meta["gru"]["logit_offset"])
         net.load_weights(str(folder / "model.weights.h5"))
         gru = TrainedPropensity(network=net, encoder=encoder, metadata=dict(meta["gru"], config=meta["config"]))

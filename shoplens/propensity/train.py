@@ -212,7 +212,7 @@ def prepare_training(history: History, train_end: dt.date | int, cfg: Propensity
     snaps, labels, counts, is_val = _training_set(history, cutoffs, cfg)
     y = np.concatenate(labels)
     _require_labels(cutoffs, int(y.sum()), int(len(y) - y.sum()))  # again after sampling
-    encoder = Encoder.fit(snaps, history.channels, cfg.sequence_weeks)
+    encoder = Encoder.fit(snaps, history.channels, cfg.sequence_weeks, step_weeks=cfg.sequence_step_weeks)
     baselines = fit_baselines(snaps, labels, encoder, cfg)
     return TrainingSet(end, list(cutoffs), snaps, labels, counts, is_val, encoder, baselines)
 
@@ -253,8 +253,9 @@ def fit_gru(ts: TrainingSet, cfg: PropensityConfig) -> TrainedPropensity:
     tf = _configure_tensorflow(cfg.seed, cfg.threads)
     import keras
 
-    net = build_network(cfg.sequence_weeks, len(ts.encoder.channels), x_tr["static"].shape[1], cfg,
+    net = build_network(ts.encoder.n_steps, len(ts.encoder.channels), x_tr["static"].shape[1], cfg,
                         math.log(pos_weight))
+    _start_from_logreg(net, ts.baselines.logreg, math.log(pos_weight))
     net.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate),
         loss={"purchase": _weighted_bce(pos_weight), "count": keras.losses.Poisson()},
@@ -280,6 +281,19 @@ def fit_gru(ts: TrainingSet, cfg: PropensityConfig) -> TrainedPropensity:
            "stopped_by_time_budget": bool(budget is not None and budget.hit)}
     meta = _gru_metadata(ts, cfg, pos_weight, fit)
     return TrainedPropensity(network=net, encoder=ts.encoder, metadata=meta)
+
+
+def _start_from_logreg(net, logreg, logit_offset: float) -> None:
+    """Start the network at the fitted logistic regression: the wide logit takes its
+    coefficients (on the same standardised inputs; the class weighting's offset added) and the
+    deep logit starts at zero, so the GRU only has to learn what the regression misses and a
+    short first pass is already as good as the regression on the training cut-offs."""
+    scaler, clf = logreg[0], logreg[-1]
+    w = clf.coef_[0] / scaler.scale_
+    bias = float(clf.intercept_[0] - np.sum(w * scaler.mean_) + logit_offset)
+    net.get_layer("wide_logit").set_weights([w.astype("float32")[:, None], np.array([bias], dtype="float32")])
+    deep = net.get_layer("deep_logit")
+    deep.set_weights([np.zeros_like(v) for v in deep.get_weights()])
 
 
 def _gru_metadata(ts: TrainingSet, cfg: PropensityConfig, pos_weight: float, fit: dict) -> dict:
