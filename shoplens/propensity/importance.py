@@ -12,6 +12,8 @@ for the GRU.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from shoplens.evaluation import auc
@@ -21,9 +23,12 @@ from shoplens.propensity.features import Snapshot, _rows
 from shoplens.propensity.models import feature_label
 
 
-def permutation_importance(gru, baselines, encoder: Encoder, snap: Snapshot, y: np.ndarray, seed: int,
-                           max_rows: int = 50_000, max_rows_gru: int = 4_000) -> list[dict]:
-    """Rows (model, feature, importance, method) for the logistic regression and, if trained, the GRU."""
+def permutation_importance(gru, baselines, encoder: Encoder, snap: Snapshot | Callable[[np.ndarray], Snapshot],
+                           y: np.ndarray, seed: int, max_rows: int = 50_000, max_rows_gru: int = 4_000) -> list[dict]:
+    """Rows (model, feature, importance, method) for the logistic regression and, if trained, the GRU.
+
+    ``snap``: the validation snapshot aligned with ``y``, or a function giving the snapshot of
+    given (sorted) row positions, so a large population is never built whole."""
     rng = np.random.default_rng(seed + 7)
     rows = _logreg_importance(baselines.logreg, encoder, _sample(snap, y, max_rows, rng), rng)
     if gru is not None:
@@ -31,11 +36,11 @@ def permutation_importance(gru, baselines, encoder: Encoder, snap: Snapshot, y: 
     return rows
 
 
-def _sample(snap: Snapshot, y: np.ndarray, n: int, rng: np.random.Generator):
-    if len(y) <= n:
-        return snap, y
-    keep = np.sort(rng.choice(len(y), n, replace=False))
-    return _rows(snap, keep), y[keep]
+def _sample(snap, y: np.ndarray, n: int, rng: np.random.Generator):
+    keep = np.arange(len(y)) if len(y) <= n else np.sort(rng.choice(len(y), n, replace=False))
+    if callable(snap):
+        return snap(keep), y[keep]
+    return (snap, y) if len(y) <= n else (_rows(snap, keep), y[keep])
 
 
 def _logreg_importance(lr, encoder: Encoder, sample, rng) -> list[dict]:

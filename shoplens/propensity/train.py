@@ -235,12 +235,14 @@ def _gru_arrays(ts: TrainingSet, cfg: PropensityConfig):
         raise InsufficientHistoryError(
             f"too little history to train: a split has no purchasing customer. {_FIX}"
         )
-    # shuffle once with the seed, then let Keras shuffle per epoch (seeded too)
-    order = np.random.default_rng(cfg.seed + 1).permutation(int((~va).sum()))
-    x_tr = {"sequence": seq[~va][order], "static": static[~va][order]}
-    y_tr = {"purchase": y[~va][order, None], "count": cnt[~va][order, None]}
-    x_va = {"sequence": seq[va], "static": static[va]}
-    y_va = {"purchase": y[va, None], "count": cnt[va, None]}
+    # shuffle once with the seed, then let Keras shuffle per epoch (seeded too); one copy per side
+    tr = np.flatnonzero(~va)[np.random.default_rng(cfg.seed + 1).permutation(int((~va).sum()))]
+    vi = np.flatnonzero(va)
+    x_tr = {"sequence": seq[tr], "static": static[tr]}
+    x_va = {"sequence": seq[vi], "static": static[vi]}
+    del seq
+    y_tr = {"purchase": y[tr, None], "count": cnt[tr, None]}
+    y_va = {"purchase": y[vi, None], "count": cnt[vi, None]}
     return x_tr, y_tr, x_va, y_va
 
 
