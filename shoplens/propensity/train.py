@@ -24,7 +24,7 @@ from shoplens.propensity.config import (
     PropensityConfig,
 )
 from shoplens.propensity.encoding import Encoder
-from shoplens.propensity.features import Snapshot, _rows, snapshot, window_counts
+from shoplens.propensity.features import Snapshot, snapshot, window_counts
 from shoplens.propensity.history import History, _date_to_day, _day_to_date
 from shoplens.propensity.network import (
     TrainedPropensity,
@@ -122,9 +122,11 @@ def _training_set(history: History, cutoffs: Sequence[int], cfg: PropensityConfi
     row_share = min(1.0, cfg.max_train_rows / max(n_rows, 1))
     snaps, labels, counts = [], [], []
     for c in cutoffs:
-        s = snapshot(history, c, cfg.sequence_weeks, only=sampled)
-        if row_share < 1.0:
-            s = _rows(s, stable_uniform(hashed[s.index], int(c) + 1) < row_share)
+        only = sampled & (history.birth_day <= c)
+        if row_share < 1.0:  # draw the rows first: only they get sequences
+            idx = np.flatnonzero(only)
+            only[idx[stable_uniform(hashed[idx], int(c) + 1) >= row_share]] = False
+        s = snapshot(history, c, cfg.sequence_weeks, only=only)
         y = window_counts(history, s.index, c + 1, c + cfg.label_window_days)
         snaps.append(s)
         counts.append(y)
