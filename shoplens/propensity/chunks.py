@@ -17,8 +17,10 @@ import numpy as np
 from shoplens.propensity.features import Snapshot, snapshot
 from shoplens.propensity.history import History
 
-#: Customers whose sequences are built and scored at a time.
-CHUNK_ROWS = 100_000
+#: Customers whose sequences are built and scored at a time: a multiple of the GRU's
+#: prediction batch (8,192), so that only the last chunk ends in a partial batch (every new
+#: batch shape makes TensorFlow trace the prediction function again).
+CHUNK_ROWS = 131_072
 
 
 def customer_slice(history: History, lo: int, hi: int) -> History:
