@@ -17,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import numpy as np
+
 from shoplens.propensity.chunks import chunked_columns, snapshot_rows
 from shoplens.propensity.config import GRU_MODELS, InsufficientHistoryError, PropensityConfig
 from shoplens.propensity.evaluation import validation_metrics
@@ -24,7 +26,7 @@ from shoplens.propensity.features import snapshot, window_counts
 from shoplens.propensity.history import History, _day_to_date
 from shoplens.propensity.importance import permutation_importance
 from shoplens.propensity.models import model_columns, population_columns, served_scores
-from shoplens.propensity.train import fit_gru, prepare_training
+from shoplens.propensity.train import _hashed_ids, fit_gru, prepare_training, stable_uniform
 
 #: Baselines in the order that wins a tie of validation AUC.
 BASELINE_ORDER = ("logreg", "bgnbd", "rfm_heuristic")
@@ -78,7 +80,7 @@ def select_model(history: History, train_end_day: int, cfg: PropensityConfig) ->
     except InsufficientHistoryError as exc:
         return fallback_selection(f"too little history for a validation cut-off at {_day_to_date(v)}"
                                   f" (the training end minus one label window): {exc}")
-    snap = snapshot(history, v, cfg.sequence_weeks, sequences=False)
+    snap = snapshot(history, v, cfg.sequence_weeks, sequences=False, only=_validation_customers(history, cfg))
     y = window_counts(history, snap.index, v + 1, train_end_day) > 0
     if not 0 < y.sum() < len(y):
         return fallback_selection(f"the validation window {_day_to_date(v + 1)} .. {_day_to_date(train_end_day)}"
@@ -100,6 +102,17 @@ def select_model(history: History, train_end_day: int, cfg: PropensityConfig) ->
         info.update(probe.metadata["training_metrics"])
     return Selection(served, reason, "", str(_day_to_date(v)), str(_day_to_date(train_end_day)),
                      metrics, importance, info)
+
+
+def _validation_customers(history: History, cfg: PropensityConfig):
+    """None (every customer), or a mask of ``max_validation_customers`` drawn by a hash of the id."""
+    n = len(history.customer_ids)
+    if n <= cfg.max_validation_customers:
+        return None
+    order = np.argsort(stable_uniform(_hashed_ids(history), 1), kind="stable")
+    mask = np.zeros(n, dtype=bool)
+    mask[order[:cfg.max_validation_customers]] = True
+    return mask
 
 
 def _fit_probe(ts, pcfg: PropensityConfig):

@@ -254,3 +254,19 @@ def test_scores_in_chunks_equal_scores_at_once(monkeypatch):
     # a slice of customers keeps the shop's event channels even when it holds no session row
     empty = chunks.customer_slice(hist, 0, 0)
     assert len(empty.s_cust) == 0 and empty.channels == hist.channels
+
+
+def test_validation_customers_are_capped_by_a_hash_of_the_id_not_the_seed():
+    from shoplens.propensity.selection import _validation_customers
+
+    ids = [f"c{i}" for i in range(300)]
+    orders = _orders([(c, "2024-03-01", 5.0, True) for c in ids])
+    hist = P.prepare_history(orders, NO_SESSIONS, _customers(ids))
+    assert _validation_customers(hist, P.PropensityConfig(max_validation_customers=300)) is None
+    a = _validation_customers(hist, P.PropensityConfig(max_validation_customers=120, seed=1))
+    b = _validation_customers(hist, P.PropensityConfig(max_validation_customers=120, seed=2))
+    assert a.sum() == 120 and (a == b).all()
+    # the same customers whatever the order of the rows
+    again = P.prepare_history(orders.iloc[::-1], NO_SESSIONS, _customers(ids[::-1]))
+    c = _validation_customers(again, P.PropensityConfig(max_validation_customers=120))
+    assert set(again.customer_ids[c]) == set(hist.customer_ids[a])
