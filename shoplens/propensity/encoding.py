@@ -38,15 +38,18 @@ class Encoder:
             max_countries: int = 10, max_categories: int = 15, step_weeks: int = 1) -> Encoder:
         enc = cls(channels=list(channels), weeks=weeks, seq_mean=[], seq_std=[], countries=[], categories=[],
                   static_names=[], static_mean=[], static_std=[], step_weeks=int(step_weeks))
-        seqs, statics = [], []
+        n, total, squares = 0, 0.0, 0.0  # per-channel moments, one snapshot at a time (bounded memory)
+        statics = []
         for s in snaps:
             pooled, observed = enc._pooled(s)
-            seqs.append(np.log1p(np.maximum(pooled[observed], 0.0)))
+            values = np.log1p(np.maximum(pooled[observed], 0.0)).astype("float64")
+            n, total, squares = n + len(values), total + values.sum(axis=0), squares + (values**2).sum(axis=0)
             statics.append(s.static[["country", "first_category"]])
-        flat = np.concatenate(seqs, axis=0)
         st = pd.concat(statics, ignore_index=True)
-        enc.seq_mean = flat.mean(axis=0, dtype="float64").tolist()
-        enc.seq_std = np.maximum(flat.std(axis=0, dtype="float64"), 1e-3).tolist()
+        mean = np.asarray(total) / max(n, 1)
+        enc.seq_mean = np.broadcast_to(mean, (len(channels),)).tolist()
+        var = np.maximum(np.asarray(squares) / max(n, 1) - mean**2, 0.0)
+        enc.seq_std = np.broadcast_to(np.maximum(np.sqrt(var), 1e-3), (len(channels),)).tolist()
         enc.countries = [str(c) for c in st["country"].value_counts().index[:max_countries]]
         enc.categories = [str(c) for c in st["first_category"].value_counts().index if c][:max_categories]
         raw = pd.concat([enc._static_raw(s) for s in snaps], ignore_index=True)
