@@ -67,10 +67,31 @@ class IntervalCalibration:
     cut_date: dt.date | None = None
     n_customers: int = 0
     reason: str = "not calibrated"
+    # per task, the 9 decile boundaries of the served score (highest first): set, a
+    # customer's decile does not depend on which other customers are scored with it
+    cut_points: dict[str, np.ndarray] = field(default_factory=dict)
 
     def customer_levels(self, task: str, score: np.ndarray) -> np.ndarray:
-        """(customers, 2) levels for the target predictions ``score`` (deciles of the score)."""
-        return self.levels[task][deciles(np.asarray(score, dtype=float)) - 1]
+        """(customers, 2) levels for the target predictions ``score``.
+
+        Deciles of ``score`` among the customers given, or by ``cut_points``
+        when the calibration has them for ``task``.
+        """
+        score = np.asarray(score, dtype=float)
+        if task in self.cut_points:
+            dec = 1 + (score[:, None] < self.cut_points[task][None, :]).sum(axis=1)
+        else:
+            dec = deciles(score)
+        return self.levels[task][dec - 1]
+
+    @property
+    def is_identity(self) -> bool:
+        return all(np.array_equal(v, identity_levels()) for v in self.levels.values())
+
+
+def decile_cut_points(score: np.ndarray) -> np.ndarray:
+    """The 9 boundaries between deciles of ``score``, highest first."""
+    return np.quantile(np.asarray(score, dtype=float), np.arange(9, 0, -1) / 10)
 
 
 def identity_levels() -> np.ndarray:

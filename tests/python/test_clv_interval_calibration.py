@@ -8,6 +8,9 @@
 * The inner split uses only purchases up to the fitting date, keeps levels
   near nominal for a well-specified BG/NBD shop, and falls back to nominal
   levels (with the reason) when the history is too short to split.
+* The served clv_p10/clv_p90 run between the levels of each customer's
+  decile of the point CLV (fixed cut points, so a subset of customers gets
+  the same levels), and nominal levels give the model's own interval.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ import pandas as pd
 from scipy import stats
 
 from shoplens import clv
+from shoplens.clv.evaluation import summary_from_purchases
 from shoplens.clv.interval_calibration import (
     NOMINAL,
+    IntervalCalibration,
     decile_levels,
     expected_coverage,
     inner_calibration,
 )
+from shoplens.clv.pipeline import build_interval_calibration, build_parameters, build_predictions
 from shoplens.evaluation import deciles
 from shoplens.testing.clv_simulate import simulate_purchases as simulate_shop
 
@@ -94,3 +100,38 @@ def test_too_short_a_history_keeps_the_model_intervals():
     assert early.window_days == 0 and early.reason.startswith("not calibrated")
     for task in ("repeat_purchases", "revenue"):
         np.testing.assert_array_equal(early.levels[task], np.tile(NOMINAL, (10, 1)))
+
+
+def test_served_clv_interval_follows_the_levels_of_each_customers_decile():
+    purchases, as_of = _shop(1500, seed=9)
+    purchases["is_purchase"] = True
+    dates = pd.to_datetime(purchases["order_date"])
+    orders, holdout = purchases.loc[dates <= pd.Timestamp(as_of)], purchases.loc[dates > pd.Timestamp(as_of)]
+    summary = summary_from_purchases(orders, as_of, "days")
+    as_of_frame = pd.DataFrame({"as_of_date": [pd.Timestamp(as_of)],
+                                "data_end_date": [pd.Timestamp(as_of + dt.timedelta(days=90))], "has_holdout": [True]})
+    config = clv.ClvConfig(candidates=("bgnbd",), n_draws=60)
+    params = build_parameters(summary, as_of_frame, holdout, config)
+    learnt = build_interval_calibration(summary, params, as_of_frame, orders, config)
+    first = pd.to_datetime(orders["order_date"]).min().date()
+    assert learnt.window_days == min(365, (as_of - first).days // 2)
+    cuts = learnt.cut_points["revenue"]
+    assert len(cuts) == 9 and np.all(np.diff(cuts) <= 0)
+    nominal = build_predictions(summary, params, as_of_frame, config)
+    same = build_predictions(summary, params, as_of_frame, config,
+                             calibration=IntervalCalibration(cut_points=learnt.cut_points))
+    np.testing.assert_allclose(same[["clv_p10", "clv_p90"]], nominal[["clv_p10", "clv_p90"]])
+    wide_levels = np.tile([0.02, 0.98], (10, 1))
+    wide_levels[:5] = [0.1, 0.9]  # only the lower half of the customers (deciles 6-10) is widened
+    wide = IntervalCalibration(levels={"repeat_purchases": wide_levels, "revenue": wide_levels},
+                               cut_points=learnt.cut_points)
+    widened = build_predictions(summary, params, as_of_frame, config, calibration=wide)
+    low_half = wide.customer_levels("revenue", nominal["clv"].to_numpy())[:, 0] == 0.02
+    assert 0.4 < low_half.mean() < 0.6
+    assert (widened["clv_p10"] <= nominal["clv_p10"] + 1e-9).all() and (widened["clv_p90"] >= nominal["clv_p90"] - 1e-9).all()
+    assert (widened["clv_p90"] - nominal["clv_p90"])[low_half].sum() > 0
+    np.testing.assert_allclose(widened.loc[~low_half, ["clv_p10", "clv_p90"]], nominal.loc[~low_half, ["clv_p10", "clv_p90"]])
+    # a customer's decile comes from the stored cut points: the same in any subset of customers (a Spark partition)
+    part = nominal["clv"].to_numpy()[::7]
+    np.testing.assert_array_equal(wide.customer_levels("revenue", part),
+                                  wide.customer_levels("revenue", nominal["clv"].to_numpy())[::7])
