@@ -101,6 +101,10 @@ def clv_predictions(dbt: Dbt) -> Any:
     as_of, parameters = dbt.ref("as_of").df(), dbt.ref("ml_clv_parameters").df()
     summary = dbt.ref("customer_btyd_summary").frame()
     n_customers = summary.count()
+    # The interval's recalibration is fitted once, on the driver, over all customers.
+    calibration = pipeline.build_interval_calibration(
+        to_pandas(summary), parameters, as_of, dbt.ref("fct_orders").df(), config)
+    covariates = {**covariates, "calibration": calibration}
     # The schema from scoring a few customers on the driver; scoring re-applies the
     # fit's data checks (clv_min_customers, repeat buyers) to the frame it scores,
     # so partitions hold at least SCORE_PARTITION_ROWS customers.
@@ -126,7 +130,7 @@ def _with_dates(part: pd.DataFrame, dates: list[str]) -> pd.DataFrame:
 
 def _covariates_of(part: pd.DataFrame, covariates: dict[str, Any]) -> dict[str, Any]:
     """The covariate arguments restricted to the partition's customers."""
-    customers = covariates["customers"]
+    customers = covariates.get("customers")
     if customers is None:
         return covariates
     return {**covariates, "customers": customers[customers["customer_id"].isin(part["customer_id"])]}
