@@ -59,7 +59,7 @@ NOT_COMPARED = {
 #: is in another order than DuckDB's table): the CLV intervals and the metrics
 #: computed from them. Reported to the CLV owners; compared once draws are per customer.
 SIMULATED = {"clv_p10", "clv_p90"}
-SIMULATED_METRICS = {"mae_median", "interval_coverage_80", "interval_coverage_80_closed"}
+SIMULATED_METRICS = {"mae_median", "interval_coverage_80", "interval_coverage_80_closed", "interval_coverage_80_model"}
 #: implicit's ALS solves with several threads, so its holdout metrics move in the
 #: third digit between any two runs (its recommendations are compared in full).
 THREADED_MODELS = {"als", "als_with_browsing"}
