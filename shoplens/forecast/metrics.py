@@ -66,6 +66,8 @@ SERVED_SPECS = (
 CANDIDATE_NAMES = {
     "backbone": "sarima",
     "backbone_weekly": "sarima_weekly",
+    "profile": "profile_poisson",
+    "combination": "combination",
     "autoarima": "statsforecast_autoarima",
     "autoets": "statsforecast_autoets",
     "mstl": "statsforecast_mstl",

@@ -128,7 +128,9 @@ def test_served_backtest_is_chosen_on_earlier_origins_only(demand_small):
     served, candidates = F.backtest_candidates(demand_small, config)
     assert served["origin_date"].nunique() == 2
     # the holidays of the first months make calendar terms, so the weekly SARIMA joins
-    assert set(candidates["candidate"]) == {"backbone", "backbone_weekly", "seasonal_naive"}
+    assert set(candidates["candidate"]) == {"backbone", "backbone_weekly", "seasonal_naive",
+                                            "profile", "combination"}
+    assert set(served["method"]) == {"combination"}
     # the later origin's served forecast must not change when data after it changes
     last_origin = pd.to_datetime(served["origin_date"]).max()
     cut = demand_small[pd.to_datetime(demand_small["demand_date"]) <= last_origin]
@@ -138,7 +140,8 @@ def test_served_backtest_is_chosen_on_earlier_origins_only(demand_small):
     key = pd.to_datetime(served["origin_date"]) == last_origin
     assert np.allclose(served.loc[key, "point_forecast"], again.loc[key, "point_forecast"])
     rows = metrics.evaluation_rows(served, as_of_date=dt.date(2025, 1, 1), candidates=candidates)
-    assert {"demand_forecast", "seasonal_naive", "sarima", "sarima_weekly"} <= set(
+    assert {"demand_forecast", "seasonal_naive", "sarima", "sarima_weekly", "profile_poisson",
+            "combination"} <= set(
         rows["model_name"])
 
 
