@@ -207,6 +207,10 @@ class SeriesForecast:
     se: np.ndarray | None = None
     has_yearly_terms: bool = False
     interval_method: str = "model"
+    # the median of the calibrated predictive distribution (``forecast +
+    # median standardised error * se``); None: the point forecast. Absolute
+    # errors (MASE) are smallest for the median, expected demand is the mean
+    median: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

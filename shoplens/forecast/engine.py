@@ -293,6 +293,7 @@ def _backtest_part(s: Series, origin: int, fc: SeriesForecast, h: int) -> pd.Dat
         "lower_95": fc.lower_95, "upper_95": fc.upper_95,
         "naive_forecast": seasonal_naive_point(train, h), "mase_scale": scale,
         "method": fc.method, "model_order": fc.model_order,
+        "median_forecast": fc.mean if fc.median is None else fc.median,
     })
 
 
@@ -323,7 +324,7 @@ def backtest_candidates(
     if not served:
         empty = pd.DataFrame(columns=BACKTEST_COLUMNS)
         return empty, empty.assign(candidate=pd.Series(dtype="object"))
-    return (pd.concat(served, ignore_index=True)[BACKTEST_COLUMNS],
+    return (pd.concat(served, ignore_index=True)[[*BACKTEST_COLUMNS, "median_forecast"]],
             pd.concat(candidates, ignore_index=True))
 
 

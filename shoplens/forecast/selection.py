@@ -107,7 +107,8 @@ def calibrate(fc: SeriesForecast, r: np.ndarray) -> SeriesForecast:
         lower, upper = conformal_quantiles(r, coverage)
         bounds[f"lower_{name}"] = fc.mean + min(lower, 0.0) * se
         bounds[f"upper_{name}"] = fc.mean + max(upper, 0.0) * se
-    out = replace(fc, **bounds, interval_method=f"conformal({len(r)} errors)")
+    median = np.maximum(fc.mean + float(np.median(r)) * se, 0.0)
+    out = replace(fc, **bounds, interval_method=f"conformal({len(r)} errors)", median=median)
     return _clip(out)
 
 
