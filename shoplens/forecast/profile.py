@@ -1,7 +1,7 @@
 """A multiplicative profile model: quasi-Poisson regression on the calendar (log link).
 
 ``log E[y_t] = level + trend * t + weekday_t + yearly Fourier terms +
-holidays + shopping event + promotion share``, fitted by iteratively
+holidays + shopping event`` (no promotion share, see ``profile_design``), fitted by iteratively
 reweighted least squares with recency weights (half-life
 ``PROFILE_HALF_LIFE_DAYS``), so the weekly and yearly shapes are estimated
 from the whole history while the level follows recent data. The log link
@@ -53,8 +53,11 @@ def profile_design(
     t = (np.arange(n, dtype="float64") - (n_train - 1)) / 365.25
     cols = [np.ones(n), t, _weekday_columns(context.start, n)]
     if context.start is not None:
+        # no promotion share: a share of the day's own units is 0 on every day
+        # without sales, so on a sparse series it separates selling days
+        # perfectly and its log-link coefficient runs off to infinity
         x, _ = regressors(context.start, n_train, horizon, yearly_k=yearly_k,
-                          promotion=context.promotion, country_weights=context.country_weights)
+                          country_weights=context.country_weights)
         cols.append(x)
     return np.column_stack(cols)
 
@@ -144,7 +147,8 @@ def profile_forecast(
     recent = slice(max(n - DISPERSION_WINDOW_DAYS, 0), n)
     pearson = (y[recent] - mu[recent]) ** 2 / np.maximum(mu[recent], 1e-9)
     phi = max(float(pearson.mean()), 1e-9)
-    mean = mu[n:]
+    # a mean above twice the largest day seen is a runaway fit, not a forecast
+    mean = np.minimum(mu[n:], 2.0 * float(y.max()))
     se = np.sqrt(phi * np.maximum(mean, 1e-9))
     return _clip(SeriesForecast(
         method="profile", model_order=f"PROFILE(weekday,yearly_k={k},log)", mean=mean,

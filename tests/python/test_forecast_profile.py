@@ -106,3 +106,14 @@ def test_served_forecast_combines_backbone_and_profile(rate):
     # a flat Poisson rate: the forecast's mean is near it
     units = out[out["measure"] == "units"]
     assert abs(units["point_forecast"].mean() / rate - 1) < 0.35
+
+
+def test_profile_ignores_a_promotion_share_that_only_exists_on_selling_days():
+    # the share of a day's units on promotion is 0 whenever nothing sold: on a
+    # sparse product it separates selling days perfectly (a runaway coefficient)
+    y = np.random.default_rng(4).poisson(0.2, 600).astype(float)
+    y[0] = 1.0
+    promotion = np.where(y > 0, 0.5, 0.0)
+    fc = profile.profile_forecast(y, F.ForecastConfig(), SeriesContext(START, promotion))
+    assert np.all(np.isfinite(fc.mean)) and 0.1 < fc.mean.mean() < 0.4
+    assert fc.mean.max() <= 2.0 * y.max()
