@@ -170,7 +170,9 @@ def test_status_counts_weekly_model_series_by_reason():
     forecasts = pd.DataFrame({
         "series_level": ["total", "category", "category", "product"],
         "series_key": ["all", "a", "b", "p"], "measure": "units",
-        "method": ["sarima", "sarima", "sarima", "croston_sba"],
+        "method": ["combination", "sarima", "sarima", "croston_sba"],
+        "model_order": ["MEAN(SARIMA(1,0,1)(0,1,1)[7], PROFILE(weekday,yearly_k=1,log))",
+                        "SARIMA(1,0,0)(0,1,1)[7]", "SARIMA(0,0,1)(0,1,1)[7]", "SBA(alpha=0.1)"],
         "has_yearly_terms": [True, False, False, False],
         "fit_note": ["yearly terms: 1 harmonics", "weekly model: 400 days < 548 for yearly terms",
                      "no calendar regressors", "intermittent (ADI 2.00)"],
@@ -180,6 +182,7 @@ def test_status_counts_weekly_model_series_by_reason():
                          dt.date(2025, 1, 1))
     assert st.status == "ok"
     reason = st.frame()["reason"].iloc[0]
-    assert "SARIMA series with yearly terms: 1" in reason
-    assert "too short for yearly terms: 1; because the weekly model won the backtest: 1" in reason
+    # the combination counts by its SARIMA member; Croston has none
+    assert "series with a SARIMA: 3, with yearly terms: 1" in reason
+    assert "too short for yearly terms: 1" in reason
     assert "series with conformal intervals: 2 of 4" in reason
