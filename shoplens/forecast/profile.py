@@ -1,10 +1,11 @@
 """A multiplicative profile model: quasi-Poisson regression on the calendar (log link).
 
 ``log E[y_t] = level + trend * t + weekday_t + yearly Fourier terms +
-holidays + shopping event`` (no promotion share, see ``profile_design``), fitted by iteratively
-reweighted least squares with recency weights (half-life
-``PROFILE_HALF_LIFE_DAYS``), so the weekly and yearly shapes are estimated
-from the whole history while the level follows recent data. The log link
+holidays + shopping event`` (no promotion share, see ``profile_design``),
+fitted by iteratively reweighted least squares with recency weights
+(half-life ``PROFILE_HALF_LIFE_DAYS``), so the weekly and yearly shapes are
+estimated from the whole history while the level follows recent data; the
+trend places the level at the last training day and is not extrapolated. The log link
 makes every effect a factor (a December peak scales with the level, as
 retail seasonality does), and the Poisson variance handles zero days and
 sparse series without a transform; revenue (not a count) is fitted by the
@@ -48,9 +49,13 @@ def _weekday_columns(start: dt.date | None, n_days: int) -> np.ndarray:
 def profile_design(
     n_train: int, horizon: int, context: SeriesContext, yearly_k: int
 ) -> np.ndarray:
-    """Intercept, trend (per year), weekdays and the calendar regressors, train then forecast rows."""
+    """Intercept, trend (per year, flat over the forecast days), weekdays and the calendar
+    regressors: training rows, then forecast rows."""
     n = n_train + horizon
-    t = (np.arange(n, dtype="float64") - (n_train - 1)) / 365.25
+    # years to the last training day; the forecast days hold that day's level
+    # (the trend places the level, it is not extrapolated: a log-linear trend
+    # overshot a shop whose growth slows, a fully damped trend in Gardner's terms)
+    t = np.minimum(np.arange(n, dtype="float64") - (n_train - 1), 0.0) / 365.25
     cols = [np.ones(n), t, _weekday_columns(context.start, n)]
     if context.start is not None:
         # no promotion share: a share of the day's own units is 0 on every day

@@ -117,3 +117,15 @@ def test_profile_ignores_a_promotion_share_that_only_exists_on_selling_days():
     fc = profile.profile_forecast(y, F.ForecastConfig(), SeriesContext(START, promotion))
     assert np.all(np.isfinite(fc.mean)) and 0.1 < fc.mean.mean() < 0.4
     assert fc.mean.max() <= 2.0 * y.max()
+
+
+def test_profile_trend_places_the_level_and_is_not_extrapolated():
+    # growth of 80% a year: the forecast holds the last day's level (+4.6% more
+    # by day 28 if the trend were extrapolated)
+    t = np.arange(600)
+    mean = 60.0 * np.exp(0.8 * t / 365.25)
+    y = np.random.default_rng(12).poisson(mean).astype(float)
+    fc = profile.profile_forecast(y, F.ForecastConfig(), SeriesContext(START))
+    weekly = fc.mean[:28].reshape(4, 7).mean(axis=1)
+    assert np.allclose(weekly, weekly[0], rtol=1e-9)  # flat level over the horizon
+    assert abs(weekly[0] / mean[-1] - 1) < 0.04
