@@ -147,9 +147,9 @@ def test_evaluation_rows_shape_and_window(evaluation, demand):
     assert np.isfinite(evaluation["value"]).all()
     coverage = evaluation[evaluation["metric"].str.startswith("coverage")]["value"]
     assert coverage.between(0, 1).all()
-    # one row per series for each of the four forecast metrics
+    # per measure: the forecast's four metrics, naive's two, the median's MASE
     per_series = evaluation[evaluation["slice"] == "total=all"]
-    assert len(per_series) == 2 * 6
+    assert len(per_series) == 2 * 7
 
 
 # ---------------------------------------------------------------- the fitting itself
