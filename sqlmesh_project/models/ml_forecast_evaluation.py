@@ -2,7 +2,6 @@
 
 from sqlmesh import model
 
-from shoplens.forecast import pipeline
 from sqlmesh_project.dbt_inputs import (
     columns_of,
     model_settings,
@@ -17,8 +16,9 @@ PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans
 
 @model("main.ml_forecast_evaluation", kind="FULL", columns=columns_of("ml_forecast_evaluation"), depends_on=["main.demand_daily", "main.as_of", "main.ml_demand_forecast", "main.holdout_demand_daily"])
 def execute(context, **kwargs):
-    """Refs in, pipeline out."""
+    """Refs in, pipeline out (imported here: loading the project for a plan does not need it)."""
     del kwargs
+    from shoplens.forecast import pipeline
     assert PACKAGE and SETTINGS is not None
     frame = pipeline.build_evaluation(
         read(context, "demand_daily"), read(context, "as_of"), read(context, "ml_demand_forecast"),
