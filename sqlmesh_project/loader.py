@@ -15,6 +15,9 @@ included (thousands of folders, seconds on every plan). Folders whose names
 start with ``.`` and dbt's ``target``/``logs`` hold no project YAML; the walk
 skips them (the cache key is unchanged: only tracked project files count).
 
+A plan with no change offered a virtual update of the environment
+statements every time: see ``_load_environment_statements``.
+
 The cache does not know this module: a change here would be served the
 models (and audits) converted by the old code. ``code_fingerprint`` (a hash
 of this file) goes into the loader's settings, which are part of the key.
@@ -90,6 +93,15 @@ class ShoplensDbtLoader(DbtLoader):
                     for test in tests:
                         test.test_kwargs = render_arguments(test.test_kwargs, env)
         return projects
+
+    def _load_environment_statements(self, macros: t.Any) -> list[t.Any]:
+        """SQLMesh's before_all/after_all statements (dbt's on-run-start/-end), comparable with
+        the stored ones: SQLMesh marks a fresh macro registry "trimmed", a flag that is not
+        stored, so every plan saw the statements as changed and asked for a virtual update."""
+        statements = super()._load_environment_statements(macros)
+        for statement in statements:
+            statement.jinja_macros._trimmed = False  # what a registry read back from the state has
+        return statements
 
     def _compute_yaml_max_mtime_per_subfolder(
         self, root: Path, visited: set[Path] | None = None
