@@ -7,14 +7,13 @@ checks it, and renames it over the previous serving database
 """
 
 from shoplens.serving.catalog import OPTIONAL, SCHEMAS, ServedTable, served_tables
+from shoplens.serving.checks import check, scan_for_leaks
 from shoplens.serving.errors import ServingError
 from shoplens.serving.paths import serving_path, target_path, warehouse_path
 from shoplens.serving.publish import (
     Publication,
-    check,
     current_publication,
     publish,
-    scan_for_leaks,
 )
 
 __all__ = [
