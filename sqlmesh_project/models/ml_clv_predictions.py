@@ -14,7 +14,7 @@ SETTINGS = model_settings("ml_clv_predictions")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
 
 
-@model("main.ml_clv_predictions", kind="FULL", columns=columns_of("ml_clv_predictions"), depends_on=["main.customer_btyd_summary", "main.ml_clv_parameters", "main.as_of"])
+@model("main.ml_clv_predictions", kind="FULL", columns=columns_of("ml_clv_predictions"), depends_on=["main.customer_btyd_summary", "main.ml_clv_parameters", "main.as_of", "main.dim_customers"])
 def execute(context, **kwargs):
     """Refs in, pipeline out (imported here: loading the project for a plan does not need it)."""
     del kwargs
@@ -23,5 +23,6 @@ def execute(context, **kwargs):
     config, _ = pipeline.config_from_dbt(SETTINGS.get)
     frame = pipeline.build_predictions(
         read(context, "customer_btyd_summary"), read(context, "ml_clv_parameters"), read(context, "as_of"), config,
+        **pipeline.covariate_args(read(context, "dim_customers"), SETTINGS.get),
     )
     yield from rows_of(frame)
