@@ -66,7 +66,7 @@ def _quick_vars(root: Path) -> dict:
 
 def _backfilled(plan_output: str) -> list[str]:
     text = plan_output.split("Models needing backfill", 1)[-1]
-    return sorted(set(re.findall(r"`?(main\.\w+)`?: \[", text)))
+    return sorted(set(re.findall(r"`?(main(?:__\w+)?\.\w+)`?: \[", text)))
 
 
 def main() -> int:
