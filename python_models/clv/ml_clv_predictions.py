@@ -21,8 +21,8 @@ def model(dbt, session):
         "clv_covariates": dbt.config.get("clv_covariates"),
     }
     config, _ = pipeline.config_from_dbt(settings.get)
-    return pipeline.build_predictions(
-        dbt.ref("customer_btyd_summary").df(), dbt.ref("ml_clv_parameters").df(),
-        dbt.ref("as_of").df(), config,
-        **pipeline.covariate_args(dbt.ref("dim_customers").df(), settings.get),
-    )
+    summary, as_of = dbt.ref("customer_btyd_summary").df(), dbt.ref("as_of").df()
+    parameters = dbt.ref("ml_clv_parameters").df()
+    calibration = pipeline.build_interval_calibration(summary, parameters, as_of, dbt.ref("fct_orders").df(), config)
+    return pipeline.build_predictions(summary, parameters, as_of, config, calibration=calibration,
+                                      **pipeline.covariate_args(dbt.ref("dim_customers").df(), settings.get))

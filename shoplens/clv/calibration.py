@@ -28,73 +28,83 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from shoplens.clv.closed_forms import expected_purchases
 from shoplens.clv.config import ClvConfig, ClvFitError
 from shoplens.clv.fitted import ClvFit
-from shoplens.clv.predictive import customer_pit, customer_quantiles, simulate
-from shoplens.clv.spend import spend_value
-from shoplens.clv.summary import _group
+from shoplens.clv.interval_calibration import (
+    NOMINAL,
+    IntervalCalibration,
+    expected_coverage,
+    simulate_window,
+    window_pits,
+)
+from shoplens.clv.predictive import customer_quantiles
 from shoplens.evaluation import deciles
-
-COVERAGE = 0.8
 
 
 def predictive_rows(
-    fit: ClvFit, frame: pd.DataFrame, actual: pd.DataFrame, window_days: int, config: ClvConfig
+    fit: ClvFit, frame: pd.DataFrame, actual: pd.DataFrame, window_days: int, config: ClvConfig,
+    calibration: IntervalCalibration | None = None,
 ) -> list[dict[str, object]]:
     """Coverage and median-MAE rows (shared long format) for ``frame``'s customers.
 
     ``frame`` is the validated summary at the fitting date and ``actual`` the
     window's purchases and revenue per customer (:func:`window_actuals`).
+    ``calibration`` (learnt before the fitting date,
+    :func:`shoplens.clv.interval_calibration.inner_calibration`) gives the
+    levels of the final intervals; without it they are the model's own.
     Returns no rows when the fit is too uncertain to simulate (the
     predictions then carry the point CLV and say so).
     """
-    joined = frame.join(actual, on="customer_id")
-    act_n = joined["actual_purchases"].fillna(0).to_numpy(dtype=float)
-    act_rev = joined["actual_revenue"].fillna(0).to_numpy(dtype=float)
+    calibration = calibration or IntervalCalibration()
+    frame = frame.reset_index(drop=True)
     x = frame["frequency"].to_numpy(dtype=float)
-    m = frame["monetary_value"].to_numpy(dtype=float)
-    uniq, inv = _group(x, frame["recency"].to_numpy(dtype=float), frame["T"].to_numpy(dtype=float))
-    px, prec, page = uniq[:, 0], uniq[:, 1], uniq[:, 2]
-    t = window_days / config.days_per_unit
+    act_n = frame.join(actual, on="customer_id")["actual_purchases"].fillna(0).to_numpy(dtype=float)
     rows: list[dict[str, object]] = []
     try:
         for name in fit.count_models:
-            samples = simulate(replace(fit, selected=name), px, prec, page, t, config.n_draws, config.seed)
-            median = np.median(samples.counts, axis=1)[inv]
-            rows.append(_row(name, "repeat_purchases", "mae_median", np.mean(np.abs(median - act_n)), len(x)))
+            sim = simulate_window(replace(fit, selected=name), frame, window_days, config)
+            rows.append(_median_row(name, sim[0], sim[1], act_n))
             if name == fit.selected:
-                served = samples
+                simulated = sim
+        bounds = window_pits(fit, frame, actual, window_days, config, simulated)
     except ClvFitError:
         return []
+    served, inv, _, m, _ = simulated
     model = fit.count_model
-    rng = np.random.default_rng(config.seed + 1)
-    expected_rev = expected_purchases(model.name, model.params, t, px, prec, page)[inv] * spend_value(
-        fit.spend_model, x, m
-    )
     combo = f"{model.name}+{fit.spend_model.name}"
-    u_rev = customer_pit(served, inv, x, m, act_rev, rng)
-    rows += _coverage_rows(combo, "revenue", u_rev, expected_rev)
+    for task, name in (("revenue", combo), ("repeat_purchases", model.name)):
+        lo, hi, score = bounds[task]
+        rows += _coverage_rows(name, task, "interval_coverage_80_model", expected_coverage(lo, hi, *NOMINAL), score)
+        levels = calibration.customer_levels(task, score)
+        inside = expected_coverage(lo, hi, levels[:, 0], levels[:, 1])
+        rows += _coverage_rows(name, task, "interval_coverage_80", inside, score)
+        for d in range(1, 11):
+            for j, metric in enumerate(("interval_level_low", "interval_level_high")):
+                rows.append(_row(name, task, metric, calibration.levels[task][d - 1, j], calibration.n_customers,
+                                 f"decile={d}"))
+    rows.append(_row(combo, "revenue", "interval_calibration_window_days", calibration.window_days,
+                     calibration.n_customers))
+    act_rev = frame.join(actual, on="customer_id")["actual_revenue"].fillna(0).to_numpy(dtype=float)
     lo, hi = customer_quantiles(served, inv, x, m, [10, 90])
     closed = (act_rev >= lo - 1e-6) & (act_rev <= hi + 1e-6)
     rows.append(_row(combo, "revenue", "interval_coverage_80_closed", closed.mean(), len(x)))
-    u_n = customer_pit(served, inv, x, m, act_n, rng, counts=True)
-    rows += _coverage_rows(model.name, "repeat_purchases", u_n, expected_rev)
     return rows
 
 
-def _coverage_rows(name: str, task: str, u: np.ndarray, score: np.ndarray) -> list[dict[str, object]]:
-    """Share of u in the central 80 % band, overall and per decile of ``score``."""
-    half = (1 - COVERAGE) / 2
-    inside = (u >= half) & (u <= 1 - half)
-    rows = [_row(name, task, "interval_coverage_80", inside.mean(), len(u))]
-    if len(u) >= 10:
+def _median_row(name: str, samples, inv: np.ndarray, act_n: np.ndarray) -> dict[str, object]:
+    median = np.median(samples.counts, axis=1)[inv]
+    return _row(name, "repeat_purchases", "mae_median", np.mean(np.abs(median - act_n)), len(act_n))
+
+
+def _coverage_rows(name: str, task: str, metric: str, inside: np.ndarray, score: np.ndarray) -> list[dict[str, object]]:
+    """Mean of ``inside`` (each customer's chance of coverage), overall and per decile of ``score``."""
+    rows = [_row(name, task, metric, inside.mean(), len(inside))]
+    if len(inside) >= 10:
         dec = deciles(score)
         for d in range(1, 11):
             mask = dec == d
             if mask.any():
-                rows.append(_row(name, task, "interval_coverage_80", inside[mask].mean(), int(mask.sum()),
-                                 f"decile={d}"))
+                rows.append(_row(name, task, metric, inside[mask].mean(), int(mask.sum()), f"decile={d}"))
     return rows
 
 

@@ -75,15 +75,17 @@ def _actual(frame: pd.DataFrame, actual: pd.DataFrame) -> np.ndarray:
 def predictions_with_covariates(
     scored: pd.DataFrame, fit: ClvFit, parameters: pd.DataFrame, summary: pd.DataFrame,
     customers: pd.DataFrame | None, names: tuple[str, ...], config: ClvConfig, as_of_date: dt.date,
+    calibration=None,
 ) -> pd.DataFrame:
-    """``scored`` as is, or rescored with each customer's own parameters when covariates are served."""
+    """``scored`` as is, or rescored with each customer's own parameters when covariates are served
+    (``calibration``: recalibrated interval levels, shoplens.clv.interval_calibration)."""
     served = served_covariate_model(parameters)
     if served is None or customers is None:
         return scored
     frame = validate_summary(summary, config)
     design, groups, matrix, _ = design_for(frame, customers, names, as_of_date)
     cf = rebuild_covariate_fit(parameters, served, design)
-    return score_with_covariates(scored, fit, cf, groups, matrix, config)
+    return score_with_covariates(scored, fit, cf, groups, matrix, config, calibration)
 
 
 def covariate_evaluation_rows(

@@ -20,7 +20,8 @@ from shoplens.clv.closed_forms import discounted_purchases, expected_purchases, 
 from shoplens.clv.config import DAYS_PER_MONTH, ClvConfig, ClvFitError
 from shoplens.clv.covariate_fit import CovariateFit
 from shoplens.clv.fitted import ClvFit
-from shoplens.clv.predictive import customer_quantiles, simulate
+from shoplens.clv.interval_calibration import IntervalCalibration
+from shoplens.clv.predictive import customer_quantiles, customer_quantiles_at, simulate
 from shoplens.clv.score import _assert_clean, _discount_factor
 from shoplens.clv.summary import _group
 
@@ -30,7 +31,8 @@ MODEL_COLUMNS = (
 )
 
 
-def _score_group(cf: CovariateFit, z: np.ndarray, part: pd.DataFrame, config: ClvConfig, fit: ClvFit) -> dict:
+def _score_group(cf: CovariateFit, z: np.ndarray, part: pd.DataFrame, config: ClvConfig, fit: ClvFit,
+                 calibration: IntervalCalibration | None = None) -> dict:
     """The model-dependent columns for the customers ``part`` of one covariate group.
 
     The CLV interval simulates each pattern's future from draws of the
@@ -51,14 +53,15 @@ def _score_group(cf: CovariateFit, z: np.ndarray, part: pd.DataFrame, config: Cl
     group_fit = ClvFit(count_models={name: model}, spend_model=fit.spend_model, selected=name)
     m = part["monetary_value"].to_numpy(dtype=float)
     try:
-        cols["clv_p10"], cols["clv_p90"] = _group_interval(group_fit, uniq, inv, x, m, config)
+        levels = calibration.customer_levels("revenue", cols["clv"]) if calibration else None
+        cols["clv_p10"], cols["clv_p90"] = _group_interval(group_fit, uniq, inv, x, m, config, levels)
     except ClvFitError:  # too uncertain for an interval: the point, as score_customers does
         cols["clv_p10"] = cols["clv_p90"] = cols["clv"]
     cols["expected_days_to_next_purchase"] = (p["alpha"] + age) / (p["r"] + x) * unit
     return cols
 
 
-def _group_interval(group_fit: ClvFit, uniq: np.ndarray, inv, x, m, config: ClvConfig):
+def _group_interval(group_fit: ClvFit, uniq: np.ndarray, inv, x, m, config: ClvConfig, levels=None):
     """10th and 90th percentile of the group's customers' discounted CLV (posterior predictive).
 
     As :func:`shoplens.clv.score._clv_interval`, except that the discount
@@ -72,13 +75,15 @@ def _group_interval(group_fit: ClvFit, uniq: np.ndarray, inv, x, m, config: ClvC
     horizon = config.horizon_months * DAYS_PER_MONTH / config.days_per_unit
     samples = simulate(group_fit, px, prec, page, horizon, config.n_draws, config.seed)
     factor = _discount_factor(model.name, [model.params], px, page, horizon, config)
+    if levels is not None:  # recalibrated levels per customer (shoplens.clv.interval_calibration)
+        return customer_quantiles_at(samples, inv, x, m, levels, factor=factor)
     lo, hi = customer_quantiles(samples, inv, x, m, [10, 90], factor=factor)
     return lo, hi
 
 
 def score_with_covariates(
     scored: pd.DataFrame, fit: ClvFit, cf: CovariateFit, groups: np.ndarray, matrix: np.ndarray,
-    config: ClvConfig,
+    config: ClvConfig, calibration: IntervalCalibration | None = None,
 ) -> pd.DataFrame:
     """``scored`` (rows of score_customers, same customer order as ``groups``) with covariate scores."""
     out = scored.copy()
@@ -86,7 +91,8 @@ def score_with_covariates(
     for g in range(matrix.shape[0]):
         idx = np.flatnonzero(groups == g)
         if len(idx):
-            cols = _score_group(cf, matrix[g], out.iloc[idx], replace(config, seed=config.seed + g), fit)
+            cols = _score_group(cf, matrix[g], out.iloc[idx], replace(config, seed=config.seed + g), fit,
+                                calibration)
             for col in MODEL_COLUMNS:
                 values[col][idx] = cols[col]
     for col in MODEL_COLUMNS:

@@ -32,6 +32,7 @@ from shoplens.clv.config import (
 )
 from shoplens.clv.fit import default_count_model, fit_clv
 from shoplens.clv.fitted import ClvFit
+from shoplens.clv.interval_calibration import inner_calibration
 from shoplens.clv.spend import spend_value
 from shoplens.clv.summary import validate_summary
 from shoplens.evaluation import auc, evaluation_frame
@@ -246,6 +247,25 @@ def _value_rows(
     return rows
 
 
+def _window_rows(
+    fit: ClvFit, summary: pd.DataFrame, purchases: pd.DataFrame, actual: pd.DataFrame, window: int,
+    fit_date: dt.date, config: ClvConfig,
+) -> list[dict[str, object]]:
+    """Every metric row of the window for ``fit`` (fitted at ``fit_date`` on ``summary``).
+
+    The interval levels are learnt on the inner split of the purchases up to
+    ``fit_date`` (:func:`shoplens.clv.interval_calibration.inner_calibration`),
+    never on the window itself.
+    """
+    errors = count_model_errors(fit, summary, actual, window, config)
+    rows = [row for name in errors for row in errors[name]]
+    rows += naive_rate_errors(summary, actual, window, config)
+    rows += _value_rows(fit, summary, actual, window, config)
+    calibration = inner_calibration(purchases, fit_date, window, fit.selected, config)
+    rows += predictive_rows(fit, validate_summary(summary, config), actual, window, config, calibration)
+    return rows
+
+
 def evaluate_clv(
     fit: ClvFit,
     summary: pd.DataFrame,
@@ -269,7 +289,7 @@ def evaluate_clv(
         start = as_of_date + dt.timedelta(days=1)
         window = (data_end_date - as_of_date).days
         actual = window_actuals(holdout_purchases, start, data_end_date)
-        eval_fit, eval_summary, kind, end = fit, summary, "holdout", data_end_date
+        eval_fit, eval_summary, kind, end, fit_date = fit, summary, "holdout", data_end_date, as_of_date
     else:
         if backtest_days < 1:
             raise ClvDataError(f"clv_backtest_days must be >= 1, got {backtest_days}.")
@@ -287,12 +307,8 @@ def evaluate_clv(
         # the model in use; BG/NBD if the refit had to leave it out
         eval_fit.selected = fit.selected if fit.selected in eval_fit.count_models else default_count_model(eval_fit)
         actual = window_actuals(purchases, start, as_of_date)
-        kind, end = "backtest", as_of_date
-    errors = count_model_errors(eval_fit, eval_summary, actual, window, config)
-    rows = [row for name in errors for row in errors[name]]
-    rows += naive_rate_errors(eval_summary, actual, window, config)
-    rows += _value_rows(eval_fit, eval_summary, actual, window, config)
-    rows += predictive_rows(eval_fit, validate_summary(eval_summary, config), actual, window, config)
+        kind, end, fit_date = "backtest", as_of_date, cutoff
+    rows = _window_rows(eval_fit, eval_summary, purchases, actual, window, fit_date, config)
     rows += [{"model_name": name, "task": "model_selection", "metric": "is_selected",
               "value": float(name == fit.selected), "n_obs": 0} for name in eval_fit.count_models]
     for row in rows:

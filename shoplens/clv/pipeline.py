@@ -25,6 +25,7 @@ import pandas as pd
 
 from shoplens.clv.config import (
     COUNT_MODELS,
+    DAYS_PER_MONTH,
     PARAMETER_COLUMNS,
     PREDICTION_COLUMNS,
     ClvConfig,
@@ -49,8 +50,13 @@ from shoplens.clv.evaluation import (
     window_actuals,
 )
 from shoplens.clv.fit import fit_clv
+from shoplens.clv.interval_calibration import (
+    IntervalCalibration,
+    decile_cut_points,
+    inner_calibration,
+)
 from shoplens.clv.parameters import fit_from_parameters, parameters_frame
-from shoplens.clv.score import score_customers
+from shoplens.clv.score import point_clv, score_customers
 from shoplens.clv.spend import fit_spend
 from shoplens.clv.summary import validate_summary
 from shoplens.evaluation import EVALUATION_COLUMNS
@@ -148,11 +154,14 @@ def build_parameters(
 def build_predictions(
     summary: pd.DataFrame, parameters: pd.DataFrame, as_of: pd.DataFrame, config: ClvConfig,
     customers: pd.DataFrame | None = None, covariates: tuple[str, ...] = (),
+    calibration: IntervalCalibration | None = None,
 ) -> pd.DataFrame:
     """Score every customer of the summary with the parameters of ``ml_clv_parameters``
 
     (each customer with its covariate group's parameters when a model with
-    covariates is served)."""
+    covariates is served). With ``calibration`` (:func:`build_interval_calibration`,
+    computed once for all customers) clv_p10/clv_p90 are the recalibrated
+    interval; without it, the model's own 10th and 90th percentiles."""
     as_of_date, _, _ = _as_of(as_of)
     if parameters.empty:  # the step declined: no stale scores
         return empty_like(PREDICTION_COLUMNS)
@@ -163,8 +172,32 @@ def build_predictions(
             " Fix: rebuild ml_clv_parameters with the same btyd_time_unit."
         )
     fit = fit_from_parameters(parameters)
-    scored = score_customers(fit, summary, config, as_of_date=as_of_date)
-    return predictions_with_covariates(scored, fit, parameters, summary, customers, covariates, config, as_of_date)
+    scored = score_customers(fit, summary, config, as_of_date=as_of_date, calibration=calibration)
+    return predictions_with_covariates(scored, fit, parameters, summary, customers, covariates, config, as_of_date,
+                                       calibration)
+
+
+def build_interval_calibration(
+    summary: pd.DataFrame, parameters: pd.DataFrame, as_of: pd.DataFrame, orders: pd.DataFrame, config: ClvConfig,
+) -> IntervalCalibration:
+    """Levels of the served CLV interval, learnt on the inner split of the orders up to as_of_date.
+
+    The window is the CLV horizon (at most half the history); the deciles
+    are those of the served model's point CLV over all of ``summary``, kept
+    as cut points so that any subset of customers (a Spark partition) gets
+    the levels it would get in the whole. Nominal levels when the step
+    declined (``parameters`` empty) or the split is impossible.
+    """
+    as_of_date, _, _ = _as_of(as_of)
+    if parameters.empty:
+        return IntervalCalibration(reason="not calibrated: the CLV step declined")
+    fit = fit_from_parameters(parameters)
+    horizon_days = int(round(config.horizon_months * DAYS_PER_MONTH))
+    calibration = inner_calibration(_purchases(orders), as_of_date, horizon_days, fit.selected, config)
+    frame = validate_summary(summary, config)
+    clv_point = point_clv(fit, frame, config)
+    calibration.cut_points = {"revenue": decile_cut_points(clv_point)}
+    return calibration
 
 
 def build_evaluation(

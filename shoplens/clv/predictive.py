@@ -145,6 +145,22 @@ def customer_quantiles(
     return np.maximum(out, 0.0)
 
 
+def customer_quantiles_at(
+    samples: PredictiveSamples, inv: np.ndarray, x: np.ndarray, m: np.ndarray, levels: np.ndarray, factor=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's revenue quantiles at its own (lower, upper) ``levels`` (customers x 2, in [0, 1]).
+
+    Customers sharing a pair of levels (a decile of a recalibrated interval)
+    are done together with :func:`customer_quantiles`.
+    """
+    lo, hi = np.empty(len(x)), np.empty(len(x))
+    pairs, which = np.unique(np.asarray(levels, dtype=float), axis=0, return_inverse=True)
+    for k, (a, z) in enumerate(pairs):
+        idx = np.flatnonzero(which.ravel() == k)
+        lo[idx], hi[idx] = customer_quantiles(samples, inv[idx], x[idx], m[idx], [100 * a, 100 * z], factor=factor)
+    return lo, hi
+
+
 def customer_pit(
     samples: PredictiveSamples, inv: np.ndarray, x: np.ndarray, m: np.ndarray, actual: np.ndarray,
     rng: np.random.Generator, *, counts: bool = False,

@@ -22,7 +22,8 @@ from shoplens.clv.config import (
     ClvFitError,
 )
 from shoplens.clv.fitted import ClvFit
-from shoplens.clv.predictive import customer_quantiles, simulate
+from shoplens.clv.interval_calibration import IntervalCalibration
+from shoplens.clv.predictive import customer_quantiles, customer_quantiles_at, simulate
 from shoplens.clv.spend import spend_value
 from shoplens.clv.summary import _group, validate_summary
 
@@ -33,7 +34,8 @@ def _patterns(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def score_customers(
-    fit: ClvFit, summary: pd.DataFrame, config: ClvConfig, *, as_of_date: dt.date
+    fit: ClvFit, summary: pd.DataFrame, config: ClvConfig, *, as_of_date: dt.date,
+    calibration: IntervalCalibration | None = None,
 ) -> pd.DataFrame:
     """Per-customer predictions of the chosen count model with the spend model.
 
@@ -45,7 +47,9 @@ def score_customers(
     days to the next purchase (``(alpha + T) / (r + frequency)`` in days: the
     wait at the customer's posterior mean purchase rate, if still active).
     Values are checked finite and non-negative; a violation raises rather
-    than reaching the table.
+    than reaching the table. With ``calibration``
+    (:mod:`shoplens.clv.interval_calibration`) the interval runs between each
+    customer's recalibrated levels instead of the 10th and 90th percentile.
     """
     frame = validate_summary(summary, config)
     pats, inv = _patterns(frame)
@@ -55,7 +59,8 @@ def score_customers(
     out = _point_columns(out, fit, pats, inv, x, m, config)
     interval_note = ""
     try:
-        lo, hi = _clv_interval(fit, pats, inv, x, m, config)
+        levels = calibration.customer_levels("revenue", out["clv"].to_numpy()) if calibration else None
+        lo, hi = _clv_interval(fit, pats, inv, x, m, config, levels)
     except ClvFitError as exc:  # too uncertain for an interval: served as the point, flagged
         lo = hi = out["clv"].to_numpy()
         interval_note = f"clv interval: {exc}"
@@ -72,6 +77,16 @@ def score_customers(
     out["model_version"] = MODEL_VERSION
     _assert_clean(out)
     return out.loc[:, PREDICTION_COLUMNS]
+
+
+def point_clv(fit: ClvFit, frame: pd.DataFrame, config: ClvConfig) -> np.ndarray:
+    """The served model's discounted CLV of every customer of the validated summary ``frame``."""
+    pats, inv = _patterns(frame)
+    model = fit.count_model
+    px, prec, page = (pats[c].to_numpy() for c in ("frequency", "recency", "T"))
+    value = spend_value(fit.spend_model, frame["frequency"].to_numpy(dtype=float),
+                        frame["monetary_value"].to_numpy(dtype=float))
+    return discounted_purchases(model.name, model.params, px, prec, page, config)[inv] * value
 
 
 def _history_columns(frame: pd.DataFrame, config: ClvConfig, as_of_date: dt.date) -> pd.DataFrame:
@@ -110,7 +125,8 @@ def _point_columns(out, fit: ClvFit, pats, inv, x, m, config: ClvConfig) -> pd.D
 
 
 def _clv_interval(
-    fit: ClvFit, pats: pd.DataFrame, inv: np.ndarray, x: np.ndarray, m: np.ndarray, config: ClvConfig
+    fit: ClvFit, pats: pd.DataFrame, inv: np.ndarray, x: np.ndarray, m: np.ndarray, config: ClvConfig,
+    levels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """10th and 90th percentile of each customer's discounted CLV (posterior predictive).
 
@@ -118,11 +134,14 @@ def _clv_interval(
     (:func:`shoplens.clv.predictive.simulate`); each draw's purchases are
     discounted by that draw's ratio of discounted to undiscounted expected
     purchases, so the interval's centre matches the closed-form CLV.
+    ``levels`` (customers x 2) replace the nominal (0.1, 0.9).
     """
     px, prec, page = (pats[c].to_numpy() for c in ("frequency", "recency", "T"))
     horizon = config.horizon_months * DAYS_PER_MONTH / config.days_per_unit
     samples = simulate(fit, px, prec, page, horizon, config.n_draws, config.seed)
     factor = _discount_factor(fit.count_model.name, samples.draws, px, page, horizon, config)
+    if levels is not None:
+        return customer_quantiles_at(samples, inv, x, m, levels, factor=factor)
     lo, hi = customer_quantiles(samples, inv, x, m, [10, 90], factor=factor)
     return lo, hi
 

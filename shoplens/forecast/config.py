@@ -17,7 +17,7 @@ MODEL_TAG = "forecast-v1"
 MODEL_VERSION = f"{__version__}+{MODEL_TAG}"
 LEVELS = ("total", "category", "product")
 MEASURES = ("units", "revenue")
-METHODS = ("sarima", "croston_sba", "seasonal_naive")
+METHODS = ("combination", "sarima", "croston_sba", "seasonal_naive", "profile")
 
 # (p, q, P, Q): the ARMA orders tried for every series, in this order. The
 # differencing (d, D) is fixed per series before the search.
@@ -207,6 +207,10 @@ class SeriesForecast:
     se: np.ndarray | None = None
     has_yearly_terms: bool = False
     interval_method: str = "model"
+    # the median of the calibrated predictive distribution (``forecast +
+    # median standardised error * se``); None: the point forecast. Absolute
+    # errors (MASE) are smallest for the median, expected demand is the mean
+    median: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

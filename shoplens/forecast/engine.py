@@ -24,9 +24,10 @@ from shoplens.forecast.config import (
     SeriesForecast,
 )
 from shoplens.forecast.methods import seasonal_naive, seasonal_naive_point
+from shoplens.forecast.profile import profile_forecast
 from shoplens.forecast.reference import reference_forecast
 from shoplens.forecast.sarima import forecast_series
-from shoplens.forecast.selection import choose_and_calibrate
+from shoplens.forecast.selection import COMBINED, choose_and_calibrate, combine
 from shoplens.forecast.series import Series, select_series
 
 
@@ -82,9 +83,10 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig) -> dict[str, list[Se
     """Every candidate's forecast from every origin of ``job`` (backbone first).
 
     ``backbone_weekly`` (the SARIMA without calendar regressors) joins when the
-    backbone fits a SARIMA with them: a series whose calendar terms do not
-    help (a shop total, where the categories' yearly cycles cancel) keeps the
-    weekly model if it did better on the windows before.
+    backbone fits a SARIMA with them (a shop total, where the categories'
+    yearly cycles cancel, does better without); ``profile`` is the
+    quasi-Poisson calendar model and ``combination`` the mean of those three,
+    the default served forecast (``selection``).
     """
     fits: dict[str, list[SeriesForecast]] = {"backbone": _backbone_fits(job, config)}
     if any(_has_calendar_terms(fc) for fc in fits["backbone"]):
@@ -95,9 +97,19 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig) -> dict[str, list[Se
         trimmed = train[np.flatnonzero(train > 0)[0]:] if (train > 0).any() else train[:0]
         fits["seasonal_naive"].append(
             seasonal_naive(trimmed if len(trimmed) >= SEASON else train, config.horizon_days))
+    fits["profile"] = [profile_forecast(job.values[:o], config, job.context) for o in job.origins]
+    fits["combination"] = [_combination(fits, i) for i in range(len(job.origins))]
     for name in config.reference_models:
         fits[name] = [reference_forecast(name, job.values[:o], config) for o in job.origins]
     return fits
+
+
+def _combination(fits: dict[str, list[SeriesForecast]], i: int) -> SeriesForecast:
+    """The mean of the combined candidates from origin ``i``; the backbone itself when
+    fewer than two of them are models (a short series' seasonal naive fallbacks)."""
+    members = [fits[name][i] for name in COMBINED
+               if name in fits and fits[name][i].method != "seasonal_naive"]
+    return combine(members) if len(members) >= 2 else fits["backbone"][i]
 
 
 def _series_task(args: tuple[list[SeriesJob], ForecastConfig]) -> list[SeriesResult]:
@@ -281,6 +293,7 @@ def _backtest_part(s: Series, origin: int, fc: SeriesForecast, h: int) -> pd.Dat
         "lower_95": fc.lower_95, "upper_95": fc.upper_95,
         "naive_forecast": seasonal_naive_point(train, h), "mase_scale": scale,
         "method": fc.method, "model_order": fc.model_order,
+        "median_forecast": fc.mean if fc.median is None else fc.median,
     })
 
 
@@ -311,7 +324,7 @@ def backtest_candidates(
     if not served:
         empty = pd.DataFrame(columns=BACKTEST_COLUMNS)
         return empty, empty.assign(candidate=pd.Series(dtype="object"))
-    return (pd.concat(served, ignore_index=True)[BACKTEST_COLUMNS],
+    return (pd.concat(served, ignore_index=True)[[*BACKTEST_COLUMNS, "median_forecast"]],
             pd.concat(candidates, ignore_index=True))
 
 

@@ -34,6 +34,8 @@ def series_metrics(backtest: pd.DataFrame) -> pd.DataFrame:
     scale = bt["mase_scale"].where(bt["mase_scale"] > 0)
     bt["ase_model"] = (bt["actual"] - bt["point_forecast"]).abs() / scale
     bt["ase_naive"] = (bt["actual"] - bt["naive_forecast"]).abs() / scale
+    median = bt["median_forecast"] if "median_forecast" in bt.columns else bt["point_forecast"]
+    bt["ase_median"] = (bt["actual"] - median).abs() / scale
     bt["sape_model"] = smape(bt["actual"], bt["point_forecast"])
     bt["sape_naive"] = smape(bt["actual"], bt["naive_forecast"])
     bt["in_80"] = (bt["actual"] >= bt["lower_80"]) & (bt["actual"] <= bt["upper_80"])
@@ -43,6 +45,7 @@ def series_metrics(backtest: pd.DataFrame) -> pd.DataFrame:
     out = grouped.agg(
         mase_model=("ase_model", lambda s: s.mean() if s.notna().all() else np.nan),
         mase_naive=("ase_naive", lambda s: s.mean() if s.notna().all() else np.nan),
+        mase_median=("ase_median", lambda s: s.mean() if s.notna().all() else np.nan),
         smape_model=("sape_model", "mean"),
         smape_naive=("sape_naive", "mean"),
         coverage_80=("in_80", "mean"),
@@ -60,12 +63,15 @@ SERVED_SPECS = (
     ("demand_forecast", "coverage_80", "coverage_80"),
     ("demand_forecast", "coverage_95", "coverage_95"),
     ("seasonal_naive", "mase", "mase_naive"),
+    ("demand_forecast_median", "mase", "mase_median"),
     ("seasonal_naive", "smape", "smape_naive"),
 )
 #: backtest candidates and the model_name their rows carry in ml_model_evaluation
 CANDIDATE_NAMES = {
     "backbone": "sarima",
     "backbone_weekly": "sarima_weekly",
+    "profile": "profile_poisson",
+    "combination": "combination",
     "autoarima": "statsforecast_autoarima",
     "autoets": "statsforecast_autoets",
     "mstl": "statsforecast_mstl",

@@ -39,12 +39,14 @@ def _notes(forecasts: pd.DataFrame) -> list[str]:
     counts = series["method"].value_counts()
     notes = ["series per method: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))]
     if "has_yearly_terms" in series.columns and "fit_note" in series.columns:
-        sarima = series[series["method"] == "sarima"]
+        # SARIMA served alone or as a member of the combination
+        orders = series["model_order"].astype(str) if "model_order" in series.columns else (
+            series["method"].astype(str).str.upper())
+        sarima = series[orders.str.contains("SARIMA", regex=False)]
         yearly = int(sarima["has_yearly_terms"].astype(bool).sum())
         short = int(sarima["fit_note"].astype(str).str.contains("weekly model:").sum())
-        notes.append(f"SARIMA series with yearly terms: {yearly}; on the weekly model because"
-                     f" the history is too short for yearly terms: {short}; because the weekly"
-                     f" model won the backtest: {len(sarima) - yearly - short}")
+        notes.append(f"series with a SARIMA: {len(sarima)}, with yearly terms: {yearly}; on the"
+                     f" weekly model because the history is too short for yearly terms: {short}")
     if "interval_method" in series.columns:
         calibrated = int(series["interval_method"].astype(str).str.startswith("conformal").sum())
         notes.append(f"series with conformal intervals: {calibrated} of {len(series)}")

@@ -25,30 +25,33 @@ class Encoder:
     static_names: list[str]
     static_mean: list[float]
     static_std: list[float]
+    #: Weeks summed into one step of the GRU's sequence (1: weekly steps, as saved models before it).
+    step_weeks: int = 1
+
+    @property
+    def n_steps(self) -> int:
+        """Length of the GRU's input sequence: the weeks in steps of ``step_weeks``."""
+        return -(-self.weeks // self.step_weeks)
 
     @classmethod
     def fit(cls, snaps: Sequence[Snapshot], channels: Sequence[str], weeks: int,
-            max_countries: int = 10, max_categories: int = 15) -> Encoder:
-        seqs, statics = [], []
+            max_countries: int = 10, max_categories: int = 15, step_weeks: int = 1) -> Encoder:
+        enc = cls(channels=list(channels), weeks=weeks, seq_mean=[], seq_std=[], countries=[], categories=[],
+                  static_names=[], static_mean=[], static_std=[], step_weeks=int(step_weeks))
+        n, total, squares = 0, 0.0, 0.0  # per-channel moments, one snapshot at a time (bounded memory)
+        statics = []
         for s in snaps:
-            m = np.arange(weeks)[None, :] >= (weeks - s.n_weeks)[:, None]
-            seqs.append(np.log1p(np.maximum(s.seq[m], 0.0)))
+            pooled, observed = enc._pooled(s)
+            values = np.log1p(np.maximum(pooled[observed], 0.0)).astype("float64")
+            n, total, squares = n + len(values), total + values.sum(axis=0), squares + (values**2).sum(axis=0)
             statics.append(s.static[["country", "first_category"]])
-        flat = np.concatenate(seqs, axis=0)
         st = pd.concat(statics, ignore_index=True)
-        countries = st["country"].value_counts().index[:max_countries].tolist()
-        categories = [c for c in st["first_category"].value_counts().index if c][:max_categories]
-        enc = cls(
-            channels=list(channels),
-            weeks=weeks,
-            seq_mean=flat.mean(axis=0).tolist(),
-            seq_std=np.maximum(flat.std(axis=0), 1e-3).tolist(),
-            countries=[str(c) for c in countries],
-            categories=[str(c) for c in categories],
-            static_names=[],
-            static_mean=[],
-            static_std=[],
-        )
+        mean = np.asarray(total) / max(n, 1)
+        enc.seq_mean = np.broadcast_to(mean, (len(channels),)).tolist()
+        var = np.maximum(np.asarray(squares) / max(n, 1) - mean**2, 0.0)
+        enc.seq_std = np.broadcast_to(np.maximum(np.sqrt(var), 1e-3), (len(channels),)).tolist()
+        enc.countries = [str(c) for c in st["country"].value_counts().index[:max_countries]]
+        enc.categories = [str(c) for c in st["first_category"].value_counts().index if c][:max_categories]
         raw = pd.concat([enc._static_raw(s) for s in snaps], ignore_index=True)
         enc.static_names = list(raw.columns)
         enc.static_mean = raw.mean(axis=0).tolist()
@@ -80,14 +83,30 @@ class Encoder:
         x = raw.to_numpy("float64")
         return ((x - np.asarray(self.static_mean)) / np.asarray(self.static_std)).astype("float32")
 
+    def _pooled(self, snap: Snapshot) -> tuple[np.ndarray, np.ndarray]:
+        """(weekly sums in steps of ``step_weeks``, (n, n_steps) observed mask). The last step
+        ends on the cut-off; a step is observed when any of its weeks is (weeks before the
+        window count as unobserved)."""
+        k, steps = self.step_weeks, self.n_steps
+        first_observed = self.weeks - snap.n_weeks + (steps * k - self.weeks)  # in padded weeks
+        observed = (np.arange(1, steps + 1) * k)[None, :] > first_observed[:, None]
+        if k == 1:
+            return snap.seq, observed
+        pad = steps * k - self.weeks
+        x = snap.seq
+        if pad:
+            x = np.concatenate([np.zeros((len(x), pad, x.shape[2]), dtype=x.dtype), x], axis=1)
+        return x.reshape(len(x), steps, k, x.shape[2]).sum(axis=2, dtype="float32"), observed
+
     def sequence(self, snap: Snapshot) -> np.ndarray:
-        """Log, standardise, and set weeks before birth to the mask value."""
-        x = np.maximum(snap.seq, 0.0, dtype="float32")
+        """(n, n_steps, channels): sums over ``step_weeks``, log, standardise, and set steps
+        before birth to the mask value."""
+        pooled, observed = self._pooled(snap)
+        x = np.maximum(pooled, 0.0, dtype="float32")
         np.log1p(x, out=x)
         x -= np.asarray(self.seq_mean, dtype="float32")
         x /= np.asarray(self.seq_std, dtype="float32")
-        masked = np.arange(self.weeks)[None, :] < (self.weeks - snap.n_weeks)[:, None]
-        x[masked] = _MASK_VALUE
+        x[~observed] = _MASK_VALUE
         return x.astype("float32", copy=False)
 
     def summary(self, snap: Snapshot) -> np.ndarray:

@@ -37,10 +37,13 @@ def _weekly(cust_pos: np.ndarray, day: np.ndarray, weights: np.ndarray, n: int, 
     return out.reshape(n, weeks).astype("float32")
 
 
-def snapshot(history: History, cutoff: dt.date | int, weeks: int, only: np.ndarray | None = None) -> Snapshot:
+def snapshot(history: History, cutoff: dt.date | int, weeks: int, only: np.ndarray | None = None,
+             sequences: bool = True) -> Snapshot:
     """Features of every customer born on or before ``cutoff`` (data <= cutoff only).
 
     ``only``: optional boolean mask over the history's customers to restrict to.
+    ``sequences=False``: no weekly sequences (``seq`` has zero weeks): the purchase summary
+    and statics of a whole population at little memory (what BG/NBD is fitted on).
     """
     c = cutoff if isinstance(cutoff, int | np.integer) else _date_to_day(cutoff)
     c = int(c)
@@ -49,7 +52,10 @@ def snapshot(history: History, cutoff: dt.date | int, weeks: int, only: np.ndarr
     n = len(index)
     pos = np.full(len(history.customer_ids), -1, dtype="int64")
     pos[index] = np.arange(n)
-    seq = _sequences(history, pos, n, c, weeks)
+    if sequences:
+        seq = _sequences(history, pos, n, c, weeks)
+    else:
+        seq = np.zeros((n, 0, len(history.channels)), dtype="float32")
     tenure = c - history.birth_day[index]
     p = _purchase_totals(history, pos, n, c)
     days_since_last = np.where(p["has"], c - p["last"], tenure)

@@ -60,10 +60,13 @@ class History:
     first_data_day: int
     last_data_day: int
     s_seen: np.ndarray | None = None  # day of each session row's events (None: its start day)
+    #: Whether the shop has web events (None: whether these rows hold any session); fixed for
+    #: a slice of customers so that every slice has the shop's channels.
+    event_shop: bool | None = None
 
     @property
     def has_events(self) -> bool:
-        return len(self.s_cust) > 0
+        return bool(len(self.s_cust) > 0 if self.event_shop is None else self.event_shop)
 
     @property
     def channels(self) -> tuple[str, ...]:

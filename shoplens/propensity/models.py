@@ -12,19 +12,27 @@ from shoplens.propensity.features import Snapshot
 _REASON_CHUNK = 100_000
 
 
-def model_columns(trained, baselines, encoder: Encoder, snap: Snapshot, window_days: int) -> dict:
-    """Scores of the GRU (None when it was not trained) and of every baseline, aligned with ``snap``."""
+def population_columns(snap: Snapshot, window_days: int) -> dict:
+    """The columns fitted on the whole population at once: BG/NBD (fitted on every purchaser
+    of ``snap``) and the naive rate. ``snap`` needs no sequences."""
+    name, p_bg, e_bg, notes = btyd_baseline(snap, window_days)
+    p_naive, e_naive = naive_rate_scores(snap, window_days)
+    return {"p_bgnbd": p_bg, "expected_purchases_bgnbd": e_bg, "btyd_baseline_model": name,
+            "baseline_notes": notes, "p_naive_rate": p_naive, "expected_purchases_naive_rate": e_naive}
+
+
+def model_columns(trained, baselines, encoder: Encoder, snap: Snapshot, window_days: int,
+                  fixed: dict | None = None) -> dict:
+    """Scores of the GRU (None when it was not trained) and of every baseline, aligned with ``snap``.
+
+    ``fixed``: :func:`population_columns` of the population ``snap`` belongs to, restricted
+    to its rows (computed from ``snap`` itself when None)."""
     cols: dict = {"p_rnn_gru": None, "expected_purchases_rnn_gru": None}
     if trained is not None:
         cols["p_rnn_gru"], cols["expected_purchases_rnn_gru"] = trained.predict(snap, window_days)
-    name, p_bg, e_bg, notes = btyd_baseline(snap, window_days)
-    p_naive, e_naive = naive_rate_scores(snap, window_days)
     base = _score_baselines(baselines, snap, encoder, window_days)
-    cols.update(
-        p_bgnbd=p_bg, expected_purchases_bgnbd=e_bg, btyd_baseline_model=name, baseline_notes=notes,
-        p_rfm_heuristic=base["rfm"], p_logreg=base["logreg"], p_new_customer=base["new_customer"],
-        p_naive_rate=p_naive, expected_purchases_naive_rate=e_naive,
-    )
+    cols.update(fixed if fixed is not None else population_columns(snap, window_days))
+    cols.update(p_rfm_heuristic=base["rfm"], p_logreg=base["logreg"], p_new_customer=base["new_customer"])
     return cols
 
 

@@ -29,8 +29,8 @@ def _configure_tensorflow(seed: int, threads: int):
     return tf
 
 
-def build_network(weeks: int, n_channels: int, n_static: int, cfg: PropensityConfig, logit_offset: float):
-    """GRU over the masked weekly sequence + dense static branch, two heads.
+def build_network(n_steps: int, n_channels: int, n_static: int, cfg: PropensityConfig, logit_offset: float):
+    """GRU over the masked sequence (``n_steps`` steps of weeks) + dense static branch, two heads.
 
     The purchase logit is wide and deep: a linear term in the static vector
     (the logistic regression's inputs) plus the output of the GRU / dense
@@ -44,7 +44,7 @@ def build_network(weeks: int, n_channels: int, n_static: int, cfg: PropensityCon
     import keras
     from keras import ops
 
-    seq_in = keras.Input((weeks, n_channels), name="sequence")
+    seq_in = keras.Input((n_steps, n_channels), name="sequence")
     static_in = keras.Input((n_static,), name="static")
     h = keras.layers.Masking(mask_value=_MASK_VALUE)(seq_in)
     h = keras.layers.GRU(cfg.gru_units, name="gru")(h)
@@ -175,6 +175,6 @@ def load_propensity(model_dir: str | Path, version: str | None = None) -> Traine
     enc = Encoder(**meta.pop("encoder"))
     cfg = PropensityConfig(**meta["config"])
     _configure_tensorflow(cfg.seed, cfg.threads)
-    net = build_network(enc.weeks, len(enc.channels), len(enc.static_names), cfg, meta["logit_offset"])
+    net = build_network(enc.n_steps, len(enc.channels), len(enc.static_names), cfg, meta["logit_offset"])
     net.load_weights(str(folder / "model.weights.h5"))
     return TrainedPropensity(network=net, encoder=enc, metadata=meta)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from shoplens.evaluation import deciles
+from shoplens.propensity.chunks import chunked_columns
 from shoplens.propensity.config import InsufficientHistoryError, PropensityConfig
 from shoplens.propensity.features import snapshot
 from shoplens.propensity.history import (
@@ -18,6 +19,7 @@ from shoplens.propensity.history import (
     _to_day,
     prepare_history,
 )
+from shoplens.propensity.models import population_columns
 from shoplens.propensity.served import ServedPropensity, fit_served, load_served
 from shoplens.propensity.train import check_trainable
 
@@ -52,10 +54,12 @@ SCORE_COLUMNS: list[str] = [
 def score_snapshot(model: ServedPropensity, history: History, cutoff_day: int, window_days: int,
                    is_current: bool) -> pd.DataFrame:
     """One row per customer known at ``cutoff_day``: the served model's score, its reasons and
-    every model's score (the GRU's are null when it was not trained)."""
-    snap = snapshot(history, cutoff_day, model.encoder.weeks)
-    cols = model.score(snap, window_days)
+    every model's score (the GRU's are null when it was not trained). Sequences are built and
+    scored in chunks of customers (:mod:`shoplens.propensity.chunks`)."""
+    snap = snapshot(history, cutoff_day, model.encoder.weeks, sequences=False)
     n = len(snap.index)
+    cols = chunked_columns(history, cutoff_day, model.encoder.weeks, lambda part, fixed: model.score(
+        part, window_days, fixed), population_columns(snap, window_days), n, snap.index)
     for name in ("p_rnn_gru", "expected_purchases_rnn_gru"):
         if cols[name] is None:
             cols[name] = np.full(n, np.nan)

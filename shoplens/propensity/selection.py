@@ -17,13 +17,16 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import numpy as np
+
+from shoplens.propensity.chunks import chunked_columns, snapshot_rows
 from shoplens.propensity.config import GRU_MODELS, InsufficientHistoryError, PropensityConfig
 from shoplens.propensity.evaluation import validation_metrics
 from shoplens.propensity.features import snapshot, window_counts
 from shoplens.propensity.history import History, _day_to_date
 from shoplens.propensity.importance import permutation_importance
-from shoplens.propensity.models import model_columns, served_scores
-from shoplens.propensity.train import fit_gru, prepare_training
+from shoplens.propensity.models import model_columns, population_columns, served_scores
+from shoplens.propensity.train import _hashed_ids, fit_gru, prepare_training, stable_uniform
 
 #: Baselines in the order that wins a tie of validation AUC.
 BASELINE_ORDER = ("logreg", "bgnbd", "rfm_heuristic")
@@ -77,7 +80,7 @@ def select_model(history: History, train_end_day: int, cfg: PropensityConfig) ->
     except InsufficientHistoryError as exc:
         return fallback_selection(f"too little history for a validation cut-off at {_day_to_date(v)}"
                                   f" (the training end minus one label window): {exc}")
-    snap = snapshot(history, v, cfg.sequence_weeks)
+    snap = snapshot(history, v, cfg.sequence_weeks, sequences=False, only=_validation_customers(history, cfg))
     y = window_counts(history, snap.index, v + 1, train_end_day) > 0
     if not 0 < y.sum() < len(y):
         return fallback_selection(f"the validation window {_day_to_date(v + 1)} .. {_day_to_date(train_end_day)}"
@@ -85,16 +88,31 @@ def select_model(history: History, train_end_day: int, cfg: PropensityConfig) ->
     start = time.perf_counter()
     probe, probe_note = _fit_probe(ts, pcfg)
     probe_seconds = time.perf_counter() - start
-    cols = model_columns(probe, ts.baselines, ts.encoder, snap, cfg.label_window_days)
+    cols = chunked_columns(history, v, cfg.sequence_weeks, lambda part, fixed: model_columns(
+        probe, ts.baselines, ts.encoder, part, cfg.label_window_days, fixed),
+        population_columns(snap, cfg.label_window_days), len(y), snap.index)
     names = [m for m in BASELINE_ORDER + GRU_MODELS if _available(cols, m)]
     metrics = {m: validation_metrics(y, served_scores(cols, m, cfg.label_window_days)[0]) for m in names}
     served, reason = _choose(metrics, cfg, probe_note)
-    importance = permutation_importance(probe, ts.baselines, ts.encoder, snap, y, cfg.seed)
+    importance = permutation_importance(probe, ts.baselines, ts.encoder,
+                                        lambda rows: snapshot_rows(history, v, cfg.sequence_weeks, snap.index[rows]),
+                                        y, cfg.seed)
     info = {"seconds": round(probe_seconds, 1), "note": probe_note}
     if probe is not None:
         info.update(probe.metadata["training_metrics"])
     return Selection(served, reason, "", str(_day_to_date(v)), str(_day_to_date(train_end_day)),
                      metrics, importance, info)
+
+
+def _validation_customers(history: History, cfg: PropensityConfig):
+    """None (every customer), or a mask of ``max_validation_customers`` drawn by a hash of the id."""
+    n = len(history.customer_ids)
+    if n <= cfg.max_validation_customers:
+        return None
+    order = np.argsort(stable_uniform(_hashed_ids(history), 1), kind="stable")
+    mask = np.zeros(n, dtype=bool)
+    mask[order[:cfg.max_validation_customers]] = True
+    return mask
 
 
 def _fit_probe(ts, pcfg: PropensityConfig):

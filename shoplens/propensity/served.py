@@ -45,9 +45,12 @@ class ServedPropensity:
     def served_model(self) -> str:
         return self.selection.served_model
 
-    def score(self, snap: Snapshot, window_days: int) -> dict:
-        """Every model's columns, the served ``purchase_probability`` / ``expected_purchases`` and reasons."""
-        cols = model_columns(self.gru, self.baselines, self.encoder, snap, window_days)
+    def score(self, snap: Snapshot, window_days: int, fixed: dict | None = None) -> dict:
+        """Every model's columns, the served ``purchase_probability`` / ``expected_purchases`` and reasons.
+
+        ``fixed``: the population's BG/NBD and naive-rate columns for these rows
+        (:func:`shoplens.propensity.models.population_columns`; from ``snap`` when None)."""
+        cols = model_columns(self.gru, self.baselines, self.encoder, snap, window_days, fixed)
         cols["purchase_probability"], cols["expected_purchases"] = served_scores(cols, self.served_model,
                                                                                  window_days)
         for k, values in enumerate(reasons(self.baselines, self.encoder, snap), start=1):
@@ -125,7 +128,7 @@ def load_served(model_dir: str | Path, history: History, train_end_day: int) -> 
     gru = None
     if meta.get("gru"):
         _configure_tensorflow(cfg.seed, cfg.threads)
-        net = build_network(encoder.weeks, len(encoder.channels), len(encoder.static_names), cfg,
+        net = build_network(encoder.n_steps, len(encoder.channels), len(encoder.static_names), cfg,
                             meta["gru"]["logit_offset"])
         net.load_weights(str(folder / "model.weights.h5"))
         gru = TrainedPropensity(network=net, encoder=encoder, metadata=dict(meta["gru"], config=meta["config"]))

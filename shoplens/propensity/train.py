@@ -24,7 +24,7 @@ from shoplens.propensity.config import (
     PropensityConfig,
 )
 from shoplens.propensity.encoding import Encoder
-from shoplens.propensity.features import Snapshot, _rows, snapshot, window_counts
+from shoplens.propensity.features import Snapshot, snapshot, window_counts
 from shoplens.propensity.history import History, _date_to_day, _day_to_date
 from shoplens.propensity.network import (
     TrainedPropensity,
@@ -122,9 +122,11 @@ def _training_set(history: History, cutoffs: Sequence[int], cfg: PropensityConfi
     row_share = min(1.0, cfg.max_train_rows / max(n_rows, 1))
     snaps, labels, counts = [], [], []
     for c in cutoffs:
-        s = snapshot(history, c, cfg.sequence_weeks, only=sampled)
-        if row_share < 1.0:
-            s = _rows(s, stable_uniform(hashed[s.index], int(c) + 1) < row_share)
+        only = sampled & (history.birth_day <= c)
+        if row_share < 1.0:  # draw the rows first: only they get sequences
+            idx = np.flatnonzero(only)
+            only[idx[stable_uniform(hashed[idx], int(c) + 1) >= row_share]] = False
+        s = snapshot(history, c, cfg.sequence_weeks, only=only)
         y = window_counts(history, s.index, c + 1, c + cfg.label_window_days)
         snaps.append(s)
         counts.append(y)
@@ -212,7 +214,7 @@ def prepare_training(history: History, train_end: dt.date | int, cfg: Propensity
     snaps, labels, counts, is_val = _training_set(history, cutoffs, cfg)
     y = np.concatenate(labels)
     _require_labels(cutoffs, int(y.sum()), int(len(y) - y.sum()))  # again after sampling
-    encoder = Encoder.fit(snaps, history.channels, cfg.sequence_weeks)
+    encoder = Encoder.fit(snaps, history.channels, cfg.sequence_weeks, step_weeks=cfg.sequence_step_weeks)
     baselines = fit_baselines(snaps, labels, encoder, cfg)
     return TrainingSet(end, list(cutoffs), snaps, labels, counts, is_val, encoder, baselines)
 
@@ -235,12 +237,14 @@ def _gru_arrays(ts: TrainingSet, cfg: PropensityConfig):
         raise InsufficientHistoryError(
             f"too little history to train: a split has no purchasing customer. {_FIX}"
         )
-    # shuffle once with the seed, then let Keras shuffle per epoch (seeded too)
-    order = np.random.default_rng(cfg.seed + 1).permutation(int((~va).sum()))
-    x_tr = {"sequence": seq[~va][order], "static": static[~va][order]}
-    y_tr = {"purchase": y[~va][order, None], "count": cnt[~va][order, None]}
-    x_va = {"sequence": seq[va], "static": static[va]}
-    y_va = {"purchase": y[va, None], "count": cnt[va, None]}
+    # shuffle once with the seed, then let Keras shuffle per epoch (seeded too); one copy per side
+    tr = np.flatnonzero(~va)[np.random.default_rng(cfg.seed + 1).permutation(int((~va).sum()))]
+    vi = np.flatnonzero(va)
+    x_tr = {"sequence": seq[tr], "static": static[tr]}
+    x_va = {"sequence": seq[vi], "static": static[vi]}
+    del seq
+    y_tr = {"purchase": y[tr, None], "count": cnt[tr, None]}
+    y_va = {"purchase": y[vi, None], "count": cnt[vi, None]}
     return x_tr, y_tr, x_va, y_va
 
 
@@ -253,8 +257,9 @@ def fit_gru(ts: TrainingSet, cfg: PropensityConfig) -> TrainedPropensity:
     tf = _configure_tensorflow(cfg.seed, cfg.threads)
     import keras
 
-    net = build_network(cfg.sequence_weeks, len(ts.encoder.channels), x_tr["static"].shape[1], cfg,
+    net = build_network(ts.encoder.n_steps, len(ts.encoder.channels), x_tr["static"].shape[1], cfg,
                         math.log(pos_weight))
+    _start_from_logreg(net, ts.baselines.logreg, math.log(pos_weight))
     net.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate),
         loss={"purchase": _weighted_bce(pos_weight), "count": keras.losses.Poisson()},
@@ -280,6 +285,19 @@ def fit_gru(ts: TrainingSet, cfg: PropensityConfig) -> TrainedPropensity:
            "stopped_by_time_budget": bool(budget is not None and budget.hit)}
     meta = _gru_metadata(ts, cfg, pos_weight, fit)
     return TrainedPropensity(network=net, encoder=ts.encoder, metadata=meta)
+
+
+def _start_from_logreg(net, logreg, logit_offset: float) -> None:
+    """Start the network at the fitted logistic regression: the wide logit takes its
+    coefficients (on the same standardised inputs; the class weighting's offset added) and the
+    deep logit starts at zero, so the GRU only has to learn what the regression misses and a
+    short first pass is already as good as the regression on the training cut-offs."""
+    scaler, clf = logreg[0], logreg[-1]
+    w = clf.coef_[0] / scaler.scale_
+    bias = float(clf.intercept_[0] - np.sum(w * scaler.mean_) + logit_offset)
+    net.get_layer("wide_logit").set_weights([w.astype("float32")[:, None], np.array([bias], dtype="float32")])
+    deep = net.get_layer("deep_logit")
+    deep.set_weights([np.zeros_like(v) for v in deep.get_weights()])
 
 
 def _gru_metadata(ts: TrainingSet, cfg: PropensityConfig, pos_weight: float, fit: dict) -> dict:

@@ -73,8 +73,10 @@ def test_every_order_free_gives_purchase_predictions_and_zero_clv():
     assert status["status"] == "degraded" and "no spend to model" in status["reason"]
     rev = ev.loc[(ev["task"] == "revenue") & (ev["slice"] == "all")].set_index("metric")["value"]
     assert rev["interval_coverage_80_closed"] == 1.0  # revenue 0 predicted, 0 observed
-    # randomised PIT of a point mass is uniform: 80 % up to sampling error (3,000 customers)
-    assert abs(rev["interval_coverage_80"] - 0.8) < 0.04
+    # the randomised PIT of a point mass predicted and observed is U(0, 1): exactly 80 % on average,
+    # and the inner split learns the nominal levels
+    assert abs(rev["interval_coverage_80_model"] - 0.8) < 1e-9
+    assert abs(rev["interval_coverage_80"] - 0.8) < 1e-6
 
 
 def test_constant_spend_recorded_at_the_boundary():
@@ -113,6 +115,13 @@ def test_holdout_intervals_cover_eighty_percent(bgnbd_run):
     # the plain closed interval over-covers: revenue 0 is a point mass at p10
     closed = ev.loc[ev["metric"] == "interval_coverage_80_closed", "value"].iloc[0]
     assert closed > cov[("revenue", "all")]
+    # the levels come from the inner split (90-day window before as_of_date), near nominal on BG/NBD data
+    window = ev.loc[ev["metric"] == "interval_calibration_window_days", "value"].iloc[0]
+    assert window == HOLDOUT_DAYS
+    levels = ev.loc[ev["metric"].isin(["interval_level_low", "interval_level_high"])]
+    assert len(levels) == 40 and levels["value"].sub(np.where(levels["metric"] == "interval_level_low", 0.1, 0.9)).abs().max() < 0.06
+    model = ev.loc[ev["metric"] == "interval_coverage_80_model"].set_index(["task", "slice"])["value"]
+    assert abs(model[("revenue", "all")] - 0.8) < 0.05 and len(model) == 22
     # the interval covers the customer's own randomness, not only the parameters'
     assert (pred["clv_p90"] - pred["clv_p10"]).median() > 0.5 * pred["clv"].median()
 

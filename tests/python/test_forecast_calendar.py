@@ -128,7 +128,9 @@ def test_served_backtest_is_chosen_on_earlier_origins_only(demand_small):
     served, candidates = F.backtest_candidates(demand_small, config)
     assert served["origin_date"].nunique() == 2
     # the holidays of the first months make calendar terms, so the weekly SARIMA joins
-    assert set(candidates["candidate"]) == {"backbone", "backbone_weekly", "seasonal_naive"}
+    assert set(candidates["candidate"]) == {"backbone", "backbone_weekly", "seasonal_naive",
+                                            "profile", "combination"}
+    assert set(served["method"]) == {"combination"}
     # the later origin's served forecast must not change when data after it changes
     last_origin = pd.to_datetime(served["origin_date"]).max()
     cut = demand_small[pd.to_datetime(demand_small["demand_date"]) <= last_origin]
@@ -138,7 +140,8 @@ def test_served_backtest_is_chosen_on_earlier_origins_only(demand_small):
     key = pd.to_datetime(served["origin_date"]) == last_origin
     assert np.allclose(served.loc[key, "point_forecast"], again.loc[key, "point_forecast"])
     rows = metrics.evaluation_rows(served, as_of_date=dt.date(2025, 1, 1), candidates=candidates)
-    assert {"demand_forecast", "seasonal_naive", "sarima", "sarima_weekly"} <= set(
+    assert {"demand_forecast", "seasonal_naive", "sarima", "sarima_weekly", "profile_poisson",
+            "combination"} <= set(
         rows["model_name"])
 
 
@@ -167,7 +170,9 @@ def test_status_counts_weekly_model_series_by_reason():
     forecasts = pd.DataFrame({
         "series_level": ["total", "category", "category", "product"],
         "series_key": ["all", "a", "b", "p"], "measure": "units",
-        "method": ["sarima", "sarima", "sarima", "croston_sba"],
+        "method": ["combination", "sarima", "sarima", "croston_sba"],
+        "model_order": ["MEAN(SARIMA(1,0,1)(0,1,1)[7], PROFILE(weekday,yearly_k=1,log))",
+                        "SARIMA(1,0,0)(0,1,1)[7]", "SARIMA(0,0,1)(0,1,1)[7]", "SBA(alpha=0.1)"],
         "has_yearly_terms": [True, False, False, False],
         "fit_note": ["yearly terms: 1 harmonics", "weekly model: 400 days < 548 for yearly terms",
                      "no calendar regressors", "intermittent (ADI 2.00)"],
@@ -177,6 +182,7 @@ def test_status_counts_weekly_model_series_by_reason():
                          dt.date(2025, 1, 1))
     assert st.status == "ok"
     reason = st.frame()["reason"].iloc[0]
-    assert "SARIMA series with yearly terms: 1" in reason
-    assert "too short for yearly terms: 1; because the weekly model won the backtest: 1" in reason
+    # the combination counts by its SARIMA member; Croston has none
+    assert "series with a SARIMA: 3, with yearly terms: 1" in reason
+    assert "too short for yearly terms: 1" in reason
     assert "series with conformal intervals: 2 of 4" in reason

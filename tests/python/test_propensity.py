@@ -206,3 +206,67 @@ def test_evaluate_scores_metrics_and_calibration():
     top = v["rnn_gru", "decile=1", "calibration_observed"]
     bottom = v["rnn_gru", "decile=10", "calibration_observed"]
     assert top > bottom + 0.25  # p spans 0.01 .. 0.6, so deciles 1 and 10 differ by ~0.5
+
+
+def test_sequence_steps_sum_weeks_and_mask_only_steps_wholly_before_birth():
+    """step_weeks=2 over 7 weeks: 4 steps, the first padded with one week before the window."""
+    orders = _orders([("a", "2024-03-31", 10.0, True), ("a", "2024-03-24", 4.0, True),
+                      ("a", "2024-03-17", 6.0, True), ("b", "2024-02-01", 5.0, True),
+                      ("b", "2024-03-27", 3.0, True)])
+    hist = P.prepare_history(orders, NO_SESSIONS, _customers(["a", "b"]))
+    snap = P.snapshot(hist, dt.date(2024, 3, 31), weeks=7)
+    weekly = P.Encoder.fit([snap], hist.channels, 7)
+    enc = P.Encoder.fit([snap], hist.channels, 7, step_weeks=2)
+    assert weekly.n_steps == 7 and enc.n_steps == 4
+    x = enc.sequence(snap)
+    assert x.shape == (2, 4, 2)
+    # a: born 14 days before the cut-off (3 weeks observed: weeks 4, 5, 6 of 0..6); padded
+    # weeks -1..6 in steps (-1, 0), (1, 2), (3, 4), (5, 6): steps 0 and 1 masked, step 2 half observed
+    assert (x[0, :2] == -99.0).all() and (x[0, 2:] != -99.0).all()
+    assert (x[1] != -99.0).all()  # b: born 59 days before, every week observed
+    mean, std = np.asarray(enc.seq_mean), np.asarray(enc.seq_std)
+    raw = np.expm1(x[0, 2:] * std + mean)  # back to the sums: purchase days and revenue per step
+    np.testing.assert_allclose(raw, [[1.0, 6.0], [2.0, 14.0]], rtol=1e-5)
+    np.testing.assert_allclose(np.expm1(x[1, 3] * std + mean), [1.0, 3.0], rtol=1e-5)
+
+
+def test_scores_in_chunks_equal_scores_at_once(monkeypatch):
+    """score_snapshot builds sequences a chunk of customers at a time: any chunk size gives the
+    same table (BG/NBD is fitted once on the whole population)."""
+    from shoplens.datagen import generate_shop
+    from shoplens.propensity import chunks
+    from shoplens.testing.propensity_marts import marts_from_raw
+
+    marts = marts_from_raw(generate_shop(n_customers=500, n_days=300, seed=6))
+    hist = P.prepare_history(marts["orders"], marts["sessions"], marts["customers"])
+    end = hist.last_data_day
+    cfg = P.PropensityConfig(n_cutoffs=2)
+    ts = P.prepare_training(hist, end - 30, cfg)
+    model = P.ServedPropensity(P.Selection("logreg", "test"), ts.encoder, ts.baselines, None,
+                               {"model_version": "test", "train_end_date": "2024-01-01"})
+    whole = P.score_snapshot(model, hist, end, 30, True)
+    monkeypatch.setattr(chunks.snapshot_chunks, "__defaults__", (37,))
+    monkeypatch.setattr(chunks.chunked_columns, "__defaults__", (37,))
+    parts = P.score_snapshot(model, hist, end, 30, True)
+    assert len(whole) > 37 * 5 and whole["customer_id"].is_unique
+    pd.testing.assert_frame_equal(whole, parts)
+    assert whole["reason_1"].notna().all() and whole["p_bgnbd"].notna().any()
+    # a slice of customers keeps the shop's event channels even when it holds no session row
+    empty = chunks.customer_slice(hist, 0, 0)
+    assert len(empty.s_cust) == 0 and empty.channels == hist.channels
+
+
+def test_validation_customers_are_capped_by_a_hash_of_the_id_not_the_seed():
+    from shoplens.propensity.selection import _validation_customers
+
+    ids = [f"c{i}" for i in range(300)]
+    orders = _orders([(c, "2024-03-01", 5.0, True) for c in ids])
+    hist = P.prepare_history(orders, NO_SESSIONS, _customers(ids))
+    assert _validation_customers(hist, P.PropensityConfig(max_validation_customers=300)) is None
+    a = _validation_customers(hist, P.PropensityConfig(max_validation_customers=120, seed=1))
+    b = _validation_customers(hist, P.PropensityConfig(max_validation_customers=120, seed=2))
+    assert a.sum() == 120 and (a == b).all()
+    # the same customers whatever the order of the rows
+    again = P.prepare_history(orders.iloc[::-1], NO_SESSIONS, _customers(ids[::-1]))
+    c = _validation_customers(again, P.PropensityConfig(max_validation_customers=120))
+    assert set(again.customer_ids[c]) == set(hist.customer_ids[a])
