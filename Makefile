@@ -94,9 +94,10 @@ sqlmesh-parity: $(STAMP)
 	$(PY) -m sqlmesh_project.parity $(or $(DUCKDB_PATH),warehouse.duckdb) $(or $(SQLMESH_DUCKDB_PATH),sqlmesh_warehouse.duckdb)
 	$(SQLMESH) --gateway parity table_diff 'dbt.main.fct_orders:main.fct_orders' --on order_id
 
-## test-sqlmesh: build a generated shop with dbt and with SQLMesh and compare every table (issue 13)
+## test-sqlmesh: build a generated shop with dbt and with SQLMesh and compare every table (issue 13;
+## also part of make test)
 test-sqlmesh: $(STAMP)
-	SHOPLENS_SQLMESH_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/python/test_sqlmesh_parity.py
+	$(PY) -m pytest -q -p no:cacheprovider tests/python/test_sqlmesh_parity.py
 
 ## fuzz: every property-based suite (pytest marker `fuzz`) with many examples
 ## (FUZZ=1; FUZZ_EXAMPLES, default 200, sets how many). `make test` runs a few.

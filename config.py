@@ -10,7 +10,7 @@ import os
 from sqlmesh.core.config import ModelDefaultsConfig
 from sqlmesh.dbt.loader import sqlmesh_config
 
-from sqlmesh_project import engine
+from sqlmesh_project import engine, loader
 from sqlmesh_project.loader import ShoplensDbtLoader
 
 # SQLMesh reads profiles from DBT_PROFILES_DIR first: point it at the copy
@@ -29,3 +29,5 @@ config = sqlmesh_config(
     project="shoplens",
     loader=ShoplensDbtLoader,
 )
+# SQLMesh's model cache (.cache/) is keyed on the config: a change to the loader's code is one.
+config.loader_kwargs["code"] = loader.code_fingerprint()

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import json
 import typing as t
@@ -28,10 +30,13 @@ SCHEMA = "main"
 COLUMNS_PATH = Path(__file__).resolve().parent / "columns.json"
 
 
+@functools.cache
 def _yaml_configs() -> dict[str, dict[str, t.Any]]:
+    """Every dbt Python model's ``config:`` block, read once per process (20 native
+    models ask for theirs while SQLMesh loads the project)."""
     configs: dict[str, dict[str, t.Any]] = {}
     for path in sorted((engine.ROOT / "python_models").rglob("*.yml")):
-        for node in (yaml.safe_load(path.read_text()) or {}).get("models", []):
+        for node in (yaml.load(path.read_text(), Loader=engine.YAML_LOADER) or {}).get("models", []):
             configs[node["name"]] = dict(node.get("config") or {})
     return configs
 
@@ -42,7 +47,7 @@ def model_settings(name: str) -> dict[str, str]:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     env.globals["var"] = lambda var, default=None: variables.get(var, default)
     env.globals["none"] = None
-    config = _yaml_configs().get(name)
+    config = copy.deepcopy(_yaml_configs().get(name))
     if config is None:
         raise KeyError(f"no dbt Python model {name!r} in python_models/*.yml")
     return {

@@ -29,6 +29,8 @@ PROFILES_DIR = Path(__file__).resolve().parent
 VARS_ENV = "SHOPLENS_VARS"
 SQLMESH_DB_ENV = "SQLMESH_DUCKDB_PATH"
 # What the root profiles.yml sets for dbt (settings), without its templates.
+# libyaml's parser when PyYAML has it (the project's YAML is read on every plan).
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DUCKDB_SETTINGS = {"TimeZone": "UTC", "preserve_insertion_order": False}
 
 
@@ -49,7 +51,7 @@ class ShoplensDuckDBConfig(DuckDBConnectionConfig):
 
 def shoplens_vars() -> dict[str, t.Any]:
     """dbt_project.yml's vars, then ``SHOPLENS_VARS`` (a JSON object) over them."""
-    project = yaml.safe_load((ROOT / "dbt_project.yml").read_text())
+    project = yaml.load((ROOT / "dbt_project.yml").read_text(), Loader=YAML_LOADER)
     merged = dict(project.get("vars") or {})
     text = os.environ.get(VARS_ENV, "").strip()
     if text:

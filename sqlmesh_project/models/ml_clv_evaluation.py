@@ -2,7 +2,6 @@
 
 from sqlmesh import model
 
-from shoplens.clv import pipeline
 from sqlmesh_project.dbt_inputs import (
     columns_of,
     model_settings,
@@ -15,14 +14,16 @@ SETTINGS = model_settings("ml_clv_evaluation")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
 
 
-@model("main.ml_clv_evaluation", kind="FULL", columns=columns_of("ml_clv_evaluation"), depends_on=["main.customer_btyd_summary", "main.ml_clv_parameters", "main.ml_clv_predictions", "main.as_of", "main.fct_orders", "main.holdout_orders"])
+@model("main.ml_clv_evaluation", kind="FULL", columns=columns_of("ml_clv_evaluation"), depends_on=["main.customer_btyd_summary", "main.ml_clv_parameters", "main.ml_clv_predictions", "main.as_of", "main.fct_orders", "main.holdout_orders", "main.dim_customers"])
 def execute(context, **kwargs):
-    """Refs in, pipeline out."""
+    """Refs in, pipeline out (imported here: loading the project for a plan does not need it)."""
     del kwargs
+    from shoplens.clv import pipeline
     assert PACKAGE and SETTINGS is not None
     config, backtest_days = pipeline.config_from_dbt(SETTINGS.get)
     frame = pipeline.build_evaluation(
         read(context, "customer_btyd_summary"), read(context, "ml_clv_parameters"), read(context, "as_of"),
         read(context, "fct_orders"), read(context, "holdout_orders"), config, backtest_days,
+        **pipeline.covariate_args(read(context, "dim_customers"), SETTINGS.get),
     )
     yield from rows_of(frame)

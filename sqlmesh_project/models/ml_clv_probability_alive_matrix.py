@@ -2,7 +2,6 @@
 
 from sqlmesh import model
 
-from shoplens.clv import pipeline
 from sqlmesh_project.dbt_inputs import (
     columns_of,
     model_settings,
@@ -17,8 +16,9 @@ PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans
 
 @model("main.ml_clv_probability_alive_matrix", kind="FULL", columns=columns_of("ml_clv_probability_alive_matrix"), depends_on=["main.customer_btyd_summary", "main.ml_clv_parameters", "main.as_of", "main.holdout_orders"])
 def execute(context, **kwargs):
-    """Refs in, pipeline out."""
+    """Refs in, pipeline out (imported here: loading the project for a plan does not need it)."""
     del kwargs
+    from shoplens.clv import pipeline
     assert PACKAGE and SETTINGS is not None
     config, _ = pipeline.config_from_dbt(SETTINGS.get)
     frame = pipeline.build_diagnostic(

@@ -2,8 +2,6 @@
 
 from sqlmesh import model
 
-from shoplens.recommend import configs_from_dbt
-from shoplens.recommend.pipeline import build_profiles
 from sqlmesh_project.dbt_inputs import (
     columns_of,
     model_settings,
@@ -18,8 +16,10 @@ PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans
 
 @model("main.ml_customer_profiles", kind="FULL", columns=columns_of("ml_customer_profiles"), depends_on=["main.fct_order_items", "main.dim_products", "main.as_of"])
 def execute(context, **kwargs):
-    """Refs in, pipeline out."""
+    """Refs in, pipeline out (imported here: loading the project for a plan does not need it)."""
     del kwargs
+    from shoplens.recommend import configs_from_dbt
+    from shoplens.recommend.pipeline import build_profiles
     assert PACKAGE and SETTINGS is not None
     _, profile_cfg = configs_from_dbt(SETTINGS.get)
     items = read(context, "fct_order_items", "customer_id, order_id, product_id, order_date, is_purchase, category,"

@@ -2,7 +2,6 @@
 
 from sqlmesh import model
 
-from shoplens.forecast import pipeline
 from sqlmesh_project.dbt_inputs import (
     columns_of,
     model_settings,
@@ -15,10 +14,12 @@ SETTINGS = model_settings("ml_demand_forecast")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
 
 
-@model("main.ml_demand_forecast", kind="FULL", columns=columns_of("ml_demand_forecast"), depends_on=["main.demand_daily", "main.as_of"])
+@model("main.ml_demand_forecast", kind="FULL", columns=columns_of("ml_demand_forecast"), depends_on=["main.demand_daily", "main.as_of", "main.dim_customers"])
 def execute(context, **kwargs):
-    """Refs in, pipeline out."""
+    """Refs in, pipeline out (imported here: loading the project for a plan does not need it)."""
     del kwargs
+    from shoplens.forecast import pipeline
     assert PACKAGE and SETTINGS is not None
-    frame = pipeline.build_forecast(read(context, "demand_daily"), read(context, "as_of"), SETTINGS)
+    frame = pipeline.build_forecast(read(context, "demand_daily"), read(context, "as_of"), SETTINGS,
+                                   read(context, "dim_customers"))
     yield from rows_of(frame)

@@ -2,7 +2,6 @@
 
 from sqlmesh import model
 
-from shoplens.forecast import pipeline
 from sqlmesh_project.dbt_inputs import (
     columns_of,
     model_settings,
@@ -17,8 +16,9 @@ PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans
 
 @model("main.ml_forecast_status", kind="FULL", columns=columns_of("ml_forecast_status"), depends_on=["main.as_of", "main.ml_demand_forecast", "main.ml_forecast_evaluation"])
 def execute(context, **kwargs):
-    """Refs in, pipeline out."""
+    """Refs in, pipeline out (imported here: loading the project for a plan does not need it)."""
     del kwargs
+    from shoplens.forecast import pipeline
     assert PACKAGE and SETTINGS is not None
     frame = pipeline.build_status(
         read(context, "as_of"), read(context, "ml_demand_forecast"),

@@ -2,7 +2,6 @@
 
 from sqlmesh import model
 
-from shoplens.recommend.pipeline import profile_status
 from sqlmesh_project.dbt_inputs import (
     columns_of,
     model_settings,
@@ -17,8 +16,9 @@ PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans
 
 @model("main.ml_profiles_status", kind="FULL", columns=columns_of("ml_profiles_status"), depends_on=["main.ml_customer_profiles", "main.as_of"])
 def execute(context, **kwargs):
-    """Refs in, pipeline out."""
+    """Refs in, pipeline out (imported here: loading the project for a plan does not need it)."""
     del kwargs
+    from shoplens.recommend.pipeline import profile_status
     assert PACKAGE and SETTINGS is not None
     profiles = read(context, "ml_customer_profiles", "n_profiles, model_version, silhouette")
     frame = profile_status(profiles, read(context, "as_of"))

@@ -2,7 +2,6 @@
 
 from sqlmesh import model
 
-from shoplens.propensity import pipeline
 from sqlmesh_project.dbt_inputs import (
     columns_of,
     model_settings,
@@ -17,8 +16,9 @@ PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans
 
 @model("main.ml_propensity_evaluation", kind="FULL", columns=columns_of("ml_propensity_evaluation"), depends_on=["main.as_of", "main.ml_purchase_propensity", "main.holdout_orders", "main.fct_orders"])
 def execute(context, **kwargs):
-    """Refs in, pipeline out."""
+    """Refs in, pipeline out (imported here: loading the project for a plan does not need it)."""
     del kwargs
+    from shoplens.propensity import pipeline
     assert PACKAGE and SETTINGS is not None
     columns = "customer_id, ordered_at, is_purchase"
     frame = pipeline.build_evaluation(

@@ -2,8 +2,6 @@
 
 from sqlmesh import model
 
-from shoplens.recommend import configs_from_dbt
-from shoplens.recommend.pipeline import build_evaluation
 from sqlmesh_project.dbt_inputs import (
     columns_of,
     model_settings,
@@ -18,8 +16,10 @@ PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans
 
 @model("main.ml_recommend_evaluation", kind="FULL", columns=columns_of("ml_recommend_evaluation"), depends_on=["main.fct_order_items", "main.holdout_order_items", "main.product_affinity", "main.ml_customer_profiles", "main.as_of", "main.customer_product_browsing"])
 def execute(context, **kwargs):
-    """Refs in, pipeline out."""
+    """Refs in, pipeline out (imported here: loading the project for a plan does not need it)."""
     del kwargs
+    from shoplens.recommend import configs_from_dbt
+    from shoplens.recommend.pipeline import build_evaluation
     assert PACKAGE and SETTINGS is not None
     recommend_cfg, _ = configs_from_dbt(SETTINGS.get)
     columns = "customer_id, order_id, product_id, order_date, is_purchase, category, line_amount"

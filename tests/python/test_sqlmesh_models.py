@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -68,3 +69,20 @@ def test_sqlmesh_unit_test_file_holds_the_dbt_cases():
     assert len(cases) == len(unit_tests.CASES) == 4
     rfm = cases["test_customer_rfm_scores_ties_and_boundaries"]
     assert [r["rfm_cell"] for r in rfm["outputs"]["query"]["rows"]] == ["412", "412", "324", "235", "111"]
+
+
+def _refs(path: Path, pattern: str) -> list[str]:
+    return sorted(set(re.findall(pattern, path.read_text())))
+
+
+def test_every_native_model_reads_the_refs_its_dbt_adapter_reads():
+    # an adapter that gains an input (dim_customers for the CLV covariates) and a native model that
+    # does not made the two tools' forecasts and CLV intervals differ
+    for adapter in sorted((REPO / "python_models").rglob("ml_*.py")):
+        native = REPO / "sqlmesh_project" / "models" / adapter.name
+        dbt_refs = _refs(adapter, r'dbt\.ref\("(\w+)"\)')
+        native_refs = _refs(native, r'read\(context, "(\w+)"')
+        declared = re.search(r"depends_on=\[([^\]]*)\]", native.read_text())[1]
+        read_by_dbt = _refs(adapter, r'dbt\.ref\("(\w+)"\)\.(?:df|project)')
+        assert native_refs == read_by_dbt, adapter.name
+        assert sorted(re.findall(r'"main\.(\w+)"', declared)) == dbt_refs, adapter.name
