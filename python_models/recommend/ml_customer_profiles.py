@@ -9,7 +9,14 @@ def model(dbt, session):
     from shoplens.recommend import configs_from_dbt
     from shoplens.recommend.pipeline import build_profiles
 
-    _, profile_cfg = configs_from_dbt(dbt.config.get)
+    # literal dbt.config.get calls: dbt passes a Python model only the config keys it sees
+    settings = {
+        "seed": dbt.config.get("seed"),
+        "profile_max_clusters": dbt.config.get("profile_max_clusters"),
+        "profile_max_components": dbt.config.get("profile_max_components"),
+        "profile_energy": dbt.config.get("profile_energy"),
+    }
+    _, profile_cfg = configs_from_dbt(settings.get)
     items = dbt.ref("fct_order_items").project(
         "customer_id, order_id, product_id, order_date, is_purchase, category, line_amount, discount, unit_price"
     ).df()

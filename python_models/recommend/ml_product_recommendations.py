@@ -11,7 +11,24 @@ def model(dbt, session):
     from shoplens.recommend import configs_from_dbt
     from shoplens.recommend.pipeline import build_recommendations
 
-    recommend_cfg, _ = configs_from_dbt(dbt.config.get)
+    # literal dbt.config.get calls: dbt passes a Python model only the config keys it sees
+    settings = {
+        "seed": dbt.config.get("seed"),
+        "recommend_top_k": dbt.config.get("recommend_top_k"),
+        "recommend_factors_grid": dbt.config.get("recommend_factors_grid"),
+        "recommend_alpha_grid": dbt.config.get("recommend_alpha_grid"),
+        "recommend_regularization": dbt.config.get("recommend_regularization"),
+        "recommend_iterations": dbt.config.get("recommend_iterations"),
+        "recommend_popularity_days": dbt.config.get("recommend_popularity_days"),
+        "recommend_validation_days": dbt.config.get("recommend_validation_days"),
+        "recommend_validation_max_customers": dbt.config.get("recommend_validation_max_customers"),
+        "recommend_fallback_z": dbt.config.get("recommend_fallback_z"),
+        "recommend_min_orders": dbt.config.get("recommend_min_orders"),
+        "recommend_view_weight": dbt.config.get("recommend_view_weight"),
+        "recommend_cart_weight": dbt.config.get("recommend_cart_weight"),
+        "recommend_num_threads": dbt.config.get("recommend_num_threads"),
+    }
+    recommend_cfg, _ = configs_from_dbt(settings.get)
     items = dbt.ref("fct_order_items").project("customer_id, order_id, product_id, order_date, is_purchase").df()
     customers = dbt.ref("dim_customers").project("customer_id").df()
     browsing = dbt.ref("customer_product_browsing").df()

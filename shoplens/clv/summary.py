@@ -137,8 +137,10 @@ def _group(*columns) -> tuple[np.ndarray, np.ndarray]:
     """Unique rows of (frequency, recency, T)-like columns and each row's index into them.
 
     Ages measured in whole days (days, or days / 7 for weeks) are packed into
-    one integer key and factorised (a hash, ~0.1 s at a million rows); other
-    values fall back to a pandas grouping on the floats.
+    one integer key and factorised (~0.1 s at a million rows); other values
+    fall back to a pandas grouping on the floats. The unique rows come out
+    sorted, so they (and every simulation drawn over them, such as the CLV
+    intervals) do not depend on the order of the input rows.
     """
     values = np.column_stack([np.asarray(c, dtype=float) for c in columns])
     sevenths = np.round(values * 7.0)
@@ -149,14 +151,14 @@ def _group(*columns) -> tuple[np.ndarray, np.ndarray]:
             key = np.zeros(len(values), dtype=np.int64)
             for j in range(values.shape[1]):
                 key = key * base[j] + ints[:, j]
-            codes, _ = pd.factorize(key)
+            codes, _ = pd.factorize(key, sort=True)
         else:
             codes = None
     else:
         codes = None
     if codes is None:
         frame = pd.DataFrame(values)
-        codes = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+        codes = frame.groupby(list(frame.columns), sort=True).ngroup().to_numpy()
     first = np.full(codes.max() + 1 if len(codes) else 0, -1)
     first[codes[::-1]] = np.arange(len(codes))[::-1]
     return values[first], codes

@@ -9,6 +9,7 @@ order lines.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -338,7 +339,8 @@ def test_evaluation_and_profiles_reach_the_warehouse(built):
     assert "no channel trait" in status["reason"].iloc[1]
     chosen = query(db, "select value from ml_recommend_evaluation where metric = 'uses_browsing'")["value"]
     assert len(chosen) == 1 and chosen.iloc[0] in (0.0, 1.0)
-    assert ("with browsing" in status["reason"].iloc[0]) == (chosen.iloc[0] == 1.0)
+    decision = re.search(r"; (with browsing|purchases only): best", status["reason"].iloc[0])
+    assert decision and (decision.group(1) == "with browsing") == (chosen.iloc[0] == 1.0)
     browse = query(db, "select count(*) as n, max(event_date) as last, (select as_of_date from as_of) as as_of"
                        " from customer_product_browsing").iloc[0]
     assert browse["n"] > 0 and pd.Timestamp(browse["last"]) <= pd.Timestamp(browse["as_of"])
