@@ -33,16 +33,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 SQLMESH = [str(Path(sys.executable).with_name("sqlmesh")), "-p", ".", "-p", "sqlmesh_project"]
-# Tables where the dbt build is the one that is wrong, until its adapter is fixed: the dbt
-# adapter python_models/recommend/ml_recommend_evaluation.py hands dbt.config.get to
-# configs_from_dbt, and dbt only fills the keys its parser saw in literal dbt.config.get
-# calls, so under dbt the evaluation ignores the recommend_* vars (ALS grid alpha 1 and 10
-# where the vars say 10); the native model gets every setting. And the CLV intervals: the
-# posterior-predictive draws follow the order in which the customers arrive (two dbt builds
-# from the same file agree, dbt and SQLMesh read the summary in different orders: clv_p90
-# 1e-3 apart on most customers), until shoplens.clv sorts its input before drawing.
-KNOWN_DBT_DIFFERENCES = {"ml_recommend_evaluation", "ml_model_evaluation",
-                         "ml_clv_predictions", "pred_customer_ltv", "ml_clv_evaluation"}
+# Tables allowed to differ: none. (Two once did, both bugs on the dbt side that this test
+# found: the recommenders handed dbt.config.get itself to their config reader, so dbt ignored
+# every recommend_* var; and the CLV interval draws followed the input row order.)
+KNOWN_DBT_DIFFERENCES: set[str] = set()
 # Small settings, the same for both tools: the comparison is about the tools.
 SMALL = {"propensity_n_cutoffs": 2, "forecast_top_n": 5, "forecast_backtest_origins": 1,
          "clv_interval_draws": 20, "recommend_factors_grid": "4", "recommend_alpha_grid": "10"}
