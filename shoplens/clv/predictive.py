@@ -159,32 +159,3 @@ def customer_quantiles_at(
         idx = np.flatnonzero(which.ravel() == k)
         lo[idx], hi[idx] = customer_quantiles(samples, inv[idx], x[idx], m[idx], [100 * a, 100 * z], factor=factor)
     return lo, hi
-
-
-def customer_pit(
-    samples: PredictiveSamples, inv: np.ndarray, x: np.ndarray, m: np.ndarray, actual: np.ndarray,
-    rng: np.random.Generator, *, counts: bool = False,
-) -> np.ndarray:
-    """Randomised probability integral transform of each customer's actual value.
-
-    u = F(y-) + V (F(y) - F(y-)), V ~ U(0, 1), with F the customer's
-    predictive distribution (its samples). For a calibrated model u is
-    uniform even where F has point masses (no purchase: revenue exactly 0),
-    so "inside the central 80 % interval" is 0.1 <= u <= 0.9 (Czado, Gneiting
-    & Held 2009). ``counts=True`` uses the purchase counts instead of revenue.
-    """
-    out = np.empty(len(x))
-    base = samples.base.astype(np.float32)
-    slope = samples.slope.astype(np.float32)
-    xm = (x * m).astype(np.float32)
-    for start in range(0, len(x), CHUNK):
-        idx = np.arange(start, min(start + CHUNK, len(x)))
-        if counts:
-            values = samples.counts[inv[idx]]
-        else:
-            values = samples.scale[inv[idx]] * (base + slope * xm[idx, None])
-        y = actual[idx, None].astype(np.float32)
-        below = (values < y).sum(axis=1)
-        equal = (values == y).sum(axis=1)
-        out[idx] = (below + rng.random(len(idx)) * equal) / values.shape[1]
-    return out
