@@ -127,7 +127,7 @@ spark-predict: $(STAMP) spark-env
 
 ## test-spark: build generated data on DuckDB and on Spark and compare every mart and prediction table
 test-spark: $(STAMP) spark-env
-	SHOPLENS_SPARK_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/python/test_spark_parity.py
+	SHOPLENS_SPARK_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/python/test_spark_parity.py tests/python/test_spark_propensity.py
 
 ## bench: scale benchmarks; figures go to reports/bench/
 bench: $(STAMP)

@@ -29,12 +29,22 @@ def fit_bgnbd(snap: Snapshot, window_days: int) -> tuple[dict, np.ndarray, np.nd
     :class:`InsufficientHistoryError` or shoplens.clv's errors when it cannot
     be fitted; :func:`score_snapshot` drops the baseline then.
     """
+    info = fit_bgnbd_params(snap)
+    return (info, *score_bgnbd(info, snap, window_days))
+
+
+def _btyd_inputs(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(has a purchase, frequency, recency in weeks, T in weeks) of the purchasers of ``snap``."""
+    has = snap.n_purchase_days > 0
+    return has, snap.frequency[has], snap.recency_days[has] / 7.0, snap.age_days[has] / 7.0
+
+
+def fit_bgnbd_params(snap: Snapshot) -> dict:
+    """The fit of :func:`fit_bgnbd` alone: parameters, ``model_name``, ``note``, log-likelihood and
+    ``n_customers`` (a dict of plain values: it can be shipped to the workers that score)."""
     from shoplens import clv
 
-    has = snap.n_purchase_days > 0
-    freq = snap.frequency[has]
-    rec = snap.recency_days[has] / 7.0
-    T = snap.age_days[has] / 7.0
+    has, freq, rec, T = _btyd_inputs(snap)
     if (freq > 0).sum() < 5 or len(np.unique(T)) < 3:
         raise InsufficientHistoryError(
             f"BG/NBD needs at least 5 repeat purchasers at the cut-off, got {int((freq > 0).sum())}"
@@ -45,20 +55,29 @@ def fit_bgnbd(snap: Snapshot, window_days: int) -> tuple[dict, np.ndarray, np.nd
     models, excluded = clv.fit_count_models(counts, config)
     name = "bgnbd" if "bgnbd" in models else clv.LIMIT_MODEL
     model = models[name]
-    p = model.params
-    t = window_days / 7.0
+    info = {k: float(v) for k, v in model.params.items()}
+    info["params"] = dict(model.params)
+    info["model_name"] = name
+    info["note"] = excluded.get("bgnbd", "")
+    info["log_likelihood"] = model.log_likelihood
+    info["n_customers"] = int(has.sum())
+    return info
+
+
+def score_bgnbd(info: dict, snap: Snapshot, window_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """(P(purchase in window), expected purchases in window) of the customers of ``snap`` under
+    the fit ``info`` of :func:`fit_bgnbd_params` (NaN for customers without a purchase)."""
+    from shoplens import clv
+
+    has, freq, rec, T = _btyd_inputs(snap)
+    name, p, t = info["model_name"], info["params"], window_days / 7.0
     prob, _ = btyd_window_probability(name, p, freq, rec, T, t)
     expected = clv.expected_purchases(name, p, t, freq, rec, T)
     out_p = np.full(len(has), np.nan)
     out_e = np.full(len(has), np.nan)
     out_p[has] = np.clip(prob, 0.0, 1.0)
     out_e[has] = np.maximum(np.asarray(expected, dtype="float64"), out_p[has])
-    info = {k: float(v) for k, v in p.items()}
-    info["model_name"] = name
-    info["note"] = excluded.get("bgnbd", "")
-    info["log_likelihood"] = model.log_likelihood
-    info["n_customers"] = int(has.sum())
-    return info, out_p, out_e
+    return out_p, out_e
 
 
 def btyd_window_probability(name: str, p: dict[str, float], frequency, recency, T, t: float):

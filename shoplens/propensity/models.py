@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shoplens.propensity.baselines import fit_bgnbd, naive_rate_scores
+from shoplens.propensity.baselines import fit_bgnbd_params, naive_rate_scores, score_bgnbd
 from shoplens.propensity.encoding import Encoder
 from shoplens.propensity.features import Snapshot
 
@@ -12,10 +12,11 @@ from shoplens.propensity.features import Snapshot
 _REASON_CHUNK = 100_000
 
 
-def population_columns(snap: Snapshot, window_days: int) -> dict:
+def population_columns(snap: Snapshot, window_days: int, fitted: dict | None = None) -> dict:
     """The columns fitted on the whole population at once: BG/NBD (fitted on every purchaser
-    of ``snap``) and the naive rate. ``snap`` needs no sequences."""
-    name, p_bg, e_bg, notes = btyd_baseline(snap, window_days)
+    of ``snap``, or ``fitted``: :func:`fit_population` of the population ``snap`` is part of)
+    and the naive rate. ``snap`` needs no sequences."""
+    name, p_bg, e_bg, notes = btyd_baseline(snap, window_days, fitted)
     p_naive, e_naive = naive_rate_scores(snap, window_days)
     return {"p_bgnbd": p_bg, "expected_purchases_bgnbd": e_bg, "btyd_baseline_model": name,
             "baseline_notes": notes, "p_naive_rate": p_naive, "expected_purchases_naive_rate": e_naive}
@@ -42,13 +43,29 @@ def _score_baselines(baselines, snap: Snapshot, encoder: Encoder, window_days: i
     return score_baselines(baselines, snap, encoder, window_days)
 
 
-def btyd_baseline(snap: Snapshot, window_days: int) -> tuple[str, np.ndarray, np.ndarray, str]:
-    """(model served, P, expected, notes) of the BTYD baseline; dropped, not fatal, on failure."""
+def fit_population(snap: Snapshot) -> dict:
+    """The BG/NBD baseline fitted on every purchaser of ``snap`` (``info``, plain values that can
+    be shipped to workers), or why it was dropped (``error``); fitting never takes the step down."""
     try:
-        info, p_bg, e_bg = fit_bgnbd(snap, window_days)
+        return {"info": fit_bgnbd_params(snap), "error": ""}
     except Exception as exc:  # any fitting failure drops this baseline only
+        return {"info": None, "error": f"bgnbd baseline dropped: {type(exc).__name__}: {exc}"}
+
+
+def btyd_baseline(snap: Snapshot, window_days: int,
+                  fitted: dict | None = None) -> tuple[str, np.ndarray, np.ndarray, str]:
+    """(model served, P, expected, notes) of the BTYD baseline of ``snap``'s customers, fitted on
+    ``snap`` or given (``fitted``: :func:`fit_population`); dropped, not fatal, on failure."""
+    fitted = fit_population(snap) if fitted is None else fitted
+    info, error = fitted["info"], fitted["error"]
+    if info is not None:
+        try:
+            p_bg, e_bg = score_bgnbd(info, snap, window_days)
+        except Exception as exc:  # a scoring failure drops this baseline only
+            info, error = None, f"bgnbd baseline dropped: {type(exc).__name__}: {exc}"
+    if info is None:
         nan = np.full(len(snap.index), np.nan)
-        return "none", nan, nan.copy(), f"bgnbd baseline dropped: {type(exc).__name__}: {exc}"
+        return "none", nan, nan.copy(), error
     note = f"bgnbd served as its limit nbd: {info['note']}" if info["model_name"] != "bgnbd" else "none"
     return str(info["model_name"]), p_bg, e_bg, note
 

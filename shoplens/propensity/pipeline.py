@@ -20,6 +20,7 @@ from shoplens.propensity.evaluation import (
     purchase_outcomes,
     selection_rows,
 )
+from shoplens.propensity.parts import ScorePlan, plan_scores
 from shoplens.propensity.score import (
     SCORE_COLUMNS,
     decline_reason,
@@ -37,6 +38,18 @@ def _flag(value: object) -> bool:
     return str(value).strip().lower() in {"true", "1", "yes"}
 
 
+def _run_args(as_of: pd.DataFrame, settings: Mapping[str, object]) -> dict:
+    """run_propensity's arguments from the as_of row and the dbt vars."""
+    return {"as_of_date": as_of["as_of_date"].iloc[0], "has_holdout": bool(as_of["has_holdout"].iloc[0]),
+            "cfg": config_from_dbt(settings), "model_dir": str(settings.get("model_dir")),
+            "retrain": _flag(settings.get("retrain"))}
+
+
+def empty_scores() -> pd.DataFrame:
+    """``ml_purchase_propensity`` when the step declines."""
+    return empty_like(SCORE_COLUMNS, {"customer_id": "object"})
+
+
 def build_scores(
     as_of: pd.DataFrame,
     orders: pd.DataFrame,
@@ -48,20 +61,22 @@ def build_scores(
     (ml_propensity_status says why)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        scores, _ = run_propensity(
-            orders,
-            sessions,
-            customers,
-            as_of_date=as_of["as_of_date"].iloc[0],
-            has_holdout=bool(as_of["has_holdout"].iloc[0]),
-            cfg=config_from_dbt(settings),
-            model_dir=str(settings.get("model_dir")),
-            retrain=_flag(settings.get("retrain")),
-        )
+        scores, _ = run_propensity(orders, sessions, customers, **_run_args(as_of, settings))
     except InsufficientHistoryError:
-        return empty_like(SCORE_COLUMNS, {"customer_id": "object"})
+        return empty_scores()
     scores["customer_id"] = scores["customer_id"].astype(str)
     return scores
+
+
+def plan_scores_from(as_of: pd.DataFrame, orders: pd.DataFrame, sessions: pd.DataFrame,
+                     customers: pd.DataFrame, settings: Mapping[str, object]) -> ScorePlan | None:
+    """The global fits of :func:`build_scores` (same arguments) for scoring the customers in
+    parts (:mod:`shoplens.propensity.parts`); None when the data are too short to train."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        return plan_scores(orders, sessions, customers, **_run_args(as_of, settings))
+    except InsufficientHistoryError:
+        return None
 
 
 def _saved_metadata(scores: pd.DataFrame, settings: Mapping[str, object]) -> dict:

@@ -52,14 +52,16 @@ SCORE_COLUMNS: list[str] = [
 
 
 def score_snapshot(model: ServedPropensity, history: History, cutoff_day: int, window_days: int,
-                   is_current: bool) -> pd.DataFrame:
+                   is_current: bool, population: dict | None = None) -> pd.DataFrame:
     """One row per customer known at ``cutoff_day``: the served model's score, its reasons and
     every model's score (the GRU's are null when it was not trained). Sequences are built and
-    scored in chunks of customers (:mod:`shoplens.propensity.chunks`)."""
+    scored in chunks of customers (:mod:`shoplens.propensity.chunks`). ``population``: the
+    BG/NBD baseline fitted on every customer known at the cut-off (:func:`fit_population`)
+    when ``history`` holds only some of them; ``decile`` ranks the rows scored together."""
     snap = snapshot(history, cutoff_day, model.encoder.weeks, sequences=False)
     n = len(snap.index)
     cols = chunked_columns(history, cutoff_day, model.encoder.weeks, lambda part, fixed: model.score(
-        part, window_days, fixed), population_columns(snap, window_days), n, snap.index)
+        part, window_days, fixed), population_columns(snap, window_days, population), n, snap.index)
     for name in ("p_rnn_gru", "expected_purchases_rnn_gru"):
         if cols[name] is None:
             cols[name] = np.full(n, np.nan)
@@ -103,6 +105,18 @@ def run_propensity(
     Returns (scores with :data:`SCORE_COLUMNS`, model metadata).
     """
     cfg = cfg or PropensityConfig()
+    model, history, cutoffs = fit_propensity(orders, sessions, customers, as_of_date, has_holdout, cfg,
+                                             model_dir, retrain)
+    frames = [score_snapshot(model, history, day, cfg.window_days, current) for day, current in cutoffs]
+    return pd.concat(frames, ignore_index=True), model.metadata
+
+
+def fit_propensity(orders, sessions, customers, as_of_date: dt.date, has_holdout: bool,
+                   cfg: PropensityConfig | None = None, model_dir: str | Path | None = None,
+                   retrain: bool = True) -> tuple[ServedPropensity, History, list[tuple[int, bool]]]:
+    """The global part of :func:`run_propensity`: choose and train (or load) on every customer.
+    Returns (the served model, the history, the cut-offs to score as (day, is_current))."""
+    cfg = cfg or PropensityConfig()
     cfg.validate()
     history, as_of_day, train_end = _history_at(orders, sessions, customers, as_of_date, has_holdout, cfg)
     if retrain:
@@ -114,11 +128,7 @@ def run_propensity(
             raise ValueError("retrain=False needs the model_dir holding a saved model")
         model = load_served(model_dir, history, train_end)
         _check_saved(model, history, train_end)
-    frames = []
-    if not has_holdout:
-        frames.append(score_snapshot(model, history, train_end, cfg.window_days, False))
-    frames.append(score_snapshot(model, history, as_of_day, cfg.window_days, True))
-    return pd.concat(frames, ignore_index=True), model.metadata
+    return model, history, ([] if has_holdout else [(train_end, False)]) + [(as_of_day, True)]
 
 
 def _check_saved(model: ServedPropensity, history: History, train_end: int) -> None:

@@ -69,6 +69,44 @@ class ServedPropensity:
         (root / "latest.json").write_text(json.dumps({"model_version": self.version}, indent=2))
         return folder
 
+    def to_payload(self) -> dict:
+        """The model as plain picklable values to ship to the workers that score: the GRU
+        (when trained) as its weights and configuration, not the Keras object."""
+        gru = None if self.gru is None else {"weights": self.gru.network.get_weights(),
+                                             "metadata": self.gru.metadata}
+        return {"selection": self.selection, "encoder": self.encoder, "baselines": self.baselines,
+                "gru": gru, "metadata": self.metadata}
+
+
+def rescoring_gru(gru: TrainedPropensity) -> TrainedPropensity:
+    """The trained GRU as a network built anew with its weights, as every loaded or shipped copy
+    is: the network that trained rounds its predictions otherwise (up to ~7e-7 relative in
+    float32, same weights), so the scores would depend on where the model came from."""
+    weights = gru.network.get_weights()
+    return _rebuilt_gru(gru.encoder, gru.metadata, gru.metadata["config"],
+                        lambda net: net.set_weights(weights))
+
+
+def from_payload(payload: dict) -> ServedPropensity:
+    """The model of :meth:`ServedPropensity.to_payload`, the GRU rebuilt from its weights."""
+    gru = None
+    if payload["gru"] is not None:
+        meta = payload["gru"]["metadata"]
+        gru = _rebuilt_gru(payload["encoder"], meta, meta["config"],
+                           lambda net: net.set_weights(payload["gru"]["weights"]))
+    return ServedPropensity(payload["selection"], payload["encoder"], payload["baselines"], gru,
+                            payload["metadata"])
+
+
+def _rebuilt_gru(encoder: Encoder, gru_meta: dict, config: dict, load) -> TrainedPropensity:
+    """The GRU network built from its configuration, ``load(network)`` setting its weights."""
+    cfg = PropensityConfig(**config)
+    _configure_tensorflow(cfg.seed, cfg.threads)
+    net = build_network(encoder.n_steps, len(encoder.channels), len(encoder.static_names), cfg,
+                        gru_meta["logit_offset"])
+    load(net)
+    return TrainedPropensity(network=net, encoder=encoder, metadata=dict(gru_meta, config=config))
+
 
 def fit_served(history: History, train_end_day: int, cfg: PropensityConfig) -> ServedPropensity:
     """Choose on the validation cut-off, then fit the chosen model on labels up to the training end."""
@@ -80,6 +118,7 @@ def fit_served(history: History, train_end_day: int, cfg: PropensityConfig) -> S
         if budget is not None:  # the first pass spent part of the budget
             budget = max(budget - float(selection.probe.get("seconds", 0.0)), 1.0)
         gru = fit_gru(ts, dataclasses.replace(cfg, max_train_seconds=budget))
+        gru = rescoring_gru(gru)
     return ServedPropensity(selection, ts.encoder, ts.baselines, gru, _metadata(selection, ts, gru, cfg))
 
 
@@ -127,11 +166,8 @@ def load_served(model_dir: str | Path, history: History, train_end_day: int) -> 
     cfg = PropensityConfig(**meta["config"])
     gru = None
     if meta.get("gru"):
-        _configure_tensorflow(cfg.seed, cfg.threads)
-        net = build_network(encoder.n_steps, len(encoder.channels), len(encoder.static_names), cfg,
-                            meta["gru"]["logit_offset"])
-        net.load_weights(str(folder / "model.weights.h5"))
-        gru = TrainedPropensity(network=net, encoder=encoder, metadata=dict(meta["gru"], config=meta["config"]))
+        gru = _rebuilt_gru(encoder, meta["gru"], meta["config"],
+                           lambda net: net.load_weights(str(folder / "model.weights.h5")))
     if list(encoder.channels) == list(history.channels):
         snaps, labels, _, _ = _training_set(history, training_cutoffs(history, train_end_day, cfg), cfg)
         baselines = fit_baselines(snaps, labels, encoder, cfg)

@@ -9,7 +9,9 @@ columns, in the order of their refs:
   with ``applyInPandas``, one group per series (the top-N product choice is
   made first, on the driver, by select_series' rule); ``ml_clv_predictions``
   per partition with ``mapInPandas`` from the parameters fitted on the driver
-  (the fit is global);
+  (the fit is global); ``ml_purchase_propensity`` per partition of customers
+  with ``mapInPandas`` from the models chosen and trained on the driver, the
+  deciles then over all customers (:mod:`shoplens.spark.propensity`);
 * every other Python model (fits, evaluations, status, diagnostics, feature
   importance, recommendations) runs its own ``model(dbt, session)`` on the
   driver, refs read from Spark (:mod:`shoplens.spark.models`).
@@ -31,6 +33,7 @@ import pandas as pd
 
 from shoplens.spark.frames import SCHEMA, export_tables, read, spark_schema, to_pandas, write
 from shoplens.spark.models import Dbt, model_node, python_models, run_model
+from shoplens.spark.propensity import purchase_propensity
 
 #: Customers per CLV scoring partition (at least; see clv_predictions()).
 SCORE_PARTITION_ROWS = 50_000
@@ -140,6 +143,7 @@ def _covariates_of(part: pd.DataFrame, covariates: dict[str, Any]) -> dict[str, 
 SPARK_JOBS: dict[str, Callable[[Dbt], Any]] = {
     "ml_demand_forecast": demand_forecast,
     "ml_clv_predictions": clv_predictions,
+    "ml_purchase_propensity": purchase_propensity,
 }
 
 

@@ -1,0 +1,84 @@
+"""Propensity scored in parts of the customers (shoplens.propensity.parts; Spark's mapInPandas):
+the global fits once, the parts apart, the deciles over all; equal to run_propensity's table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shoplens import propensity as P
+from shoplens.datagen import generate_shop
+from shoplens.propensity import parts
+from shoplens.propensity.served import rescoring_gru
+from shoplens.testing.propensity_marts import marts_from_raw
+
+pytestmark = pytest.mark.slow
+
+#: p_logreg is computed from the encoder's float32 inputs: a matrix product over another
+#: number of rows rounds by a few float32 ulps (3.5e-7 relative measured).
+RTOL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    marts = marts_from_raw(generate_shop(n_customers=700, n_days=400, seed=8, holdout_days=30))
+    as_of = marts["orders"]["ordered_at"].max().date() - dt.timedelta(days=30)
+    cfg = P.PropensityConfig(n_cutoffs=3, max_epochs=2, seed=2, max_train_customers=500)
+    model_dir = tmp_path_factory.mktemp("propensity_model")
+    scores, _ = P.run_propensity(marts["orders"], marts["sessions"], marts["customers"], as_of, False, cfg,
+                                 model_dir)
+    return {"marts": marts, "as_of": as_of, "cfg": cfg, "model_dir": model_dir, "scores": scores}
+
+
+def _halves(marts: dict) -> list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    """(orders, sessions, customers) of every other customer id, and of the rest."""
+    ids = np.sort(marts["customers"]["customer_id"].astype(str).unique())
+    first = set(ids[::2])
+    out = []
+    for keep in (True, False):
+        out.append(tuple(f.loc[f["customer_id"].astype(str).isin(first) == keep]
+                         for f in (marts["orders"], marts["sessions"], marts["customers"])))
+    return out
+
+
+def test_parts_scored_apart_equal_the_run_scored_at_once(shop) -> None:
+    m = shop["marts"]
+    plan = parts.plan_scores(m["orders"], m["sessions"], m["customers"], shop["as_of"], False, shop["cfg"],
+                             shop["model_dir"], retrain=False)
+    plan = pickle.loads(pickle.dumps(plan))  # what a worker receives
+    model = parts.served_model(plan)
+    scored = [parts.score_part(plan, *half, model) for half in _halves(m)]
+    assert min(len(s) for s in scored) > 200
+    got = parts.with_deciles(pd.concat(scored, ignore_index=True))
+    expected = parts.with_deciles(shop["scores"])
+    # the run's own deciles are already over every customer: with_deciles keeps them
+    ordered = shop["scores"].sort_values(["score_date", "customer_id"], kind="stable")
+    np.testing.assert_array_equal(expected["decile"].to_numpy(), ordered["decile"].to_numpy())
+    assert len(got) == len(expected) and got["score_date"].nunique() == 2
+    for column in got.columns:
+        if got[column].dtype.kind == "f":
+            np.testing.assert_allclose(got[column], expected[column], rtol=RTOL, err_msg=column)
+        else:
+            assert got[column].astype(str).tolist() == expected[column].astype(str).tolist(), column
+    # a part ranked alone gives other deciles: they are set over all the parts
+    assert (parts.with_deciles(scored[0])["decile"].to_numpy()
+            != got.loc[got["customer_id"].isin(scored[0]["customer_id"]), "decile"].to_numpy()).any()
+
+
+def test_a_gru_shipped_as_weights_scores_as_the_trained_network(shop) -> None:
+    m = shop["marts"]
+    hist = P.prepare_history(m["orders"], m["sessions"], m["customers"])
+    end = hist.last_data_day
+    ts = P.prepare_training(hist, end - 30, shop["cfg"])
+    gru = rescoring_gru(P.fit_gru(ts, shop["cfg"]))  # as fit_served serves it
+    model = P.ServedPropensity(P.Selection("rnn_gru", "test"), ts.encoder, ts.baselines, gru,
+                               {"model_version": "test", "train_end_date": "2024-01-01"})
+    shipped = parts.from_payload(pickle.loads(pickle.dumps(model.to_payload())))
+    snap = P.snapshot(hist, end, ts.encoder.weeks)
+    for ours, theirs in zip(gru.predict(snap, 30), shipped.gru.predict(snap, 30), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    assert shipped.gru is not gru and np.isfinite(ours).all()
