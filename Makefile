@@ -129,9 +129,11 @@ spark-predict: $(STAMP) spark-env
 test-spark: $(STAMP) spark-env
 	SHOPLENS_SPARK_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/python/test_spark_parity.py tests/python/test_spark_propensity.py
 
-## bench: scale benchmarks; figures go to reports/bench/
+## bench: scale benchmarks; figures go to reports/bench/. BENCH_ARGS for bench/run_all.py, e.g.
+## make bench BENCH_ARGS="--only spark --spark-customers 100000" (Spark beside DuckDB at 100k)
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 ## plots: PNG charts of the built warehouse into reports/ (CLV calibration, forecasts)
 plots: $(STAMP)

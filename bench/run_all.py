@@ -3,6 +3,7 @@
     python bench/run_all.py            # full scale: 1,000,000 customers etc.
     python bench/run_all.py --quick    # small smoke run of every benchmark
     python bench/run_all.py --only warehouse clv
+    python bench/run_all.py --only spark --spark-customers 100000   # Spark beside DuckDB at 100k
 
 Each bench/bench_<area>.py prints its figures and writes
 reports/bench/<area>.json and reports/bench/<area>.md; this script runs them
@@ -28,6 +29,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="pass --quick to every benchmark")
     ap.add_argument("--only", nargs="*", help="run only these areas")
+    ap.add_argument("--spark-customers", type=int,
+                    help="customers of bench_spark (default its own: 1,000,000; --quick: 5,000)")
     args = ap.parse_args()
     found = {p.stem.removeprefix("bench_"): p for p in sorted((REPO / "bench").glob("bench_*.py"))}
     areas = [a for a in ORDER if a in found] + sorted(set(found) - set(ORDER))
@@ -39,6 +42,8 @@ def main() -> int:
     failed = []
     for area in areas:
         cmd = [sys.executable, str(found[area])] + (["--quick"] if args.quick else [])
+        if area == "spark" and args.spark_customers and not args.quick:
+            cmd += ["--customers", str(args.spark_customers)]
         print(f"\n=== {area}: {' '.join(cmd[1:])}", flush=True)
         t0 = time.perf_counter()
         rc = subprocess.run(cmd, cwd=REPO).returncode
