@@ -109,6 +109,9 @@ def build_evaluation(
     outcomes["customer_id"] = outcomes["customer_id"].astype(str)
     scores = scores.copy()
     scores["score_date"] = pd.to_datetime(scores["score_date"]).dt.date
+    # each model's deciles break ties by row order: rank in customer order (as score_snapshot
+    # writes the rows), whatever order the engine returns the table in
+    scores = scores.sort_values(["score_date", "customer_id"], kind="stable", ignore_index=True)
     meta = _saved_metadata(scores, settings)
     selection = meta.get("selection", {})
     thresholds = {m: v["f1_threshold"] for m, v in selection.get("validation", {}).items()}

@@ -82,3 +82,20 @@ def test_a_gru_shipped_as_weights_scores_as_the_trained_network(shop) -> None:
     for ours, theirs in zip(gru.predict(snap, 30), shipped.gru.predict(snap, 30), strict=True):
         np.testing.assert_array_equal(ours, theirs)
     assert shipped.gru is not gru and np.isfinite(ours).all()
+
+
+def test_the_evaluation_does_not_depend_on_the_row_order_of_the_scores(shop) -> None:
+    """Spark returns the table ranked by the decile window, DuckDB in its own order: the baselines'
+    deciles (rfm_heuristic has many ties) must not follow it."""
+    from shoplens.propensity import pipeline
+
+    m, scores = shop["marts"], shop["scores"]
+    as_of = pd.DataFrame({"as_of_date": [shop["as_of"]], "has_holdout": [False],
+                          "data_end_date": [shop["as_of"]]})
+    settings = {"model_dir": str(shop["model_dir"])}
+    args = (m["orders"].iloc[:0], m["orders"], settings)
+    once = pipeline.build_evaluation(as_of, scores, *args)
+    ranked = scores.sort_values(["purchase_probability", "customer_id"], ascending=[True, False])
+    again = pipeline.build_evaluation(as_of, ranked, *args)
+    assert len(once) > 100 and once["slice"].str.startswith("decile=").any()
+    pd.testing.assert_frame_equal(once.drop(columns="evaluated_at"), again.drop(columns="evaluated_at"))
