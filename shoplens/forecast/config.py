@@ -137,6 +137,8 @@ class ForecastConfig:
         [forecast_calibration_origins].
     reference_models: statsforecast models that join the candidates
         (``autoarima``, ``autoets``, ``mstl``) [forecast_reference_models].
+    global_model: the global gradient-boosting model (``global_model.py``) joins
+        the candidates; it challenges the combination like the references.
     """
 
     horizon_days: int = 28
@@ -156,6 +158,7 @@ class ForecastConfig:
     calendar_regressors: bool = True
     calibration_origins: int = 4
     reference_models: tuple[str, ...] = ()
+    global_model: bool = True
     candidate_orders: tuple[tuple[int, int, int, int], ...] = field(
         default=CANDIDATE_ORDERS
     )

@@ -129,7 +129,7 @@ def test_served_backtest_is_chosen_on_earlier_origins_only(demand_small):
     assert served["origin_date"].nunique() == 2
     # the holidays of the first months make calendar terms, so the weekly SARIMA joins
     assert set(candidates["candidate"]) == {"backbone", "backbone_weekly", "seasonal_naive",
-                                            "profile", "combination"}
+                                            "profile", "global_gbm", "combination"}
     assert set(served["method"]) == {"combination"}
     # the later origin's served forecast must not change when data after it changes
     last_origin = pd.to_datetime(served["origin_date"]).max()
