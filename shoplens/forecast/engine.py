@@ -89,7 +89,9 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig) -> dict[str, list[Se
     backbone fits a SARIMA with them (a shop total, where the categories'
     yearly cycles cancel, does better without); ``profile`` is the
     quasi-Poisson calendar model and ``combination`` the mean of those three,
-    the default served forecast (``selection``).
+    the default served forecast (``selection``); ``global_gbm``, the global
+    gradient-boosting model fitted across series beforehand (``job.extra``),
+    challenges it like the statsforecast models.
     """
     fits: dict[str, list[SeriesForecast]] = {"backbone": _backbone_fits(job, config)}
     if any(_has_calendar_terms(fc) for fc in fits["backbone"]):

@@ -12,9 +12,11 @@ latest) give every candidate method's errors on data it did not see:
   (the M3/M4 competitions' main finding); choosing one member per series on
   four windows was not: on the benchmark the pick between the two SARIMA
   variants cost more than it gained;
-- a challenger from outside the combination (the statsforecast models of
-  ``reference_models``) replaces it only if its daily absolute errors are
-  lower by a one-sided Diebold-Mariano test at 5%;
+- a challenger from outside the combination (the global gradient-boosting
+  model ``global_gbm``, the statsforecast models of ``reference_models``)
+  replaces it only if its daily absolute errors are lower by a one-sided
+  Diebold-Mariano test at 5%, and only where it is a model in every window
+  (a challenger's seasonal naive fallback never challenges, like seasonal naive);
 - the intervals are split conformal intervals on the served forecast's
   standardised errors ``r = (actual - forecast) / se`` (``se``: the method's
   own standard error for that horizon day): the bounds are
@@ -40,8 +42,7 @@ from shoplens.forecast.methods import _clip
 #: the candidates that never challenge the default: its members, and seasonal
 #: naive (the baseline every series is scored against; its copied zeros won
 #: intermittent products' absolute errors by chance)
-NOT_CHALLENGERS = ("backbone", "backbone_weekly", "profile", "global_gbm", "combination",
-                   "seasonal_naive")
+NOT_CHALLENGERS = ("backbone", "backbone_weekly", "profile", "combination", "seasonal_naive")
 #: one-sided 5% critical value of the Diebold-Mariano statistic
 DM_CRITICAL = 1.645
 #: (bound name, nominal coverage) of the calibrated intervals
@@ -58,7 +59,7 @@ def standard_error(fc: SeriesForecast) -> np.ndarray:
 
 
 #: the candidates whose mean forecast is the ``combination`` candidate
-COMBINED = ("backbone", "backbone_weekly", "profile", "global_gbm")
+COMBINED = ("backbone", "backbone_weekly", "profile")
 
 
 def combine(parts: list[SeriesForecast]) -> SeriesForecast:
@@ -123,6 +124,11 @@ def _beats_backbone(challenger: np.ndarray, backbone: np.ndarray) -> bool:
     return float(diff.mean()) / (spread / math.sqrt(len(diff))) > DM_CRITICAL
 
 
+def _falls_back(fits: list[SeriesForecast]) -> bool:
+    """True when any of a candidate's forecasts is its seasonal naive fallback."""
+    return any(fc.method == "seasonal_naive" for fc in fits)
+
+
 def choose_and_calibrate(
     y: np.ndarray,
     origins: list[int],
@@ -146,7 +152,9 @@ def choose_and_calibrate(
     winner = default
     default_abs = errors[default][0]
     best = float(default_abs.mean())
-    for name in (n for n in names if n not in NOT_CHALLENGERS):
+    used = [*window, target]  # never a later origin's fit
+    for name in (n for n in names if n not in NOT_CHALLENGERS
+                 and not _falls_back([fits[n][i] for i in used])):
         abs_err, _ = errors[name]
         if (np.isfinite(abs_err).all() and float(abs_err.mean()) < best
                 and _beats_backbone(abs_err, default_abs)):

@@ -81,3 +81,32 @@ def test_global_model_falls_back_without_recent_demand():
     assert np.all(fits[-2].mean == 0)
     assert "short history" in fits[-1].note and fits[0].method == G.GBM_NAME
     assert "HGB(poisson" in fits[0].model_order
+
+
+def _flat(method: str, level: float, h: int = 14) -> F.SeriesForecast:
+    mean = np.full(h, level)
+    se = np.full(h, 10.0)
+    return F.SeriesForecast(method, method, mean, mean - 12.8, mean + 12.8, mean - 19.6,
+                            mean + 19.6, 100, se=se)
+
+
+def test_global_model_is_served_only_where_it_wins_and_never_as_a_fallback():
+    from shoplens.forecast import selection
+
+    h, origins = 14, [14 * (k + 1) for k in range(5)]
+    y = 100 + np.random.default_rng(7).normal(0, 10.0, h * 6)
+    combination = [_flat("combination", 115.0) for _ in origins]  # biased by 15
+    better = [_flat(G.GBM_NAME, 100.0) for _ in origins]
+    served = selection.choose_and_calibrate(
+        y, origins, {"combination": combination, G.GBM_NAME: better}, 4, h, 4)
+    assert served.method == G.GBM_NAME and served.interval_method == "conformal(56 errors)"
+    # the same forecasts from its seasonal naive fallback in one window: no challenge
+    fallback = [*better[:2], _flat("seasonal_naive", 100.0), *better[3:]]
+    kept = selection.choose_and_calibrate(
+        y, origins, {"combination": combination, G.GBM_NAME: fallback}, 4, h, 4)
+    assert kept.method == "combination"
+    # no better than the combination: the combination stays
+    worse = [_flat(G.GBM_NAME, 117.0) for _ in origins]
+    same = selection.choose_and_calibrate(
+        y, origins, {"combination": combination, G.GBM_NAME: worse}, 4, h, 4)
+    assert same.method == "combination"
