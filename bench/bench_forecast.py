@@ -224,6 +224,8 @@ def main() -> None:
     parser.add_argument("--reference", choices=["statsforecast", "none"], default="statsforecast")
     parser.add_argument("--reference-series", type=int, default=12)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--global-model", action="store_true",
+                        help="the global gradient-boosting challenger (off in builds by default)")
     args = parser.parse_args()
     if args.quick:
         args.customers, args.products, args.top_n, args.reference_series = 20_000, 60, 10, 4
@@ -233,7 +235,7 @@ def main() -> None:
                          n_products=args.products, seed=args.seed, events=False)
     demand = demand_daily_from_raw(shop["orders"], shop["order_items"], shop["products"])
     gen_seconds = time.perf_counter() - t0
-    config = F.ForecastConfig(top_n=args.top_n, n_jobs=args.n_jobs)
+    config = F.ForecastConfig(top_n=args.top_n, n_jobs=args.n_jobs, global_model=args.global_model)
     forecasts, served, candidates, seconds = timed_run(demand, config)
     metrics = F.series_metrics(served)
     result: dict[str, object] = {
@@ -244,6 +246,7 @@ def main() -> None:
                  "top_n": args.top_n, "n_series": int(len(metrics)),
                  "generate_seconds": round(gen_seconds, 1)},
         "config": {"n_jobs": args.n_jobs, "horizon_days": config.horizon_days,
+                   "global_model": config.global_model,
                    "backtest_origins": config.backtest_origins,
                    "calibration_origins": config.calibration_origins},
         "methods": forecasts.drop_duplicates(KEYS)["method"].value_counts().to_dict(),
