@@ -17,7 +17,7 @@ MODEL_TAG = "forecast-v1"
 MODEL_VERSION = f"{__version__}+{MODEL_TAG}"
 LEVELS = ("total", "category", "product")
 MEASURES = ("units", "revenue")
-METHODS = ("combination", "sarima", "croston_sba", "seasonal_naive", "profile")
+METHODS = ("combination", "sarima", "croston_sba", "seasonal_naive", "profile", "global_gbm")
 
 # (p, q, P, Q): the ARMA orders tried for every series, in this order. The
 # differencing (d, D) is fixed per series before the search.
