@@ -93,6 +93,17 @@ def stratified_subsample(keys: pd.DataFrame, n: int) -> pd.DataFrame:
     return pd.concat(picked, ignore_index=True).head(n)
 
 
+def candidates_by_level(candidates: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Every candidate's MASE ratio to seasonal naive per level, on the scored origins
+    (its own forecast from each origin, uncalibrated)."""
+    out: dict[str, dict[str, float]] = {}
+    for name, part in candidates.groupby("candidate"):
+        metrics = F.series_metrics(part)
+        out[str(name)] = {str(level): round(summarise(p)["mase_vs_naive"], 4)
+                          for level, p in metrics.groupby("series_level")}
+    return out
+
+
 def run_reference(demand: pd.DataFrame, served: pd.DataFrame, config: F.ForecastConfig,
                   n_series: int) -> dict[str, object]:
     """The backtest of a subsample with the statsforecast models as candidates."""
@@ -129,14 +140,14 @@ def timed_run(demand: pd.DataFrame, config: F.ForecastConfig) -> tuple:
     forecasts = F.forecast_demand(demand, config)
     forecast_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
-    served, _ = F.backtest_candidates(demand, config)
+    served, candidates = F.backtest_candidates(demand, config)
     backtest_seconds = time.perf_counter() - t0
     values = forecasts[["point_forecast", "lower_80", "upper_80", "lower_95", "upper_95"]]
     assert np.isfinite(values.to_numpy()).all() and (values.to_numpy() >= 0).all()
     seconds = {"forecast": round(forecast_seconds, 1), "backtest": round(backtest_seconds, 1),
                "total": round(forecast_seconds + backtest_seconds, 1),
                "cpu_total": round(cpu_seconds() - cpu0, 1)}
-    return forecasts, served, seconds
+    return forecasts, served, candidates, seconds
 
 
 def targets(result: dict, n_jobs: int) -> dict[str, bool]:
@@ -190,6 +201,14 @@ def markdown(result: dict, args: argparse.Namespace) -> str:
         lines += ["", f"Reference: statsforecast {ref['statsforecast']} on {ref['n_series']}"
                   f" series, same origins, {ref['seconds']} s; served with references:"
                   f" {ref['served_methods_with_references']}."]
+    by_candidate = result.get("candidates_by_level", {})
+    if by_candidate:
+        levels = sorted({lvl for v in by_candidate.values() for lvl in v})
+        lines += ["", "Every candidate on the scored origins (MASE ratio to seasonal naive,"
+                  " uncalibrated own forecast):", "",
+                  "| candidate | " + " | ".join(levels) + " |", "|---" * (len(levels) + 1) + "|"]
+        lines += [f"| {name} | " + " | ".join(f"{v.get(lvl, float('nan')):.3f}" for lvl in levels)
+                  + " |" for name, v in by_candidate.items()]
     lines += ["", f"Targets: {result['targets_met']}", ""]
     return "\n".join(lines)
 
@@ -205,6 +224,8 @@ def main() -> None:
     parser.add_argument("--reference", choices=["statsforecast", "none"], default="statsforecast")
     parser.add_argument("--reference-series", type=int, default=12)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--global-model", action="store_true",
+                        help="the global gradient-boosting challenger (off in builds by default)")
     args = parser.parse_args()
     if args.quick:
         args.customers, args.products, args.top_n, args.reference_series = 20_000, 60, 10, 4
@@ -214,8 +235,8 @@ def main() -> None:
                          n_products=args.products, seed=args.seed, events=False)
     demand = demand_daily_from_raw(shop["orders"], shop["order_items"], shop["products"])
     gen_seconds = time.perf_counter() - t0
-    config = F.ForecastConfig(top_n=args.top_n, n_jobs=args.n_jobs)
-    forecasts, served, seconds = timed_run(demand, config)
+    config = F.ForecastConfig(top_n=args.top_n, n_jobs=args.n_jobs, global_model=args.global_model)
+    forecasts, served, candidates, seconds = timed_run(demand, config)
     metrics = F.series_metrics(served)
     result: dict[str, object] = {
         "area": "forecast",
@@ -225,6 +246,7 @@ def main() -> None:
                  "top_n": args.top_n, "n_series": int(len(metrics)),
                  "generate_seconds": round(gen_seconds, 1)},
         "config": {"n_jobs": args.n_jobs, "horizon_days": config.horizon_days,
+                   "global_model": config.global_model,
                    "backtest_origins": config.backtest_origins,
                    "calibration_origins": config.calibration_origins},
         "methods": forecasts.drop_duplicates(KEYS)["method"].value_counts().to_dict(),
@@ -232,6 +254,7 @@ def main() -> None:
         "seconds": seconds,
         "all_series": summarise(metrics),
         "by_level": {level: summarise(part) for level, part in metrics.groupby("series_level")},
+        "candidates_by_level": candidates_by_level(candidates),
     }
     save(result, args)  # the main figures survive a failing reference run
     if args.reference == "statsforecast":

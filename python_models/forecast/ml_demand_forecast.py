@@ -21,5 +21,6 @@ def model(dbt, session):
         "forecast_time_budget_s": dbt.config.get("forecast_time_budget_s"),
         "forecast_calibration_origins": dbt.config.get("forecast_calibration_origins"),
         "forecast_reference_models": dbt.config.get("forecast_reference_models"),
+        "forecast_global_model": dbt.config.get("forecast_global_model"),
     }
     return pipeline.build_forecast(demand, as_of, settings, customers)

@@ -17,7 +17,7 @@ MODEL_TAG = "forecast-v1"
 MODEL_VERSION = f"{__version__}+{MODEL_TAG}"
 LEVELS = ("total", "category", "product")
 MEASURES = ("units", "revenue")
-METHODS = ("combination", "sarima", "croston_sba", "seasonal_naive", "profile")
+METHODS = ("combination", "sarima", "croston_sba", "seasonal_naive", "profile", "global_gbm")
 
 # (p, q, P, Q): the ARMA orders tried for every series, in this order. The
 # differencing (d, D) is fixed per series before the search.
@@ -101,6 +101,7 @@ ALLOWED = {
     "max_yearly_harmonics": "1 to 10",
     "calibration_origins": ">= 0 (var forecast_calibration_origins)",
     "reference_models": "any of autoarima, autoets, mstl (var forecast_reference_models)",
+    "global_model": "true or false (var forecast_global_model)",
 }
 REFERENCE_MODELS = ("autoarima", "autoets", "mstl")
 
@@ -137,6 +138,9 @@ class ForecastConfig:
         [forecast_calibration_origins].
     reference_models: statsforecast models that join the candidates
         (``autoarima``, ``autoets``, ``mstl``) [forecast_reference_models].
+    global_model: the global gradient-boosting model (``global_model.py``) joins
+        the candidates and challenges the combination like the references
+        [forecast_global_model].
     """
 
     horizon_days: int = 28
@@ -156,6 +160,7 @@ class ForecastConfig:
     calendar_regressors: bool = True
     calibration_origins: int = 4
     reference_models: tuple[str, ...] = ()
+    global_model: bool = False
     candidate_orders: tuple[tuple[int, int, int, int], ...] = field(
         default=CANDIDATE_ORDERS
     )
@@ -248,7 +253,16 @@ def config_from_dbt(get: Callable[[str], object]) -> ForecastConfig:
         time_budget_s=read_var(get, "forecast_time_budget_s", None, float),  # type: ignore[arg-type]
         calibration_origins=int(number("forecast_calibration_origins", 4)),
         reference_models=read_var(get, "forecast_reference_models", (), _model_list),  # type: ignore[arg-type]
+        global_model=read_var(get, "forecast_global_model", False, _flag),  # type: ignore[arg-type]
     )
+
+
+def _flag(value: object) -> bool:
+    """A dbt var as a boolean (``true``/``false``, rendered by Jinja as ``True``/``False``)."""
+    text = str(value).strip().lower()
+    if text not in ("true", "false", "1", "0"):
+        raise ValueError(f"not a boolean: {value!r}")
+    return text in ("true", "1")
 
 
 def _model_list(value: object) -> tuple[str, ...]:

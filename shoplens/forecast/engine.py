@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 
 import numpy as np
@@ -23,6 +23,7 @@ from shoplens.forecast.config import (
     SeriesContext,
     SeriesForecast,
 )
+from shoplens.forecast.global_model import GBM_NAME, GlobalSeries, calendar_table, global_forecasts
 from shoplens.forecast.methods import seasonal_naive, seasonal_naive_point
 from shoplens.forecast.profile import profile_forecast
 from shoplens.forecast.reference import reference_forecast
@@ -48,6 +49,8 @@ class SeriesJob:
     origins: list[int]
     targets: list[int]
     search_origin: int
+    #: candidates fitted outside the worker (the global model), one forecast per origin
+    extra: dict[str, list[SeriesForecast]] = field(default_factory=dict)
 
 
 @dataclass
@@ -86,7 +89,9 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig) -> dict[str, list[Se
     backbone fits a SARIMA with them (a shop total, where the categories'
     yearly cycles cancel, does better without); ``profile`` is the
     quasi-Poisson calendar model and ``combination`` the mean of those three,
-    the default served forecast (``selection``).
+    the default served forecast (``selection``); ``global_gbm``, the global
+    gradient-boosting model fitted across series beforehand (``job.extra``),
+    challenges it like the statsforecast models.
     """
     fits: dict[str, list[SeriesForecast]] = {"backbone": _backbone_fits(job, config)}
     if any(_has_calendar_terms(fc) for fc in fits["backbone"]):
@@ -98,6 +103,7 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig) -> dict[str, list[Se
         fits["seasonal_naive"].append(
             seasonal_naive(trimmed if len(trimmed) >= SEASON else train, config.horizon_days))
     fits["profile"] = [profile_forecast(job.values[:o], config, job.context) for o in job.origins]
+    fits.update(job.extra)
     fits["combination"] = [_combination(fits, i) for i in range(len(job.origins))]
     for name in config.reference_models:
         fits[name] = [reference_forecast(name, job.values[:o], config) for o in job.origins]
@@ -235,7 +241,31 @@ def _run(demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date
          ) -> tuple[list[Series], list[SeriesJob], list[SeriesResult]]:
     series = select_series(demand_daily, config.top_n, as_of_date, country_weights)
     jobs = [_job(s, config, production) for s in series]
+    if config.global_model and series:
+        _add_global_fits(series, jobs, config, country_weights)
     return series, jobs, _parallel_map(_series_task, jobs, config)
+
+
+def _add_global_fits(series: list[Series], jobs: list[SeriesJob], config: ForecastConfig,
+                     country_weights: Mapping[str, float] | None) -> None:
+    """The global model's forecast from every origin of every job (``job.extra``).
+
+    One model per measure and origin (all levels together, each series scaled
+    by its recent mean); origins are matched by their distance to the end.
+    """
+    start = min(s.start for s in series)
+    offsets = [(s.start - start).days for s in series]
+    n_days = max(o + len(s.values) for o, s in zip(offsets, series, strict=True))
+    calendar = calendar_table(start, n_days + config.horizon_days, country_weights)
+    for measure in sorted({s.measure for s in series}):
+        members = [i for i, s in enumerate(series) if s.measure == measure]
+        group = [GlobalSeries(series[i].values, offsets[i], series[i].level, series[i].promotion)
+                 for i in members]
+        lags = sorted({len(series[i].values) - o for i in members for o in jobs[i].origins})
+        fits = global_forecasts(group, calendar, lags, config)
+        for k, i in enumerate(members):
+            n = len(series[i].values)
+            jobs[i].extra[GBM_NAME] = [fits[n - o][k] for o in jobs[i].origins]
 
 
 def forecast_demand(

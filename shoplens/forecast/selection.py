@@ -12,9 +12,11 @@ latest) give every candidate method's errors on data it did not see:
   (the M3/M4 competitions' main finding); choosing one member per series on
   four windows was not: on the benchmark the pick between the two SARIMA
   variants cost more than it gained;
-- a challenger from outside the combination (the statsforecast models of
-  ``reference_models``) replaces it only if its daily absolute errors are
-  lower by a one-sided Diebold-Mariano test at 5%;
+- a challenger from outside the combination (the global gradient-boosting
+  model ``global_gbm``, the statsforecast models of ``reference_models``)
+  replaces it only if its daily absolute errors are lower by a one-sided
+  Diebold-Mariano test at 5%, and only where it is a model in every window
+  (a challenger's seasonal naive fallback never challenges, like seasonal naive);
 - the intervals are split conformal intervals on the served forecast's
   standardised errors ``r = (actual - forecast) / se`` (``se``: the method's
   own standard error for that horizon day): the bounds are
@@ -122,6 +124,11 @@ def _beats_backbone(challenger: np.ndarray, backbone: np.ndarray) -> bool:
     return float(diff.mean()) / (spread / math.sqrt(len(diff))) > DM_CRITICAL
 
 
+def _falls_back(fits: list[SeriesForecast]) -> bool:
+    """True when any of a candidate's forecasts is its seasonal naive fallback."""
+    return any(fc.method == "seasonal_naive" for fc in fits)
+
+
 def choose_and_calibrate(
     y: np.ndarray,
     origins: list[int],
@@ -145,7 +152,9 @@ def choose_and_calibrate(
     winner = default
     default_abs = errors[default][0]
     best = float(default_abs.mean())
-    for name in (n for n in names if n not in NOT_CHALLENGERS):
+    used = [*window, target]  # never a later origin's fit
+    for name in (n for n in names if n not in NOT_CHALLENGERS
+                 and not _falls_back([fits[n][i] for i in used])):
         abs_err, _ = errors[name]
         if (np.isfinite(abs_err).all() and float(abs_err.mean()) < best
                 and _beats_backbone(abs_err, default_abs)):

@@ -124,12 +124,13 @@ def test_backtest_winner_is_served_with_calibrated_intervals():
 
 
 def test_served_backtest_is_chosen_on_earlier_origins_only(demand_small):
-    config = F.ForecastConfig(top_n=0, horizon_days=14, backtest_origins=2, calibration_origins=2)
+    config = F.ForecastConfig(top_n=0, horizon_days=14, backtest_origins=2, calibration_origins=2,
+                              global_model=True)
     served, candidates = F.backtest_candidates(demand_small, config)
     assert served["origin_date"].nunique() == 2
     # the holidays of the first months make calendar terms, so the weekly SARIMA joins
     assert set(candidates["candidate"]) == {"backbone", "backbone_weekly", "seasonal_naive",
-                                            "profile", "combination"}
+                                            "profile", "global_gbm", "combination"}
     assert set(served["method"]) == {"combination"}
     # the later origin's served forecast must not change when data after it changes
     last_origin = pd.to_datetime(served["origin_date"]).max()
@@ -162,6 +163,12 @@ def test_reference_models_and_calibration_settings_are_checked():
     assert config.reference_models == ("autoets", "mstl") and config.calibration_origins == 3
     with pytest.raises(ConfigError, match="forecast_reference_models"):
         F.ForecastConfig(reference_models=("prophet",))
+    # the global model: off unless the var says so (Jinja renders booleans as True/False)
+    assert config.global_model is False
+    assert F.config_from_dbt({"forecast_global_model": "True"}.get).global_model is True
+    assert F.config_from_dbt({"forecast_global_model": "false"}.get).global_model is False
+    with pytest.raises(ConfigError, match="forecast_global_model"):
+        F.config_from_dbt({"forecast_global_model": "sometimes"}.get)
 
 
 def test_status_counts_weekly_model_series_by_reason():
