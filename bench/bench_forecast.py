@@ -263,10 +263,12 @@ def main() -> None:
 
 
 def save(result: dict, args: argparse.Namespace) -> None:
-    """Check the targets and write reports/bench/forecast(.json|.md) (``_quick`` for --quick)."""
+    """Check the targets and write reports/bench/forecast(.json|.md) (``_quick`` for --quick,
+    ``_global`` for --global-model, so the default run's report is kept beside it)."""
     result["targets_met"] = targets(result, args.n_jobs)
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
     name = "forecast_quick" if args.quick else "forecast"
+    name += "_global" if args.global_model else ""
     (REPORT_DIR / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     text = markdown(result, args)
     (REPORT_DIR / f"{name}.md").write_text(text)
