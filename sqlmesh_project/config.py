@@ -14,4 +14,5 @@ config = Config(
     default_gateway="dev",
     variables=engine.shoplens_vars(),
     model_defaults=ModelDefaultsConfig(dialect="duckdb,normalization_strategy=case_sensitive", start="2020-01-01"),
+    infer_python_dependencies=False,  # see the root config.py
 )
