@@ -11,6 +11,8 @@ from sqlmesh.core.config import Config, DbtConfig, ModelDefaultsConfig
 
 from sqlmesh_project import engine, loader
 
+engine.load_in_one_process()
+
 # SQLMesh reads profiles from DBT_PROFILES_DIR first: point it at the copy
 # with literal values (the root profiles.yml templates `threads`).
 os.environ["DBT_PROFILES_DIR"] = str(engine.PROFILES_DIR)

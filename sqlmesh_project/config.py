@@ -8,6 +8,8 @@ from sqlmesh.core.config import Config, ModelDefaultsConfig
 
 from sqlmesh_project import engine
 
+engine.load_in_one_process()
+
 config = Config(
     project="shoplens_native",
     gateways=engine.gateways(),
