@@ -106,27 +106,41 @@ def lock_holder(db_path: str) -> str | None:
     return None
 
 
-try:  # the plugin base class is only importable where dbt-duckdb is installed
-    from dbt.adapters.duckdb.plugins import BasePlugin
-except ImportError:  # pragma: no cover - shoplens used without dbt
-    BasePlugin = object  # type: ignore[assignment,misc]
+def _plugin_class() -> type:
+    """dbt-duckdb's plugin class (``Plugin``), built on first use: importing dbt costs ~2 s
+    of CPU that the functions alone do not need (SQLMesh's connections register them
+    through ``_register`` on every plan, sqlmesh_project/engine.py)."""
+    try:  # the plugin base class is only importable where dbt-duckdb is installed
+        from dbt.adapters.duckdb.plugins import BasePlugin
+    except ImportError:  # pragma: no cover - shoplens used without dbt
+        BasePlugin = object  # type: ignore[assignment,misc]
+
+    class Plugin(BasePlugin):  # type: ignore[misc,valid-type]
+        """Registers the project's functions on each DuckDB connection dbt opens."""
+
+        def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
+            message = lock_holder(str(creds.path))
+            if message:
+                from dbt_common.exceptions import DbtRuntimeError
+
+                raise DbtRuntimeError(message)
+
+        def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
+            _register(conn)
+
+        def configure_cursor(self, cursor: duckdb.DuckDBPyConnection) -> None:
+            _register(cursor)
+
+    Plugin.__module__, Plugin.__qualname__ = __name__, "Plugin"
+    return Plugin
 
 
-class Plugin(BasePlugin):  # type: ignore[misc,valid-type]
-    """Registers the project's functions on each DuckDB connection dbt opens."""
-
-    def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
-        message = lock_holder(str(creds.path))
-        if message:
-            from dbt_common.exceptions import DbtRuntimeError
-
-            raise DbtRuntimeError(message)
-
-    def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
-        _register(conn)
-
-    def configure_cursor(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        _register(cursor)
+def __getattr__(name: str) -> Any:
+    """``Plugin`` (what dbt-duckdb looks up by name), made once by ``_plugin_class``."""
+    if name == "Plugin":
+        globals()["Plugin"] = plugin = _plugin_class()
+        return plugin
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _register(conn: duckdb.DuckDBPyConnection) -> None:

@@ -8,10 +8,13 @@ from sqlmesh.core.config import Config, ModelDefaultsConfig
 
 from sqlmesh_project import engine
 
+engine.load_in_one_process()
+
 config = Config(
     project="shoplens_native",
     gateways=engine.gateways(),
     default_gateway="dev",
     variables=engine.shoplens_vars(),
     model_defaults=ModelDefaultsConfig(dialect="duckdb,normalization_strategy=case_sensitive", start="2020-01-01"),
+    infer_python_dependencies=False,  # see the root config.py
 )

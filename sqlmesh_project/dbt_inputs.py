@@ -41,17 +41,29 @@ def _yaml_configs() -> dict[str, dict[str, t.Any]]:
     return configs
 
 
+_RENDERERS: dict[str, t.Callable[[str], str]] = {}
+
+
+def _renderer(variables: dict[str, t.Any]) -> t.Callable[[str], str]:
+    """``text`` rendered with ``var()`` from ``variables``; one Jinja environment and one
+    compiled template per text for each set of vars (the 20 native models share most texts)."""
+    key = json.dumps(variables, sort_keys=True, default=repr)
+    if key not in _RENDERERS:
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+        env.globals["var"] = lambda var, default=None: variables.get(var, default)
+        env.globals["none"] = None
+        _RENDERERS[key] = functools.cache(lambda text: env.from_string(text).render())
+    return _RENDERERS[key]
+
+
 def model_settings(name: str) -> dict[str, str]:
     """The config of dbt Python model ``name`` as ``dbt.config.get`` sees it (rendered text)."""
-    variables = engine.shoplens_vars()
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
-    env.globals["var"] = lambda var, default=None: variables.get(var, default)
-    env.globals["none"] = None
+    render = _renderer(engine.shoplens_vars())
     config = copy.deepcopy(_yaml_configs().get(name))
     if config is None:
         raise KeyError(f"no dbt Python model {name!r} in python_models/*.yml")
     return {
-        key: env.from_string(value).render() if isinstance(value, str) else value
+        key: render(value) if isinstance(value, str) else value
         for key, value in config.items() if key != "materialized"
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -86,3 +87,27 @@ def test_every_native_model_reads_the_refs_its_dbt_adapter_reads():
         read_by_dbt = _refs(adapter, r'dbt\.ref\("(\w+)"\)\.(?:df|project)')
         assert native_refs == read_by_dbt, adapter.name
         assert sorted(re.findall(r'"main\.(\w+)"', declared)) == dbt_refs, adapter.name
+
+
+def test_dbt_project_cache_key_follows_the_project_files_and_settings(tmp_path):
+    """sqlmesh_project/loader.py serves the loaded dbt project from .cache/ while this key is unchanged."""
+    from sqlmesh_project import loader
+
+    (tmp_path / "dbt_project.yml").write_text("name: p\nmodel-paths: [models, more_models]\n")
+    for name in ("models/a.sql", "more_models/b.sql", "macros/m.sql", "docs/notes.md"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("select 1\n")
+    settings = {"variables": {"seed": 42}, "gateway": "dev"}
+    key = loader.project_key(tmp_path, None, settings)
+    assert loader.project_key(tmp_path, None, dict(settings)) == key
+    assert loader.project_key(tmp_path, None, {**settings, "variables": {"seed": 43}}) != key
+    (tmp_path / "docs" / "notes.md").write_text("not a dbt file\n")  # outside dbt_project.yml's folders
+    assert loader.project_key(tmp_path, None, settings) == key
+    keys = {key}
+    for change in ("more_models/b.sql", "macros/m.sql", "models/new.sql", "profiles.yml"):
+        (tmp_path / change).write_text("select 2\n")
+        keys.add(loader.project_key(tmp_path, None, settings))
+    stat = (tmp_path / "models" / "a.sql").stat()
+    os.utime(tmp_path / "models" / "a.sql", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # same size, touched
+    keys.add(loader.project_key(tmp_path, None, settings))
+    assert len(keys) == 6

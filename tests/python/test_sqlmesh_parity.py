@@ -55,6 +55,15 @@ def run_sqlmesh(args: list[str], sqlmesh_db: Path, variables: dict, dbt_db: Path
     return proc
 
 
+def run_python(code: str, sqlmesh_db: Path, variables: dict, root: Path) -> subprocess.CompletedProcess:
+    """``python -c code`` in ``root`` with run_sqlmesh's environment."""
+    env = {**os.environ, "SQLMESH_DUCKDB_PATH": str(sqlmesh_db), "SHOPLENS_VARS": json.dumps(variables),
+           "DBT_PROFILES_DIR": str(root / "sqlmesh_project"), "PYTHONPATH": str(root)}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     root = tmp_path_factory.mktemp("sqlmesh")
@@ -122,9 +131,20 @@ def backfilled(plan_output: str) -> set[str]:
 def test_no_change_plan_rebuilds_nothing_and_a_dev_plan_only_the_changed_model_and_its_children(built, tmp_path):
     _, sm_db, variables = built
     root = project_copy(tmp_path / "shoplens")
-    same = run_sqlmesh(["plan", "--no-prompts"], sm_db, variables, root=root)
-    assert "Models needing backfill" not in same.stdout, same.stdout[-3000:]
-    assert "Directly Modified" not in same.stdout and "Indirectly Modified" not in same.stdout, same.stdout[-3000:]
+    # the first load of the copy fills the loader's cache of the dbt project, the second reads it
+    entries = [set((root / ".cache").glob("shoplens_dbt_project/*__project__*"))]
+    for _ in range(2):
+        same = run_sqlmesh(["plan", "--no-prompts"], sm_db, variables, root=root)
+        assert "No changes to plan" in same.stdout, same.stdout[-3000:]
+        assert "Models needing backfill" not in same.stdout, same.stdout[-3000:]
+        assert "Directly Modified" not in same.stdout and "Indirectly Modified" not in same.stdout, same.stdout[-3000:]
+        entries.append(set((root / ".cache").glob("shoplens_dbt_project/*__project__*")))
+    assert len(entries[1] - entries[0]) == 1 and entries[2] == entries[1]
+    # a warm load does without dbt (its import is ~2 s of CPU): only the unit tests of dbt models need it
+    warm = run_python("from sqlmesh.core.context import Context; import sys; Context(paths=['.', 'sqlmesh_project']);"
+                      " print(sorted({m.split('.')[0] for m in sys.modules} & {'dbt', 'dbt_common'}))",
+                      sm_db, variables, root=root)
+    assert warm.stdout.strip().splitlines()[-1] == "[]", warm.stdout[-2000:]
     # audit_rejected_rows has one child (audit_rejected_rows_summary) and 60 models beside it
     changed = root / "models" / "audit" / "audit_rejected_rows.sql"
     text = changed.read_text()
