@@ -59,7 +59,7 @@ test-browser: $(STAMP) browser
 test: $(STAMP) pytest dbt-test lint
 
 pytest: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 # Generated data is not the bundled sample: it needs a PII salt (any value in CI).
 dbt-test bench: export SHOPLENS_PII_SALT := $(or $(SHOPLENS_PII_SALT),shoplens-ci-salt)
