@@ -48,15 +48,19 @@ FORECAST_TYPES = {
 }
 
 
+def typed_ddl(table: str, columns: list[str], types: dict[str, str], where: str) -> str:
+    """The Spark schema of ``table``: ``columns`` in order, typed from ``types`` (named ``where``)."""
+    untyped = [c for c in columns if c not in types]
+    if untyped:
+        raise KeyError(f"shoplens: {table} column(s) {untyped} have no Spark type in {where}; add them there")
+    return ", ".join(f"{c} {types[c]}" for c in columns)
+
+
 def forecast_ddl() -> str:
     """The Spark schema of ml_demand_forecast, in FORECAST_COLUMNS order."""
     from shoplens.forecast.config import FORECAST_COLUMNS
 
-    untyped = [c for c in FORECAST_COLUMNS if c not in FORECAST_TYPES]
-    if untyped:
-        raise KeyError(f"shoplens: ml_demand_forecast column(s) {untyped} have no Spark type in "
-                       "shoplens.spark.predict.FORECAST_TYPES; add them there")
-    return ", ".join(f"{c} {FORECAST_TYPES[c]}" for c in FORECAST_COLUMNS)
+    return typed_ddl("ml_demand_forecast", FORECAST_COLUMNS, FORECAST_TYPES, "shoplens.spark.predict.FORECAST_TYPES")
 
 
 def model_settings(manifest: Path, name: str) -> dict[str, Any]:

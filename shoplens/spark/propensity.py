@@ -52,12 +52,10 @@ SCORE_TYPES = {
 def score_ddl() -> str:
     """The Spark schema of ml_purchase_propensity, in SCORE_COLUMNS order."""
     from shoplens.propensity import SCORE_COLUMNS
+    from shoplens.spark.predict import typed_ddl
 
-    untyped = [c for c in SCORE_COLUMNS if c not in SCORE_TYPES]
-    if untyped:
-        raise KeyError(f"shoplens: ml_purchase_propensity column(s) {untyped} have no Spark type in "
-                       "shoplens.spark.propensity.SCORE_TYPES; add them there")
-    return ", ".join(f"{c} {SCORE_TYPES[c]}" for c in SCORE_COLUMNS)
+    return typed_ddl("ml_purchase_propensity", SCORE_COLUMNS, SCORE_TYPES,
+                     "shoplens.spark.propensity.SCORE_TYPES")
 
 
 def input_names(kind: str) -> list[str]:
