@@ -50,6 +50,20 @@ def run_measured(cmd: list[str], env: dict) -> tuple[float, float, subprocess.Co
     return wall, peak_kib / 1024**2, proc
 
 
+def ensure_shop(n: int, days: int = 730, products: int = 2000, reuse: bool = False) -> tuple[Path, float | None]:
+    """bench_data/shop_<n>, generated unless ``reuse`` and it holds a shop of n customers; (path, seconds or None)."""
+    data = REPO / "bench_data" / f"shop_{n}"
+    truth_file = data / "ground_truth.json"
+    if reuse and truth_file.exists() and json.loads(truth_file.read_text())["config"]["n_customers"] == n:
+        print(f"reusing {data}")
+        return data, None
+    t0 = time.perf_counter()
+    cfg = ShopConfig(n_customers=n, n_days=days, n_products=products, seed=2024,
+                     dirty_rate=0.01, browse_rate=0.008, pre_purchase_sessions=1.5)
+    write_shop_streaming(cfg, data, "parquet")
+    return data, round(time.perf_counter() - t0, 1)
+
+
 def measured_child(args: list[str]) -> dict:
     """Run this script in --child mode for one dbt command, to measure its own peak RSS."""
     out = subprocess.run([sys.executable, __file__, "--child", json.dumps(args)], cwd=REPO, capture_output=True, text=True)
@@ -79,7 +93,6 @@ def main() -> int:
         child(json.loads(args.child))
         return 0
     n = 20_000 if args.quick else args.customers
-    data = REPO / "bench_data" / f"shop_{n}"
     work = REPO / "bench_data" / f"build_{n}"
     work.mkdir(parents=True, exist_ok=True)
     report: dict = {
@@ -89,15 +102,9 @@ def main() -> int:
     }
 
     # 1. Generate (about 50 events per customer: slightly less browsing than the sample's default).
-    t0 = time.perf_counter()
-    truth_file = data / "ground_truth.json"
-    if args.reuse and truth_file.exists() and json.loads(truth_file.read_text())["config"]["n_customers"] == n:
-        print(f"reusing {data}")
-    else:
-        cfg = ShopConfig(n_customers=n, n_days=args.days, n_products=args.products, seed=2024,
-                         dirty_rate=0.01, browse_rate=0.008, pre_purchase_sessions=1.5)
-        write_shop_streaming(cfg, data, "parquet")
-        report["generate_wall_s"] = round(time.perf_counter() - t0, 1)
+    data, generate_s = ensure_shop(n, args.days, args.products, args.reuse)
+    if generate_s is not None:
+        report["generate_wall_s"] = generate_s
     with duckdb.connect() as con:
         report["raw_rows"] = {t: con.sql(f"select count(*) from '{data}/{t}.parquet'").fetchone()[0]
                               for t in ("orders", "order_items", "products", "customers", "events")}

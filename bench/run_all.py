@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-ORDER = ["warehouse", "clv", "clv_covariates", "forecast", "propensity", "recommend"]
+ORDER = ["warehouse", "build", "clv", "clv_covariates", "forecast", "propensity", "recommend"]
 
 
 def main() -> int:

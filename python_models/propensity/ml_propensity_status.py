@@ -6,11 +6,12 @@ def model(dbt, session):
 
     as_of = dbt.ref("as_of").df()
     scores = dbt.ref("ml_purchase_propensity").df()
-    orders = dbt.ref("fct_orders").project("customer_id, ordered_at, order_total, is_purchase").df()
+    # relations, read by the package only when the step declined
+    orders = dbt.ref("fct_orders").project("customer_id, ordered_at, order_total, is_purchase")
     sessions = dbt.ref("fct_sessions").project(
-        "customer_id, started_at, n_product_views, n_add_to_carts, n_checkouts").df()
+        "customer_id, started_at, n_product_views, n_add_to_carts, n_checkouts")
     customers = dbt.ref("dim_customers").project(
-        "customer_id, country, first_order_category, signed_up_at").df()
+        "customer_id, country, first_order_category, signed_up_at")
     settings = {
         "window_days": dbt.config.get("window_days"),
         "sequence_weeks": dbt.config.get("sequence_weeks"),

@@ -154,24 +154,34 @@ def build_feature_importance(scores: pd.DataFrame, settings: Mapping[str, object
     return frame[IMPORTANCE_COLUMNS].reset_index(drop=True)
 
 
+def _frame(table) -> pd.DataFrame:
+    """A DataFrame, or a relation (anything with ``.df()``, e.g. DuckDB's) read now."""
+    return table if isinstance(table, pd.DataFrame) else table.df()
+
+
 def build_status(
     as_of: pd.DataFrame,
     scores: pd.DataFrame,
-    orders: pd.DataFrame,
-    sessions: pd.DataFrame,
-    customers: pd.DataFrame,
+    orders,
+    sessions,
+    customers,
     settings: Mapping[str, object],
 ) -> pd.DataFrame:
     """``ml_propensity_status``: ok when the chosen model was trained and scored (the
     choice, its reason and dropped baselines are noted), degraded when no validation
-    cut-off fits (``fallback_reason``), declined with the fix when the history is too short."""
+    cut-off fits (``fallback_reason``), declined with the fix when the history is too short.
+
+    ``orders``, ``sessions`` and ``customers`` are DataFrames or relations with
+    ``.df()``: they are read only when the step declined (at 1M customers the
+    sessions alone are ~10M rows the status would otherwise load for nothing)."""
     as_of_date = as_of["as_of_date"].iloc[0]
     selection = _saved_metadata(scores, settings).get("selection", {})
     reason = ""
     if scores.empty:  # rebuild the cheap checks only when the step declined
         has_holdout = bool(as_of["has_holdout"].iloc[0])
         cfg = config_from_dbt(settings)
-        reason = decline_reason(orders, sessions, customers, as_of_date, has_holdout, cfg)
+        reason = decline_reason(_frame(orders), _frame(sessions), _frame(customers), as_of_date,
+                                has_holdout, cfg)
     frame = propensity_status(scores, as_of_date, reason, selection).frame()
     frame["fallback_reason"] = str(selection.get("fallback_reason", ""))
     return frame

@@ -222,3 +222,36 @@ def test_decline_advice_works_a_shorter_label_window_lets_a_short_shop_train():
     assert P.decline_reason(*args, P.PropensityConfig(train_window_days=7)) == ""
     with pytest.raises(P.InsufficientHistoryError, match="propensity_train_window_days"):
         P.run_propensity(*args, P.PropensityConfig(max_epochs=1))
+
+
+class _Relation:
+    """A stand-in for a DuckDB relation: ``.df()`` returns the frame and counts the reads."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame, self.reads = frame, 0
+
+    def df(self) -> pd.DataFrame:
+        self.reads += 1
+        return self.frame
+
+
+def test_status_reads_its_input_relations_only_when_the_step_declined():
+    from shoplens.propensity import pipeline
+
+    marts = marts_from_raw(generate_shop(n_customers=600, n_days=75, seed=8))
+    as_of = marts["orders"]["ordered_at"].max().date()
+    as_of_frame = pd.DataFrame({"as_of_date": [as_of], "has_holdout": [False], "data_end_date": [as_of]})
+    settings = {"window_days": 30, "sequence_weeks": 52, "n_cutoffs": 12, "seed": 3, "model_dir": None,
+                "max_train_customers": None, "train_window_days": None}
+    empty = pd.DataFrame(columns=["customer_id", "is_current", "served_model"])
+    relations = [_Relation(marts[k]) for k in ("orders", "sessions", "customers")]
+    declined = pipeline.build_status(as_of_frame, empty, *relations, settings).iloc[0]
+    frames = pipeline.build_status(as_of_frame, empty, marts["orders"], marts["sessions"], marts["customers"],
+                                   settings).iloc[0]
+    assert [r.reads for r in relations] == [1, 1, 1]
+    assert declined["status"] == "declined" and "too little history to train" in declined["reason"]
+    assert declined["reason"] == frames["reason"]
+    scored = pd.DataFrame({"customer_id": ["c1"], "is_current": [True], "served_model": ["logreg"]})
+    unread = [_Relation(marts[k]) for k in ("orders", "sessions", "customers")]
+    pipeline.build_status(as_of_frame, scored, *unread, settings)
+    assert [r.reads for r in unread] == [0, 0, 0]
