@@ -31,6 +31,6 @@ def model(dbt, session):
     recommend_cfg, _ = configs_from_dbt(settings.get)
     items = dbt.ref("fct_order_items").project("customer_id, order_id, product_id, order_date, is_purchase").df()
     customers = dbt.ref("dim_customers").project("customer_id").df()
-    browsing = dbt.ref("customer_product_browsing").df()
+    browsing = dbt.ref("customer_product_browsing")  # summed in DuckDB by the package
     as_of = dbt.ref("as_of").df()
     return build_recommendations(items, customers, as_of, recommend_cfg, browsing)

@@ -32,7 +32,7 @@ def model(dbt, session):
     holdout = dbt.ref("holdout_order_items").project(columns).df()
     affinity = dbt.ref("product_affinity").project("product_id, related_product_id, cosine").df()
     profiles = dbt.ref("ml_customer_profiles").df()
-    browsing = dbt.ref("customer_product_browsing").df()
+    browsing = dbt.ref("customer_product_browsing")  # summed in DuckDB by the package
     as_of = dbt.ref("as_of").df()
     return build_evaluation(
         items, holdout, affinity, profiles, as_of, recommend_cfg,

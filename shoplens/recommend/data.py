@@ -46,28 +46,89 @@ def purchase_lines(lines: pd.DataFrame, table: str = "fct_order_items") -> pd.Da
 BROWSE_COLUMNS = ("customer_id", "product_id", "event_date", "n_product_views", "n_add_to_carts")
 
 
-def browsing_events(events: pd.DataFrame | None,
-                    table: str = "customer_product_browsing") -> pd.DataFrame | None:
-    """Validate and normalise browsing rows (one per customer, product and day); None when there are none.
+def browsing_cutoffs(as_of: dt.date, validation_days: int) -> tuple[dt.date, dt.date]:
+    """The only dates browsing is read up to: the validation cut-off and ``as_of``."""
+    return as_of - dt.timedelta(days=validation_days), as_of
 
-    The columns of the mart ``customer_product_browsing``. A shop without
-    web events gives None: the recommender then uses purchases only.
+
+def browsing_events(events, table: str = "customer_product_browsing",
+                    cutoffs: tuple[dt.date, ...] | None = None) -> pd.DataFrame | None:
+    """Validate and sum browsing rows in DuckDB; None when there are none.
+
+    ``events`` (a DataFrame or a DuckDB relation) holds the columns of the
+    mart ``customer_product_browsing``, one row per customer, product and
+    day. Without ``cutoffs`` the day grain is kept; with them, events are
+    summed per customer, product and cut-off (``event_date`` becomes the
+    first cut-off on or after the event; later events are dropped), so the
+    result grows with the (customer, product) pairs, not with the days.
+    Ids come back as categoricals, ``event_date`` as datetime64 and the
+    counts as float32 (no Python object per row). A shop without web events
+    gives None: the recommender then uses purchases only.
     """
-    if events is None or len(events) == 0:
+    if events is None:
         return None
-    missing = [c for c in BROWSE_COLUMNS if c not in events.columns]
+    rel = _relation(events)
+    missing = [c for c in BROWSE_COLUMNS if c not in rel.columns]
     if missing:
         raise RecommendError(f"{table} lacks column {missing[0]}: browsing needs {', '.join(BROWSE_COLUMNS)}")
-    null = [c for c in BROWSE_COLUMNS[:3] if events[c].isna().any()]
+    nulls = ", ".join(f"count(*) filter (where {c} is null)" for c in BROWSE_COLUMNS[:3])
+    counts = rel.query("browsing", f"select count(*), {nulls} from browsing").fetchone()
+    if counts[0] == 0:
+        return None
+    null = [c for c, n in zip(BROWSE_COLUMNS[:3], counts[1:], strict=True) if n]
     if null:
         raise RecommendError(f"{table}.{null[0]} has nulls: rule not_null (the mart never holds them)")
-    out = events[list(BROWSE_COLUMNS)].copy()
-    for col in ("customer_id", "product_id"):
-        out[col] = out[col].astype(str)
-    out["event_date"] = pd.to_datetime(out["event_date"]).dt.date
+    arrow = rel.query("browsing", _summed_sql(cutoffs)).to_arrow_table()
+    out = pd.DataFrame({c: arrow[c].dictionary_encode().to_pandas() for c in ("customer_id", "product_id")})
+    out["event_date"] = arrow["event_date"].to_pandas(date_as_object=False)
     for col in ("n_product_views", "n_add_to_carts"):
-        out[col] = pd.to_numeric(out[col]).fillna(0).astype(np.float32)
-    return out.reset_index(drop=True)
+        out[col] = arrow[col].to_numpy().astype(np.float32)
+    out.attrs["cutoffs"] = None if cutoffs is None else tuple(sorted(cutoffs))
+    return out
+
+
+def _relation(events):
+    """A DuckDB relation over ``events`` (a DataFrame is read in place, not copied)."""
+    if isinstance(events, pd.DataFrame):
+        import duckdb
+
+        return duckdb.connect().from_df(events)
+    return events
+
+
+def _summed_sql(cutoffs: tuple[dt.date, ...] | None) -> str:
+    """Views and add-to-carts per customer, product and day (or cut-off bucket)."""
+    day, keep = "cast(event_date as date)", ""
+    if cutoffs:
+        ends = sorted(cutoffs)
+        whens = " ".join(f"when {day} <= date '{d.isoformat()}' then date '{d.isoformat()}'" for d in ends)
+        day, keep = f"case {whens} end", f"where {day} <= date '{ends[-1].isoformat()}'"
+    return f"""
+        select
+            cast(customer_id as varchar) as customer_id,
+            cast(product_id as varchar) as product_id,
+            {day} as event_date,
+            cast(coalesce(sum(n_product_views), 0) as double) as n_product_views,
+            cast(coalesce(sum(n_add_to_carts), 0) as double) as n_add_to_carts
+        from browsing {keep}
+        group by all
+    """
+
+
+def browsed_by(browsing: pd.DataFrame, end: dt.date) -> pd.Series:
+    """Rows of ``browsing`` (from :func:`browsing_events`) dated on or before ``end``."""
+    cutoffs = browsing.attrs.get("cutoffs")
+    if cutoffs is not None and end not in cutoffs and end < cutoffs[-1]:
+        raise RecommendError(f"browsing was summed up to the cut-offs {cutoffs}: {end} is not one of them")
+    return browsing["event_date"] <= pd.Timestamp(end)
+
+
+def _positions(ids: np.ndarray, column: pd.Series) -> np.ndarray:
+    """Position of each value of ``column`` in ``ids`` (-1 when absent); categoricals looked up once per id."""
+    index = pd.Index(ids)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return index.get_indexer(column.cat.categories)[column.cat.codes.to_numpy()]
+    return index.get_indexer(column)
 
 
 @dataclass
@@ -138,9 +199,9 @@ def browsed(browsing: pd.DataFrame, products: np.ndarray, customers: np.ndarray,
     Products outside ``products`` (never bought) and customers outside
     ``customers`` are ignored.
     """
-    part = browsing.loc[browsing["event_date"] <= end]
-    row = pd.Index(customers).get_indexer(part["customer_id"])
-    col = pd.Index(products).get_indexer(part["product_id"])
+    part = browsing.loc[browsed_by(browsing, end)]
+    row = _positions(customers, part["customer_id"])
+    col = _positions(products, part["product_id"])
     keep = (row >= 0) & (col >= 0)
     value = (weights[0] * part["n_product_views"].to_numpy(np.float32)
              + weights[1] * part["n_add_to_carts"].to_numpy(np.float32))

@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 
 from shoplens.recommend.config import RecommendConfig
-from shoplens.recommend.data import Interactions, bought_in_window, interactions, sample_rows
+from shoplens.recommend.data import (
+    Interactions,
+    bought_in_window,
+    browsed_by,
+    interactions,
+    sample_rows,
+)
 from shoplens.recommend.evaluation import ranking_metrics
 from shoplens.recommend.models import ItemToItem, Popularity, affinity_from_lines
 from shoplens.recommend.selection import Selection, browsing_tag, model_version, warm_with_purchases
@@ -41,7 +47,7 @@ def evaluate_recommenders(lines: pd.DataFrame, future: pd.DataFrame, affinity: p
         return []
     if affinity is None:
         affinity = affinity_from_lines(past, cut, affinity_min_support, affinity_top_n)
-    if browsing is not None and not (browsing["event_date"] <= cut).any():
+    if browsing is not None and not browsed_by(browsing, cut).any():
         browsing = None
     tag = {"als": sel.als(cfg, "purchases").tag, "als_with_browsing": sel.als(cfg, "browsing").tag + browsing_tag(cfg),
            "item_to_item": f"cosine_min{affinity_min_support}_top{affinity_top_n}",

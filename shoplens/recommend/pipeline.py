@@ -25,7 +25,7 @@ import pandas as pd
 from shoplens import __version__
 from shoplens.evaluation import EVALUATION_COLUMNS, evaluation_frame
 from shoplens.recommend.config import ProfileConfig, RecommendConfig
-from shoplens.recommend.data import as_of_dates, browsing_events, purchase_lines
+from shoplens.recommend.data import as_of_dates, browsing_cutoffs, browsing_events, purchase_lines
 from shoplens.recommend.holdout import evaluate_recommenders, profile_rows, selection_rows
 from shoplens.recommend.profiles import co_purchase_mix, feature_matrix, fit_profiles, product_bands
 from shoplens.recommend.selection import Selection, select_model
@@ -58,8 +58,8 @@ def build_recommendations(order_items: pd.DataFrame, customers: pd.DataFrame, as
                           cfg: RecommendConfig, browsing: pd.DataFrame | None = None) -> pd.DataFrame:
     """``ml_product_recommendations``: ``top_k`` rows per customer of ``dim_customers``.
 
-    ``browsing`` (``customer_product_browsing``; None or empty without web
-    events) is used as implicit feedback when the validation rule keeps it.
+    ``browsing`` (``customer_product_browsing`` as a DataFrame or DuckDB
+    relation, summed in DuckDB; None or empty without web events) is used as implicit feedback when the validation rule keeps it.
     """
     lines = purchase_lines(order_items)
     if lines.empty:
@@ -67,7 +67,8 @@ def build_recommendations(order_items: pd.DataFrame, customers: pd.DataFrame, as
                       " ml_product_recommendations is empty")
     as_of_date, _, _ = as_of_dates(as_of)
     ids = customers["customer_id"].astype(str).to_numpy() if len(customers) else np.array([], dtype=object)
-    return recommend_all(lines, ids, as_of_date, cfg, browsing=browsing_events(browsing))
+    browsing = browsing_events(browsing, cutoffs=browsing_cutoffs(as_of_date, cfg.validation_days))
+    return recommend_all(lines, ids, as_of_date, cfg, browsing=browsing)
 
 
 def build_profiles(order_items: pd.DataFrame, products: pd.DataFrame, as_of: pd.DataFrame,
@@ -113,7 +114,7 @@ def build_evaluation(order_items: pd.DataFrame, holdout_items: pd.DataFrame, aff
         _empty(EVALUATION_COLUMNS, "no purchase order lines: ml_recommend_evaluation is empty")
         return evaluation_frame([], as_of_date=as_of_date, holdout_start_date=None, holdout_end_date=None,
                                 evaluation_type="holdout")
-    browsing = browsing_events(browsing)
+    browsing = browsing_events(browsing, cutoffs=browsing_cutoffs(as_of_date, cfg.validation_days))
     sel = select_model(lines, as_of_date, cfg, browsing)
     if has_holdout:
         future = purchase_lines(holdout_items, "holdout_order_items")

@@ -20,7 +20,13 @@ import pandas as pd
 
 from shoplens import __version__
 from shoplens.recommend.config import RecommendConfig
-from shoplens.recommend.data import Interactions, bought_in_window, interactions, sample_rows
+from shoplens.recommend.data import (
+    Interactions,
+    bought_in_window,
+    browsed_by,
+    interactions,
+    sample_rows,
+)
 from shoplens.recommend.evaluation import paired_margin, ranking_metrics
 from shoplens.recommend.models import ALS, Popularity
 
@@ -91,7 +97,7 @@ def _validation_data(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig, 
     everyone = everyone[sample_rows(len(everyone), cfg.validation_max_customers, cfg.seed)]
     inter = interactions(lines, products, cut, customers=everyone)
     with_browsing = None
-    if browsing is not None and (browsing["event_date"] <= cut).any():
+    if browsing is not None and browsed_by(browsing, cut).any():
         with_browsing = interactions(lines, products, cut, everyone, browsing, (cfg.view_weight, cfg.cart_weight))
     truth = bought_in_window(lines, products, everyone, cut + dt.timedelta(days=1), as_of)
     return inter, with_browsing, truth, warm_with_purchases(inter, truth, cfg.min_orders)

@@ -21,7 +21,13 @@ from sklearn.metrics import adjusted_rand_score
 from shoplens import datagen
 from shoplens.recommend import ProfileConfig, RecommendConfig, RecommendError, configs_from_dbt
 from shoplens.recommend import pipeline as P
-from shoplens.recommend.data import browsing_from_raw, lines_from_raw
+from shoplens.recommend.data import (
+    browsed,
+    browsed_by,
+    browsing_cutoffs,
+    browsing_from_raw,
+    lines_from_raw,
+)
 from shoplens.recommend.evaluation import ranking_metrics
 from shoplens.recommend.models import affinity_from_lines
 from shoplens.recommend.profiles import name_profile
@@ -35,7 +41,7 @@ def _shop(tastes: bool, n: int = 10_000, seed: int = 42, events: bool = False) -
     as_of = dt.date.fromisoformat(tables["ground_truth"]["calibration_end_date"])
     browsing = browsing_from_raw(tables)
     if browsing is not None:  # what the mart holds: events up to as_of_date
-        browsing = browsing.loc[browsing["event_date"] <= as_of]
+        browsing = browsing.loc[browsed_by(browsing, as_of)]
     return {"tables": tables, "lines": lines, "as_of": as_of, "browsing": browsing,
             "past": lines.loc[lines["order_date"] <= as_of], "future": lines.loc[lines["order_date"] > as_of]}
 
@@ -155,6 +161,31 @@ def test_browsing_before_the_cut_that_foretells_purchases_is_kept_and_later_even
     assert late.browsing_note == "purchases only: no browsing events before the validation cut-off"
     # without tastes and without browsing, ALS loses to popularity: browsing is what lifted it
     assert late.served == "popularity"
+
+
+def test_browsing_summed_per_cut_off_gives_the_day_grain_matrices_in_compact_columns():
+    rng = np.random.default_rng(3)
+    n = 5000
+    day0 = dt.date(2025, 1, 1)
+    daily = pd.DataFrame({
+        "customer_id": rng.integers(0, 60, n).astype(str), "product_id": rng.integers(0, 10, n),
+        "event_date": [day0 + dt.timedelta(days=int(d)) for d in rng.integers(0, 120, n)],
+        "n_product_views": rng.integers(0, 6, n), "n_add_to_carts": rng.integers(0, 3, n)})
+    cuts = browsing_cutoffs(day0 + dt.timedelta(days=100), 60)
+    by_day, summed = P.browsing_events(daily), P.browsing_events(daily, cutoffs=cuts)
+    pairs = daily[["customer_id", "product_id"]].drop_duplicates()
+    assert len(summed) <= 2 * len(pairs) < len(by_day) / 2
+    assert summed["event_date"].max() == pd.Timestamp(cuts[1])  # later events dropped
+    assert {str(summed[c].dtype) for c in ("customer_id", "product_id")} == {"category"}
+    assert summed["n_product_views"].dtype == np.float32 and summed["event_date"].dtype.kind == "M"
+    customers, products = np.sort(pairs["customer_id"].unique()), np.sort(pairs["product_id"].astype(str).unique())
+    for end in cuts:
+        want = browsed(by_day, products[:8], customers[:50], end, (0.1, 0.3)).toarray()
+        got = browsed(summed, products[:8], customers[:50], end, (0.1, 0.3)).toarray()
+        assert (want > 0).sum() > 100 and np.array_equal(want > 0, got > 0)
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    with pytest.raises(RecommendError, match="not one of them"):
+        browsed_by(summed, cuts[0] + dt.timedelta(days=1))
 
 
 def test_browsing_weights_are_vars_and_purchases_weigh_more():
