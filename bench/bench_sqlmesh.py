@@ -11,8 +11,8 @@ nothing changed three times (median wall and CPU seconds; target: under
 unit tests cost), and the import of SQLMesh and of dbt alone. Then it adds a
 column to the leaf model monthly_sales and times ``plan dev``, recording the
 models it modified and rebuilt (target: that model and its children only).
-Writes reports/bench/sqlmesh.{json,md}. Run it under ``flock
-/work/notes/heavy.lock`` on a shared machine (the build is CPU-heavy).
+Writes reports/bench/sqlmesh.{json,md}. On a shared machine run it when no other benchmark runs (the build is
+CPU-heavy).
 """
 
 from __future__ import annotations
