@@ -88,12 +88,15 @@ def browsing_events(events, table: str = "customer_product_browsing",
 
 
 def _relation(events):
-    """A DuckDB relation over ``events`` (a DataFrame is read in place, not copied)."""
-    if isinstance(events, pd.DataFrame):
-        import duckdb
+    """A DuckDB relation over ``events``: a DuckDB relation as it is; a DataFrame read
+    in place (not copied); anything else with ``.df()`` (the Spark runner's ref) read
+    through it."""
+    import duckdb
 
-        return duckdb.connect().from_df(events)
-    return events
+    if isinstance(events, duckdb.DuckDBPyRelation):
+        return events
+    frame = events if isinstance(events, pd.DataFrame) else events.df()
+    return duckdb.connect().from_df(frame)
 
 
 def _summed_sql(cutoffs: tuple[dt.date, ...] | None) -> str:

@@ -188,6 +188,26 @@ def test_browsing_summed_per_cut_off_gives_the_day_grain_matrices_in_compact_col
         browsed_by(summed, cuts[0] + dt.timedelta(days=1))
 
 
+def test_browsing_reads_a_duckdb_relation_and_a_ref_with_only_df_alike():
+    """dbt-duckdb passes a DuckDB relation; the Spark runner's ref has only ``.df()``."""
+    import duckdb
+
+    daily = pd.DataFrame({"customer_id": ["a", "a", "b"], "product_id": [1, 1, 2],
+                          "event_date": [dt.date(2025, 1, 2), dt.date(2025, 1, 3), dt.date(2025, 3, 1)],
+                          "n_product_views": [2, 3, 1], "n_add_to_carts": [0, 1, 0]})
+
+    class DfOnly:  # like shoplens.spark.models.Ref: no .columns, no .query
+        def df(self):
+            return daily
+
+    cuts = (dt.date(2025, 1, 31), dt.date(2025, 2, 28))
+    con = duckdb.connect()
+    from_rel = P.browsing_events(con.from_df(daily), cutoffs=cuts)
+    from_ref = P.browsing_events(DfOnly(), cutoffs=cuts)
+    pd.testing.assert_frame_equal(from_rel, from_ref)
+    assert from_ref["n_product_views"].tolist() == [5.0]  # a's two days summed; b's March day dropped
+
+
 def test_browsing_weights_are_vars_and_purchases_weigh_more():
     rec, _ = configs_from_dbt({"recommend_view_weight": "0.05", "recommend_cart_weight": "0.2"}.get)
     assert (rec.view_weight, rec.cart_weight) == (0.05, 0.2)
