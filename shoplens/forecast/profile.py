@@ -5,7 +5,8 @@ holidays + shopping event`` (no promotion share, see ``profile_design``),
 fitted by iteratively reweighted least squares with recency weights
 (half-life ``PROFILE_HALF_LIFE_DAYS``), so the weekly and yearly shapes are
 estimated from the whole history while the level follows recent data; the
-trend places the level at the last training day and is not extrapolated. The log link
+trend places the level at the last training day and is not extrapolated, and the
+forecast takes the level of the last eight weeks (``relevel_factor``). The log link
 makes every effect a factor (a December peak scales with the level, as
 retail seasonality does), and the Poisson variance handles zero days and
 sparse series without a transform; revenue (not a count) is fitted by the
@@ -37,6 +38,8 @@ PROFILE_HALF_LIFE_DAYS = 91.0
 DISPERSION_WINDOW_DAYS = 91
 #: log-scale bound on the linear predictor (keeps exp finite on degenerate fits)
 ETA_BOUND = 30.0
+#: the forecast's level is re-set on this many recent days (eight whole weeks)
+RELEVEL_DAYS = 56
 
 
 def _weekday_columns(start: dt.date | None, n_days: int) -> np.ndarray:
@@ -125,6 +128,20 @@ def _choose(fits: list[tuple[np.ndarray, float, int]], y: np.ndarray,
     return min(range(len(fits)), key=lambda i: fits[i][1] / phi + 2.0 * fits[i][2])
 
 
+def relevel_factor(y: np.ndarray, fitted: np.ndarray, days: int = RELEVEL_DAYS) -> float:
+    """Actual over fitted demand of the last ``days`` training days (1 without fitted demand).
+
+    The fit's weekday, yearly and holiday shape comes from the whole history,
+    but its level is a recency-weighted compromise over months (half-life
+    ``PROFILE_HALF_LIFE_DAYS``) and lags a level that moved in the last weeks;
+    the forecast keeps the shape and takes the level of the last eight whole
+    weeks (every weekday counted equally), a local level in the sense of
+    exponential smoothing (issue 12).
+    """
+    expected = float(fitted[-days:].sum())
+    return float(y[-days:].sum()) / expected if expected > 0 else 1.0
+
+
 def profile_forecast(
     y: np.ndarray, config: ForecastConfig, context: SeriesContext | None = None
 ) -> SeriesForecast:
@@ -153,7 +170,7 @@ def profile_forecast(
     pearson = (y[recent] - mu[recent]) ** 2 / np.maximum(mu[recent], 1e-9)
     phi = max(float(pearson.mean()), 1e-9)
     # a mean above twice the largest day seen is a runaway fit, not a forecast
-    mean = np.minimum(mu[n:], 2.0 * float(y.max()))
+    mean = np.minimum(mu[n:] * relevel_factor(y, mu[:n]), 2.0 * float(y.max()))
     se = np.sqrt(phi * np.maximum(mean, 1e-9))
     return _clip(SeriesForecast(
         method="profile", model_order=f"PROFILE(weekday,yearly_k={k},log)", mean=mean,

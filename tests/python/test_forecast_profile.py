@@ -129,3 +129,17 @@ def test_profile_trend_places_the_level_and_is_not_extrapolated():
     weekly = fc.mean[:28].reshape(4, 7).mean(axis=1)
     assert np.allclose(weekly, weekly[0], rtol=1e-9)  # flat level over the horizon
     assert abs(weekly[0] / mean[-1] - 1) < 0.04
+
+
+def test_profile_takes_the_level_of_the_last_eight_weeks():
+    # a weekly series whose level steps up 40% eight weeks before the end: the
+    # recency-weighted fit alone lags the step; the relevelled forecast is on it
+    t = np.arange(500)
+    mean = 30.0 * WEEKDAY[t % 7] * np.where(t >= 500 - 56, 1.4, 1.0)
+    y = np.random.default_rng(13).poisson(mean).astype(float)
+    fc = profile.profile_forecast(y, F.ForecastConfig(), SeriesContext(START))
+    truth = 30.0 * 1.4 * WEEKDAY[np.arange(500, 528) % 7]
+    assert abs(fc.mean.sum() / truth.sum() - 1) < 0.03
+    fitted = np.full(56, 2.0)
+    assert profile.relevel_factor(np.full(56, 3.0), fitted) == pytest.approx(1.5)
+    assert profile.relevel_factor(np.ones(56), np.zeros(56)) == 1.0
