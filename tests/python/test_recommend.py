@@ -27,8 +27,10 @@ from shoplens.recommend.data import (
     browsing_cutoffs,
     browsing_from_raw,
     lines_from_raw,
+    read_lines,
 )
 from shoplens.recommend.evaluation import ranking_metrics
+from shoplens.recommend.holdout import evaluation_sample
 from shoplens.recommend.models import affinity_from_lines
 from shoplens.recommend.profiles import name_profile
 
@@ -206,6 +208,36 @@ def test_browsing_reads_a_duckdb_relation_and_a_ref_with_only_df_alike():
     from_ref = P.browsing_events(DfOnly(), cutoffs=cuts)
     pd.testing.assert_frame_equal(from_rel, from_ref)
     assert from_ref["n_product_views"].tolist() == [5.0]  # a's two days summed; b's March day dropped
+
+
+def test_lines_from_a_duckdb_relation_have_categorical_ids_and_the_same_values():
+    import duckdb
+
+    lines = pd.DataFrame({"customer_id": ["c2", "c1", "c2"], "order_id": ["o1", "o2", "o3"],
+                          "product_id": ["p1", "p1", "p2"], "order_date": [dt.date(2025, 1, d) for d in (1, 2, 3)],
+                          "is_purchase": [True, True, False], "line_amount": [1.5, 2.0, 3.0]})
+    read = read_lines(duckdb.connect().from_df(lines))
+    assert all(isinstance(read[c].dtype, pd.CategoricalDtype) for c in ("customer_id", "order_id", "product_id"))
+    pd.testing.assert_frame_equal(P.purchase_lines(read).astype({c: str for c in ("customer_id", "order_id",
+                                                                                  "product_id")}),
+                                  P.purchase_lines(lines))
+    assert read_lines(lines) is lines
+
+
+def test_evaluation_sample_is_seeded_capped_and_named(taste_shop, taste_result):
+    past, future = taste_shop["past"], taste_shop["future"]
+    n = past["customer_id"].nunique()
+    same = evaluation_sample(past, future, RecommendConfig(evaluation_max_customers=n))
+    assert same[0] is past and same[1] is future and same[2] == ""
+    part, later, suffix = evaluation_sample(past, future, RecommendConfig(evaluation_max_customers=500))
+    assert part["customer_id"].nunique() == 500 and suffix == f",sample=500_of_{n}"
+    assert set(later["customer_id"]) <= set(part["customer_id"]) and len(later) > 0
+    again = evaluation_sample(past, future, RecommendConfig(evaluation_max_customers=500))[0]
+    pd.testing.assert_frame_equal(again, part)
+    rows = P.evaluate_recommenders(past, future, None, taste_shop["as_of"], future["order_date"].max(),
+                                   RecommendConfig(evaluation_max_customers=500), taste_result[0])
+    assert {r["slice"] for r in rows} == {f"customers=min_2_orders{suffix}", f"customers=all{suffix}"}
+    assert max(r["n_obs"] for r in rows) <= 500
 
 
 def test_browsing_weights_are_vars_and_purchases_weigh_more():
