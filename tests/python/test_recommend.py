@@ -240,6 +240,20 @@ def test_evaluation_sample_is_seeded_capped_and_named(taste_shop, taste_result):
     assert max(r["n_obs"] for r in rows) <= 500
 
 
+def test_the_validation_verdict_is_reused_for_the_same_rows_in_any_order(taste_shop, taste_result):
+    from shoplens.recommend import selection
+
+    past, browsing = taste_shop["past"], taste_shop["browsing"]
+    shuffled = past.sample(frac=1, random_state=3).astype({"customer_id": "category"})
+    again = P.select_model(shuffled, taste_shop["as_of"], RecommendConfig(), browsing)
+    assert again is P.select_model(past, taste_shop["as_of"], RecommendConfig(), browsing)
+    assert again.candidates == taste_result[0].candidates
+    columns = ("customer_id", "order_id", "product_id", "order_date")
+    assert selection._fingerprint(past.iloc[1:], columns) != selection._fingerprint(past, columns)
+    moved = past.assign(order_date=past["order_date"].shift(1, fill_value=past["order_date"].iloc[-1]))
+    assert selection._fingerprint(moved, columns) != selection._fingerprint(past, columns)
+
+
 def test_browsing_weights_are_vars_and_purchases_weigh_more():
     rec, _ = configs_from_dbt({"recommend_view_weight": "0.05", "recommend_cart_weight": "0.2"}.get)
     assert (rec.view_weight, rec.cart_weight) == (0.05, 0.2)
