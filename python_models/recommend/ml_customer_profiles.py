@@ -7,6 +7,7 @@ customer with a purchased order line up to as_of_date.
 
 def model(dbt, session):
     from shoplens.recommend import configs_from_dbt
+    from shoplens.recommend.data import read_lines
     from shoplens.recommend.pipeline import build_profiles
 
     # literal dbt.config.get calls: dbt passes a Python model only the config keys it sees
@@ -17,9 +18,9 @@ def model(dbt, session):
         "profile_energy": dbt.config.get("profile_energy"),
     }
     _, profile_cfg = configs_from_dbt(settings.get)
-    items = dbt.ref("fct_order_items").project(
+    items = read_lines(dbt.ref("fct_order_items").project(
         "customer_id, order_id, product_id, order_date, is_purchase, category, line_amount, discount, unit_price"
-    ).df()
+    ))
     products = dbt.ref("dim_products").project("product_id, category, list_price").df()
     as_of = dbt.ref("as_of").df()
     return build_profiles(items, products, as_of, profile_cfg)

@@ -9,6 +9,7 @@ is implicit feedback when the validation rule keeps it.
 
 def model(dbt, session):
     from shoplens.recommend import configs_from_dbt
+    from shoplens.recommend.data import read_lines
     from shoplens.recommend.pipeline import build_recommendations
 
     # literal dbt.config.get calls: dbt passes a Python model only the config keys it sees
@@ -29,7 +30,7 @@ def model(dbt, session):
         "recommend_num_threads": dbt.config.get("recommend_num_threads"),
     }
     recommend_cfg, _ = configs_from_dbt(settings.get)
-    items = dbt.ref("fct_order_items").project("customer_id, order_id, product_id, order_date, is_purchase").df()
+    items = read_lines(dbt.ref("fct_order_items").project("customer_id, order_id, product_id, order_date, is_purchase"))
     customers = dbt.ref("dim_customers").project("customer_id").df()
     browsing = dbt.ref("customer_product_browsing")  # summed in DuckDB by the package
     as_of = dbt.ref("as_of").df()

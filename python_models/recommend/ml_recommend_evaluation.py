@@ -7,6 +7,7 @@ shared ``EVALUATION_COLUMNS`` shape; item-to-item reads product_affinity.
 
 def model(dbt, session):
     from shoplens.recommend import configs_from_dbt
+    from shoplens.recommend.data import read_lines
     from shoplens.recommend.pipeline import build_evaluation
 
     # literal dbt.config.get calls: dbt passes a Python model only the config keys it sees
@@ -20,6 +21,7 @@ def model(dbt, session):
         "recommend_popularity_days": dbt.config.get("recommend_popularity_days"),
         "recommend_validation_days": dbt.config.get("recommend_validation_days"),
         "recommend_validation_max_customers": dbt.config.get("recommend_validation_max_customers"),
+        "recommend_evaluation_max_customers": dbt.config.get("recommend_evaluation_max_customers"),
         "recommend_fallback_z": dbt.config.get("recommend_fallback_z"),
         "recommend_min_orders": dbt.config.get("recommend_min_orders"),
         "recommend_view_weight": dbt.config.get("recommend_view_weight"),
@@ -28,12 +30,13 @@ def model(dbt, session):
     }
     recommend_cfg, _ = configs_from_dbt(settings.get)
     columns = "customer_id, order_id, product_id, order_date, is_purchase, category, line_amount"
-    items = dbt.ref("fct_order_items").project(columns).df()
-    holdout = dbt.ref("holdout_order_items").project(columns).df()
+    items = read_lines(dbt.ref("fct_order_items").project(columns))  # ids as categoricals
+    holdout = read_lines(dbt.ref("holdout_order_items").project(columns))
     affinity = dbt.ref("product_affinity").project("product_id, related_product_id, cosine").df()
     profiles = dbt.ref("ml_customer_profiles").df()
     browsing = dbt.ref("customer_product_browsing")  # summed in DuckDB by the package
     as_of = dbt.ref("as_of").df()
+    dbt.ref("ml_product_recommendations")  # runs after the lists: reuses their validation verdict in memory
     return build_evaluation(
         items, holdout, affinity, profiles, as_of, recommend_cfg,
         affinity_min_support=int(float(dbt.config.get("affinity_min_support"))),

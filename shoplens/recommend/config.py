@@ -25,7 +25,10 @@ class RecommendConfig:
     ALS is served only if the best candidate's recall beats popularity's by
     more than ``fallback_z`` standard errors of the paired per-customer
     difference. Customers with fewer than ``min_orders`` purchase orders get
-    the popularity list, flagged.
+    the popularity list, flagged. ``ml_recommend_evaluation`` fits and
+    scores its holdout models on a seeded sample of at most
+    ``evaluation_max_customers`` of the customers known at the cut-off (all
+    of them below that size).
 
     Browsing (product views, add-to-carts) enters ALS's feedback as
     ``view_weight`` / ``cart_weight`` per event beside 1 per purchase order
@@ -43,6 +46,7 @@ class RecommendConfig:
     popularity_days: int = 90
     validation_days: int = 60
     validation_max_customers: int = 100_000
+    evaluation_max_customers: int = 100_000
     fallback_z: float = 2.0
     min_orders: int = 2
     view_weight: float = 0.1
@@ -60,6 +64,7 @@ class RecommendConfig:
             "recommend_popularity_days": self.popularity_days >= 1,
             "recommend_validation_days": self.validation_days >= 1,
             "recommend_validation_max_customers": self.validation_max_customers >= 100,
+            "recommend_evaluation_max_customers": self.evaluation_max_customers >= 100,
             "recommend_fallback_z": self.fallback_z >= 0,
             "recommend_min_orders": self.min_orders >= 1,
             "recommend_num_threads": self.num_threads >= 1,
@@ -70,7 +75,7 @@ class RecommendConfig:
         if bad:
             raise RecommendError(
                 f"dbt var {bad[0]} is out of range in {self}: top_k, iterations, days, min_orders and"
-                " num_threads must be >= 1, grids non-empty and positive, validation_max_customers >= 100, view and"
+                " num_threads must be >= 1, grids non-empty and positive, validation and evaluation max_customers >= 100, view and"
                 " cart weights in [0, 1) (a purchase weighs 1)"
             )
 
@@ -127,6 +132,7 @@ def configs_from_dbt(get: Callable[[str], object]) -> tuple[RecommendConfig, Pro
         popularity_days=value("recommend_popularity_days", rec.popularity_days, as_int),
         validation_days=value("recommend_validation_days", rec.validation_days, as_int),
         validation_max_customers=value("recommend_validation_max_customers", rec.validation_max_customers, as_int),
+        evaluation_max_customers=value("recommend_evaluation_max_customers", rec.evaluation_max_customers, as_int),
         fallback_z=value("recommend_fallback_z", rec.fallback_z, float),
         min_orders=value("recommend_min_orders", rec.min_orders, as_int),
         view_weight=value("recommend_view_weight", rec.view_weight, float),

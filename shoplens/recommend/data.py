@@ -43,6 +43,25 @@ def purchase_lines(lines: pd.DataFrame, table: str = "fct_order_items") -> pd.Da
     return out.reset_index(drop=True)
 
 
+def read_lines(ref) -> pd.DataFrame:
+    """A ref of order lines as a DataFrame with categorical ids (each id string stored once).
+
+    A DuckDB relation is read through Arrow (ids dictionary-encoded, no
+    Python string per row); anything else with ``.df()`` (the Spark runner's
+    ref) through it; a DataFrame is returned as it is.
+    """
+    import duckdb
+
+    if isinstance(ref, pd.DataFrame):
+        return ref
+    if not isinstance(ref, duckdb.DuckDBPyRelation):
+        return ref.df()
+    arrow = ref.to_arrow_table()
+    ids = {"customer_id", "order_id", "product_id", "category"}
+    return pd.DataFrame({c: arrow[c].dictionary_encode().to_pandas() if c in ids else arrow[c].to_pandas()
+                         for c in arrow.column_names})
+
+
 BROWSE_COLUMNS = ("customer_id", "product_id", "event_date", "n_product_views", "n_add_to_carts")
 
 
@@ -134,6 +153,13 @@ def _positions(ids: np.ndarray, column: pd.Series) -> np.ndarray:
     return index.get_indexer(column)
 
 
+def _codes(column: pd.Series) -> np.ndarray:
+    """An integer per distinct value of ``column`` (its codes when categorical): for counting, not lookup."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy()
+    return pd.factorize(column)[0]
+
+
 @dataclass
 class Interactions:
     """Customer x product feedback: purchase counts (distinct orders holding the product), plus browsing.
@@ -178,10 +204,10 @@ def interactions(lines: pd.DataFrame, products: np.ndarray, end: dt.date,
     part = lines.loc[lines["order_date"] <= end]
     if customers is None:
         customers = np.sort(part["customer_id"].unique())
-    row = pd.Index(customers).get_indexer(part["customer_id"])
-    col = pd.Index(products).get_indexer(part["product_id"])
+    row = _positions(customers, part["customer_id"])
+    col = _positions(products, part["product_id"])
     keep = (row >= 0) & (col >= 0)
-    pairs = pd.DataFrame({"r": row[keep], "c": col[keep], "o": part["order_id"].to_numpy()[keep]})
+    pairs = pd.DataFrame({"r": row[keep], "c": col[keep], "o": _codes(part["order_id"])[keep]})
     per_pair = pairs.drop_duplicates(["r", "c", "o"]).groupby(["r", "c"]).size()
     matrix = sp.csr_matrix(
         (per_pair.to_numpy(np.float32), (per_pair.index.get_level_values(0), per_pair.index.get_level_values(1))),
@@ -222,8 +248,8 @@ def bought_in_window(lines: pd.DataFrame, products: np.ndarray, customers: np.nd
     no recommender can name them.
     """
     part = lines.loc[(lines["order_date"] >= start) & (lines["order_date"] <= end)]
-    row = pd.Index(customers).get_indexer(part["customer_id"])
-    col = pd.Index(products).get_indexer(part["product_id"])
+    row = _positions(customers, part["customer_id"])
+    col = _positions(products, part["product_id"])
     keep = (row >= 0) & (col >= 0)
     m = sp.csr_matrix((np.ones(keep.sum(), np.float32), (row[keep], col[keep])), shape=(len(customers), len(products)))
     m.data[:] = 1.0

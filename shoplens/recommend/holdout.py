@@ -34,9 +34,11 @@ def evaluate_recommenders(lines: pd.DataFrame, future: pd.DataFrame, affinity: p
     validation cut-off),
     item-to-item and popularity on the same warm customers (>=
     ``min_orders`` purchase orders by ``cut``); the served lists on every
-    customer known at ``cut`` who bought.
+    customer known at ``cut`` who bought. Above ``evaluation_max_customers``
+    customers known at ``cut``, everything is fitted and judged on a seeded
+    sample of them (see :func:`evaluation_sample`; the slices name it).
     """
-    past = lines.loc[lines["order_date"] <= cut]
+    past, future, sampled = evaluation_sample(lines.loc[lines["order_date"] <= cut], future, cfg)
     products = np.sort(past["product_id"].unique())
     customers = np.sort(past["customer_id"].unique())
     inter = interactions(past, products, cut, customers=customers)
@@ -53,12 +55,12 @@ def evaluate_recommenders(lines: pd.DataFrame, future: pd.DataFrame, affinity: p
            "item_to_item": f"cosine_min{affinity_min_support}_top{affinity_top_n}",
            "popularity": f"popularity_{cfg.popularity_days}d", "served": model_version(sel, cfg)}
     lists = _model_lists(past, inter, rows, affinity, cut, cfg, sel, browsing)
-    jobs = [(name, items, rows, f"customers=min_{cfg.min_orders}_orders") for name, items in lists.items()]
+    jobs = [(name, items, rows, f"customers=min_{cfg.min_orders}_orders{sampled}") for name, items in lists.items()]
     served = recommend_all(past, customers, cut, cfg, sel, browsing)
     pos = pd.Index(products).get_indexer(served["product_id"])
     grid = np.full((len(customers), cfg.top_k), -1)
     grid[pd.Index(customers).get_indexer(served["customer_id"]), served["recommendation_rank"].to_numpy() - 1] = pos
-    jobs.append(("served", grid[everyone], everyone, "customers=all"))
+    jobs.append(("served", grid[everyone], everyone, f"customers=all{sampled}"))
     out: list[dict] = []
     for name, items, sel_rows, slice_name in jobs:
         m = ranking_metrics(items, truth[sel_rows], len(products))
@@ -69,6 +71,22 @@ def evaluate_recommenders(lines: pd.DataFrame, future: pd.DataFrame, affinity: p
             out.append({"model_name": model_name, "model_version": tag[name], "task": "next_products",
                         "metric": metric, "slice": slice_name, "value": m[key], "n_obs": m["n"]})
     return out
+
+
+def evaluation_sample(past: pd.DataFrame, future: pd.DataFrame,
+                      cfg: RecommendConfig) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The lines of a seeded sample of at most ``evaluation_max_customers`` customers known in ``past``.
+
+    Returns ``(past, future, suffix)``: the inputs unchanged and ``""`` when
+    there are no more customers than that, else their sampled customers'
+    lines and the slice suffix ``",sample=<n>_of_<N>"``.
+    """
+    customers = np.sort(past["customer_id"].unique())
+    if len(customers) <= cfg.evaluation_max_customers:
+        return past, future, ""
+    keep = customers[sample_rows(len(customers), cfg.evaluation_max_customers, cfg.seed)]
+    return (past.loc[past["customer_id"].isin(keep)], future.loc[future["customer_id"].isin(keep)],
+            f",sample={len(keep)}_of_{len(customers)}")
 
 
 def _model_lists(past: pd.DataFrame, inter: Interactions, rows: np.ndarray, affinity: pd.DataFrame,

@@ -103,6 +103,17 @@ def _validation_data(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig, 
     return inter, with_browsing, truth, warm_with_purchases(inter, truth, cfg.min_orders)
 
 
+_SELECTIONS: dict[tuple, Selection] = {}  # the last verdict, by its inputs' content (see select_model)
+
+
+def _fingerprint(frame: pd.DataFrame | None, columns: tuple[str, ...]) -> tuple[int, int] | None:
+    """Row count and order-free sum of row hashes of ``columns``: equal for the same rows in any order."""
+    if frame is None:
+        return None
+    hashes = pd.util.hash_pandas_object(frame[list(columns)], index=False, categorize=True)
+    return len(frame), int(hashes.to_numpy().sum(dtype=np.uint64))
+
+
 def select_model(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig,
                  browsing: pd.DataFrame | None = None) -> Selection:
     """Choose ALS's factors, alpha and feedback (browsing or not), and ALS vs popularity (module rule).
@@ -111,7 +122,22 @@ def select_model(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig,
     up to the cut-off, on a seeded sample of at most
     ``validation_max_customers`` customers, and scored on the warm customers
     of that sample who bought in the window. Never looks past ``as_of``.
+    The verdict is deterministic, so the last one is kept in memory by the
+    content of its inputs: dbt-duckdb runs ``ml_product_recommendations``
+    and then ``ml_recommend_evaluation`` in one process, and the second
+    reuses the first's grid of ALS fits instead of repeating it.
     """
+    key = (cfg, as_of, _fingerprint(lines, ("customer_id", "order_id", "product_id", "order_date")),
+           _fingerprint(browsing, ("customer_id", "product_id", "event_date", "n_product_views", "n_add_to_carts")))
+    if key not in _SELECTIONS:
+        _SELECTIONS.clear()
+        _SELECTIONS[key] = _select_model(lines, as_of, cfg, browsing)
+    return _SELECTIONS[key]
+
+
+def _select_model(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig,
+                  browsing: pd.DataFrame | None) -> Selection:
+    """:func:`select_model` without the memory."""
     cut = as_of - dt.timedelta(days=cfg.validation_days)
     first = (cfg.factors_grid[0], cfg.alpha_grid[0])
     if not (lines["order_date"] <= cut).any() or not (lines["order_date"] > cut).any():

@@ -14,7 +14,7 @@ SETTINGS = model_settings("ml_recommend_evaluation")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
 
 
-@model("main.ml_recommend_evaluation", kind="FULL", columns=columns_of("ml_recommend_evaluation"), depends_on=["main.fct_order_items", "main.holdout_order_items", "main.product_affinity", "main.ml_customer_profiles", "main.as_of", "main.customer_product_browsing"])
+@model("main.ml_recommend_evaluation", kind="FULL", columns=columns_of("ml_recommend_evaluation"), depends_on=["main.fct_order_items", "main.holdout_order_items", "main.product_affinity", "main.ml_customer_profiles", "main.as_of", "main.customer_product_browsing", "main.ml_product_recommendations"])
 def execute(context, **kwargs):
     """Refs in, pipeline out (imported here: loading the project for a plan does not need it)."""
     del kwargs

@@ -27,8 +27,10 @@ from shoplens.recommend.data import (
     browsing_cutoffs,
     browsing_from_raw,
     lines_from_raw,
+    read_lines,
 )
 from shoplens.recommend.evaluation import ranking_metrics
+from shoplens.recommend.holdout import evaluation_sample
 from shoplens.recommend.models import affinity_from_lines
 from shoplens.recommend.profiles import name_profile
 
@@ -206,6 +208,50 @@ def test_browsing_reads_a_duckdb_relation_and_a_ref_with_only_df_alike():
     from_ref = P.browsing_events(DfOnly(), cutoffs=cuts)
     pd.testing.assert_frame_equal(from_rel, from_ref)
     assert from_ref["n_product_views"].tolist() == [5.0]  # a's two days summed; b's March day dropped
+
+
+def test_lines_from_a_duckdb_relation_have_categorical_ids_and_the_same_values():
+    import duckdb
+
+    lines = pd.DataFrame({"customer_id": ["c2", "c1", "c2"], "order_id": ["o1", "o2", "o3"],
+                          "product_id": ["p1", "p1", "p2"], "order_date": [dt.date(2025, 1, d) for d in (1, 2, 3)],
+                          "is_purchase": [True, True, False], "line_amount": [1.5, 2.0, 3.0]})
+    read = read_lines(duckdb.connect().from_df(lines))
+    assert all(isinstance(read[c].dtype, pd.CategoricalDtype) for c in ("customer_id", "order_id", "product_id"))
+    pd.testing.assert_frame_equal(P.purchase_lines(read).astype({c: str for c in ("customer_id", "order_id",
+                                                                                  "product_id")}),
+                                  P.purchase_lines(lines))
+    assert read_lines(lines) is lines
+
+
+def test_evaluation_sample_is_seeded_capped_and_named(taste_shop, taste_result):
+    past, future = taste_shop["past"], taste_shop["future"]
+    n = past["customer_id"].nunique()
+    same = evaluation_sample(past, future, RecommendConfig(evaluation_max_customers=n))
+    assert same[0] is past and same[1] is future and same[2] == ""
+    part, later, suffix = evaluation_sample(past, future, RecommendConfig(evaluation_max_customers=500))
+    assert part["customer_id"].nunique() == 500 and suffix == f",sample=500_of_{n}"
+    assert set(later["customer_id"]) <= set(part["customer_id"]) and len(later) > 0
+    again = evaluation_sample(past, future, RecommendConfig(evaluation_max_customers=500))[0]
+    pd.testing.assert_frame_equal(again, part)
+    rows = P.evaluate_recommenders(past, future, None, taste_shop["as_of"], future["order_date"].max(),
+                                   RecommendConfig(evaluation_max_customers=500), taste_result[0])
+    assert {r["slice"] for r in rows} == {f"customers=min_2_orders{suffix}", f"customers=all{suffix}"}
+    assert max(r["n_obs"] for r in rows) <= 500
+
+
+def test_the_validation_verdict_is_reused_for_the_same_rows_in_any_order(taste_shop, taste_result):
+    from shoplens.recommend import selection
+
+    past, browsing = taste_shop["past"], taste_shop["browsing"]
+    shuffled = past.sample(frac=1, random_state=3).astype({"customer_id": "category"})
+    again = P.select_model(shuffled, taste_shop["as_of"], RecommendConfig(), browsing)
+    assert again is P.select_model(past, taste_shop["as_of"], RecommendConfig(), browsing)
+    assert again.candidates == taste_result[0].candidates
+    columns = ("customer_id", "order_id", "product_id", "order_date")
+    assert selection._fingerprint(past.iloc[1:], columns) != selection._fingerprint(past, columns)
+    moved = past.assign(order_date=past["order_date"].shift(1, fill_value=past["order_date"].iloc[-1]))
+    assert selection._fingerprint(moved, columns) != selection._fingerprint(past, columns)
 
 
 def test_browsing_weights_are_vars_and_purchases_weigh_more():
