@@ -13,7 +13,7 @@ if the kept candidate beats popularity by the same rule.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -127,7 +127,9 @@ def select_model(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig,
     and then ``ml_recommend_evaluation`` in one process, and the second
     reuses the first's grid of ALS fits instead of repeating it.
     """
-    key = (cfg, as_of, _fingerprint(lines, ("customer_id", "order_id", "product_id", "order_date")),
+    # evaluation_max_customers only reaches ml_recommend_evaluation's config and the verdict never reads it
+    verdict_cfg = replace(cfg, evaluation_max_customers=RecommendConfig.evaluation_max_customers)
+    key = (verdict_cfg, as_of, _fingerprint(lines, ("customer_id", "order_id", "product_id", "order_date")),
            _fingerprint(browsing, ("customer_id", "product_id", "event_date", "n_product_views", "n_add_to_carts")))
     if key not in _SELECTIONS:
         _SELECTIONS.clear()

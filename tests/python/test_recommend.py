@@ -248,6 +248,8 @@ def test_the_validation_verdict_is_reused_for_the_same_rows_in_any_order(taste_s
     again = P.select_model(shuffled, taste_shop["as_of"], RecommendConfig(), browsing)
     assert again is P.select_model(past, taste_shop["as_of"], RecommendConfig(), browsing)
     assert again.candidates == taste_result[0].candidates
+    # the evaluation's own sample size is not part of the verdict: the evaluation reuses it whatever its value
+    assert P.select_model(past, taste_shop["as_of"], RecommendConfig(evaluation_max_customers=500), browsing) is again
     columns = ("customer_id", "order_id", "product_id", "order_date")
     assert selection._fingerprint(past.iloc[1:], columns) != selection._fingerprint(past, columns)
     moved = past.assign(order_date=past["order_date"].shift(1, fill_value=past["order_date"].iloc[-1]))
