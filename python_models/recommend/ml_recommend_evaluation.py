@@ -18,6 +18,8 @@ def model(dbt, session):
         "recommend_alpha_grid": dbt.config.get("recommend_alpha_grid"),
         "recommend_regularization": dbt.config.get("recommend_regularization"),
         "recommend_iterations": dbt.config.get("recommend_iterations"),
+        "recommend_screen_iterations": dbt.config.get("recommend_screen_iterations"),
+        "recommend_screen_keep": dbt.config.get("recommend_screen_keep"),
         "recommend_popularity_days": dbt.config.get("recommend_popularity_days"),
         "recommend_validation_days": dbt.config.get("recommend_validation_days"),
         "recommend_validation_max_customers": dbt.config.get("recommend_validation_max_customers"),

@@ -36,6 +36,12 @@ class RecommendConfig:
     event. Every candidate is fitted with and without browsing, and browsing
     is kept only when its best candidate beats the best purchases-only one
     on validation recall by more than ``fallback_z`` standard errors.
+
+    The grid is searched by screening: every candidate is fitted for
+    ``screen_iterations`` ALS iterations and scored, and only the
+    ``screen_keep`` best continue (from where they stopped) to the full
+    ``iterations`` and are compared again. ``screen_iterations`` 0 (or >=
+    ``iterations``) fits every candidate fully.
     """
 
     top_k: int = 10
@@ -43,6 +49,8 @@ class RecommendConfig:
     alpha_grid: tuple[float, ...] = (1.0, 10.0)
     regularization: float = 1.0
     iterations: int = 15
+    screen_iterations: int = 5
+    screen_keep: int = 2
     popularity_days: int = 90
     validation_days: int = 60
     validation_max_customers: int = 100_000
@@ -61,6 +69,8 @@ class RecommendConfig:
             "recommend_alpha_grid": len(self.alpha_grid) > 0 and min(self.alpha_grid) > 0,
             "recommend_regularization": self.regularization >= 0,
             "recommend_iterations": self.iterations >= 1,
+            "recommend_screen_iterations": self.screen_iterations >= 0,
+            "recommend_screen_keep": self.screen_keep >= 1,
             "recommend_popularity_days": self.popularity_days >= 1,
             "recommend_validation_days": self.validation_days >= 1,
             "recommend_validation_max_customers": self.validation_max_customers >= 100,
@@ -74,8 +84,8 @@ class RecommendConfig:
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise RecommendError(
-                f"dbt var {bad[0]} is out of range in {self}: top_k, iterations, days, min_orders and"
-                " num_threads must be >= 1, grids non-empty and positive, validation and evaluation max_customers >= 100, view and"
+                f"dbt var {bad[0]} is out of range in {self}: top_k, iterations, screen_keep, days,"
+                " min_orders and num_threads must be >= 1, screen_iterations >= 0, grids non-empty and positive, validation and evaluation max_customers >= 100, view and"
                 " cart weights in [0, 1) (a purchase weighs 1)"
             )
 
@@ -129,6 +139,8 @@ def configs_from_dbt(get: Callable[[str], object]) -> tuple[RecommendConfig, Pro
         alpha_grid=value("recommend_alpha_grid", rec.alpha_grid, lambda x: _numbers(x, float)),
         regularization=value("recommend_regularization", rec.regularization, float),
         iterations=value("recommend_iterations", rec.iterations, as_int),
+        screen_iterations=value("recommend_screen_iterations", rec.screen_iterations, as_int),
+        screen_keep=value("recommend_screen_keep", rec.screen_keep, as_int),
         popularity_days=value("recommend_popularity_days", rec.popularity_days, as_int),
         validation_days=value("recommend_validation_days", rec.validation_days, as_int),
         validation_max_customers=value("recommend_validation_max_customers", rec.validation_max_customers, as_int),

@@ -157,13 +157,29 @@ class ALS:
         from implicit.cpu.als import AlternatingLeastSquares
         from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(1, "blas"):
-            model = AlternatingLeastSquares(
+        with threadpool_limits(1, "blas"):  # implicit warns at construction when BLAS has a thread pool
+            self.model = AlternatingLeastSquares(
                 factors=self.factors, regularization=self.regularization, alpha=self.alpha,
                 iterations=self.iterations, random_state=self.seed, num_threads=self.num_threads,
             )
-            model.fit(matrix.tocsr().astype(np.float32), show_progress=False)
-        self.model = model
+        return self._run(matrix, self.iterations)
+
+    def resume(self, matrix: sp.csr_matrix, iterations: int) -> ALS:
+        """Continue a fitted model for ``iterations`` more ALS iterations on the same matrix.
+
+        ``implicit`` keeps the factors it has, so ``fit`` for n and then
+        ``resume`` for m gives the factors of one fit for n + m iterations.
+        """
+        assert self.model is not None, "fit first"
+        self.iterations += iterations
+        return self._run(matrix, iterations)
+
+    def _run(self, matrix: sp.csr_matrix, iterations: int) -> ALS:
+        from threadpoolctl import threadpool_limits
+
+        self.model.iterations = iterations
+        with threadpool_limits(1, "blas"):
+            self.model.fit(matrix.tocsr().astype(np.float32), show_progress=False)
         return self
 
     def recommend_from(self, user_items: sp.csr_matrix, rows: np.ndarray, k: int,

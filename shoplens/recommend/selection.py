@@ -74,18 +74,39 @@ def warm_with_purchases(inter: Interactions, truth, min_orders: int) -> np.ndarr
 
 def _grid(inter: Interactions, rows: np.ndarray, truth, cfg: RecommendConfig,
           suffix: str) -> tuple[tuple[int, float], dict, dict]:
-    """Best (factors, alpha) on validation recall, its metrics, and every candidate's recall."""
-    best, best_m, candidates = None, None, {}
-    for factors in cfg.factors_grid:
-        for alpha in cfg.alpha_grid:
-            model = ALS(factors, alpha, cfg.regularization, cfg.iterations, cfg.seed, cfg.num_threads)
-            model.fit(inter.matrix)
-            m = ranking_metrics(model.recommend_from(inter.matrix, rows, cfg.top_k)[0], truth[rows],
-                                inter.shape[1])
-            candidates[model.tag + suffix] = m["recall"]
-            if best_m is None or m["recall"] > best_m["recall"]:
-                best, best_m = (factors, alpha), m
-    return best, best_m, candidates
+    """Best (factors, alpha) on validation recall, its metrics, and every candidate's recall.
+
+    Screening (config): each candidate is fitted for ``screen_iterations``
+    and scored; the ``screen_keep`` best (ties: grid order) continue to
+    ``iterations`` and the best of them at full length wins (ties: grid
+    order). Every score is recorded under its tag, which names its iterations.
+    """
+    grid = [(f, a) for f in cfg.factors_grid for a in cfg.alpha_grid]
+    screen = 0 < cfg.screen_iterations < cfg.iterations and len(grid) > cfg.screen_keep
+    first = cfg.screen_iterations if screen else cfg.iterations
+    candidates: dict[str, float] = {}
+
+    def score(model: ALS) -> dict:
+        m = ranking_metrics(model.recommend_from(inter.matrix, rows, cfg.top_k)[0], truth[rows], inter.shape[1])
+        candidates[model.tag + suffix] = m["recall"]
+        return m
+
+    def best_first(entry: tuple) -> tuple[float, int]:
+        return -entry[0], entry[1]
+
+    kept: list[tuple] = []  # (recall, grid position, model, metrics), best first; only the survivors' models
+    for pos, (factors, alpha) in enumerate(grid):
+        model = ALS(factors, alpha, cfg.regularization, first, cfg.seed, cfg.num_threads).fit(inter.matrix)
+        m = score(model)
+        kept = sorted([*kept, (m["recall"], pos, model, m)], key=best_first)[: cfg.screen_keep if screen else 1]
+    if screen:
+        finals = []
+        for _, pos, model, _ in sorted(kept, key=lambda entry: entry[1]):
+            m = score(model.resume(inter.matrix, cfg.iterations - first))
+            finals.append((m["recall"], pos, model, m))
+        kept = sorted(finals, key=best_first)
+    _, pos, _, best_m = kept[0]
+    return grid[pos], best_m, candidates
 
 
 def _validation_data(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig, browsing: pd.DataFrame | None):

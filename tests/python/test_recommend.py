@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -129,12 +130,14 @@ def test_als_beats_popularity_by_half_and_item_to_item_on_the_holdout(taste_resu
 def test_browsing_is_compared_on_validation_and_the_holdout_reports_both(taste_result):
     sel, m = taste_result
     with_browsing = [t for t in sel.candidates if t.endswith("+browsing_v0.1_c0.3")]
-    assert len(with_browsing) == len(sel.candidates) / 2 == 10
+    # screened: 10 candidates at 5 iterations and the best 2 continued to 15, per feedback
+    assert len(with_browsing) == len(sel.candidates) / 2 == 12
+    assert sum("_i5+" in t for t in with_browsing) == 10 and sum("_i15+" in t for t in with_browsing) == 2
     assert sel.browsing_note.startswith("with browsing" if sel.browsing else "purchases only")
     assert "validation recall@10 with browsing" in sel.browsing_note
-    # the rule: browsing kept iff its best validation recall beats purchases-only by > 2 se
-    best_browse = max(sel.candidates[t] for t in with_browsing)
-    best_plain = max(v for t, v in sel.candidates.items() if t not in with_browsing)
+    # the rule: browsing kept iff its best full-length validation recall beats purchases-only by > 2 se
+    best_browse = max(sel.candidates[t] for t in with_browsing if "_i15" in t)
+    best_plain = max(v for t, v in sel.candidates.items() if t not in with_browsing and "_i15" in t)
     assert f"with browsing {best_browse:.4f} vs purchases only {best_plain:.4f}" in sel.browsing_note
     # the holdout has both fits; browsing carries taste: far above popularity too
     assert m.loc["als_with_browsing", "recall_at_10"] >= 1.5 * m.loc["popularity", "recall_at_10"]
@@ -254,6 +257,46 @@ def test_the_validation_verdict_is_reused_for_the_same_rows_in_any_order(taste_s
     assert selection._fingerprint(past.iloc[1:], columns) != selection._fingerprint(past, columns)
     moved = past.assign(order_date=past["order_date"].shift(1, fill_value=past["order_date"].iloc[-1]))
     assert selection._fingerprint(moved, columns) != selection._fingerprint(past, columns)
+
+
+def test_als_resumed_gives_the_factors_of_one_longer_fit():
+    from shoplens.recommend.models import ALS
+
+    m = sp.random(400, 60, density=0.05, format="csr", random_state=np.random.default_rng(5), dtype=np.float32)
+    m.data[:] = np.ceil(m.data * 3)
+    once = ALS(8, 10.0, 1.0, 15, seed=42).fit(m)
+    twice = ALS(8, 10.0, 1.0, 5, seed=42).fit(m).resume(m, 10)
+    assert twice.iterations == 15 and twice.tag == once.tag
+    assert np.array_equal(once.model.user_factors, twice.model.user_factors)
+    assert np.array_equal(once.model.item_factors, twice.model.item_factors)
+    shorter = ALS(8, 10.0, 1.0, 5, seed=42).fit(m)
+    assert not np.array_equal(once.model.user_factors, shorter.model.user_factors)
+
+
+def test_screening_continues_only_the_best_and_zero_searches_the_full_grid(taste_shop, monkeypatch):
+    from shoplens.recommend import selection
+    from shoplens.recommend.models import ALS
+
+    inter, _, truth, rows = selection._validation_data(taste_shop["past"], taste_shop["as_of"], RecommendConfig(), None)
+    calls = []
+    fit, resume = ALS.fit, ALS.resume
+    monkeypatch.setattr(ALS, "fit", lambda self, m: calls.append(("fit", self.iterations)) or fit(self, m))
+    monkeypatch.setattr(ALS, "resume", lambda self, m, n: calls.append(("resume", n)) or resume(self, m, n))
+    cfg = RecommendConfig(factors_grid=(4, 8, 16), alpha_grid=(1.0, 10.0))
+    best, best_m, candidates = selection._grid(inter, rows, truth, cfg, "")
+    assert calls == [("fit", 5)] * 6 + [("resume", 10)] * 2
+    screened = {t: v for t, v in candidates.items() if t.endswith("_i5")}
+    finals = {t: v for t, v in candidates.items() if t.endswith("_i15")}
+    assert len(screened) == 6 and len(finals) == 2
+    # the finals are the two best screened candidates, and the winner is the best final
+    top2 = sorted(screened, key=lambda t: -screened[t])[:2]
+    assert sorted(t.replace("_i5", "_i15") for t in top2) == sorted(finals)
+    assert best_m["recall"] == max(finals.values())
+    assert f"als_f{best[0]}_a{best[1]:g}_r1_i15" == max(finals, key=finals.get)
+    calls.clear()
+    full = selection._grid(inter, rows, truth, replace(cfg, screen_iterations=0), "")
+    assert calls == [("fit", 15)] * 6 and all(t.endswith("_i15") for t in full[2])
+    assert full[2][max(finals, key=finals.get)] == max(finals.values())  # a resumed fit scores as a full one
 
 
 def test_browsing_weights_are_vars_and_purchases_weigh_more():
