@@ -59,7 +59,7 @@ class RecommendConfig:
     min_orders: int = 2
     view_weight: float = 0.1
     cart_weight: float = 0.3
-    num_threads: int = 1
+    num_threads: int = 2
     seed: int = 42
 
     def __post_init__(self) -> None:

@@ -262,13 +262,16 @@ def test_the_validation_verdict_is_reused_for_the_same_rows_in_any_order(taste_s
 def test_als_resumed_gives_the_factors_of_one_longer_fit():
     from shoplens.recommend.models import ALS
 
-    m = sp.random(400, 60, density=0.05, format="csr", random_state=np.random.default_rng(5), dtype=np.float32)
+    m = sp.random(3000, 200, density=0.02, format="csr", random_state=np.random.default_rng(5), dtype=np.float32)
     m.data[:] = np.ceil(m.data * 3)
     once = ALS(8, 10.0, 1.0, 15, seed=42).fit(m)
     twice = ALS(8, 10.0, 1.0, 5, seed=42).fit(m).resume(m, 10)
     assert twice.iterations == 15 and twice.tag == once.tag
     assert np.array_equal(once.model.user_factors, twice.model.user_factors)
     assert np.array_equal(once.model.item_factors, twice.model.item_factors)
+    two_threads = ALS(8, 10.0, 1.0, 15, seed=42, num_threads=2).fit(m)
+    assert np.array_equal(once.model.user_factors, two_threads.model.user_factors)
+    assert np.array_equal(once.model.item_factors, two_threads.model.item_factors)
     shorter = ALS(8, 10.0, 1.0, 5, seed=42).fit(m)
     assert not np.array_equal(once.model.user_factors, shorter.model.user_factors)
 

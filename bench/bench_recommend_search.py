@@ -1,0 +1,98 @@
+"""The ALS validation search, screened against the full grid, on a built warehouse.
+
+Usage: python bench/bench_recommend_search.py WAREHOUSE.duckdb [--threads N] [--label NAME]
+
+Reads ``fct_order_items``, ``customer_product_browsing`` and ``as_of`` as
+``ml_product_recommendations`` does (read-only), then runs the validation
+verdict (``select_model``) twice with the project's defaults: once with
+the grid fitted fully (``recommend_screen_iterations`` 0: every candidate
+for ``recommend_iterations``) and once screened (the default: every
+candidate for ``recommend_screen_iterations``, the ``recommend_screen_keep``
+best continued to full length). Prints and appends to
+reports/bench/recommend_search.json one record per run: wall and CPU
+seconds of each search, both verdicts (served model, factors, alpha,
+browsing), the full grid's recall of the screened choice against its best,
+and the load average. The machine is shared: compare the two searches of
+one record, measured back to back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def verdict(sel, cfg) -> dict:
+    return {"served": sel.served, "factors": sel.factors, "alpha": sel.alpha, "browsing": sel.browsing,
+            "tag": sel.tag(cfg), "reason": sel.reason, "note": sel.browsing_note}
+
+
+def timed_search(lines, as_of, cfg, browsing) -> tuple[object, float, float]:
+    from shoplens.recommend import selection
+
+    selection._SELECTIONS.clear()  # a fresh verdict, not the one kept in memory
+    wall, cpu = time.perf_counter(), time.process_time()
+    sel = selection.select_model(lines, as_of, cfg, browsing)
+    return sel, round(time.perf_counter() - wall, 1), round(time.process_time() - cpu, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("warehouse")
+    ap.add_argument("--threads", type=int, default=1, help="recommend_num_threads (the project's default: 1)")
+    ap.add_argument("--label", default="", help="a name for the data in the report")
+    args = ap.parse_args(argv)
+    import duckdb
+
+    from shoplens.recommend.config import RecommendConfig
+    from shoplens.recommend.data import (
+        as_of_dates,
+        browsing_cutoffs,
+        browsing_events,
+        purchase_lines,
+        read_lines,
+    )
+    from shoplens.recommend.selection import browsing_tag
+
+    con = duckdb.connect(args.warehouse, read_only=True)
+    cfg = RecommendConfig(num_threads=args.threads)
+    as_of = as_of_dates(con.table("as_of").df())[0]
+    lines = purchase_lines(read_lines(con.table("fct_order_items").project(
+        "customer_id, order_id, product_id, order_date, is_purchase")))
+    browsing = browsing_events(con.table("customer_product_browsing"),
+                               cutoffs=browsing_cutoffs(as_of, cfg.validation_days))
+    full_cfg = replace(cfg, screen_iterations=0)
+    full, full_s, full_cpu = timed_search(lines, as_of, full_cfg, browsing)
+    screened, screened_s, screened_cpu = timed_search(lines, as_of, cfg, browsing)
+    suffix = browsing_tag(cfg) if screened.browsing else ""
+    chosen = f"als_f{screened.factors}_a{screened.alpha:g}_r{cfg.regularization:g}_i{cfg.iterations}{suffix}"
+    same_feedback = [v for t, v in full.candidates.items() if ("+browsing" in t) == screened.browsing]
+    record = {
+        "date": dt.date.today().isoformat(), "warehouse": args.label or Path(args.warehouse).name,
+        "lines": len(lines), "validation_customers": screened.n_customers, "als_threads": args.threads,
+        "load_average_1m": round(os.getloadavg()[0], 1),
+        "full": {"wall_s": full_s, "cpu_s": full_cpu, "fits": len(full.candidates), **verdict(full, full_cfg)},
+        "screened": {"wall_s": screened_s, "cpu_s": screened_cpu, "fits": len(screened.candidates),
+                     **verdict(screened, cfg)},
+        "same_verdict": all(getattr(full, k) == getattr(screened, k) for k in ("served", "factors", "alpha", "browsing")),
+        "wall_ratio": round(screened_s / full_s, 3) if full_s else None,
+        "full_grid_recall_of_screened_choice": full.candidates.get(chosen),
+        "full_grid_best_recall_same_feedback": max(same_feedback, default=None),
+    }
+    print(json.dumps(record, indent=1))
+    out = ROOT / "reports" / "bench" / "recommend_search.json"
+    runs = json.loads(out.read_text()) if out.exists() else []
+    out.write_text(json.dumps([*runs, record], indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
