@@ -1,8 +1,11 @@
 """The ALS validation search, screened against the full grid, on a built warehouse.
 
 Usage: python bench/bench_recommend_search.py WAREHOUSE.duckdb [--threads N] [--label NAME]
+       python bench/bench_recommend_search.py --generated 10000 --seed 42   # a generated shop, in memory
 
-Reads ``fct_order_items``, ``customer_product_browsing`` and ``as_of`` as
+``--generated N`` uses a shop of N customers from ``shoplens.datagen``
+(tastes and web events on, a 60-day holdout, as tests/python/test_recommend.py
+builds it) instead of a warehouse. Otherwise reads ``fct_order_items``, ``customer_product_browsing`` and ``as_of`` as
 ``ml_product_recommendations`` does (read-only), then runs the validation
 verdict (``select_model``) twice with the project's defaults: once with
 the grid fitted fully (``recommend_screen_iterations`` 0: every candidate
@@ -44,15 +47,10 @@ def timed_search(lines, as_of, cfg, browsing) -> tuple[object, float, float]:
     return sel, round(time.perf_counter() - wall, 1), round(time.process_time() - cpu, 1)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("warehouse")
-    ap.add_argument("--threads", type=int, default=1, help="recommend_num_threads (the project's default: 1)")
-    ap.add_argument("--label", default="", help="a name for the data in the report")
-    args = ap.parse_args(argv)
+def from_warehouse(path: str, cfg):
+    """Purchase lines, as_of_date and summed browsing, read as ml_product_recommendations reads them."""
     import duckdb
 
-    from shoplens.recommend.config import RecommendConfig
     from shoplens.recommend.data import (
         as_of_dates,
         browsing_cutoffs,
@@ -60,15 +58,45 @@ def main(argv: list[str] | None = None) -> int:
         purchase_lines,
         read_lines,
     )
-    from shoplens.recommend.selection import browsing_tag
 
-    con = duckdb.connect(args.warehouse, read_only=True)
-    cfg = RecommendConfig(num_threads=args.threads)
+    con = duckdb.connect(path, read_only=True)
     as_of = as_of_dates(con.table("as_of").df())[0]
     lines = purchase_lines(read_lines(con.table("fct_order_items").project(
         "customer_id, order_id, product_id, order_date, is_purchase")))
     browsing = browsing_events(con.table("customer_product_browsing"),
                                cutoffs=browsing_cutoffs(as_of, cfg.validation_days))
+    return lines, as_of, browsing
+
+
+def generated(n_customers: int, seed: int):
+    """A generated shop's lines up to its calibration end, that day, and browsing up to it."""
+    from shoplens import datagen
+    from shoplens.recommend.data import browsed_by, browsing_from_raw, lines_from_raw
+
+    tables = datagen.generate_shop(n_customers=n_customers, seed=seed, events=True, holdout_days=60, tastes=True)
+    as_of = dt.date.fromisoformat(tables["ground_truth"]["calibration_end_date"])
+    lines = lines_from_raw(tables)
+    browsing = browsing_from_raw(tables)
+    if browsing is not None:
+        browsing = browsing.loc[browsed_by(browsing, as_of)]
+    return lines.loc[lines["order_date"] <= as_of], as_of, browsing
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("warehouse", nargs="?")
+    ap.add_argument("--generated", type=int, help="customers of a generated shop instead of a warehouse")
+    ap.add_argument("--seed", type=int, default=42, help="the generated shop's seed")
+    ap.add_argument("--threads", type=int, default=1, help="ALS threads (default 1: the search's own CPU; the project's default is 2)")
+    ap.add_argument("--label", default="", help="a name for the data in the report")
+    args = ap.parse_args(argv)
+
+    from shoplens.recommend.config import RecommendConfig
+    from shoplens.recommend.selection import browsing_tag
+
+    cfg = RecommendConfig(num_threads=args.threads)
+    lines, as_of, browsing = (generated(args.generated, args.seed) if args.generated
+                              else from_warehouse(args.warehouse, cfg))
     full_cfg = replace(cfg, screen_iterations=0)
     full, full_s, full_cpu = timed_search(lines, as_of, full_cfg, browsing)
     screened, screened_s, screened_cpu = timed_search(lines, as_of, cfg, browsing)
@@ -76,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     chosen = f"als_f{screened.factors}_a{screened.alpha:g}_r{cfg.regularization:g}_i{cfg.iterations}{suffix}"
     same_feedback = [v for t, v in full.candidates.items() if ("+browsing" in t) == screened.browsing]
     record = {
-        "date": dt.date.today().isoformat(), "warehouse": args.label or Path(args.warehouse).name,
+        "date": dt.date.today().isoformat(),
+        "warehouse": args.label or (f"generated {args.generated} seed {args.seed}" if args.generated
+                                    else Path(args.warehouse).name),
+        "screen": {"iterations": cfg.screen_iterations, "keep": cfg.screen_keep},
         "lines": len(lines), "validation_customers": screened.n_customers, "als_threads": args.threads,
         "load_average_1m": round(os.getloadavg()[0], 1),
         "full": {"wall_s": full_s, "cpu_s": full_cpu, "fits": len(full.candidates), **verdict(full, full_cfg)},

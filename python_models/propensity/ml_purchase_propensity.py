@@ -22,7 +22,4 @@ def model(dbt, session):
         "model_dir": dbt.config.get("model_dir"),
         "retrain": dbt.config.get("retrain"),
     }
-    # runs after the recommendations: the two largest Python steps never hold their data in the
-    # dbt process at the same time (at 1M customers together they took it to 8.8 GiB)
-    dbt.ref("ml_product_recommendations")
     return pipeline.build_scores(as_of, orders, sessions, customers, settings)

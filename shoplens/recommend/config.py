@@ -50,7 +50,7 @@ class RecommendConfig:
     regularization: float = 1.0
     iterations: int = 15
     screen_iterations: int = 5
-    screen_keep: int = 2
+    screen_keep: int = 4
     popularity_days: int = 90
     validation_days: int = 60
     validation_max_customers: int = 100_000

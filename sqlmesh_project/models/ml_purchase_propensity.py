@@ -14,7 +14,7 @@ SETTINGS = model_settings("ml_purchase_propensity")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
 
 
-@model("main.ml_purchase_propensity", kind="FULL", columns=columns_of("ml_purchase_propensity"), depends_on=["main.as_of", "main.fct_orders", "main.int_session_days", "main.dim_customers", "main.ml_product_recommendations"])
+@model("main.ml_purchase_propensity", kind="FULL", columns=columns_of("ml_purchase_propensity"), depends_on=["main.as_of", "main.fct_orders", "main.int_session_days", "main.dim_customers"])
 def execute(context, **kwargs):
     """Refs in, pipeline out (imported here: loading the project for a plan does not need it)."""
     del kwargs

@@ -130,9 +130,9 @@ def test_als_beats_popularity_by_half_and_item_to_item_on_the_holdout(taste_resu
 def test_browsing_is_compared_on_validation_and_the_holdout_reports_both(taste_result):
     sel, m = taste_result
     with_browsing = [t for t in sel.candidates if t.endswith("+browsing_v0.1_c0.3")]
-    # screened: 10 candidates at 5 iterations and the best 2 continued to 15, per feedback
-    assert len(with_browsing) == len(sel.candidates) / 2 == 12
-    assert sum("_i5+" in t for t in with_browsing) == 10 and sum("_i15+" in t for t in with_browsing) == 2
+    # screened: 10 candidates at 5 iterations and the best 4 continued to 15, per feedback
+    assert len(with_browsing) == len(sel.candidates) / 2 == 14
+    assert sum("_i5+" in t for t in with_browsing) == 10 and sum("_i15+" in t for t in with_browsing) == 4
     assert sel.browsing_note.startswith("with browsing" if sel.browsing else "purchases only")
     assert "validation recall@10 with browsing" in sel.browsing_note
     # the rule: browsing kept iff its best full-length validation recall beats purchases-only by > 2 se
@@ -285,7 +285,7 @@ def test_screening_continues_only_the_best_and_zero_searches_the_full_grid(taste
     fit, resume = ALS.fit, ALS.resume
     monkeypatch.setattr(ALS, "fit", lambda self, m: calls.append(("fit", self.iterations)) or fit(self, m))
     monkeypatch.setattr(ALS, "resume", lambda self, m, n: calls.append(("resume", n)) or resume(self, m, n))
-    cfg = RecommendConfig(factors_grid=(4, 8, 16), alpha_grid=(1.0, 10.0))
+    cfg = RecommendConfig(factors_grid=(4, 8, 16), alpha_grid=(1.0, 10.0), screen_keep=2)
     best, best_m, candidates = selection._grid(inter, rows, truth, cfg, "")
     assert calls == [("fit", 5)] * 6 + [("resume", 10)] * 2
     screened = {t: v for t, v in candidates.items() if t.endswith("_i5")}

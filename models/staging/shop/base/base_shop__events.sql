@@ -49,19 +49,59 @@ checked as (
     from typed
 ),
 
-ranked as (
+-- Only ids that more than one valid row carries need ranking: a window over
+-- every event sorted tens of millions of unique ids for a few duplicates.
+repeated_ids as (
+    select event_id
+    from checked
+    where dq_rule is null
+    group by event_id
+    having count(*) > 1
+),
+
+unrepeated as (
     select
-        *,
+        checked.*,
+        1 as duplicate_rank,
+        1 as content_rank
+    from checked
+    left join repeated_ids
+        on checked.event_id = repeated_ids.event_id
+    where repeated_ids.event_id is null
+),
+
+repeated as (
+    select
+        checked.*,
         row_number() over (
-            partition by event_id, dq_rule is null
-            order by occurred_at, customer_id, session_id, event_type, product_id
+            partition by checked.event_id, checked.dq_rule is null
+            order by
+                checked.occurred_at,
+                checked.customer_id,
+                checked.session_id,
+                checked.event_type,
+                checked.product_id
         ) as duplicate_rank,
         -- 1 for every row identical to the kept one (a verbatim repeat)
         dense_rank() over (
-            partition by event_id, dq_rule is null
-            order by occurred_at, customer_id, session_id, event_type, product_id
+            partition by checked.event_id, checked.dq_rule is null
+            order by
+                checked.occurred_at,
+                checked.customer_id,
+                checked.session_id,
+                checked.event_type,
+                checked.product_id
         ) as content_rank
     from checked
+    inner join repeated_ids
+        on checked.event_id = repeated_ids.event_id
+),
+
+-- ranks are read only for valid rows (a rejected row keeps its own rule)
+ranked as (
+    select * from unrepeated
+    union all
+    select * from repeated
 ),
 
 flagged as (
