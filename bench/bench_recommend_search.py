@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--generated", type=int, help="customers of a generated shop instead of a warehouse")
     ap.add_argument("--seed", type=int, default=42, help="the generated shop's seed")
     ap.add_argument("--threads", type=int, default=1, help="ALS threads (default 1: the search's own CPU; the project's default is 2)")
+    ap.add_argument("--screen-keep", type=int, help="recommend_screen_keep (default: the project's)")
     ap.add_argument("--label", default="", help="a name for the data in the report")
     args = ap.parse_args(argv)
 
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     from shoplens.recommend.selection import browsing_tag
 
     cfg = RecommendConfig(num_threads=args.threads)
+    if args.screen_keep:
+        cfg = replace(cfg, screen_keep=args.screen_keep)
     lines, as_of, browsing = (generated(args.generated, args.seed) if args.generated
                               else from_warehouse(args.warehouse, cfg))
     full_cfg = replace(cfg, screen_iterations=0)
