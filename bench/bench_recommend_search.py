@@ -7,7 +7,8 @@ Usage: python bench/bench_recommend_search.py WAREHOUSE.duckdb [--threads N] [--
 (tastes and web events on, a 60-day holdout, as tests/python/test_recommend.py
 builds it) instead of a warehouse. Otherwise reads ``fct_order_items``, ``customer_product_browsing`` and ``as_of`` as
 ``ml_product_recommendations`` does (read-only), then runs the validation
-verdict (``select_model``) twice with the project's defaults: once with
+verdict (``select_model``) twice with the project's defaults (but
+``recommend_parsimony_se`` 0: both searches serve their best candidate): once with
 the grid fitted fully (``recommend_screen_iterations`` 0: every candidate
 for ``recommend_iterations``) and once screened (the default: every
 candidate for ``recommend_screen_iterations``, the ``recommend_screen_keep``
@@ -68,8 +69,12 @@ def from_warehouse(path: str, cfg):
     return lines, as_of, browsing
 
 
-def generated(n_customers: int, seed: int):
-    """A generated shop's lines up to its calibration end, that day, and browsing up to it."""
+def generated(n_customers: int, seed: int, with_holdout: bool = False):
+    """A generated shop's lines up to its calibration end, that day, and browsing up to it.
+
+    ``with_holdout`` adds a fourth item: past and future lines, the holdout's
+    last day and every customer id (for bench_recommend_parsimony.py).
+    """
     from shoplens import datagen
     from shoplens.recommend.data import browsed_by, browsing_from_raw, lines_from_raw
 
@@ -79,7 +84,12 @@ def generated(n_customers: int, seed: int):
     browsing = browsing_from_raw(tables)
     if browsing is not None:
         browsing = browsing.loc[browsed_by(browsing, as_of)]
-    return lines.loc[lines["order_date"] <= as_of], as_of, browsing
+    past = lines.loc[lines["order_date"] <= as_of]
+    if not with_holdout:
+        return past, as_of, browsing
+    shop = {"past": past, "future": lines.loc[lines["order_date"] > as_of], "as_of": as_of, "browsing": browsing,
+            "end": lines["order_date"].max(), "customer_ids": tables["customers"]["customer_id"].astype(str).unique()}
+    return past, as_of, browsing, shop
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     from shoplens.recommend.config import RecommendConfig
     from shoplens.recommend.selection import browsing_tag
 
-    cfg = RecommendConfig(num_threads=args.threads)
+    # the searches for the best candidate (the served pick's parsimony rule: bench_recommend_parsimony.py)
+    cfg = RecommendConfig(num_threads=args.threads, parsimony_se=0.0)
     if args.screen_keep:
         cfg = replace(cfg, screen_keep=args.screen_keep)
     lines, as_of, browsing = (generated(args.generated, args.seed) if args.generated

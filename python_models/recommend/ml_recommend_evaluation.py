@@ -20,6 +20,7 @@ def model(dbt, session):
         "recommend_iterations": dbt.config.get("recommend_iterations"),
         "recommend_screen_iterations": dbt.config.get("recommend_screen_iterations"),
         "recommend_screen_keep": dbt.config.get("recommend_screen_keep"),
+        "recommend_parsimony_se": dbt.config.get("recommend_parsimony_se"),
         "recommend_popularity_days": dbt.config.get("recommend_popularity_days"),
         "recommend_validation_days": dbt.config.get("recommend_validation_days"),
         "recommend_validation_max_customers": dbt.config.get("recommend_validation_max_customers"),

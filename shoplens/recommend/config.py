@@ -42,6 +42,12 @@ class RecommendConfig:
     ``screen_keep`` best continue (from where they stopped) to the full
     ``iterations`` and are compared again. ``screen_iterations`` 0 (or >=
     ``iterations``) fits every candidate fully.
+
+    Every scored candidate (screened ones at ``screen_iterations`` too) may
+    be served: the cheapest (factors x iterations) whose validation recall
+    is within ``parsimony_se`` standard errors of the best candidate's
+    recall (the one-standard-error rule; 0 serves the best). The browsing
+    and popularity comparisons use these picks.
     """
 
     top_k: int = 10
@@ -51,6 +57,7 @@ class RecommendConfig:
     iterations: int = 15
     screen_iterations: int = 5
     screen_keep: int = 4
+    parsimony_se: float = 1.0
     popularity_days: int = 90
     validation_days: int = 60
     validation_max_customers: int = 100_000
@@ -71,6 +78,7 @@ class RecommendConfig:
             "recommend_iterations": self.iterations >= 1,
             "recommend_screen_iterations": self.screen_iterations >= 0,
             "recommend_screen_keep": self.screen_keep >= 1,
+            "recommend_parsimony_se": self.parsimony_se >= 0,
             "recommend_popularity_days": self.popularity_days >= 1,
             "recommend_validation_days": self.validation_days >= 1,
             "recommend_validation_max_customers": self.validation_max_customers >= 100,
@@ -85,7 +93,7 @@ class RecommendConfig:
         if bad:
             raise RecommendError(
                 f"dbt var {bad[0]} is out of range in {self}: top_k, iterations, screen_keep, days,"
-                " min_orders and num_threads must be >= 1, screen_iterations >= 0, grids non-empty and positive, validation and evaluation max_customers >= 100, view and"
+                " min_orders and num_threads must be >= 1, screen_iterations and parsimony_se >= 0, grids non-empty and positive, validation and evaluation max_customers >= 100, view and"
                 " cart weights in [0, 1) (a purchase weighs 1)"
             )
 
@@ -141,6 +149,7 @@ def configs_from_dbt(get: Callable[[str], object]) -> tuple[RecommendConfig, Pro
         iterations=value("recommend_iterations", rec.iterations, as_int),
         screen_iterations=value("recommend_screen_iterations", rec.screen_iterations, as_int),
         screen_keep=value("recommend_screen_keep", rec.screen_keep, as_int),
+        parsimony_se=value("recommend_parsimony_se", rec.parsimony_se, float),
         popularity_days=value("recommend_popularity_days", rec.popularity_days, as_int),
         validation_days=value("recommend_validation_days", rec.validation_days, as_int),
         validation_max_customers=value("recommend_validation_max_customers", rec.validation_max_customers, as_int),

@@ -1,13 +1,15 @@
 """Which recommender to serve: ALS candidates against popularity on a validation cut-off before ``as_of_date``.
 
 The rule, on the window ``(as_of - validation_days, as_of]`` only (never the
-holdout): every ALS candidate (factors x alpha) is fitted on purchases alone
-and, when the shop has browsing events before the cut-off, on purchases plus
-browsing. Browsing is kept only when its best candidate's validation
-recall@k beats the best purchases-only candidate's by more than
-``fallback_z`` standard errors of the paired per-customer difference (an
-extra input must earn its place by more than noise). ALS is then served only
-if the kept candidate beats popularity by the same rule.
+holdout): every ALS candidate (factors x alpha, screened: see ``_grid``) is
+fitted on purchases alone and, when the shop has browsing events before the
+cut-off, on purchases plus browsing. For each feedback the candidate picked
+is the cheapest one whose validation recall@k is within ``parsimony_se``
+standard errors of that feedback's best (:func:`parsimonious`). Browsing is
+kept only when its pick's recall beats the purchases-only pick's by more
+than ``fallback_z`` standard errors of the paired per-customer difference
+(an extra input must earn its place by more than noise). ALS is then served
+only if the kept pick beats popularity by the same rule.
 """
 
 from __future__ import annotations
@@ -48,12 +50,16 @@ class Selection:
     n_customers: int = 0
     browsing: bool = False  # ALS fitted on purchases + browsing
     browsing_note: str = "purchases only: no browsing events before the validation cut-off"
-    best_by_feedback: dict = field(default_factory=dict)  # "purchases" / "browsing" -> (factors, alpha)
+    # "purchases" / "browsing" -> (factors, alpha, iterations) of that feedback's pick
+    best_by_feedback: dict = field(default_factory=dict)
+    iterations: int | None = None  # of the served ALS (None: the config's iterations)
+    pick_note: str = ""  # why this candidate among those of its feedback
 
     def als(self, cfg: RecommendConfig, feedback: str | None = None) -> ALS:
-        """The served ALS, or the best candidate fitted on ``feedback`` ("purchases" or "browsing")."""
-        factors, alpha = self.best_by_feedback.get(feedback, (self.factors, self.alpha))
-        return ALS(factors, alpha, cfg.regularization, cfg.iterations, cfg.seed, cfg.num_threads)
+        """The served ALS, or the candidate picked among those fitted on ``feedback`` ("purchases" or "browsing")."""
+        served = (self.factors, self.alpha, self.iterations or cfg.iterations)
+        factors, alpha, iterations = self.best_by_feedback.get(feedback, served)
+        return ALS(factors, alpha, cfg.regularization, iterations, cfg.seed, cfg.num_threads)
 
     def tag(self, cfg: RecommendConfig) -> str:
         """The ALS tag, with the browsing weights when browsing is used."""
@@ -72,41 +78,85 @@ def warm_with_purchases(inter: Interactions, truth, min_orders: int) -> np.ndarr
     return np.nonzero(has & (inter.n_orders >= min_orders))[0]
 
 
+@dataclass
+class Scored:
+    """One ALS candidate scored on the validation window."""
+
+    factors: int
+    alpha: float
+    iterations: int
+    position: int  # in the factors x alpha grid
+    metrics: dict
+
+    @property
+    def cost(self) -> int:
+        """Relative fit cost: ALS work grows with factors and iterations."""
+        return self.factors * self.iterations
+
+    @property
+    def recall(self) -> float:
+        return self.metrics["recall"]
+
+
 def _grid(inter: Interactions, rows: np.ndarray, truth, cfg: RecommendConfig,
-          suffix: str) -> tuple[tuple[int, float], dict, dict]:
-    """Best (factors, alpha) on validation recall, its metrics, and every candidate's recall.
+          suffix: str) -> tuple[list[Scored], dict]:
+    """Every scored ALS candidate (in fit order) and every candidate's recall by tag.
 
     Screening (config): each candidate is fitted for ``screen_iterations``
     and scored; the ``screen_keep`` best (ties: grid order) continue to
-    ``iterations`` and the best of them at full length wins (ties: grid
-    order). Every score is recorded under its tag, which names its iterations.
+    ``iterations`` and are scored again. Every score is recorded under its
+    tag, which names its iterations; :func:`parsimonious` picks among them.
     """
     grid = [(f, a) for f in cfg.factors_grid for a in cfg.alpha_grid]
     screen = 0 < cfg.screen_iterations < cfg.iterations and len(grid) > cfg.screen_keep
     first = cfg.screen_iterations if screen else cfg.iterations
     candidates: dict[str, float] = {}
+    scored: list[Scored] = []
 
-    def score(model: ALS) -> dict:
+    def score(model: ALS, pos: int) -> Scored:
         m = ranking_metrics(model.recommend_from(inter.matrix, rows, cfg.top_k)[0], truth[rows], inter.shape[1])
         candidates[model.tag + suffix] = m["recall"]
-        return m
+        scored.append(Scored(model.factors, model.alpha, model.iterations, pos, m))
+        return scored[-1]
 
-    def best_first(entry: tuple) -> tuple[float, int]:
-        return -entry[0], entry[1]
-
-    kept: list[tuple] = []  # (recall, grid position, model, metrics), best first; only the survivors' models
+    kept: list[tuple] = []  # (recall, grid position, model), best first; only the survivors' models
     for pos, (factors, alpha) in enumerate(grid):
         model = ALS(factors, alpha, cfg.regularization, first, cfg.seed, cfg.num_threads).fit(inter.matrix)
-        m = score(model)
-        kept = sorted([*kept, (m["recall"], pos, model, m)], key=best_first)[: cfg.screen_keep if screen else 1]
-    if screen:
-        finals = []
-        for _, pos, model, _ in sorted(kept, key=lambda entry: entry[1]):
-            m = score(model.resume(inter.matrix, cfg.iterations - first))
-            finals.append((m["recall"], pos, model, m))
-        kept = sorted(finals, key=best_first)
-    _, pos, _, best_m = kept[0]
-    return grid[pos], best_m, candidates
+        s = score(model, pos)
+        if screen:
+            kept = sorted([*kept, (s.recall, pos, model)], key=lambda e: (-e[0], e[1]))[: cfg.screen_keep]
+    for _, pos, model in sorted(kept, key=lambda entry: entry[1]):
+        score(model.resume(inter.matrix, cfg.iterations - first), pos)
+    return scored, candidates
+
+
+def parsimonious(scored: list[Scored], parsimony_se: float) -> tuple[Scored, Scored, float]:
+    """``(pick, best, se)``: the cheapest candidate within ``parsimony_se`` standard errors of the best.
+
+    ``best`` has the highest validation recall (ties: the cheaper, then grid
+    order) and ``se`` is the standard error of its mean per-customer recall.
+    ``pick`` is the lowest-cost candidate whose recall is at least
+    ``best - parsimony_se * se`` (ties: the higher recall, then grid order):
+    the one-standard-error rule, which serves a cheaper model when the
+    validation sample cannot tell it from the best.
+    """
+    best = min(scored, key=lambda s: (-s.recall, s.cost, s.position))
+    per = np.asarray(best.metrics["recall_per_customer"], float)
+    se = float(per.std(ddof=1) / np.sqrt(per.size)) if per.size > 1 else float("inf")
+    if parsimony_se <= 0:
+        return best, best, se
+    near = [s for s in scored if s.recall >= best.recall - parsimony_se * se]
+    return min(near, key=lambda s: (s.cost, -s.recall, s.position)), best, se
+
+
+def _pick_note(pick: Scored, best: Scored, se: float, cfg: RecommendConfig, suffix: str) -> str:
+    def tag(s: Scored) -> str:
+        return ALS(s.factors, s.alpha, cfg.regularization, s.iterations, cfg.seed).tag + suffix
+
+    if pick is best:
+        return f"{tag(best)} has the best validation recall@{cfg.top_k} {best.recall:.4f}"
+    return (f"{tag(pick)} (recall@{cfg.top_k} {pick.recall:.4f}, cost {pick.cost}) is within {cfg.parsimony_se:g} x"
+            f" se {se:.4f} of the best {tag(best)} ({best.recall:.4f}, cost {best.cost})")
 
 
 def _validation_data(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig, browsing: pd.DataFrame | None):
@@ -172,28 +222,32 @@ def _select_model(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig,
                          "validation window (need 20)", *first, cut, as_of, n_customers=len(rows))
     pop = Popularity(cfg.popularity_days).fit(lines, inter.products, cut, cfg.top_k)
     pop_m = ranking_metrics(pop.recommend(rows, cfg.top_k)[0], truth[rows], inter.shape[1])
-    best, best_m, candidates = _grid(inter, rows, truth, cfg, "")
-    best_by = {"purchases": best}
+    scored, candidates = _grid(inter, rows, truth, cfg, "")
+    pick, best, se = parsimonious(scored, cfg.parsimony_se)
+    pick_note = _pick_note(pick, best, se, cfg, "")
+    best_by = {"purchases": (pick.factors, pick.alpha, pick.iterations)}
     uses_browsing = False
     note = NO_EVENTS if browsing is None else "purchases only: no browsing events before the validation cut-off"
     if with_browsing is not None:
-        b_best, b_m, b_candidates = _grid(with_browsing, rows, truth, cfg, browsing_tag(cfg))
+        b_scored, b_candidates = _grid(with_browsing, rows, truth, cfg, browsing_tag(cfg))
         candidates.update(b_candidates)
-        best_by["browsing"] = b_best
-        gain, gain_se = paired_margin(b_m["recall_per_customer"], best_m["recall_per_customer"])
+        b_pick, b_best, b_se = parsimonious(b_scored, cfg.parsimony_se)
+        best_by["browsing"] = (b_pick.factors, b_pick.alpha, b_pick.iterations)
+        gain, gain_se = paired_margin(b_pick.metrics["recall_per_customer"], pick.metrics["recall_per_customer"])
         uses_browsing = gain > cfg.fallback_z * gain_se
-        note = (f"{'with browsing' if uses_browsing else 'purchases only'}: best validation recall@{cfg.top_k}"
-                f" with browsing {b_m['recall']:.4f} vs purchases only {best_m['recall']:.4f} (margin"
+        note = (f"{'with browsing' if uses_browsing else 'purchases only'}: validation recall@{cfg.top_k}"
+                f" with browsing {b_pick.recall:.4f} vs purchases only {pick.recall:.4f} (margin"
                 f" {gain:+.4f}, needs > {cfg.fallback_z:g} x se {gain_se:.4f})")
         if uses_browsing:
-            best, best_m = b_best, b_m
-    margin, se = paired_margin(best_m["recall_per_customer"], pop_m["recall_per_customer"])
-    beats = margin > cfg.fallback_z * se
+            pick, pick_note = b_pick, _pick_note(b_pick, b_best, b_se, cfg, browsing_tag(cfg))
+    margin, margin_se = paired_margin(pick.metrics["recall_per_customer"], pop_m["recall_per_customer"])
+    beats = margin > cfg.fallback_z * margin_se
     reason = "" if beats else (
-        f"als_not_better_than_popularity: validation recall@{cfg.top_k} {best_m['recall']:.4f} vs popularity "
-        f"{pop_m['recall']:.4f} (margin {margin:+.4f}, needs > {cfg.fallback_z:g} x se {se:.4f})")
-    return Selection("als" if beats else "popularity", reason, best[0], best[1], cut, as_of, candidates,
-                     pop_m["recall"], margin, se, len(rows), uses_browsing, note, best_by)
+        f"als_not_better_than_popularity: validation recall@{cfg.top_k} {pick.recall:.4f} vs popularity "
+        f"{pop_m['recall']:.4f} (margin {margin:+.4f}, needs > {cfg.fallback_z:g} x se {margin_se:.4f})")
+    return Selection("als" if beats else "popularity", reason, pick.factors, pick.alpha, cut, as_of, candidates,
+                     pop_m["recall"], margin, margin_se, len(rows), uses_browsing, note, best_by, pick.iterations,
+                     pick_note)
 
 
 def model_version(sel: Selection, cfg: RecommendConfig) -> str:

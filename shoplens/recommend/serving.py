@@ -53,7 +53,7 @@ def selection_note(sel: Selection, cfg: RecommendConfig) -> str:
     """Why this model is served, and whether browsing is used."""
     note = sel.reason or (f"als ({sel.tag(cfg)}) beat popularity on validation recall@{cfg.top_k} by"
                           f" {sel.margin:+.4f} (se {sel.margin_se:.4f}, {sel.n_customers} customers)")
-    return f"{note}; {sel.browsing_note}"
+    return "; ".join(part for part in (note, sel.browsing_note, sel.pick_note) if part)
 
 
 def _frame(inter: Interactions, items: np.ndarray, scores: np.ndarray, code: np.ndarray, reasons: list[str],

@@ -135,10 +135,12 @@ def test_browsing_is_compared_on_validation_and_the_holdout_reports_both(taste_r
     assert sum("_i5+" in t for t in with_browsing) == 10 and sum("_i15+" in t for t in with_browsing) == 4
     assert sel.browsing_note.startswith("with browsing" if sel.browsing else "purchases only")
     assert "validation recall@10 with browsing" in sel.browsing_note
-    # the rule: browsing kept iff its best full-length validation recall beats purchases-only by > 2 se
-    best_browse = max(sel.candidates[t] for t in with_browsing if "_i15" in t)
-    best_plain = max(v for t, v in sel.candidates.items() if t not in with_browsing and "_i15" in t)
-    assert f"with browsing {best_browse:.4f} vs purchases only {best_plain:.4f}" in sel.browsing_note
+    # the rule: browsing kept iff its pick's validation recall beats the purchases-only pick's by > 2 se
+    f_b, a_b, i_b = sel.best_by_feedback["browsing"]
+    f_p, a_p, i_p = sel.best_by_feedback["purchases"]
+    pick_browse = sel.candidates[f"als_f{f_b}_a{a_b:g}_r1_i{i_b}+browsing_v0.1_c0.3"]
+    pick_plain = sel.candidates[f"als_f{f_p}_a{a_p:g}_r1_i{i_p}"]
+    assert f"with browsing {pick_browse:.4f} vs purchases only {pick_plain:.4f}" in sel.browsing_note
     # the holdout has both fits; browsing carries taste: far above popularity too
     assert m.loc["als_with_browsing", "recall_at_10"] >= 1.5 * m.loc["popularity", "recall_at_10"]
     assert abs(m.loc["als_with_browsing", "recall_at_10"] - m.loc["als", "recall_at_10"]) < 0.1
@@ -286,20 +288,63 @@ def test_screening_continues_only_the_best_and_zero_searches_the_full_grid(taste
     monkeypatch.setattr(ALS, "fit", lambda self, m: calls.append(("fit", self.iterations)) or fit(self, m))
     monkeypatch.setattr(ALS, "resume", lambda self, m, n: calls.append(("resume", n)) or resume(self, m, n))
     cfg = RecommendConfig(factors_grid=(4, 8, 16), alpha_grid=(1.0, 10.0), screen_keep=2)
-    best, best_m, candidates = selection._grid(inter, rows, truth, cfg, "")
+    scored, candidates = selection._grid(inter, rows, truth, cfg, "")
     assert calls == [("fit", 5)] * 6 + [("resume", 10)] * 2
     screened = {t: v for t, v in candidates.items() if t.endswith("_i5")}
     finals = {t: v for t, v in candidates.items() if t.endswith("_i15")}
-    assert len(screened) == 6 and len(finals) == 2
-    # the finals are the two best screened candidates, and the winner is the best final
+    assert len(screened) == 6 and len(finals) == 2 and len(scored) == 8
+    # the finals are the two best screened candidates
     top2 = sorted(screened, key=lambda t: -screened[t])[:2]
     assert sorted(t.replace("_i5", "_i15") for t in top2) == sorted(finals)
-    assert best_m["recall"] == max(finals.values())
-    assert f"als_f{best[0]}_a{best[1]:g}_r1_i15" == max(finals, key=finals.get)
+    assert sorted(s.recall for s in scored) == sorted(candidates.values())
     calls.clear()
-    full = selection._grid(inter, rows, truth, replace(cfg, screen_iterations=0), "")
-    assert calls == [("fit", 15)] * 6 and all(t.endswith("_i15") for t in full[2])
-    assert full[2][max(finals, key=finals.get)] == max(finals.values())  # a resumed fit scores as a full one
+    full_scored, full = selection._grid(inter, rows, truth, replace(cfg, screen_iterations=0), "")
+    assert calls == [("fit", 15)] * 6 and all(t.endswith("_i15") for t in full) and len(full_scored) == 6
+    assert all(full[t] == v for t, v in finals.items())  # a resumed fit scores as a full one
+
+
+def _scored(recalls_and_costs: list[tuple[float, int]], n: int = 400) -> list:
+    """Scored candidates with the given mean recalls (per-customer 0/1 values) and factors (iterations 1)."""
+    from shoplens.recommend.selection import Scored
+
+    out = []
+    for pos, (recall, factors) in enumerate(recalls_and_costs):
+        per = np.zeros(n)
+        per[: round(recall * n)] = 1.0
+        out.append(Scored(factors, 10.0, 1, pos, {"recall": float(per.mean()), "recall_per_customer": per}))
+    return out
+
+
+def test_parsimony_serves_the_cheapest_candidate_within_the_standard_error_of_the_best():
+    from shoplens.recommend.selection import parsimonious
+
+    # best 0.50 on 400 customers: se = sqrt(0.25 * 400 / 399) / 20 = 0.0250
+    scored = _scored([(0.40, 4), (0.48, 8), (0.49, 16), (0.50, 64), (0.5, 128)])
+    pick, best, se = parsimonious(scored, 1.0)
+    assert best is scored[3] and abs(se - 0.0250) < 1e-4  # equal recall: the cheaper is the best
+    assert pick is scored[1]  # 0.48 >= 0.50 - 0.025; 0.40 is not
+    assert parsimonious(scored, 0.0)[0] is scored[3]  # 0: always the best
+    assert parsimonious(scored, 5.0)[0] is scored[0]  # 0.40 >= 0.50 - 0.125
+    # the cost is factors x iterations: 64 factors for 5 iterations costs less than 32 for 15
+    cheap, dear = _scored([(0.50, 64), (0.50, 32)])
+    cheap.iterations, dear.iterations = 5, 15
+    assert parsimonious([dear, cheap], 1.0)[0] is cheap
+
+
+def test_the_served_candidate_and_its_note_follow_the_parsimony_rule(taste_shop):
+    from shoplens.recommend import selection
+
+    cfg = RecommendConfig(factors_grid=(4, 8, 16), alpha_grid=(1.0, 10.0), screen_keep=2)
+    sel = selection._select_model(taste_shop["past"], taste_shop["as_of"], cfg, None)
+    strict = selection._select_model(taste_shop["past"], taste_shop["as_of"], replace(cfg, parsimony_se=0.0), None)
+    assert sel.served == strict.served == "als"
+    # the strict rule serves the best validation recall; the default a candidate no dearer, within 1 se
+    assert strict.candidates[strict.tag(cfg)] == max(strict.candidates.values())
+    assert sel.candidates == strict.candidates
+    assert sel.factors * sel.iterations <= strict.factors * strict.iterations
+    assert sel.candidates[sel.tag(cfg)] <= strict.candidates[strict.tag(cfg)]
+    assert sel.pick_note and sel.pick_note.split(" ")[0] == sel.tag(cfg)
+    assert sel.als(cfg).iterations == sel.iterations and sel.tag(cfg).endswith(f"_i{sel.iterations}")
 
 
 def test_browsing_weights_are_vars_and_purchases_weigh_more():
@@ -484,8 +529,11 @@ def test_evaluation_and_profiles_reach_the_warehouse(built):
     assert "no channel trait" in status["reason"].iloc[1]
     chosen = query(db, "select value from ml_recommend_evaluation where metric = 'uses_browsing'")["value"]
     assert len(chosen) == 1 and chosen.iloc[0] in (0.0, 1.0)
-    decision = re.search(r"; (with browsing|purchases only): best", status["reason"].iloc[0])
+    decision = re.search(r"; (with browsing|purchases only): validation", status["reason"].iloc[0])
     assert decision and (decision.group(1) == "with browsing") == (chosen.iloc[0] == 1.0)
+    # the pick's sentence: the best candidate itself, or a cheaper one within the standard error
+    assert re.search(r"; als_f\d+_\S+ (has the best validation recall|\(recall@10 [\d.]+, cost \d+\) is within)",
+                     status["reason"].iloc[0])
     browse = query(db, "select count(*) as n, max(event_date) as last, (select as_of_date from as_of) as as_of"
                        " from customer_product_browsing").iloc[0]
     assert browse["n"] > 0 and pd.Timestamp(browse["last"]) <= pd.Timestamp(browse["as_of"])
