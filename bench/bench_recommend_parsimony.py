@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_recommend_search import from_warehouse, generated, timed_search  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
+from bench_recommend_search import from_warehouse, generated, timed_search
+from records import append_record
 
 
 def holdout(shop: dict, cfg, sel) -> dict:
@@ -83,10 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         record[name] = entry
     record["served_step_wall_ratio"] = round(record["parsimony"]["served_step_wall_s"]
                                              / max(record["best"]["served_step_wall_s"], 1e-9), 3)
-    print(json.dumps(record, indent=1))
-    out = ROOT / "reports" / "bench" / "recommend_parsimony.json"
-    runs = json.loads(out.read_text()) if out.exists() else []
-    out.write_text(json.dumps([*runs, record], indent=1) + "\n")
+    append_record("recommend_parsimony.json", record)
     return 0
 
 

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from records import append_record
 
 
 def verdict(sel, cfg) -> dict:
@@ -132,10 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         "full_grid_recall_of_screened_choice": full.candidates.get(chosen),
         "full_grid_best_recall_same_feedback": max(same_feedback, default=None),
     }
-    print(json.dumps(record, indent=1))
-    out = ROOT / "reports" / "bench" / "recommend_search.json"
-    runs = json.loads(out.read_text()) if out.exists() else []
-    out.write_text(json.dumps([*runs, record], indent=1) + "\n")
+    append_record("recommend_search.json", record)
     return 0
 
 
