@@ -97,12 +97,12 @@ def _model_lists(past: pd.DataFrame, inter: Interactions, rows: np.ndarray, affi
         return {}
     k = cfg.top_k
     pop = Popularity(cfg.popularity_days).fit(past, inter.products, cut, k)
-    lists = {"als": sel.als(cfg, "purchases").fit(inter.matrix).recommend_from(inter.matrix, rows, k)[0]}
+    # a backtest on the validation window reuses the validation's lists (the same fit: tested)
+    lists = {"als": sel.top_k(cfg, "purchases", inter.matrix, rows)}
     if browsing is not None:
         both = interactions(past, inter.products, cut, inter.customers, browsing,
                             (cfg.view_weight, cfg.cart_weight))
-        als = sel.als(cfg, "browsing").fit(both.matrix)
-        lists["als_with_browsing"] = als.recommend_from(both.matrix, rows, k)[0]
+        lists["als_with_browsing"] = sel.top_k(cfg, "browsing", both.matrix, rows)
     similar = ItemToItem.from_affinity(affinity, inter.products, pop)
     lists["item_to_item"] = similar.recommend_from(inter.bought[rows], k)[0]
     lists["popularity"] = pop.recommend(rows, k)[0]

@@ -15,10 +15,12 @@ only if the kept pick beats popularity by the same rule.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from shoplens import __version__
 from shoplens.recommend.config import RecommendConfig
@@ -54,6 +56,8 @@ class Selection:
     best_by_feedback: dict = field(default_factory=dict)
     iterations: int | None = None  # of the served ALS (None: the config's iterations)
     pick_note: str = ""  # why this candidate among those of its feedback
+    # "purchases" / "browsing" -> (matrix fingerprint, validation rows, the pick's top-k for them)
+    validation_lists: dict = field(default_factory=dict)
 
     def als(self, cfg: RecommendConfig, feedback: str | None = None) -> ALS:
         """The served ALS, or the candidate picked among those fitted on ``feedback`` ("purchases" or "browsing")."""
@@ -64,6 +68,25 @@ class Selection:
     def tag(self, cfg: RecommendConfig) -> str:
         """The ALS tag, with the browsing weights when browsing is used."""
         return self.als(cfg).tag + (browsing_tag(cfg) if self.browsing else "")
+
+    def top_k(self, cfg: RecommendConfig, feedback: str, matrix: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
+        """Top ``k`` of ``feedback``'s pick for ``rows`` of ``matrix``: the validation's lists when the
+        matrix and rows are the validation's own (a backtest on the validation window), else a new fit."""
+        known = self.validation_lists.get(feedback)
+        if known is not None and known[0] == fingerprint(matrix) and np.array_equal(known[1], rows) \
+                and known[2].shape[1] == cfg.top_k:
+            return known[2]
+        return self.als(cfg, feedback).fit(matrix).recommend_from(matrix, rows, cfg.top_k)[0]
+
+
+def fingerprint(matrix: sp.csr_matrix) -> str:
+    """A digest of a sparse matrix's shape and contents (equal matrices built alike: equal digests)."""
+    m = matrix.tocsr()
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.asarray(m.shape, np.int64).tobytes())
+    for part in (m.indptr, m.indices, m.data):
+        h.update(np.ascontiguousarray(part).tobytes())
+    return h.hexdigest()
 
 
 NO_EVENTS = "purchases only: the shop has no browsing events (customer_product_browsing is empty)"
@@ -87,6 +110,7 @@ class Scored:
     iterations: int
     position: int  # in the factors x alpha grid
     metrics: dict
+    items: np.ndarray  # top-k of the validation rows
 
     @property
     def cost(self) -> int:
@@ -114,9 +138,10 @@ def _grid(inter: Interactions, rows: np.ndarray, truth, cfg: RecommendConfig,
     scored: list[Scored] = []
 
     def score(model: ALS, pos: int) -> Scored:
-        m = ranking_metrics(model.recommend_from(inter.matrix, rows, cfg.top_k)[0], truth[rows], inter.shape[1])
+        items = model.recommend_from(inter.matrix, rows, cfg.top_k)[0]
+        m = ranking_metrics(items, truth[rows], inter.shape[1])
         candidates[model.tag + suffix] = m["recall"]
-        scored.append(Scored(model.factors, model.alpha, model.iterations, pos, m))
+        scored.append(Scored(model.factors, model.alpha, model.iterations, pos, m, items))
         return scored[-1]
 
     kept: list[tuple] = []  # (recall, grid position, model), best first; only the survivors' models
@@ -226,6 +251,7 @@ def _select_model(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig,
     pick, best, se = parsimonious(scored, cfg.parsimony_se)
     pick_note = _pick_note(pick, best, se, cfg, "")
     best_by = {"purchases": (pick.factors, pick.alpha, pick.iterations)}
+    lists = {"purchases": (fingerprint(inter.matrix), rows, pick.items)}
     uses_browsing = False
     note = NO_EVENTS if browsing is None else "purchases only: no browsing events before the validation cut-off"
     if with_browsing is not None:
@@ -233,6 +259,7 @@ def _select_model(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig,
         candidates.update(b_candidates)
         b_pick, b_best, b_se = parsimonious(b_scored, cfg.parsimony_se)
         best_by["browsing"] = (b_pick.factors, b_pick.alpha, b_pick.iterations)
+        lists["browsing"] = (fingerprint(with_browsing.matrix), rows, b_pick.items)
         gain, gain_se = paired_margin(b_pick.metrics["recall_per_customer"], pick.metrics["recall_per_customer"])
         uses_browsing = gain > cfg.fallback_z * gain_se
         note = (f"{'with browsing' if uses_browsing else 'purchases only'}: validation recall@{cfg.top_k}"
@@ -247,7 +274,7 @@ def _select_model(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig,
         f"{pop_m['recall']:.4f} (margin {margin:+.4f}, needs > {cfg.fallback_z:g} x se {margin_se:.4f})")
     return Selection("als" if beats else "popularity", reason, pick.factors, pick.alpha, cut, as_of, candidates,
                      pop_m["recall"], margin, margin_se, len(rows), uses_browsing, note, best_by, pick.iterations,
-                     pick_note)
+                     pick_note, lists)
 
 
 def model_version(sel: Selection, cfg: RecommendConfig) -> str:

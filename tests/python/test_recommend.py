@@ -303,6 +303,33 @@ def test_screening_continues_only_the_best_and_zero_searches_the_full_grid(taste
     assert all(full[t] == v for t, v in finals.items())  # a resumed fit scores as a full one
 
 
+def test_a_backtest_on_the_validation_window_reuses_the_validation_lists(taste_shop, monkeypatch):
+    from shoplens.recommend import selection
+    from shoplens.recommend.models import ALS
+
+    cfg = RecommendConfig(factors_grid=(4, 8), alpha_grid=(10.0,), screen_iterations=0)
+    past, as_of, browsing = taste_shop["past"], taste_shop["as_of"], taste_shop["browsing"]
+    sel = selection._select_model(past, as_of, cfg, browsing)
+    assert set(sel.validation_lists) == {"purchases", "browsing"}
+    inter, _, _, rows = selection._validation_data(past, as_of, cfg, browsing)
+    fresh = sel.als(cfg, "purchases").fit(inter.matrix).recommend_from(inter.matrix, rows, cfg.top_k)[0]
+    fits, fit = [], ALS.fit
+    monkeypatch.setattr(ALS, "fit", lambda self, m: fits.append(self.tag) or fit(self, m))
+    assert np.array_equal(sel.top_k(cfg, "purchases", inter.matrix, rows), fresh) and fits == []
+    other = inter.matrix.copy()
+    other.data = other.data * 2  # another matrix: a new fit
+    sel.top_k(cfg, "purchases", other, rows)
+    assert len(fits) == 1
+    # the whole backtest (no holdout: the validation window) is the same with and without the reuse
+    fits.clear()
+    reused = P.evaluate_recommenders(past, past, None, sel.cutoff, as_of, cfg, sel, browsing=browsing)
+    n_reused = len(fits)
+    refitted = P.evaluate_recommenders(past, past, None, sel.cutoff, as_of, cfg, replace(sel, validation_lists={}),
+                                       browsing=browsing)
+    assert len(fits) - n_reused == n_reused + 2  # the als and als_with_browsing fits were skipped
+    assert pd.DataFrame(reused).equals(pd.DataFrame(refitted))
+
+
 def _scored(recalls_and_costs: list[tuple[float, int]], n: int = 400) -> list:
     """Scored candidates with the given mean recalls (per-customer 0/1 values) and factors (iterations 1)."""
     from shoplens.recommend.selection import Scored
@@ -311,7 +338,8 @@ def _scored(recalls_and_costs: list[tuple[float, int]], n: int = 400) -> list:
     for pos, (recall, factors) in enumerate(recalls_and_costs):
         per = np.zeros(n)
         per[: round(recall * n)] = 1.0
-        out.append(Scored(factors, 10.0, 1, pos, {"recall": float(per.mean()), "recall_per_customer": per}))
+        out.append(Scored(factors, 10.0, 1, pos, {"recall": float(per.mean()), "recall_per_customer": per},
+                          np.zeros((n, 10), np.int64)))
     return out
 
 
