@@ -36,7 +36,10 @@ def purchase_lines(lines: pd.DataFrame, table: str = "fct_order_items") -> pd.Da
     out = out[list(LINE_COLUMNS) + extra].copy()
     for col in ("customer_id", "order_id", "product_id"):
         if isinstance(out[col].dtype, pd.CategoricalDtype):  # ids stored once each (large shops)
-            out[col] = out[col].cat.rename_categories(lambda c: str(c))
+            # read_lines' categories are strings already: renaming 2.5M order ids one Python call each
+            # cost ~3 s at 1M customers
+            if pd.api.types.infer_dtype(out[col].cat.categories, skipna=False) != "string":
+                out[col] = out[col].cat.rename_categories(lambda c: str(c))
         else:
             out[col] = out[col].astype(str)
     out["order_date"] = pd.to_datetime(out["order_date"]).dt.date
