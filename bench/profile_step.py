@@ -1,0 +1,95 @@
+"""Profile one dbt Python model's adapter on a built warehouse, outside dbt (by hand).
+
+Usage: python bench/profile_step.py WAREHOUSE.duckdb python_models/<area>/<model>.py [--top 40]
+                                    [--model-dir DIR]
+
+Runs the adapter's ``model(dbt, session)`` with a stand-in ``dbt`` whose
+``ref`` reads the warehouse (read-only) and whose ``config.get`` returns
+the project's default vars, mapped through the model's YAML config
+(``"{{ var('x') }}"`` entries), under ``cProfile``. Prints wall and CPU
+seconds, the rows returned, this process's peak resident set size and the
+``--top`` functions by cumulative time. Not part of `make bench` (no record
+is written): use it to find where a step spends its time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib.util
+import io
+import pstats
+import re
+import resource
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+VAR = re.compile(r"\{\{ var\('([a-z_]+)'(?:, (.+?))? *\) \}\}")
+
+
+def settings_for(model: Path) -> dict:
+    """The project's vars, plus the model's config keys resolved from them."""
+    values = dict(yaml.safe_load((ROOT / "dbt_project.yml").read_text())["vars"])
+    for spec in model.parent.glob("_*.yml"):
+        for node in (yaml.safe_load(spec.read_text()) or {}).get("models", []):
+            if node.get("name") != model.stem:
+                continue
+            for key, raw in (node.get("config") or {}).items():
+                found = VAR.fullmatch(str(raw).strip())
+                if found:
+                    default = None if found.group(2) in (None, "none") else found.group(2)
+                    values[key] = values.get(found.group(1), default)
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("warehouse")
+    ap.add_argument("model")
+    ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("--model-dir", default=str(Path("/tmp") / "shoplens-profile-models"))
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT))  # this checkout's shoplens, whatever the environment's install points at
+    import duckdb
+
+    model = Path(args.model).resolve()
+    values = settings_for(model)
+    values["model_dir"] = args.model_dir
+    con = duckdb.connect(args.warehouse, read_only=True)
+
+    class Config:
+        def __call__(self, **_: object) -> None:
+            pass
+
+        def get(self, key: str, default: object = None) -> object:
+            return values.get(key, default)
+
+    class Dbt:
+        config = Config()
+
+        def ref(self, name: str):
+            return con.table(name)
+
+    spec = importlib.util.spec_from_file_location(model.stem, model)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    profile = cProfile.Profile()
+    wall, cpu = time.perf_counter(), time.process_time()
+    profile.enable()
+    out = module.model(Dbt(), con)
+    profile.disable()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"{model.name}: wall {wall:.1f} s, CPU {cpu:.1f} s, {len(out)} rows, peak RSS {peak:.2f} GiB")
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(args.top)
+    print(text.getvalue())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
