@@ -2,6 +2,7 @@
 
     python bench/bench_clv_intervals.py                 # generated shop + CDNOW
     python bench/bench_clv_intervals.py --customers 5000
+    python bench/bench_clv_intervals.py --quick          # 2,000 customers, no master file
 
 Two data sets, package path (the same code ml_clv_evaluation runs):
 
@@ -117,7 +118,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip-master", action="store_true", help="leave out the CDNOW master file")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench")
+    ap.add_argument("--quick", action="store_true", help="smoke run (make bench --quick): 2,000 customers, no master file")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.customers, args.skip_master = 2_000, True
     result = {"generated": evaluate(*_generated(args.customers, args.seed)), "cdnow": evaluate(*_cdnow())}
     if not args.skip_master:
         result["cdnow_master"] = evaluate(*_cdnow_master())
