@@ -23,24 +23,26 @@ def population_columns(snap: Snapshot, window_days: int, fitted: dict | None = N
 
 
 def model_columns(trained, baselines, encoder: Encoder, snap: Snapshot, window_days: int,
-                  fixed: dict | None = None) -> dict:
+                  fixed: dict | None = None, summary: np.ndarray | None = None) -> dict:
     """Scores of the GRU (None when it was not trained) and of every baseline, aligned with ``snap``.
 
     ``fixed``: :func:`population_columns` of the population ``snap`` belongs to, restricted
-    to its rows (computed from ``snap`` itself when None)."""
+    to its rows (computed from ``snap`` itself when None). ``summary``: ``encoder.summary(snap)``
+    when the caller has it already."""
     cols: dict = {"p_rnn_gru": None, "expected_purchases_rnn_gru": None}
     if trained is not None:
         cols["p_rnn_gru"], cols["expected_purchases_rnn_gru"] = trained.predict(snap, window_days)
-    base = _score_baselines(baselines, snap, encoder, window_days)
+    base = _score_baselines(baselines, snap, encoder, window_days, summary)
     cols.update(fixed if fixed is not None else population_columns(snap, window_days))
     cols.update(p_rfm_heuristic=base["rfm"], p_logreg=base["logreg"], p_new_customer=base["new_customer"])
     return cols
 
 
-def _score_baselines(baselines, snap: Snapshot, encoder: Encoder, window_days: int) -> dict:
+def _score_baselines(baselines, snap: Snapshot, encoder: Encoder, window_days: int,
+                     summary: np.ndarray | None = None) -> dict:
     from shoplens.propensity.train import score_baselines
 
-    return score_baselines(baselines, snap, encoder, window_days)
+    return score_baselines(baselines, snap, encoder, window_days, summary)
 
 
 def fit_population(snap: Snapshot) -> dict:
@@ -119,7 +121,8 @@ def reason_group(name: str, channels: list[str]) -> str:
     return label
 
 
-def reasons(baselines, encoder: Encoder, snap: Snapshot, k: int = 3) -> list[np.ndarray]:
+def reasons(baselines, encoder: Encoder, snap: Snapshot, k: int = 3,
+            summary: np.ndarray | None = None) -> list[np.ndarray]:
     """Each customer's top ``k`` reasons, ``"feature:+"`` or ``"feature:-"``.
 
     The logistic regression is additive in its standardised inputs: input j
@@ -131,6 +134,8 @@ def reasons(baselines, encoder: Encoder, snap: Snapshot, k: int = 3) -> list[np.
     largest summed contribution in absolute value, ``+`` when it raises the
     customer's score and ``-`` when it lowers it (ties: the family listed
     first). No random draw is involved, so they are stable across seeds.
+    ``summary``: ``encoder.summary(snap)`` when the caller has it already (its
+    rows are the same numbers: every input is computed per customer).
     """
     lr = baselines.logreg
     scaler, clf = lr[0], lr[-1]
@@ -144,7 +149,8 @@ def reasons(baselines, encoder: Encoder, snap: Snapshot, k: int = 3) -> list[np.
     out = [np.empty(n, dtype=object) for _ in range(k)]
     for start in range(0, n, _REASON_CHUNK):
         stop = min(start + _REASON_CHUNK, n)
-        x = encoder.summary(_slice(snap, start, stop)).astype("float64")
+        part = encoder.summary(_slice(snap, start, stop)) if summary is None else summary[start:stop]
+        x = part.astype("float64")
         contrib = ((x - scaler.mean_) / scaler.scale_ * coef) @ member
         top = np.argsort(-np.round(np.abs(contrib), 9), axis=1, kind="stable")[:, :k]
         for j in range(min(k, top.shape[1])):

@@ -50,10 +50,11 @@ class ServedPropensity:
 
         ``fixed``: the population's BG/NBD and naive-rate columns for these rows
         (:func:`shoplens.propensity.models.population_columns`; from ``snap`` when None)."""
-        cols = model_columns(self.gru, self.baselines, self.encoder, snap, window_days, fixed)
+        summary = self.encoder.summary(snap)  # the logistic regression's inputs, read twice below
+        cols = model_columns(self.gru, self.baselines, self.encoder, snap, window_days, fixed, summary)
         cols["purchase_probability"], cols["expected_purchases"] = served_scores(cols, self.served_model,
                                                                                  window_days)
-        for k, values in enumerate(reasons(self.baselines, self.encoder, snap), start=1):
+        for k, values in enumerate(reasons(self.baselines, self.encoder, snap, summary=summary), start=1):
             cols[f"reason_{k}"] = values
         return cols
 

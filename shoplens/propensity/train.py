@@ -173,10 +173,12 @@ def fit_baselines(snaps: Sequence[Snapshot], labels: Sequence[np.ndarray], encod
                      new_rate)
 
 
-def score_baselines(b: Baselines, snap: Snapshot, encoder: Encoder, window_days: int) -> dict[str, np.ndarray]:
+def score_baselines(b: Baselines, snap: Snapshot, encoder: Encoder, window_days: int,
+                    summary: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """RFM, logistic regression and new-customer scores (``summary``: ``encoder.summary(snap)``, when known)."""
     cells, _ = rfm_cells(snap, b.rfm_edges)
     rfm = np.array([b.rfm_rates.get(c, b.rfm_prior) for c in cells], dtype="float64")
-    lr = b.logreg.predict_proba(encoder.summary(snap))[:, 1]
+    lr = b.logreg.predict_proba(encoder.summary(snap) if summary is None else summary)[:, 1]
     rfm, _ = _carry_window(rfm, rfm, b.label_window_days, window_days)
     lr, _ = _carry_window(lr, lr, b.label_window_days, window_days)
     new, _ = _carry_window(np.array([b.new_customer_rate]), np.zeros(1), b.label_window_days, window_days)

@@ -150,7 +150,7 @@ def test_evaluation_status_and_importance_tables(chosen):
             assert set(parts[0]) <= names
 
 
-def test_reasons_are_stable_across_seeds():
+def test_reasons_are_stable_across_seeds(monkeypatch):
     """Two seeds with the training caps below the shop's size: the seed still draws the GRU's
     split, but the sampled rows, the logistic regression and so every reason are the same."""
     from shoplens.propensity.models import reasons
@@ -172,6 +172,21 @@ def test_reasons_are_stable_across_seeds():
     np.testing.assert_array_equal(p1, p2)
     for a, b in zip(r1, r2, strict=True):
         np.testing.assert_array_equal(a, b)
+    # the scoring path hands reasons the summary it computed for the whole chunk: the same
+    # reasons as summaries of each slice (every input is per customer), slices of 97 rows here
+    from shoplens.propensity import models as M
+
+    monkeypatch.setattr(M, "_REASON_CHUNK", 97)
+    summary = ts2.encoder.summary(snap)
+    for a, b, c in zip(r2, reasons(ts2.baselines, ts2.encoder, snap),
+                       reasons(ts2.baselines, ts2.encoder, snap, summary=summary), strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    from shoplens.propensity.train import score_baselines
+
+    given = score_baselines(ts2.baselines, snap, ts2.encoder, 30, summary)
+    for key, value in score_baselines(ts2.baselines, snap, ts2.encoder, 30).items():
+        np.testing.assert_array_equal(value, given[key])
     # three distinct reasons per customer, each a feature family with a direction
     assert all(len({x, y, z}) == 3 for x, y, z in zip(*r1, strict=True))
     assert {v.rsplit(":", 1)[1] for v in r1[0]} <= {"+", "-"}
