@@ -34,7 +34,8 @@ from records import append_record
 
 
 def verdict(sel, cfg) -> dict:
-    return {"served": sel.served, "factors": sel.factors, "alpha": sel.alpha, "browsing": sel.browsing,
+    return {"served": sel.served, "factors": sel.factors, "alpha": sel.alpha, "iterations": sel.iterations,
+            "browsing": sel.browsing,
             "tag": sel.tag(cfg), "reason": sel.reason, "note": sel.browsing_note}
 
 
@@ -102,8 +103,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from shoplens.recommend.config import RecommendConfig
-    from shoplens.recommend.selection import browsing_tag
-
     # the searches for the best candidate (the served pick's parsimony rule: bench_recommend_parsimony.py)
     cfg = RecommendConfig(num_threads=args.threads, parsimony_se=0.0)
     if args.screen_keep:
@@ -113,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     full_cfg = replace(cfg, screen_iterations=0)
     full, full_s, full_cpu = timed_search(lines, as_of, full_cfg, browsing)
     screened, screened_s, screened_cpu = timed_search(lines, as_of, cfg, browsing)
-    suffix = browsing_tag(cfg) if screened.browsing else ""
-    chosen = f"als_f{screened.factors}_a{screened.alpha:g}_r{cfg.regularization:g}_i{cfg.iterations}{suffix}"
+    chosen = screened.tag(cfg)  # names its iterations: a screening fit (_i5) is not in the full grid (None below)
     same_feedback = [v for t, v in full.candidates.items() if ("+browsing" in t) == screened.browsing]
     record = {
         "date": dt.date.today().isoformat(),
@@ -126,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         "full": {"wall_s": full_s, "cpu_s": full_cpu, "fits": len(full.candidates), **verdict(full, full_cfg)},
         "screened": {"wall_s": screened_s, "cpu_s": screened_cpu, "fits": len(screened.candidates),
                      **verdict(screened, cfg)},
-        "same_verdict": all(getattr(full, k) == getattr(screened, k) for k in ("served", "factors", "alpha", "browsing")),
+        "same_verdict": all(getattr(full, k) == getattr(screened, k)
+                            for k in ("served", "factors", "alpha", "browsing", "iterations")),
         "wall_ratio": round(screened_s / full_s, 3) if full_s else None,
         "full_grid_recall_of_screened_choice": full.candidates.get(chosen),
         "full_grid_best_recall_same_feedback": max(same_feedback, default=None),

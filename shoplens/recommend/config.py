@@ -78,7 +78,7 @@ class RecommendConfig:
             "recommend_iterations": self.iterations >= 1,
             "recommend_screen_iterations": self.screen_iterations >= 0,
             "recommend_screen_keep": self.screen_keep >= 1,
-            "recommend_parsimony_se": self.parsimony_se >= 0,
+            "recommend_parsimony_se": 0 <= self.parsimony_se < float("inf"),
             "recommend_popularity_days": self.popularity_days >= 1,
             "recommend_validation_days": self.validation_days >= 1,
             "recommend_validation_max_customers": self.validation_max_customers >= 100,
@@ -93,7 +93,7 @@ class RecommendConfig:
         if bad:
             raise RecommendError(
                 f"dbt var {bad[0]} is out of range in {self}: top_k, iterations, screen_keep, days,"
-                " min_orders and num_threads must be >= 1, screen_iterations and parsimony_se >= 0, grids non-empty and positive, validation and evaluation max_customers >= 100, view and"
+                " min_orders and num_threads must be >= 1, screen_iterations >= 0, parsimony_se finite and >= 0, grids non-empty and positive, validation and evaluation max_customers >= 100, view and"
                 " cart weights in [0, 1) (a purchase weighs 1)"
             )
 

@@ -486,6 +486,9 @@ def test_bad_settings_name_the_var():
         ProfileConfig(max_profiles=1)
     with pytest.raises(RecommendError, match="recommend_alpha_grid"):
         configs_from_dbt({"recommend_alpha_grid": "one,two"}.get)
+    for bad in ("-1", "inf", "nan"):  # any finite se >= 0; inf x an se of 0 would leave no candidate
+        with pytest.raises(RecommendError, match="recommend_parsimony_se"):
+            configs_from_dbt({"recommend_parsimony_se": bad}.get)
     rec, prof = configs_from_dbt({"recommend_factors_grid": "8, 16", "seed": "7", "profile_max_clusters": "5"}.get)
     assert rec.factors_grid == (8, 16) and rec.seed == prof.seed == 7 and prof.max_profiles == 5
 
