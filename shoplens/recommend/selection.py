@@ -52,17 +52,17 @@ class Selection:
     n_customers: int = 0
     browsing: bool = False  # ALS fitted on purchases + browsing
     browsing_note: str = "purchases only: no browsing events before the validation cut-off"
-    # "purchases" / "browsing" -> (factors, alpha, iterations) of that feedback's pick
-    best_by_feedback: dict = field(default_factory=dict)
+    # "purchases" / "browsing" -> (that feedback's pick, the digest of its validation matrix)
+    picks: dict = field(default_factory=dict)
     iterations: int | None = None  # of the served ALS (None: the config's iterations)
     pick_note: str = ""  # why this candidate among those of its feedback
-    # "purchases" / "browsing" -> (matrix fingerprint, validation rows, the pick's top-k for them)
-    validation_lists: dict = field(default_factory=dict)
+    validation_rows: np.ndarray | None = None  # the customers the picks' lists (``Scored.items``) are for
 
     def als(self, cfg: RecommendConfig, feedback: str | None = None) -> ALS:
         """The served ALS, or the candidate picked among those fitted on ``feedback`` ("purchases" or "browsing")."""
-        served = (self.factors, self.alpha, self.iterations or cfg.iterations)
-        factors, alpha, iterations = self.best_by_feedback.get(feedback, served)
+        pick = self.picks.get(feedback)
+        factors, alpha, iterations = ((pick[0].factors, pick[0].alpha, pick[0].iterations) if pick else
+                                      (self.factors, self.alpha, self.iterations or cfg.iterations))
         return ALS(factors, alpha, cfg.regularization, iterations, cfg.seed, cfg.num_threads)
 
     def tag(self, cfg: RecommendConfig) -> str:
@@ -72,10 +72,10 @@ class Selection:
     def top_k(self, cfg: RecommendConfig, feedback: str, matrix: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
         """Top ``k`` of ``feedback``'s pick for ``rows`` of ``matrix``: the validation's lists when the
         matrix and rows are the validation's own (a backtest on the validation window), else a new fit."""
-        known = self.validation_lists.get(feedback)
-        if known is not None and known[0] == fingerprint(matrix) and np.array_equal(known[1], rows) \
-                and known[2].shape[1] == cfg.top_k:
-            return known[2].copy()  # the kept verdict's own array stays untouched
+        known = self.picks.get(feedback)
+        if known is not None and known[1] == fingerprint(matrix) and np.array_equal(self.validation_rows, rows) \
+                and known[0].items.shape[1] == cfg.top_k:
+            return known[0].items.copy()  # the kept verdict's own array stays untouched
         return self.als(cfg, feedback).fit(matrix).recommend_from(matrix, rows, cfg.top_k)[0]
 
 
@@ -105,6 +105,7 @@ def warm_with_purchases(inter: Interactions, truth, min_orders: int) -> np.ndarr
 class Scored:
     """One ALS candidate scored on the validation window."""
 
+    tag: str  # the ALS tag (with the browsing weights when fitted on browsing)
     factors: int
     alpha: float
     iterations: int
@@ -122,26 +123,23 @@ class Scored:
         return self.metrics["recall"]
 
 
-def _grid(inter: Interactions, rows: np.ndarray, truth, cfg: RecommendConfig,
-          suffix: str) -> tuple[list[Scored], dict]:
-    """Every scored ALS candidate (in fit order) and every candidate's recall by tag.
+def _grid(inter: Interactions, rows: np.ndarray, truth, cfg: RecommendConfig, suffix: str) -> list[Scored]:
+    """Every scored ALS candidate, in fit order.
 
     Screening (config): each candidate is fitted for ``screen_iterations``
     and scored; the ``screen_keep`` best (ties: grid order) continue to
-    ``iterations`` and are scored again. Every score is recorded under its
-    tag, which names its iterations; :func:`parsimonious` picks among them.
+    ``iterations`` and are scored again. Each score's tag names its
+    iterations; :func:`parsimonious` picks among them.
     """
     grid = [(f, a) for f in cfg.factors_grid for a in cfg.alpha_grid]
     screen = 0 < cfg.screen_iterations < cfg.iterations and len(grid) > cfg.screen_keep
     first = cfg.screen_iterations if screen else cfg.iterations
-    candidates: dict[str, float] = {}
     scored: list[Scored] = []
 
     def score(model: ALS, pos: int) -> Scored:
         items = model.recommend_from(inter.matrix, rows, cfg.top_k)[0]
         m = ranking_metrics(items, truth[rows], inter.shape[1])
-        candidates[model.tag + suffix] = m["recall"]
-        scored.append(Scored(model.factors, model.alpha, model.iterations, pos, m, items))
+        scored.append(Scored(model.tag + suffix, model.factors, model.alpha, model.iterations, pos, m, items))
         return scored[-1]
 
     kept: list[tuple] = []  # (recall, grid position, model), best first; only the survivors' models
@@ -152,7 +150,7 @@ def _grid(inter: Interactions, rows: np.ndarray, truth, cfg: RecommendConfig,
             kept = sorted([*kept, (s.recall, pos, model)], key=lambda e: (-e[0], e[1]))[: cfg.screen_keep]
     for _, pos, model in sorted(kept, key=lambda entry: entry[1]):
         score(model.resume(inter.matrix, cfg.iterations - first), pos)
-    return scored, candidates
+    return scored
 
 
 def parsimonious(scored: list[Scored], parsimony_se: float) -> tuple[Scored, Scored, float]:
@@ -174,14 +172,11 @@ def parsimonious(scored: list[Scored], parsimony_se: float) -> tuple[Scored, Sco
     return min(near, key=lambda s: (s.cost, -s.recall, s.position)), best, se
 
 
-def _pick_note(pick: Scored, best: Scored, se: float, cfg: RecommendConfig, suffix: str) -> str:
-    def tag(s: Scored) -> str:
-        return ALS(s.factors, s.alpha, cfg.regularization, s.iterations, cfg.seed).tag + suffix
-
+def _pick_note(pick: Scored, best: Scored, se: float, cfg: RecommendConfig) -> str:
     if pick is best:
-        return f"{tag(best)} has the best validation recall@{cfg.top_k} {best.recall:.4f}"
-    return (f"{tag(pick)} (recall@{cfg.top_k} {pick.recall:.4f}, cost {pick.cost}) is within {cfg.parsimony_se:g} x"
-            f" se {se:.4f} of the best {tag(best)} ({best.recall:.4f}, cost {best.cost})")
+        return f"{best.tag} has the best validation recall@{cfg.top_k} {best.recall:.4f}"
+    return (f"{pick.tag} (recall@{cfg.top_k} {pick.recall:.4f}, cost {pick.cost}) is within {cfg.parsimony_se:g} x"
+            f" se {se:.4f} of the best {best.tag} ({best.recall:.4f}, cost {best.cost})")
 
 
 def _validation_data(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig, browsing: pd.DataFrame | None):
@@ -247,34 +242,33 @@ def _select_model(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig,
                          "validation window (need 20)", *first, cut, as_of, n_customers=len(rows))
     pop = Popularity(cfg.popularity_days).fit(lines, inter.products, cut, cfg.top_k)
     pop_m = ranking_metrics(pop.recommend(rows, cfg.top_k)[0], truth[rows], inter.shape[1])
-    scored, candidates = _grid(inter, rows, truth, cfg, "")
+    scored = _grid(inter, rows, truth, cfg, "")
     pick, best, se = parsimonious(scored, cfg.parsimony_se)
-    pick_note = _pick_note(pick, best, se, cfg, "")
-    best_by = {"purchases": (pick.factors, pick.alpha, pick.iterations)}
-    lists = {"purchases": (fingerprint(inter.matrix), rows, pick.items)}
+    pick_note = _pick_note(pick, best, se, cfg)
+    picks = {"purchases": (pick, fingerprint(inter.matrix))}
     uses_browsing = False
     note = NO_EVENTS if browsing is None else "purchases only: no browsing events before the validation cut-off"
     if with_browsing is not None:
-        b_scored, b_candidates = _grid(with_browsing, rows, truth, cfg, browsing_tag(cfg))
-        candidates.update(b_candidates)
+        b_scored = _grid(with_browsing, rows, truth, cfg, browsing_tag(cfg))
+        scored += b_scored
         b_pick, b_best, b_se = parsimonious(b_scored, cfg.parsimony_se)
-        best_by["browsing"] = (b_pick.factors, b_pick.alpha, b_pick.iterations)
-        lists["browsing"] = (fingerprint(with_browsing.matrix), rows, b_pick.items)
+        picks["browsing"] = (b_pick, fingerprint(with_browsing.matrix))
         gain, gain_se = paired_margin(b_pick.metrics["recall_per_customer"], pick.metrics["recall_per_customer"])
         uses_browsing = gain > cfg.fallback_z * gain_se
         note = (f"{'with browsing' if uses_browsing else 'purchases only'}: validation recall@{cfg.top_k}"
                 f" with browsing {b_pick.recall:.4f} vs purchases only {pick.recall:.4f} (margin"
                 f" {gain:+.4f}, needs > {cfg.fallback_z:g} x se {gain_se:.4f})")
         if uses_browsing:
-            pick, pick_note = b_pick, _pick_note(b_pick, b_best, b_se, cfg, browsing_tag(cfg))
+            pick, pick_note = b_pick, _pick_note(b_pick, b_best, b_se, cfg)
     margin, margin_se = paired_margin(pick.metrics["recall_per_customer"], pop_m["recall_per_customer"])
     beats = margin > cfg.fallback_z * margin_se
     reason = "" if beats else (
         f"als_not_better_than_popularity: validation recall@{cfg.top_k} {pick.recall:.4f} vs popularity "
         f"{pop_m['recall']:.4f} (margin {margin:+.4f}, needs > {cfg.fallback_z:g} x se {margin_se:.4f})")
+    candidates = {s.tag: s.recall for s in scored}
     return Selection("als" if beats else "popularity", reason, pick.factors, pick.alpha, cut, as_of, candidates,
-                     pop_m["recall"], margin, margin_se, len(rows), uses_browsing, note, best_by, pick.iterations,
-                     pick_note, lists)
+                     pop_m["recall"], margin, margin_se, len(rows), uses_browsing, note, picks, pick.iterations,
+                     pick_note, rows)
 
 
 def model_version(sel: Selection, cfg: RecommendConfig) -> str:

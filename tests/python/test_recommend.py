@@ -136,10 +136,9 @@ def test_browsing_is_compared_on_validation_and_the_holdout_reports_both(taste_r
     assert sel.browsing_note.startswith("with browsing" if sel.browsing else "purchases only")
     assert "validation recall@10 with browsing" in sel.browsing_note
     # the rule: browsing kept iff its pick's validation recall beats the purchases-only pick's by > 2 se
-    f_b, a_b, i_b = sel.best_by_feedback["browsing"]
-    f_p, a_p, i_p = sel.best_by_feedback["purchases"]
-    pick_browse = sel.candidates[f"als_f{f_b}_a{a_b:g}_r1_i{i_b}+browsing_v0.1_c0.3"]
-    pick_plain = sel.candidates[f"als_f{f_p}_a{a_p:g}_r1_i{i_p}"]
+    pick_browse = sel.candidates[sel.picks["browsing"][0].tag]
+    pick_plain = sel.candidates[sel.picks["purchases"][0].tag]
+    assert sel.picks["browsing"][0].tag.endswith("+browsing_v0.1_c0.3")
     assert f"with browsing {pick_browse:.4f} vs purchases only {pick_plain:.4f}" in sel.browsing_note
     # the holdout has both fits; browsing carries taste: far above popularity too
     assert m.loc["als_with_browsing", "recall_at_10"] >= 1.5 * m.loc["popularity", "recall_at_10"]
@@ -288,7 +287,8 @@ def test_screening_continues_only_the_best_and_zero_searches_the_full_grid(taste
     monkeypatch.setattr(ALS, "fit", lambda self, m: calls.append(("fit", self.iterations)) or fit(self, m))
     monkeypatch.setattr(ALS, "resume", lambda self, m, n: calls.append(("resume", n)) or resume(self, m, n))
     cfg = RecommendConfig(factors_grid=(4, 8, 16), alpha_grid=(1.0, 10.0), screen_keep=2)
-    scored, candidates = selection._grid(inter, rows, truth, cfg, "")
+    scored = selection._grid(inter, rows, truth, cfg, "")
+    candidates = {s.tag: s.recall for s in scored}
     assert calls == [("fit", 5)] * 6 + [("resume", 10)] * 2
     screened = {t: v for t, v in candidates.items() if t.endswith("_i5")}
     finals = {t: v for t, v in candidates.items() if t.endswith("_i15")}
@@ -296,9 +296,10 @@ def test_screening_continues_only_the_best_and_zero_searches_the_full_grid(taste
     # the finals are the two best screened candidates
     top2 = sorted(screened, key=lambda t: -screened[t])[:2]
     assert sorted(t.replace("_i5", "_i15") for t in top2) == sorted(finals)
-    assert sorted(s.recall for s in scored) == sorted(candidates.values())
+    assert len(candidates) == len(scored)  # every score under its own tag
     calls.clear()
-    full_scored, full = selection._grid(inter, rows, truth, replace(cfg, screen_iterations=0), "")
+    full_scored = selection._grid(inter, rows, truth, replace(cfg, screen_iterations=0), "")
+    full = {s.tag: s.recall for s in full_scored}
     assert calls == [("fit", 15)] * 6 and all(t.endswith("_i15") for t in full) and len(full_scored) == 6
     assert all(full[t] == v for t, v in finals.items())  # a resumed fit scores as a full one
 
@@ -310,7 +311,7 @@ def test_a_backtest_on_the_validation_window_reuses_the_validation_lists(taste_s
     cfg = RecommendConfig(factors_grid=(4, 8), alpha_grid=(10.0,), screen_iterations=0)
     past, as_of, browsing = taste_shop["past"], taste_shop["as_of"], taste_shop["browsing"]
     sel = selection._select_model(past, as_of, cfg, browsing)
-    assert set(sel.validation_lists) == {"purchases", "browsing"}
+    assert set(sel.picks) == {"purchases", "browsing"}
     inter, _, _, rows = selection._validation_data(past, as_of, cfg, browsing)
     fresh = sel.als(cfg, "purchases").fit(inter.matrix).recommend_from(inter.matrix, rows, cfg.top_k)[0]
     fits, fit = [], ALS.fit
@@ -324,7 +325,7 @@ def test_a_backtest_on_the_validation_window_reuses_the_validation_lists(taste_s
     fits.clear()
     reused = P.evaluate_recommenders(past, past, None, sel.cutoff, as_of, cfg, sel, browsing=browsing)
     n_reused = len(fits)
-    refitted = P.evaluate_recommenders(past, past, None, sel.cutoff, as_of, cfg, replace(sel, validation_lists={}),
+    refitted = P.evaluate_recommenders(past, past, None, sel.cutoff, as_of, cfg, replace(sel, validation_rows=None),
                                        browsing=browsing)
     assert len(fits) - n_reused == n_reused + 2  # the als and als_with_browsing fits were skipped
     assert pd.DataFrame(reused).equals(pd.DataFrame(refitted))
@@ -338,7 +339,7 @@ def _scored(recalls_and_costs: list[tuple[float, int]], n: int = 400) -> list:
     for pos, (recall, factors) in enumerate(recalls_and_costs):
         per = np.zeros(n)
         per[: round(recall * n)] = 1.0
-        out.append(Scored(factors, 10.0, 1, pos, {"recall": float(per.mean()), "recall_per_customer": per},
+        out.append(Scored(f"als_f{factors}", factors, 10.0, 1, pos, {"recall": float(per.mean()), "recall_per_customer": per},
                           np.zeros((n, 10), np.int64)))
     return out
 
