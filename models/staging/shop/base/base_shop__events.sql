@@ -2,6 +2,16 @@
 -- Events of a customer the shop does not know stay here
 -- (int_rejected_references audits them) and keep their raw values.
 {%- set types = shoplens_column_types(source('shop', 'events')) %}
+{#- Both ranks read one order (a named window clause broke DuckDB 1.5.6's next CTE). #}
+{%- set same_id_in_content_order -%}
+partition by checked.event_id, checked.dq_rule is null
+order by
+    checked.occurred_at,
+    checked.customer_id,
+    checked.session_id,
+    checked.event_type,
+    checked.product_id
+{%- endset %}
 with
 
 source as (
@@ -73,25 +83,9 @@ unrepeated as (
 repeated as (
     select
         checked.*,
-        row_number() over (
-            partition by checked.event_id, checked.dq_rule is null
-            order by
-                checked.occurred_at,
-                checked.customer_id,
-                checked.session_id,
-                checked.event_type,
-                checked.product_id
-        ) as duplicate_rank,
+        row_number() over ({{ same_id_in_content_order }}) as duplicate_rank,
         -- 1 for every row identical to the kept one (a verbatim repeat)
-        dense_rank() over (
-            partition by checked.event_id, checked.dq_rule is null
-            order by
-                checked.occurred_at,
-                checked.customer_id,
-                checked.session_id,
-                checked.event_type,
-                checked.product_id
-        ) as content_rank
+        dense_rank() over ({{ same_id_in_content_order }}) as content_rank
     from checked
     inner join repeated_ids
         on checked.event_id = repeated_ids.event_id
