@@ -83,6 +83,9 @@ def affinity_from_lines(lines: pd.DataFrame, end: dt.date, min_support: int, top
     pairs = pairs.loc[pairs["product_id"] != pairs["product_id_related"]]
     both = pairs.groupby(["product_id", "product_id_related"], observed=True).size().rename("n_customers_both").reset_index()
     both = both.loc[both["n_customers_both"] >= min_support].rename(columns={"product_id_related": "related_product_id"})
+    # ids as text: a categorical sorts by its codes, whose order follows the order the lines were
+    # read in, so ties in cosine and lift would break differently from one build to the next
+    both[["product_id", "related_product_id"]] = both[["product_id", "related_product_id"]].astype(str)
     n_a = n_prod.reindex(both["product_id"]).to_numpy(np.float64)
     n_b = n_prod.reindex(both["related_product_id"]).to_numpy(np.float64)
     both["cosine"] = both["n_customers_both"] / np.sqrt(n_a * n_b)

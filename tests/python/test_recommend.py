@@ -546,6 +546,22 @@ def test_sql_affinity_equals_its_python_twin(built):
     np.testing.assert_allclose(sql["lift"], py["lift"], rtol=1e-12)
 
 
+def test_python_affinity_does_not_depend_on_the_order_lines_are_read_in():
+    shop = _shop(tastes=True, n=2000, seed=3)
+    lines = shop["past"]
+
+    def as_read(frame):  # ids as read_lines gives them: categoricals in the order of first appearance
+        out = frame.copy()
+        for col in ("customer_id", "order_id", "product_id"):
+            out[col] = pd.Categorical(out[col], categories=pd.unique(out[col]))
+        return out
+
+    first = affinity_from_lines(as_read(lines), shop["as_of"], 3, 20)
+    again = affinity_from_lines(as_read(lines.iloc[::-1]), shop["as_of"], 3, 20)
+    pd.testing.assert_frame_equal(first, again)
+    assert first.groupby("product_id")["cosine"].apply(lambda s: s.duplicated().any()).any()  # ties exist
+
+
 def test_evaluation_and_profiles_reach_the_warehouse(built):
     db = built["db"]
     ev = query(db, "select * from ml_recommend_evaluation where task in ('next_products', 'customer_profiles')")
