@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -84,6 +85,7 @@ class TreeSampler(threading.Thread):
 def run_build(cmd: list[str], env: dict, log: Path) -> dict:
     """Run `dbt build` with the sampler; return wall, peaks, load samples and exit code."""
     load_before = os.getloadavg()
+    children_before, machine_before = resource.getrusage(resource.RUSAGE_CHILDREN), psutil.cpu_times()
     t0 = time.perf_counter()
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -93,11 +95,16 @@ def run_build(cmd: list[str], env: dict, log: Path) -> dict:
     wall = time.perf_counter() - t0
     sampler.stop.set()
     sampler.join()
+    # CPU of dbt and every process it waited for (the forecast's workers), and the machine's idle time
+    children, machine = resource.getrusage(resource.RUSAGE_CHILDREN), psutil.cpu_times()
+    cpu = (children.ru_utime - children_before.ru_utime) + (children.ru_stime - children_before.ru_stime)
+    idle = machine.idle - machine_before.idle
     return {
         "exit_code": rc, "wall_s": round(wall, 1),
         "peak_tree_rss_gib": round(sampler.peak_tree / GIB, 2),
         "peak_single_rss_gib": round(sampler.peak_single / GIB, 2),
         "peak_at": sampler.peak_at, "trace": sampler.trace,
+        "cpu_s": round(cpu, 1), "cpu_per_wall": round(cpu / wall, 2), "machine_idle_cpu_s": round(idle, 1),
         "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()],
         "load_1min_samples": {"mean": round(sum(sampler.loads) / max(len(sampler.loads), 1), 2),
                               "max": round(max(sampler.loads, default=0.0), 2)},
@@ -199,6 +206,8 @@ def write_report(report: dict) -> None:
         "| figure | value | target |", "|---|---|---|",
         f"| total wall (`dbt build`, exit {b['exit_code']}) | {b['wall_s']} s | < {TARGET_SECONDS} s |",
         f"| peak RSS, dbt process + children (sum) | {b['peak_tree_rss_gib']} GiB | < {TARGET_GIB} GiB |",
+        f"| CPU, dbt process + children (user + system) | {b['cpu_s']} s ({b['cpu_per_wall']} per wall second;"
+        f" machine idle {b['machine_idle_cpu_s']} CPU-s) | |",
         f"| peak RSS, largest single process | {b['peak_single_rss_gib']} GiB | |",
         f"| models / tests | {len(models)} ({sum(m['wall_s'] for m in models):.0f} s summed) / "
         f"{len(tests)} ({sum(t['wall_s'] for t in tests):.0f} s summed) | |",

@@ -1,7 +1,7 @@
 """Profile one dbt Python model's adapter on a built warehouse, outside dbt (by hand).
 
 Usage: python bench/profile_step.py WAREHOUSE.duckdb python_models/<area>/<model>.py [--top 40]
-                                    [--model-dir DIR]
+                                    [--sort cumulative|tottime] [--stats FILE] [--model-dir DIR]
 
 Runs the adapter's ``model(dbt, session)`` with a stand-in ``dbt`` whose
 ``ref`` reads the warehouse (read-only) and whose ``config.get`` returns
@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("warehouse")
     ap.add_argument("model")
     ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("--sort", default="cumulative", choices=["cumulative", "tottime"])
+    ap.add_argument("--stats", help="also dump the raw profile here (pstats format)")
     ap.add_argument("--model-dir", default=str(Path("/tmp") / "shoplens-profile-models"))
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))  # this checkout's shoplens, whatever the environment's install points at
@@ -85,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"{model.name}: wall {wall:.1f} s, CPU {cpu:.1f} s, {len(out)} rows, peak RSS {peak:.2f} GiB")
+    if args.stats:
+        profile.dump_stats(args.stats)
     text = io.StringIO()
-    pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(args.top)
+    pstats.Stats(profile, stream=text).sort_stats(args.sort).print_stats(args.top)
     print(text.getvalue())
     return 0
 
