@@ -8,8 +8,10 @@ calendar day with at least one (two orders on one day count once).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 
@@ -51,3 +53,36 @@ def purchase_days(purchases: pd.DataFrame) -> pd.DataFrame:
     frame["order_date"] = pd.to_datetime(frame["order_date"]).dt.normalize()
     frame["order_total"] = pd.to_numeric(frame["order_total"]).astype("float64")
     return frame.groupby(["customer_id", "order_date"], as_index=False, sort=True)["order_total"].sum()
+
+
+def read_with_categorical_ids(ref, ids: Collection[str], dates_as_datetime64: bool = False) -> pd.DataFrame:
+    """A ref as a DataFrame whose ``ids`` columns are categoricals (each id string stored once).
+
+    A DuckDB relation is read through Arrow: the ``ids`` columns come back
+    dictionary-encoded, with no Python string per row (at a million customers,
+    millions of rows of a few hundred thousand ids). ``dates_as_datetime64``:
+    DATE columns as datetime64 rather than ``datetime.date`` objects. Anything
+    else with ``.df()`` (the Spark runner's ref) is read through it, and a
+    DataFrame is returned as it is: callers accept both kinds of id column.
+    """
+    import duckdb
+
+    if isinstance(ref, pd.DataFrame):
+        return ref
+    if not isinstance(ref, duckdb.DuckDBPyRelation):
+        return ref.df()
+    arrow = ref.to_arrow_table()
+    return pd.DataFrame({
+        c: arrow[c].dictionary_encode().to_pandas() if c in ids
+        else arrow[c].to_pandas(date_as_object=not dates_as_datetime64)
+        for c in arrow.column_names})
+
+
+def positions_in(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """``index.get_indexer(values)`` (-1 when absent), looking each distinct id up once when
+    ``values`` is categorical."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return index.get_indexer(values)
+    per_category = index.get_indexer(values.cat.categories)
+    codes = values.cat.codes.to_numpy()
+    return np.where(codes >= 0, per_category[codes], -1)

@@ -2,13 +2,16 @@
 
 
 def model(dbt, session):
+    from shoplens.inputs import read_with_categorical_ids
     from shoplens.propensity import pipeline
 
     as_of = dbt.ref("as_of").df()
     orders = dbt.ref("fct_orders").project("customer_id, ordered_at, order_total, is_purchase").df()
-    sessions = dbt.ref("int_session_days").project(  # one row per session and day (point in time)
-        "customer_id, session_started_at as started_at, activity_date,"
-        " n_product_views, n_add_to_carts, n_checkouts").df()
+    sessions = read_with_categorical_ids(  # one row per session and day (point in time)
+        dbt.ref("int_session_days").project(
+            "customer_id, session_started_at as started_at, activity_date,"
+            " n_product_views, n_add_to_carts, n_checkouts"),
+        {"customer_id"}, dates_as_datetime64=True)
     customers = dbt.ref("dim_customers").project(
         "customer_id, country, first_order_category, signed_up_at").df()
     settings = {

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from shoplens.inputs import purchases_only
+from shoplens.inputs import positions_in, purchases_only
 from shoplens.propensity.config import (
     _EPOCH,
     EVENT_CHANNELS,
@@ -166,7 +166,7 @@ def _session_rows(sessions: pd.DataFrame | None, ids: pd.Index):
     _require(sessions, "sessions",
              ["customer_id", "started_at", "n_product_views", "n_add_to_carts", "n_checkouts"])
     known = sessions.loc[sessions["customer_id"].notna()]
-    sc = ids.get_indexer(known["customer_id"])
+    sc = positions_in(known["customer_id"], ids)  # categorical ids (the dbt adapter): one lookup per id
     keep = sc >= 0  # sessions of customers unknown to dim_customers are dropped
     known = known.loc[keep]
     s_cust = sc[keep].astype("int64")

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from shoplens.inputs import read_with_categorical_ids
 from shoplens.recommend.config import RecommendError
 
 LINE_COLUMNS = ("customer_id", "order_id", "product_id", "order_date")
@@ -49,20 +50,10 @@ def purchase_lines(lines: pd.DataFrame, table: str = "fct_order_items") -> pd.Da
 def read_lines(ref) -> pd.DataFrame:
     """A ref of order lines as a DataFrame with categorical ids (each id string stored once).
 
-    A DuckDB relation is read through Arrow (ids dictionary-encoded, no
-    Python string per row); anything else with ``.df()`` (the Spark runner's
-    ref) through it; a DataFrame is returned as it is.
+    See :func:`shoplens.inputs.read_with_categorical_ids` (Spark's ``.df()``
+    and DataFrames pass through as they are).
     """
-    import duckdb
-
-    if isinstance(ref, pd.DataFrame):
-        return ref
-    if not isinstance(ref, duckdb.DuckDBPyRelation):
-        return ref.df()
-    arrow = ref.to_arrow_table()
-    ids = {"customer_id", "order_id", "product_id", "category"}
-    return pd.DataFrame({c: arrow[c].dictionary_encode().to_pandas() if c in ids else arrow[c].to_pandas()
-                         for c in arrow.column_names})
+    return read_with_categorical_ids(ref, {"customer_id", "order_id", "product_id", "category"})
 
 
 BROWSE_COLUMNS = ("customer_id", "product_id", "event_date", "n_product_views", "n_add_to_carts")

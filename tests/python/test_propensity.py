@@ -270,3 +270,53 @@ def test_validation_customers_are_capped_by_a_hash_of_the_id_not_the_seed():
     again = P.prepare_history(orders.iloc[::-1], NO_SESSIONS, _customers(ids[::-1]))
     c = _validation_customers(again, P.PropensityConfig(max_validation_customers=120))
     assert set(again.customer_ids[c]) == set(hist.customer_ids[a])
+
+
+def test_sessions_with_categorical_ids_give_the_same_history_and_features():
+    """The dbt adapter reads int_session_days with dictionary-encoded customer ids
+    (shoplens.inputs.read_with_categorical_ids); the history, and the statics with their
+    country and category one-hots, equal those from plain string ids."""
+    import dataclasses
+
+    import duckdb
+
+    from shoplens.datagen import generate_shop
+    from shoplens.inputs import read_with_categorical_ids
+    from shoplens.testing.propensity_marts import marts_from_raw
+
+    marts = marts_from_raw(generate_shop(n_customers=300, n_days=200, seed=11))
+    sessions = marts["sessions"]
+    con = duckdb.connect()
+    con.register("sessions_in", sessions)
+    read = read_with_categorical_ids(con.table("sessions_in"), {"customer_id"}, dates_as_datetime64=True)
+    assert isinstance(read["customer_id"].dtype, pd.CategoricalDtype)
+    assert read["customer_id"].astype(object).tolist() == sessions["customer_id"].tolist()
+    # a session of a customer dim_customers does not know, and a null id, are dropped either way
+    extra = sessions.iloc[:2].copy()
+    extra["customer_id"] = ["nobody", None]
+    plain = pd.concat([sessions, extra], ignore_index=True)
+    coded = plain.assign(customer_id=plain["customer_id"].astype("category"))
+    a = P.prepare_history(marts["orders"], plain, marts["customers"])
+    b = P.prepare_history(marts["orders"], coded, marts["customers"])
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        assert (np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y), f.name
+    ts = P.prepare_training(a, a.last_data_day - 30, P.PropensityConfig(n_cutoffs=2))
+    snap = P.snapshot(a, a.last_data_day, ts.encoder.weeks)
+    raw = ts.encoder._static_raw(snap)
+    onehots = [c for c in raw.columns if c.startswith(("country=", "first_category="))]
+    assert len(onehots) >= 3 and raw[onehots].to_numpy().sum() > 0
+    for c in onehots:
+        column, level = c.split("=", 1)
+        np.testing.assert_array_equal(raw[c].to_numpy(), (snap.static[column] == level).to_numpy("float64"))
+
+
+def test_last_weeks_sum_equals_numpy_sum():
+    from shoplens.propensity.encoding import _last_weeks_sum
+
+    rng = np.random.default_rng(3)
+    seq = (rng.random((1000, 52, 6)) * rng.integers(0, 4, (1000, 52, 6))).astype("float32") * 37.3
+    for w in (1, 4, 13, 52):
+        np.testing.assert_array_equal(_last_weeks_sum(seq, w), seq[:, -w:, :].sum(axis=1))
+    assert _last_weeks_sum(seq[:, :0, :], 4).shape == (1000, 6)  # a snapshot without sequences
+    assert not _last_weeks_sum(seq[:, :0, :], 4).any()
