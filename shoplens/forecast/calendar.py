@@ -84,8 +84,17 @@ def holidays_of(country: str, year: int) -> set[dt.date]:
     return days
 
 
-def _dates(start: dt.date, n_days: int) -> list[dt.date]:
-    return [start + dt.timedelta(days=i) for i in range(n_days)]
+def _years(start: dt.date, n_days: int) -> range:
+    """The calendar years the ``n_days`` days from ``start`` touch."""
+    return range(start.year, (start + dt.timedelta(days=max(n_days, 1) - 1)).year + 1)
+
+
+def _day_flags(start: dt.date, n_days: int, days: set[dt.date]) -> np.ndarray:
+    """1.0 on the days of ``days`` among the ``n_days`` days from ``start``, else 0.0."""
+    offsets = np.fromiter((d.toordinal() for d in days), dtype=np.int64, count=len(days)) - start.toordinal()
+    flags = np.zeros(n_days, dtype="float64")
+    flags[offsets[(offsets >= 0) & (offsets < n_days)]] = 1.0
+    return flags
 
 
 def holiday_share(
@@ -94,23 +103,21 @@ def holiday_share(
     """Per day, the customer-weighted share of countries with a public holiday."""
     weights = dict(country_weights or {"": 1.0})
     total = sum(weights.values()) or 1.0
-    dates = _dates(start, n_days)
-    years = range(dates[0].year, dates[-1].year + 1)
+    years = _years(start, n_days)
     out = np.zeros(n_days)
     for country, weight in weights.items():
         days = set().union(*(holidays_of(country, y) for y in years))
-        out += (weight / total) * np.array([d in days for d in dates], dtype="float64")
+        out += (weight / total) * _day_flags(start, n_days, days)
     return out
 
 
 def shopping_event(start: dt.date, n_days: int) -> np.ndarray:
     """1.0 from Black Friday to Cyber Monday, else 0.0."""
-    dates = _dates(start, n_days)
     days: set[dt.date] = set()
-    for year in range(dates[0].year, dates[-1].year + 1):
+    for year in _years(start, n_days):
         friday = _thanksgiving(year) + dt.timedelta(days=1)
         days |= {friday + dt.timedelta(days=k) for k in range(4)}
-    return np.array([d in days for d in dates], dtype="float64")
+    return _day_flags(start, n_days, days)
 
 
 def fourier_terms(start: dt.date, n_days: int, k: int) -> tuple[np.ndarray, list[str]]:

@@ -395,3 +395,19 @@ def test_too_short_history_for_a_backtest_says_what_to_change():
     assert set(forecasts["method"]) == {"seasonal_naive"}
     expected = np.where(forecasts["measure"] == "units", 3.0, 30.0)
     assert np.allclose(forecasts["point_forecast"], expected)
+
+
+def test_seasonal_lag_product_equals_the_polynomial_product():
+    """The CSS residuals build phi(B) Phi(B^7) and theta(B) Theta(B^7) directly; the
+    coefficients equal np.convolve of the two lag polynomials for every order searched and
+    beyond (seven non-seasonal terms and more take convolve itself)."""
+    import itertools
+
+    rng = np.random.default_rng(4)
+    for p, sp in itertools.product(range(9), range(3)):
+        c, s = rng.normal(size=p), rng.normal(size=sp)
+        for sign in (-1.0, 1.0):
+            direct = forecast_sarima._seasonal_product(c, s, sign)
+            product = np.convolve(forecast_sarima._lag_poly(c, 1, sign), forecast_sarima._lag_poly(s, 7, sign))
+            assert direct.shape == product.shape
+            np.testing.assert_array_equal(direct, product)

@@ -44,6 +44,24 @@ def test_holiday_share_weights_countries_and_black_friday_weekend():
     assert event.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 0, 0]  # 29 Nov to 2 Dec 2024
 
 
+def test_day_flags_match_a_day_by_day_lookup_across_years():
+    """holiday_share and shopping_event flag days by ordinal offset (vectorised); the result
+    equals the day-by-day membership test, across year ends and multi-year spans."""
+    weights = {"DE": 3.0, "US": 2.0, "": 1.0, "FR": 0.5}
+    for start, n in ((dt.date(2022, 12, 20), 800), (dt.date(2024, 11, 20), 14), (dt.date(2023, 1, 2), 1)):
+        dates = [start + dt.timedelta(days=i) for i in range(n)]
+        years = range(dates[0].year, dates[-1].year + 1)
+        expected = np.zeros(n)
+        for country, weight in weights.items():
+            days = set().union(*(calendar.holidays_of(country, y) for y in years))
+            expected += (weight / 6.5) * np.array([d in days for d in dates], dtype="float64")
+        np.testing.assert_array_equal(calendar.holiday_share(start, n, weights), expected)
+        friday = {calendar._thanksgiving(y) + dt.timedelta(days=1 + k) for y in years for k in range(4)}
+        np.testing.assert_array_equal(calendar.shopping_event(start, n),
+                                      np.array([d in friday for d in dates], dtype="float64"))
+    assert calendar.holiday_share(dt.date(2024, 12, 25), 3, None).tolist() == [1.0, 1.0, 0.0]
+
+
 def test_country_weights_from_customers():
     customers = pd.DataFrame({"country": ["de", "DE", None, "US"], "n_purchases": [2, 1, 4, 0]})
     assert calendar.country_weights_from_customers(customers) == {"": 4.0, "DE": 3.0}
