@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         same = bool(other[cols].reset_index(drop=True).equals(out[cols]))
     if args.save:
         out.to_parquet(args.save)
-    commit = subprocess.run(["git", "-C", args.code, "rev-parse", "--short", "HEAD"], capture_output=True,
+    commit = subprocess.run(["git", "-C", args.code, "describe", "--always", "--dirty"], capture_output=True,
                             text=True).stdout.strip()
     record = {"date": dt.date.today().isoformat(), "warehouse": Path(args.warehouse).name, "code": commit,
               "n_jobs": args.n_jobs, "series": int(out[["series_level", "series_key"]].drop_duplicates().shape[0]),

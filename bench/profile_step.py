@@ -6,9 +6,10 @@ Usage: python bench/profile_step.py WAREHOUSE.duckdb python_models/<area>/<model
 Runs the adapter's ``model(dbt, session)`` with a stand-in ``dbt`` whose
 ``ref`` reads the warehouse (read-only) and whose ``config.get`` returns
 the project's default vars, mapped through the model's YAML config
-(``"{{ var('x') }}"`` entries), under ``cProfile``. Prints wall and CPU
-seconds, the rows returned, this process's peak resident set size and the
-``--top`` functions by cumulative time. Not part of `make bench` (no record
+(``"{{ var('x') }}"`` entries), under ``cProfile``, with BLAS capped as the
+dbt profile caps it (``--blas-threads``, default 1; 0 leaves it). Prints wall
+and CPU seconds, the rows returned, this process's peak resident set size
+and the ``--top`` functions by ``--sort`` (cumulative time by default). Not part of `make bench` (no record
 is written): use it to find where a step spends its time.
 """
 
@@ -53,9 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--sort", default="cumulative", choices=["cumulative", "tottime"])
     ap.add_argument("--stats", help="also dump the raw profile here (pstats format)")
+    ap.add_argument("--blas-threads", default="1", help="BLAS thread cap, as the dbt profile's (0: none)")
     ap.add_argument("--model-dir", default=str(Path("/tmp") / "shoplens-profile-models"))
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))  # this checkout's shoplens, whatever the environment's install points at
+    from shoplens.duckdb_plugin import limit_blas_threads
+
+    limit_blas_threads(args.blas_threads)
     import duckdb
 
     model = Path(args.model).resolve()

@@ -23,11 +23,12 @@ holds the file: DuckDB allows one writer, and its lock error reaches the user
 as a long traceback. :func:`lock_holder` turns it into one line naming the
 process and the fix.
 
-When dbt loads the profile, the plugin also caps the BLAS thread pools of the
-dbt process (and of the processes it starts: the forecast's workers) at the
-profile's ``blas_threads`` (env ``SHOPLENS_BLAS_THREADS``, default 1; 0 leaves
-them alone), unless ``OPENBLAS_NUM_THREADS`` or ``MKL_NUM_THREADS`` is set:
-:func:`limit_blas_threads`.
+When dbt-duckdb sets up its DuckDB environment (before the first
+connection), the plugin also caps the BLAS thread pools of the dbt process
+(and of the processes it starts: the forecast's workers) at the profile's
+``blas_threads`` (env ``SHOPLENS_BLAS_THREADS``, default 1; 0 leaves them
+alone), unless the user set ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``,
+``GOTO_NUM_THREADS`` or ``OMP_NUM_THREADS``: :func:`limit_blas_threads`.
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ def text_problem(path: str, encoding: str) -> str | None:
 
 
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: Variables that, set by the user, mean "leave BLAS alone" (OpenBLAS also obeys the last two).
+USER_BLAS_ENV = (*BLAS_ENV, "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
+_applied: dict[str, object] = {}  # what limit_blas_threads set in this process: env values and the limiter
 
 
 def limit_blas_threads(threads: object) -> bool:
@@ -101,10 +105,12 @@ def limit_blas_threads(threads: object) -> bool:
     on top of them, one thread per core, oversubscribes the cores and its
     idle threads spin after each call. At a million customers the propensity
     step alone took 91.7 CPU-s with the pool and 79.7 with one thread, and ran
-    faster (80.1 -> 75.9 s wall); implicit recommends the same setting. A
-    user's own ``OPENBLAS_NUM_THREADS`` / ``MKL_NUM_THREADS`` wins. The
-    environment covers libraries loaded later and child processes;
-    threadpoolctl the ones already loaded.
+    faster (80.1 -> 75.9 s wall); implicit recommends the same setting.
+    A user's own ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``,
+    ``GOTO_NUM_THREADS`` or ``OMP_NUM_THREADS`` wins. The environment covers
+    libraries loaded later and child processes; threadpoolctl the ones already
+    loaded. A later call in the same process (dbt run twice in one Python)
+    replaces this call's cap, and 0 undoes it.
     """
     try:
         n = int(str(threads).strip())
@@ -113,14 +119,28 @@ def limit_blas_threads(threads: object) -> bool:
     if n < 0:
         raise ValueError(f"profiles.yml: plugin shoplens.duckdb_plugin config blas_threads must be an integer >= 0"
                          f" (env SHOPLENS_BLAS_THREADS), got {threads!r}")
-    if n == 0 or any(os.environ.get(var) for var in BLAS_ENV):
+    ours = _applied.get("env", {})
+    if any(os.environ.get(var) and os.environ.get(var) != ours.get(var) for var in USER_BLAS_ENV):
         return False
-    for var in BLAS_ENV:
-        os.environ[var] = str(n)
+    undo_blas_limit()
+    if n == 0:
+        return False
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=n, user_api="blas")
+    _applied["env"] = {var: str(n) for var in BLAS_ENV}
+    os.environ.update(_applied["env"])
+    _applied["limiter"] = threadpool_limits(limits=n, user_api="blas")
     return True
+
+
+def undo_blas_limit() -> None:
+    """Remove what an earlier :func:`limit_blas_threads` set (environment and pool sizes)."""
+    for var, value in _applied.pop("env", {}).items():
+        if os.environ.get(var) == value:
+            os.environ.pop(var)
+    limiter = _applied.pop("limiter", None)
+    if limiter is not None:
+        limiter.restore_original_limits()
 
 
 def lock_holder(db_path: str) -> str | None:

@@ -83,6 +83,6 @@ def positions_in(values: pd.Series, index: pd.Index) -> np.ndarray:
     ``values`` is categorical."""
     if not isinstance(values.dtype, pd.CategoricalDtype):
         return index.get_indexer(values)
-    per_category = index.get_indexer(values.cat.categories)
-    codes = values.cat.codes.to_numpy()
-    return np.where(codes >= 0, per_category[codes], -1)
+    # a null's code is -1: the appended -1 is its position (also with no categories at all)
+    per_category = np.append(index.get_indexer(values.cat.categories), -1)
+    return per_category[values.cat.codes.to_numpy()]

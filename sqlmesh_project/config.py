@@ -9,6 +9,7 @@ from sqlmesh.core.config import Config, ModelDefaultsConfig
 from sqlmesh_project import engine
 
 engine.load_in_one_process()
+engine.limit_blas_like_dbt()
 
 config = Config(
     project="shoplens_native",

@@ -61,6 +61,12 @@ def load_in_one_process() -> None:
         constants.MAX_FORK_WORKERS = 1
 
 
+def limit_blas_like_dbt() -> None:
+    """The BLAS thread cap the dbt profile's plugin applies (``SHOPLENS_BLAS_THREADS``, default
+    1; see shoplens.duckdb_plugin.limit_blas_threads), so both engines compute alike."""
+    duckdb_plugin.limit_blas_threads(os.environ.get("SHOPLENS_BLAS_THREADS", "1"))
+
+
 def shoplens_vars() -> dict[str, t.Any]:
     """dbt_project.yml's vars, then ``SHOPLENS_VARS`` (a JSON object) over them."""
     project = yaml.load((ROOT / "dbt_project.yml").read_text(), Loader=YAML_LOADER)

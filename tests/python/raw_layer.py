@@ -67,11 +67,16 @@ def _env(**values: str | None):
 
 
 def _release_connections() -> None:
-    """dbt-duckdb keeps its DuckDB instance open; drop it so the file can be read."""
+    """dbt-duckdb keeps its DuckDB instance open; drop it so the file can be read. The
+    profile's plugin capped BLAS in this (pytest's) process: undo it, so later tests and
+    the processes they start keep their own setting."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    from shoplens.duckdb_plugin import undo_blas_limit
 
     DuckDBConnectionManager.close_all_connections()
     gc.collect()
+    undo_blas_limit()
 
 
 @dataclass
