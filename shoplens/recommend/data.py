@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from shoplens.inputs import read_with_categorical_ids
+from shoplens.inputs import positions_in, read_with_categorical_ids
 from shoplens.recommend.config import RecommendError
 
 LINE_COLUMNS = ("customer_id", "order_id", "product_id", "order_date")
@@ -141,10 +141,7 @@ def browsed_by(browsing: pd.DataFrame, end: dt.date) -> pd.Series:
 
 def _positions(ids: np.ndarray, column: pd.Series) -> np.ndarray:
     """Position of each value of ``column`` in ``ids`` (-1 when absent); categoricals looked up once per id."""
-    index = pd.Index(ids)
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return index.get_indexer(column.cat.categories)[column.cat.codes.to_numpy()]
-    return index.get_indexer(column)
+    return positions_in(column, pd.Index(ids))
 
 
 def _codes(column: pd.Series) -> np.ndarray:
