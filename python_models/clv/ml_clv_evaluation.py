@@ -22,10 +22,9 @@ def model(dbt, session):
     }
     config, backtest_days = pipeline.config_from_dbt(settings.get)
     dbt.ref("ml_clv_predictions")  # evaluation runs after the scores it vouches for
-    purchase_columns = "customer_id, order_date, order_total, is_purchase"  # all the step reads of orders
     return pipeline.build_evaluation(
         dbt.ref("customer_btyd_summary").df(), dbt.ref("ml_clv_parameters").df(), dbt.ref("as_of").df(),
-        dbt.ref("fct_orders").project(purchase_columns).df(),
-        dbt.ref("holdout_orders").project(purchase_columns).df(), config,
+        dbt.ref("fct_orders").project(pipeline.ORDER_COLUMNS).df(),
+        dbt.ref("holdout_orders").project(pipeline.ORDER_COLUMNS).df(), config,
         backtest_days, **pipeline.covariate_args(dbt.ref("dim_customers").df(), settings.get),
     )

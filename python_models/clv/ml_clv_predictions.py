@@ -23,8 +23,7 @@ def model(dbt, session):
     config, _ = pipeline.config_from_dbt(settings.get)
     summary, as_of = dbt.ref("customer_btyd_summary").df(), dbt.ref("as_of").df()
     parameters = dbt.ref("ml_clv_parameters").df()
-    # the purchases' columns only (a million customers' orders hold 11 columns)
-    orders = dbt.ref("fct_orders").project("customer_id, order_date, order_total, is_purchase").df()
+    orders = dbt.ref("fct_orders").project(pipeline.ORDER_COLUMNS).df()  # not the other 7 columns
     calibration = pipeline.build_interval_calibration(summary, parameters, as_of, orders, config)
     return pipeline.build_predictions(summary, parameters, as_of, config, calibration=calibration,
                                       **pipeline.covariate_args(dbt.ref("dim_customers").df(), settings.get))

@@ -114,6 +114,10 @@ def _as_of(as_of: pd.DataFrame) -> tuple[dt.date, dt.date, bool]:
     return row.as_of_date, row.data_end_date, row.has_holdout
 
 
+#: The columns of fct_orders / holdout_orders the CLV steps read (adapters project them).
+ORDER_COLUMNS = "customer_id, order_date, order_total, is_purchase"
+
+
 def _purchases(orders: pd.DataFrame) -> pd.DataFrame:
     if "is_purchase" in orders.columns:
         orders = purchases_only(orders)
