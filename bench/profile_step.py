@@ -9,8 +9,13 @@ the project's default vars, mapped through the model's YAML config
 (``"{{ var('x') }}"`` entries), under ``cProfile``, with BLAS capped as the
 dbt profile caps it (``--blas-threads``, default 1; 0 leaves it). Prints wall
 and CPU seconds, the rows returned, this process's peak resident set size
-and the ``--top`` functions by ``--sort`` (cumulative time by default). Not part of `make bench` (no record
-is written): use it to find where a step spends its time.
+and the ``--top`` functions by ``--sort`` (cumulative time by default).
+``--memory`` instead samples the resident set size every 0.1 s without
+``cProfile``, prints where the main thread was at the peak (the innermost
+project frames) and the size over time, and then stores the returned table
+in an in-memory DuckDB as dbt-duckdb does, reporting that peak too. Not part
+of `make bench` (no record is written): use it to find where a step spends
+its time or memory.
 """
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ import argparse
 import cProfile
 import importlib.util
 import io
+import os
 import pstats
 import re
 import resource
 import sys
+import threading
 import time
+import traceback
 from pathlib import Path
 
 import yaml
@@ -55,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sort", default="cumulative", choices=["cumulative", "tottime"])
     ap.add_argument("--stats", help="also dump the raw profile here (pstats format)")
     ap.add_argument("--blas-threads", default="1", help="BLAS thread cap, as the dbt profile's (0: none)")
+    ap.add_argument("--memory", action="store_true", help="sample memory instead of profiling time")
     ap.add_argument("--model-dir", default=str(Path("/tmp") / "shoplens-profile-models"))
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))  # this checkout's shoplens, whatever the environment's install points at
@@ -84,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     spec = importlib.util.spec_from_file_location(model.stem, model)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    if args.memory:
+        return run_sampled(module, Dbt(), con, model.name)
     profile = cProfile.Profile()
     wall, cpu = time.perf_counter(), time.process_time()
     profile.enable()
@@ -97,6 +108,55 @@ def main(argv: list[str] | None = None) -> int:
     text = io.StringIO()
     pstats.Stats(profile, stream=text).sort_stats(args.sort).print_stats(args.top)
     print(text.getvalue())
+    return 0
+
+
+def current_rss_gib() -> float:
+    """This process's resident set size now (Linux /proc)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
+def run_sampled(module, dbt, con, name: str) -> int:
+    """Run the step while a thread samples memory; report the peak's stack and the timeline."""
+    main = threading.get_ident()
+    samples: list[tuple[float, float]] = []
+    peak = {"step": 0.0, "store": 0.0, "stack": []}
+    phase = ["step"]
+    done = threading.Event()
+    start = time.perf_counter()
+
+    def sample() -> None:
+        while not done.wait(0.1):
+            gib = current_rss_gib()
+            samples.append((time.perf_counter() - start, gib))
+            if gib > peak[phase[0]]:
+                peak[phase[0]] = gib
+                frame = sys._current_frames().get(main)
+                if phase[0] == "step" and frame is not None:
+                    peak["stack"] = [f for f in traceback.extract_stack(frame) if str(ROOT) in f.filename and "/.venv/" not in f.filename][-6:]
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    out = module.model(dbt, con)
+    wall = time.perf_counter() - start
+    phase[0] = "store"
+    import duckdb
+
+    scratch = duckdb.connect()  # what dbt-duckdb does with the returned table: CREATE TABLE AS
+    scratch.register("step_output", out)
+    scratch.execute("create table stored as select * from step_output")
+    time.sleep(0.3)
+    done.set()
+    thread.join()
+    print(f"{name}: wall {wall:.1f} s, {len(out)} rows, sampled peak {peak['step']:.2f} GiB in the step, "
+          f"{peak['store']:.2f} GiB while storing its result (max RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB)")
+    print("at the step's peak:")
+    for f in peak["stack"]:
+        print(f"  {Path(f.filename).relative_to(ROOT)}:{f.lineno} {f.name}: {f.line}")
+    step = max(1, len(samples) // 24)
+    print("timeline (s: GiB): " + ", ".join(f"{t:.0f}: {g:.2f}" for t, g in samples[::step]))
     return 0
 
 
