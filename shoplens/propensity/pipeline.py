@@ -87,6 +87,34 @@ def _saved_metadata(scores: pd.DataFrame, settings: Mapping[str, object]) -> dic
     return read_metadata(str(model_dir), str(scores["model_version"].iloc[0]))
 
 
+#: The columns of ``ml_purchase_propensity`` that :func:`build_evaluation` reads (those the table has).
+EVALUATED_SCORE_COLUMNS: list[str] = [
+    "customer_id", "score_date", "window_days", "served_model", "model_version", "btyd_baseline_model",
+    "has_purchased", "purchase_probability", "expected_purchases", "p_rnn_gru", "expected_purchases_rnn_gru",
+    "p_bgnbd", "expected_purchases_bgnbd", "p_rfm_heuristic", "p_logreg", "p_naive_rate",
+    "expected_purchases_naive_rate",
+]
+
+
+def scores_to_evaluate(as_of: pd.DataFrame, scores) -> pd.DataFrame:
+    """What :func:`build_evaluation` reads of ``scores`` (a DataFrame, or a DuckDB relation
+    read now): the rows of the score date it evaluates and :data:`EVALUATED_SCORE_COLUMNS`.
+
+    At 1M customers the whole table is two score dates of 1M rows with three reason
+    strings each; reading it all held 3.5 GiB for a step that needs one date's
+    probabilities. The evaluated date is the earliest one (the backtest cut-off, or
+    ``as_of_date`` with a holdout), so the selection rows' fallback date is unchanged."""
+    if isinstance(scores, pd.DataFrame):
+        return scores
+    first = scores.project("window_days").limit(1).fetchall()
+    if not first:  # the step declined: an empty table evaluates to no rows
+        return scores.limit(0).df()
+    plan = evaluation_plan(as_of["as_of_date"].iloc[0], as_of["data_end_date"].iloc[0],
+                           bool(as_of["has_holdout"].iloc[0]), int(first[0][0]))
+    columns = ", ".join(c for c in EVALUATED_SCORE_COLUMNS if c in scores.columns)
+    return scores.filter(f"score_date = DATE '{plan['score_date']:%Y-%m-%d}'").project(columns).df()
+
+
 def build_evaluation(
     as_of: pd.DataFrame,
     scores: pd.DataFrame,

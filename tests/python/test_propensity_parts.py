@@ -99,3 +99,28 @@ def test_the_evaluation_does_not_depend_on_the_row_order_of_the_scores(shop) -> 
     again = pipeline.build_evaluation(as_of, ranked, *args)
     assert len(once) > 100 and once["slice"].str.startswith("decile=").any()
     pd.testing.assert_frame_equal(once.drop(columns="evaluated_at"), again.drop(columns="evaluated_at"))
+
+
+def test_the_evaluation_reads_one_score_date_from_a_relation(shop) -> None:
+    """The dbt model reads only the evaluated date's rows and the columns the evaluation uses
+    (scores_to_evaluate): the same metrics as from the whole table."""
+    import duckdb
+
+    from shoplens.propensity import pipeline
+
+    m, scores = shop["marts"], shop["scores"]
+    as_of = pd.DataFrame({"as_of_date": [shop["as_of"]], "has_holdout": [False],
+                          "data_end_date": [shop["as_of"]]})
+    args = (m["orders"].iloc[:0], m["orders"], {"model_dir": str(shop["model_dir"])})
+    con = duckdb.connect()
+    con.register("scores_frame", scores)
+    con.execute("create table scores as select * from scores_frame")
+    read = pipeline.scores_to_evaluate(as_of, con.table("scores"))
+    assert scores["score_date"].nunique() == 2 and read["score_date"].nunique() == 1
+    assert len(read) == (pd.to_datetime(scores["score_date"]) == pd.to_datetime(read["score_date"].iloc[0])).sum()
+    assert "reason_1" not in read.columns and set(read.columns) <= set(pipeline.EVALUATED_SCORE_COLUMNS)
+    whole = pipeline.build_evaluation(as_of, scores, *args)
+    pd.testing.assert_frame_equal(whole.drop(columns="evaluated_at"),
+                                  pipeline.build_evaluation(as_of, read, *args).drop(columns="evaluated_at"))
+    con.execute("delete from scores")  # the step declined: nothing to read, nothing to evaluate
+    assert pipeline.build_evaluation(as_of, pipeline.scores_to_evaluate(as_of, con.table("scores")), *args).empty
