@@ -610,3 +610,24 @@ def test_orders_without_lines_build_empty_tables(tmp_path):
     assert list(status["status"]) == ["declined", "declined"]
     assert status["reason"].str.contains("export order_items").all() and (status["rows_written"] == 0).all()
     assert "no purchase order lines" in proc.stdout or "no purchase order lines" in (db.parent / "dbt_w" / "logs" / "dbt.log").read_text()
+
+
+def test_top_k_ranks_in_blocks_with_the_same_result(monkeypatch):
+    """top_k ranks rows in blocks to bound its copies; each row is ranked on its own, so the
+    blocks change nothing, ties (lower index first) and short rows included."""
+    from shoplens.recommend import models
+
+    rng = np.random.default_rng(7)
+    scores = rng.integers(0, 4, size=(1_001, 30)).astype(np.float32)  # many ties
+    whole_i, whole_v = models._top_k(scores, 10)
+    assert models.rows_per_batch(10**9) == 1 and models.rows_per_batch(1) == 20_000
+    assert models.rows_per_batch(2_000) == 2_000  # 1M customers x 2,000 products: 2,000 rows a block
+    monkeypatch.setattr(models, "BATCH_SCORES", 30 * 64)  # blocks of 64 rows, the last one short
+    assert models.rows_per_batch(30) == 64
+    items, vals = models.top_k(scores, 10)
+    assert np.array_equal(items, whole_i) and np.array_equal(vals, whole_v)
+    assert (np.diff(vals, axis=1) <= 0).all()
+    first = np.lexsort((np.arange(30), -scores[0]))[:10]  # best score first, then lower index
+    assert np.array_equal(items[0], first)
+    narrow_i, narrow_v = models.top_k(scores[:, :3], 5)  # k above the products: padded
+    assert (narrow_i[:, 3:] == -1).all() and np.isnan(narrow_v[:, 3:]).all()
