@@ -181,6 +181,7 @@ def main() -> int:
         "settings": {"SHOPLENS_MEMORY_LIMIT": env.get("SHOPLENS_MEMORY_LIMIT", "(profile default)"),
                      "SHOPLENS_THREADS": env.get("SHOPLENS_THREADS", "(profile default)"),
                      "SHOPLENS_BLAS_THREADS": env.get("SHOPLENS_BLAS_THREADS", "(profile default)"),
+                     "SHOPLENS_TRIM_MEMORY_SECONDS": env.get("SHOPLENS_TRIM_MEMORY_SECONDS", "(profile default)"),
                      "OPENBLAS_NUM_THREADS": env.get("OPENBLAS_NUM_THREADS", "(unset)")},
         "command": " ".join(cmd), "generate_wall_s": generate_s, "build": build,
         "nodes_running_at_peak": at_peak, "nodes": nodes,

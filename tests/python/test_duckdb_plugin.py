@@ -1,4 +1,4 @@
-"""The dbt-duckdb plugin's BLAS thread cap (shoplens.duckdb_plugin.limit_blas_threads)."""
+"""The dbt-duckdb plugin's BLAS thread cap (limit_blas_threads) and heap trimming (trim_memory_every)."""
 
 from __future__ import annotations
 
@@ -84,3 +84,48 @@ def test_a_bad_value_names_the_setting():
         limit_blas_threads("two")
     with pytest.raises(ValueError, match="SHOPLENS_BLAS_THREADS"):
         limit_blas_threads(-1)
+
+
+TRIM_PROBE = """
+import json, sys, time
+import numpy as np
+from shoplens.duckdb_plugin import trim_memory_every
+
+def rss():
+    return int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20
+
+blocks = [np.ones(12_000) for _ in range(20_000)]  # 96 KB blocks, 1.8 GiB: below the mmap threshold
+del blocks[::2]  # freed blocks below the mmap threshold stay in the heap
+before = rss()
+running = trim_memory_every(sys.argv[1])
+time.sleep(0.6)
+print(json.dumps({"running": running, "before": before, "after": rss()}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_trim is glibc's")
+def test_the_trimmer_hands_freed_heap_pages_back() -> None:
+    def probe(seconds: str) -> dict:
+        out = subprocess.run([sys.executable, "-c", TRIM_PROBE, seconds], capture_output=True, text=True,
+                             check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    on, off = probe("0.1"), probe("0")
+    assert on["running"] and not off["running"]
+    assert on["before"] - on["after"] > 500  # MiB: about half of the ~1.8 GiB of 96 KB blocks was freed
+    assert abs(off["before"] - off["after"]) < 50
+
+
+def test_the_trimmer_stops_and_rejects_bad_values() -> None:
+    from shoplens import duckdb_plugin
+
+    assert duckdb_plugin.trim_memory_every("0.05")
+    thread = duckdb_plugin._trimmer.thread
+    assert duckdb_plugin.trim_memory_every(0.2) and duckdb_plugin._trimmer.thread is thread  # one thread
+    assert not duckdb_plugin.trim_memory_every("0")
+    thread.join(timeout=2)
+    assert not thread.is_alive()
+    with pytest.raises(ValueError, match="trim_memory_seconds.*SHOPLENS_TRIM_MEMORY_SECONDS"):
+        duckdb_plugin.trim_memory_every("often")
+    with pytest.raises(ValueError, match="trim_memory_seconds"):
+        duckdb_plugin.trim_memory_every(-1)
