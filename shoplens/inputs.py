@@ -86,3 +86,20 @@ def positions_in(values: pd.Series, index: pd.Index) -> np.ndarray:
     # a null's code is -1: the appended -1 is its position (also with no categories at all)
     per_category = np.append(index.get_indexer(values.cat.categories), -1)
     return per_category[values.cat.codes.to_numpy()]
+
+
+def read_now(table):
+    """``table`` itself, or, when it is a reader (a function of no arguments), what it returns.
+
+    A dbt adapter that passes readers instead of frames keeps no reference to
+    them: the step reads each input where it needs it and the frame is freed as
+    soon as the step has turned it into its own arrays (at 1M customers the
+    propensity inputs are about 1 GiB, the recommendation lines 0.5 GiB)."""
+    return table() if callable(table) else table
+
+
+def rows_where(frame: pd.DataFrame, keep) -> pd.DataFrame:
+    """``frame.loc[keep]``, or ``frame`` itself when every row is kept (no copy of a large input)."""
+    keep = np.asarray(keep, dtype=bool)
+    return frame if keep.all() else frame.loc[keep]
+

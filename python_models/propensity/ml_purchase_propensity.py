@@ -6,14 +6,20 @@ def model(dbt, session):
     from shoplens.propensity import pipeline
 
     as_of = dbt.ref("as_of").df()
-    orders = dbt.ref("fct_orders").project("customer_id, ordered_at, order_total, is_purchase").df()
-    sessions = read_with_categorical_ids(  # one row per session and day (point in time)
-        dbt.ref("int_session_days").project(
-            "customer_id, session_started_at as started_at, activity_date,"
-            " n_product_views, n_add_to_carts, n_checkouts"),
-        {"customer_id"}, dates_as_datetime64=True)
-    customers = dbt.ref("dim_customers").project(
-        "customer_id, country, first_order_category, signed_up_at").df()
+    # readers, not frames: the package reads each input when it builds the history and frees it after
+    def orders():
+        return dbt.ref("fct_orders").project("customer_id, ordered_at, order_total, is_purchase").df()
+
+    def sessions():  # one row per session and day (point in time)
+        return read_with_categorical_ids(
+            dbt.ref("int_session_days").project(
+                "customer_id, session_started_at as started_at, activity_date,"
+                " n_product_views, n_add_to_carts, n_checkouts"),
+            {"customer_id"}, dates_as_datetime64=True)
+
+    def customers():
+        return dbt.ref("dim_customers").project("customer_id, country, first_order_category, signed_up_at").df()
+
     settings = {
         "window_days": dbt.config.get("window_days"),
         "sequence_weeks": dbt.config.get("sequence_weeks"),

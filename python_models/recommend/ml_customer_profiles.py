@@ -18,9 +18,12 @@ def model(dbt, session):
         "profile_energy": dbt.config.get("profile_energy"),
     }
     _, profile_cfg = configs_from_dbt(settings.get)
-    items = read_lines(dbt.ref("fct_order_items").project(
-        "customer_id, order_id, product_id, order_date, is_purchase, category, line_amount, discount, unit_price"
-    ))
+
+    def items():  # a reader: the package frees the lines' frame once it has the purchases
+        return read_lines(dbt.ref("fct_order_items").project(
+            "customer_id, order_id, product_id, order_date, is_purchase, category, line_amount, discount,"
+            " unit_price"))
+
     products = dbt.ref("dim_products").project("product_id, category, list_price").df()
     as_of = dbt.ref("as_of").df()
     return build_profiles(items, products, as_of, profile_cfg)

@@ -33,7 +33,11 @@ def model(dbt, session):
         "recommend_num_threads": dbt.config.get("recommend_num_threads"),
     }
     recommend_cfg, _ = configs_from_dbt(settings.get)
-    items = read_lines(dbt.ref("fct_order_items").project("customer_id, order_id, product_id, order_date, is_purchase"))
+
+    def items():  # a reader: the package frees the lines' frame once it has the purchases
+        return read_lines(dbt.ref("fct_order_items").project(
+            "customer_id, order_id, product_id, order_date, is_purchase"))
+
     customers = dbt.ref("dim_customers").project("customer_id").df()
     browsing = dbt.ref("customer_product_browsing")  # summed in DuckDB by the package
     as_of = dbt.ref("as_of").df()

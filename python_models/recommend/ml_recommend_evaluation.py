@@ -33,10 +33,19 @@ def model(dbt, session):
     }
     recommend_cfg, _ = configs_from_dbt(settings.get)
     columns = "customer_id, order_id, product_id, order_date, is_purchase, category, line_amount"
-    items = read_lines(dbt.ref("fct_order_items").project(columns))  # ids as categoricals
-    holdout = read_lines(dbt.ref("holdout_order_items").project(columns))
+
+    def items():  # readers, ids as categoricals: the package frees each frame once it has the purchases
+        return read_lines(dbt.ref("fct_order_items").project(columns))
+
+    def holdout():  # read only with a holdout
+        return read_lines(dbt.ref("holdout_order_items").project(columns))
+
     affinity = dbt.ref("product_affinity").project("product_id, related_product_id, cosine").df()
-    profiles = dbt.ref("ml_customer_profiles").df()
+
+    def profiles():  # read when the profiles are scored, with the columns they are scored on
+        return dbt.ref("ml_customer_profiles").project(
+            "customer_id, profile_id, profile_traits, embedding, n_profiles, model_version").df()
+
     browsing = dbt.ref("customer_product_browsing")  # summed in DuckDB by the package
     as_of = dbt.ref("as_of").df()
     dbt.ref("ml_product_recommendations")  # runs after the lists: reuses their validation verdict in memory

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from shoplens.inputs import positions_in, purchases_only
+from shoplens.inputs import positions_in, purchases_only, rows_where
 from shoplens.propensity.config import (
     _EPOCH,
     EVENT_CHANNELS,
@@ -165,10 +165,10 @@ def _session_rows(sessions: pd.DataFrame | None, ids: pd.Index):
         return np.zeros(0, "int64"), np.zeros(0, "int64"), np.zeros((0, 4), "float32"), None
     _require(sessions, "sessions",
              ["customer_id", "started_at", "n_product_views", "n_add_to_carts", "n_checkouts"])
-    known = sessions.loc[sessions["customer_id"].notna()]
+    known = rows_where(sessions, sessions["customer_id"].notna())
     sc = positions_in(known["customer_id"], ids)  # categorical ids (the dbt adapter): one lookup per id
     keep = sc >= 0  # sessions of customers unknown to dim_customers are dropped
-    known = known.loc[keep]
+    known = rows_where(known, keep)
     s_cust = sc[keep].astype("int64")
     s_day = _to_day(known["started_at"])
     s_seen = _to_day(known["activity_date"]) if "activity_date" in known.columns else None

@@ -58,7 +58,9 @@ def build_scores(
     settings: Mapping[str, object],
 ) -> pd.DataFrame:
     """``ml_purchase_propensity``: empty when the data are too short to train
-    (ml_propensity_status says why)."""
+    (ml_propensity_status says why). ``orders``, ``sessions`` and ``customers`` may
+    also be readers (functions of no arguments returning the frame): each is read
+    when the history is built and freed after it."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         scores, _ = run_propensity(orders, sessions, customers, **_run_args(as_of, settings))

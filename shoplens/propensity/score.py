@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from shoplens.evaluation import deciles
+from shoplens.inputs import read_now, rows_where
 from shoplens.propensity.chunks import chunked_columns
 from shoplens.propensity.config import InsufficientHistoryError, PropensityConfig
 from shoplens.propensity.features import snapshot
@@ -148,13 +149,17 @@ def _check_saved(model: ServedPropensity, history: History, train_end: int) -> N
 
 
 def _history_at(orders, sessions, customers, as_of_date, has_holdout: bool, cfg: PropensityConfig):
-    """(history up to as_of_date, as_of day, training end day) as run_propensity uses them."""
+    """(history up to as_of_date, as_of day, training end day) as run_propensity uses them.
+
+    Each input is a DataFrame or a reader (:func:`shoplens.inputs.read_now`), read here
+    so that the frame is freed once the history is built."""
+    orders, sessions, customers = (read_now(t) for t in (orders, sessions, customers))
     as_of_day = _date_to_day(pd.Timestamp(as_of_date).date())
     ordered_day = _to_day(orders["ordered_at"]) if len(orders) else np.zeros(0, "int64")
-    orders = orders.loc[ordered_day <= as_of_day]
+    orders = rows_where(orders, ordered_day <= as_of_day)
     if sessions is not None and len(sessions):
         stamp = sessions["activity_date"] if "activity_date" in sessions.columns else sessions["started_at"]
-        sessions = sessions.loc[_to_day(stamp) <= as_of_day]
+        sessions = rows_where(sessions, _to_day(stamp) <= as_of_day)
     history = prepare_history(orders, sessions, customers)
     return history, as_of_day, as_of_day if has_holdout else as_of_day - cfg.window_days
 

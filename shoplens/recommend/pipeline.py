@@ -24,6 +24,7 @@ import pandas as pd
 
 from shoplens import __version__
 from shoplens.evaluation import EVALUATION_COLUMNS, evaluation_frame
+from shoplens.inputs import read_now
 from shoplens.recommend.config import ProfileConfig, RecommendConfig
 from shoplens.recommend.data import as_of_dates, browsing_cutoffs, browsing_events, purchase_lines
 from shoplens.recommend.holdout import evaluate_recommenders, profile_rows, selection_rows
@@ -60,8 +61,9 @@ def build_recommendations(order_items: pd.DataFrame, customers: pd.DataFrame, as
 
     ``browsing`` (``customer_product_browsing`` as a DataFrame or DuckDB
     relation, summed in DuckDB; None or empty without web events) is used as implicit feedback when the validation rule keeps it.
+    ``order_items`` may be a reader (:func:`shoplens.inputs.read_now`): freed once its purchase lines are taken.
     """
-    lines = purchase_lines(order_items)
+    lines = purchase_lines(read_now(order_items))
     if lines.empty:
         return _empty(RECOMMENDATION_COLUMNS, "no purchase order lines up to as_of_date (fct_order_items is empty):"
                       " ml_product_recommendations is empty")
@@ -73,8 +75,9 @@ def build_recommendations(order_items: pd.DataFrame, customers: pd.DataFrame, as
 
 def build_profiles(order_items: pd.DataFrame, products: pd.DataFrame, as_of: pd.DataFrame,
                    cfg: ProfileConfig) -> pd.DataFrame:
-    """``ml_customer_profiles``: one row per customer with a purchase line by ``as_of_date``."""
-    lines = purchase_lines(order_items)
+    """``ml_customer_profiles``: one row per customer with a purchase line by ``as_of_date``.
+    ``order_items`` may be a reader (:func:`shoplens.inputs.read_now`)."""
+    lines = purchase_lines(read_now(order_items))
     if lines.empty:
         return _empty(PROFILE_COLUMNS, "no purchase order lines up to as_of_date (fct_order_items is empty):"
                       " ml_customer_profiles is empty")
@@ -107,8 +110,9 @@ def build_evaluation(order_items: pd.DataFrame, holdout_items: pd.DataFrame, aff
                      profiles: pd.DataFrame | None, as_of: pd.DataFrame, cfg: RecommendConfig,
                      affinity_min_support: int = 3, affinity_top_n: int = 20,
                      browsing: pd.DataFrame | None = None) -> pd.DataFrame:
-    """``ml_recommend_evaluation``: holdout rows (or backtest rows at the validation cut-off)."""
-    lines = purchase_lines(order_items)
+    """``ml_recommend_evaluation``: holdout rows (or backtest rows at the validation cut-off).
+    ``order_items``, ``holdout_items`` and ``profiles`` may be readers (:func:`shoplens.inputs.read_now`)."""
+    lines = purchase_lines(read_now(order_items))
     as_of_date, data_end, has_holdout = as_of_dates(as_of)
     if lines.empty:
         _empty(EVALUATION_COLUMNS, "no purchase order lines: ml_recommend_evaluation is empty")
@@ -117,14 +121,14 @@ def build_evaluation(order_items: pd.DataFrame, holdout_items: pd.DataFrame, aff
     browsing = browsing_events(browsing, cutoffs=browsing_cutoffs(as_of_date, cfg.validation_days))
     sel = select_model(lines, as_of_date, cfg, browsing)
     if has_holdout:
-        future = purchase_lines(holdout_items, "holdout_order_items")
+        future = purchase_lines(read_now(holdout_items), "holdout_order_items")
         cut, end, kind, aff = as_of_date, data_end, "holdout", affinity
     else:  # the backtest is the validation window itself
         future, cut, end, kind, aff = lines, sel.cutoff, as_of_date, "backtest", None
     rows = evaluate_recommenders(lines, future, aff, cut, end, cfg, sel, affinity_min_support, affinity_top_n,
                                  browsing)
     # Profiles are fitted at as_of_date: only a true holdout can judge what follows.
-    rows += profile_rows(profiles, future if has_holdout else lines.iloc[0:0], cut, cfg.seed)
+    rows += profile_rows(read_now(profiles), future if has_holdout else lines.iloc[0:0], cut, cfg.seed)
     frame = evaluation_frame(rows, as_of_date=as_of_date, holdout_start_date=cut + dt.timedelta(days=1),
                              holdout_end_date=end, evaluation_type=kind)
     selection = evaluation_frame(selection_rows(sel, cfg), as_of_date=as_of_date,

@@ -124,3 +124,28 @@ def test_the_evaluation_reads_one_score_date_from_a_relation(shop) -> None:
                                   pipeline.build_evaluation(as_of, read, *args).drop(columns="evaluated_at"))
     con.execute("delete from scores")  # the step declined: nothing to read, nothing to evaluate
     assert pipeline.build_evaluation(as_of, pipeline.scores_to_evaluate(as_of, con.table("scores")), *args).empty
+
+
+def test_inputs_given_as_readers_score_as_the_frames(shop) -> None:
+    """The dbt adapter passes readers (shoplens.inputs.read_now) so the frames are freed once the
+    history is built: the same scores as from the frames (the saved model, scored again). A
+    history whose rows are all up to as_of_date is built without copying the inputs."""
+    from shoplens.inputs import read_now, rows_where
+
+    m, cfg = shop["marts"], shop["cfg"]
+    calls = []
+
+    def reader(name):
+        def read():
+            calls.append(name)
+            return m[name]
+        return read
+
+    got, _ = P.run_propensity(reader("orders"), reader("sessions"), reader("customers"), shop["as_of"], False,
+                              cfg, shop["model_dir"], retrain=False)
+    assert calls == ["orders", "sessions", "customers"]  # each read once
+    pd.testing.assert_frame_equal(got, shop["scores"])
+    frame = m["orders"]
+    assert rows_where(frame, np.ones(len(frame), bool)) is frame
+    assert len(rows_where(frame, np.arange(len(frame)) % 2 == 0)) == (len(frame) + 1) // 2
+    assert read_now(frame) is frame and read_now(lambda: frame) is frame
