@@ -6,8 +6,9 @@ Usage: python bench/profile_step.py WAREHOUSE.duckdb python_models/<area>/<model
 Runs the adapter's ``model(dbt, session)`` with a stand-in ``dbt`` whose
 ``ref`` reads the warehouse (read-only) and whose ``config.get`` returns
 the project's default vars, mapped through the model's YAML config
-(``"{{ var('x') }}"`` entries), under ``cProfile``, with BLAS capped as the
-dbt profile caps it (``--blas-threads``, default 1; 0 leaves it). Prints wall
+(``"{{ var('x') }}"`` entries), under ``cProfile``, with BLAS capped and the
+heap trimmed as the dbt profile does (``--blas-threads``, default 1, and
+``--trim-memory-seconds``, default 5; 0 leaves them). Prints wall
 and CPU seconds, the rows returned, this process's peak resident set size
 and the ``--top`` functions by ``--sort`` (cumulative time by default).
 ``--memory`` instead samples the resident set size every 0.1 s without
@@ -63,13 +64,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sort", default="cumulative", choices=["cumulative", "tottime"])
     ap.add_argument("--stats", help="also dump the raw profile here (pstats format)")
     ap.add_argument("--blas-threads", default="1", help="BLAS thread cap, as the dbt profile's (0: none)")
+    ap.add_argument("--trim-memory-seconds", default="5",
+                    help="return freed heap pages every so many seconds, as the dbt profile does (0: never)")
     ap.add_argument("--memory", action="store_true", help="sample memory instead of profiling time")
     ap.add_argument("--model-dir", default=str(Path("/tmp") / "shoplens-profile-models"))
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))  # this checkout's shoplens, whatever the environment's install points at
-    from shoplens.duckdb_plugin import limit_blas_threads
+    from shoplens.duckdb_plugin import limit_blas_threads, trim_memory_every
 
     limit_blas_threads(args.blas_threads)
+    trim_memory_every(args.trim_memory_seconds)
     import duckdb
 
     model = Path(args.model).resolve()
