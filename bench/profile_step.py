@@ -7,8 +7,8 @@ Runs the adapter's ``model(dbt, session)`` with a stand-in ``dbt`` whose
 ``ref`` reads the warehouse (read-only) and whose ``config.get`` returns
 the project's default vars, mapped through the model's YAML config
 (``"{{ var('x') }}"`` entries), under ``cProfile``, with BLAS capped and the
-heap trimmed as the dbt profile does (``--blas-threads``, default 1, and
-``--trim-memory-seconds``, default 5; 0 leaves them). Prints wall
+heap trimming of the dbt profile (``--blas-threads``, default 1, and
+``--trim-memory-seconds``, default 0: off; 0 leaves BLAS alone). Prints wall
 and CPU seconds, the rows returned, this process's peak resident set size
 and the ``--top`` functions by ``--sort`` (cumulative time by default).
 ``--memory`` instead samples the resident set size every 0.1 s without
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sort", default="cumulative", choices=["cumulative", "tottime"])
     ap.add_argument("--stats", help="also dump the raw profile here (pstats format)")
     ap.add_argument("--blas-threads", default="1", help="BLAS thread cap, as the dbt profile's (0: none)")
-    ap.add_argument("--trim-memory-seconds", default="5",
+    ap.add_argument("--trim-memory-seconds", default="0",
                     help="return freed heap pages every so many seconds, as the dbt profile does (0: never)")
     ap.add_argument("--memory", action="store_true", help="sample memory instead of profiling time")
     ap.add_argument("--model-dir", default=str(Path("/tmp") / "shoplens-profile-models"))

@@ -61,6 +61,7 @@ from shoplens.clv.spend import fit_spend
 from shoplens.clv.summary import validate_summary
 from shoplens.evaluation import EVALUATION_COLUMNS
 from shoplens.inputs import purchases_only, read_as_of
+from shoplens.memory import returns_freed_memory
 from shoplens.settings import read_var
 from shoplens.status import empty_like, step_status
 
@@ -155,6 +156,7 @@ def build_parameters(
     return add_covariate_models(frame, fit, summary, customers, covariates, config, as_of_date, window, errors)
 
 
+@returns_freed_memory
 def build_predictions(
     summary: pd.DataFrame, parameters: pd.DataFrame, as_of: pd.DataFrame, config: ClvConfig,
     customers: pd.DataFrame | None = None, covariates: tuple[str, ...] = (),
@@ -204,6 +206,7 @@ def build_interval_calibration(
     return calibration
 
 
+@returns_freed_memory
 def build_evaluation(
     summary: pd.DataFrame,
     parameters: pd.DataFrame,

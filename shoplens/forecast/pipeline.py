@@ -20,6 +20,7 @@ from shoplens.forecast.holdout import actuals_from_holdout_demand, holdout_frame
 from shoplens.forecast.metrics import evaluation_rows
 from shoplens.forecast.status import ForecastDeclined, check_demand, forecast_status
 from shoplens.inputs import read_as_of
+from shoplens.memory import returns_freed_memory
 from shoplens.status import empty_like
 
 
@@ -31,6 +32,7 @@ def _config(settings: Mapping[str, object]) -> ForecastConfig:
     return config_from_dbt(settings.get)
 
 
+@returns_freed_memory
 def build_forecast(
     demand: pd.DataFrame,
     as_of: pd.DataFrame,
@@ -52,6 +54,7 @@ def build_forecast(
     return forecast_demand(demand, config, as_of_date=as_of_date, country_weights=weights)
 
 
+@returns_freed_memory
 def build_evaluation(
     demand: pd.DataFrame,
     as_of: pd.DataFrame,

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from shoplens.evaluation import EVALUATION_COLUMNS
+from shoplens.memory import returns_freed_memory
 from shoplens.propensity.config import InsufficientHistoryError, config_from_dbt
 from shoplens.propensity.evaluation import (
     evaluate_scores,
@@ -50,6 +51,7 @@ def empty_scores() -> pd.DataFrame:
     return empty_like(SCORE_COLUMNS, {"customer_id": "object"})
 
 
+@returns_freed_memory
 def build_scores(
     as_of: pd.DataFrame,
     orders: pd.DataFrame,
@@ -117,6 +119,7 @@ def scores_to_evaluate(as_of: pd.DataFrame, scores) -> pd.DataFrame:
     return scores.filter(f"score_date = DATE '{plan['score_date']:%Y-%m-%d}'").project(columns).df()
 
 
+@returns_freed_memory
 def build_evaluation(
     as_of: pd.DataFrame,
     scores: pd.DataFrame,

@@ -25,6 +25,7 @@ import pandas as pd
 from shoplens import __version__
 from shoplens.evaluation import EVALUATION_COLUMNS, evaluation_frame
 from shoplens.inputs import read_now
+from shoplens.memory import returns_freed_memory
 from shoplens.recommend.config import ProfileConfig, RecommendConfig
 from shoplens.recommend.data import as_of_dates, browsing_cutoffs, browsing_events, purchase_lines
 from shoplens.recommend.holdout import evaluate_recommenders, profile_rows, selection_rows
@@ -55,6 +56,7 @@ def _empty(columns: list[str], why: str) -> pd.DataFrame:
 
 
 
+@returns_freed_memory
 def build_recommendations(order_items: pd.DataFrame, customers: pd.DataFrame, as_of: pd.DataFrame,
                           cfg: RecommendConfig, browsing: pd.DataFrame | None = None) -> pd.DataFrame:
     """``ml_product_recommendations``: ``top_k`` rows per customer of ``dim_customers``.
@@ -73,6 +75,7 @@ def build_recommendations(order_items: pd.DataFrame, customers: pd.DataFrame, as
     return recommend_all(lines, ids, as_of_date, cfg, browsing=browsing)
 
 
+@returns_freed_memory
 def build_profiles(order_items: pd.DataFrame, products: pd.DataFrame, as_of: pd.DataFrame,
                    cfg: ProfileConfig) -> pd.DataFrame:
     """``ml_customer_profiles``: one row per customer with a purchase line by ``as_of_date``.
@@ -106,6 +109,7 @@ def profile_fit(lines: pd.DataFrame, products: pd.DataFrame, cfg: ProfileConfig)
     return fit, feats
 
 
+@returns_freed_memory
 def build_evaluation(order_items: pd.DataFrame, holdout_items: pd.DataFrame, affinity: pd.DataFrame | None,
                      profiles: pd.DataFrame | None, as_of: pd.DataFrame, cfg: RecommendConfig,
                      affinity_min_support: int = 3, affinity_top_n: int = 20,

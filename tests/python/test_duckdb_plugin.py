@@ -129,3 +129,26 @@ def test_the_trimmer_stops_and_rejects_bad_values() -> None:
         duckdb_plugin.trim_memory_every("often")
     with pytest.raises(ValueError, match="trim_memory_seconds"):
         duckdb_plugin.trim_memory_every(-1)
+
+
+def test_pipeline_entry_points_trim_the_heap_when_they_return(monkeypatch) -> None:
+    from shoplens import memory
+    from shoplens.propensity import pipeline as propensity
+    from shoplens.recommend import pipeline as recommend
+
+    calls = []
+    monkeypatch.setattr(memory, "trim_heap", lambda: calls.append(1) or True)
+
+    @memory.returns_freed_memory
+    def step(x):
+        if x is None:
+            raise ValueError("bad input")
+        return x + 1
+
+    assert step(1) == 2 and calls == [1]
+    with pytest.raises(ValueError, match="bad input"):
+        step(None)
+    assert calls == [1, 1]  # also when the step fails
+    assert propensity.build_scores.__wrapped__ and recommend.build_recommendations.__name__ == "build_recommendations"
+    monkeypatch.undo()
+    assert memory.trim_heap() is (memory.malloc_trim() is not None)
