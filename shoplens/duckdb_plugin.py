@@ -179,9 +179,9 @@ def trim_memory_every(seconds: object) -> bool:
         value = float(str(seconds).strip())
     except ValueError:
         value = -1.0
-    if not value >= 0:
-        raise ValueError("profiles.yml: plugin shoplens.duckdb_plugin config trim_memory_seconds must be a number"
-                         f" >= 0 (env SHOPLENS_TRIM_MEMORY_SECONDS), got {seconds!r}")
+    if not 0 <= value < float("inf"):
+        raise ValueError("profiles.yml: plugin shoplens.duckdb_plugin config trim_memory_seconds must be a finite"
+                         f" number >= 0 (env SHOPLENS_TRIM_MEMORY_SECONDS), got {seconds!r}")
     from shoplens.memory import malloc_trim
 
     trim = malloc_trim()

@@ -127,8 +127,9 @@ def test_the_trimmer_stops_and_rejects_bad_values() -> None:
     assert not thread.is_alive()
     with pytest.raises(ValueError, match="trim_memory_seconds.*SHOPLENS_TRIM_MEMORY_SECONDS"):
         duckdb_plugin.trim_memory_every("often")
-    with pytest.raises(ValueError, match="trim_memory_seconds"):
-        duckdb_plugin.trim_memory_every(-1)
+    for bad in (-1, "nan", "inf"):
+        with pytest.raises(ValueError, match="trim_memory_seconds"):
+            duckdb_plugin.trim_memory_every(bad)
 
 
 def test_pipeline_entry_points_trim_the_heap_when_they_return(monkeypatch) -> None:
