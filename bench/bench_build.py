@@ -182,6 +182,7 @@ def main() -> int:
                      "SHOPLENS_THREADS": env.get("SHOPLENS_THREADS", "(profile default)"),
                      "SHOPLENS_BLAS_THREADS": env.get("SHOPLENS_BLAS_THREADS", "(profile default)"),
                      "SHOPLENS_TRIM_MEMORY_SECONDS": env.get("SHOPLENS_TRIM_MEMORY_SECONDS", "(profile default)"),
+                     "SHOPLENS_PYTHON_STEPS_AT_ONCE": env.get("SHOPLENS_PYTHON_STEPS_AT_ONCE", "(profile default)"),
                      "OPENBLAS_NUM_THREADS": env.get("OPENBLAS_NUM_THREADS", "(unset)")},
         "command": " ".join(cmd), "generate_wall_s": generate_s, "build": build,
         "nodes_running_at_peak": at_peak, "nodes": nodes,

@@ -31,7 +31,10 @@ alone), unless the user set ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``,
 ``GOTO_NUM_THREADS`` or ``OMP_NUM_THREADS``: :func:`limit_blas_threads`.
 With ``trim_memory_seconds`` above 0 (env ``SHOPLENS_TRIM_MEMORY_SECONDS``,
 default 0: off) it also starts a thread that returns the C heap's free pages to
-the system that often: :func:`trim_memory_every` (see :mod:`shoplens.memory`).
+the system that often: :func:`trim_memory_every` (see :mod:`shoplens.memory`),
+and it lets at most ``python_steps_at_once`` Python steps run at once (env
+``SHOPLENS_PYTHON_STEPS_AT_ONCE``, default 0: no limit):
+:func:`shoplens.memory.python_steps_at_once`.
 """
 
 from __future__ import annotations
@@ -230,6 +233,9 @@ def _plugin_class() -> type:
         def initialize(self, plugin_config: dict[str, Any]) -> None:
             limit_blas_threads(plugin_config.get("blas_threads", 1))
             trim_memory_every(plugin_config.get("trim_memory_seconds", 0))
+            from shoplens.memory import python_steps_at_once
+
+            python_steps_at_once(plugin_config.get("python_steps_at_once", 0))
 
         def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
             message = lock_holder(str(creds.path))

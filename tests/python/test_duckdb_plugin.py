@@ -153,3 +153,47 @@ def test_pipeline_entry_points_trim_the_heap_when_they_return(monkeypatch) -> No
     assert propensity.build_scores.__wrapped__ and recommend.build_recommendations.__name__ == "build_recommendations"
     monkeypatch.undo()
     assert memory.trim_heap() is (memory.malloc_trim() is not None)
+
+
+def test_python_steps_take_turns_when_limited() -> None:
+    """python_steps_at_once(1): two steps on two threads never overlap, a step called inside
+    another takes no second turn (no deadlock), and 0 lifts the limit."""
+    import threading
+    import time
+
+    from shoplens import memory
+
+    running, overlaps = [], []
+
+    @memory.returns_freed_memory
+    def inner():
+        return 1
+
+    @memory.returns_freed_memory
+    def step():
+        running.append(1)
+        overlaps.append(len(running))
+        time.sleep(0.2)
+        value = inner()  # nested: runs inside this step's turn
+        running.pop()
+        return value
+
+    def both() -> list[int]:
+        overlaps.clear()
+        threads = [threading.Thread(target=step) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=10)
+        assert not any(t.is_alive() for t in threads)
+        return sorted(overlaps)
+
+    try:
+        assert memory.python_steps_at_once("1") == 1
+        assert both() == [1, 1]
+        assert memory.python_steps_at_once(0) == 0
+        assert both() == [1, 2]
+    finally:
+        memory.python_steps_at_once(0)
+    with pytest.raises(ValueError, match="python_steps_at_once.*SHOPLENS_PYTHON_STEPS_AT_ONCE"):
+        memory.python_steps_at_once("two")
