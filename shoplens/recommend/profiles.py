@@ -58,17 +58,35 @@ class Features:
     revenue: np.ndarray  # (n,) spend in the shop's currency
 
 
+def _labels(values: pd.Series, clean=None) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct labels, each row's position in them), as ``np.unique(..., return_inverse=True)``
+    of ``clean(values)``. A categorical column (read_lines' ids and categories) is worked out on
+    its categories and codes: at 1M customers that avoids sorting 4M Python strings and three
+    row-length object arrays. ``clean`` maps a Series of labels to their final text."""
+    clean = clean or (lambda names: names)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        # one name per category, plus the name a null (code -1, the last entry) takes
+        names = clean(pd.Series(np.append(np.asarray(values.cat.categories, dtype=object), None))).to_numpy()
+        used = np.unique(codes)
+        labels, inverse = np.unique(names[used], return_inverse=True)
+        position = np.full(len(names), -1, dtype=np.int64)
+        position[used] = inverse.reshape(-1)
+        return labels, position[codes]
+    labels, inverse = np.unique(clean(values).to_numpy(), return_inverse=True)
+    return labels, inverse.reshape(-1)
+
+
 def feature_matrix(lines: pd.DataFrame, bands: pd.Series) -> Features:
     """Per-customer category / price band / discount mix from purchase lines."""
     amount = lines["line_amount"].astype(float).clip(lower=0) if "line_amount" in lines else pd.Series(1.0, index=lines.index)
     amount = amount.where(amount > 0, 1e-6).to_numpy()
-    category = lines["category"].astype(object).fillna("uncategorised").astype(str) if "category" in lines else pd.Series(
-        "uncategorised", index=lines.index)
-    cats = np.sort(category.unique())
-    band = bands.reindex(lines["product_id"]).fillna("mid").to_numpy()
-    customers, row = np.unique(lines["customer_id"].to_numpy(), return_inverse=True)
-    col_cat = pd.Index(cats).get_indexer(category)
-    col_band = len(cats) + pd.Index(PRICE_BANDS).get_indexer(band)
+    category = lines["category"] if "category" in lines else pd.Series("uncategorised", index=lines.index)
+    cats, col_cat = _labels(category, lambda names: names.astype(object).fillna("uncategorised").astype(str))
+    products, product_row = _labels(lines["product_id"])
+    band_of_product = pd.Index(PRICE_BANDS).get_indexer(bands.reindex(products).fillna("mid").to_numpy())
+    customers, row = _labels(lines["customer_id"])
+    col_band = len(cats) + band_of_product[product_row]
     d = len(cats) + len(PRICE_BANDS)
     n = len(customers)
     counts = np.zeros((n, d))

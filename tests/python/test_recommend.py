@@ -631,3 +631,28 @@ def test_top_k_ranks_in_blocks_with_the_same_result(monkeypatch):
     assert np.array_equal(items[0], first)
     narrow_i, narrow_v = models.top_k(scores[:, :3], 5)  # k above the products: padded
     assert (narrow_i[:, 3:] == -1).all() and np.isnan(narrow_v[:, 3:]).all()
+
+
+def test_profile_features_from_categorical_columns_equal_the_plain_ones():
+    """feature_matrix works on read_lines' categories and codes (no per-row strings): the same
+    features as from plain string columns, with unused categories, a null category and a
+    category literally named 'uncategorised' in the data."""
+    from shoplens.recommend.data import purchase_lines
+    from shoplens.recommend.profiles import feature_matrix, product_bands
+
+    raw = datagen.generate_shop(n_customers=300, n_days=200, seed=11)
+    lines = purchase_lines(lines_from_raw(raw))
+    lines = lines.assign(category=lines["category"].astype(object))
+    lines.loc[lines.index[::17], "category"] = None
+    lines.loc[lines.index[5::23], "category"] = "uncategorised"
+    plain = lines.iloc[: len(lines) - 50].reset_index(drop=True)  # some ids and products unused below
+    coded = plain.copy()
+    for col in ("customer_id", "product_id", "category"):
+        coded[col] = pd.Categorical(plain[col], categories=pd.unique(lines[col].dropna())[::-1])
+    assert coded["customer_id"].cat.categories.size > coded["customer_id"].nunique()
+    bands = product_bands(raw["products"], plain)
+    a, b = feature_matrix(plain, bands), feature_matrix(coded, bands)
+    assert list(a.customers) == list(b.customers) and a.names == b.names
+    for field in ("shares", "counts", "line_pairs", "revenue"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    assert "category=uncategorised" in a.names
