@@ -5,7 +5,7 @@ def model(dbt, session):
     from shoplens.propensity import pipeline
 
     as_of = dbt.ref("as_of").df()
-    scores = dbt.ref("ml_purchase_propensity").df()
+    scores = pipeline.scores_for_status(dbt.ref("ml_purchase_propensity"))  # the columns it reads
     # relations, read by the package only when the step declined
     orders = dbt.ref("fct_orders").project("customer_id, ordered_at, order_total, is_purchase")
     sessions = dbt.ref("fct_sessions").project(

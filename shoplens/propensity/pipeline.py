@@ -119,6 +119,22 @@ def scores_to_evaluate(as_of: pd.DataFrame, scores) -> pd.DataFrame:
     return scores.filter(f"score_date = DATE '{plan['score_date']:%Y-%m-%d}'").project(columns).df()
 
 
+#: The columns of ``ml_purchase_propensity`` that :func:`build_status` reads.
+STATUS_SCORE_COLUMNS: list[str] = ["is_current", "served_model", "baseline_notes", "model_version"]
+
+
+def scores_for_status(scores) -> pd.DataFrame:
+    """What :func:`build_status` reads of ``scores`` (a DataFrame, or a DuckDB relation read
+    now): :data:`STATUS_SCORE_COLUMNS`, the text ones dictionary-encoded (at 1M customers the
+    whole table is 2M rows with three reason strings each, 3.4 GiB as a DataFrame)."""
+    if isinstance(scores, pd.DataFrame):
+        return scores
+    from shoplens.inputs import read_with_categorical_ids
+
+    return read_with_categorical_ids(scores.project(", ".join(STATUS_SCORE_COLUMNS)),
+                                     {"served_model", "baseline_notes", "model_version"})
+
+
 @returns_freed_memory
 def build_evaluation(
     as_of: pd.DataFrame,

@@ -149,3 +149,29 @@ def test_inputs_given_as_readers_score_as_the_frames(shop) -> None:
     assert rows_where(frame, np.ones(len(frame), bool)) is frame
     assert len(rows_where(frame, np.arange(len(frame)) % 2 == 0)) == (len(frame) + 1) // 2
     assert read_now(frame) is frame and read_now(lambda: frame) is frame
+
+
+def test_the_status_and_importance_read_few_columns_from_a_relation(shop) -> None:
+    """ml_propensity_status reads four columns (text dictionary-encoded) and ml_feature_importance
+    one row of the saved model's version: the same rows as from the whole table."""
+    import duckdb
+
+    from shoplens.propensity import pipeline
+
+    m, scores = shop["marts"], shop["scores"]
+    as_of = pd.DataFrame({"as_of_date": [shop["as_of"]], "has_holdout": [False],
+                          "data_end_date": [shop["as_of"]]})
+    settings = {"model_dir": str(shop["model_dir"]), "window_days": 30}
+    con = duckdb.connect()
+    con.register("scores_frame", scores)
+    con.execute("create table scores as select * from scores_frame")
+    read = pipeline.scores_for_status(con.table("scores"))
+    assert list(read.columns) == pipeline.STATUS_SCORE_COLUMNS and len(read) == len(scores)
+    args = (m["orders"], m["sessions"], m["customers"], settings)
+    whole = pipeline.build_status(as_of, scores, *args)
+    pd.testing.assert_frame_equal(pipeline.build_status(as_of, read, *args).drop(columns="evaluated_at", errors="ignore"),
+                                  whole.drop(columns="evaluated_at", errors="ignore"))
+    one = con.table("scores").project("model_version").limit(1).df()
+    pd.testing.assert_frame_equal(pipeline.build_feature_importance(one, settings),
+                                  pipeline.build_feature_importance(scores, settings))
+    assert len(pipeline.build_feature_importance(scores, settings)) > 0

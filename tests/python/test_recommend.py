@@ -656,3 +656,28 @@ def test_profile_features_from_categorical_columns_equal_the_plain_ones():
     for field in ("shares", "counts", "line_pairs", "revenue"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
     assert "category=uncategorised" in a.names
+
+
+def test_the_recommendation_status_counts_a_relation_in_duckdb():
+    """ml_recommend_status passes the relation: counted in DuckDB, the same status row as from the
+    whole table as a DataFrame, for ALS, popularity and no rows."""
+    import duckdb
+
+    from shoplens.recommend.pipeline import recommendation_status
+
+    as_of = pd.DataFrame({"as_of_date": [dt.date(2024, 3, 1)], "has_holdout": [False],
+                          "data_end_date": [dt.date(2024, 3, 1)]})
+    recs = pd.DataFrame({"customer_id": [f"C{i // 3}" for i in range(30)],
+                         "recommendation_rank": [i % 3 + 1 for i in range(30)],
+                         "served_model": ["als"] * 18 + ["popularity"] * 12,
+                         "selection_note": "als (f8) beat popularity by +0.0100"})
+    con = duckdb.connect()
+    for name, frame in (("als", recs), ("pop", recs.assign(served_model="popularity")), ("none", recs.iloc[:0])):
+        con.register("f", frame)
+        con.execute(f"create table {name} as select * from f")
+        con.unregister("f")
+        pd.testing.assert_frame_equal(
+            recommendation_status(con.table(name), as_of).drop(columns="evaluated_at", errors="ignore"),
+            recommendation_status(frame, as_of).drop(columns="evaluated_at", errors="ignore"))
+    row = recommendation_status(con.table("als"), as_of).to_string()
+    assert "4 customers with fewer" in row and "beat popularity" in row
