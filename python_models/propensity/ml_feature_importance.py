@@ -4,6 +4,6 @@
 def model(dbt, session):
     from shoplens.propensity import pipeline
 
-    scores = dbt.ref("ml_purchase_propensity").project("model_version").limit(1).df()  # names the saved model
+    scores = pipeline.scores_for_importance(dbt.ref("ml_purchase_propensity"))  # the saved model's version
     settings = {"model_dir": dbt.config.get("model_dir")}
     return pipeline.build_feature_importance(scores, settings)

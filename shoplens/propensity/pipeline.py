@@ -108,8 +108,12 @@ def scores_to_evaluate(as_of: pd.DataFrame, scores) -> pd.DataFrame:
     strings each; reading it all held 3.5 GiB for a step that needs one date's
     probabilities. The evaluated date is the earliest one (the backtest cut-off, or
     ``as_of_date`` with a holdout), so the selection rows' fallback date is unchanged."""
+    import duckdb
+
     if isinstance(scores, pd.DataFrame):
         return scores
+    if not isinstance(scores, duckdb.DuckDBPyRelation):  # e.g. the Spark runner's ref: read as it is
+        return scores.df()
     first = scores.project("window_days").limit(1).fetchall()
     if not first:  # the step declined: an empty table evaluates to no rows
         return scores.limit(0).df()
@@ -189,6 +193,18 @@ def _selection_frame(selection: dict, scores: pd.DataFrame) -> pd.DataFrame:
     end = pd.Timestamp(selection.get("validation_end") or cut).date()
     return evaluation_frame(rows, as_of_date=cut, holdout_start_date=cut + pd.Timedelta(days=1),
                             holdout_end_date=end, evaluation_type="backtest")
+
+
+def scores_for_importance(scores) -> pd.DataFrame:
+    """What :func:`build_feature_importance` reads of ``scores``: the saved model's version,
+    from one row of a DuckDB relation (a DataFrame, or another engine's ref, is read as it is)."""
+    import duckdb
+
+    if isinstance(scores, pd.DataFrame):
+        return scores
+    if isinstance(scores, duckdb.DuckDBPyRelation):
+        return scores.project("model_version").limit(1).df()
+    return scores.df()
 
 
 def build_feature_importance(scores: pd.DataFrame, settings: Mapping[str, object]) -> pd.DataFrame:

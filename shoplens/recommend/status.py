@@ -17,8 +17,8 @@ NO_CHANNEL = ("traits: category, price band and discount; no channel trait, beca
 def recommendation_status(recs: pd.DataFrame, as_of: pd.DataFrame) -> pd.DataFrame:
     """One ``ml_model_status`` row: ok (ALS served), degraded (popularity for everyone, and why) or declined.
 
-    ``recs``: ``ml_product_recommendations`` as a DataFrame, or as a DuckDB relation, which is
-    summed in DuckDB (at 1M customers the table is 10.5M rows: as Python strings, gigabytes)."""
+    ``recs``: ``ml_product_recommendations`` as a DataFrame, as anything with ``.df()`` (the Spark
+    runner's ref), or as a DuckDB relation, which is summed in DuckDB (at 1M customers the table is 10.5M rows: as Python strings, gigabytes)."""
     import duckdb
 
     if isinstance(recs, duckdb.DuckDBPyRelation):
@@ -28,6 +28,8 @@ def recommendation_status(recs: pd.DataFrame, as_of: pd.DataFrame) -> pd.DataFra
         first = recs.project("selection_note").limit(1).fetchall() if "selection_note" in recs.columns else []
         note = str(first[0][0]) if first else ""
         return _recommendation_status(int(n), bool(has_als), int(cold), note, as_of)
+    if not isinstance(recs, pd.DataFrame):  # e.g. the Spark runner's ref
+        recs = recs.df()
     if len(recs) == 0:
         return _recommendation_status(0, False, 0, "", as_of)
     served = recs["served_model"].astype(str)

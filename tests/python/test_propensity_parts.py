@@ -171,7 +171,24 @@ def test_the_status_and_importance_read_few_columns_from_a_relation(shop) -> Non
     whole = pipeline.build_status(as_of, scores, *args)
     pd.testing.assert_frame_equal(pipeline.build_status(as_of, read, *args).drop(columns="evaluated_at", errors="ignore"),
                                   whole.drop(columns="evaluated_at", errors="ignore"))
-    one = con.table("scores").project("model_version").limit(1).df()
+    one = pipeline.scores_for_importance(con.table("scores"))
+    assert len(one) == 1
     pd.testing.assert_frame_equal(pipeline.build_feature_importance(one, settings),
                                   pipeline.build_feature_importance(scores, settings))
+
+    class OtherEngineRef:  # the Spark runner's ref: project() and df() only
+        def __init__(self, frame):
+            self.frame = frame
+
+        def project(self, columns):
+            return OtherEngineRef(self.frame[[c.strip() for c in columns.split(",")]])
+
+        def df(self):
+            return self.frame
+
+    ref = OtherEngineRef(scores)
+    pd.testing.assert_frame_equal(pipeline.build_feature_importance(pipeline.scores_for_importance(ref), settings),
+                                  pipeline.build_feature_importance(scores, settings))
+    assert pipeline.scores_to_evaluate(as_of, ref) is scores
+    assert len(pipeline.scores_for_status(ref)) == len(scores)
     assert len(pipeline.build_feature_importance(scores, settings)) > 0

@@ -681,3 +681,10 @@ def test_the_recommendation_status_counts_a_relation_in_duckdb():
             recommendation_status(frame, as_of).drop(columns="evaluated_at", errors="ignore"))
     row = recommendation_status(con.table("als"), as_of).to_string()
     assert "4 customers with fewer" in row and "beat popularity" in row
+
+    class OtherEngineRef:  # the Spark runner's ref: df() only
+        def df(self):
+            return recs
+
+    pd.testing.assert_frame_equal(recommendation_status(OtherEngineRef(), as_of).drop(columns="evaluated_at", errors="ignore"),
+                                  recommendation_status(recs, as_of).drop(columns="evaluated_at", errors="ignore"))
