@@ -124,7 +124,7 @@ def current_rss_gib() -> float:
 def run_sampled(module, dbt, con, name: str) -> int:
     """Run the step while a thread samples memory; report the peak's stack and the timeline."""
     main = threading.get_ident()
-    samples: list[tuple[float, float]] = []
+    samples: list[tuple[float, float, str]] = []
     peak = {"step": 0.0, "store": 0.0, "stack": []}
     phase = ["step"]
     done = threading.Event()
@@ -133,12 +133,14 @@ def run_sampled(module, dbt, con, name: str) -> int:
     def sample() -> None:
         while not done.wait(0.1):
             gib = current_rss_gib()
-            samples.append((time.perf_counter() - start, gib))
+            frame = sys._current_frames().get(main)
+            stack = [] if frame is None else [
+                f for f in traceback.extract_stack(frame) if str(ROOT) in f.filename and "/.venv/" not in f.filename]
+            samples.append((time.perf_counter() - start, gib, f"{stack[-1].name}:{stack[-1].lineno}" if stack else phase[0]))
             if gib > peak[phase[0]]:
                 peak[phase[0]] = gib
-                frame = sys._current_frames().get(main)
-                if phase[0] == "step" and frame is not None:
-                    peak["stack"] = [f for f in traceback.extract_stack(frame) if str(ROOT) in f.filename and "/.venv/" not in f.filename][-6:]
+                if phase[0] == "step":
+                    peak["stack"] = stack[-6:]
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
@@ -160,7 +162,9 @@ def run_sampled(module, dbt, con, name: str) -> int:
     for f in peak["stack"]:
         print(f"  {Path(f.filename).relative_to(ROOT)}:{f.lineno} {f.name}: {f.line}")
     step = max(1, len(samples) // 24)
-    print("timeline (s: GiB): " + ", ".join(f"{t:.0f}: {g:.2f}" for t, g in samples[::step]))
+    print("timeline (s: GiB at the innermost project function):")
+    for t, g, where in samples[::step]:
+        print(f"  {t:6.1f}: {g:5.2f}  {where}")
     return 0
 
 
