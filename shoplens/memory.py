@@ -26,6 +26,7 @@ other; dbt counts the wait in the node's time).
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -46,7 +47,11 @@ def malloc_trim() -> Callable[[int], int] | None:
 
 
 def trim_heap() -> bool:
-    """Return the C heap's free pages to the system now; False where that is not possible."""
+    """Return the C heap's free pages to the system now, and the free memory Arrow's pool
+    keeps (mimalloc) when pyarrow is loaded; False where the C heap cannot be trimmed."""
+    arrow = sys.modules.get("pyarrow")
+    if arrow is not None:
+        arrow.default_memory_pool().release_unused()
     trim = malloc_trim()
     if trim is None:
         return False

@@ -65,7 +65,8 @@ def chunked_columns(history: History, cutoff: int, weeks: int, score: Callable[[
         parts.append(score(snap, sliced))
         del snap
     out = {}
-    for key in parts[0]:
-        values = [p[key] for p in parts]
+    for key in list(parts[0]):
+        values = [p.pop(key) for p in parts]  # each column's parts are freed once it is joined
         out[key] = np.concatenate(values) if isinstance(values[0], np.ndarray) else values[0]
+        del values
     return out

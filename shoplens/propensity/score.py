@@ -109,7 +109,10 @@ def run_propensity(
     model, history, cutoffs = fit_propensity(orders, sessions, customers, as_of_date, has_holdout, cfg,
                                              model_dir, retrain)
     frames = [score_snapshot(model, history, day, cfg.window_days, current) for day, current in cutoffs]
-    return pd.concat(frames, ignore_index=True), model.metadata
+    del history  # 1M customers: about 1 GiB, not needed to join the frames
+    scores = pd.concat(frames, ignore_index=True)
+    del frames
+    return scores, model.metadata
 
 
 def fit_propensity(orders, sessions, customers, as_of_date: dt.date, has_holdout: bool,

@@ -17,6 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from shoplens.inputs import positions_in, read_with_categorical_ids
+from shoplens.memory import trim_heap
 from shoplens.recommend.config import RecommendError
 
 LINE_COLUMNS = ("customer_id", "order_id", "product_id", "order_date")
@@ -97,6 +98,8 @@ def browsing_events(events, table: str = "customer_product_browsing",
     for col in ("n_product_views", "n_add_to_carts"):
         out[col] = arrow[col].to_numpy().astype(np.float32)
     out.attrs["cutoffs"] = None if cutoffs is None else tuple(sorted(cutoffs))
+    del arrow
+    trim_heap()  # the query's and the conversion's freed buffers (see read_with_categorical_ids)
     return out
 
 

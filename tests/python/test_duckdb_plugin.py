@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -154,6 +155,15 @@ def test_pipeline_entry_points_trim_the_heap_when_they_return(monkeypatch) -> No
     assert propensity.build_scores.__wrapped__ and recommend.build_recommendations.__name__ == "build_recommendations"
     monkeypatch.undo()
     assert memory.trim_heap() is (memory.malloc_trim() is not None)
+    released = []
+
+    class Pool:
+        def release_unused(self) -> None:
+            released.append(1)
+
+    monkeypatch.setitem(sys.modules, "pyarrow", types.SimpleNamespace(default_memory_pool=Pool))
+    memory.trim_heap()
+    assert released == [1]  # Arrow's pool (mimalloc) keeps freed memory too
 
 
 def test_python_steps_take_turns_when_limited() -> None:

@@ -633,6 +633,25 @@ def test_top_k_ranks_in_blocks_with_the_same_result(monkeypatch):
     assert (narrow_i[:, 3:] == -1).all() and np.isnan(narrow_v[:, 3:]).all()
 
 
+def test_als_lists_written_in_batches_on_threads_equal_one_ranking():
+    """ALS.recommend_from writes each batch's lists in place (threads, a short last batch):
+    the lists and scores are those of ranking all the chosen rows at once, as float64."""
+    from shoplens.recommend import models
+
+    rng = np.random.default_rng(3)
+    matrix = sp.random(300, 40, density=0.1, random_state=4, format="csr", dtype=np.float32)
+    matrix.data = np.ceil(matrix.data * 3)
+    als = models.ALS(factors=4, alpha=10.0, regularization=0.1, iterations=3, seed=1, num_threads=2).fit(matrix)
+    rows = np.sort(rng.choice(300, size=123, replace=False))
+    items, vals = als.recommend_from(matrix, rows, 7, batch=25)
+    users = np.asarray(als.model.user_factors, dtype=np.float32)[rows]
+    want_i, want_v = models._top_k(users @ np.asarray(als.model.item_factors, dtype=np.float32).T, 7)
+    assert items.dtype == np.int64 and vals.dtype == np.float64 and items.shape == (123, 7)
+    assert np.array_equal(items, want_i) and np.array_equal(vals, want_v.astype(np.float64))
+    empty_i, empty_v = als.recommend_from(matrix, rows[:0], 7)
+    assert empty_i.shape == (0, 7) and empty_v.shape == (0, 7)
+
+
 def test_profile_features_from_categorical_columns_equal_the_plain_ones():
     """feature_matrix works on read_lines' categories and codes (no per-row strings): the same
     features as from plain string columns, with unused categories, a null category and a
