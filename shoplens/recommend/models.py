@@ -230,8 +230,6 @@ class ALS:
             out_idx[lo : lo + len(idx)] = idx
             out_vals[lo : lo + len(idx)] = vals
 
-        if len(rows) == 0:
-            return out_idx, out_vals
         # NumPy releases the GIL in matmul and argpartition: batches run on num_threads cores.
         # BLAS itself stays on one thread: a multi-threaded sgemm sums in another order and
         # rounding flips near-tied products at the list's end. A generated 10k shop's best
