@@ -116,6 +116,7 @@ def node_times(run_results: dict, peak_at: float, trace: list) -> tuple[list[dic
     other nodes running at the same time count too), slowest first; and the nodes
     running at ``peak_at``."""
     rows, at_peak = [], []
+    t0 = trace[0][0] if trace else 0.0
     for r in run_results["results"]:
         uid = r["unique_id"]
         row = {"node": uid.split(".")[-1] if uid.startswith("model.") else uid.split(".", 2)[-1],
@@ -124,6 +125,8 @@ def node_times(run_results: dict, peak_at: float, trace: list) -> tuple[list[dic
         stamps = [x for x in stamps if x is not None]
         if stamps:
             start, end = min(stamps), max(stamps)
+            # seconds since the build started, to see which nodes ran beside which
+            row["start_s"], row["end_s"] = round(start - t0, 1), round(end - t0, 1)
             during = [rss for t, rss in trace if start <= t <= end]
             row["peak_rss_gib_while_running"] = round(max(during) / GIB, 2) if during else None
             if start <= peak_at <= end:
@@ -173,7 +176,10 @@ def main() -> int:
     print("running:", " ".join(cmd), flush=True)
     build = run_build(cmd, env, work / "build.log")
     run_results = json.loads((work / "target" / "run_results.json").read_text())
-    nodes, at_peak = node_times(run_results, build.pop("peak_at"), build.pop("trace"))
+    trace = build.pop("trace")
+    nodes, at_peak = node_times(run_results, build.pop("peak_at"), trace)
+    # the tree's RSS every 5 s (seconds since the build started, GiB), for the memory timeline
+    build["rss_every_5s"] = [[round(t - trace[0][0], 1), round(rss / GIB, 2)] for t, rss in trace[::20]] if trace else []
     report = {
         "benchmark": "build", "shoplens_version": __version__, "customers": n, "data": str(data),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
@@ -219,9 +225,11 @@ def write_report(report: dict) -> None:
         f"Running at the memory peak: {', '.join(report['nodes_running_at_peak']) or '(between nodes)'}.", "",
         "Slowest models (peak RSS of the process tree while the model ran, other nodes "
         "running beside it included):", "",
-        "| model | wall (s) | peak RSS while running (GiB) | status |", "|---|---|---|---|",
-        *[f"| {m['node']} | {m['wall_s']} | {m.get('peak_rss_gib_while_running')} | {m['status']} |"
-          for m in models[:15]], "",
+        "| model | wall (s) | from / to (s after the start) | peak RSS while running (GiB) | status |",
+        "|---|---|---|---|---|",
+        *[f"| {m['node']} | {m['wall_s']} | {m.get('start_s')} / {m.get('end_s')} |"
+          f" {m.get('peak_rss_gib_while_running')} | {m['status']} |"
+          for m in models[:20]], "",
         "Slowest tests:", "", "| test | wall (s) | status |", "|---|---|---|",
         *[f"| {t['node']} | {t['wall_s']} | {t['status']} |" for t in tests[:5]], "",
     ]
