@@ -3,6 +3,7 @@
 
 def model(dbt, session):
     from shoplens.inputs import read_with_categorical_ids
+    from shoplens.outputs import for_duckdb
     from shoplens.propensity import pipeline
 
     as_of = dbt.ref("as_of").df()
@@ -31,4 +32,5 @@ def model(dbt, session):
         "model_dir": dbt.config.get("model_dir"),
         "retrain": dbt.config.get("retrain"),
     }
-    return pipeline.build_scores(as_of, orders, sessions, customers, settings)
+    # categorical columns as Arrow dictionaries: stored as VARCHAR, without a string per row
+    return for_duckdb(pipeline.build_scores(as_of, orders, sessions, customers, settings))

@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Callable, Iterator
 
 import numpy as np
+import pandas as pd
 
 from shoplens.propensity.features import Snapshot, snapshot
 from shoplens.propensity.history import History
@@ -67,6 +68,11 @@ def chunked_columns(history: History, cutoff: int, weeks: int, score: Callable[[
     out = {}
     for key in list(parts[0]):
         values = [p.pop(key) for p in parts]  # each column's parts are freed once it is joined
-        out[key] = np.concatenate(values) if isinstance(values[0], np.ndarray) else values[0]
+        if isinstance(values[0], np.ndarray):
+            out[key] = np.concatenate(values)
+        elif isinstance(values[0], pd.Categorical):  # the parts share their categories (the reasons')
+            out[key] = pd.Categorical.from_codes(np.concatenate([v.codes for v in values]), values[0].categories)
+        else:
+            out[key] = values[0]
         del values
     return out

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from shoplens.inputs import positions_in, purchases_only, rows_where
+from shoplens.inputs import positions_in, purchases_only
 from shoplens.propensity.config import (
     _EPOCH,
     EVENT_CHANNELS,
@@ -165,20 +165,26 @@ def _session_rows(sessions: pd.DataFrame | None, ids: pd.Index):
         return np.zeros(0, "int64"), np.zeros(0, "int64"), np.zeros((0, 4), "float32"), None
     _require(sessions, "sessions",
              ["customer_id", "started_at", "n_product_views", "n_add_to_carts", "n_checkouts"])
-    known = rows_where(sessions, sessions["customer_id"].notna())
-    sc = positions_in(known["customer_id"], ids)  # categorical ids (the dbt adapter): one lookup per id
-    keep = sc >= 0  # sessions of customers unknown to dim_customers are dropped
-    known = rows_where(known, keep)
+    sc = positions_in(sessions["customer_id"], ids)  # categorical ids (the dbt adapter): one lookup per id
+    keep = sc >= 0  # sessions without a customer or of customers unknown to dim_customers are dropped
+    rows = None if keep.all() else np.flatnonzero(keep)
+
+    def column(name: str) -> pd.Series:  # the kept rows of one column (not a copy of the whole frame)
+        return sessions[name] if rows is None else sessions[name].iloc[rows]
+
     s_cust = sc[keep].astype("int64")
-    s_day = _to_day(known["started_at"])
-    s_seen = _to_day(known["activity_date"]) if "activity_date" in known.columns else None
-    first_row = np.ones(len(known), dtype="float32") if s_seen is None else (s_seen == s_day).astype("float32")
+    s_day = _to_day(column("started_at"))
+    s_seen = _to_day(column("activity_date")) if "activity_date" in sessions.columns else None
+    first_row = np.ones(len(s_cust), dtype="float32") if s_seen is None else (s_seen == s_day).astype("float32")
     counts = np.column_stack([
         first_row,
-        known["n_product_views"].fillna(0).to_numpy("float32"),
-        known["n_add_to_carts"].fillna(0).to_numpy("float32"),
-        known["n_checkouts"].fillna(0).to_numpy("float32"),
+        *(column(name).fillna(0).to_numpy("float32") for name in ("n_product_views", "n_add_to_carts", "n_checkouts")),
     ])
     seen_key = s_seen if s_seen is not None else s_day
     order = np.lexsort((counts[:, 3], counts[:, 2], counts[:, 1], counts[:, 0], seen_key, s_day, s_cust))
-    return s_cust[order], s_day[order], counts[order], (None if s_seen is None else s_seen[order])
+    # sorted one array at a time, each unsorted one freed before the next is copied
+    s_cust = s_cust[order]
+    s_day = s_day[order]
+    counts = counts[order]
+    s_seen = None if s_seen is None else s_seen[order]
+    return s_cust, s_day, counts, s_seen

@@ -31,7 +31,7 @@ from shoplens.evaluation import deciles
 from shoplens.propensity.config import PropensityConfig
 from shoplens.propensity.features import snapshot
 from shoplens.propensity.models import fit_population
-from shoplens.propensity.score import _history_at, fit_propensity, score_snapshot
+from shoplens.propensity.score import _history_at, concat_snapshots, fit_propensity, score_snapshot
 from shoplens.propensity.served import ServedPropensity, from_payload  # noqa: F401 (re-exported)
 
 
@@ -73,7 +73,7 @@ def score_part(plan: ScorePlan, orders: pd.DataFrame, sessions: pd.DataFrame | N
     history = dataclasses.replace(history, event_shop=plan.event_shop)
     frames = [score_snapshot(model, history, day, plan.cfg.window_days, current, plan.population[day])
               for day, current in plan.cutoffs]
-    scores = pd.concat(frames, ignore_index=True)
+    scores = concat_snapshots(frames)
     scores["customer_id"] = scores["customer_id"].astype(str)
     return scores
 

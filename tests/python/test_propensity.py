@@ -298,9 +298,11 @@ def test_sessions_with_categorical_ids_give_the_same_history_and_features():
     coded = plain.assign(customer_id=plain["customer_id"].astype("category"))
     a = P.prepare_history(marts["orders"], plain, marts["customers"])
     b = P.prepare_history(marts["orders"], coded, marts["customers"])
+    without = P.prepare_history(marts["orders"], sessions, marts["customers"])  # as if never there
     for f in dataclasses.fields(a):
-        x, y = getattr(a, f.name), getattr(b, f.name)
+        x, y, z = getattr(a, f.name), getattr(b, f.name), getattr(without, f.name)
         assert (np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y), f.name
+        assert (np.array_equal(x, z) if isinstance(x, np.ndarray) else x == z), f.name
     ts = P.prepare_training(a, a.last_data_day - 30, P.PropensityConfig(n_cutoffs=2))
     snap = P.snapshot(a, a.last_data_day, ts.encoder.weeks)
     raw = ts.encoder._static_raw(snap)

@@ -190,6 +190,23 @@ def test_reasons_are_stable_across_seeds(monkeypatch):
     # three distinct reasons per customer, each a feature family with a direction
     assert all(len({x, y, z}) == 3 for x, y, z in zip(*r1, strict=True))
     assert {v.rsplit(":", 1)[1] for v in r1[0]} <= {"+", "-"}
+    # codes, not strings: every column is a categorical over the same labels, and the first
+    # reason is the family with the largest summed contribution, signed (a loop over families)
+    assert all(isinstance(r, pd.Categorical) for r in r1)
+    assert list(r1[0].categories) == list(r1[1].categories) == list(r1[2].categories)
+    scaler, clf = ts1.baselines.logreg[0], ts1.baselines.logreg[-1]
+    z = (ts1.encoder.summary(snap).astype("float64") - scaler.mean_) / scaler.scale_ * clf.coef_[0]
+    families: dict[str, np.ndarray] = {}
+    for j, name in enumerate(ts1.encoder.static_names):
+        family = M.reason_group(name, list(ts1.encoder.channels))
+        families[family] = families.get(family, 0.0) + z[:, j]
+    sums = np.column_stack(list(families.values()))
+    best = np.abs(sums).argmax(axis=1)
+    sign = np.where(sums[np.arange(len(best)), best] >= 0, "+", "-")
+    expected = [f"{list(families)[b]}:{g}" for b, g in zip(best, sign, strict=True)]
+    clear = np.sort(np.abs(sums), axis=1)[:, -1] - np.sort(np.abs(sums), axis=1)[:, -2] > 1e-6  # no near tie
+    assert clear.mean() > 0.9
+    assert list(np.asarray(r1[0])[clear]) == list(np.asarray(expected, dtype=object)[clear])
 
 
 def test_too_little_history_for_a_validation_cut_off_serves_the_baseline_and_says_why():
