@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from shoplens.inputs import positions_in, read_with_categorical_ids
+from shoplens.inputs import arrow_columns, handed_over, positions_in, read_with_categorical_ids
 from shoplens.memory import trim_heap
 from shoplens.recommend.config import RecommendError
 
@@ -92,13 +92,16 @@ def browsing_events(events, table: str = "customer_product_browsing",
     null = [c for c, n in zip(BROWSE_COLUMNS[:3], counts[1:], strict=True) if n]
     if null:
         raise RecommendError(f"{table}.{null[0]} has nulls: rule not_null (the mart never holds them)")
-    arrow = rel.query("browsing", _summed_sql(cutoffs)).to_arrow_table()
-    out = pd.DataFrame({c: arrow[c].dictionary_encode().to_pandas() for c in ("customer_id", "product_id")})
-    out["event_date"] = arrow["event_date"].to_pandas(date_as_object=False)
-    for col in ("n_product_views", "n_add_to_carts"):
-        out[col] = arrow[col].to_numpy().astype(np.float32)
+    def convert(name: str, column):
+        if name in ("customer_id", "product_id"):
+            return column.dictionary_encode().to_pandas()
+        if name == "event_date":
+            return column.to_pandas(date_as_object=False)
+        return column.to_numpy().astype(np.float32)
+
+    out = pd.DataFrame(arrow_columns(handed_over(rel.query("browsing", _summed_sql(cutoffs)).to_arrow_table()),
+                                     convert))
     out.attrs["cutoffs"] = None if cutoffs is None else tuple(sorted(cutoffs))
-    del arrow
     trim_heap()  # the query's and the conversion's freed buffers (see read_with_categorical_ids)
     return out
 
@@ -222,12 +225,13 @@ def browsed(browsing: pd.DataFrame, products: np.ndarray, customers: np.ndarray,
     Products outside ``products`` (never bought) and customers outside
     ``customers`` are ignored.
     """
-    part = browsing.loc[browsed_by(browsing, end)]
-    row = _positions(customers, part["customer_id"])
-    col = _positions(products, part["product_id"])
-    keep = (row >= 0) & (col >= 0)
-    value = (weights[0] * part["n_product_views"].to_numpy(np.float32)
-             + weights[1] * part["n_add_to_carts"].to_numpy(np.float32))
+    # masks over the whole columns instead of a copy of the rows up to ``end`` (1M customers:
+    # 13.9M rows, 0.4 GiB); the kept entries and their order are the same
+    row = _positions(customers, browsing["customer_id"])
+    col = _positions(products, browsing["product_id"])
+    keep = np.asarray(browsed_by(browsing, end), dtype=bool) & (row >= 0) & (col >= 0)
+    value = (weights[0] * browsing["n_product_views"].to_numpy(np.float32)
+             + weights[1] * browsing["n_add_to_carts"].to_numpy(np.float32))
     m = sp.csr_matrix((value[keep].astype(np.float32), (row[keep], col[keep])),
                       shape=(len(customers), len(products)))
     m.sum_duplicates()

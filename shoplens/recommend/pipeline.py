@@ -24,7 +24,7 @@ import pandas as pd
 
 from shoplens import __version__
 from shoplens.evaluation import EVALUATION_COLUMNS, evaluation_frame
-from shoplens.inputs import read_now
+from shoplens.inputs import handed_over, read_now
 from shoplens.memory import returns_freed_memory
 from shoplens.recommend.config import ProfileConfig, RecommendConfig
 from shoplens.recommend.data import as_of_dates, browsing_cutoffs, browsing_events, purchase_lines
@@ -72,7 +72,10 @@ def build_recommendations(order_items: pd.DataFrame, customers: pd.DataFrame, as
     as_of_date, _, _ = as_of_dates(as_of)
     ids = customers["customer_id"].astype(str).to_numpy() if len(customers) else np.array([], dtype=object)
     browsing = browsing_events(browsing, cutoffs=browsing_cutoffs(as_of_date, cfg.validation_days))
-    return recommend_all(lines, ids, as_of_date, cfg, browsing=browsing)
+    # handed over with no name left here, so recommend_all frees them before its final fit
+    held_lines, held_browsing = handed_over(lines), handed_over(browsing)
+    del lines, browsing
+    return recommend_all(held_lines, ids, as_of_date, cfg, browsing=held_browsing)
 
 
 @returns_freed_memory
