@@ -131,8 +131,10 @@ def profile_rows(profiles: pd.DataFrame, future: pd.DataFrame, cut: dt.date, see
     if profiles is None or len(profiles) == 0 or profiles["n_profiles"].iloc[0] < 2:
         return []
     version = str(profiles["model_version"].iloc[0])
-    emb = np.vstack(profiles["embedding"].to_numpy()).astype(float)
-    labels = profiles["profile_id"].to_numpy()
+    # rows come from DuckDB in any order: sample in customer order, so two builds score the same rows
+    order = np.argsort(profiles["customer_id"].to_numpy().astype(str), kind="stable")
+    emb = np.vstack(profiles["embedding"].to_numpy()[order]).astype(float)
+    labels = profiles["profile_id"].to_numpy()[order]
     sample = sample_rows(len(labels), 5000, seed)
     rows = [{"model_name": "customer_profiles", "model_version": version, "task": "customer_profiles",
              "metric": "silhouette", "slice": "all",

@@ -707,3 +707,25 @@ def test_the_recommendation_status_counts_a_relation_in_duckdb():
 
     pd.testing.assert_frame_equal(recommendation_status(OtherEngineRef(), as_of).drop(columns="evaluated_at", errors="ignore"),
                                   recommendation_status(recs, as_of).drop(columns="evaluated_at", errors="ignore"))
+
+
+def test_the_profile_silhouette_does_not_depend_on_the_row_order():
+    """DuckDB returns ml_customer_profiles in any order (two 1M builds scored 0.690 and 0.697):
+    the evaluation samples customers in id order, so any order gives the same figure."""
+    from shoplens.recommend.holdout import profile_rows
+
+    rng = np.random.default_rng(3)
+    n = 6000  # more than the 5,000 sampled
+    labels = rng.integers(0, 3, n)
+    profiles = pd.DataFrame({
+        "customer_id": [f"C{i:05d}" for i in range(n)],
+        "profile_id": labels + 1,
+        "embedding": list(rng.normal(size=(n, 2)) + labels[:, None] * 0.8),
+        "n_profiles": 3,
+        "model_version": "v",
+    })
+    empty = pd.DataFrame({"customer_id": [], "order_date": [], "category": [], "revenue": []})
+    first = profile_rows(profiles, empty, dt.date(2025, 1, 1), 7)
+    again = profile_rows(profiles.sample(frac=1.0, random_state=1), empty, dt.date(2025, 1, 1), 7)
+    assert first[0]["metric"] == "silhouette" and first[0]["n_obs"] == 5000
+    assert first[0]["value"] == again[0]["value"]
