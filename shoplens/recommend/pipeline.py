@@ -25,7 +25,7 @@ import pandas as pd
 from shoplens import __version__
 from shoplens.evaluation import EVALUATION_COLUMNS, evaluation_frame
 from shoplens.inputs import handed_over, read_now
-from shoplens.memory import returns_freed_memory
+from shoplens.memory import returns_freed_memory, trim_heap
 from shoplens.recommend.config import ProfileConfig, RecommendConfig
 from shoplens.recommend.data import as_of_dates, browsing_cutoffs, browsing_events, purchase_lines
 from shoplens.recommend.holdout import evaluate_recommenders, profile_rows, selection_rows
@@ -88,7 +88,9 @@ def build_profiles(order_items: pd.DataFrame, products: pd.DataFrame, as_of: pd.
         return _empty(PROFILE_COLUMNS, "no purchase order lines up to as_of_date (fct_order_items is empty):"
                       " ml_customer_profiles is empty")
     as_of_date, _, _ = as_of_dates(as_of)
-    fit, feats = profile_fit(lines, products, cfg)
+    held = handed_over(lines)  # freed once the features are counted, before the fit
+    del lines
+    fit, feats = profile_fit(held, products, cfg)
     return pd.DataFrame({
         "customer_id": fit.customers,
         "profile_id": fit.labels + 1,
@@ -106,8 +108,12 @@ def build_profiles(order_items: pd.DataFrame, products: pd.DataFrame, as_of: pd.
 
 
 def profile_fit(lines: pd.DataFrame, products: pd.DataFrame, cfg: ProfileConfig):
-    """Fit profiles on purchase lines; returns ``(ProfileFit, Features)``."""
+    """Fit profiles on purchase lines; returns ``(ProfileFit, Features)``. ``lines`` may be a
+    reader (:func:`shoplens.inputs.handed_over`): then it is freed before the fit."""
+    lines = read_now(lines)
     feats = feature_matrix(lines, product_bands(products, lines))
+    del lines
+    trim_heap()  # the lines (and a reader's whole frame) are freed: their pages go back before the fit
     fit = fit_profiles(feats.customers, co_purchase_mix(feats), feats.shares, feats.names, cfg)
     return fit, feats
 
