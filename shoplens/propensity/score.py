@@ -147,8 +147,8 @@ def fit_propensity(orders, sessions, customers, as_of_date: dt.date, has_holdout
         if model_dir is not None:
             model.save(model_dir)
         # the candidates' networks, datasets and importance variants are garbage in reference
-        # cycles (Keras): collected and trimmed here, 1M customers held 3.4 GiB instead of 2.0
-        # through the scoring (bench/profile_step.py --memory)
+        # cycles (Keras): collected and trimmed here, a 1M-customer shop starts scoring at
+        # 2.3-2.5 GiB instead of 3.4 (bench/profile_step.py --memory)
         gc.collect()
         trim_heap()
     else:
