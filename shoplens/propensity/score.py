@@ -12,6 +12,7 @@ import pandas as pd
 from shoplens.evaluation import deciles
 from shoplens.inputs import read_now, rows_where
 from shoplens.memory import trim_heap
+from shoplens.outputs import repeated
 from shoplens.propensity.chunks import chunked_columns
 from shoplens.propensity.config import InsufficientHistoryError, PropensityConfig
 from shoplens.propensity.features import snapshot
@@ -81,9 +82,9 @@ def score_snapshot(model: ServedPropensity, history: History, cutoff_day: int, w
         "train_end_date": pd.Timestamp(model.metadata["train_end_date"]).date(),
     }
     frame.update({c: cols[c] for c in SCORE_COLUMNS if c not in frame})
-    for name, value in frame.items():  # one string for every row: a categorical, one byte a row
+    for name, value in frame.items():  # one string for every row
         if isinstance(value, str):
-            frame[name] = pd.Categorical.from_codes(np.zeros(n, np.int8), [value])
+            frame[name] = repeated(value, n)
     return pd.DataFrame(frame, columns=SCORE_COLUMNS)
 
 
@@ -94,7 +95,7 @@ def concat_snapshots(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
     out = pd.concat(frames, ignore_index=True)
     for name in out.columns:
-        if not isinstance(out[name].dtype, pd.CategoricalDtype) and frames and all(
+        if not isinstance(out[name].dtype, pd.CategoricalDtype) and all(
                 isinstance(f[name].dtype, pd.CategoricalDtype) for f in frames):
             out[name] = union_categoricals([f[name] for f in frames])
     return out

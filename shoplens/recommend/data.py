@@ -29,7 +29,7 @@ def purchase_lines(lines: pd.DataFrame, table: str = "fct_order_items") -> pd.Da
     if missing:
         raise RecommendError(f"{table} lacks column {missing[0]}: the recommender needs {', '.join(LINE_COLUMNS)}")
     keep = lines["is_purchase"].fillna(False).astype(bool).to_numpy() if "is_purchase" in lines.columns else None
-    null = [c for c in LINE_COLUMNS if (lines[c] if keep is None else lines[c][keep]).isna().any()]
+    null = [c for c in LINE_COLUMNS if (lines[c].isna().to_numpy() & (True if keep is None else keep)).any()]
     if null:
         raise RecommendError(f"{table}.{null[0]} has nulls: rule not_null (fct tables never hold them)")
     extra = [c for c in ("line_amount", "category", "discount", "unit_price", "quantity") if c in lines.columns]

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from shoplens.inputs import read_now, rows_where
+from shoplens.outputs import repeated
 from shoplens.recommend.config import RecommendConfig
 from shoplens.recommend.data import Interactions, interactions
 from shoplens.recommend.models import Popularity
@@ -68,10 +69,6 @@ def _frame(inter: Interactions, items: np.ndarray, scores: np.ndarray, code: np.
     r, c = np.nonzero(items >= 0)
     chosen = items[r, c]
     n = len(r)
-
-    def constant(value: str) -> pd.Categorical:
-        return pd.Categorical.from_codes(np.zeros(n, np.int8), [value])
-
     is_fallback = code[r] >= 0
     return pd.DataFrame({
         "customer_id": pd.Categorical.from_codes(r.astype(np.int32), inter.customers),
@@ -84,8 +81,8 @@ def _frame(inter: Interactions, items: np.ndarray, scores: np.ndarray, code: np.
         "is_previously_bought": _bought(inter, r, chosen),
         "n_purchase_orders": inter.n_orders[r].astype(np.int32),
         "as_of_date": np.full(n, np.datetime64(as_of, "D")),
-        "model_version": constant(model_version(sel, cfg)),
-        "selection_note": constant(selection_note(sel, cfg)),
+        "model_version": repeated(model_version(sel, cfg), n),
+        "selection_note": repeated(selection_note(sel, cfg), n),
     })[RECOMMENDATION_COLUMNS]
 
 

@@ -68,20 +68,6 @@ def test_the_frame_gives_up_its_columns_and_an_empty_frame_converts():
     assert rows == [] and dict((n, k) for n, k, *_ in types)["reason"] == "VARCHAR"
 
 
-def test_a_categorical_of_many_values_goes_as_plain_strings(monkeypatch):
-    import pyarrow as pa
-
-    from shoplens import outputs
-
-    monkeypatch.setattr(outputs, "MAX_DICTIONARY", 2)
-    table = for_duckdb(_frame())
-    assert pa.types.is_string(table.schema.field("customer_id").type)  # 3 values > 2
-    assert pa.types.is_dictionary(table.schema.field("reason").type)  # 2 values
-    types, rows = _stored(table)
-    assert [r[0] for r in rows] == list(_frame()["customer_id"].astype(str))
-    assert [r[1] for r in rows] == ["recency:-", None, "recency:+", "recency:-", None]
-
-
 def test_a_handed_over_input_is_read_once_and_freed_with_the_callee_name():
     import gc
     import weakref
