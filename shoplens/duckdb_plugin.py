@@ -34,7 +34,9 @@ default 0: off) it also starts a thread that returns the C heap's free pages to
 the system that often: :func:`trim_memory_every` (see :mod:`shoplens.memory`),
 and it lets at most ``python_steps_at_once`` Python steps run at once (env
 ``SHOPLENS_PYTHON_STEPS_AT_ONCE``, default 0: no limit):
-:func:`shoplens.memory.python_steps_at_once`.
+:func:`shoplens.memory.python_steps_at_once`. It hands the database to
+:func:`shoplens.memory.hold_duckdb`, so the Python steps can drop the table blocks
+DuckDB keeps cached (restoring the profile's ``memory_limit`` at once).
 """
 
 from __future__ import annotations
@@ -236,8 +238,11 @@ def _plugin_class() -> type:
             from shoplens.memory import python_steps_at_once
 
             python_steps_at_once(plugin_config.get("python_steps_at_once", 0))
+            self._memory_limit = plugin_config.get("memory_limit")  # the profile's settings come along
 
         def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
+            if not getattr(self, "_memory_limit", None):  # set in config_options instead of settings
+                self._memory_limit = config.get("memory_limit")
             message = lock_holder(str(creds.path))
             if message:
                 from dbt_common.exceptions import DbtRuntimeError
@@ -246,6 +251,9 @@ def _plugin_class() -> type:
 
         def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
             _register(conn)
+            from shoplens.memory import hold_duckdb
+
+            hold_duckdb(conn, getattr(self, "_memory_limit", None))  # lets the steps drop DuckDB's cache
 
         def configure_cursor(self, cursor: duckdb.DuckDBPyConnection) -> None:
             _register(cursor)

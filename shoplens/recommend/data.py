@@ -58,6 +58,7 @@ def read_lines(ref) -> pd.DataFrame:
 
 
 BROWSE_COLUMNS = ("customer_id", "product_id", "event_date", "n_product_views", "n_add_to_carts")
+BROWSING_ROWS_PER_PASS = 5_000_000  # browsing rows summed per pass (see browsing_events)
 
 
 def browsing_cutoffs(as_of: dt.date, validation_days: int) -> tuple[dt.date, dt.date]:
@@ -99,8 +100,16 @@ def browsing_events(events, table: str = "customer_product_browsing",
             return column.to_pandas(date_as_object=False)
         return column.to_numpy().astype(np.float32)
 
-    out = pd.DataFrame(arrow_columns(handed_over(rel.query("browsing", _summed_sql(cutoffs)).to_arrow_table()),
-                                     convert))
+    # summed in passes over hash-partitions of the customers: each pass's hash table is a
+    # part of the whole (1M customers, 19.9M rows: DuckDB's working memory 1.31 -> 0.33 GiB
+    # in 4 passes, 3.7 -> 4.1 s)
+    import pyarrow as pa
+
+    passes = max(1, -(-counts[0] // BROWSING_ROWS_PER_PASS))
+    summed = pa.concat_tables([rel.query("browsing", _summed_sql(cutoffs, part, passes)).to_arrow_table()
+                               for part in range(passes)])
+    out = pd.DataFrame(arrow_columns(handed_over(summed), convert))
+    del summed
     out.attrs["cutoffs"] = None if cutoffs is None else tuple(sorted(cutoffs))
     trim_heap()  # the query's and the conversion's freed buffers (see read_with_categorical_ids)
     return out
@@ -118,13 +127,18 @@ def _relation(events):
     return duckdb.connect().from_df(frame)
 
 
-def _summed_sql(cutoffs: tuple[dt.date, ...] | None) -> str:
-    """Views and add-to-carts per customer, product and day (or cut-off bucket)."""
-    day, keep = "cast(event_date as date)", ""
+def _summed_sql(cutoffs: tuple[dt.date, ...] | None, part: int = 0, parts: int = 1) -> str:
+    """Views and add-to-carts per customer, product and day (or cut-off bucket); with
+    ``parts`` > 1 only the customers whose id hashes to ``part`` (modulo ``parts``)."""
+    day, keep = "cast(event_date as date)", []
     if cutoffs:
         ends = sorted(cutoffs)
         whens = " ".join(f"when {day} <= date '{d.isoformat()}' then date '{d.isoformat()}'" for d in ends)
-        day, keep = f"case {whens} end", f"where {day} <= date '{ends[-1].isoformat()}'"
+        day = f"case {whens} end"
+        keep.append(f"cast(event_date as date) <= date '{ends[-1].isoformat()}'")
+    if parts > 1:
+        keep.append(f"hash(cast(customer_id as varchar)) % {int(parts)} = {int(part)}")
+    where = f"where {' and '.join(keep)}" if keep else ""
     return f"""
         select
             cast(customer_id as varchar) as customer_id,
@@ -132,7 +146,7 @@ def _summed_sql(cutoffs: tuple[dt.date, ...] | None) -> str:
             {day} as event_date,
             cast(coalesce(sum(n_product_views), 0) as double) as n_product_views,
             cast(coalesce(sum(n_add_to_carts), 0) as double) as n_add_to_carts
-        from browsing {keep}
+        from browsing {where}
         group by all
     """
 

@@ -212,3 +212,70 @@ def test_python_steps_take_turns_when_limited() -> None:
         memory.python_steps_at_once(0)
     with pytest.raises(ValueError, match="python_steps_at_once.*SHOPLENS_PYTHON_STEPS_AT_ONCE"):
         memory.python_steps_at_once("two")
+
+
+def _cached(con) -> int:
+    return con.execute("select memory_usage_bytes from duckdb_memory() where tag = 'BASE_TABLE'").fetchone()[0]
+
+
+def test_duckdb_cache_is_released_and_the_limit_restored(tmp_path, monkeypatch) -> None:
+    """DuckDB keeps read table blocks up to its limit; release_duckdb_cache drops them and
+    puts the limit back exactly, and does nothing without a held database or a cache."""
+    import duckdb
+
+    from shoplens import memory
+
+    assert memory._bytes("2.7 GiB") == int(2.7 * 2**30) and memory._bytes("3GB") == 3 * 10**9
+    assert memory._bytes("117.7 MiB") == int(117.7 * 2**20) and memory._bytes("512") == 512
+    with pytest.raises(ValueError, match="memory_limit 'lots'"):
+        memory._bytes("lots")
+    monkeypatch.setattr(memory, "RELEASE_MIN_CACHE", 8 * 2**20)
+    monkeypatch.setattr(memory, "RELEASE_HEADROOM", 4 * 2**20)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("set memory_limit = '1GB'; set threads = 1")
+    con.execute("create table t as select i, random() as x, md5(i::varchar) as s from range(3000000) r(i)")
+    con.close()  # a fresh instance: nothing cached until read
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("set memory_limit = '1GB'")
+    limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    memory.hold_duckdb(None)
+    assert memory.release_duckdb_cache() is None  # nothing held
+    try:
+        memory.hold_duckdb(con, "1GB")
+        assert memory.release_duckdb_cache() is None  # nothing cached yet
+        assert con.execute("select sum(x), count(distinct s) from t").fetchone()[1] == 3_000_000
+        before = _cached(con)
+        assert before > 50 * 2**20
+        assert memory.release_duckdb_cache() == before
+        assert _cached(con) < before / 4
+        assert con.execute("select current_setting('memory_limit')").fetchone()[0] == limit
+        assert con.execute("select count(*) from t").fetchone()[0] == 3_000_000  # reads again
+        default = duckdb.connect().execute("select current_setting('memory_limit')").fetchone()[0]
+        memory.hold_duckdb(con, None)  # no profile value: DuckDB's default comes back
+        con.execute("select sum(x), max(s) from t").fetchone()
+        assert memory.release_duckdb_cache() > 0
+        assert con.execute("select current_setting('memory_limit')").fetchone()[0] == default
+        con.execute("set memory_limit = '1GB'")
+        monkeypatch.setattr(memory, "RELEASE_HEADROOM", 2 * 2**30)  # over the limit: left alone
+        con.execute("select sum(x), max(s) from t").fetchone()
+        assert memory.release_duckdb_cache() is None and _cached(con) > 50 * 2**20
+        con.close()
+        assert memory.release_duckdb_cache() is None and memory._duckdb["cursor"] is None  # closed: forgotten
+    finally:
+        memory.hold_duckdb(None)
+
+
+def test_the_plugin_hands_dbt_s_database_over_with_the_profile_limit(tmp_path) -> None:
+    import duckdb
+
+    from shoplens import duckdb_plugin, memory
+
+    plugin = duckdb_plugin.Plugin.__new__(duckdb_plugin.Plugin)
+    plugin.initialize({"memory_limit": "1GB", "blas_threads": 0})
+    con = duckdb.connect(str(tmp_path / "p.duckdb"))
+    try:
+        plugin.configure_connection(con)
+        assert memory._duckdb["limit"] == "1GB" and memory._duckdb["cursor"] is not None
+    finally:
+        memory.hold_duckdb(None)
+        con.close()

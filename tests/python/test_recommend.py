@@ -194,6 +194,35 @@ def test_browsing_summed_per_cut_off_gives_the_day_grain_matrices_in_compact_col
         browsed_by(summed, cuts[0] + dt.timedelta(days=1))
 
 
+def test_browsing_summed_in_passes_equals_one_pass(monkeypatch):
+    """Large browsing is summed over hash-partitions of the customers (less DuckDB memory):
+    the same rows and sums as one pass, every customer in exactly one pass."""
+    from shoplens.recommend import data
+
+    rng = np.random.default_rng(5)
+    n = 6000
+    day0 = dt.date(2025, 1, 1)
+    daily = pd.DataFrame({
+        "customer_id": rng.integers(0, 400, n).astype(str), "product_id": rng.integers(0, 30, n),
+        "event_date": [day0 + dt.timedelta(days=int(d)) for d in rng.integers(0, 90, n)],
+        "n_product_views": rng.integers(0, 6, n), "n_add_to_carts": rng.integers(0, 3, n)})
+    cuts = browsing_cutoffs(day0 + dt.timedelta(days=80), 30)
+
+    def rows(frame):
+        out = frame.astype({"customer_id": str, "product_id": str})
+        return out.sort_values(["customer_id", "product_id", "event_date"]).reset_index(drop=True)
+
+    one = P.browsing_events(daily, cutoffs=cuts)
+    queries = []
+    monkeypatch.setattr(data, "BROWSING_ROWS_PER_PASS", 1000)  # 6 passes
+    real = data._summed_sql
+    monkeypatch.setattr(data, "_summed_sql", lambda *a: queries.append(a) or real(*a))
+    passes = P.browsing_events(daily, cutoffs=cuts)
+    assert [q[1:] for q in queries] == [(k, 6) for k in range(6)]
+    assert len(one) > 1000
+    pd.testing.assert_frame_equal(rows(one), rows(passes))
+
+
 def test_browsing_reads_a_duckdb_relation_and_a_ref_with_only_df_alike():
     """dbt-duckdb passes a DuckDB relation; the Spark runner's ref has only ``.df()``."""
     import duckdb
