@@ -117,3 +117,27 @@ def test_arrow_columns_converts_in_order_and_frees_each_column_before_the_next()
     column_bytes = n * 8
     assert held[0] >= before - 1024
     assert held[0] - held[1] >= column_bytes and held[1] - held[2] >= column_bytes
+
+
+
+def test_decimals_are_read_as_the_nearest_double_and_other_columns_as_they_are():
+    from shoplens.inputs import decimals_as_double, read_with_categorical_ids
+
+    con = duckdb.connect()
+    quoted = '"amount ""x"""'  # a column name with a double quote in it
+    rel = con.sql(f"""select 'c' || (i % 7) as customer_id, cast(i / 100 + 3.03 as decimal(18, 2)) as {quoted},
+                          cast(i / 10000 + 23.45 as decimal(18, 4)) as unit_price, i as n
+                   from range(5000) r(i)
+                   union all select 'c0', null, 1.5, -1""")
+    frame = read_with_categorical_ids(rel, {"customer_id"})
+    assert list(frame.columns) == ["customer_id", 'amount "x"', "unit_price", "n"]
+    assert str(frame["customer_id"].dtype) == "category" and frame["n"].dtype == np.int64
+    rows = rel.fetchall()  # Python Decimals: float() of each is the nearest double
+    for k, name in ((1, 'amount "x"'), (2, "unit_price")):
+        assert frame[name].dtype == np.float64
+        want = [float(r[k]) if r[k] is not None else None for r in rows]
+        got = frame[name].tolist()
+        assert got[:-1] == want[:-1] and len(got) == 5001
+    assert np.isnan(frame['amount "x"'].iloc[-1]) and frame["unit_price"].iloc[-1] == 1.5
+    plain = con.sql("select 1 as a, 'x' as b")
+    assert decimals_as_double(plain) is plain  # nothing to cast: the same relation
