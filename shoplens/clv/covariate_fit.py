@@ -125,7 +125,7 @@ def compress_groups(frame: pd.DataFrame, groups: np.ndarray) -> pd.DataFrame:
     """Unique (group, frequency, recency, T) rows with ``weight`` = customers per row."""
     rows = pd.DataFrame({"group": groups, "frequency": frame["frequency"].to_numpy(),
                          "recency": frame["recency"].to_numpy(dtype=float), "T": frame["T"].to_numpy(dtype=float)})
-    out = rows.groupby(["group", "frequency", "recency", "T"], sort=False).size().reset_index(name="weight")
+    out = rows.groupby(["group", "frequency", "recency", "T"], sort=True).size().reset_index(name="weight")
     return out
 
 

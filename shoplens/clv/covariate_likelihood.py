@@ -40,7 +40,7 @@ BASE_NAMES: dict[str, tuple[str, str, str, str]] = {
 def _pair_index(g: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct (group, value) pairs: (their group, their value, row -> pair index)."""
     frame = pd.DataFrame({"g": g, "v": values})
-    codes = frame.groupby(["g", "v"], sort=False).ngroup().to_numpy()
+    codes = frame.groupby(["g", "v"], sort=True).ngroup().to_numpy()
     first = np.full(codes.max() + 1, -1)
     first[codes[::-1]] = np.arange(len(codes))[::-1]
     return g[first], np.asarray(values, dtype=float)[first], codes

@@ -122,7 +122,7 @@ class CovariateDesign:
         labels = self.labels(covariates)
         if not self.levels:
             return np.zeros(len(covariates), dtype=np.int64), np.zeros((1, 0))
-        codes = labels.groupby(list(labels.columns), sort=False).ngroup().to_numpy()
+        codes = labels.groupby(list(labels.columns), sort=True).ngroup().to_numpy()
         first = np.full(codes.max() + 1, -1)
         first[codes[::-1]] = np.arange(len(codes))[::-1]
         combos = labels.iloc[first].reset_index(drop=True)
