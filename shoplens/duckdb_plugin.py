@@ -220,6 +220,15 @@ def lock_holder(db_path: str) -> str | None:
     return None
 
 
+def memory_limit_of(config: dict[str, Any] | None) -> str | None:
+    """The DuckDB memory limit a settings or config dict sets (``memory_limit`` or its alias
+    ``max_memory``, any case), or None."""
+    for key, value in (config or {}).items():
+        if str(key).lower() in ("memory_limit", "max_memory") and value not in (None, ""):
+            return str(value)
+    return None
+
+
 def _plugin_class() -> type:
     """dbt-duckdb's plugin class (``Plugin``), built on first use: importing dbt costs ~2 s
     of CPU that the functions alone do not need (SQLMesh's connections register them
@@ -238,11 +247,13 @@ def _plugin_class() -> type:
             from shoplens.memory import python_steps_at_once
 
             python_steps_at_once(plugin_config.get("python_steps_at_once", 0))
-            self._memory_limit = plugin_config.get("memory_limit")  # the profile's settings come along
+            # the profile's settings come along with the plugin's own config
+            self._memory_limit = memory_limit_of(getattr(self, "creds", None) and self.creds.settings) \
+                or memory_limit_of(plugin_config)
 
         def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
             if not getattr(self, "_memory_limit", None):  # set in config_options instead of settings
-                self._memory_limit = config.get("memory_limit")
+                self._memory_limit = memory_limit_of(config)
             message = lock_holder(str(creds.path))
             if message:
                 from dbt_common.exceptions import DbtRuntimeError

@@ -88,14 +88,15 @@ def decimals_as_double(rel):
     4.2M order lines took 1.3 GiB that way, 0.1 GiB as float64. DuckDB's cast gives the
     double nearest to each decimal, as ``float(Decimal)`` does (Arrow's own cast does not:
     it moved 1.3M of 4.2M unit prices by an ulp)."""
-    if not any(str(t).upper().startswith("DECIMAL") for t in rel.types):
+    decimal = [getattr(t, "id", "") == "decimal" for t in rel.types]  # not lists or structs of them
+    if not any(decimal):
         return rel
     def quoted(name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
 
     return rel.project(", ".join(
-        f"cast({quoted(name)} as double) as {quoted(name)}" if str(t).upper().startswith("DECIMAL")
-        else quoted(name) for name, t in zip(rel.columns, rel.types, strict=True)))
+        f"cast({quoted(name)} as double) as {quoted(name)}" if is_decimal else quoted(name)
+        for name, is_decimal in zip(rel.columns, decimal, strict=True)))
 
 
 def arrow_columns(table, convert: Callable[[str, object], object]) -> dict:

@@ -59,6 +59,7 @@ def malloc_trim() -> Callable[[int], int] | None:
 CACHE_TAG = "BASE_TABLE"  # duckdb_memory(): blocks of stored tables (cached, evictable)
 RELEASE_HEADROOM = 512 * 2**20  # room left above the running queries' memory while the limit is low
 RELEASE_MIN_CACHE = 256 * 2**20  # less cached than this is not worth lowering the limit for
+RELEASE_BUSY = 512 * 2**20  # more than this in use by queries: one is running, the cache is left alone
 _duckdb: dict = {"cursor": None, "limit": None}
 _duckdb_lock = threading.Lock()
 
@@ -66,7 +67,7 @@ _duckdb_lock = threading.Lock()
 def hold_duckdb(connection, memory_limit: object = None) -> None:
     """Let :func:`release_duckdb_cache` drop the cached table blocks of ``connection``'s
     database (a cursor of its own is kept; None forgets it). ``memory_limit`` is the limit
-    to restore (the profile's ``memory_limit`` setting); None restores DuckDB's default
+    to restore (the profile's setting, as DuckDB accepted it); None restores DuckDB's default
     (``reset memory_limit``: DuckDB shows a limit rounded, so it cannot be read back exactly)."""
     with _duckdb_lock:
         if connection is None:
@@ -76,59 +77,71 @@ def hold_duckdb(connection, memory_limit: object = None) -> None:
         _duckdb.update(cursor=connection.cursor(), limit=limit)
 
 
-_UNITS = {"b": 1, "bytes": 1, "kb": 1000, "kib": 2**10, "mb": 1000**2, "mib": 2**20, "gb": 1000**3,
-          "gib": 2**30, "tb": 1000**4, "tib": 2**40}
+_SHOWN_UNITS = {"bytes": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "pib": 2**50}
 
 
-def _bytes(setting: str) -> int:
-    """DuckDB's text of a memory setting (``2.7 GiB``, ``3GB``) in bytes."""
-    found = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", setting)
-    if found is None or found[2].lower() not in _UNITS | {"": 1}:
-        raise ValueError(f"memory_limit {setting!r} is not a size DuckDB writes (e.g. 3GB)")
-    return int(float(found[1]) * _UNITS.get(found[2].lower(), 1))
+def _shown_bytes(text: str) -> int | None:
+    """A size as DuckDB shows it (``current_setting('memory_limit')``: ``2.7 GiB``,
+    ``117.7 MiB``, ``16383.9 PiB`` for no limit) in bytes; None when it is not of that form."""
+    found = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)\s*", str(text))
+    if found is None or found[2].lower() not in _SHOWN_UNITS:
+        return None
+    return int(float(found[1]) * _SHOWN_UNITS[found[2].lower()])
 
 
 def release_duckdb_cache() -> int | None:
-    """Drop the table blocks DuckDB keeps cached beyond what its running queries use; returns
-    the bytes of cached blocks it held before (None when no database is held, or the cache
-    was too small to bother).
+    """Drop the table blocks DuckDB keeps cached that no running query uses; returns the
+    bytes of cached blocks freed, or None when nothing was tried: no database held (or it
+    was closed), less than :data:`RELEASE_MIN_CACHE` cached, a query running (more than
+    :data:`RELEASE_BUSY` in use by queries), or anything unexpected (best effort: a step
+    never fails here).
 
-    The limit is lowered to the memory of the queries running now (every tag of
+    The limit is lowered to the memory the queries hold now (every tag of
     ``duckdb_memory()`` but the cached tables) plus :data:`RELEASE_HEADROOM`, so a query
-    running beside it keeps room to grow for the instant the limit is low, and DuckDB
-    refuses (nothing is changed) when it cannot free enough. The limit is set back at
-    once, whatever happened."""
-    with _duckdb_lock:
-        cursor, limit = _duckdb["cursor"], _duckdb["limit"]
-        if cursor is None:
-            return None
-        import duckdb
+    starting beside it has room to grow for the instant the limit is low; when DuckDB
+    cannot free enough it refuses the new limit (after freeing what it could). The
+    limit is set back at once, whatever happened."""
+    try:
+        with _duckdb_lock:
+            return _release_locked()
+    except Exception:  # noqa: BLE001 - releasing memory is never worth failing a step for
+        return None
 
-        try:
-            rows = cursor.execute("select tag, memory_usage_bytes from duckdb_memory()").fetchall()
-        except duckdb.Error:  # the database was closed (a finished dbt invocation): forget it
-            _duckdb.update(cursor=None, limit=None)
-            return None
-        cached = sum(n for tag, n in rows if tag == CACHE_TAG)
-        used = sum(n for tag, n in rows if tag != CACHE_TAG)
-        low = used + RELEASE_HEADROOM
-        now = limit or cursor.execute("select current_setting('memory_limit')").fetchone()[0]
-        if cached < RELEASE_MIN_CACHE or low >= _bytes(now):
-            return None
-        try:
-            cursor.execute(f"set memory_limit = '{low}B'")
-        except duckdb.OutOfMemoryException:
-            pass  # the running queries grew meanwhile: keep the cache this time
-        finally:
-            cursor.execute(f"set memory_limit = '{limit}'" if limit else "reset memory_limit")
-        return cached
+
+def _release_locked() -> int | None:
+    import duckdb
+
+    cursor, limit = _duckdb["cursor"], _duckdb["limit"]
+    if cursor is None:
+        return None
+
+    def usage() -> tuple[int, int]:
+        rows = cursor.execute("select tag, memory_usage_bytes from duckdb_memory()").fetchall()
+        return (sum(n for tag, n in rows if tag == CACHE_TAG), sum(n for tag, n in rows if tag != CACHE_TAG))
+
+    try:
+        cached, used = usage()
+    except duckdb.Error:  # the database was closed (a finished dbt invocation): forget it
+        _duckdb.update(cursor=None, limit=None)
+        return None
+    low = used + RELEASE_HEADROOM
+    now = _shown_bytes(cursor.execute("select current_setting('memory_limit')").fetchone()[0])
+    if cached < RELEASE_MIN_CACHE or used > RELEASE_BUSY or now is None or low >= now:
+        return None
+    try:
+        cursor.execute(f"set memory_limit = '{low}B'")
+    except duckdb.OutOfMemoryException:
+        pass  # the running queries grew meanwhile: what could be freed is freed
+    finally:
+        cursor.execute(f"set memory_limit = '{limit}'" if limit else "reset memory_limit")
+    return max(0, cached - usage()[0])
 
 
 def trim_heap() -> bool:
     """Return the C heap's free pages to the system now, the free memory Arrow's pool
     keeps (mimalloc) when pyarrow is loaded, and DuckDB's cached table blocks when a
-    database is held (:func:`release_duckdb_cache`); False where the C heap cannot be
-    trimmed."""
+    database is held (:func:`release_duckdb_cache`, which never raises); False where the
+    C heap cannot be trimmed."""
     release_duckdb_cache()
     arrow = sys.modules.get("pyarrow")
     if arrow is not None:
@@ -170,16 +183,18 @@ def returns_freed_memory(fn: F) -> F:
         gate = _turns["gate"] if depth == 0 else None
         if gate is not None:
             gate.acquire()
-        if depth == 0:
-            release_duckdb_cache()  # the blocks the SQL before it cached: the step reads what it needs
         _depth.n = depth + 1
         try:
+            if depth == 0:
+                release_duckdb_cache()  # the blocks the SQL before it cached: the step reads what it needs
             return fn(*args, **kwargs)
         finally:
             _depth.n = depth
-            if depth == 0:
-                trim_heap()
-            if gate is not None:
-                gate.release()
+            try:
+                if depth == 0:
+                    trim_heap()
+            finally:
+                if gate is not None:
+                    gate.release()  # also when trimming failed: the next step must not wait forever
 
     return wrapper  # type: ignore[return-value]

@@ -141,6 +141,8 @@ def build_design(covariates: pd.DataFrame, names: tuple[str, ...]) -> tuple[Cova
     notes: list[str] = []
     for name in names:
         counts = pd.Series(covariates[name].to_numpy(dtype=object)).fillna(UNKNOWN).astype(str).value_counts()
+        # largest first, ties by name: the kept levels do not depend on the rows' order
+        counts = counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
         big = [lv for lv, c in counts.items() if c >= floor][:MAX_LEVELS]
         pooled = int(counts.drop(big).sum())
         levels = big + ([OTHER] if pooled >= floor else [])

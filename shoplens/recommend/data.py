@@ -106,10 +106,10 @@ def browsing_events(events, table: str = "customer_product_browsing",
     import pyarrow as pa
 
     passes = max(1, -(-counts[0] // BROWSING_ROWS_PER_PASS))
-    summed = pa.concat_tables([rel.query("browsing", _summed_sql(cutoffs, part, passes)).to_arrow_table()
-                               for part in range(passes)])
-    out = pd.DataFrame(arrow_columns(handed_over(summed), convert))
-    del summed
+    # no name holds the summed table: arrow_columns frees it column by column
+    out = pd.DataFrame(arrow_columns(handed_over(pa.concat_tables([
+        rel.query("browsing", _summed_sql(cutoffs, part, passes)).to_arrow_table() for part in range(passes)])),
+        convert))
     out.attrs["cutoffs"] = None if cutoffs is None else tuple(sorted(cutoffs))
     trim_heap()  # the query's and the conversion's freed buffers (see read_with_categorical_ids)
     return out

@@ -79,6 +79,8 @@ def test_the_fit_does_not_depend_on_the_order_of_the_rows():
         s, c = summary.iloc[order].reset_index(drop=True), covs.iloc[order].reset_index(drop=True)
         groups, matrix = design.groups(c)
         fits.append(fit_covariate_model(base, s, groups, matrix, design, config))
+    tied = pd.DataFrame({"channel": ["b", "a"] * 500 + ["c"] * 400})  # a and b tie for first place
+    assert build_design(tied, ("channel",))[0] == build_design(tied.iloc[::-1], ("channel",))[0]
     assert fits[0].theta.tolist() == fits[1].theta.tolist()
     assert fits[0].log_likelihood == fits[1].log_likelihood
     assert np.array_equal(fits[0].covariance, fits[1].covariance)

@@ -225,10 +225,11 @@ def test_duckdb_cache_is_released_and_the_limit_restored(tmp_path, monkeypatch) 
 
     from shoplens import memory
 
-    assert memory._bytes("2.7 GiB") == int(2.7 * 2**30) and memory._bytes("3GB") == 3 * 10**9
-    assert memory._bytes("117.7 MiB") == int(117.7 * 2**20) and memory._bytes("512") == 512
-    with pytest.raises(ValueError, match="memory_limit 'lots'"):
-        memory._bytes("lots")
+    assert memory._shown_bytes("2.7 GiB") == int(2.7 * 2**30)
+    assert memory._shown_bytes("117.7 MiB") == int(117.7 * 2**20)
+    assert memory._shown_bytes("16383.9 PiB") == int(16383.9 * 2**50)  # DuckDB's "no limit"
+    assert memory._shown_bytes("512 bytes") == 512
+    assert [memory._shown_bytes(t) for t in ("lots", "3GB", "", "1.2.3 GiB")] == [None] * 4
     monkeypatch.setattr(memory, "RELEASE_MIN_CACHE", 8 * 2**20)
     monkeypatch.setattr(memory, "RELEASE_HEADROOM", 4 * 2**20)
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
@@ -246,8 +247,8 @@ def test_duckdb_cache_is_released_and_the_limit_restored(tmp_path, monkeypatch) 
         assert con.execute("select sum(x), count(distinct s) from t").fetchone()[1] == 3_000_000
         before = _cached(con)
         assert before > 50 * 2**20
-        assert memory.release_duckdb_cache() == before
-        assert _cached(con) < before / 4
+        freed = memory.release_duckdb_cache()
+        assert freed > before * 3 / 4 and _cached(con) == before - freed
         assert con.execute("select current_setting('memory_limit')").fetchone()[0] == limit
         assert con.execute("select count(*) from t").fetchone()[0] == 3_000_000  # reads again
         default = duckdb.connect().execute("select current_setting('memory_limit')").fetchone()[0]
@@ -259,6 +260,15 @@ def test_duckdb_cache_is_released_and_the_limit_restored(tmp_path, monkeypatch) 
         monkeypatch.setattr(memory, "RELEASE_HEADROOM", 2 * 2**30)  # over the limit: left alone
         con.execute("select sum(x), max(s) from t").fetchone()
         assert memory.release_duckdb_cache() is None and _cached(con) > 50 * 2**20
+        monkeypatch.setattr(memory, "RELEASE_HEADROOM", 4 * 2**20)
+        monkeypatch.setattr(memory, "RELEASE_BUSY", -1)  # as if a query were running: left alone
+        assert memory.release_duckdb_cache() is None and _cached(con) > 50 * 2**20
+        monkeypatch.setattr(memory, "RELEASE_BUSY", 512 * 2**20)
+        con.execute("set memory_limit = '4G'")  # any spelling DuckDB takes: the shown size is read
+        memory.hold_duckdb(con, "4G")
+        assert memory.release_duckdb_cache() > 0
+        assert con.execute("select current_setting('memory_limit')").fetchone()[0] == "3.7 GiB"
+        con.execute("set memory_limit = '1GB'")
         con.close()
         assert memory.release_duckdb_cache() is None and memory._duckdb["cursor"] is None  # closed: forgotten
     finally:
@@ -270,12 +280,51 @@ def test_the_plugin_hands_dbt_s_database_over_with_the_profile_limit(tmp_path) -
 
     from shoplens import duckdb_plugin, memory
 
-    plugin = duckdb_plugin.Plugin.__new__(duckdb_plugin.Plugin)
-    plugin.initialize({"memory_limit": "1GB", "blas_threads": 0})
-    con = duckdb.connect(str(tmp_path / "p.duckdb"))
+    assert duckdb_plugin.memory_limit_of({"MEMORY_LIMIT": "2GB"}) == "2GB"
+    assert duckdb_plugin.memory_limit_of({"max_memory": "1GB", "threads": 2}) == "1GB"
+    assert duckdb_plugin.memory_limit_of({"threads": 2}) is None and duckdb_plugin.memory_limit_of(None) is None
     try:
-        plugin.configure_connection(con)
-        assert memory._duckdb["limit"] == "1GB" and memory._duckdb["cursor"] is not None
+        for k, (settings, config_options, want) in enumerate((
+                ({"memory_limit": "1GB"}, {}, "1GB"),
+                (None, {"max_memory": "2GB"}, "2GB"),  # set in config_options
+                (None, {}, None))):  # DuckDB's default: reset
+            con = duckdb.connect(str(tmp_path / f"p{k}.duckdb"))
+            plugin = duckdb_plugin.Plugin.__new__(duckdb_plugin.Plugin)
+            plugin.creds = types.SimpleNamespace(settings=settings, path=str(tmp_path / "p.duckdb"))
+            plugin.initialize({**(settings or {}), "blas_threads": 0})
+            plugin.update_connection_config(types.SimpleNamespace(path=":memory:"), dict(config_options))
+            plugin.configure_connection(con)
+            assert memory._duckdb["limit"] == want and memory._duckdb["cursor"] is not None
+            con.close()
     finally:
         memory.hold_duckdb(None)
-        con.close()
+
+
+def test_releasing_never_fails_a_step_and_a_failed_trim_frees_the_turn(monkeypatch) -> None:
+    from shoplens import memory
+
+    class Broken:
+        def execute(self, *a):
+            raise RuntimeError("anything unexpected")
+
+    monkeypatch.setitem(memory._duckdb, "cursor", Broken())
+    assert memory.release_duckdb_cache() is None  # best effort: no exception
+
+    def failing_trim():
+        raise RuntimeError("trim failed")
+
+    monkeypatch.setattr(memory, "trim_heap", failing_trim)
+
+    @memory.returns_freed_memory
+    def step():
+        return 1
+
+    try:
+        memory.python_steps_at_once(1)
+        with pytest.raises(RuntimeError, match="trim failed"):
+            step()
+        gate = memory._turns["gate"]
+        assert gate.acquire(timeout=2)  # the turn was given back: the next step does not hang
+        gate.release()
+    finally:
+        memory.python_steps_at_once(0)

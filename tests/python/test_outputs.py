@@ -141,3 +141,5 @@ def test_decimals_are_read_as_the_nearest_double_and_other_columns_as_they_are()
     assert np.isnan(frame['amount "x"'].iloc[-1]) and frame["unit_price"].iloc[-1] == 1.5
     plain = con.sql("select 1 as a, 'x' as b")
     assert decimals_as_double(plain) is plain  # nothing to cast: the same relation
+    nested = decimals_as_double(con.sql("select [1.5::decimal(18, 2)] as l, 2.5::decimal(9, 1) as d"))
+    assert [str(t) for t in nested.types] == ["DECIMAL(18,2)[]", "DOUBLE"]  # lists are left as they are
