@@ -80,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     values = settings_for(model)
     values["model_dir"] = args.model_dir
     con = duckdb.connect(args.warehouse, read_only=True)
+    # as the dbt profile: DuckDB's cap, and the database handed over so the steps drop its cache
+    limit = os.environ.get("SHOPLENS_MEMORY_LIMIT", "3GB")
+    con.execute(f"set memory_limit = '{limit}'")
+    from shoplens.memory import hold_duckdb
+
+    hold_duckdb(con, limit)
 
     class Config:
         def __call__(self, **_: object) -> None:

@@ -6,6 +6,7 @@ shared ``EVALUATION_COLUMNS`` shape; item-to-item reads product_affinity.
 
 
 def model(dbt, session):
+    from shoplens.inputs import read_with_categorical_ids
     from shoplens.recommend import configs_from_dbt
     from shoplens.recommend.data import read_lines
     from shoplens.recommend.pipeline import build_evaluation
@@ -42,9 +43,11 @@ def model(dbt, session):
 
     affinity = dbt.ref("product_affinity").project("product_id, related_product_id, cosine").df()
 
-    def profiles():  # read when the profiles are scored, with the columns they are scored on
-        return dbt.ref("ml_customer_profiles").project(
-            "customer_id, profile_id, profile_traits, embedding, n_profiles, model_version").df()
+    def profiles():  # read when the profiles are scored, with the columns they are scored on;
+        # the repeated strings as categoricals (1M customers: no Python string per row)
+        return read_with_categorical_ids(dbt.ref("ml_customer_profiles").project(
+            "customer_id, profile_id, profile_traits, embedding, n_profiles, model_version"),
+            {"customer_id", "profile_traits", "model_version"})
 
     browsing = dbt.ref("customer_product_browsing")  # summed in DuckDB by the package
     as_of = dbt.ref("as_of").df()

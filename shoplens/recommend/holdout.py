@@ -133,12 +133,13 @@ def profile_rows(profiles: pd.DataFrame, future: pd.DataFrame, cut: dt.date, see
     version = str(profiles["model_version"].iloc[0])
     # rows come from DuckDB in any order: sample in customer order, so two builds score the same rows
     order = np.argsort(profiles["customer_id"].to_numpy().astype(str), kind="stable")
-    emb = np.vstack(profiles["embedding"].to_numpy()[order]).astype(float)
-    labels = profiles["profile_id"].to_numpy()[order]
-    sample = sample_rows(len(labels), 5000, seed)
+    sample = sample_rows(len(order), 5000, seed)
+    picked = order[sample]  # only the sampled embeddings are stacked (1M customers: not a 1M x d matrix)
+    emb = np.vstack(profiles["embedding"].to_numpy()[picked]).astype(float)
+    labels = profiles["profile_id"].to_numpy()[picked]
     rows = [{"model_name": "customer_profiles", "model_version": version, "task": "customer_profiles",
              "metric": "silhouette", "slice": "all",
-             "value": float(silhouette_score(emb[sample], labels[sample])), "n_obs": len(sample)}]
+             "value": float(silhouette_score(emb, labels)), "n_obs": len(sample)}]
     fut = future.loc[future["order_date"] > cut]
     if "category" not in fut or fut.empty:
         return rows

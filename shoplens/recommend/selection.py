@@ -201,8 +201,14 @@ def _fingerprint(frame: pd.DataFrame | None, columns: tuple[str, ...]) -> tuple[
     """Row count and order-free sum of row hashes of ``columns``: equal for the same rows in any order."""
     if frame is None:
         return None
-    hashes = pd.util.hash_pandas_object(frame[list(columns)], index=False, categorize=True)
-    return len(frame), int(hashes.to_numpy().sum(dtype=np.uint64))
+    # column by column (no copy of the frame: 13.7M browsing rows at 1M customers), each row's
+    # column hashes chained in column order, so equal values in other columns do not cancel out
+    row = np.zeros(len(frame), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for col in columns:
+            row *= np.uint64(1_000_003)
+            row ^= pd.util.hash_pandas_object(frame[col], index=False, categorize=True).to_numpy()
+    return len(frame), int(row.sum(dtype=np.uint64))
 
 
 def select_model(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig,
