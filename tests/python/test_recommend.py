@@ -169,14 +169,21 @@ def test_browsing_before_the_cut_that_foretells_purchases_is_kept_and_later_even
     assert late.served == "popularity"
 
 
-def test_browsing_summed_per_cut_off_gives_the_day_grain_matrices_in_compact_columns():
-    rng = np.random.default_rng(3)
-    n = 5000
-    day0 = dt.date(2025, 1, 1)
-    daily = pd.DataFrame({
-        "customer_id": rng.integers(0, 60, n).astype(str), "product_id": rng.integers(0, 10, n),
-        "event_date": [day0 + dt.timedelta(days=int(d)) for d in rng.integers(0, 120, n)],
+DAY0 = dt.date(2025, 1, 1)
+
+
+def _daily_browsing(n: int, customers: int, products: int, days: int, seed: int) -> pd.DataFrame:
+    """``n`` random rows shaped like ``customer_product_browsing`` from DAY0 on."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "customer_id": rng.integers(0, customers, n).astype(str), "product_id": rng.integers(0, products, n),
+        "event_date": [DAY0 + dt.timedelta(days=int(d)) for d in rng.integers(0, days, n)],
         "n_product_views": rng.integers(0, 6, n), "n_add_to_carts": rng.integers(0, 3, n)})
+
+
+def test_browsing_summed_per_cut_off_gives_the_day_grain_matrices_in_compact_columns():
+    day0 = DAY0
+    daily = _daily_browsing(5000, 60, 10, 120, seed=3)
     cuts = browsing_cutoffs(day0 + dt.timedelta(days=100), 60)
     by_day, summed = P.browsing_events(daily), P.browsing_events(daily, cutoffs=cuts)
     pairs = daily[["customer_id", "product_id"]].drop_duplicates()
@@ -199,14 +206,8 @@ def test_browsing_summed_in_passes_equals_one_pass(monkeypatch):
     the same rows and sums as one pass, every customer in exactly one pass."""
     from shoplens.recommend import data
 
-    rng = np.random.default_rng(5)
-    n = 6000
-    day0 = dt.date(2025, 1, 1)
-    daily = pd.DataFrame({
-        "customer_id": rng.integers(0, 400, n).astype(str), "product_id": rng.integers(0, 30, n),
-        "event_date": [day0 + dt.timedelta(days=int(d)) for d in rng.integers(0, 90, n)],
-        "n_product_views": rng.integers(0, 6, n), "n_add_to_carts": rng.integers(0, 3, n)})
-    cuts = browsing_cutoffs(day0 + dt.timedelta(days=80), 30)
+    daily = _daily_browsing(6000, 400, 30, 90, seed=5)
+    cuts = browsing_cutoffs(DAY0 + dt.timedelta(days=80), 30)
 
     def rows(frame):
         out = frame.astype({"customer_id": str, "product_id": str})
