@@ -91,11 +91,10 @@ def decimals_as_double(rel):
     decimal = [getattr(t, "id", "") == "decimal" for t in rel.types]  # not lists or structs of them
     if not any(decimal):
         return rel
-    def quoted(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
+    from shoplens.serving.duck import quote
 
     return rel.project(", ".join(
-        f"cast({quoted(name)} as double) as {quoted(name)}" if is_decimal else quoted(name)
+        f"cast({quote(name)} as double) as {quote(name)}" if is_decimal else quote(name)
         for name, is_decimal in zip(rel.columns, decimal, strict=True)))
 
 

@@ -130,12 +130,13 @@ def _relation(events):
 def _summed_sql(cutoffs: tuple[dt.date, ...] | None, part: int = 0, parts: int = 1) -> str:
     """Views and add-to-carts per customer, product and day (or cut-off bucket); with
     ``parts`` > 1 only the customers whose id hashes to ``part`` (modulo ``parts``)."""
-    day, keep = "cast(event_date as date)", []
+    date = "cast(event_date as date)"
+    day, keep = date, []
     if cutoffs:
         ends = sorted(cutoffs)
-        whens = " ".join(f"when {day} <= date '{d.isoformat()}' then date '{d.isoformat()}'" for d in ends)
+        whens = " ".join(f"when {date} <= date '{d.isoformat()}' then date '{d.isoformat()}'" for d in ends)
         day = f"case {whens} end"
-        keep.append(f"cast(event_date as date) <= date '{ends[-1].isoformat()}'")
+        keep.append(f"{date} <= date '{ends[-1].isoformat()}'")
     if parts > 1:
         keep.append(f"hash(cast(customer_id as varchar)) % {int(parts)} = {int(part)}")
     where = f"where {' and '.join(keep)}" if keep else ""
