@@ -23,6 +23,7 @@ from shoplens.forecast.config import (
     SeriesContext,
     SeriesForecast,
 )
+from shoplens.forecast.ets import ETS_NAME, ets_fits
 from shoplens.forecast.global_model import GBM_NAME, GlobalSeries, calendar_table, global_forecasts
 from shoplens.forecast.methods import seasonal_naive, seasonal_naive_point
 from shoplens.forecast.profile import profile_forecast
@@ -103,6 +104,7 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig) -> dict[str, list[Se
         fits["seasonal_naive"].append(
             seasonal_naive(trimmed if len(trimmed) >= SEASON else train, config.horizon_days))
     fits["profile"] = [profile_forecast(job.values[:o], config, job.context) for o in job.origins]
+    fits[ETS_NAME] = ets_fits(job.values, job.origins, config)
     fits.update(job.extra)
     fits["combination"] = [_combination(fits, i) for i in range(len(job.origins))]
     for name in config.reference_models:

@@ -71,6 +71,7 @@ CANDIDATE_NAMES = {
     "backbone": "sarima",
     "backbone_weekly": "sarima_weekly",
     "profile": "profile_poisson",
+    "ets": "ets_damped",
     "combination": "combination",
     "autoarima": "statsforecast_autoarima",
     "autoets": "statsforecast_autoets",

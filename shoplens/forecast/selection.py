@@ -42,7 +42,7 @@ from shoplens.forecast.methods import _clip
 #: the candidates that never challenge the default: its members, and seasonal
 #: naive (the baseline every series is scored against; its copied zeros won
 #: intermittent products' absolute errors by chance)
-NOT_CHALLENGERS = ("backbone", "backbone_weekly", "profile", "combination", "seasonal_naive")
+NOT_CHALLENGERS = ("backbone", "backbone_weekly", "profile", "ets", "combination", "seasonal_naive")
 #: one-sided 5% critical value of the Diebold-Mariano statistic
 DM_CRITICAL = 1.645
 #: (bound name, nominal coverage) of the calibrated intervals
@@ -59,7 +59,7 @@ def standard_error(fc: SeriesForecast) -> np.ndarray:
 
 
 #: the candidates whose mean forecast is the ``combination`` candidate
-COMBINED = ("backbone", "backbone_weekly", "profile")
+COMBINED = ("backbone", "backbone_weekly", "profile", "ets")
 
 
 def combine(parts: list[SeriesForecast]) -> SeriesForecast:

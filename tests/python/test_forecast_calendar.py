@@ -148,7 +148,7 @@ def test_served_backtest_is_chosen_on_earlier_origins_only(demand_small):
     assert served["origin_date"].nunique() == 2
     # the holidays of the first months make calendar terms, so the weekly SARIMA joins
     assert set(candidates["candidate"]) == {"backbone", "backbone_weekly", "seasonal_naive",
-                                            "profile", "global_gbm", "combination"}
+                                            "profile", "ets", "global_gbm", "combination"}
     assert set(served["method"]) == {"combination"}
     # the later origin's served forecast must not change when data after it changes
     last_origin = pd.to_datetime(served["origin_date"]).max()
@@ -160,7 +160,7 @@ def test_served_backtest_is_chosen_on_earlier_origins_only(demand_small):
     assert np.allclose(served.loc[key, "point_forecast"], again.loc[key, "point_forecast"])
     rows = metrics.evaluation_rows(served, as_of_date=dt.date(2025, 1, 1), candidates=candidates)
     assert {"demand_forecast", "seasonal_naive", "sarima", "sarima_weekly", "profile_poisson",
-            "combination"} <= set(
+            "ets_damped", "combination"} <= set(
         rows["model_name"])
 
 

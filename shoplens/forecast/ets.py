@@ -1,0 +1,101 @@
+"""Damped-trend exponential smoothing (ETS), the fourth member of the combination.
+
+statsforecast's ``AutoETS`` (weekly season) restricted to damped-trend
+models: error, trend and season additive or multiplicative, chosen by AICc
+and estimated at a job's first origin; at its later origins the same model
+(form, smoothing parameters and initial states) is run over the longer
+series (statsforecast's ``forward``), so its level, slope and weekly shape
+follow the data up to each origin while nothing after it is read. A damped
+trend follows a recent level and slope without extrapolating the slope over
+the whole horizon, the forecast the M3 and M4 competitions found hard to
+beat, and the member the combination lacked: the two SARIMAs and the
+profile model carry a fixed weekly shape, the ETS a smoothed, moving one
+(issue 12, fifth round; docs/forecast.md).
+
+A series shorter than ``min_history_days`` (after leading zeros), or one no
+damped model fits, gets seasonal naive (method ``seasonal_naive``), which
+the combination leaves out.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+
+from shoplens.forecast.config import SEASON, Z80, ForecastConfig, SeriesForecast
+from shoplens.forecast.methods import _clip, seasonal_naive
+
+#: the candidate's name (``ml_model_evaluation``'s model_name: ``ets_damped``)
+ETS_NAME = "ets"
+#: prediction interval levels read from the model (its 80% one gives the standard error)
+LEVELS = [80, 95]
+
+
+def _label(form: str) -> str:
+    """``AAAD`` -> ``ETS(A,Ad,A)[7]`` (error, trend, season; D: damped)."""
+    return f"ETS({form[0]},{form[1]}{'d' if form[3:] == 'D' else ''},{form[2]})[{SEASON}]"
+
+
+def _window(values: np.ndarray, origin: int, config: ForecastConfig) -> int:
+    """Index of the first day an ETS fitted at ``origin`` trains on (leading zeros
+    dropped, at most ``max_train_days``); ``origin`` when nothing sold yet."""
+    nonzero = np.flatnonzero(values[:origin] > 0)
+    if not len(nonzero):
+        return origin
+    return max(int(nonzero[0]), origin - config.max_train_days)
+
+
+def _forecast(pred: dict, form: str, n_train: int, started: float, note: str) -> SeriesForecast:
+    out = {key: np.asarray(pred[key], dtype="float64")
+           for key in ("mean", "lo-80", "hi-80", "lo-95", "hi-95")}
+    if not all(np.isfinite(v).all() for v in out.values()):
+        raise ValueError("non-finite forecast")
+    se = np.maximum((out["hi-80"] - out["lo-80"]) / (2 * Z80), 0.0)
+    return _clip(SeriesForecast(
+        method=ETS_NAME, model_order=_label(form), mean=out["mean"], lower_80=out["lo-80"],
+        upper_80=out["hi-80"], lower_95=out["lo-95"], upper_95=out["hi-95"],
+        n_train_days=n_train, fit_seconds=time.perf_counter() - started, se=se, note=note,
+    ))
+
+
+def ets_fits(values: np.ndarray, origins: Sequence[int], config: ForecastConfig) -> list[SeriesForecast]:
+    """The damped ETS's forecast from every origin (training lengths, increasing) of ``values``.
+
+    The model is searched and estimated at the first origin with enough
+    history; from the later origins it is run forward over the same start
+    day to the origin. Any failure gives that origin seasonal naive, noted.
+    """
+    from statsforecast.models import AutoETS
+
+    values = np.asarray(values, dtype="float64")
+    horizon = config.horizon_days
+    model, start, form = None, 0, ""
+    fits = []
+    for origin in origins:
+        started = time.perf_counter()
+        if model is None:
+            start = _window(values, origin, config)
+        y = values[start:origin]
+        if len(y) < config.min_history_days:
+            fits.append(seasonal_naive(y, horizon, note=f"ets: short history ({len(y)} days)"))
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if model is None:
+                    fitted = AutoETS(season_length=SEASON, damped=True).fit(y)
+                    pred = fitted.predict(horizon, level=LEVELS)
+                    fc = _forecast(pred, str(fitted.model_["components"]), len(y), started,
+                                   f"damped ETS, searched by AICc on {len(y)} days")
+                    model, form = fitted, str(fitted.model_["components"])
+                else:
+                    pred = model.forward(y, horizon, level=LEVELS)
+                    fc = _forecast(pred, form, len(y), started,
+                                   "damped ETS, the model of the first origin run forward")
+        except Exception as exc:  # noqa: BLE001 - no damped model fits this series
+            fc = seasonal_naive(y, horizon, note=f"ets failed: {type(exc).__name__}")
+        fits.append(fc)
+    return fits
