@@ -89,8 +89,8 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig) -> dict[str, list[Se
     ``backbone_weekly`` (the SARIMA without calendar regressors) joins when the
     backbone fits a SARIMA with them (a shop total, where the categories'
     yearly cycles cancel, does better without); ``profile`` is the
-    quasi-Poisson calendar model and ``combination`` the mean of those three,
-    the default served forecast (``selection``); ``global_gbm``, the global
+    quasi-Poisson calendar model, ``ets`` the damped exponential smoothing and
+    ``combination`` the mean of those members, the default served forecast (``selection``); ``global_gbm``, the global
     gradient-boosting model fitted across series beforehand (``job.extra``),
     challenges it like the statsforecast models.
     """

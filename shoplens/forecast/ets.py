@@ -1,7 +1,8 @@
 """Damped-trend exponential smoothing (ETS), the fourth member of the combination.
 
 statsforecast's ``AutoETS`` (weekly season) restricted to damped-trend
-models: error, trend and season additive or multiplicative, chosen by AICc
+models (an additive damped trend; error and season additive or
+multiplicative; a flat series gets a model without trend), chosen by AICc
 and estimated at a job's first origin; at its later origins the same model
 (form, smoothing parameters and initial states) is run over the longer
 series (statsforecast's ``forward``), so its level, slope and weekly shape
@@ -12,9 +13,17 @@ beat, and the member the combination lacked: the two SARIMAs and the
 profile model carry a fixed weekly shape, the ETS a smoothed, moving one
 (issue 12, fifth round; docs/forecast.md).
 
-A series shorter than ``min_history_days`` (after leading zeros), or one no
-damped model fits, gets seasonal naive (method ``seasonal_naive``), which
-the combination leaves out.
+A series shorter than ``min_history_days`` (after leading zeros), one no
+damped model fits, or a forecast whose 95% bound runs past
+``RUNAWAY_FACTOR`` times the largest day of its training data (a bulk-order
+spike can blow a multiplicative model's variance up), gets seasonal naive
+(method ``seasonal_naive``), which the combination leaves out.
+
+Known limit: statsforecast 2.1.1 computes the seasonal part of an
+additive-season model's forecast variance with one value for the whole
+horizon, so the first days' standard errors are somewhat too wide (about
+a quarter on a test series); the conformal calibration of ``selection``
+fixes their level over the horizon, not that shape.
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ from shoplens.forecast.methods import _clip, seasonal_naive
 ETS_NAME = "ets"
 #: prediction interval levels read from the model (its 80% one gives the standard error)
 LEVELS = [80, 95]
+#: a 95% bound above this many times the largest training day is a runaway fit
+RUNAWAY_FACTOR = 100.0
 
 
 def _label(form: str) -> str:
@@ -48,16 +59,18 @@ def _window(values: np.ndarray, origin: int, config: ForecastConfig) -> int:
     return max(int(nonzero[0]), origin - config.max_train_days)
 
 
-def _forecast(pred: dict, form: str, n_train: int, started: float, note: str) -> SeriesForecast:
+def _forecast(pred: dict, form: str, y: np.ndarray, started: float, note: str) -> SeriesForecast:
     out = {key: np.asarray(pred[key], dtype="float64")
            for key in ("mean", "lo-80", "hi-80", "lo-95", "hi-95")}
     if not all(np.isfinite(v).all() for v in out.values()):
         raise ValueError("non-finite forecast")
+    if float(np.max(out["hi-95"])) > RUNAWAY_FACTOR * max(float(np.max(y)), 1.0):
+        raise ValueError("runaway interval")
     se = np.maximum((out["hi-80"] - out["lo-80"]) / (2 * Z80), 0.0)
     return _clip(SeriesForecast(
         method=ETS_NAME, model_order=_label(form), mean=out["mean"], lower_80=out["lo-80"],
         upper_80=out["hi-80"], lower_95=out["lo-95"], upper_95=out["hi-95"],
-        n_train_days=n_train, fit_seconds=time.perf_counter() - started, se=se, note=note,
+        n_train_days=len(y), fit_seconds=time.perf_counter() - started, se=se, note=note,
     ))
 
 
@@ -65,8 +78,10 @@ def ets_fits(values: np.ndarray, origins: Sequence[int], config: ForecastConfig)
     """The damped ETS's forecast from every origin (training lengths, increasing) of ``values``.
 
     The model is searched and estimated at the first origin with enough
-    history; from the later origins it is run forward over the same start
-    day to the origin. Any failure gives that origin seasonal naive, noted.
+    history, on at most ``max_train_days``; from the later origins it is run
+    forward from the same start day to the origin (so those windows are
+    longer by the days between the origins). Any failure gives that origin
+    seasonal naive, noted.
     """
     from statsforecast.models import AutoETS
 
@@ -88,14 +103,14 @@ def ets_fits(values: np.ndarray, origins: Sequence[int], config: ForecastConfig)
                 if model is None:
                     fitted = AutoETS(season_length=SEASON, damped=True).fit(y)
                     pred = fitted.predict(horizon, level=LEVELS)
-                    fc = _forecast(pred, str(fitted.model_["components"]), len(y), started,
-                                   f"damped ETS, searched by AICc on {len(y)} days")
+                    fc = _forecast(pred, str(fitted.model_["components"]), y, started,
+                                   f"ETS, damped forms searched by AICc on {len(y)} days")
                     model, form = fitted, str(fitted.model_["components"])
                 else:
                     pred = model.forward(y, horizon, level=LEVELS)
-                    fc = _forecast(pred, form, len(y), started,
-                                   "damped ETS, the model of the first origin run forward")
+                    fc = _forecast(pred, form, y, started,
+                                   "ETS, the model of the first origin run forward")
         except Exception as exc:  # noqa: BLE001 - no damped model fits this series
-            fc = seasonal_naive(y, horizon, note=f"ets failed: {type(exc).__name__}")
+            fc = seasonal_naive(y, horizon, note=f"ets failed: {type(exc).__name__}: {exc}"[:200])
         fits.append(fc)
     return fits

@@ -7,8 +7,8 @@ latest) give every candidate method's errors on data it did not see:
 
 - the default is the ``combination``: the equal-weight mean of the SARIMA
   backbone with calendar regressors, the same SARIMA without them
-  (``backbone_weekly``, when the backbone has any) and the quasi-Poisson
-  ``profile`` model. Averaging forecasts with different errors is robust
+  (``backbone_weekly``, when the backbone has any), the quasi-Poisson
+  ``profile`` model and the damped ``ets``. Averaging forecasts with different errors is robust
   (the M3/M4 competitions' main finding); choosing one member per series on
   four windows was not: on the benchmark the pick between the two SARIMA
   variants cost more than it gained;

@@ -90,3 +90,13 @@ def test_ets_is_a_member_of_the_served_combination():
 
     rows = metrics.evaluation_rows(served, as_of_date=dt.date(2025, 1, 1), candidates=candidates)
     assert "ets_damped" in set(rows["model_name"])
+
+
+def test_a_runaway_interval_after_a_spike_falls_back_and_stays_out_of_the_combination():
+    config = F.ForecastConfig()
+    _, y = _weekly(460, 30.0, 4)
+    y[420] = 1e9  # one absurd day after the search origin
+    fits = ets_fits(y, [400, 428], config)
+    assert fits[0].method == ETS_NAME and fits[0].model_order.startswith("ETS(M,")
+    # the multiplicative model run over the spike: its 95% bound in the 1e144s
+    assert fits[1].method == "seasonal_naive" and "runaway interval" in fits[1].note
