@@ -98,5 +98,5 @@ def test_a_runaway_interval_after_a_spike_falls_back_and_stays_out_of_the_combin
     y[420] = 1e9  # one absurd day after the search origin
     fits = ets_fits(y, [400, 428], config)
     assert fits[0].method == ETS_NAME and fits[0].model_order.startswith("ETS(M,")
-    # the multiplicative model run over the spike: its 95% bound in the 1e144s
+    # the multiplicative model run over the spike: a 95% bound of 5.9e149
     assert fits[1].method == "seasonal_naive" and "runaway interval" in fits[1].note
