@@ -70,7 +70,10 @@ def _frame(inter: Interactions, items: np.ndarray, scores: np.ndarray, code: np.
     chosen = items[r, c]
     n = len(r)
     is_fallback = code[r] >= 0
-    return pd.DataFrame({
+    # the columns in their final order, not copied into pandas' blocks: 1M customers' lists
+    # (10.5M rows) built at 0.6 GiB above the arrays instead of 1.3 (a consolidating copy and
+    # a reordering copy), in the step's last phase, where it meets the propensity's
+    columns = {
         "customer_id": pd.Categorical.from_codes(r.astype(np.int32), inter.customers),
         "recommendation_rank": (c + 1).astype(np.int32),
         "product_id": pd.Categorical.from_codes(chosen.astype(np.int32), inter.products),
@@ -83,7 +86,10 @@ def _frame(inter: Interactions, items: np.ndarray, scores: np.ndarray, code: np.
         "as_of_date": np.full(n, np.datetime64(as_of, "D")),
         "model_version": repeated(model_version(sel, cfg), n),
         "selection_note": repeated(selection_note(sel, cfg), n),
-    })[RECOMMENDATION_COLUMNS]
+    }
+    del r, c, chosen, is_fallback
+    assert list(columns) == RECOMMENDATION_COLUMNS
+    return pd.DataFrame(columns, copy=False)
 
 
 def _bought(inter: Interactions, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
