@@ -34,13 +34,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from shoplens.forecast.config import SEASON, Z80, ForecastConfig, SeriesForecast
-from shoplens.forecast.methods import _clip, seasonal_naive
+from shoplens.forecast.config import SEASON, ForecastConfig, SeriesForecast
+from shoplens.forecast.methods import seasonal_naive
+from shoplens.forecast.reference import LEVELS, from_prediction
 
 #: the candidate's name (``ml_model_evaluation``'s model_name: ``ets_damped``)
 ETS_NAME = "ets"
-#: prediction interval levels read from the model (its 80% one gives the standard error)
-LEVELS = [80, 95]
 #: a 95% bound above this many times the largest training day is a runaway fit
 RUNAWAY_FACTOR = 100.0
 
@@ -60,18 +59,10 @@ def _window(values: np.ndarray, origin: int, config: ForecastConfig) -> int:
 
 
 def _forecast(pred: dict, form: str, y: np.ndarray, started: float, note: str) -> SeriesForecast:
-    out = {key: np.asarray(pred[key], dtype="float64")
-           for key in ("mean", "lo-80", "hi-80", "lo-95", "hi-95")}
-    if not all(np.isfinite(v).all() for v in out.values()):
-        raise ValueError("non-finite forecast")
-    if float(np.max(out["hi-95"])) > RUNAWAY_FACTOR * max(float(np.max(y)), 1.0):
+    """The ETS's ``SeriesForecast``; ValueError when not finite or a runaway interval."""
+    if float(np.max(pred["hi-95"])) > RUNAWAY_FACTOR * max(float(np.max(y)), 1.0):
         raise ValueError("runaway interval")
-    se = np.maximum((out["hi-80"] - out["lo-80"]) / (2 * Z80), 0.0)
-    return _clip(SeriesForecast(
-        method=ETS_NAME, model_order=_label(form), mean=out["mean"], lower_80=out["lo-80"],
-        upper_80=out["hi-80"], lower_95=out["lo-95"], upper_95=out["hi-95"],
-        n_train_days=len(y), fit_seconds=time.perf_counter() - started, se=se, note=note,
-    ))
+    return from_prediction(pred, ETS_NAME, _label(form), len(y), started, note)
 
 
 def ets_fits(values: np.ndarray, origins: Sequence[int], config: ForecastConfig) -> list[SeriesForecast]:
@@ -102,10 +93,10 @@ def ets_fits(values: np.ndarray, origins: Sequence[int], config: ForecastConfig)
                 warnings.simplefilter("ignore")
                 if model is None:
                     fitted = AutoETS(season_length=SEASON, damped=True).fit(y)
-                    pred = fitted.predict(horizon, level=LEVELS)
-                    fc = _forecast(pred, str(fitted.model_["components"]), y, started,
+                    form = str(fitted.model_["components"])
+                    fc = _forecast(fitted.predict(horizon, level=LEVELS), form, y, started,
                                    f"ETS, damped forms searched by AICc on {len(y)} days")
-                    model, form = fitted, str(fitted.model_["components"])
+                    model = fitted
                 else:
                     pred = model.forward(y, horizon, level=LEVELS)
                     fc = _forecast(pred, form, y, started,

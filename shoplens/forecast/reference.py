@@ -19,6 +19,8 @@ from shoplens.forecast.config import SEASON, Z80, ForecastConfig, SeriesForecast
 from shoplens.forecast.methods import _clip, seasonal_naive
 
 YEAR = 365
+#: prediction interval levels read from a model (its 80% one gives the standard error)
+LEVELS = [80, 95]
 
 
 def _model(name: str, n_days: int):
@@ -48,18 +50,25 @@ def reference_forecast(name: str, y: np.ndarray, config: ForecastConfig) -> Seri
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pred = model.fit(y).predict(horizon, level=[80, 95])
-        out = {key: np.asarray(pred[key], dtype="float64")
-               for key in ("mean", "lo-80", "hi-80", "lo-95", "hi-95")}
-        if not all(np.isfinite(v).all() for v in out.values()):
-            raise ValueError("non-finite forecast")
+            pred = model.fit(y).predict(horizon, level=LEVELS)
+        return from_prediction(pred, name, label, len(y), started)
     except Exception as exc:  # noqa: BLE001 - any failure of a reference falls back
         fc = seasonal_naive(y, horizon, note=f"{name} failed: {type(exc).__name__}")
         fc.method = name
         return fc
+
+
+def from_prediction(pred: dict, method: str, label: str, n_train: int, started: float,
+                    note: str = "") -> SeriesForecast:
+    """A statsforecast prediction with ``LEVELS`` intervals as a ``SeriesForecast``, its
+    standard error read from the 80% interval; ValueError when any value is not finite."""
+    out = {key: np.asarray(pred[key], dtype="float64")
+           for key in ("mean", "lo-80", "hi-80", "lo-95", "hi-95")}
+    if not all(np.isfinite(v).all() for v in out.values()):
+        raise ValueError("non-finite forecast")
     se = np.maximum((out["hi-80"] - out["lo-80"]) / (2 * Z80), 0.0)
     return _clip(SeriesForecast(
-        method=name, model_order=label, mean=out["mean"], lower_80=out["lo-80"],
+        method=method, model_order=label, mean=out["mean"], lower_80=out["lo-80"],
         upper_80=out["hi-80"], lower_95=out["lo-95"], upper_95=out["hi-95"],
-        n_train_days=len(y), fit_seconds=time.perf_counter() - started, se=se,
+        n_train_days=n_train, fit_seconds=time.perf_counter() - started, se=se, note=note,
     ))
