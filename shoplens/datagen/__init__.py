@@ -10,7 +10,8 @@ models against the truth:
   ``p_i ~ Beta(a, b)``. Customers are born (first purchase) uniformly over the
   period. Each purchase is then moved to a day of the *same calendar week*
   drawn from a weekly profile, so that demand has a weekly pattern; this moves
-  a purchase by at most six days and changes the BG/NBD summary very little.
+  a purchase by at most six days and changes the BG/NBD summary very little
+  (a week cut by the period's start or end uses its days inside the period).
 * **Spend** follows Gamma-Gamma: order value ``z ~ Gamma(p, nu_i)`` with
   ``nu_i ~ Gamma(q, v)`` (rate parametrisation, mean ``p * v / (q - 1)``).
 * **Products** sit in categories with a trend, a weekly profile, a yearly

@@ -9,6 +9,37 @@ from shoplens.datagen.config import HEAVY_PURCHASES, HEAVY_SHARE, WEEKLY_PROFILE
 from shoplens.datagen.helpers import _group_cumsum, _ids
 
 
+def _inside_period(week_start: np.ndarray, dow: np.ndarray, profile: np.ndarray, n_days: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    """``week_start + dow``, with the days that fall outside ``[0, n_days)`` drawn again.
+
+    A purchase in a calendar week cut by the period's start or end is moved
+    to one of that week's days inside the period, with the weekly profile's
+    weights over those days (a purchase drawn outside is drawn again from the
+    days inside, so each kept day gets its profile share renormalised). The
+    redraws come from a child stream (``rng.spawn``), so the customers,
+    purchase counts, times of day and order values are those the clipping
+    drew; the order lines' products are not (their draws run day by day and,
+    with tastes, over all of a chunk's lines in order, so one moved order
+    shifts the draws after it). Clipping them to the first or last day
+    instead piled up to six days' purchases on the period's last day (with a
+    period ending on a Tuesday: about 1.7 days' worth on the Tuesday and 0.3
+    on the Monday), a spike no shop's data has.
+    """
+    day = week_start + dow
+    outside = np.flatnonzero((day < 0) | (day >= n_days))
+    if not outside.size:
+        return day
+    redraw = rng.spawn(1)[0]
+    lo = np.maximum(-week_start[outside], 0)
+    hi = np.minimum(n_days - 1 - week_start[outside], 6)
+    for first, last in sorted(set(zip(lo.tolist(), hi.tolist(), strict=True))):
+        rows = outside[(lo == first) & (hi == last)]
+        weights = profile[first : last + 1] / profile[first : last + 1].sum()
+        day[rows] = week_start[rows] + first + redraw.choice(last - first + 1, size=rows.size, p=weights)
+    return day
+
+
 def _purchases(cfg: ShopConfig, rng: np.random.Generator, n: int, id_offset: int):
     """BG/NBD purchase days and Gamma-Gamma values for ``n`` customers."""
     bg, gg = cfg.bgnbd, cfg.gamma_gamma
@@ -55,8 +86,9 @@ def _purchases(cfg: ShopConfig, rng: np.random.Generator, n: int, id_offset: int
     day = np.floor(times).astype(np.int64)
     start_dow = cfg.start.weekday()
     week_start = day - (day + start_dow) % 7
-    new_dow = rng.choice(7, size=day.size, p=np.asarray(WEEKLY_PROFILE) / sum(WEEKLY_PROFILE))
-    day = np.clip(week_start + new_dow, 0, cfg.n_days - 1)
+    profile = np.asarray(WEEKLY_PROFILE) / sum(WEEKLY_PROFILE)
+    new_dow = rng.choice(7, size=day.size, p=profile)
+    day = _inside_period(week_start, new_dow, profile, cfg.n_days, rng)
     order = np.lexsort((day, cust))
     cust, day = cust[order], day[order]
     value = rng.gamma(gg["p"], 1.0 / nu[cust])

@@ -92,6 +92,47 @@ def test_weekly_profile_and_seasonality_visible_in_orders(big_shop):
     assert np.corrcoef(share.to_numpy(), truth)[0, 1] > 0.9
 
 
+def test_weeks_cut_by_the_period_keep_their_purchases_inside_it(big_shop):
+    # 730 days from Monday 2024-01-01 end on a Tuesday: the last calendar week
+    # has two days. Its purchases are spread over those two days by the weekly
+    # profile, not piled on the last day (clipping put 1.7 days' worth there).
+    orders = big_shop["orders"]
+    days = parse_utc(orders["ordered_at"]).dt.floor("D").value_counts().sort_index()
+    assert days.index.max() == pd.Timestamp("2025-12-30")
+    typical = days.iloc[-30:-2].mean()
+    assert 0.75 < days.iloc[-1] / typical < 1.25
+    assert 0.75 < days.iloc[-2] / typical < 1.25
+    # a period starting on a Thursday: the first week's purchases stay in its four days
+    shop = datagen.generate_shop(n_customers=5_000, n_days=200, seed=3, events=False,
+                                 start_date="2024-01-04")
+    first = parse_utc(shop["orders"]["ordered_at"]).dt.floor("D").value_counts().sort_index()
+    assert first.index.min() == pd.Timestamp("2024-01-04")
+    assert first.iloc[0] < 2 * first.iloc[1:8].mean()
+
+
+def test_inside_period_redraws_only_the_days_outside_with_the_profile():
+    from shoplens.datagen.customers import _inside_period
+
+    rng = np.random.default_rng(0)
+    profile = np.asarray(datagen.WEEKLY_PROFILE) / sum(datagen.WEEKLY_PROFILE)
+    n = 200_000
+    # weeks starting 3 days before the period, in the middle, and 2 days before its end (day 99)
+    week_start = np.repeat([-3, 49, 98], n)
+    dow = rng.choice(7, size=3 * n, p=profile)
+    day = _inside_period(week_start, dow.copy(), profile, 100, rng)
+    assert day.min() == 0 and day.max() == 99
+    middle = slice(n, 2 * n)
+    assert (day[middle] == 49 + dow[middle]).all()
+    inside = (week_start + dow >= 0) & (week_start + dow < 100)
+    assert (day[inside] == (week_start + dow)[inside]).all()
+    # the edge weeks' days follow the profile renormalised over the days inside
+    for start, lo, hi in ((-3, 3, 6), (98, 0, 1)):
+        got = np.bincount(day[week_start == start] - start, minlength=7)[lo : hi + 1] / n
+        want = profile[lo : hi + 1] / profile[lo : hi + 1].sum()
+        assert np.abs(got - want).max() < 0.005
+        assert got.sum() == 1.0
+
+
 def test_order_lines_add_up_to_order_totals():
     shop = datagen.generate_shop(n_customers=500, seed=3)
     items = shop["order_items"]
@@ -155,3 +196,29 @@ def test_cli_writes_the_raw_contract(tmp_path):
     text = orders["ordered_at"].astype(str)
     assert text.str.endswith("Z").any() and text.str.contains(r"[+-]\d\d:\d\d$").any()
     assert (~text.str.contains("T")).any()
+
+
+def test_bundled_sample_is_what_make_sample_writes(repo, tmp_path):
+    # the Makefile's `sample` recipe, written to tmp_path instead of data/sample: the
+    # committed sample must be the generator's output (it had gone stale once)
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    text = (repo / "Makefile").read_text()
+    recipe = re.search(r"^sample:.*\n((?:\t.*\n)+)", text, re.M).group(1)
+    args = shlex.split(recipe.replace("\\\n", " "))
+    args = args[args.index("shoplens.datagen") + 1 :]
+    args[args.index("--out") + 1] = str(tmp_path)
+    subprocess.run([sys.executable, "-m", "shoplens.datagen", *args], check=True,
+                   capture_output=True, cwd=repo)
+    committed = sorted(p.name for p in (repo / "data" / "sample").iterdir())
+    assert committed == sorted(p.name for p in tmp_path.iterdir())
+    for name in committed:
+        if name.endswith(".parquet"):
+            pd.testing.assert_frame_equal(pd.read_parquet(repo / "data" / "sample" / name),
+                                          pd.read_parquet(tmp_path / name), obj=name)
+        else:
+            assert json.loads((repo / "data" / "sample" / name).read_text()) == json.loads(
+                (tmp_path / name).read_text()), name
