@@ -1,0 +1,116 @@
+"""How much of the forecast error is the level of each window? (issue 12, sixth round; by hand)
+
+Usage:
+    python bench/bench_forecast_floor.py [--customers N] [--products N] [--days N]
+        [--seed S] [--top-n N] [--out FILE.md]
+    python bench/bench_forecast_floor.py --warehouse W.duckdb [--top-n N] [--out FILE.md]
+
+Runs the rolling-origin backtest (``backtest_candidates``, the build's
+settings) on a generated shop (default: the bench shop of
+``bench_forecast.py``, 200,000 customers, 300 products, 730 days, seed 42,
+``--top-n 39``) or on a built warehouse's ``demand_daily`` (``--warehouse``,
+with its ``as_of`` and country weights, ``--top-n 100`` as the build) and
+prints, per level, the ratio of mean MASE to seasonal naive for:
+
+- ``served``: the served point forecast (the mean), as scored;
+- ``median``: its calibrated median;
+- ``hindsight level``: the served forecast moved, in each scored window,
+  by the difference between the window's actual mean and its forecast
+  mean (clipped at zero). It knows the one number a forecast can get
+  wrong about 28 days' level, so what is left is the daily shape and the
+  day-to-day noise. It is not a forecast (it reads the scored window);
+  it shows how far below the served ratio a better level could take a
+  level at all.
+
+Not part of `make bench` (no record); docs/forecast.md, "The generator's
+cut weeks", quotes its output.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shoplens import forecast as F
+
+KEY = ["series_level", "series_key", "measure", "origin_date"]
+
+
+def _demand(args: argparse.Namespace) -> tuple[pd.DataFrame, dict, str]:
+    if args.warehouse is None:
+        from shoplens.datagen import generate_shop
+        from shoplens.testing.forecast_data import demand_daily_from_raw
+
+        shop = generate_shop(n_customers=args.customers, n_days=args.days,
+                             n_products=args.products, seed=args.seed, events=False)
+        demand = demand_daily_from_raw(shop["orders"], shop["order_items"], shop["products"])
+        return demand, {}, (f"generated shop: {args.customers:,} customers, {args.products} "
+                            f"products, {args.days} days, seed {args.seed}")
+    import duckdb
+
+    from shoplens.forecast.calendar import country_weights_from_customers
+
+    con = duckdb.connect(args.warehouse, read_only=True)
+    kwargs = {"as_of_date": con.sql("select as_of_date from as_of").fetchone()[0],
+              "country_weights": country_weights_from_customers(
+                  con.sql("select * from dim_customers").df())}
+    return con.sql("select * from demand_daily").df(), kwargs, f"warehouse {args.warehouse}"
+
+
+def hindsight_level(served: pd.DataFrame) -> pd.Series:
+    """The served point moved to each scored window's actual mean (clipped at zero)."""
+    group = served.groupby(KEY, sort=False)
+    shift = group["actual"].transform("mean") - group["point_forecast"].transform("mean")
+    return (served["point_forecast"] + shift).clip(lower=0.0)
+
+
+def ratios(served: pd.DataFrame) -> pd.DataFrame:
+    """Ratio of mean MASE to seasonal naive per level: served, median, hindsight level."""
+    rows = {}
+    variants = {
+        "served": served,
+        "median": served.assign(point_forecast=served["median_forecast"]),
+        "hindsight level": served.assign(point_forecast=hindsight_level(served)),
+    }
+    for name, frame in variants.items():
+        m = F.series_metrics(frame.assign(median_forecast=frame["point_forecast"]))
+        rows[name] = {level: part["mase_model"].mean() / part["mase_naive"].mean()
+                      for level, part in m.groupby("series_level")}
+    return pd.DataFrame(rows).T
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--warehouse")
+    ap.add_argument("--customers", type=int, default=200_000)
+    ap.add_argument("--products", type=int, default=300)
+    ap.add_argument("--days", type=int, default=730)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--top-n", type=int)
+    ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    demand, kwargs, what = _demand(args)
+    top_n = args.top_n or (39 if args.warehouse is None else 100)
+    served, _ = F.backtest_candidates(demand, F.ForecastConfig(top_n=top_n, n_jobs=args.n_jobs),
+                                      **kwargs)
+    table = ratios(served)
+    n = served.drop_duplicates(["series_level", "series_key", "measure"]).groupby(
+        "series_level").size()
+    lines = [f"{what}; top_n {top_n}; series per level: {n.to_dict()}", "",
+             "| forecast | " + " | ".join(table.columns) + " |",
+             "|---|" + "---|" * len(table.columns)]
+    lines += [f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
+              for name, row in table.iterrows()]
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
