@@ -14,13 +14,19 @@ prints, per level, the ratio of mean MASE to seasonal naive for:
 
 - ``served``: the served point forecast (the mean), as scored;
 - ``median``: its calibrated median;
-- ``hindsight level``: the served forecast moved, in each scored window,
+- ``hindsight mean``: the served forecast moved, in each scored window,
   by the difference between the window's actual mean and its forecast
-  mean (clipped at zero). It knows the one number a forecast can get
-  wrong about 28 days' level, so what is left is the daily shape and the
-  day-to-day noise. It is not a forecast (it reads the scored window);
-  it shows how far below the served ratio a better level could take a
-  level at all.
+  mean (clipped at zero): the served daily shape at the window's true
+  level;
+- ``hindsight best shift``: the served forecast moved, in each scored
+  window, by the median of that window's errors (clipped at zero). For
+  absolute error the median is the best constant shift, so (up to the
+  clipping) no forecast that differs from the served one by one number
+  per window scores lower: the floor of what any level correction could
+  reach while keeping the served daily shape.
+
+Neither is a forecast (both read the scored window). They bound what a
+better 28-day level could gain, not what a better daily shape could.
 
 Not part of `make bench` (no record); docs/forecast.md, "The generator's
 cut weeks", quotes its output.
@@ -60,20 +66,24 @@ def _demand(args: argparse.Namespace) -> tuple[pd.DataFrame, dict, str]:
     return con.sql("select * from demand_daily").df(), kwargs, f"warehouse {args.warehouse}"
 
 
-def hindsight_level(served: pd.DataFrame) -> pd.Series:
-    """The served point moved to each scored window's actual mean (clipped at zero)."""
-    group = served.groupby(KEY, sort=False)
-    shift = group["actual"].transform("mean") - group["point_forecast"].transform("mean")
-    return (served["point_forecast"] + shift).clip(lower=0.0)
+def hindsight_shift(served: pd.DataFrame, how: str) -> pd.Series:
+    """The served point moved in each scored window by the mean difference between its
+    actual and forecast values (``how="mean"``) or the median of its errors
+    (``how="median"``, the best constant shift for absolute error); clipped at zero."""
+    error = (served["actual"] - served["point_forecast"]).groupby(
+        [served[k] for k in KEY], sort=False)
+    return (served["point_forecast"] + error.transform(how)).clip(lower=0.0)
 
 
 def ratios(served: pd.DataFrame) -> pd.DataFrame:
-    """Ratio of mean MASE to seasonal naive per level: served, median, hindsight level."""
+    """Ratio of mean MASE to seasonal naive per level for the served point, its median
+    and the two hindsight shifts."""
     rows = {}
     variants = {
         "served": served,
         "median": served.assign(point_forecast=served["median_forecast"]),
-        "hindsight level": served.assign(point_forecast=hindsight_level(served)),
+        "hindsight mean": served.assign(point_forecast=hindsight_shift(served, "mean")),
+        "hindsight best shift": served.assign(point_forecast=hindsight_shift(served, "median")),
     }
     for name, frame in variants.items():
         m = F.series_metrics(frame.assign(median_forecast=frame["point_forecast"]))

@@ -26,11 +26,12 @@ def _inside_period(week_start: np.ndarray, dow: np.ndarray, profile: np.ndarray,
     period ending on a Tuesday: about 1.7 days' worth on the Tuesday and 0.3
     on the Monday), a spike no shop's data has.
     """
+    # spawned whether or not a week is cut, so the child's index never depends on the data
+    redraw = rng.spawn(1)[0]
     day = week_start + dow
     outside = np.flatnonzero((day < 0) | (day >= n_days))
     if not outside.size:
         return day
-    redraw = rng.spawn(1)[0]
     lo = np.maximum(-week_start[outside], 0)
     hi = np.minimum(n_days - 1 - week_start[outside], 6)
     for first, last in sorted(set(zip(lo.tolist(), hi.tolist(), strict=True))):

@@ -93,21 +93,26 @@ def test_weekly_profile_and_seasonality_visible_in_orders(big_shop):
 
 
 def test_weeks_cut_by_the_period_keep_their_purchases_inside_it(big_shop):
-    # 730 days from Monday 2024-01-01 end on a Tuesday: the last calendar week
-    # has two days. Its purchases are spread over those two days by the weekly
-    # profile, not piled on the last day (clipping put 1.7 days' worth there).
-    orders = big_shop["orders"]
-    days = parse_utc(orders["ordered_at"]).dt.floor("D").value_counts().sort_index()
+    profile = np.asarray(datagen.WEEKLY_PROFILE) / sum(datagen.WEEKLY_PROFILE)
+    # 730 days from Monday 2024-01-01 end on a Tuesday: the last calendar week has two
+    # days, which share its purchases by the profile (Tuesday 0.486). Clipping put every
+    # purchase drawn for Wednesday-Sunday on the Tuesday (0.86).
+    days = parse_utc(big_shop["orders"]["ordered_at"]).dt.floor("D").value_counts().sort_index()
     assert days.index.max() == pd.Timestamp("2025-12-30")
-    typical = days.iloc[-30:-2].mean()
-    assert 0.75 < days.iloc[-1] / typical < 1.25
-    assert 0.75 < days.iloc[-2] / typical < 1.25
-    # a period starting on a Thursday: the first week's purchases stay in its four days
-    shop = datagen.generate_shop(n_customers=5_000, n_days=200, seed=3, events=False,
+    last = days.iloc[-2:]
+    share, n = float(last.iloc[-1] / last.sum()), int(last.sum())
+    want = profile[1] / profile[:2].sum()
+    assert abs(share - want) < 4 * np.sqrt(want * (1 - want) / n), (share, want, n)
+    # a period starting on a Thursday: the first week's purchases share its four days
+    # (Thursday 0.224); clipping put Monday-Wednesday's on the Thursday (0.53)
+    shop = datagen.generate_shop(n_customers=20_000, n_days=100, seed=3, events=False,
                                  start_date="2024-01-04")
-    first = parse_utc(shop["orders"]["ordered_at"]).dt.floor("D").value_counts().sort_index()
-    assert first.index.min() == pd.Timestamp("2024-01-04")
-    assert first.iloc[0] < 2 * first.iloc[1:8].mean()
+    days = parse_utc(shop["orders"]["ordered_at"]).dt.floor("D").value_counts().sort_index()
+    assert days.index.min() == pd.Timestamp("2024-01-04")
+    first = days.iloc[:4]
+    share, n = float(first.iloc[0] / first.sum()), int(first.sum())
+    want = profile[3] / profile[3:].sum()
+    assert abs(share - want) < 4 * np.sqrt(want * (1 - want) / n), (share, want, n)
 
 
 def test_inside_period_redraws_only_the_days_outside_with_the_profile():
@@ -119,7 +124,9 @@ def test_inside_period_redraws_only_the_days_outside_with_the_profile():
     # weeks starting 3 days before the period, in the middle, and 2 days before its end (day 99)
     week_start = np.repeat([-3, 49, 98], n)
     dow = rng.choice(7, size=3 * n, p=profile)
+    state = rng.bit_generator.state
     day = _inside_period(week_start, dow.copy(), profile, 100, rng)
+    assert rng.bit_generator.state == state  # the redraws come from a child stream
     assert day.min() == 0 and day.max() == 99
     middle = slice(n, 2 * n)
     assert (day[middle] == 49 + dow[middle]).all()
@@ -127,10 +134,10 @@ def test_inside_period_redraws_only_the_days_outside_with_the_profile():
     assert (day[inside] == (week_start + dow)[inside]).all()
     # the edge weeks' days follow the profile renormalised over the days inside
     for start, lo, hi in ((-3, 3, 6), (98, 0, 1)):
-        got = np.bincount(day[week_start == start] - start, minlength=7)[lo : hi + 1] / n
+        counts = np.bincount(day[week_start == start] - start, minlength=7)
+        assert counts[lo : hi + 1].sum() == n
         want = profile[lo : hi + 1] / profile[lo : hi + 1].sum()
-        assert np.abs(got - want).max() < 0.005
-        assert got.sum() == 1.0
+        assert np.abs(counts[lo : hi + 1] / n - want).max() < 0.005
 
 
 def test_order_lines_add_up_to_order_totals():
@@ -211,8 +218,9 @@ def test_bundled_sample_is_what_make_sample_writes(repo, tmp_path):
     args = shlex.split(recipe.replace("\\\n", " "))
     args = args[args.index("shoplens.datagen") + 1 :]
     args[args.index("--out") + 1] = str(tmp_path)
-    subprocess.run([sys.executable, "-m", "shoplens.datagen", *args], check=True,
-                   capture_output=True, cwd=repo)
+    done = subprocess.run([sys.executable, "-m", "shoplens.datagen", *args],
+                          capture_output=True, text=True, cwd=repo)
+    assert done.returncode == 0, done.stderr
     committed = sorted(p.name for p in (repo / "data" / "sample").iterdir())
     assert committed == sorted(p.name for p in tmp_path.iterdir())
     for name in committed:
