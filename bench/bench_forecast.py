@@ -104,6 +104,33 @@ def candidates_by_level(candidates: pd.DataFrame) -> dict[str, dict[str, float]]
     return out
 
 
+def window_differences(served: pd.DataFrame, reference: pd.DataFrame) -> dict[str, dict]:
+    """Served minus reference, per level, over the scored windows both forecast.
+
+    Each window (series, measure, origin) gives one number: the mean over its
+    days of ``(|actual - served| - |actual - reference|) / mase_scale``, the
+    window's contribution to the difference of their MASEs (negative: the
+    served forecast was better). The days of a window share their errors,
+    so the windows, not the days, are the units: ``t`` is the windows' mean
+    over its standard error (a one-sample t statistic; |t| > 2 is a
+    difference the windows show beyond their spread).
+    """
+    on = [*KEYS, "origin_date", "horizon_day"]
+    both = served[[*on, "actual", "point_forecast", "mase_scale"]].merge(
+        reference[[*on, "point_forecast"]], on=on, suffixes=("", "_ref"))
+    both = both[both["mase_scale"] > 0]
+    both["d"] = ((both["actual"] - both["point_forecast"]).abs()
+                 - (both["actual"] - both["point_forecast_ref"]).abs()) / both["mase_scale"]
+    windows = both.groupby([*KEYS, "origin_date"])["d"].mean().reset_index()
+    out = {}
+    for level, part in windows.groupby("series_level"):
+        d = part["d"].to_numpy()
+        se = float(np.std(d, ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+        out[str(level)] = {"n_windows": int(len(d)), "mean_difference": round(float(d.mean()), 4),
+                           "t": round(float(d.mean()) / se, 2) if se > 0 else float("nan")}
+    return out
+
+
 def run_reference(demand: pd.DataFrame, served: pd.DataFrame, config: F.ForecastConfig,
                   n_series: int, references: tuple[str, ...] = REFERENCES) -> dict[str, object]:
     """The backtest of a subsample with the statsforecast models as candidates."""
@@ -136,6 +163,8 @@ def run_reference(demand: pd.DataFrame, served: pd.DataFrame, config: F.Forecast
         name: {str(level): round(summarise(p)["mase_vs_naive"], 4)
                for level, p in F.series_metrics(part).groupby("series_level")}
         for name, part in by_level.items()}
+    out["served_minus_reference_by_window"] = {
+        name: window_differences(by_level["served"], by_level[name]) for name in references}
     winners = F.series_metrics(with_refs)["method"].value_counts().to_dict()
     out["served_methods_with_references"] = {str(k): int(v) for k, v in winners.items()}
     return out
@@ -219,6 +248,16 @@ def markdown(result: dict, args: argparse.Namespace) -> str:
                   "| forecast | " + " | ".join(levels) + " |", "|---" * (len(levels) + 1) + "|"]
         lines += [f"| {name} | " + " | ".join(f"{v.get(lvl, float('nan')):.3f}" for lvl in levels)
                   + " |" for name, v in ref["by_level"].items()]
+        windows = ref.get("served_minus_reference_by_window", {})
+        if windows:
+            lines += ["", "Served minus each reference per scored window (mean scaled absolute"
+                      " error; negative: served better; t: the windows' mean over its standard"
+                      " error):", "", "| reference | " + " | ".join(levels) + " |",
+                      "|---" * (len(levels) + 1) + "|"]
+            lines += [f"| {name} | " + " | ".join(
+                f"{w[lvl]['mean_difference']:+.4f} (t {w[lvl]['t']:.2f}, {w[lvl]['n_windows']}"
+                " windows)" if lvl in w else "-" for lvl in levels) + " |"
+                for name, w in windows.items()]
     by_candidate = result.get("candidates_by_level", {})
     if by_candidate:
         levels = sorted({lvl for v in by_candidate.values() for lvl in v})
