@@ -27,6 +27,7 @@ prints, per level, the ratio of mean MASE to seasonal naive for:
 
 Neither is a forecast (both read the scored window). They bound what a
 better 28-day level could gain, not what a better daily shape could.
+A second table gives the served forecast's ratio per scored origin.
 
 Not part of `make bench` (no record); docs/forecast.md, "The generator's
 cut weeks", quotes its output.
@@ -92,6 +93,17 @@ def ratios(served: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
+def ratios_by_origin(served: pd.DataFrame) -> pd.DataFrame:
+    """The served forecast's ratio per level and scored origin (each window's MASE over its
+    seasonal naive MASE, both averaged over the level's series)."""
+    frame = served[served["mase_scale"] > 0].assign(
+        model=lambda d: (d["actual"] - d["point_forecast"]).abs() / d["mase_scale"],
+        naive=lambda d: (d["actual"] - d["naive_forecast"]).abs() / d["mase_scale"])
+    windows = frame.groupby(KEY)[["model", "naive"]].mean().reset_index()
+    per = windows.groupby(["series_level", "origin_date"])[["model", "naive"]].mean()
+    return (per["model"] / per["naive"]).unstack("series_level")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--warehouse")
@@ -115,6 +127,12 @@ def main() -> None:
              "|---|" + "---|" * len(table.columns)]
     lines += [f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
               for name, row in table.iterrows()]
+    by_origin = ratios_by_origin(served)
+    lines += ["", "The served forecast per scored origin:", "",
+              "| origin | " + " | ".join(by_origin.columns) + " |",
+              "|---|" + "---|" * len(by_origin.columns)]
+    lines += [f"| {pd.Timestamp(origin).date()} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
+              for origin, row in by_origin.iterrows()]
     text = "\n".join(lines)
     print(text)
     if args.out:
