@@ -27,7 +27,9 @@ prints, per level, the ratio of mean MASE to seasonal naive for:
 
 Neither is a forecast (both read the scored window). They bound what a
 better 28-day level could gain, not what a better daily shape could.
-A second table gives the served forecast's ratio per scored origin.
+A second table gives the served forecast's ratio per scored origin;
+``--last-window category`` adds the last scored window of that level's
+units day by day (where the generator's old cut week showed).
 
 Not part of `make bench` (no record); docs/forecast.md, "The generator's
 cut weeks", quotes its output.
@@ -104,6 +106,21 @@ def ratios_by_origin(served: pd.DataFrame) -> pd.DataFrame:
     return (per["model"] / per["naive"]).unstack("series_level")
 
 
+def last_window(served: pd.DataFrame, level: str, measure: str = "units") -> pd.DataFrame:
+    """The last scored window of one level and measure, day by day, summed over its series
+    (each divided by its MASE scale): actual, served forecast, absolute error, and each
+    day's share of the window's absolute error."""
+    part = served[(served["series_level"] == level) & (served["measure"] == measure)
+                  & (served["origin_date"] == served["origin_date"].max())
+                  & (served["mase_scale"] > 0)]
+    part = part.assign(actual_scaled=part["actual"] / part["mase_scale"],
+                       forecast_scaled=part["point_forecast"] / part["mase_scale"],
+                       abs_error=(part["actual"] - part["point_forecast"]).abs()
+                       / part["mase_scale"])
+    days = part.groupby("target_date")[["actual_scaled", "forecast_scaled", "abs_error"]].sum()
+    return days.assign(error_share=days["abs_error"] / days["abs_error"].sum())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--warehouse")
@@ -113,6 +130,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--top-n", type=int)
     ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--last-window", metavar="LEVEL",
+                    help="also print the last scored window of this level's units, day by day")
     ap.add_argument("--out")
     args = ap.parse_args()
     demand, kwargs, what = _demand(args)
@@ -133,6 +152,15 @@ def main() -> None:
               "|---|" + "---|" * len(by_origin.columns)]
     lines += [f"| {pd.Timestamp(origin).date()} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
               for origin, row in by_origin.iterrows()]
+    if args.last_window:
+        days = last_window(served, args.last_window)
+        lines += ["", f"The last scored window, {args.last_window} units (summed over the series,"
+                  " each divided by its MASE scale):", "",
+                  "| day | actual | forecast | absolute error | share of the window's error |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {pd.Timestamp(day).strftime('%a %Y-%m-%d')} | {r.actual_scaled:.1f} |"
+                  f" {r.forecast_scaled:.1f} | {r.abs_error:.1f} | {r.error_share:.3f} |"
+                  for day, r in days.iterrows()]
     text = "\n".join(lines)
     print(text)
     if args.out:
