@@ -39,8 +39,7 @@ import numpy as np
 import pandas as pd
 
 from shoplens import forecast as F
-from shoplens.datagen import generate_shop
-from shoplens.testing.forecast_data import demand_daily_from_raw
+from shoplens.testing.forecast_data import generated_demand
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT_DIR = ROOT / "reports" / "bench"
@@ -291,9 +290,7 @@ def main() -> None:
         args.customers, args.products, args.top_n, args.reference_series = 20_000, 60, 10, 4
 
     t0 = time.perf_counter()
-    shop = generate_shop(n_customers=args.customers, n_days=args.days,
-                         n_products=args.products, seed=args.seed, events=False)
-    demand = demand_daily_from_raw(shop["orders"], shop["order_items"], shop["products"])
+    demand = generated_demand(args.customers, args.products, args.days, args.seed)
     gen_seconds = time.perf_counter() - t0
     config = F.ForecastConfig(top_n=args.top_n, n_jobs=args.n_jobs, global_model=args.global_model)
     forecasts, served, candidates, seconds = timed_run(demand, config)

@@ -44,29 +44,18 @@ import numpy as np
 import pandas as pd
 
 from shoplens import forecast as F
+from shoplens.testing.forecast_data import generated_demand, warehouse_demand
 
 KEY = ["series_level", "series_key", "measure", "origin_date"]
 
 
 def _demand(args: argparse.Namespace) -> tuple[pd.DataFrame, dict, str]:
     if args.warehouse is None:
-        from shoplens.datagen import generate_shop
-        from shoplens.testing.forecast_data import demand_daily_from_raw
-
-        shop = generate_shop(n_customers=args.customers, n_days=args.days,
-                             n_products=args.products, seed=args.seed, events=False)
-        demand = demand_daily_from_raw(shop["orders"], shop["order_items"], shop["products"])
+        demand = generated_demand(args.customers, args.products, args.days, args.seed)
         return demand, {}, (f"generated shop: {args.customers:,} customers, {args.products} "
                             f"products, {args.days} days, seed {args.seed}")
-    import duckdb
-
-    from shoplens.forecast.calendar import country_weights_from_customers
-
-    con = duckdb.connect(args.warehouse, read_only=True)
-    kwargs = {"as_of_date": con.sql("select as_of_date from as_of").fetchone()[0],
-              "country_weights": country_weights_from_customers(
-                  con.sql("select * from dim_customers").df())}
-    return con.sql("select * from demand_daily").df(), kwargs, f"warehouse {args.warehouse}"
+    demand, kwargs = warehouse_demand(args.warehouse)
+    return demand, kwargs, f"warehouse {args.warehouse}"
 
 
 def hindsight_shift(served: pd.DataFrame, how: str) -> pd.Series:

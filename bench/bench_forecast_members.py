@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from shoplens import forecast as F
+from shoplens.testing.forecast_data import generated_demand, warehouse_demand
 
 H = 28
 KEY = ["series_level", "series_key", "measure", "origin_date", "horizon_day"]
@@ -63,19 +64,8 @@ def _fit(task: tuple[tuple, np.ndarray]) -> tuple[tuple, dict[str, np.ndarray]]:
 
 def _demand(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
     if args.warehouse is None:
-        from shoplens.datagen import generate_shop
-        from shoplens.testing.forecast_data import demand_daily_from_raw
-
-        shop = generate_shop(n_customers=200_000, n_days=730, n_products=300, seed=42, events=False)
-        return demand_daily_from_raw(shop["orders"], shop["order_items"], shop["products"]), {}
-    import duckdb
-
-    from shoplens.forecast.calendar import country_weights_from_customers
-
-    con = duckdb.connect(args.warehouse, read_only=True)
-    kwargs = {"as_of_date": con.sql("select as_of_date from as_of").fetchone()[0],
-              "country_weights": country_weights_from_customers(con.sql("select * from dim_customers").df())}
-    return con.sql("select * from demand_daily").df(), kwargs
+        return generated_demand(200_000, 300, 730, 42), {}
+    return warehouse_demand(args.warehouse)
 
 
 def main() -> None:

@@ -77,3 +77,29 @@ def weekly_profile(values: np.ndarray, dates: pd.Series | pd.DatetimeIndex) -> n
     frame = pd.DataFrame({"v": np.asarray(values, dtype="float64"), "w": weekday})
     means = frame.groupby("w")["v"].mean().reindex(range(7)).to_numpy()
     return means / np.nanmean(means)
+
+
+def generated_demand(n_customers: int, n_products: int, n_days: int, seed: int) -> pd.DataFrame:
+    """``demand_daily`` of a clean generated shop without events (the forecast benchmarks')."""
+    from shoplens.datagen import generate_shop
+
+    shop = generate_shop(n_customers=n_customers, n_days=n_days, n_products=n_products,
+                         seed=seed, events=False)
+    return demand_daily_from_raw(shop["orders"], shop["order_items"], shop["products"])
+
+
+def warehouse_demand(path: str) -> tuple[pd.DataFrame, dict]:
+    """A built warehouse's ``demand_daily`` and the build's forecast context: the keyword
+    arguments ``as_of_date`` and ``country_weights`` of the forecast entry points."""
+    import duckdb
+
+    from shoplens.forecast.calendar import country_weights_from_customers
+
+    con = duckdb.connect(path, read_only=True)
+    try:
+        kwargs = {"as_of_date": con.sql("select as_of_date from as_of").fetchone()[0],
+                  "country_weights": country_weights_from_customers(
+                      con.sql("select * from dim_customers").df())}
+        return con.sql("select * from demand_daily").df(), kwargs
+    finally:
+        con.close()
