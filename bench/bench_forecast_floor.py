@@ -4,13 +4,17 @@ Usage:
     python bench/bench_forecast_floor.py [--customers N] [--products N] [--days N]
         [--seed S] [--top-n N] [--out FILE.md]
     python bench/bench_forecast_floor.py --warehouse W.duckdb [--top-n N] [--out FILE.md]
+    python bench/bench_forecast_floor.py --cdnow master|sample [--as-of YYYY-MM-DD]
+        [--references] [--out FILE.md]
 
 Runs the rolling-origin backtest (``backtest_candidates``, the build's
 settings) on a generated shop (default: the bench shop of
 ``bench_forecast.py``, 200,000 customers, 300 products, 730 days, seed 42,
 ``--top-n 39``) or on a built warehouse's ``demand_daily`` (``--warehouse``,
-with its ``as_of`` and country weights, ``--top-n 100`` as the build) and
-prints, per level, the ratio of mean MASE to seasonal naive for:
+with its ``as_of`` and country weights, ``--top-n 100`` as the build) or on
+the shop total of a CDNOW file that ships with ``lifetimes`` (``--cdnow``:
+real daily CDs and dollars, 1997-01-01 to 1998-06-30, cut at ``--as-of``;
+no products) and prints, per level, the ratio of mean MASE to seasonal naive for:
 
 - ``served``: the served point forecast (the mean), as scored;
 - ``median``: its calibrated median;
@@ -28,6 +32,8 @@ prints, per level, the ratio of mean MASE to seasonal naive for:
 Neither is a forecast (both read the scored window). They bound what a
 better 28-day level could gain, not what a better daily shape could.
 A second table gives the served forecast's ratio per scored origin;
+``--references`` adds statsforecast's AutoARIMA, AutoETS and MSTL on the
+same origins (``bench_forecast.run_reference``, uncalibrated);
 ``--last-window category`` adds the last scored window of that level's
 units day by day (where the generator's old cut week showed).
 
@@ -44,12 +50,18 @@ import numpy as np
 import pandas as pd
 
 from shoplens import forecast as F
+from shoplens.testing.cdnow import cdnow_total_demand, read_cdnow_master, read_cdnow_sample
 from shoplens.testing.forecast_data import generated_demand, warehouse_demand
 
 KEY = ["series_level", "series_key", "measure", "origin_date"]
 
 
 def _demand(args: argparse.Namespace) -> tuple[pd.DataFrame, dict, str]:
+    if args.cdnow is not None:
+        raw = read_cdnow_master() if args.cdnow == "master" else read_cdnow_sample()
+        demand = cdnow_total_demand(raw, args.as_of)
+        as_of = demand["demand_date"].max()
+        return demand, {"as_of_date": as_of}, f"CDNOW {args.cdnow}, shop total, as of {as_of}"
     if args.warehouse is None:
         demand = generated_demand(args.customers, args.products, args.days, args.seed)
         return demand, {}, (f"generated shop: {args.customers:,} customers, {args.products} "
@@ -84,6 +96,13 @@ def ratios(served: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
+def coverage(served: pd.DataFrame) -> pd.DataFrame:
+    """Share of the scored days inside the served 80% and 95% intervals, per level."""
+    inside = {f"{level}%": (served["actual"] >= served[f"lower_{level}"])
+              & (served["actual"] <= served[f"upper_{level}"]) for level in ("80", "95")}
+    return pd.DataFrame(inside).groupby(served["series_level"]).mean().T
+
+
 def ratios_by_origin(served: pd.DataFrame) -> pd.DataFrame:
     """The served forecast's ratio per level and scored origin (each window's MASE over its
     seasonal naive MASE, both averaged over the level's series)."""
@@ -110,9 +129,36 @@ def last_window(served: pd.DataFrame, level: str, measure: str = "units") -> pd.
     return days.assign(error_share=days["abs_error"] / days["abs_error"].sum())
 
 
+def reference_lines(demand: pd.DataFrame, served: pd.DataFrame, top_n: int,
+                    n_jobs: int) -> list[str]:
+    """statsforecast's models on the same origins as the served forecast, per level."""
+    from bench_forecast import REFERENCES, run_reference
+
+    n_series = int(served.drop_duplicates(["series_level", "series_key", "measure"]).shape[0])
+    ref = run_reference(demand, served, F.ForecastConfig(top_n=top_n, n_jobs=n_jobs), n_series)
+    levels = sorted(ref["by_level"]["served"])
+    lines = [f"statsforecast {ref['statsforecast']} on the same origins ({ref['n_series']} series,"
+             " ratio of mean MASE to seasonal naive; served minus reference per scored window,"
+             " with t):", "",
+             "| forecast | " + " | ".join(levels) + " |", "|---|" + "---|" * len(levels)]
+    lines.append("| served | " + " | ".join(
+        f"{ref['by_level']['served'][lv]:.3f}" for lv in levels) + " |")
+    for name in REFERENCES:
+        diff = ref["served_minus_reference_by_window"][name]
+        lines.append(f"| {name} | " + " | ".join(
+            f"{ref['by_level'][name][lv]:.3f} (served {diff[lv]['mean_difference']:+.3f},"
+            f" t {diff[lv]['t']:.2f})" for lv in levels) + " |")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--warehouse")
+    ap.add_argument("--cdnow", choices=["master", "sample"])
+    ap.add_argument("--as-of", type=lambda v: pd.Timestamp(v).date(),
+                    help="with --cdnow: the last day of history (default: the file's last day)")
+    ap.add_argument("--references", action="store_true",
+                    help="also AutoARIMA, AutoETS and MSTL on the same origins (all series)")
     ap.add_argument("--customers", type=int, default=200_000)
     ap.add_argument("--products", type=int, default=300)
     ap.add_argument("--days", type=int, default=730)
@@ -124,7 +170,7 @@ def main() -> None:
     ap.add_argument("--out")
     args = ap.parse_args()
     demand, kwargs, what = _demand(args)
-    top_n = args.top_n or (39 if args.warehouse is None else 100)
+    top_n = args.top_n or (100 if args.warehouse or args.cdnow else 39)
     served, _ = F.backtest_candidates(demand, F.ForecastConfig(top_n=top_n, n_jobs=args.n_jobs),
                                       **kwargs)
     table = ratios(served)
@@ -135,12 +181,20 @@ def main() -> None:
              "|---|" + "---|" * len(table.columns)]
     lines += [f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
               for name, row in table.iterrows()]
+    cov = coverage(served)
+    lines += ["", "Coverage of the served intervals (nominal 80% and 95%):", "",
+              "| interval | " + " | ".join(cov.columns) + " |",
+              "|---|" + "---|" * len(cov.columns)]
+    lines += [f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
+              for name, row in cov.iterrows()]
     by_origin = ratios_by_origin(served)
     lines += ["", "The served forecast per scored origin:", "",
               "| origin | " + " | ".join(by_origin.columns) + " |",
               "|---|" + "---|" * len(by_origin.columns)]
     lines += [f"| {pd.Timestamp(origin).date()} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
               for origin, row in by_origin.iterrows()]
+    if args.references:
+        lines += ["", *reference_lines(demand, served, top_n, args.n_jobs)]
     if args.last_window:
         days = last_window(served, args.last_window)
         lines += ["", f"The last scored window, {args.last_window} units (summed over the series,"

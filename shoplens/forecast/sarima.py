@@ -223,6 +223,27 @@ def _css_fit(
     )
 
 
+#: the smallest modulus a fitted non-seasonal AR polynomial's roots may have (the
+#: forecast package's auto.arima rejects models with any AR or MA root inside 1.01)
+MIN_AR_ROOT = 1.01
+
+
+def ar_root_modulus(ar: np.ndarray) -> float:
+    """The smallest modulus of the roots of ``1 - ar1 B - ar2 B^2 - ...`` (inf without terms).
+
+    A root near the unit circle is a level the model no longer reverts to:
+    with a mean (d + D = 0) the mean is then not identified (least squares
+    put it at 37,000 for a series of about 3,300 a day, CDNOW 1997-06-10),
+    and on differences it continues the last weeks' slope, as an undamped
+    trend, over the horizon.
+    """
+    coefs = np.asarray(ar, dtype="float64")
+    if not len(coefs) or not np.any(np.abs(coefs) > 1e-8):
+        return math.inf
+    roots = np.roots(_lag_poly(coefs, 1, -1.0)[::-1])
+    return float(np.min(np.abs(roots))) if len(roots) else math.inf
+
+
 def _order_label(fit: CssFit, exog_names: list[str]) -> str:
     p, d, q = fit.order
     sp, sd, sq, s = fit.seasonal_order
@@ -279,7 +300,15 @@ def _search(
     w: np.ndarray, d: int, seasonal_d: int, candidates: list, n_cond: int,
     budget: float | None, started: float,
 ) -> tuple[CssFit | None, int]:
-    """The candidate with the lowest AICc, and how many were tried before the budget ran out."""
+    """The candidate with the lowest AICc, and how many were tried before the budget ran out.
+
+    A fit whose non-seasonal AR polynomial has a root inside ``MIN_AR_ROOT``
+    is rejected (see ``ar_root_modulus``). The seasonal factor is not
+    checked: a weekly AR near 1 with a weekly MA near -1 is a stable weekly
+    shape, and the same bound on it (|SAR| <= 1.01 ** -7 = 0.93) rejected
+    the models of most generated series and cost their categories 7 points
+    of MASE (issue 12, seventh round).
+    """
     best: CssFit | None = None
     tried = 0
     for orders, x0 in candidates:
@@ -289,6 +318,8 @@ def _search(
         try:
             fit = _css_fit(w, d, seasonal_d, orders, n_cond, x0=x0)
         except (ValueError, np.linalg.LinAlgError, FloatingPointError):
+            fit = None
+        if fit is not None and ar_root_modulus(fit.ar) < MIN_AR_ROOT:
             fit = None
         if fit is not None and (best is None or fit.aicc < best.aicc):
             best = fit
@@ -307,9 +338,11 @@ def sarima_forecast(
     Calendar regressors (``shoplens.forecast.exog``) enter as a regression
     with SARIMA errors when ``context`` gives the series' start date. With
     ``spec`` (an earlier fit's ``SeriesForecast.spec``) the differencing,
-    order and yearly terms are kept and only the parameters re-estimated.
-    Falls back to seasonal naive, flagged in ``note``, when no candidate
-    fits or the forecast is not finite.
+    order and yearly terms are kept and only the parameters re-estimated;
+    if that refit is rejected (a near-unit AR root) or fails, every
+    candidate order is searched again at this origin, with the kept
+    differencing. Falls back to seasonal naive, flagged in ``note``, when no
+    candidate fits or the forecast is not finite.
     """
     started = time.perf_counter()
     n_all = len(y)
@@ -327,14 +360,20 @@ def sarima_forecast(
     exog = calendar_regression(y, horizon, config, context, yearly_k)
     w = difference(y - exog.effect[: len(y)], d, seasonal_d)
     best, tried = _search(w, d, seasonal_d, candidates, n_cond, config.time_budget_s, started)
+    searched_again = best is None and spec is not None
+    if searched_again:
+        n_cond = max(p + SEASON * sp for p, _, sp, _ in config.candidate_orders)
+        best, tried = _search(w, d, seasonal_d, [(o, None) for o in config.candidate_orders],
+                              n_cond, config.time_budget_s, started)
     if best is None:
         return seasonal_naive(y, horizon, note="fallback: no SARIMA candidate fitted")
     mean, var = _sarimax_forecast(y, best, horizon, exog.effect)
     if not (np.isfinite(mean).all() and np.isfinite(var).all()):
         return seasonal_naive(y, horizon, note="fallback: SARIMA forecast not finite")
     se = np.sqrt(np.maximum(var, 0.0))
-    if spec is None:
-        note = f"{tried}/{len(config.candidate_orders)} candidates; {exog.note}"
+    if spec is None or searched_again:
+        again = "the kept order's refit was rejected, searched again: " if searched_again else ""
+        note = f"{again}{tried}/{len(config.candidate_orders)} candidates; {exog.note}"
     else:
         note = f"order kept from the first backtest origin; {exog.note}"
     orders = (best.order[0], best.order[2], best.seasonal_order[0], best.seasonal_order[2])

@@ -75,3 +75,45 @@ def cdnow_marts(path: str | Path | None = None) -> dict[str, pd.DataFrame]:
         columns=["customer_id", "started_at", "n_product_views", "n_add_to_carts", "n_checkouts"]
     )
     return {"orders": orders, "customers": customers, "sessions": sessions}
+
+
+def read_cdnow_master() -> pd.DataFrame:
+    """``lifetimes/datasets/CDNOW_master.txt`` (23,570 customers, 69,659 purchase records) in the
+    columns of :func:`read_cdnow_sample` (``id`` is empty: the master file has none)."""
+    import lifetimes
+
+    raw = pd.read_csv(
+        Path(lifetimes.__file__).parent / "datasets" / "CDNOW_master.txt",
+        sep=r"\s+",
+        header=0,
+        names=["customer", "date", "n_cds", "dollars"],
+        dtype={"customer": "str", "date": "str", "n_cds": "int64", "dollars": "float64"},
+    )
+    raw.insert(1, "id", "")
+    raw["order_date"] = pd.to_datetime(raw["date"], format="%Y%m%d")
+    return raw
+
+
+def cdnow_total_demand(raw: pd.DataFrame, as_of_date: dt.date | None = None) -> pd.DataFrame:
+    """The shop total of a CDNOW file as ``demand_daily`` (units: CDs, revenue: dollars), from
+    the first purchase day to ``as_of_date`` (default: the last purchase day), zeros filled.
+
+    Real daily demand for the forecasts: one cohort acquired in 1997-Q1, whose
+    purchases fall by two thirds when acquisition stops at the end of March.
+    The files have no products, so there are no category or product series.
+    """
+    last = pd.Timestamp(as_of_date) if as_of_date is not None else raw["order_date"].max()
+    kept = raw[raw["order_date"] <= last]
+    days = pd.date_range(kept["order_date"].min(), last, freq="D", name="demand_date")
+    daily = (kept.groupby("order_date")
+             .agg(units=("n_cds", "sum"), revenue=("dollars", "sum"), n_orders=("n_cds", "size"))
+             .reindex(days, fill_value=0).reset_index())
+    return pd.DataFrame({
+        "series_level": "total",
+        "series_key": "all",
+        "demand_date": daily["demand_date"].dt.date,
+        "units": daily["units"].astype("float64"),
+        "revenue": daily["revenue"].astype("float64").round(2),
+        "n_orders": daily["n_orders"].astype("int64"),
+        "units_on_promotion": 0.0,
+    })
