@@ -14,7 +14,8 @@ settings) on a generated shop (default: the bench shop of
 with its ``as_of`` and country weights, ``--top-n 100`` as the build) or on
 the shop total of a CDNOW file that ships with ``lifetimes`` (``--cdnow``:
 real daily CDs and dollars, 1997-01-01 to 1998-06-30, cut at ``--as-of``;
-no products) and prints, per level, the ratio of mean MASE to seasonal naive for:
+no products) and prints, per level, the ratio of mean MASE to seasonal naive (and of mean
+RMSSE for the served forecast) for:
 
 - ``served``: the served point forecast (the mean), as scored;
 - ``median``: its calibrated median;
@@ -93,6 +94,11 @@ def ratios(served: pd.DataFrame) -> pd.DataFrame:
         m = F.series_metrics(frame.assign(median_forecast=frame["point_forecast"]))
         rows[name] = {level: part["mase_model"].mean() / part["mase_naive"].mean()
                       for level, part in m.groupby("series_level")}
+        if name == "served":
+            # squared error, the mean forecast's own loss (M5's RMSSE)
+            rows["served, RMSSE"] = {
+                level: part["rmsse_model"].mean() / part["rmsse_naive"].mean()
+                for level, part in m.groupby("series_level")}
     return pd.DataFrame(rows).T
 
 

@@ -79,6 +79,7 @@ BACKTEST_COLUMNS = [
     "upper_95",
     "naive_forecast",
     "mase_scale",
+    "rmsse_scale",
     "method",
     "model_order",
 ]

@@ -314,7 +314,8 @@ def _backtest_part(s: Series, origin: int, fc: SeriesForecast, h: int) -> pd.Dat
     nonzero = np.flatnonzero(train > 0)
     trimmed = train[nonzero[0] :] if len(nonzero) else train[len(train) :]
     scale_data = trimmed if len(trimmed) > SEASON else train
-    scale = float(np.mean(np.abs(scale_data[SEASON:] - scale_data[:-SEASON])))
+    weekly_change = scale_data[SEASON:] - scale_data[:-SEASON]
+    scale = float(np.mean(np.abs(weekly_change)))
     origin_date = s.start + dt.timedelta(days=origin - 1)
     return pd.DataFrame({
         "series_level": s.level, "series_key": s.key, "measure": s.measure,
@@ -324,7 +325,7 @@ def _backtest_part(s: Series, origin: int, fc: SeriesForecast, h: int) -> pd.Dat
         "point_forecast": fc.mean, "lower_80": fc.lower_80, "upper_80": fc.upper_80,
         "lower_95": fc.lower_95, "upper_95": fc.upper_95,
         "naive_forecast": seasonal_naive_point(train, h), "mase_scale": scale,
-        "method": fc.method, "model_order": fc.model_order,
+        "rmsse_scale": float(np.mean(weekly_change**2)), "method": fc.method, "model_order": fc.model_order,
         "median_forecast": fc.mean if fc.median is None else fc.median,
     })
 
@@ -339,8 +340,8 @@ def backtest_candidates(
     (``BACKTEST_COLUMNS``): the actual value, the served forecast (chosen and
     calibrated on the origins before, never on its own window) with its
     bounds, the seasonal naive forecast from the same origin, and the MASE
-    scale (mean absolute weekly difference of the training data before the
-    origin). ``candidates``: the same rows for every candidate method on the
+    and RMSSE scales (mean absolute and mean squared weekly difference of
+    the training data before the origin). ``candidates``: the same rows for every candidate method on the
     same origins with its own bounds, plus a ``candidate`` column
     (``backbone``, ``seasonal_naive``, the statsforecast models).
     """

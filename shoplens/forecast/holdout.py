@@ -47,15 +47,16 @@ def holdout_frame(
     fc["actual"] = fc["actual"].fillna(0.0).astype("float64")
     history = select_series(demand_daily, top_n=10**9, end_date=as_of_date)
     by_key = {(s.level, s.key, s.measure): s.values for s in history}
-    naive, scales = [], []
+    naive, scales, squared = [], [], []
     for row in fc.itertuples(index=False):
         y = by_key.get((row.series_level, row.series_key, row.measure), np.zeros(0))
         naive.append(seasonal_naive_point(y, int(row.horizon_day))[-1])
-        scales.append(
-            float(np.mean(np.abs(y[SEASON:] - y[:-SEASON]))) if len(y) > SEASON else 0.0
-        )
+        change = y[SEASON:] - y[:-SEASON]
+        scales.append(float(np.mean(np.abs(change))) if len(y) > SEASON else 0.0)
+        squared.append(float(np.mean(change**2)) if len(y) > SEASON else 0.0)
     fc["naive_forecast"] = naive
     fc["mase_scale"] = scales
+    fc["rmsse_scale"] = squared
     fc["origin_date"] = as_of_date
     return fc[BACKTEST_COLUMNS].reset_index(drop=True)
 

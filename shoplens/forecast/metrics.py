@@ -1,4 +1,4 @@
-"""Backtest and holdout metrics (sMAPE, MASE, coverage) as ``ml_model_evaluation`` rows."""
+"""Backtest and holdout metrics (MASE, RMSSE, sMAPE, coverage) as ``ml_model_evaluation`` rows."""
 
 from __future__ import annotations
 
@@ -23,12 +23,18 @@ def smape(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
 
 
 def series_metrics(backtest: pd.DataFrame) -> pd.DataFrame:
-    """One row per series and measure: MASE and sMAPE of the model and of
-    seasonal naive, and the share of actuals inside the 80% and 95% bounds.
+    """One row per series and measure: MASE, RMSSE and sMAPE of the model and
+    of seasonal naive, and the share of actuals inside the 80% and 95% bounds.
 
     MASE is the mean absolute error divided by the origin's seasonal (lag 7)
     in-sample scale, averaged over all backtest days; series whose scale is 0
     (no variation before the origin) get a NaN MASE and are left out of means.
+    RMSSE (the M5 competition's accuracy measure, here with the weekly
+    difference) is the root of the mean squared error divided by the origin's
+    mean squared weekly difference (``rmsse_scale``; NaN without it). Absolute
+    error is minimised by the median of the predictive distribution, squared
+    error by its mean: for intermittent series MASE rewards forecasting zero,
+    which is why M5 scored with RMSSE.
     """
     bt = backtest.copy()
     scale = bt["mase_scale"].where(bt["mase_scale"] > 0)
@@ -36,6 +42,10 @@ def series_metrics(backtest: pd.DataFrame) -> pd.DataFrame:
     bt["ase_naive"] = (bt["actual"] - bt["naive_forecast"]).abs() / scale
     median = bt["median_forecast"] if "median_forecast" in bt.columns else bt["point_forecast"]
     bt["ase_median"] = (bt["actual"] - median).abs() / scale
+    squared = (bt["rmsse_scale"].where(bt["rmsse_scale"] > 0) if "rmsse_scale" in bt.columns
+               else pd.Series(np.nan, index=bt.index))
+    bt["sse_model"] = (bt["actual"] - bt["point_forecast"]) ** 2 / squared
+    bt["sse_naive"] = (bt["actual"] - bt["naive_forecast"]) ** 2 / squared
     bt["sape_model"] = smape(bt["actual"], bt["point_forecast"])
     bt["sape_naive"] = smape(bt["actual"], bt["naive_forecast"])
     bt["in_80"] = (bt["actual"] >= bt["lower_80"]) & (bt["actual"] <= bt["upper_80"])
@@ -46,6 +56,8 @@ def series_metrics(backtest: pd.DataFrame) -> pd.DataFrame:
         mase_model=("ase_model", lambda s: s.mean() if s.notna().all() else np.nan),
         mase_naive=("ase_naive", lambda s: s.mean() if s.notna().all() else np.nan),
         mase_median=("ase_median", lambda s: s.mean() if s.notna().all() else np.nan),
+        rmsse_model=("sse_model", lambda s: np.sqrt(s.mean()) if s.notna().all() else np.nan),
+        rmsse_naive=("sse_naive", lambda s: np.sqrt(s.mean()) if s.notna().all() else np.nan),
         smape_model=("sape_model", "mean"),
         smape_naive=("sape_naive", "mean"),
         coverage_80=("in_80", "mean"),
@@ -65,6 +77,8 @@ SERVED_SPECS = (
     ("seasonal_naive", "mase", "mase_naive"),
     ("demand_forecast_median", "mase", "mase_median"),
     ("seasonal_naive", "smape", "smape_naive"),
+    ("demand_forecast", "rmsse", "rmsse_model"),
+    ("seasonal_naive", "rmsse", "rmsse_naive"),
 )
 #: backtest candidates and the model_name their rows carry in ml_model_evaluation
 CANDIDATE_NAMES = {
@@ -142,7 +156,7 @@ def evaluation_rows(
 
     model_name ``demand_forecast`` (the served method per series) and
     ``seasonal_naive`` (baseline); task ``demand_units`` / ``demand_revenue``;
-    metrics ``mase``, ``smape`` (both models) and ``coverage_80``,
+    metrics ``mase``, ``rmsse``, ``smape`` (both models) and ``coverage_80``,
     ``coverage_95`` (the forecast). Slices: ``all``, ``level=<level>``,
     ``method=<method>`` (means over series) and ``<level>=<key>`` per series.
     With ``candidates`` (from ``backtest_candidates``): rows of every

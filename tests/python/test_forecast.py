@@ -147,9 +147,10 @@ def test_evaluation_rows_shape_and_window(evaluation, demand):
     assert np.isfinite(evaluation["value"]).all()
     coverage = evaluation[evaluation["metric"].str.startswith("coverage")]["value"]
     assert coverage.between(0, 1).all()
-    # per measure: the forecast's four metrics, naive's two, the median's MASE
+    # per measure: the forecast's five metrics, naive's three, the median's MASE
     per_series = evaluation[evaluation["slice"] == "total=all"]
-    assert len(per_series) == 2 * 7
+    assert len(per_series) == 2 * 9
+    assert set(per_series["metric"]) == {"mase", "rmsse", "smape", "coverage_80", "coverage_95"}
 
 
 # ---------------------------------------------------------------- the fitting itself
@@ -281,11 +282,15 @@ def test_smape_and_mase_by_hand():
             "upper_95": [14.0, 25.0],
             "naive_forecast": [14.0, 14.0],
             "mase_scale": [2.0, 2.0],
+            "rmsse_scale": [8.0, 8.0],
             "method": "sarima",
             "model_order": "x",
         }
     )
     m = F.series_metrics(bt).iloc[0]
+    assert m["rmsse_model"] == pytest.approx(np.sqrt((4 / 8 + 0 / 8) / 2))
+    assert m["rmsse_naive"] == pytest.approx(np.sqrt((16 / 8 + 36 / 8) / 2))
+    assert np.isnan(F.series_metrics(bt.drop(columns="rmsse_scale")).iloc[0]["rmsse_model"])
     assert m["mase_model"] == pytest.approx((2 / 2 + 0 / 2) / 2)
     assert m["mase_naive"] == pytest.approx((4 / 2 + 6 / 2) / 2)
     assert m["coverage_80"] == pytest.approx(0.5)
@@ -315,6 +320,8 @@ def test_holdout_frame_scores_the_total_against_later_orders():
     units = frame[frame["measure"] == "units"].sort_values("target_date")
     assert units["actual"].tolist() == [4.0, 0.0, 2.0]
     assert units["naive_forecast"].tolist() == [1.0, 2.0, 3.0]
+    # every weekly difference of the history is 0: no scale, no MASE or RMSSE
+    assert units["mase_scale"].tolist() == units["rmsse_scale"].tolist() == [0.0] * 3
     rows = F.evaluation_rows(frame, as_of_date=as_of, evaluation_type="holdout")
     assert set(rows["evaluation_type"]) == {"holdout"}
     assert rows["holdout_start_date"].iloc[0] == as_of + dt.timedelta(days=1)
