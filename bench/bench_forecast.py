@@ -58,7 +58,7 @@ def cpu_seconds() -> float:
 
 def summarise(metrics: pd.DataFrame) -> dict[str, float]:
     """Mean MASE/sMAPE over series (NaN MASE left out), their ratio and pooled coverage."""
-    weights = metrics["n_obs"]
+    weights = metrics["n_open"]  # coverage: the open days (closures)
     mase_model, mase_naive = float(metrics["mase_model"].mean()), float(
         metrics["mase_naive"].mean())
     return {

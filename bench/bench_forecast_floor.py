@@ -6,6 +6,7 @@ Usage:
     python bench/bench_forecast_floor.py --warehouse W.duckdb [--top-n N] [--out FILE.md]
     python bench/bench_forecast_floor.py --cdnow master|sample [--as-of YYYY-MM-DD]
         [--references] [--out FILE.md]
+    any of them with --closed saturday|saturday+christmas (a shop closed on Saturdays)
 
 Runs the rolling-origin backtest (``backtest_candidates``, the build's
 settings) on a generated shop (default: the bench shop of
@@ -52,7 +53,7 @@ import pandas as pd
 
 from shoplens import forecast as F
 from shoplens.testing.cdnow import cdnow_total_demand, read_cdnow_master, read_cdnow_sample
-from shoplens.testing.forecast_data import generated_demand, warehouse_demand
+from shoplens.testing.forecast_data import closed_on_saturdays, generated_demand, warehouse_demand
 
 KEY = ["series_level", "series_key", "measure", "origin_date"]
 
@@ -103,10 +104,11 @@ def ratios(served: pd.DataFrame) -> pd.DataFrame:
 
 
 def coverage(served: pd.DataFrame) -> pd.DataFrame:
-    """Share of the scored days inside the served 80% and 95% intervals, per level."""
-    inside = {f"{level}%": (served["actual"] >= served[f"lower_{level}"])
-              & (served["actual"] <= served[f"upper_{level}"]) for level in ("80", "95")}
-    return pd.DataFrame(inside).groupby(served["series_level"]).mean().T
+    """Share of the scored open days inside the served 80% and 95% intervals, per level."""
+    open_days = served[~served["is_closed"].astype(bool)]
+    inside = {f"{level}%": (open_days["actual"] >= open_days[f"lower_{level}"])
+              & (open_days["actual"] <= open_days[f"upper_{level}"]) for level in ("80", "95")}
+    return pd.DataFrame(inside).groupby(open_days["series_level"]).mean().T
 
 
 def ratios_by_origin(served: pd.DataFrame) -> pd.DataFrame:
@@ -163,6 +165,11 @@ def main() -> None:
     ap.add_argument("--cdnow", choices=["master", "sample"])
     ap.add_argument("--as-of", type=lambda v: pd.Timestamp(v).date(),
                     help="with --cdnow: the last day of history (default: the file's last day)")
+    ap.add_argument("--closed", choices=["saturday", "saturday+christmas"],
+                    help="close the shop on Saturdays (their demand on Fridays), and over"
+                         " Christmas (24 Dec - 2 Jan, demand lost): closed_on_saturdays")
+    ap.add_argument("--closed-weeks", type=int, default=F.CLOSED_WEEKS,
+                    help="ForecastConfig.closed_weeks (0: no weekday is ever closed)")
     ap.add_argument("--references", action="store_true",
                     help="also AutoARIMA, AutoETS and MSTL on the same origins (all series)")
     ap.add_argument("--customers", type=int, default=200_000)
@@ -176,9 +183,12 @@ def main() -> None:
     ap.add_argument("--out")
     args = ap.parse_args()
     demand, kwargs, what = _demand(args)
+    if args.closed:
+        demand = closed_on_saturdays(demand, christmas=args.closed == "saturday+christmas")
+        what += f"; closed on {args.closed}"
     top_n = args.top_n or (100 if args.warehouse or args.cdnow else 39)
-    served, _ = F.backtest_candidates(demand, F.ForecastConfig(top_n=top_n, n_jobs=args.n_jobs),
-                                      **kwargs)
+    config = F.ForecastConfig(top_n=top_n, n_jobs=args.n_jobs, closed_weeks=args.closed_weeks)
+    served, _ = F.backtest_candidates(demand, config, **kwargs)
     table = ratios(served)
     n = served.drop_duplicates(["series_level", "series_key", "measure"]).groupby(
         "series_level").size()

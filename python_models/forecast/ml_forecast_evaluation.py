@@ -24,6 +24,7 @@ def model(dbt, session):
         "forecast_calibration_origins": dbt.config.get("forecast_calibration_origins"),
         "forecast_reference_models": dbt.config.get("forecast_reference_models"),
         "forecast_global_model": dbt.config.get("forecast_global_model"),
+        "forecast_closed_weeks": dbt.config.get("forecast_closed_weeks"),
     }
     return pipeline.build_evaluation(
         demand, as_of, forecasts, holdout_demand, settings, customers

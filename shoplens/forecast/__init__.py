@@ -42,7 +42,8 @@ is the baseline.
 Layout: ``config`` (settings, columns, dbt vars), ``series`` (input),
 ``methods`` (seasonal naive, Croston SBA), ``sarima`` (order search and
 forecast of one series), ``calendar`` and ``exog`` (calendar regressors),
-``selection`` (served method, conformal intervals), ``reference``
+``selection`` (served method, conformal intervals), ``closures`` (closed
+weekdays), ``reference``
 (statsforecast candidates), ``engine`` (many series, backtest), ``metrics``
 (evaluation rows), ``holdout`` (production forecast vs later demand),
 ``status`` (ml_forecast_status) and ``pipeline`` (the only entry from dbt).
@@ -51,6 +52,7 @@ forecast of one series), ``calendar`` and ``exog`` (calendar regressors),
 from shoplens.forecast.config import (  # noqa: F401
     BACKTEST_COLUMNS,
     CANDIDATE_ORDERS,
+    CLOSED_WEEKS,
     FORECAST_COLUMNS,
     LEVELS,
     MEASURES,

@@ -32,6 +32,9 @@ CANDIDATE_ORDERS: tuple[tuple[int, int, int, int], ...] = (
     (1, 1, 0, 0),
 )
 
+#: weeks of zero sales at the shop total that make a weekday closed (``closures``)
+CLOSED_WEEKS = 8
+
 Z80 = float(norm.ppf(0.90))
 Z95 = float(norm.ppf(0.975))
 
@@ -82,6 +85,7 @@ BACKTEST_COLUMNS = [
     "rmsse_scale",
     "method",
     "model_order",
+    "is_closed",
 ]
 
 
@@ -103,6 +107,7 @@ ALLOWED = {
     "calibration_origins": ">= 0 (var forecast_calibration_origins)",
     "reference_models": "any of autoarima, autoets, mstl (var forecast_reference_models)",
     "global_model": "true or false (var forecast_global_model)",
+    "closed_weeks": ">= 0 (var forecast_closed_weeks; 0: never closed)",
 }
 REFERENCE_MODELS = ("autoarima", "autoets", "mstl")
 
@@ -142,6 +147,9 @@ class ForecastConfig:
     global_model: the global gradient-boosting model (``global_model.py``) joins
         the candidates and challenges the combination like the references
         [forecast_global_model].
+    closed_weeks: a weekday without a sale at the shop total in each of this many
+        weeks before an origin is closed, forecast 0 (``closures``); 0 turns it
+        off [forecast_closed_weeks].
     """
 
     horizon_days: int = 28
@@ -160,6 +168,7 @@ class ForecastConfig:
     max_yearly_harmonics: int = 4
     calendar_regressors: bool = True
     calibration_origins: int = 4
+    closed_weeks: int = CLOSED_WEEKS
     reference_models: tuple[str, ...] = ()
     global_model: bool = False
     candidate_orders: tuple[tuple[int, int, int, int], ...] = field(
@@ -181,6 +190,7 @@ class ForecastConfig:
             "min_yearly_days": self.min_yearly_days >= 400,
             "max_yearly_harmonics": 1 <= self.max_yearly_harmonics <= 10,
             "calibration_origins": self.calibration_origins >= 0,
+            "closed_weeks": self.closed_weeks >= 0,
             "reference_models": set(self.reference_models) <= set(REFERENCE_MODELS),
         }
         bad = [name for name, ok in checks.items() if not ok]
@@ -217,6 +227,9 @@ class SeriesForecast:
     # median standardised error * se``); None: the point forecast. Absolute
     # errors (MASE) are smallest for the median, expected demand is the mean
     median: np.ndarray | None = None
+    # True on the horizon days that fall on a weekday the shop is closed (forecast 0
+    # there, left out of the calibration's errors); None: open every day
+    closed: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -255,6 +268,7 @@ def config_from_dbt(get: Callable[[str], object]) -> ForecastConfig:
         calibration_origins=int(number("forecast_calibration_origins", 4)),
         reference_models=read_var(get, "forecast_reference_models", (), _model_list),  # type: ignore[arg-type]
         global_model=read_var(get, "forecast_global_model", False, _flag),  # type: ignore[arg-type]
+        closed_weeks=int(number("forecast_closed_weeks", CLOSED_WEEKS)),
     )
 
 

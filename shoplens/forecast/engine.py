@@ -14,6 +14,7 @@ from multiprocessing import get_context
 import numpy as np
 import pandas as pd
 
+from shoplens.forecast.closures import closed_mask, closed_note, closed_weekdays, zero_closed
 from shoplens.forecast.config import (
     BACKTEST_COLUMNS,
     FORECAST_COLUMNS,
@@ -52,6 +53,8 @@ class SeriesJob:
     search_origin: int
     #: candidates fitted outside the worker (the global model), one forecast per origin
     extra: dict[str, list[SeriesForecast]] = field(default_factory=dict)
+    #: the weekdays the shop is closed at each origin (``closures``); empty: open every day
+    closed: list[frozenset[int]] = field(default_factory=list)
 
 
 @dataclass
@@ -120,17 +123,32 @@ def _combination(fits: dict[str, list[SeriesForecast]], i: int) -> SeriesForecas
     return combine(members) if len(members) >= 2 else fits["backbone"][i]
 
 
+def _close(fits: dict[str, list[SeriesForecast]], job: SeriesJob,
+           horizon: int) -> dict[str, list[SeriesForecast]]:
+    """Every candidate's forecasts with zeros on the shop's closed weekdays (``closures``)."""
+    if not any(job.closed) or job.context.start is None:
+        return fits
+    masks = [closed_mask(job.context.start + dt.timedelta(days=origin), horizon, closed)
+             for origin, closed in zip(job.origins, job.closed, strict=True)]
+    return {name: [zero_closed(fc, masks[i]) for i, fc in enumerate(forecasts)]
+            for name, forecasts in fits.items()}
+
+
 def _series_task(args: tuple[list[SeriesJob], ForecastConfig]) -> list[SeriesResult]:
     jobs, config = args
     out = []
     for job in jobs:
         started = time.perf_counter()
-        fits = _candidate_fits(job, config)
+        fits = _close(_candidate_fits(job, config), job, config.horizon_days)
         served = [
             choose_and_calibrate(job.values, job.origins, fits, t, config.horizon_days,
                                  config.calibration_origins)
             for t in job.targets
         ]
+        for t, fc in zip(job.targets, served, strict=True):
+            if job.closed and job.closed[t]:
+                fc.note = (f"{fc.note}; {closed_note(job.closed[t], config.closed_weeks)}"
+                           .lstrip("; "))
         seconds = time.perf_counter() - started
         for fc in served:
             fc.fit_seconds = seconds
@@ -243,6 +261,11 @@ def _run(demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date
          ) -> tuple[list[Series], list[SeriesJob], list[SeriesResult]]:
     series = select_series(demand_daily, config.top_n, as_of_date, country_weights)
     jobs = [_job(s, config, production) for s in series]
+    total = next((s for s in series if s.level == "total" and s.measure == "units"), None)
+    if total is not None:
+        for s, job in zip(series, jobs, strict=True):
+            job.closed = [closed_weekdays(total, s.start + dt.timedelta(days=origin),
+                                          config.closed_weeks) for origin in job.origins]
     if config.global_model and series:
         _add_global_fits(series, jobs, config, country_weights)
     return series, jobs, _parallel_map(_series_task, jobs, config)
@@ -327,6 +350,7 @@ def _backtest_part(s: Series, origin: int, fc: SeriesForecast, h: int) -> pd.Dat
         "naive_forecast": seasonal_naive_point(train, h), "mase_scale": scale,
         "rmsse_scale": float(np.mean(weekly_change**2)), "method": fc.method, "model_order": fc.model_order,
         "median_forecast": fc.mean if fc.median is None else fc.median,
+        "is_closed": False if fc.closed is None else fc.closed,
     })
 
 

@@ -58,6 +58,8 @@ def holdout_frame(
     fc["mase_scale"] = scales
     fc["rmsse_scale"] = squared
     fc["origin_date"] = as_of_date
+    # the production rows do not say which days were closed: every day counts as open
+    fc["is_closed"] = False
     return fc[BACKTEST_COLUMNS].reset_index(drop=True)
 
 def actuals_from_holdout_demand(holdout_demand: pd.DataFrame) -> pd.DataFrame:

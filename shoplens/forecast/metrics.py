@@ -26,6 +26,8 @@ def series_metrics(backtest: pd.DataFrame) -> pd.DataFrame:
     """One row per series and measure: MASE, RMSSE and sMAPE of the model and
     of seasonal naive, and the share of actuals inside the 80% and 95% bounds.
 
+    Coverage counts the open days only (``is_closed``: the shop's closed
+    weekdays, where forecast and bounds are 0; ``closures``).
     MASE is the mean absolute error divided by the origin's seasonal (lag 7)
     in-sample scale, averaged over all backtest days; series whose scale is 0
     (no variation before the origin) get a NaN MASE and are left out of means.
@@ -48,8 +50,14 @@ def series_metrics(backtest: pd.DataFrame) -> pd.DataFrame:
     bt["sse_naive"] = (bt["actual"] - bt["naive_forecast"]) ** 2 / squared
     bt["sape_model"] = smape(bt["actual"], bt["point_forecast"])
     bt["sape_naive"] = smape(bt["actual"], bt["naive_forecast"])
-    bt["in_80"] = (bt["actual"] >= bt["lower_80"]) & (bt["actual"] <= bt["upper_80"])
-    bt["in_95"] = (bt["actual"] >= bt["lower_95"]) & (bt["actual"] <= bt["upper_95"])
+    # the shop's closed days (forecast and bounds 0) say nothing of the intervals
+    is_open = (~bt["is_closed"].astype(bool) if "is_closed" in bt.columns
+               else pd.Series(True, index=bt.index))
+    bt["in_80"] = ((bt["actual"] >= bt["lower_80"]) & (bt["actual"] <= bt["upper_80"])).where(
+        is_open)
+    bt["in_95"] = ((bt["actual"] >= bt["lower_95"]) & (bt["actual"] <= bt["upper_95"])).where(
+        is_open)
+    bt["is_open"] = is_open
     keys = ["series_level", "series_key", "measure"]
     grouped = bt.groupby(keys, sort=False)
     out = grouped.agg(
@@ -63,6 +71,7 @@ def series_metrics(backtest: pd.DataFrame) -> pd.DataFrame:
         coverage_80=("in_80", "mean"),
         coverage_95=("in_95", "mean"),
         n_obs=("actual", "size"),
+        n_open=("is_open", "sum"),
         method=("method", "last"),
     ).reset_index()
     return out
@@ -101,8 +110,8 @@ def _summary_rows(task: str, slice_name: str, part: pd.DataFrame, specs, model_v
         if values.empty:
             continue
         if column.startswith("coverage"):
-            # pooled over all backtest days, not a mean of series shares
-            value = float((part[column] * part["n_obs"]).sum() / part["n_obs"].sum())
+            # pooled over all open backtest days, not a mean of series shares
+            value = float((part[column] * part["n_open"]).sum() / part["n_open"].sum())
         else:
             value = float(values.mean())
         rows.append({

@@ -36,6 +36,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from shoplens.forecast.closures import zero_closed
 from shoplens.forecast.config import Z80, SeriesForecast, normal_bounds
 from shoplens.forecast.methods import _clip
 
@@ -90,14 +91,19 @@ def conformal_quantiles(r: np.ndarray, coverage: float) -> tuple[float, float]:
 
 def _errors(y: np.ndarray, origins: list[int], fits: list[SeriesForecast],
             window: range, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """Absolute and standardised errors of one candidate over the windows ``window``."""
+    """Absolute and standardised errors of one candidate over the windows ``window``
+    (the shop's closed days left out)."""
     abs_err, std_err = [], []
     for i in window:
         actual = y[origins[i] : origins[i] + horizon]
         fc = fits[i]
         err = actual - fc.mean[: len(actual)]
+        scaled = err / standard_error(fc)[: len(actual)]
+        if fc.closed is not None:
+            open_days = ~fc.closed[: len(actual)]
+            err, scaled = err[open_days], scaled[open_days]
         abs_err.append(np.abs(err))
-        std_err.append(err / standard_error(fc)[: len(actual)])
+        std_err.append(scaled)
     return np.concatenate(abs_err), np.concatenate(std_err)
 
 
@@ -111,7 +117,7 @@ def calibrate(fc: SeriesForecast, r: np.ndarray) -> SeriesForecast:
         bounds[f"upper_{name}"] = fc.mean + max(upper, 0.0) * se
     median = np.maximum(fc.mean + float(np.median(r)) * se, 0.0)
     out = replace(fc, **bounds, interval_method=f"conformal({len(r)} errors)", median=median)
-    return _clip(out)
+    return zero_closed(_clip(out), fc.closed)
 
 
 def _beats_backbone(challenger: np.ndarray, backbone: np.ndarray) -> bool:

@@ -103,3 +103,21 @@ def warehouse_demand(path: str) -> tuple[pd.DataFrame, dict]:
         return con.sql("select * from demand_daily").df(), kwargs
     finally:
         con.close()
+
+
+def closed_on_saturdays(demand: pd.DataFrame, christmas: bool = False) -> pd.DataFrame:
+    """``demand`` as if the shop closed on Saturdays: each Saturday's demand moves onto the
+    Friday before (customers buy a day earlier), Saturdays are zero. ``christmas``: also
+    closed from 24 December to 2 January, that demand lost. The shape of the UCI Online
+    Retail shop, which the generator does not make."""
+    d = demand.assign(demand_date=pd.to_datetime(demand["demand_date"]))
+    measures = [c for c in ("units", "revenue", "n_orders", "units_on_promotion") if c in d.columns]
+    saturday = d["demand_date"].dt.dayofweek == 5
+    moved = d[saturday].assign(demand_date=lambda f: f["demand_date"] - pd.Timedelta(days=1))
+    d.loc[saturday, measures] = 0
+    d = (pd.concat([d, moved]).groupby(["series_level", "series_key", "demand_date"],
+                                       as_index=False)[measures].sum())
+    if christmas:
+        month_day = d["demand_date"].dt.strftime("%m-%d")
+        d.loc[(month_day >= "12-24") | (month_day <= "01-02"), measures] = 0
+    return d.assign(demand_date=d["demand_date"].dt.date)
