@@ -141,7 +141,7 @@ def run_reference(demand: pd.DataFrame, served: pd.DataFrame, config: F.Forecast
     wanted = sample[["series_level", "series_key"]].drop_duplicates()
     sub_demand = demand.merge(wanted, on=["series_level", "series_key"])
     ref_config = F.ForecastConfig(top_n=10**6, n_jobs=config.n_jobs,
-                                  reference_models=references)
+                                  reference_models=references, closed_weeks=config.closed_weeks)
     started = time.perf_counter()
     with_refs, candidates = F.backtest_candidates(sub_demand, ref_config)
     seconds = time.perf_counter() - started

@@ -104,8 +104,9 @@ def ratios(served: pd.DataFrame) -> pd.DataFrame:
 
 
 def coverage(served: pd.DataFrame) -> pd.DataFrame:
-    """Share of the scored open days inside the served 80% and 95% intervals, per level."""
-    open_days = served[~served["is_closed"].astype(bool)]
+    """Share of the scored days inside the served 80% and 95% intervals, per level (the
+    shop's closed days left out where they sold nothing, as ``series_metrics`` does)."""
+    open_days = served[~served["is_closed"].astype(bool) | (served["actual"] > 0)]
     inside = {f"{level}%": (open_days["actual"] >= open_days[f"lower_{level}"])
               & (open_days["actual"] <= open_days[f"upper_{level}"]) for level in ("80", "95")}
     return pd.DataFrame(inside).groupby(open_days["series_level"]).mean().T
@@ -137,13 +138,13 @@ def last_window(served: pd.DataFrame, level: str, measure: str = "units") -> pd.
     return days.assign(error_share=days["abs_error"] / days["abs_error"].sum())
 
 
-def reference_lines(demand: pd.DataFrame, served: pd.DataFrame, top_n: int,
-                    n_jobs: int) -> list[str]:
+def reference_lines(demand: pd.DataFrame, served: pd.DataFrame,
+                    config: F.ForecastConfig) -> list[str]:
     """statsforecast's models on the same origins as the served forecast, per level."""
     from bench_forecast import REFERENCES, run_reference
 
     n_series = int(served.drop_duplicates(["series_level", "series_key", "measure"]).shape[0])
-    ref = run_reference(demand, served, F.ForecastConfig(top_n=top_n, n_jobs=n_jobs), n_series)
+    ref = run_reference(demand, served, config, n_series)
     levels = sorted(ref["by_level"]["served"])
     lines = [f"statsforecast {ref['statsforecast']} on the same origins ({ref['n_series']} series,"
              " ratio of mean MASE to seasonal naive; served minus reference per scored window,"
@@ -210,7 +211,7 @@ def main() -> None:
     lines += [f"| {pd.Timestamp(origin).date()} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
               for origin, row in by_origin.iterrows()]
     if args.references:
-        lines += ["", *reference_lines(demand, served, top_n, args.n_jobs)]
+        lines += ["", *reference_lines(demand, served, config)]
     if args.last_window:
         days = last_window(served, args.last_window)
         lines += ["", f"The last scored window, {args.last_window} units (summed over the series,"

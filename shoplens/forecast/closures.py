@@ -9,12 +9,18 @@ where the other days sell 160 to 420, and the served total's MASE 0.92 of
 seasonal naive).
 
 A weekday is closed at a forecast origin when the shop total sold nothing
-on it in each of the last ``closed_weeks`` (8) weeks before the origin, and
-something on another day of those weeks. Only the shop total decides (a
-product can miss a weekday for eight weeks by chance; a shop with orders on
-other days does not). On a closed weekday the point forecast, its bounds
-and its median are 0 for every candidate of every series, and those days
-are left out of the errors that choose and calibrate the served forecast.
+on it in each of the last ``closed_weeks`` (8) weeks before the origin,
+while each weekday it sold on sold in at least ``OPEN_SHARE`` (3/4) of
+those weeks. Only the shop total decides (a product can miss a weekday for
+eight weeks by chance). The second condition keeps a small shop's chance
+gaps from closing a day: a Poisson shop total of 0.6 sales a day shows a
+weekday with eight empty weeks at 5% of its origins, and at 0.3 a day at
+half of them, but its other weekdays sell in fewer than six of eight
+weeks. On a closed weekday the point forecast, its bounds and its median
+are 0 for every candidate of every series; days that stayed closed (actual
+0) are left out of the errors that choose and calibrate the served forecast
+and of the coverage, and a closed day that sold after all counts as a miss
+in both.
 """
 
 from __future__ import annotations
@@ -23,17 +29,22 @@ import datetime as dt
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 
 from shoplens.forecast.config import CLOSED_WEEKS, SEASON, SeriesForecast
 from shoplens.forecast.series import Series
 
+#: the share of the weeks every open weekday must have sold in for a weekday to be closed
+OPEN_SHARE = 0.75
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def closed_weekdays(total: Series, first_day: dt.date, weeks: int = CLOSED_WEEKS) -> frozenset[int]:
     """The weekdays (0 = Monday) without a sale at the shop total in each of the ``weeks``
     weeks before ``first_day`` (the first forecast day); empty when ``weeks`` is 0, the
-    total has fewer days than that before it, or sold nothing at all in them."""
+    total has fewer days than that before it, sold nothing at all in them, or a weekday
+    it sold on sold in fewer than ``OPEN_SHARE`` of the weeks (too few sales to tell a
+    closed day from a quiet one)."""
     end = (first_day - total.start).days
     if weeks <= 0:
         return frozenset()
@@ -45,7 +56,11 @@ def closed_weekdays(total: Series, first_day: dt.date, weeks: int = CLOSED_WEEKS
         return frozenset()
     start = total.start + dt.timedelta(days=end - span)
     weekday = (start.weekday() + np.arange(span)) % SEASON
-    return frozenset(int(w) for w in range(SEASON) if not (window[weekday == w] > 0).any())
+    selling_weeks = np.array([int((window[weekday == w] > 0).sum()) for w in range(SEASON)])
+    open_days = selling_weeks[selling_weeks > 0]
+    if (open_days < OPEN_SHARE * weeks).any():
+        return frozenset()
+    return frozenset(int(w) for w in range(SEASON) if selling_weeks[w] == 0)
 
 
 def closed_mask(first_day: dt.date, horizon: int, closed: frozenset[int]) -> np.ndarray | None:
@@ -76,4 +91,22 @@ def closed_note(closed: frozenset[int], weeks: int = CLOSED_WEEKS) -> str:
     """What ``fit_note`` says of the closed weekdays."""
     names = ", ".join(WEEKDAY_NAMES[w] for w in sorted(closed))
     return (f"closed on {names}: 0 there (no sale at the shop total on each of the last"
-            f" {weeks})")
+            f" {weeks} weeks)")
+
+
+def closed_in_note(forecasts: pd.DataFrame) -> pd.Series:
+    """True on the production forecast rows (``FORECAST_COLUMNS``) of a closed weekday: the
+    row's ``fit_note`` names its weekday as closed (``closed_note``) and its point is 0."""
+    if "fit_note" not in forecasts.columns:
+        return pd.Series(False, index=forecasts.index)
+    weekday = pd.to_datetime(forecasts["forecast_date"]).dt.dayofweek
+    named = [closed_part(str(note)) for note in forecasts["fit_note"].fillna("")]
+    return pd.Series([WEEKDAY_NAMES[w] in part for w, part in zip(weekday, named, strict=True)],
+                     index=forecasts.index) & (forecasts["point_forecast"] == 0)
+
+
+def closed_part(note: str) -> str:
+    """The weekday names of a ``fit_note``'s closed part ('' without one)."""
+    start = note.find("closed on ")
+    return "" if start < 0 else note[start + len("closed on "):].split(":", 1)[0]
+

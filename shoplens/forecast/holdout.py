@@ -7,6 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from shoplens.forecast.closures import closed_in_note
 from shoplens.forecast.config import BACKTEST_COLUMNS, SEASON
 from shoplens.forecast.methods import seasonal_naive_point
 from shoplens.forecast.series import select_series
@@ -58,8 +59,7 @@ def holdout_frame(
     fc["mase_scale"] = scales
     fc["rmsse_scale"] = squared
     fc["origin_date"] = as_of_date
-    # the production rows do not say which days were closed: every day counts as open
-    fc["is_closed"] = False
+    fc["is_closed"] = closed_in_note(fc)
     return fc[BACKTEST_COLUMNS].reset_index(drop=True)
 
 def actuals_from_holdout_demand(holdout_demand: pd.DataFrame) -> pd.DataFrame:

@@ -26,8 +26,8 @@ def series_metrics(backtest: pd.DataFrame) -> pd.DataFrame:
     """One row per series and measure: MASE, RMSSE and sMAPE of the model and
     of seasonal naive, and the share of actuals inside the 80% and 95% bounds.
 
-    Coverage counts the open days only (``is_closed``: the shop's closed
-    weekdays, where forecast and bounds are 0; ``closures``).
+    Coverage leaves out the shop's closed days that sold nothing (``is_closed``:
+    its closed weekdays, where forecast and bounds are 0; ``closures``).
     MASE is the mean absolute error divided by the origin's seasonal (lag 7)
     in-sample scale, averaged over all backtest days; series whose scale is 0
     (no variation before the origin) get a NaN MASE and are left out of means.
@@ -50,13 +50,14 @@ def series_metrics(backtest: pd.DataFrame) -> pd.DataFrame:
     bt["sse_naive"] = (bt["actual"] - bt["naive_forecast"]) ** 2 / squared
     bt["sape_model"] = smape(bt["actual"], bt["point_forecast"])
     bt["sape_naive"] = smape(bt["actual"], bt["naive_forecast"])
-    # the shop's closed days (forecast and bounds 0) say nothing of the intervals
-    is_open = (~bt["is_closed"].astype(bool) if "is_closed" in bt.columns
-               else pd.Series(True, index=bt.index))
-    bt["in_80"] = ((bt["actual"] >= bt["lower_80"]) & (bt["actual"] <= bt["upper_80"])).where(
-        is_open)
-    bt["in_95"] = ((bt["actual"] >= bt["lower_95"]) & (bt["actual"] <= bt["upper_95"])).where(
-        is_open)
+    # the shop's closed days (forecast and bounds 0) say nothing of the intervals, unless
+    # the shop sold after all: then they are misses
+    closed = (bt["is_closed"].fillna(False).astype(bool) if "is_closed" in bt.columns
+              else pd.Series(False, index=bt.index))
+    is_open = ~closed | (bt["actual"] > 0)
+    for level in ("80", "95"):
+        inside = (bt["actual"] >= bt[f"lower_{level}"]) & (bt["actual"] <= bt[f"upper_{level}"])
+        bt[f"in_{level}"] = inside.astype("float64").where(is_open)
     bt["is_open"] = is_open
     keys = ["series_level", "series_key", "measure"]
     grouped = bt.groupby(keys, sort=False)
@@ -119,7 +120,8 @@ def _summary_rows(task: str, slice_name: str, part: pd.DataFrame, specs, model_v
             "model_version": f"{__version__}+snaive" if model_name == "seasonal_naive"
             else model_version,
             "task": task, "metric": metric, "slice": slice_name, "value": value,
-            "n_obs": int(part.loc[values.index, "n_obs"].sum()),
+            "n_obs": int(part.loc[values.index,
+                                  "n_open" if column.startswith("coverage") else "n_obs"].sum()),
         })
     return rows
 

@@ -92,7 +92,7 @@ def conformal_quantiles(r: np.ndarray, coverage: float) -> tuple[float, float]:
 def _errors(y: np.ndarray, origins: list[int], fits: list[SeriesForecast],
             window: range, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """Absolute and standardised errors of one candidate over the windows ``window``
-    (the shop's closed days left out)."""
+    (the shop's closed days left out where they sold nothing)."""
     abs_err, std_err = [], []
     for i in window:
         actual = y[origins[i] : origins[i] + horizon]
@@ -100,8 +100,9 @@ def _errors(y: np.ndarray, origins: list[int], fits: list[SeriesForecast],
         err = actual - fc.mean[: len(actual)]
         scaled = err / standard_error(fc)[: len(actual)]
         if fc.closed is not None:
-            open_days = ~fc.closed[: len(actual)]
-            err, scaled = err[open_days], scaled[open_days]
+            # a closed day that sold after all is a miss like any other
+            counted = ~fc.closed[: len(actual)] | (actual > 0)
+            err, scaled = err[counted], scaled[counted]
         abs_err.append(np.abs(err))
         std_err.append(scaled)
     return np.concatenate(abs_err), np.concatenate(std_err)

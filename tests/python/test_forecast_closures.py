@@ -10,7 +10,7 @@ import pytest
 
 from shoplens import forecast as F
 from shoplens.datagen import generate_shop
-from shoplens.forecast.closures import closed_mask, closed_weekdays, zero_closed
+from shoplens.forecast.closures import closed_in_note, closed_mask, closed_weekdays, zero_closed
 from shoplens.forecast.series import Series
 from shoplens.settings import ConfigError
 from shoplens.testing.forecast_data import closed_on_saturdays, demand_daily_from_raw
@@ -38,6 +38,25 @@ def test_a_weekday_without_a_sale_in_eight_weeks_is_closed():
     assert closed_weekdays(total, MONDAY + dt.timedelta(days=49)) == frozenset()
     assert closed_weekdays(_total(np.zeros(70)), MONDAY + dt.timedelta(days=70)) == frozenset()
     assert closed_weekdays(total, MONDAY + dt.timedelta(days=140), weeks=0) == frozenset()
+
+
+def test_a_shop_too_small_to_tell_never_closes_a_day():
+    # a Poisson shop total of 0.6 sales a day: without the open-weekday rule a weekday
+    # would show eight empty weeks at about 5% of the origins
+    rng = np.random.default_rng(0)
+    sparse = _total(rng.poisson(0.6, 3000).astype("float64"))
+    origins = [MONDAY + dt.timedelta(days=d) for d in range(56, 3000)]
+    assert sum(bool(closed_weekdays(sparse, day)) for day in origins) == 0
+    gaps = 0
+    for d in range(56, 3000):
+        window = sparse.values[d - 56 : d]
+        weekday = (MONDAY.weekday() + np.arange(d - 56, d)) % 7
+        gaps += any(not (window[weekday == w] > 0).any() for w in range(7))
+    assert gaps / len(origins) > 0.02
+    # a shop of 5 a day closed on Saturdays is told at every origin
+    busy = rng.poisson(5.0, 3000).astype("float64")
+    busy[(MONDAY.weekday() + np.arange(3000)) % 7 == 5] = 0.0
+    assert all(closed_weekdays(_total(busy), day) == {5} for day in origins[::7])
 
 
 def test_closed_weeks_is_a_dbt_var():
@@ -75,7 +94,12 @@ def test_a_shop_closed_on_saturdays_forecasts_zero_on_saturdays(saturday_closed)
     bounds = ["point_forecast", "lower_80", "upper_80", "lower_95", "upper_95"]
     assert (forecasts.loc[saturday, bounds] == 0).all().all()
     assert (forecasts.loc[~saturday, "point_forecast"] > 0).all()
-    assert forecasts["fit_note"].str.contains("closed on Saturday: 0 there").all()
+    assert forecasts["fit_note"].str.contains(
+        "closed on Saturday: 0 there (no sale at the shop total on each of the last 8 weeks)",
+        regex=False).all()
+    # the holdout reads the closed days back from the rows
+    closed = closed_in_note(forecasts)
+    assert closed.tolist() == saturday.tolist()
 
 
 def test_closed_saturdays_are_left_out_of_coverage_and_the_total_beats_naive(saturday_closed):
@@ -89,6 +113,17 @@ def test_closed_saturdays_are_left_out_of_coverage_and_the_total_beats_naive(sat
               & (open_days["actual"] <= open_days["upper_80"]))
     pooled = (metrics["coverage_80"] * metrics["n_open"]).sum() / metrics["n_open"].sum()
     assert pooled == pytest.approx(inside.mean())
+    # a closed day that sold after all is a miss, not left out
+    reopened = served.copy()
+    first = reopened.index[reopened["is_closed"]][0]
+    reopened.loc[first, "actual"] = 5.0
+    key = reopened.loc[first, ["series_level", "series_key", "measure"]].tolist()
+    before = metrics.set_index(["series_level", "series_key", "measure"]).loc[tuple(key)]
+    after = F.series_metrics(reopened).set_index(
+        ["series_level", "series_key", "measure"]).loc[tuple(key)]
+    assert after["n_open"] == before["n_open"] + 1
+    assert after["coverage_80"] == pytest.approx(
+        before["coverage_80"] * before["n_open"] / (before["n_open"] + 1))
     total = metrics[metrics["series_level"] == "total"]
     # without the closed weekdays this shop's total scores 0.868 of seasonal naive, with them
     # 0.767 (bench_forecast_floor.py --customers 20000 --products 60 --top-n 4 --seed 11

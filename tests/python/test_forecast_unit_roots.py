@@ -60,7 +60,9 @@ def test_a_kept_order_whose_refit_is_rejected_is_searched_again():
     fc = F.sarima_forecast(y, 28, F.ForecastConfig(calendar_regressors=False), spec=spec)
     assert fc.method == "sarima"
     assert fc.note.startswith("the kept order's refit was rejected, searched again:")
-    assert forecast_sarima.ar_root_modulus(fc.spec[3][1:2] if fc.spec[2][0] else []) >= 1.01
+    d, seasonal_d, orders, x, _ = fc.spec
+    _, ar, *_ = forecast_sarima._unpack(np.asarray(x), d + seasonal_d <= 1, orders)
+    assert forecast_sarima.ar_root_modulus(ar) >= forecast_sarima.MIN_AR_ROOT
     # a kept order that refits well keeps the note of a kept order
     stationary = 300.0 + np.random.default_rng(3).normal(0, 8.0, 400)
     kept = F.sarima_forecast(stationary, 28, F.ForecastConfig(calendar_regressors=False),
