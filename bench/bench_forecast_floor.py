@@ -160,6 +160,14 @@ def reference_lines(demand: pd.DataFrame, served: pd.DataFrame,
     return lines
 
 
+def markdown_table(frame: pd.DataFrame, first: str, label=str) -> list[str]:
+    """``frame`` as Markdown rows: its index (through ``label``) then its values to 3 places."""
+    return ["| " + first + " | " + " | ".join(frame.columns) + " |",
+            "|---|" + "---|" * len(frame.columns),
+            *(f"| {label(name)} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
+              for name, row in frame.iterrows())]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--warehouse")
@@ -194,22 +202,12 @@ def main() -> None:
     n = served.drop_duplicates(["series_level", "series_key", "measure"]).groupby(
         "series_level").size()
     lines = [f"{what}; top_n {top_n}; series per level: {n.to_dict()}", "",
-             "| forecast | " + " | ".join(table.columns) + " |",
-             "|---|" + "---|" * len(table.columns)]
-    lines += [f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
-              for name, row in table.iterrows()]
-    cov = coverage(served)
-    lines += ["", "Coverage of the served intervals (nominal 80% and 95%):", "",
-              "| interval | " + " | ".join(cov.columns) + " |",
-              "|---|" + "---|" * len(cov.columns)]
-    lines += [f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
-              for name, row in cov.iterrows()]
-    by_origin = ratios_by_origin(served)
-    lines += ["", "The served forecast per scored origin:", "",
-              "| origin | " + " | ".join(by_origin.columns) + " |",
-              "|---|" + "---|" * len(by_origin.columns)]
-    lines += [f"| {pd.Timestamp(origin).date()} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
-              for origin, row in by_origin.iterrows()]
+             *markdown_table(table, "forecast"),
+             "", "Coverage of the served intervals (nominal 80% and 95%):", "",
+             *markdown_table(coverage(served), "interval"),
+             "", "The served forecast per scored origin:", "",
+             *markdown_table(ratios_by_origin(served), "origin",
+                             label=lambda origin: str(pd.Timestamp(origin).date()))]
     if args.references:
         lines += ["", *reference_lines(demand, served, config)]
     if args.last_window:
