@@ -15,8 +15,9 @@ settings) on a generated shop (default: the bench shop of
 with its ``as_of`` and country weights, ``--top-n 100`` as the build) or on
 the shop total of a CDNOW file that ships with ``lifetimes`` (``--cdnow``:
 real daily CDs and dollars, 1997-01-01 to 1998-06-30, cut at ``--as-of``;
-no products) and prints, per level, the ratio of mean MASE to seasonal naive (and of mean
-RMSSE for the served forecast) for:
+no products) and prints, per level, the ratio of mean MASE to seasonal naive (and for the
+served forecast of mean RMSSE, and its summed forecast over the summed
+actual) for:
 
 - ``served``: the served point forecast (the mean), as scored;
 - ``median``: its calibrated median;
@@ -100,6 +101,10 @@ def ratios(served: pd.DataFrame) -> pd.DataFrame:
             rows["served, RMSSE"] = {
                 level: part["rmsse_model"].mean() / part["rmsse_naive"].mean()
                 for level, part in m.groupby("series_level")}
+            # bias: summed forecast over summed actual (1: plans that add it up are right)
+            rows["served, forecast / actual"] = {
+                level: part["point_forecast"].sum() / part["actual"].sum()
+                for level, part in frame.groupby("series_level")}
     return pd.DataFrame(rows).T
 
 

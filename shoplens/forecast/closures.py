@@ -72,15 +72,34 @@ def closed_mask(first_day: dt.date, horizon: int, closed: frozenset[int]) -> np.
     return np.isin(weekday, sorted(closed))
 
 
+#: methods whose forecast is one daily rate over all days, closed ones included
+FLAT_RATE_METHODS = ("croston_sba",)
+
+
 def zero_closed(fc: SeriesForecast, mask: np.ndarray | None) -> SeriesForecast:
     """``fc`` with its point, bounds and median at 0 on the ``mask`` days (kept in
-    ``fc.closed``); ``fc`` itself without a mask."""
-    if mask is None or not mask.any():
+    ``fc.closed``); ``fc`` itself without a mask, or when it is closed already.
+
+    A flat-rate forecast (Croston) spreads a week's demand over all seven days,
+    the closed ones too: its open days are scaled up by days over open days, so
+    the horizon keeps its demand (without it, a shop closed on Saturdays would
+    lose a seventh of every intermittent product's forecast)."""
+    if mask is None or not mask.any() or fc.closed is not None:
         return fc
     m = mask[: len(fc.mean)]
+    n_open = int((~m).sum())
+    return _zeroed(fc, m, len(m) / n_open if fc.method in FLAT_RATE_METHODS and n_open else 1.0)
 
+
+def rezero_closed(fc: SeriesForecast) -> SeriesForecast:
+    """A closed forecast whose bounds were recomputed (the calibration) with its closed days
+    at 0 again (no rescaling)."""
+    return fc if fc.closed is None else _zeroed(fc, fc.closed, 1.0)
+
+
+def _zeroed(fc: SeriesForecast, m: np.ndarray, scale: float) -> SeriesForecast:
     def zeroed(values: np.ndarray | None) -> np.ndarray | None:
-        return None if values is None else np.where(m, 0.0, values)
+        return None if values is None else np.where(m, 0.0, values * scale)
 
     return replace(fc, mean=zeroed(fc.mean), lower_80=zeroed(fc.lower_80),
                    upper_80=zeroed(fc.upper_80), lower_95=zeroed(fc.lower_95),

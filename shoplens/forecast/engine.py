@@ -109,10 +109,12 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig) -> dict[str, list[Se
     fits["profile"] = [profile_forecast(job.values[:o], config, job.context) for o in job.origins]
     fits[ETS_NAME] = ets_fits(job.values, job.origins, config)
     fits.update(job.extra)
+    # the members are closed before they are combined (a flat-rate member keeps its demand)
+    fits = _close(fits, job, config.horizon_days)
     fits["combination"] = [_combination(fits, i) for i in range(len(job.origins))]
     for name in config.reference_models:
         fits[name] = [reference_forecast(name, job.values[:o], config) for o in job.origins]
-    return fits
+    return _close(fits, job, config.horizon_days)
 
 
 def _combination(fits: dict[str, list[SeriesForecast]], i: int) -> SeriesForecast:
@@ -125,7 +127,8 @@ def _combination(fits: dict[str, list[SeriesForecast]], i: int) -> SeriesForecas
 
 def _close(fits: dict[str, list[SeriesForecast]], job: SeriesJob,
            horizon: int) -> dict[str, list[SeriesForecast]]:
-    """Every candidate's forecasts with zeros on the shop's closed weekdays (``closures``)."""
+    """Every candidate's forecasts with zeros on the shop's closed weekdays (``closures``;
+    a forecast already closed is kept as it is)."""
     if not any(job.closed) or job.context.start is None:
         return fits
     masks = [closed_mask(job.context.start + dt.timedelta(days=origin), horizon, closed)
@@ -139,7 +142,7 @@ def _series_task(args: tuple[list[SeriesJob], ForecastConfig]) -> list[SeriesRes
     out = []
     for job in jobs:
         started = time.perf_counter()
-        fits = _close(_candidate_fits(job, config), job, config.horizon_days)
+        fits = _candidate_fits(job, config)
         served = [
             choose_and_calibrate(job.values, job.origins, fits, t, config.horizon_days,
                                  config.calibration_origins)

@@ -36,7 +36,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from shoplens.forecast.closures import zero_closed
+from shoplens.forecast.closures import rezero_closed
 from shoplens.forecast.config import Z80, SeriesForecast, normal_bounds
 from shoplens.forecast.methods import _clip
 
@@ -118,7 +118,7 @@ def calibrate(fc: SeriesForecast, r: np.ndarray) -> SeriesForecast:
         bounds[f"upper_{name}"] = fc.mean + max(upper, 0.0) * se
     median = np.maximum(fc.mean + float(np.median(r)) * se, 0.0)
     out = replace(fc, **bounds, interval_method=f"conformal({len(r)} errors)", median=median)
-    return zero_closed(_clip(out), fc.closed)
+    return rezero_closed(_clip(out))
 
 
 def _beats_backbone(challenger: np.ndarray, backbone: np.ndarray) -> bool:

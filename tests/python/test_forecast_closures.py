@@ -77,6 +77,12 @@ def test_closed_days_are_zero_in_point_bounds_and_median():
     for values in (z.mean, z.lower_80, z.upper_80, z.lower_95, z.upper_95, z.median):
         assert values[mask].tolist() == [0.0] * 3 and (values[~mask] > 0).all()
     assert z.closed.tolist() == mask.tolist() and zero_closed(fc, None) is fc
+    # a flat daily rate (Croston) keeps the horizon's demand on the open days
+    flat = F.croston_sba(np.tile([3.0, 0, 0, 2, 0, 0, 0], 20), 9, 0.1, 91)
+    kept = zero_closed(flat, mask)
+    assert kept.mean.sum() == pytest.approx(flat.mean.sum())
+    assert kept.mean[~mask] == pytest.approx(flat.mean[~mask] * 9 / 6)
+    assert zero_closed(kept, mask) is kept  # once only
 
 
 @pytest.fixture(scope="module")
