@@ -261,10 +261,14 @@ def _job(series: Series, config: ForecastConfig, production: bool) -> SeriesJob:
 
 def _run(demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None,
          production: bool, country_weights: Mapping[str, float] | None,
+         shop_total: pd.DataFrame | None = None,
          ) -> tuple[list[Series], list[SeriesJob], list[SeriesResult]]:
     series = select_series(demand_daily, config.top_n, as_of_date, country_weights)
     jobs = [_job(s, config, production) for s in series]
-    total = next((s for s in series if s.level == "total" and s.measure == "units"), None)
+    # the shop total decides the closed weekdays; a caller that forecasts some series
+    # at a time (Spark, one group per series) passes it in ``shop_total``
+    candidates = series if shop_total is None else select_series(shop_total, 0, as_of_date)
+    total = next((s for s in candidates if s.level == "total" and s.measure == "units"), None)
     if total is not None:
         for s, job in zip(series, jobs, strict=True):
             job.closed = [closed_weekdays(total, s.start + dt.timedelta(days=origin),
@@ -298,7 +302,7 @@ def _add_global_fits(series: list[Series], jobs: list[SeriesJob], config: Foreca
 
 def forecast_demand(
     demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None = None,
-    country_weights: Mapping[str, float] | None = None,
+    country_weights: Mapping[str, float] | None = None, shop_total: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Forecast every selected series ``config.horizon_days`` past its last day.
 
@@ -308,7 +312,8 @@ def forecast_demand(
     Each series is served by the winner of its last ``calibration_origins``
     backtest windows, with intervals calibrated on them (``selection``).
     """
-    series, _, results = _run(demand_daily, config, as_of_date, True, country_weights)
+    series, _, results = _run(demand_daily, config, as_of_date, True, country_weights,
+                              shop_total)
     as_of = series[0].start + dt.timedelta(days=len(series[0].values) - 1)
     h = config.horizon_days
     dates = [as_of + dt.timedelta(days=i) for i in range(1, h + 1)]

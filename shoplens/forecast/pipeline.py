@@ -38,11 +38,15 @@ def build_forecast(
     as_of: pd.DataFrame,
     settings: Mapping[str, object],
     customers: pd.DataFrame | None = None,
+    shop_total: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``ml_demand_forecast``: empty when there is no demand (the status says why).
 
     ``customers`` (``dim_customers``: country, n_purchases) weights the
     countries' public holidays; without it the common holidays are used.
+    ``shop_total``: the shop total's ``demand_daily`` rows, which decide the
+    closed weekdays (``closures``), for a caller whose ``demand`` holds only
+    some series (Spark forecasts one series per group); default: ``demand``'s.
     """
     as_of_date = _as_of_date(as_of)
     config = _config(settings)
@@ -51,7 +55,8 @@ def build_forecast(
     except ForecastDeclined:
         return empty_like(FORECAST_COLUMNS)
     weights = country_weights_from_customers(customers)
-    return forecast_demand(demand, config, as_of_date=as_of_date, country_weights=weights)
+    return forecast_demand(demand, config, as_of_date=as_of_date, country_weights=weights,
+                           shop_total=shop_total)
 
 
 @returns_freed_memory

@@ -90,9 +90,11 @@ def demand_forecast(dbt: Dbt) -> Any:
     top = _top_products(demand, read_as_of(as_of).as_of_date, int(float(dbt.config.get("forecast_top_n"))))
     kept = demand.where((F.col("series_level") != "product") | F.col("series_key").isin(top))
     per_series = {**dbt.config.settings, "forecast_n_jobs": 1}
+    # the shop total decides the closed weekdays of every series (shoplens.forecast.closures)
+    shop_total = to_pandas(demand.where("series_level = 'total'"))
 
     def one_series(group: pd.DataFrame) -> pd.DataFrame:
-        return pipeline.build_forecast(group, as_of, per_series, customers)
+        return pipeline.build_forecast(group, as_of, per_series, customers, shop_total)
 
     return kept.groupBy("series_level", "series_key").applyInPandas(one_series, forecast_ddl())
 

@@ -135,3 +135,20 @@ def test_closed_saturdays_are_left_out_of_coverage_and_the_total_beats_naive(sat
     # 0.767 (bench_forecast_floor.py --customers 20000 --products 60 --top-n 4 --seed 11
     # --closed saturday)
     assert total["mase_model"].mean() / total["mase_naive"].mean() < 0.82
+
+
+def test_a_caller_with_some_series_passes_the_shop_total(saturday_closed):
+    # Spark forecasts one series per group: the total it passes decides the closed days
+    config = F.ForecastConfig(top_n=0, n_jobs=1)
+    one = saturday_closed[saturday_closed["series_key"] == "electronics"]
+    total = saturday_closed[saturday_closed["series_level"] == "total"]
+    alone = F.forecast_demand(one, config)
+    told = F.forecast_demand(one, config, shop_total=total)
+    together = F.forecast_demand(pd.concat([one, total]), config)
+    together = together[together["series_key"] == "electronics"].reset_index(drop=True)
+    saturday = pd.to_datetime(told["forecast_date"]).dt.dayofweek == 5
+    assert (told.loc[saturday, "upper_95"] == 0).all()
+    assert (alone.loc[saturday, "point_forecast"] > 0).all()  # a category alone cannot tell
+    columns = ["point_forecast", "lower_80", "upper_80", "lower_95", "upper_95", "fit_note"]
+    pd.testing.assert_frame_equal(told[columns], together[columns])
+
