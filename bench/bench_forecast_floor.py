@@ -109,12 +109,14 @@ def ratios(served: pd.DataFrame) -> pd.DataFrame:
 
 
 def coverage(served: pd.DataFrame) -> pd.DataFrame:
-    """Share of the scored days inside the served 80% and 95% intervals, per level (the
-    shop's closed days left out where they sold nothing, as ``series_metrics`` does)."""
-    open_days = served[~served["is_closed"].astype(bool) | (served["actual"] > 0)]
-    inside = {f"{level}%": (open_days["actual"] >= open_days[f"lower_{level}"])
-              & (open_days["actual"] <= open_days[f"upper_{level}"]) for level in ("80", "95")}
-    return pd.DataFrame(inside).groupby(open_days["series_level"]).mean().T
+    """Share of the scored days inside the served 80% and 95% intervals, per level, pooled
+    over the days ``series_metrics`` counts (the shop's closed days that sold nothing left
+    out)."""
+    m = F.series_metrics(served)
+    pooled = {f"{level}%": {lv: float((p[f"coverage_{level}"] * p["n_open"]).sum()
+                                       / p["n_open"].sum()) for lv, p in m.groupby("series_level")}
+              for level in ("80", "95")}
+    return pd.DataFrame(pooled).T
 
 
 def ratios_by_origin(served: pd.DataFrame) -> pd.DataFrame:

@@ -129,3 +129,8 @@ def closed_part(note: str) -> str:
     start = note.find("closed on ")
     return "" if start < 0 else note[start + len("closed on "):].split(":", 1)[0]
 
+
+def counted_days(closed: np.ndarray | pd.Series, actual: np.ndarray | pd.Series):
+    """The days that count in errors and coverage: open ones, and closed ones that sold
+    after all (misses like any other)."""
+    return ~closed | (actual > 0)

@@ -26,7 +26,7 @@ from shoplens.forecast.config import (
 )
 from shoplens.forecast.ets import ETS_NAME, ets_fits
 from shoplens.forecast.global_model import GBM_NAME, GlobalSeries, calendar_table, global_forecasts
-from shoplens.forecast.methods import seasonal_naive, seasonal_naive_point
+from shoplens.forecast.methods import seasonal_naive, seasonal_naive_point, weekly_change_scales
 from shoplens.forecast.profile import profile_forecast
 from shoplens.forecast.reference import reference_forecast
 from shoplens.forecast.sarima import forecast_series
@@ -110,11 +110,12 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig) -> dict[str, list[Se
     fits[ETS_NAME] = ets_fits(job.values, job.origins, config)
     fits.update(job.extra)
     # the members are closed before they are combined (a flat-rate member keeps its demand)
-    fits = _close(fits, job, config.horizon_days)
+    masks = _closed_masks(job, config.horizon_days)
+    fits = _close(fits, masks)
     fits["combination"] = [_combination(fits, i) for i in range(len(job.origins))]
     for name in config.reference_models:
         fits[name] = [reference_forecast(name, job.values[:o], config) for o in job.origins]
-    return _close(fits, job, config.horizon_days)
+    return _close(fits, masks)
 
 
 def _combination(fits: dict[str, list[SeriesForecast]], i: int) -> SeriesForecast:
@@ -125,14 +126,21 @@ def _combination(fits: dict[str, list[SeriesForecast]], i: int) -> SeriesForecas
     return combine(members) if len(members) >= 2 else fits["backbone"][i]
 
 
-def _close(fits: dict[str, list[SeriesForecast]], job: SeriesJob,
-           horizon: int) -> dict[str, list[SeriesForecast]]:
-    """Every candidate's forecasts with zeros on the shop's closed weekdays (``closures``;
-    a forecast already closed is kept as it is)."""
+def _closed_masks(job: SeriesJob, horizon: int) -> list[np.ndarray | None] | None:
+    """Per origin, True on the horizon days of a closed weekday (``closures``); None when
+    the shop is open every day at every origin."""
     if not any(job.closed) or job.context.start is None:
+        return None
+    return [closed_mask(job.context.start + dt.timedelta(days=origin), horizon, closed)
+            for origin, closed in zip(job.origins, job.closed, strict=True)]
+
+
+def _close(fits: dict[str, list[SeriesForecast]],
+           masks: list[np.ndarray | None] | None) -> dict[str, list[SeriesForecast]]:
+    """Every candidate's forecasts with zeros on the shop's closed weekdays (a forecast
+    already closed is kept as it is)."""
+    if masks is None:
         return fits
-    masks = [closed_mask(job.context.start + dt.timedelta(days=origin), horizon, closed)
-             for origin, closed in zip(job.origins, job.closed, strict=True)]
     return {name: [zero_closed(fc, masks[i]) for i, fc in enumerate(forecasts)]
             for name, forecasts in fits.items()}
 
@@ -345,8 +353,7 @@ def _backtest_part(s: Series, origin: int, fc: SeriesForecast, h: int) -> pd.Dat
     nonzero = np.flatnonzero(train > 0)
     trimmed = train[nonzero[0] :] if len(nonzero) else train[len(train) :]
     scale_data = trimmed if len(trimmed) > SEASON else train
-    weekly_change = scale_data[SEASON:] - scale_data[:-SEASON]
-    scale = float(np.mean(np.abs(weekly_change)))
+    scale, squared_scale = weekly_change_scales(scale_data)
     origin_date = s.start + dt.timedelta(days=origin - 1)
     return pd.DataFrame({
         "series_level": s.level, "series_key": s.key, "measure": s.measure,
@@ -356,7 +363,7 @@ def _backtest_part(s: Series, origin: int, fc: SeriesForecast, h: int) -> pd.Dat
         "point_forecast": fc.mean, "lower_80": fc.lower_80, "upper_80": fc.upper_80,
         "lower_95": fc.lower_95, "upper_95": fc.upper_95,
         "naive_forecast": seasonal_naive_point(train, h), "mase_scale": scale,
-        "rmsse_scale": float(np.mean(weekly_change**2)), "method": fc.method, "model_order": fc.model_order,
+        "rmsse_scale": squared_scale, "method": fc.method, "model_order": fc.model_order,
         "median_forecast": fc.mean if fc.median is None else fc.median,
         "is_closed": False if fc.closed is None else fc.closed,
     })

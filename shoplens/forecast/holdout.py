@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from shoplens.forecast.closures import closed_in_note
-from shoplens.forecast.config import BACKTEST_COLUMNS, SEASON
-from shoplens.forecast.methods import seasonal_naive_point
+from shoplens.forecast.config import BACKTEST_COLUMNS
+from shoplens.forecast.methods import seasonal_naive_point, weekly_change_scales
 from shoplens.forecast.series import select_series
 from shoplens.inputs import purchases_only
 
@@ -52,9 +52,9 @@ def holdout_frame(
     for row in fc.itertuples(index=False):
         y = by_key.get((row.series_level, row.series_key, row.measure), np.zeros(0))
         naive.append(seasonal_naive_point(y, int(row.horizon_day))[-1])
-        change = y[SEASON:] - y[:-SEASON]
-        scales.append(float(np.mean(np.abs(change))) if len(y) > SEASON else 0.0)
-        squared.append(float(np.mean(change**2)) if len(y) > SEASON else 0.0)
+        scale, squared_scale = weekly_change_scales(y)
+        scales.append(scale)
+        squared.append(squared_scale)
     fc["naive_forecast"] = naive
     fc["mase_scale"] = scales
     fc["rmsse_scale"] = squared

@@ -27,6 +27,15 @@ def seasonal_naive_point(y: np.ndarray, horizon: int) -> np.ndarray:
     return last_week[np.arange(horizon) % SEASON].astype("float64")
 
 
+def weekly_change_scales(y: np.ndarray) -> tuple[float, float]:
+    """The MASE and RMSSE scales of a history: the mean absolute and the mean squared
+    weekly (lag 7) difference; (0, 0) for a week or less."""
+    if len(y) <= SEASON:
+        return 0.0, 0.0
+    change = np.asarray(y[SEASON:], dtype="float64") - y[:-SEASON]
+    return float(np.mean(np.abs(change))), float(np.mean(change**2))
+
+
 def seasonal_naive(y: np.ndarray, horizon: int, note: str = "") -> SeriesForecast:
     """Seasonal naive forecast with normal intervals.
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from shoplens import __version__
 from shoplens.evaluation import evaluation_frame
+from shoplens.forecast.closures import counted_days
 from shoplens.forecast.config import MODEL_VERSION
 
 
@@ -54,7 +55,7 @@ def series_metrics(backtest: pd.DataFrame) -> pd.DataFrame:
     # the shop sold after all: then they are misses
     closed = (bt["is_closed"].fillna(False).astype(bool) if "is_closed" in bt.columns
               else pd.Series(False, index=bt.index))
-    is_open = ~closed | (bt["actual"] > 0)
+    is_open = counted_days(closed, bt["actual"])
     for level in ("80", "95"):
         inside = (bt["actual"] >= bt[f"lower_{level}"]) & (bt["actual"] <= bt[f"upper_{level}"])
         bt[f"in_{level}"] = inside.astype("float64").where(is_open)

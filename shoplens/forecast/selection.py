@@ -36,7 +36,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from shoplens.forecast.closures import rezero_closed
+from shoplens.forecast.closures import counted_days, rezero_closed
 from shoplens.forecast.config import Z80, SeriesForecast, normal_bounds
 from shoplens.forecast.methods import _clip
 
@@ -100,8 +100,7 @@ def _errors(y: np.ndarray, origins: list[int], fits: list[SeriesForecast],
         err = actual - fc.mean[: len(actual)]
         scaled = err / standard_error(fc)[: len(actual)]
         if fc.closed is not None:
-            # a closed day that sold after all is a miss like any other
-            counted = ~fc.closed[: len(actual)] | (actual > 0)
+            counted = counted_days(fc.closed[: len(actual)], actual)
             err, scaled = err[counted], scaled[counted]
         abs_err.append(np.abs(err))
         std_err.append(scaled)
