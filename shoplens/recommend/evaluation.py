@@ -25,6 +25,10 @@ def per_customer_hits(items: np.ndarray, truth: sp.csr_matrix) -> np.ndarray:
     for j in range(k):
         col = items[:, j]
         ok = col >= 0
+        if not ok.any():
+            # no list reaches this rank (a catalogue shorter than k): scipy's empty fancy
+            # index returns a sparse matrix, not an array
+            continue
         hits[ok, j] = np.asarray(truth[np.nonzero(ok)[0], col[ok]]).ravel() > 0
     return hits
 

@@ -515,6 +515,14 @@ def test_ranking_metrics_by_hand():
     assert m["coverage"] == pytest.approx(3 / 5)
 
 
+def test_ranking_metrics_with_a_rank_no_list_reaches():
+    # a one-customer shop: the catalogue is shorter than k, so rank 3 is empty for everyone
+    truth = sp.csr_matrix(np.array([[0, 1, 1]], dtype=float))
+    m = ranking_metrics(np.array([[1, 0, -1]]), truth, n_catalogue=3)
+    assert m["hit_rate"] == 1.0 and m["recall"] == pytest.approx(1 / 2)
+    assert m["coverage"] == pytest.approx(2 / 3)
+
+
 def test_bad_settings_name_the_var():
     with pytest.raises(RecommendError, match="recommend_top_k"):
         RecommendConfig(top_k=0)
