@@ -23,5 +23,6 @@ def model(dbt, session):
         "forecast_reference_models": dbt.config.get("forecast_reference_models"),
         "forecast_global_model": dbt.config.get("forecast_global_model"),
         "forecast_closed_weeks": dbt.config.get("forecast_closed_weeks"),
+        "forecast_calibration_decay": dbt.config.get("forecast_calibration_decay"),
     }
     return pipeline.build_forecast(demand, as_of, settings, customers)

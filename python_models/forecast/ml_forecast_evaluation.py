@@ -25,6 +25,7 @@ def model(dbt, session):
         "forecast_reference_models": dbt.config.get("forecast_reference_models"),
         "forecast_global_model": dbt.config.get("forecast_global_model"),
         "forecast_closed_weeks": dbt.config.get("forecast_closed_weeks"),
+        "forecast_calibration_decay": dbt.config.get("forecast_calibration_decay"),
     }
     return pipeline.build_evaluation(
         demand, as_of, forecasts, holdout_demand, settings, customers

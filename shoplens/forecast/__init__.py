@@ -51,6 +51,7 @@ weekdays), ``reference``
 
 from shoplens.forecast.config import (  # noqa: F401
     BACKTEST_COLUMNS,
+    CALIBRATION_DECAY,
     CANDIDATE_ORDERS,
     CLOSED_WEEKS,
     FORECAST_COLUMNS,

@@ -34,6 +34,8 @@ CANDIDATE_ORDERS: tuple[tuple[int, int, int, int], ...] = (
 
 #: weeks of zero sales at the shop total that make a weekday closed (``closures``)
 CLOSED_WEEKS = 8
+#: weight of each calibration window's errors relative to the next one's (``selection``)
+CALIBRATION_DECAY = 0.5
 
 Z80 = float(norm.ppf(0.90))
 Z95 = float(norm.ppf(0.975))
@@ -108,6 +110,7 @@ ALLOWED = {
     "reference_models": "any of autoarima, autoets, mstl (var forecast_reference_models)",
     "global_model": "true or false (var forecast_global_model)",
     "closed_weeks": ">= 0 (var forecast_closed_weeks; 0: never closed)",
+    "calibration_decay": "in (0, 1] (var forecast_calibration_decay; 1: every window alike)",
 }
 REFERENCE_MODELS = ("autoarima", "autoets", "mstl")
 
@@ -142,6 +145,9 @@ class ForecastConfig:
     calibration_origins: rolling origins before each forecast origin whose
         errors choose the served method and calibrate its intervals
         [forecast_calibration_origins].
+    calibration_decay: weight of each calibration window's errors relative to the
+        next window's (the latest weighs 1): recent errors describe the next
+        window best; 1 weighs every window alike [forecast_calibration_decay].
     reference_models: statsforecast models that join the candidates
         (``autoarima``, ``autoets``, ``mstl``) [forecast_reference_models].
     global_model: the global gradient-boosting model (``global_model.py``) joins
@@ -168,6 +174,7 @@ class ForecastConfig:
     max_yearly_harmonics: int = 4
     calendar_regressors: bool = True
     calibration_origins: int = 4
+    calibration_decay: float = CALIBRATION_DECAY
     closed_weeks: int = CLOSED_WEEKS
     reference_models: tuple[str, ...] = ()
     global_model: bool = False
@@ -191,6 +198,7 @@ class ForecastConfig:
             "max_yearly_harmonics": 1 <= self.max_yearly_harmonics <= 10,
             "calibration_origins": self.calibration_origins >= 0,
             "closed_weeks": self.closed_weeks >= 0,
+            "calibration_decay": 0.0 < self.calibration_decay <= 1.0,
             "reference_models": set(self.reference_models) <= set(REFERENCE_MODELS),
         }
         bad = [name for name, ok in checks.items() if not ok]
@@ -269,6 +277,7 @@ def config_from_dbt(get: Callable[[str], object]) -> ForecastConfig:
         reference_models=read_var(get, "forecast_reference_models", (), _model_list),  # type: ignore[arg-type]
         global_model=read_var(get, "forecast_global_model", False, _flag),  # type: ignore[arg-type]
         closed_weeks=int(number("forecast_closed_weeks", CLOSED_WEEKS)),
+        calibration_decay=number("forecast_calibration_decay", CALIBRATION_DECAY),
     )
 
 

@@ -153,7 +153,7 @@ def _series_task(args: tuple[list[SeriesJob], ForecastConfig]) -> list[SeriesRes
         fits = _candidate_fits(job, config)
         served = [
             choose_and_calibrate(job.values, job.origins, fits, t, config.horizon_days,
-                                 config.calibration_origins)
+                                 config.calibration_origins, config.calibration_decay)
             for t in job.targets
         ]
         for t, fc in zip(job.targets, served, strict=True):

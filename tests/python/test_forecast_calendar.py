@@ -132,7 +132,7 @@ def test_backtest_winner_is_served_with_calibrated_intervals():
     fits = {"a": [_fc(np.full(h, 100.0), 1.0) for _ in origins],
             "b": [_fc(np.full(h, 130.0), 10.0) for _ in origins]}
     served = selection.choose_and_calibrate(y, origins, fits, 4, h, 4)
-    assert served.mean[0] == 100.0 and served.interval_method == "conformal(56 errors)"
+    assert served.mean[0] == 100.0 and served.interval_method == "conformal(56 errors, decay 0.5)"
     # calibrated: about +-12.8 for 80% (sd 10), not the claimed +-1.28
     assert 8.0 < served.upper_80[0] - 100.0 < 18.0
     assert served.upper_95[0] > served.upper_80[0]

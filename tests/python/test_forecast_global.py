@@ -99,7 +99,7 @@ def test_global_model_is_served_only_where_it_wins_and_never_as_a_fallback():
     better = [_flat(G.GBM_NAME, 100.0) for _ in origins]
     served = selection.choose_and_calibrate(
         y, origins, {"combination": combination, G.GBM_NAME: better}, 4, h, 4)
-    assert served.method == G.GBM_NAME and served.interval_method == "conformal(56 errors)"
+    assert served.method == G.GBM_NAME and served.interval_method == "conformal(56 errors, decay 0.5)"
     # the same forecasts from its seasonal naive fallback in one window: no challenge
     fallback = [*better[:2], _flat("seasonal_naive", 100.0), *better[3:]]
     kept = selection.choose_and_calibrate(
