@@ -36,14 +36,6 @@ def test_window_weights_halve_with_each_earlier_window():
     assert selection.window_weights([2, 2], 1.0).tolist() == [1.0] * 4
 
 
-def test_weighted_median_with_equal_weights_is_the_median():
-    for r in (np.array([5.0, 1.0, 3.0]), np.array([4.0, 1.0, 3.0, 10.0])):
-        assert selection.weighted_median(r, np.ones(len(r))) == float(np.median(r))
-    # the latest window (weight 1) outweighs two older ones at 0.25
-    r = np.array([10.0, 10.0, 0.0])
-    assert selection.weighted_median(r, np.array([0.25, 0.25, 1.0])) < 5.0
-
-
 def test_recent_windows_weigh_more_when_the_errors_shrink():
     # four windows of 28 errors: sd 3 in the three older ones, sd 1 in the latest
     rng = np.random.default_rng(4)
