@@ -24,5 +24,6 @@ def model(dbt, session):
         "forecast_global_model": dbt.config.get("forecast_global_model"),
         "forecast_closed_weeks": dbt.config.get("forecast_closed_weeks"),
         "forecast_calibration_decay": dbt.config.get("forecast_calibration_decay"),
+        "forecast_spike_ratio": dbt.config.get("forecast_spike_ratio"),
     }
     return pipeline.build_forecast(demand, as_of, settings, customers)

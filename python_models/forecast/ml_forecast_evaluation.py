@@ -26,6 +26,7 @@ def model(dbt, session):
         "forecast_global_model": dbt.config.get("forecast_global_model"),
         "forecast_closed_weeks": dbt.config.get("forecast_closed_weeks"),
         "forecast_calibration_decay": dbt.config.get("forecast_calibration_decay"),
+        "forecast_spike_ratio": dbt.config.get("forecast_spike_ratio"),
     }
     return pipeline.build_evaluation(
         demand, as_of, forecasts, holdout_demand, settings, customers

@@ -61,6 +61,7 @@ from shoplens.forecast.config import (  # noqa: F401
     MODEL_TAG,
     MODEL_VERSION,
     SEASON,
+    SPIKE_RATIO,
     Z80,
     Z95,
     ForecastConfig,

@@ -34,6 +34,8 @@ CANDIDATE_ORDERS: tuple[tuple[int, int, int, int], ...] = (
 
 #: weeks of zero sales at the shop total that make a weekday closed (``closures``)
 CLOSED_WEEKS = 8
+#: a day above this many times its weekday's largest value around it is a spike (``spikes``)
+SPIKE_RATIO = 3.0
 #: weight of each calibration window's errors relative to the next one's (``selection``)
 CALIBRATION_DECAY = 0.5
 
@@ -111,6 +113,7 @@ ALLOWED = {
     "global_model": "true or false (var forecast_global_model)",
     "closed_weeks": ">= 0 (var forecast_closed_weeks; 0: never closed)",
     "calibration_decay": "in (0, 1] (var forecast_calibration_decay; 1: every window alike)",
+    "spike_ratio": "0 (never a spike) or >= 2 (var forecast_spike_ratio)",
 }
 REFERENCE_MODELS = ("autoarima", "autoets", "mstl")
 
@@ -148,6 +151,10 @@ class ForecastConfig:
     calibration_decay: weight of each calibration window's errors relative to the
         next window's (the latest weighs 1): recent errors describe the next
         window best; 1 weighs every window alike [forecast_calibration_decay].
+    spike_ratio: a day above this many times the largest value of its weekday in
+        the four weeks around it is a one-day spike, replaced by their median
+        before the models are fitted (``spikes``); 0 turns it off
+        [forecast_spike_ratio].
     reference_models: statsforecast models that join the candidates
         (``autoarima``, ``autoets``, ``mstl``) [forecast_reference_models].
     global_model: the global gradient-boosting model (``global_model.py``) joins
@@ -175,6 +182,7 @@ class ForecastConfig:
     calendar_regressors: bool = True
     calibration_origins: int = 4
     calibration_decay: float = CALIBRATION_DECAY
+    spike_ratio: float = SPIKE_RATIO
     closed_weeks: int = CLOSED_WEEKS
     reference_models: tuple[str, ...] = ()
     global_model: bool = False
@@ -199,6 +207,7 @@ class ForecastConfig:
             "calibration_origins": self.calibration_origins >= 0,
             "closed_weeks": self.closed_weeks >= 0,
             "calibration_decay": 0.0 < self.calibration_decay <= 1.0,
+            "spike_ratio": self.spike_ratio == 0 or self.spike_ratio >= 2,
             "reference_models": set(self.reference_models) <= set(REFERENCE_MODELS),
         }
         bad = [name for name, ok in checks.items() if not ok]
@@ -278,6 +287,7 @@ def config_from_dbt(get: Callable[[str], object]) -> ForecastConfig:
         global_model=read_var(get, "forecast_global_model", False, _flag),  # type: ignore[arg-type]
         closed_weeks=int(number("forecast_closed_weeks", CLOSED_WEEKS)),
         calibration_decay=number("forecast_calibration_decay", CALIBRATION_DECAY),
+        spike_ratio=number("forecast_spike_ratio", SPIKE_RATIO),
     )
 
 

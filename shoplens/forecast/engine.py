@@ -32,6 +32,7 @@ from shoplens.forecast.reference import reference_forecast
 from shoplens.forecast.sarima import forecast_series
 from shoplens.forecast.selection import COMBINED, choose_and_calibrate, combine
 from shoplens.forecast.series import Series, select_series
+from shoplens.forecast.spikes import clean_spikes, spike_days
 
 
 @dataclass
@@ -65,16 +66,19 @@ class SeriesResult:
     candidates: dict[str, list[SeriesForecast]]
 
 
-def _backbone_fits(job: SeriesJob, config: ForecastConfig) -> list[SeriesForecast]:
-    """The backbone's forecast from every origin of ``job`` (order searched once)."""
-    y = job.values
+def _backbone_fits(job: SeriesJob, config: ForecastConfig,
+                   trains: list[np.ndarray]) -> list[SeriesForecast]:
+    """The backbone's forecast from every origin of ``job`` (order searched once) on the
+    training values ``trains`` (one per origin)."""
     context = job.context if config.calendar_regressors else SeriesContext()
-    search = forecast_series(y[: job.search_origin], config, None, context)
+    search_train = next((t for o, t in zip(job.origins, trains, strict=True)
+                         if o == job.search_origin), job.values[: job.search_origin])
+    search = forecast_series(search_train, config, None, context)
     spec = search.spec if search.method == "sarima" else None
     fits = []
-    for origin in job.origins:
+    for origin, train in zip(job.origins, trains, strict=True):
         fc = search if origin == job.search_origin else forecast_series(
-            y[:origin], config, spec, context)
+            train, config, spec, context)
         if spec is None and fc.method == "sarima":
             spec = fc.spec
         fits.append(fc)
@@ -97,17 +101,21 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig) -> dict[str, list[Se
     gradient-boosting model fitted across series beforehand (``job.extra``),
     challenges it like the statsforecast models.
     """
-    fits: dict[str, list[SeriesForecast]] = {"backbone": _backbone_fits(job, config)}
+    # the members are fitted on the training values with one-day spikes replaced (``spikes``)
+    trains = [clean_spikes(job.values[:o], job.context, config.spike_ratio)[0]
+              for o in job.origins]
+    fits: dict[str, list[SeriesForecast]] = {"backbone": _backbone_fits(job, config, trains)}
     if any(_has_calendar_terms(fc) for fc in fits["backbone"]):
-        fits["backbone_weekly"] = _backbone_fits(job, replace(config, calendar_regressors=False))
+        fits["backbone_weekly"] = _backbone_fits(
+            job, replace(config, calendar_regressors=False), trains)
     fits["seasonal_naive"] = []
     for origin in job.origins:
         train = job.values[:origin]
         trimmed = train[np.flatnonzero(train > 0)[0]:] if (train > 0).any() else train[:0]
         fits["seasonal_naive"].append(
             seasonal_naive(trimmed if len(trimmed) >= SEASON else train, config.horizon_days))
-    fits["profile"] = [profile_forecast(job.values[:o], config, job.context) for o in job.origins]
-    fits[ETS_NAME] = ets_fits(job.values, job.origins, config)
+    fits["profile"] = [profile_forecast(t, config, job.context) for t in trains]
+    fits[ETS_NAME] = ets_fits(job.values, job.origins, config, trains)
     fits.update(job.extra)
     # the members are closed before they are combined (a flat-rate member keeps its demand)
     masks = _closed_masks(job, config.horizon_days)
@@ -157,6 +165,11 @@ def _series_task(args: tuple[list[SeriesJob], ForecastConfig]) -> list[SeriesRes
             for t in job.targets
         ]
         for t, fc in zip(job.targets, served, strict=True):
+            n_spikes = int(spike_days(job.values[: job.origins[t]], job.context,
+                                      config.spike_ratio).sum())
+            if n_spikes:
+                fc.note = (f"{fc.note}; {n_spikes} spike day(s) replaced by their weekday's"
+                           " median for fitting").lstrip("; ")
             if job.closed and job.closed[t]:
                 fc.note = (f"{fc.note}; {closed_note(job.closed[t], config.closed_weeks)}"
                            .lstrip("; "))

@@ -65,8 +65,12 @@ def _forecast(pred: dict, form: str, y: np.ndarray, started: float, note: str) -
     return from_prediction(pred, ETS_NAME, _label(form), len(y), started, note)
 
 
-def ets_fits(values: np.ndarray, origins: Sequence[int], config: ForecastConfig) -> list[SeriesForecast]:
+def ets_fits(values: np.ndarray, origins: Sequence[int], config: ForecastConfig,
+             trains: Sequence[np.ndarray] | None = None) -> list[SeriesForecast]:
     """The damped ETS's forecast from every origin (training lengths, increasing) of ``values``.
+
+    ``trains``: the training values to use at each origin instead of
+    ``values[:origin]`` (the engine's, with spike days replaced).
 
     The model is searched and estimated at the first origin with enough
     history, on at most ``max_train_days``; from the later origins it is run
@@ -80,11 +84,12 @@ def ets_fits(values: np.ndarray, origins: Sequence[int], config: ForecastConfig)
     horizon = config.horizon_days
     model, start, form = None, 0, ""
     fits = []
-    for origin in origins:
+    for i, origin in enumerate(origins):
         started = time.perf_counter()
+        source = values if trains is None else np.asarray(trains[i], dtype="float64")
         if model is None:
-            start = _window(values, origin, config)
-        y = values[start:origin]
+            start = _window(source, origin, config)
+        y = source[start:origin]
         if len(y) < config.min_history_days:
             fits.append(seasonal_naive(y, horizon, note=f"ets: short history ({len(y)} days)"))
             continue

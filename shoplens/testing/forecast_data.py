@@ -81,11 +81,46 @@ def weekly_profile(values: np.ndarray, dates: pd.Series | pd.DatetimeIndex) -> n
 
 def generated_demand(n_customers: int, n_products: int, n_days: int, seed: int) -> pd.DataFrame:
     """``demand_daily`` of a clean generated shop without events (the forecast benchmarks')."""
+    return generated_shop_demand(n_customers, n_products, n_days, seed)[0]
+
+
+def generated_shop_demand(n_customers: int, n_products: int, n_days: int,
+                          seed: int) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``generated_demand`` and the shop's category per product_id."""
     from shoplens.datagen import generate_shop
 
     shop = generate_shop(n_customers=n_customers, n_days=n_days, n_products=n_products,
                          seed=seed, events=False)
-    return demand_daily_from_raw(shop["orders"], shop["order_items"], shop["products"])
+    products = shop["products"]
+    categories = dict(zip(products["product_id"].astype(str), products["category"].astype(str),
+                          strict=True))
+    return demand_daily_from_raw(shop["orders"], shop["order_items"], products), categories
+
+
+def with_spike(demand: pd.DataFrame, categories: dict[str, str], days_before_end: int,
+               factor: float) -> pd.DataFrame:
+    """``demand`` with one wholesale-sized order: ``factor`` times the shop total's mean
+    daily units of its top product (by revenue), at its mean price, on the day
+    ``days_before_end`` days before the last, added to the product, its category and the
+    total (the UCI Online Retail export has single orders of 74,215 and 80,995 units)."""
+    d = demand.assign(demand_date=pd.to_datetime(demand["demand_date"]))
+    day = d["demand_date"].max() - pd.Timedelta(days=days_before_end)
+    total = d[d["series_level"] == "total"]
+    products = d[d["series_level"] == "product"]
+    product = str(products.groupby("series_key")["revenue"].sum().idxmax())
+    own = products[products["series_key"] == product]
+    units = factor * float(total["units"].mean())
+    price = float(own["revenue"].sum() / own["units"].sum())
+    for level, key in (("product", product), ("category", categories[product]),
+                       ("total", "all")):
+        row = ((d["series_level"] == level) & (d["series_key"] == key)
+               & (d["demand_date"] == day))
+        if row.sum() != 1:
+            raise ValueError(f"no {level} row {key} on {day.date()}")
+        d.loc[row, "units"] += units
+        d.loc[row, "revenue"] += units * price
+        d.loc[row, "n_orders"] += 1
+    return d
 
 
 def warehouse_demand(path: str) -> tuple[pd.DataFrame, dict]:
