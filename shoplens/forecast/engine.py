@@ -167,7 +167,8 @@ def _series_task(args: tuple[list[SeriesJob], ForecastConfig]) -> list[SeriesRes
         for t, fc in zip(job.targets, served, strict=True):
             n_spikes = int(spike_days(job.values[: job.origins[t]], job.context,
                                       config.spike_ratio).sum())
-            if n_spikes:
+            # a challenger (global model, statsforecast) is fitted on the actual values
+            if n_spikes and fc.method not in (GBM_NAME, *config.reference_models):
                 fc.note = (f"{fc.note}; {n_spikes} spike day(s) replaced by their weekday's"
                            " median for fitting").lstrip("; ")
             if job.closed and job.closed[t]:

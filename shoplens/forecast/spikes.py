@@ -14,12 +14,14 @@ A day ``t`` of the training values before an origin is a spike when
 - it is above ``spike_ratio`` (3) times the largest value of the same
   weekday in the four weeks before it and, where the training data has
   them, the four weeks after it (up to 8 days: a level that rises and
-  stays is in the weeks after and is never a spike);
+  stays is in the weeks after);
 - every one of those reference days sold (an intermittent series, whose
   days are mostly zero, is never cleaned);
-- the days next to it (where in the training data) are not above half that
-  ratio times their own reference days' largest value: a burst of several
-  high days is an event (a sale, a campaign), not one order. The real CDNOW
+- the nearest days before and after it that sold (where in the training
+  data; a closed day is passed over) are not above half that ratio times
+  the largest of their own weekday in the four weeks before them: a burst
+  of several high days is an event (a sale, a campaign) or a rise, not one
+  order. The real CDNOW
   file has one such burst, 304, 690 and 560 CDs on 25-27 July 1997 against
   Saturdays of 142-207;
 - and it is not a day the calendar explains: a public holiday of the
@@ -68,6 +70,23 @@ def _protected(n: int, context: SeriesContext, reference_promotion: np.ndarray |
     return protect
 
 
+def _quiet_neighbours(y: np.ndarray, elevated: np.ndarray) -> np.ndarray:
+    """Per day: the nearest day before it and the nearest day after it that sold (a
+    closed day, or a day with no sale, is passed over) are not elevated; a missing
+    neighbour (past the data) is quiet."""
+    n = len(y)
+    sold = np.flatnonzero(y > 0)
+    days = np.arange(n)
+    before = np.searchsorted(sold, days, side="left") - 1  # index into ``sold``
+    after = np.searchsorted(sold, days, side="right")
+    quiet = np.ones(n, dtype=bool)
+    has_before = before >= 0
+    quiet[has_before] &= ~elevated[sold[before[has_before]]]
+    has_after = after < len(sold)
+    quiet[has_after] &= ~elevated[sold[after[has_after]]]
+    return quiet
+
+
 def spike_days(y: np.ndarray, context: SeriesContext | None, ratio: float) -> np.ndarray:
     """True on the days of ``y`` that are spikes (see the module docstring); ``ratio`` 0:
     none."""
@@ -81,13 +100,12 @@ def spike_days(y: np.ndarray, context: SeriesContext | None, ratio: float) -> np
     complete = ~np.isnan(past).any(axis=1)  # four weeks before it in the data
     with np.errstate(invalid="ignore"):
         sold = np.nanmin(np.where(np.isnan(ref), np.inf, ref), axis=1) > 0
-        largest = np.nanmax(ref, axis=1)
-        high = y > ratio * largest
-        elevated = y > 0.5 * ratio * largest
-    # the neighbours of a spike are quiet (a missing neighbour, past the data, is quiet)
-    quiet_before = np.concatenate([[True], ~elevated[:-1]])
-    quiet_after = np.concatenate([~elevated[1:], [True]])
-    high &= quiet_before & quiet_after
+        high = y > ratio * np.nanmax(ref, axis=1)
+        # against the weeks before only: a rise's later weeks are in its days' reference
+        # (a day with no week before it in the data is not elevated)
+        past_largest = np.max(np.where(np.isnan(past), -np.inf, past), axis=1)
+        elevated = np.isfinite(past_largest) & (y > 0.5 * ratio * past_largest)
+    high &= _quiet_neighbours(y, elevated)
     promotion = None
     reference_promotion = None
     if context.promotion is not None and len(context.promotion) >= n:

@@ -61,6 +61,18 @@ def test_a_burst_of_high_days_is_an_event_not_a_spike():
     assert spike_days(y, None, 3.0)[120]
 
 
+def test_a_rise_beside_a_closed_day_is_not_a_spike():
+    # closed on Sundays (0); from a Saturday on the shop sells four times as much: the
+    # Saturday's neighbours that sold are the Friday before and the Monday after
+    y = _weekly(280)
+    y[6::7] = 0.0
+    saturday = 257
+    assert saturday % 7 == 5
+    y[saturday:] *= 4.0
+    for origin in range(saturday + 3, 280):
+        assert not spike_days(y[:origin], None, 3.0).any(), origin
+
+
 def test_intermittent_series_and_explained_days_are_never_spikes():
     rng = np.random.default_rng(1)
     sparse = rng.poisson(0.4, 300).astype("float64")
