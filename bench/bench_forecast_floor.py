@@ -112,11 +112,11 @@ def coverage(served: pd.DataFrame) -> pd.DataFrame:
     """Share of the scored days inside the served 80% and 95% intervals, per level, pooled
     over the days ``series_metrics`` counts (the shop's closed days that sold nothing left
     out)."""
-    m = F.series_metrics(served)
-    pooled = {f"{level}%": {lv: float((p[f"coverage_{level}"] * p["n_open"]).sum()
-                                       / p["n_open"].sum()) for lv, p in m.groupby("series_level")}
-              for level in ("80", "95")}
-    return pd.DataFrame(pooled).T
+    from bench_forecast import summarise
+
+    by_level = {lv: summarise(p) for lv, p in F.series_metrics(served).groupby("series_level")}
+    return pd.DataFrame({f"{level}%": {lv: s[f"coverage_{level}"] for lv, s in by_level.items()}
+                         for level in ("80", "95")}).T
 
 
 def ratios_by_origin(served: pd.DataFrame) -> pd.DataFrame:

@@ -32,7 +32,7 @@ from shoplens.forecast.reference import reference_forecast
 from shoplens.forecast.sarima import forecast_series
 from shoplens.forecast.selection import COMBINED, choose_and_calibrate, combine
 from shoplens.forecast.series import Series, select_series
-from shoplens.forecast.spikes import clean_spikes, spike_days
+from shoplens.forecast.spikes import clean_spikes
 
 
 @dataclass
@@ -90,7 +90,15 @@ def _has_calendar_terms(fc: SeriesForecast) -> bool:
     return fc.method == "sarima" and any(tag in fc.model_order for tag in tags)
 
 
-def _candidate_fits(job: SeriesJob, config: ForecastConfig) -> dict[str, list[SeriesForecast]]:
+def _spike_cleaned(job: SeriesJob, config: ForecastConfig) -> list[tuple[np.ndarray, int]]:
+    """Per origin, the training values with one-day spikes replaced and how many there
+    were (``spikes``)."""
+    return [clean_spikes(job.values[:o], job.context, config.spike_ratio) for o in job.origins]
+
+
+def _candidate_fits(job: SeriesJob, config: ForecastConfig,
+                    cleaned: list[tuple[np.ndarray, int]] | None = None,
+                    ) -> dict[str, list[SeriesForecast]]:
     """Every candidate's forecast from every origin of ``job`` (backbone first).
 
     ``backbone_weekly`` (the SARIMA without calendar regressors) joins when the
@@ -101,9 +109,9 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig) -> dict[str, list[Se
     gradient-boosting model fitted across series beforehand (``job.extra``),
     challenges it like the statsforecast models.
     """
-    # the members are fitted on the training values with one-day spikes replaced (``spikes``)
-    trains = [clean_spikes(job.values[:o], job.context, config.spike_ratio)[0]
-              for o in job.origins]
+    # the members are fitted on the training values with one-day spikes replaced
+    # (``cleaned``: ``_spike_cleaned``'s, computed here when not given)
+    trains = [train for train, _ in (cleaned or _spike_cleaned(job, config))]
     fits: dict[str, list[SeriesForecast]] = {"backbone": _backbone_fits(job, config, trains)}
     if any(_has_calendar_terms(fc) for fc in fits["backbone"]):
         fits["backbone_weekly"] = _backbone_fits(
@@ -158,15 +166,15 @@ def _series_task(args: tuple[list[SeriesJob], ForecastConfig]) -> list[SeriesRes
     out = []
     for job in jobs:
         started = time.perf_counter()
-        fits = _candidate_fits(job, config)
+        cleaned = _spike_cleaned(job, config)
+        fits = _candidate_fits(job, config, cleaned)
         served = [
             choose_and_calibrate(job.values, job.origins, fits, t, config.horizon_days,
                                  config.calibration_origins, config.calibration_decay)
             for t in job.targets
         ]
         for t, fc in zip(job.targets, served, strict=True):
-            n_spikes = int(spike_days(job.values[: job.origins[t]], job.context,
-                                      config.spike_ratio).sum())
+            n_spikes = cleaned[t][1]
             # a challenger (global model, statsforecast) is fitted on the actual values
             if n_spikes and fc.method not in (GBM_NAME, *config.reference_models):
                 fc.note = (f"{fc.note}; {n_spikes} spike day(s) replaced by their weekday's"

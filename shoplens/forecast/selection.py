@@ -140,23 +140,28 @@ def _errors(y: np.ndarray, origins: list[int], fits: list[SeriesForecast],
     return np.concatenate(abs_err), np.concatenate(std_err), [len(e) for e in std_err]
 
 
-def calibrate(fc: SeriesForecast, r: np.ndarray, weights: np.ndarray | None = None,
+def calibrate(fc: SeriesForecast, r: np.ndarray, lengths: list[int] | None = None,
               decay: float = 1.0) -> SeriesForecast:
-    """``fc`` with conformal bounds from the standardised errors ``r`` (weighted by
-    ``weights``, made with ``decay``; see the module's docstring) and its median.
+    """``fc`` with conformal bounds from the standardised errors ``r`` and its median.
+
+    ``lengths``: how many errors each window gave, the latest last; with them each
+    window's errors weigh ``decay`` times the next window's (``window_weights``, see the
+    module's docstring). Without them every error weighs alike.
 
     The median takes every error alike: a location estimate gains from all of
     them, and the recency weights made the median's MASE worse in 28 of 35
     shop-level cells (docs/forecast.md, "Recent windows weigh more").
     """
     se = standard_error(fc)
+    weights = None if lengths is None else window_weights(lengths, decay)
     bounds = {}
     for name, coverage in LEVELS_OF_BOUNDS:
         lower, upper = conformal_quantiles(r, coverage, weights)
         bounds[f"lower_{name}"] = fc.mean + min(lower, 0.0) * se
         bounds[f"upper_{name}"] = fc.mean + max(upper, 0.0) * se
     median = np.maximum(fc.mean + float(np.median(r)) * se, 0.0)
-    how = f"{len(r)} errors" if decay == 1.0 else f"{len(r)} errors, decay {decay:g}"
+    how = (f"{len(r)} errors" if weights is None or decay == 1.0
+           else f"{len(r)} errors, decay {decay:g}")
     out = replace(fc, **bounds, interval_method=f"conformal({how})", median=median)
     return rezero_closed(_clip(out))
 
@@ -212,6 +217,6 @@ def choose_and_calibrate(
     fc = fits[winner][target]
     if not np.isfinite(std_err).all() or len(std_err) < 10:
         return fc
-    chosen = calibrate(fc, std_err, window_weights(lengths, decay), decay)
+    chosen = calibrate(fc, std_err, lengths, decay)
     chosen.note = f"{chosen.note}; served: backtest winner over {len(window)} origins".lstrip("; ")
     return chosen

@@ -52,6 +52,8 @@ def _reference(y: np.ndarray) -> np.ndarray:
     shifts = [SEASON * k for k in range(1, SPIKE_WEEKS + 1)]
     out = np.full((n, 2 * SPIKE_WEEKS), np.nan)
     for j, s in enumerate(shifts):
+        if s >= n:
+            break
         out[s:, 2 * j] = y[: n - s]  # s days before
         out[: n - s, 2 * j + 1] = y[s:]  # s days after
     return out
@@ -91,11 +93,16 @@ def spike_days(y: np.ndarray, context: SeriesContext | None, ratio: float) -> np
     """True on the days of ``y`` that are spikes (see the module docstring); ``ratio`` 0:
     none."""
     y = np.asarray(y, dtype="float64")
+    return _spikes(y, _reference(y), context, ratio)
+
+
+def _spikes(y: np.ndarray, ref: np.ndarray, context: SeriesContext | None,
+            ratio: float) -> np.ndarray:
+    """``spike_days`` with the reference days ``ref`` (``_reference(y)``) given."""
     n = len(y)
     if ratio <= 0 or n <= SPIKE_WEEKS * SEASON:
         return np.zeros(n, dtype=bool)
     context = context or SeriesContext()
-    ref = _reference(y)
     past = ref[:, 0::2]
     complete = ~np.isnan(past).any(axis=1)  # four weeks before it in the data
     with np.errstate(invalid="ignore"):
@@ -119,9 +126,10 @@ def clean_spikes(y: np.ndarray, context: SeriesContext | None,
     """``y`` with its spike days replaced by the median of their reference days, and how
     many there were."""
     y = np.asarray(y, dtype="float64")
-    spikes = spike_days(y, context, ratio)
+    ref = _reference(y)
+    spikes = _spikes(y, ref, context, ratio)
     if not spikes.any():
         return y, 0
     cleaned = y.copy()
-    cleaned[spikes] = np.nanmedian(_reference(y)[spikes], axis=1)
+    cleaned[spikes] = np.nanmedian(ref[spikes], axis=1)
     return cleaned, int(spikes.sum())
