@@ -76,6 +76,7 @@ from shoplens.datagen.customers import (  # noqa: F401
 from shoplens.datagen.shop import (  # noqa: F401
     generate_shop,
     iter_shop,
+    latent_purchases,
 )
 from shoplens.datagen.tastes import (  # noqa: F401
     PRICE_BANDS,

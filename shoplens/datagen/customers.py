@@ -97,6 +97,9 @@ def _purchases(cfg: ShopConfig, rng: np.random.Generator, n: int, id_offset: int
     customers = {
         "lam": lam, "p_drop": p_drop, "nu": nu, "birth": birth,
         "death_time": death_time, "index": np.arange(n) + id_offset,
+        # per purchase, not per customer (aligned with the returned ``cust`` and ``day``): the
+        # time drawn before the weekly move, read by ``latent_purchases`` only
+        "purchase_time": times[order],
     }
     return customers, cust, day, value
 

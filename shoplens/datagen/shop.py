@@ -192,6 +192,34 @@ def iter_shop(cfg: ShopConfig):
 
 
 
+def latent_purchases(cfg: ShopConfig) -> dict[str, np.ndarray]:
+    """The purchase process behind the shop ``cfg`` generates, as it was drawn.
+
+    Per customer (row = customer index): ``lam``, ``p_drop``, ``nu``, ``birth``
+    (days since the start) and ``death_time`` (inf: alive at the end). Per
+    purchase: ``customer``, ``time`` (days, before the weekly move) and ``day``
+    (the day it is recorded on). These are the same draws as :func:`iter_shop`'s
+    (each chunk's stream starts with them), so the purchases are the shop's
+    completed orders, one for one. For benchmarks that ask how well a forecaster
+    who knew the customers could do (``bench/bench_forecast_oracle.py``).
+    """
+    root = np.random.SeedSequence(cfg.seed)
+    _, _, *chunk_seeds = root.spawn(2 + math.ceil(cfg.n_customers / cfg.chunk_customers))
+    parts = []
+    for i, seed in enumerate(chunk_seeds):
+        n = min(cfg.chunk_customers, cfg.n_customers - i * cfg.chunk_customers)
+        if n <= 0:
+            break
+        info, cust, day, _ = _purchases(cfg, np.random.default_rng(seed), n, i * cfg.chunk_customers)
+        parts.append((info, cust + i * cfg.chunk_customers, day))
+    out = {key: np.concatenate([p[0][key] for p in parts])
+           for key in ("lam", "p_drop", "nu", "birth", "death_time")}
+    out["customer"] = np.concatenate([p[1] for p in parts])
+    out["time"] = np.concatenate([p[0]["purchase_time"] for p in parts])
+    out["day"] = np.concatenate([p[2] for p in parts])
+    return out
+
+
 def _dirty_chunk(cfg: ShopConfig, dirt: np.random.Generator, orders, items, customers, base_sec: int, dirty: dict):
     """Add this chunk's broken rows (counted in ``dirty``); returns (orders, items, customers)."""
     extra, kinds = _dirty_orders(cfg, dirt, orders, base_sec)

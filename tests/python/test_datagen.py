@@ -115,6 +115,22 @@ def test_weeks_cut_by_the_period_keep_their_purchases_inside_it(big_shop):
     assert abs(share - want) < 4 * np.sqrt(want * (1 - want) / n), (share, want, n)
 
 
+def test_latent_purchases_are_the_shops_completed_orders(big_shop):
+    cfg = datagen.ShopConfig(n_customers=20_000, n_days=730, seed=11, events=False)
+    lp = datagen.latent_purchases(cfg)
+    done = big_shop["orders"][big_shop["orders"]["status"] == "completed"].drop_duplicates("order_id")
+    done = done[done["customer_id"].notna() & (done["order_total"] > 0)]
+    days = (parse_utc(done["ordered_at"]).dt.floor("D") - pd.Timestamp(cfg.start_date)).dt.days
+    days = days[(days >= 0) & (days < cfg.n_days)]  # dirty rows: unparseable and future timestamps
+    assert np.array_equal(np.bincount(lp["day"], minlength=cfg.n_days), np.bincount(days, minlength=cfg.n_days))
+    # every purchase is recorded in the calendar week of its time, per customer after its birth
+    week = lambda d: d - (d + cfg.start.weekday()) % 7  # noqa: E731
+    assert (week(np.floor(lp["time"]).astype(int)) == week(lp["day"])).all()
+    assert (lp["time"] >= lp["birth"][lp["customer"]] - 1e-9).all()
+    assert len(lp["lam"]) == cfg.n_customers and np.isinf(lp["death_time"]).sum() == \
+        big_shop["ground_truth"]["counts"]["alive_at_end"]
+
+
 def test_inside_period_redraws_only_the_days_outside_with_the_profile():
     from shoplens.datagen.customers import _inside_period
 
