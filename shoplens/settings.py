@@ -26,6 +26,14 @@ def is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null"))
 
 
+def flag(value: object) -> bool:
+    """A dbt var as a boolean (``true``/``false``, rendered by Jinja as ``True``/``False``; ``1``/``0``)."""
+    text = str(value).strip().lower()
+    if text not in ("true", "false", "1", "0"):
+        raise ValueError(f"not a boolean: {value!r}")
+    return text in ("true", "1")
+
+
 def read_var(
     settings: Mapping[str, object] | Callable[[str], object],
     var: str,

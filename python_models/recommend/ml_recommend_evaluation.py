@@ -31,6 +31,7 @@ def model(dbt, session):
         "recommend_view_weight": dbt.config.get("recommend_view_weight"),
         "recommend_cart_weight": dbt.config.get("recommend_cart_weight"),
         "recommend_num_threads": dbt.config.get("recommend_num_threads"),
+        "recommend_warm_start": dbt.config.get("recommend_warm_start"),
     }
     recommend_cfg, _ = configs_from_dbt(settings.get)
     columns = "customer_id, order_id, product_id, order_date, is_purchase, category, line_amount"

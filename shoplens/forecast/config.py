@@ -10,7 +10,7 @@ import numpy as np
 from scipy.stats import norm
 
 from shoplens import __version__
-from shoplens.settings import ConfigError, read_var
+from shoplens.settings import ConfigError, flag, read_var
 
 SEASON = 7
 MODEL_TAG = "forecast-v1"
@@ -284,19 +284,11 @@ def config_from_dbt(get: Callable[[str], object]) -> ForecastConfig:
         time_budget_s=read_var(get, "forecast_time_budget_s", None, float),  # type: ignore[arg-type]
         calibration_origins=int(number("forecast_calibration_origins", 4)),
         reference_models=read_var(get, "forecast_reference_models", (), _model_list),  # type: ignore[arg-type]
-        global_model=read_var(get, "forecast_global_model", False, _flag),  # type: ignore[arg-type]
+        global_model=read_var(get, "forecast_global_model", False, flag),  # type: ignore[arg-type]
         closed_weeks=int(number("forecast_closed_weeks", CLOSED_WEEKS)),
         calibration_decay=number("forecast_calibration_decay", CALIBRATION_DECAY),
         spike_ratio=number("forecast_spike_ratio", SPIKE_RATIO),
     )
-
-
-def _flag(value: object) -> bool:
-    """A dbt var as a boolean (``true``/``false``, rendered by Jinja as ``True``/``False``)."""
-    text = str(value).strip().lower()
-    if text not in ("true", "false", "1", "0"):
-        raise ValueError(f"not a boolean: {value!r}")
-    return text in ("true", "1")
 
 
 def _model_list(value: object) -> tuple[str, ...]:

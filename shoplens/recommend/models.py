@@ -178,7 +178,9 @@ class ALS:
     def tag(self) -> str:
         return f"als_f{self.factors}_a{self.alpha:g}_r{self.regularization:g}_i{self.iterations}"
 
-    def fit(self, matrix: sp.csr_matrix) -> ALS:
+    def fit(self, matrix: sp.csr_matrix, item_factors: np.ndarray | None = None) -> ALS:
+        """Fit for ``iterations`` from random factors, or from ``item_factors`` (one row per
+        column of ``matrix``) with random customer factors (a warm start)."""
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         from implicit.cpu.als import AlternatingLeastSquares
         from threadpoolctl import threadpool_limits
@@ -188,7 +190,18 @@ class ALS:
                 factors=self.factors, regularization=self.regularization, alpha=self.alpha,
                 iterations=self.iterations, random_state=self.seed, num_threads=self.num_threads,
             )
+        if item_factors is not None:
+            if item_factors.shape != (matrix.shape[1], self.factors):
+                raise ValueError(f"item factors {item_factors.shape} do not fit a {matrix.shape[1]}-column "
+                                 f"matrix with {self.factors} factors")
+            # implicit draws only the factors it is not given, and updates them in place: a copy
+            self.model.item_factors = np.array(item_factors, dtype=np.float32, order="C", copy=True)
         return self._run(matrix, self.iterations)
+
+    @property
+    def item_factors(self) -> np.ndarray:
+        assert self.model is not None, "fit first"
+        return np.asarray(self.model.item_factors, dtype=np.float32)
 
     def resume(self, matrix: sp.csr_matrix, iterations: int) -> ALS:
         """Continue a fitted model for ``iterations`` more ALS iterations on the same matrix.

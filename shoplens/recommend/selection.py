@@ -23,7 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from shoplens import __version__
-from shoplens.recommend.config import RecommendConfig
+from shoplens.recommend.config import RecommendConfig, screens, served_iterations
 from shoplens.recommend.data import (
     Interactions,
     bought_in_window,
@@ -57,6 +57,7 @@ class Selection:
     iterations: int | None = None  # of the served ALS (None: the config's iterations)
     pick_note: str = ""  # why this candidate among those of its feedback
     validation_rows: np.ndarray | None = None  # the customers the picks' lists (``Scored.items``) are for
+    validation_products: np.ndarray | None = None  # the columns of the picks' item factors
 
     def als(self, cfg: RecommendConfig, feedback: str | None = None) -> ALS:
         """The served ALS, or the candidate picked among those fitted on ``feedback`` ("purchases" or "browsing")."""
@@ -64,6 +65,38 @@ class Selection:
         factors, alpha, iterations = ((pick[0].factors, pick[0].alpha, pick[0].iterations) if pick else
                                       (self.factors, self.alpha, self.iterations or cfg.iterations))
         return ALS(factors, alpha, cfg.regularization, iterations, cfg.seed, cfg.num_threads)
+
+    def served_fit(self, cfg: RecommendConfig, matrix: sp.csr_matrix, products: np.ndarray) -> ALS:
+        """The served ALS fitted on ``matrix`` (columns: ``products``).
+
+        With ``warm_start`` it starts from the item factors of the pick's
+        validation fit (a product the validation did not know starts random,
+        seeded) and runs :func:`~shoplens.recommend.config.served_iterations`;
+        otherwise it is the pick refitted from random factors.
+        """
+        model = self.als(cfg)
+        init = self.warm_factors(cfg, products)
+        if init is None:
+            return model.fit(matrix)
+        model.iterations = self.warm_iterations(cfg)
+        return model.fit(matrix, item_factors=init)
+
+    def warm_iterations(self, cfg: RecommendConfig) -> int | None:
+        """Iterations of the served fit when it is warm-started (None: it is not)."""
+        pick = self.picks.get("browsing" if self.browsing else "purchases")
+        if not cfg.warm_start or pick is None or pick[0].item_factors is None or self.validation_products is None:
+            return None
+        return served_iterations(cfg, pick[0].iterations)
+
+    def warm_factors(self, cfg: RecommendConfig, products: np.ndarray) -> np.ndarray | None:
+        """The pick's validation item factors in the order of ``products`` (None: no warm start)."""
+        if self.warm_iterations(cfg) is None:
+            return None
+        factors = self.picks["browsing" if self.browsing else "purchases"][0].item_factors
+        init = np.random.default_rng(cfg.seed).random((len(products), factors.shape[1]), dtype=np.float32) * 0.01
+        pos = pd.Index(self.validation_products).get_indexer(np.asarray(products))
+        init[pos >= 0] = factors[pos[pos >= 0]]
+        return init
 
     def tag(self, cfg: RecommendConfig) -> str:
         """The ALS tag, with the browsing weights when browsing is used."""
@@ -112,6 +145,7 @@ class Scored:
     position: int  # in the factors x alpha grid
     metrics: dict
     items: np.ndarray  # top-k of the validation rows
+    item_factors: np.ndarray | None = field(default=None, repr=False)  # kept for the picks only
 
     @property
     def cost(self) -> int:
@@ -132,14 +166,15 @@ def _grid(inter: Interactions, rows: np.ndarray, truth, cfg: RecommendConfig, su
     iterations; :func:`parsimonious` picks among them.
     """
     grid = [(f, a) for f in cfg.factors_grid for a in cfg.alpha_grid]
-    screen = 0 < cfg.screen_iterations < cfg.iterations and len(grid) > cfg.screen_keep
+    screen = screens(cfg)
     first = cfg.screen_iterations if screen else cfg.iterations
     scored: list[Scored] = []
 
     def score(model: ALS, pos: int) -> Scored:
         items = model.recommend_from(inter.matrix, rows, cfg.top_k)[0]
         m = ranking_metrics(items, truth[rows], inter.shape[1])
-        scored.append(Scored(model.tag + suffix, model.factors, model.alpha, model.iterations, pos, m, items))
+        scored.append(Scored(model.tag + suffix, model.factors, model.alpha, model.iterations, pos, m, items,
+                             model.item_factors.copy()))
         return scored[-1]
 
     kept: list[tuple] = []  # (recall, grid position, model), best first; only the survivors' models
@@ -272,11 +307,18 @@ def _select_model(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig,
         f"als_not_better_than_popularity: validation recall@{cfg.top_k} {pick.recall:.4f} vs popularity "
         f"{pop_m['recall']:.4f} (margin {margin:+.4f}, needs > {cfg.fallback_z:g} x se {margin_se:.4f})")
     candidates = {s.tag: s.recall for s in scored}
+    kept = {id(p[0]) for p in picks.values()}
+    for s in scored:  # only the picks' factors can start the served fit
+        if id(s) not in kept:
+            s.item_factors = None
     return Selection("als" if beats else "popularity", reason, pick.factors, pick.alpha, cut, as_of, candidates,
                      pop_m["recall"], margin, margin_se, len(rows), uses_browsing, note, picks, pick.iterations,
-                     pick_note, rows)
+                     pick_note, rows, inter.products)
 
 
 def model_version(sel: Selection, cfg: RecommendConfig) -> str:
     tag = sel.tag(cfg) if sel.served == "als" else f"popularity_{cfg.popularity_days}d"
+    warm = sel.warm_iterations(cfg) if sel.served == "als" else None
+    if warm is not None:  # the served fit: the pick's validation factors, then ``warm`` iterations
+        tag += f"+warm_i{warm}"
     return f"shoplens-{__version__}/{tag}/validation-{sel.cutoff.isoformat()}"

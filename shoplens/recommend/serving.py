@@ -51,7 +51,7 @@ def recommend_all(lines: pd.DataFrame, customer_ids: np.ndarray, as_of: dt.date,
     code[warm] = -1 if sel.served == "als" else 2
     if sel.served == "als" and warm.any():
         rows = np.nonzero(warm)[0]
-        model = sel.als(cfg).fit(inter.matrix)
+        model = sel.served_fit(cfg, inter.matrix, inter.products)
         items[rows], scores[rows] = model.recommend_from(inter.matrix, rows, k)
         del model  # the factors (1M customers x 64: 0.25 GiB) are not needed for the table
     return _frame(inter, items, scores, code, reasons, as_of, sel, cfg)
@@ -61,7 +61,10 @@ def selection_note(sel: Selection, cfg: RecommendConfig) -> str:
     """Why this model is served, and whether browsing is used."""
     note = sel.reason or (f"als ({sel.tag(cfg)}) beat popularity on validation recall@{cfg.top_k} by"
                           f" {sel.margin:+.4f} (se {sel.margin_se:.4f}, {sel.n_customers} customers)")
-    return "; ".join(part for part in (note, sel.browsing_note, sel.pick_note) if part)
+    warm = sel.warm_iterations(cfg) if sel.served == "als" else None
+    warm_note = (f"served fit started from the validation fit's item factors, {warm} iteration(s)"
+                 if warm is not None else "")
+    return "; ".join(part for part in (note, sel.browsing_note, sel.pick_note, warm_note) if part)
 
 
 def _frame(inter: Interactions, items: np.ndarray, scores: np.ndarray, code: np.ndarray, reasons: list[str],
