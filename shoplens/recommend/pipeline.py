@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -138,7 +139,11 @@ def build_evaluation(order_items: pd.DataFrame, holdout_items: pd.DataFrame, aff
         cut, end, kind, aff = as_of_date, data_end, "holdout", affinity
     else:  # the backtest is the validation window itself
         future, cut, end, kind, aff = lines, sel.cutoff, as_of_date, "backtest", None
-    rows = evaluate_recommenders(lines, future, aff, cut, end, cfg, sel, affinity_min_support, affinity_top_n,
+    # On the validation window the served lists are the pick refitted from random factors: a warm
+    # start there would start from factors fitted at that same cut-off (production's come from 60
+    # days before its fit), and score more iterations on the same data instead of the served rule.
+    eval_cfg = cfg if has_holdout else replace(cfg, warm_start=False)
+    rows = evaluate_recommenders(lines, future, aff, cut, end, eval_cfg, sel, affinity_min_support, affinity_top_n,
                                  browsing)
     del browsing  # the profiles below do not need it (13.7M rows at 1M customers)
     trim_heap()

@@ -74,7 +74,7 @@ class Selection:
         seeded) and runs :func:`~shoplens.recommend.config.served_iterations`;
         otherwise it is the pick refitted from random factors.
         """
-        model = self.als(cfg)
+        model = self.als(cfg, "browsing" if self.browsing else "purchases")  # the served pick's settings
         init = self.warm_factors(cfg, products)
         if init is None:
             return model.fit(matrix)
@@ -259,8 +259,10 @@ def select_model(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig,
     and then ``ml_recommend_evaluation`` in one process, and the second
     reuses the first's grid of ALS fits instead of repeating it.
     """
-    # evaluation_max_customers only reaches ml_recommend_evaluation's config and the verdict never reads it
-    verdict_cfg = replace(cfg, evaluation_max_customers=RecommendConfig.evaluation_max_customers)
+    # evaluation_max_customers and warm_start only reach the evaluation and the served fit: the verdict
+    # never reads them
+    verdict_cfg = replace(cfg, evaluation_max_customers=RecommendConfig.evaluation_max_customers,
+                          warm_start=RecommendConfig.warm_start)
     key = (verdict_cfg, as_of, _fingerprint(lines, ("customer_id", "order_id", "product_id", "order_date")),
            _fingerprint(browsing, ("customer_id", "product_id", "event_date", "n_product_views", "n_add_to_carts")))
     if key not in _SELECTIONS:

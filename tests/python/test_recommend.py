@@ -312,6 +312,38 @@ def test_als_resumed_gives_the_factors_of_one_longer_fit():
     assert not np.array_equal(once.model.user_factors, shorter.model.user_factors)
 
 
+def test_als_starts_from_given_item_factors_and_leaves_them_untouched():
+    from shoplens.recommend.models import ALS
+
+    m = sp.random(3000, 200, density=0.02, format="csr", random_state=np.random.default_rng(5), dtype=np.float32)
+    m.data[:] = np.ceil(m.data * 3)
+    start = ALS(8, 10.0, 1.0, 15, seed=42).fit(m).item_factors
+    given = start.copy()
+    assert np.array_equal(ALS(8, 10.0, 1.0, 0, seed=42).fit(m, item_factors=given).item_factors, start)
+    warm = ALS(8, 10.0, 1.0, 1, seed=42).fit(m, item_factors=given)
+    assert np.array_equal(given, start)  # fitted on a copy
+    cold = ALS(8, 10.0, 1.0, 1, seed=42).fit(m)
+    # one iteration from converged factors stays near them; from random ones it does not
+    assert np.abs(warm.item_factors - start).mean() < 0.2 * np.abs(cold.item_factors - start).mean()
+    with pytest.raises(ValueError, match="item factors"):
+        ALS(4, 10.0, 1.0, 1, seed=42).fit(m, item_factors=given)
+
+
+def test_warm_factors_follow_the_product_ids_and_new_products_start_small():
+    from shoplens.recommend.selection import Scored, Selection
+
+    factors = np.arange(6, dtype=np.float32).reshape(3, 2) + 1.0  # rows: P3, P1, P2 (not sorted)
+    pick = Scored("als_f2_a1_r1_i5", 2, 1.0, 5, 0, {"recall": 0.5}, np.zeros((1, 1), int), factors)
+    sel = Selection("als", "", 2, 1.0, dt.date(2025, 1, 1), dt.date(2025, 3, 1), picks={"purchases": (pick, "")},
+                    iterations=5, validation_products=np.array(["P3", "P1", "P2"]))
+    cfg = RecommendConfig(screen_iterations=3)
+    init = sel.warm_factors(cfg, np.array(["P2", "P9", "P3", "P1"]))
+    assert np.array_equal(init[[0, 2, 3]], factors[[2, 0, 1]])
+    assert ((0 <= init[1]) & (init[1] < 0.01)).all()
+    assert sel.warm_iterations(cfg) == 2 and sel.warm_iterations(replace(cfg, warm_start=False)) is None
+    assert sel.warm_factors(replace(cfg, warm_start=False), np.array(["P1"])) is None
+
+
 def test_screening_continues_only_the_best_and_zero_searches_the_full_grid(taste_shop, monkeypatch):
     from shoplens.recommend import selection
     from shoplens.recommend.models import ALS
@@ -452,15 +484,32 @@ def test_the_warm_started_served_lists_do_no_worse_on_the_holdout(taste_shop, ta
     cold_sel, cold = _metrics(taste_shop, RecommendConfig(warm_start=False))
     assert sel.warm_iterations(RecommendConfig()) == RecommendConfig().iterations - RecommendConfig().screen_iterations
     assert cold_sel.warm_iterations(RecommendConfig(warm_start=False)) is None
-    # the same verdict; the served lists from the validation factors and 10 iterations are at
-    # least as good as the pick refitted from random factors for 15 (0.613 vs 0.596 recall)
+    # the same verdict; the served lists from the validation factors and 10 iterations do not fall
+    # behind the pick refitted from random factors for 15 (here 0.613 vs 0.596 recall, 0.437 vs
+    # 0.412 NDCG; across shops -0.002 to +0.026 recall: bench/bench_recommend_warm.py)
     assert sel.tag(RecommendConfig()) == cold_sel.tag(RecommendConfig())
     for metric in ("recall_at_10", "ndcg_at_10"):
-        assert warm.loc["recommendations_served", metric] >= cold.loc["recommendations_served", metric]
+        assert warm.loc["recommendations_served", metric] >= cold.loc["recommendations_served", metric] - 0.01
     rec, _ = configs_from_dbt({"recommend_warm_start": "False"}.get)
     assert rec.warm_start is False
     with pytest.raises(RecommendError, match="recommend_warm_start"):
         configs_from_dbt({"recommend_warm_start": "sometimes"}.get)
+
+
+def test_the_backtest_on_the_validation_window_scores_the_pick_refitted_from_random_factors(taste_shop):
+    # without a holdout the served row is judged on the validation window, where a warm start would
+    # begin from factors fitted at that same cut-off: the row refits the pick instead, and says so
+    as_of = pd.DataFrame({"as_of_date": [taste_shop["as_of"]], "data_end_date": [taste_shop["as_of"]],
+                          "has_holdout": [False]})
+    cfg = RecommendConfig(factors_grid=(4, 8), alpha_grid=(10.0,))
+    ev = P.build_evaluation(taste_shop["past"], None, None, None, as_of, cfg, browsing=taste_shop["browsing"])
+    served = ev.loc[(ev["model_name"] == "recommendations_served") & (ev["task"] == "next_products")]
+    assert len(served) and (served["evaluation_type"] == "backtest").all()
+    assert not served["model_version"].str.contains("+warm", regex=False).any()
+    # the production lists of the same verdict are warm-started
+    recs = P.recommend_all(taste_shop["past"], np.array([], dtype=object), taste_shop["as_of"], cfg,
+                           browsing=taste_shop["browsing"])
+    assert recs["model_version"].str.contains("+warm_i", regex=False).all()
 
 
 def test_browsing_weights_are_vars_and_purchases_weigh_more():
