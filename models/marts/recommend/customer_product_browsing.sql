@@ -3,10 +3,18 @@
 -- (the point-in-time rule of every mart). Implicit feedback for the
 -- recommender beside purchases (docs/recommendations.md); anonymous events
 -- (no customer_id) and events without a product are left out.
+-- Read from the clean events and the known customers, not from
+-- int_events_sessionized: sessions play no part here, and the same rows
+-- (events of known customers) are ready before the sessionisation, so the
+-- recommender does not wait for it (DECISIONS.md, Materialisation).
 with
 
 events as (
-    select * from {{ ref('int_events_sessionized') }}
+    select * from {{ ref('stg_shop__events') }}
+),
+
+known_customers as (
+    select * from {{ ref('int_known_customers') }}
 ),
 
 as_of as (
@@ -16,10 +24,11 @@ as_of as (
 observed as (
     select events.*
     from events
+    inner join known_customers
+        on events.customer_id = known_customers.customer_id
     cross join as_of
     where
         {{ observed_as_of('events.event_date', 'as_of.as_of_date') }}
-        and events.customer_id is not null
         and events.product_id is not null
         and events.event_type in ('product_view', 'add_to_cart')
 ),
