@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from records import save_report
 
 from shoplens import forecast as F
 from shoplens.datagen import WEEKLY_PROFILE, ShopConfig, latent_purchases
@@ -231,10 +232,7 @@ def main() -> None:
             lines.append(f"| {r['shop']} | {measure} | {m['point_forecast']:.3f} | {m['median_forecast']:.3f}"
                          f" | {m['oracle']:.3f} | {m['oracle_median']:.3f} |")
     text = "\n".join(lines)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-        Path(args.out).with_suffix(".json").write_text(json.dumps(results, indent=1))
+    save_report(text, results, args.out)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from records import save_report
 
 from shoplens import datagen
 from shoplens.recommend import RecommendConfig
@@ -176,10 +177,7 @@ def main() -> None:
                          f"{w['ndcg_at_10']:.4f} / {c['ndcg_at_10']:.4f} | {r['recall_difference']:+.4f} "
                          f"({r['difference_se']:.4f}) | {w['served_seconds']:.1f} / {c['served_seconds']:.1f} |")
     text = "\n".join(lines_out)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-        Path(args.out).with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    save_report(text, rows, args.out)
 
 
 if __name__ == "__main__":

@@ -15,3 +15,12 @@ def append_record(filename: str, record: dict) -> Path:
     runs = json.loads(out.read_text()) if out.exists() else []
     out.write_text(json.dumps([*runs, record], indent=1) + "\n")
     return out
+
+
+def save_report(text: str, data: object, out: str | Path | None) -> None:
+    """Print a by-hand bench's markdown ``text`` and, with ``out``, save it there and ``data``
+    beside it as JSON (the same name, ``.json``)."""
+    print(text)
+    if out:
+        Path(out).write_text(text + "\n")
+        Path(out).with_suffix(".json").write_text(json.dumps(data, indent=1))
