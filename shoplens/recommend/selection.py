@@ -74,17 +74,24 @@ class Selection:
         seeded) and runs :func:`~shoplens.recommend.config.served_iterations`;
         otherwise it is the pick refitted from random factors.
         """
-        model = self.als(cfg, "browsing" if self.browsing else "purchases")  # the served pick's settings
+        model = self.als(cfg, self.served_feedback)  # the served pick's settings
         init = self.warm_factors(cfg, products)
         if init is None:
             return model.fit(matrix)
         model.iterations = self.warm_iterations(cfg)
         return model.fit(matrix, item_factors=init)
 
+    @property
+    def served_feedback(self) -> str:
+        """The feedback of the served ALS: "browsing" (purchases + browsing) or "purchases"."""
+        return "browsing" if self.browsing else "purchases"
+
     def warm_iterations(self, cfg: RecommendConfig) -> int | None:
-        """Iterations of the served fit when it is warm-started (None: it is not)."""
-        pick = self.picks.get("browsing" if self.browsing else "purchases")
-        if not cfg.warm_start or pick is None or pick[0].item_factors is None or self.validation_products is None:
+        """Iterations of the served ALS fit when it is warm-started (None: it is not, or
+        popularity is served)."""
+        pick = self.picks.get(self.served_feedback)
+        if (self.served != "als" or not cfg.warm_start or pick is None or pick[0].item_factors is None
+                or self.validation_products is None):
             return None
         return served_iterations(cfg, pick[0].iterations)
 
@@ -92,7 +99,7 @@ class Selection:
         """The pick's validation item factors in the order of ``products`` (None: no warm start)."""
         if self.warm_iterations(cfg) is None:
             return None
-        factors = self.picks["browsing" if self.browsing else "purchases"][0].item_factors
+        factors = self.picks[self.served_feedback][0].item_factors
         init = np.random.default_rng(cfg.seed).random((len(products), factors.shape[1]), dtype=np.float32) * 0.01
         pos = pd.Index(self.validation_products).get_indexer(np.asarray(products))
         init[pos >= 0] = factors[pos[pos >= 0]]
@@ -320,7 +327,7 @@ def _select_model(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig,
 
 def model_version(sel: Selection, cfg: RecommendConfig) -> str:
     tag = sel.tag(cfg) if sel.served == "als" else f"popularity_{cfg.popularity_days}d"
-    warm = sel.warm_iterations(cfg) if sel.served == "als" else None
+    warm = sel.warm_iterations(cfg)
     if warm is not None:  # the served fit: the pick's validation factors, then ``warm`` iterations
         tag += f"+warm_i{warm}"
     return f"shoplens-{__version__}/{tag}/validation-{sel.cutoff.isoformat()}"

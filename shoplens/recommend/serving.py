@@ -61,7 +61,7 @@ def selection_note(sel: Selection, cfg: RecommendConfig) -> str:
     """Why this model is served, and whether browsing is used."""
     note = sel.reason or (f"als ({sel.tag(cfg)}) beat popularity on validation recall@{cfg.top_k} by"
                           f" {sel.margin:+.4f} (se {sel.margin_se:.4f}, {sel.n_customers} customers)")
-    warm = sel.warm_iterations(cfg) if sel.served == "als" else None
+    warm = sel.warm_iterations(cfg)
     warm_note = (f"served fit started from the validation fit's item factors, {warm} iteration(s)"
                  if warm is not None else "")
     return "; ".join(part for part in (note, sel.browsing_note, sel.pick_note, warm_note) if part)
