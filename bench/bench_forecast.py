@@ -78,6 +78,11 @@ def summarise(metrics: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def summarise_by_level(served: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """``summarise`` of a backtest's ``series_metrics`` per series level."""
+    return {str(level): summarise(p) for level, p in F.series_metrics(served).groupby("series_level")}
+
+
 def stratified_subsample(keys: pd.DataFrame, n: int) -> pd.DataFrame:
     """``n`` (series, measure) pairs: the total, then categories and products
     alternately, evenly spread over each level's order (deterministic)."""
@@ -99,9 +104,7 @@ def candidates_by_level(candidates: pd.DataFrame) -> dict[str, dict[str, float]]
     (its own forecast from each origin, uncalibrated)."""
     out: dict[str, dict[str, float]] = {}
     for name, part in candidates.groupby("candidate"):
-        metrics = F.series_metrics(part)
-        out[str(name)] = {str(level): round(summarise(p)["mase_vs_naive"], 4)
-                          for level, p in metrics.groupby("series_level")}
+        out[str(name)] = {level: round(s["mase_vs_naive"], 4) for level, s in summarise_by_level(part).items()}
     return out
 
 
@@ -161,8 +164,7 @@ def run_reference(demand: pd.DataFrame, served: pd.DataFrame, config: F.Forecast
     by_level = {"served": served.merge(sample, on=KEYS)} | {
         name: candidates[candidates["candidate"] == name] for name in references}
     out["by_level"] = {
-        name: {str(level): round(summarise(p)["mase_vs_naive"], 4)
-               for level, p in F.series_metrics(part).groupby("series_level")}
+        name: {level: round(s["mase_vs_naive"], 4) for level, s in summarise_by_level(part).items()}
         for name, part in by_level.items()}
     out["served_minus_reference_by_window"] = {
         name: window_differences(by_level["served"], by_level[name]) for name in references}

@@ -112,9 +112,9 @@ def coverage(served: pd.DataFrame) -> pd.DataFrame:
     """Share of the scored days inside the served 80% and 95% intervals, per level, pooled
     over the days ``series_metrics`` counts (the shop's closed days that sold nothing left
     out)."""
-    from bench_forecast import summarise
+    from bench_forecast import summarise_by_level
 
-    by_level = {lv: summarise(p) for lv, p in F.series_metrics(served).groupby("series_level")}
+    by_level = summarise_by_level(served)
     return pd.DataFrame({f"{level}%": {lv: s[f"coverage_{level}"] for lv, s in by_level.items()}
                          for level in ("80", "95")}).T
 

@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_forecast import summarise
+from bench_forecast import summarise_by_level
 
 from shoplens import forecast as F
 from shoplens.testing.cdnow import cdnow_total_demand, read_cdnow_master, read_cdnow_sample
@@ -121,11 +121,8 @@ def shops(args: argparse.Namespace) -> list[Shop]:
 def by_level(served: pd.DataFrame) -> dict[str, dict[str, float]]:
     """Per level: pooled coverage ({"80": share, "95": share}) and "ratio", the mean MASE
     over the mean seasonal naive MASE."""
-    out = {}
-    for level, part in F.series_metrics(served).groupby("series_level"):
-        s = summarise(part)
-        out[level] = {"80": s["coverage_80"], "95": s["coverage_95"], "ratio": s["mase_vs_naive"]}
-    return out
+    return {level: {"80": s["coverage_80"], "95": s["coverage_95"], "ratio": s["mase_vs_naive"]}
+            for level, s in summarise_by_level(served).items()}
 
 
 def summary(rows: list[dict], value: str, subset: str | None = None) -> dict:

@@ -32,7 +32,6 @@ import datetime as dt
 import json
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -59,17 +58,22 @@ def served_lists(past, customers, as_of, cfg, sel, browsing) -> tuple[pd.DataFra
     return recs, time.perf_counter() - started
 
 
-def score(recs: pd.DataFrame, future: pd.DataFrame, past: pd.DataFrame, as_of: dt.date, end: dt.date) -> dict:
-    products = np.sort(past["product_id"].unique())
-    customers = np.sort(past["customer_id"].unique())
-    truth = bought_in_window(future, products, customers, as_of + dt.timedelta(days=1), end)
-    inter = interactions(past, products, as_of, customers)
-    warm = np.nonzero((np.asarray(truth.sum(axis=1)).ravel() > 0) & (inter.n_orders >= 2))[0]
-    grid = np.full((len(customers), 10), -1)
-    pos = pd.Index(products).get_indexer(recs["product_id"].astype(str))
-    grid[pd.Index(customers).get_indexer(recs["customer_id"].astype(str)),
-         recs["recommendation_rank"].to_numpy() - 1] = pos
-    return ranking_metrics(grid[warm], truth[warm], len(products))
+def holdout_scorer(past: pd.DataFrame, future: pd.DataFrame, as_of: dt.date, end: dt.date):
+    """A function of served lists giving their holdout metrics on the customers with 2+ orders who
+    bought in ``(as_of, end]`` (the truth is built once per shop)."""
+    products = pd.Index(np.sort(past["product_id"].unique()))
+    customers = pd.Index(np.sort(past["customer_id"].unique()))
+    truth = bought_in_window(future, products.to_numpy(), customers.to_numpy(), as_of + dt.timedelta(days=1), end)
+    n_orders = interactions(past, products.to_numpy(), as_of, customers.to_numpy()).n_orders
+    warm = np.nonzero((np.asarray(truth.sum(axis=1)).ravel() > 0) & (n_orders >= 2))[0]
+
+    def score(recs: pd.DataFrame) -> dict:
+        grid = np.full((len(customers), 10), -1)
+        grid[customers.get_indexer(recs["customer_id"].astype(str)), recs["recommendation_rank"].to_numpy() - 1] = \
+            products.get_indexer(recs["product_id"].astype(str))
+        return ranking_metrics(grid[warm], truth[warm], len(products))
+
+    return score
 
 
 def trace(path: str, factors: int = 64, alpha: float = 10.0, n: int = 15) -> dict:
@@ -130,14 +134,12 @@ def main() -> None:
     args = ap.parse_args()
     if args.trace:
         result = trace(args.trace)
-        text = "\n".join(["Validation recall@10 of the served fit by iteration (cold = from random factors):", "",
+        text = "\n".join([f"{result['customers']:,} customers, {result['scored']:,} scored", "",
+                          "Validation recall@10 of the served fit by iteration (cold = from random factors):", "",
                           "| iterations | cold | warm-started |", "|---|---|---|"]
                          + [f"| {i + 1} | {c:.4f} | {w:.4f} |"
                             for i, (c, w) in enumerate(zip(result["cold"], result["warm"], strict=True))])
-        print(text)
-        if args.out:
-            Path(args.out).write_text(f"{result['customers']:,} customers, {result['scored']:,} scored\n\n{text}\n")
-            Path(args.out).with_suffix(".json").write_text(json.dumps(result, indent=1))
+        save_report(text, result, args.out)
         return
     rows = []
     for spec in args.shops.split(","):
@@ -153,11 +155,12 @@ def main() -> None:
         cfg = RecommendConfig()
         sel = P.select_model(past, as_of, cfg, browsing)
         customers = np.sort(past["customer_id"].unique())
+        score = holdout_scorer(past, future, as_of, end)
         result = {"shop": f"{n:,} customers, seed {seed}", "served": sel.served, "tag": sel.tag(cfg)}
         per = {}
         for label, c in (("warm", cfg), ("cold", replace(cfg, warm_start=False))):
             recs, seconds = served_lists(past, customers, as_of, c, sel, browsing)
-            m = score(recs, future, past, as_of, end)
+            m = score(recs)
             per[label] = np.asarray(m["recall_per_customer"], float)
             result[label] = {"recall_at_10": round(m["recall"], 4), "ndcg_at_10": round(m["ndcg"], 4),
                              "served_seconds": round(seconds, 1), "n": int(m["n"]),
