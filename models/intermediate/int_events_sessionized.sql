@@ -5,9 +5,12 @@
 -- exactly the timeout stays in the session. Anonymous events without a
 -- session_id cannot be linked and form one-event sessions.
 -- One row per event.
+-- `resolvable` is read three times and runs again at each read, as does the
+-- events view under it: cheaper than storing 50M rows to scan them again
+-- (shoplens_not_materialized).
 with
 
-events as (
+events as {{ shoplens_not_materialized() }} (
     select * from {{ ref('stg_shop__events') }}
 ),
 
@@ -15,7 +18,7 @@ known_customers as (
     select * from {{ ref('int_known_customers') }}
 ),
 
-resolvable as (
+resolvable as {{ shoplens_not_materialized() }} (
     select events.*
     from events
     left join known_customers

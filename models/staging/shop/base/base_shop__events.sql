@@ -2,6 +2,12 @@
 -- Events of a customer the shop does not know stay here
 -- (int_rejected_references audits them) and keep their raw values.
 {%- set types = shoplens_column_types(source('shop', 'events')) %}
+{#- `checked` is read three times (the repeated ids, and the rows with and
+    without them) and runs again at each read. A typed file (Parquet) is
+    read again too; an export read as text (CSV) is parsed and typed once,
+    its rows kept (shoplens_not_materialized; DECISIONS.md). #}
+{%- set typed_source = types.values() | reject('in', ['varchar', 'text', 'string'])
+    | list | length > 0 %}
 {#- Both ranks read one order (a named window clause broke DuckDB 1.5.6's next CTE). #}
 {%- set same_id_in_content_order -%}
 partition by checked.event_id, checked.dq_rule is null
@@ -22,7 +28,7 @@ known_customers as (
     select * from {{ ref('int_known_customers') }}
 ),
 
-typed as (
+typed as {{ shoplens_not_materialized() if typed_source }} (
     select
         -- ids
         {{ clean_text('event_id', types) }} as event_id,
@@ -42,7 +48,7 @@ typed as (
     from source
 ),
 
-checked as (
+checked as {{ shoplens_not_materialized() }} (
     select
         *,
         {{ dq_first_failure([
