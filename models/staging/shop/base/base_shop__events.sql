@@ -20,7 +20,7 @@ order by
 {%- endset %}
 with
 
-source as (
+source as {{ shoplens_not_materialized() if typed_source }} (
     select * from {{ source('shop', 'events') }}
 ),
 
