@@ -21,5 +21,5 @@ def execute(context, **kwargs):
     from shoplens.forecast import pipeline
     assert PACKAGE and SETTINGS is not None
     frame = pipeline.build_forecast(read(context, "demand_daily"), read(context, "as_of"), SETTINGS,
-                                   read(context, "dim_customers"))
+                                   read(context, "dim_customers", "country, n_purchases"))
     yield from rows_of(frame)

@@ -22,6 +22,6 @@ def execute(context, **kwargs):
     assert PACKAGE and SETTINGS is not None
     frame = pipeline.build_evaluation(
         read(context, "demand_daily"), read(context, "as_of"), read(context, "ml_demand_forecast"),
-        read(context, "holdout_demand_daily"), SETTINGS, read(context, "dim_customers"),
+        read(context, "holdout_demand_daily"), SETTINGS, read(context, "dim_customers", "country, n_purchases"),
     )
     yield from rows_of(frame)
