@@ -26,5 +26,5 @@ def model(dbt, session):
         dbt.ref("customer_btyd_summary").df(), dbt.ref("ml_clv_parameters").df(), dbt.ref("as_of").df(),
         dbt.ref("fct_orders").project(pipeline.ORDER_COLUMNS).df(),
         dbt.ref("holdout_orders").project(pipeline.ORDER_COLUMNS).df(), config,
-        backtest_days, **pipeline.covariate_args(dbt.ref("dim_customers").df(), settings.get),
+        backtest_days, **pipeline.covariate_args(dbt.ref("dim_customers"), settings.get),
     )

@@ -25,5 +25,5 @@ def model(dbt, session):
     return pipeline.build_parameters(
         dbt.ref("customer_btyd_summary").df(), dbt.ref("as_of").df(),
         dbt.ref("holdout_orders").df(), config,
-        **pipeline.covariate_args(dbt.ref("dim_customers").df(), settings.get),
+        **pipeline.covariate_args(dbt.ref("dim_customers"), settings.get),
     )

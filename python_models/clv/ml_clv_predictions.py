@@ -26,4 +26,4 @@ def model(dbt, session):
     orders = dbt.ref("fct_orders").project(pipeline.ORDER_COLUMNS).df()  # not the other 7 columns
     calibration = pipeline.build_interval_calibration(summary, parameters, as_of, orders, config)
     return pipeline.build_predictions(summary, parameters, as_of, config, calibration=calibration,
-                                      **pipeline.covariate_args(dbt.ref("dim_customers").df(), settings.get))
+                                      **pipeline.covariate_args(dbt.ref("dim_customers"), settings.get))

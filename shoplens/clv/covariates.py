@@ -53,6 +53,21 @@ def covariate_names_from_dbt(get: Callable[[str], object]) -> tuple[str, ...]:
     return names
 
 
+#: the dim_customers columns ``signup_cohort`` is derived from (see :func:`_signup_cohort`)
+SIGNUP_COLUMNS = ("first_order_at", "signed_up_at")
+
+
+def covariate_columns(names: tuple[str, ...], available: list[str]) -> list[str]:
+    """The columns of ``dim_customers`` (``available``) that :func:`customer_covariates`
+    reads for the covariates ``names``: ``customer_id``, each named column and, for
+    ``signup_cohort``, the dates it is derived from. A name ``available`` lacks is
+    left out, for :func:`customer_covariates` to report."""
+    wanted = ["customer_id"]
+    for name in names:
+        wanted.extend(SIGNUP_COLUMNS if name == "signup_cohort" else [name])
+    return [c for c in dict.fromkeys(wanted) if c in available]
+
+
 def customer_covariates(
     customers: pd.DataFrame, names: tuple[str, ...], as_of_date: dt.date
 ) -> pd.DataFrame:
@@ -84,7 +99,7 @@ def _signup_cohort(customers: pd.DataFrame, as_of_date: dt.date) -> np.ndarray:
     ``as_of_date`` counts as unknown."""
     end = pd.Timestamp(as_of_date) + pd.Timedelta(days=1)
     when = pd.Series(pd.NaT, index=customers.index, dtype="datetime64[ns]")
-    for col in ("first_order_at", "signed_up_at"):  # sign-up wins where known
+    for col in SIGNUP_COLUMNS:  # sign-up wins where known
         if col in customers.columns:
             stamp = pd.to_datetime(customers[col], errors="coerce")
             if getattr(stamp.dt, "tz", None) is not None:

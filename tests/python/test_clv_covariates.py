@@ -222,3 +222,34 @@ def test_without_a_holdout_the_likelihood_ratio_test_decides():
     chosen = ev.loc[ev["metric"] == "is_selected"].set_index("model_name")["value"]
     assert chosen.to_dict() == {"bgnbd": 0.0, "bgnbd_cov": 1.0}
     assert set(ev["evaluation_type"]) == {"backtest"}
+
+
+def test_covariate_args_fetch_only_the_columns_the_covariates_read_from_a_relation():
+    """dbt-duckdb hands the adapters a DuckDB relation: covariate_args fetches customer_id,
+    the named columns and signup_cohort's dates, and the covariates are the ones the whole
+    frame gives; a column the mart lacks is still reported by name."""
+    import duckdb
+
+    from shoplens.clv.pipeline import covariate_args
+
+    full = pd.DataFrame({
+        "customer_id": ["c1", "c2", "c3"], "country": ["DE", None, "FR"],
+        "first_order_category": ["toys", "books", None], "email_hash": ["x", "y", "z"],
+        "signed_up_at": pd.to_datetime(["2023-05-01", None, "2031-01-01"]),
+        "first_order_at": pd.to_datetime(["2023-06-01", "2022-02-02", "2024-01-01"]),
+        "n_purchases": [3, 1, 0],
+    })
+    con = duckdb.connect()
+    relation = con.from_df(full)
+    as_of = dt.date(2024, 6, 30)
+    for var in ("country,first_order_category,signup_cohort", "country", ""):
+        args = covariate_args(relation, {"clv_covariates": var}.get)
+        wanted = {"country": ["country"], "": []}.get(
+            var, ["country", "first_order_category", "first_order_at", "signed_up_at"])
+        assert list(args["customers"].columns) == ["customer_id", *wanted]
+        pd.testing.assert_frame_equal(
+            customer_covariates(args["customers"], args["covariates"], as_of),
+            customer_covariates(full, args["covariates"], as_of))
+    args = covariate_args(relation, {"clv_covariates": "channel"}.get)
+    with pytest.raises(clv.ClvDataError, match="no column 'channel'"):
+        customer_covariates(args["customers"], args["covariates"], as_of)
