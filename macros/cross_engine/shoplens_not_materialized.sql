@@ -4,12 +4,13 @@
     cheap step over a table or a Parquet file (a projection, a filter, a
     join to a small table) running it again costs less (at 1M customers:
     base_shop__events 65.3 s -> 40.8 s, int_events_sessionized 28.5 s ->
-    11.9 s, alone; DECISIONS.md). Spark SQL has no such hint: nothing there. -#}
+    11.9 s, alone; DECISIONS.md). Spark SQL has no such hint: nothing there
+    (nor on any engine but DuckDB). -#}
 {% macro shoplens_not_materialized() %}
     {{- return(adapter.dispatch('shoplens_not_materialized')()) -}}
 {% endmacro %}
 {% macro duckdb__shoplens_not_materialized() -%}
     not materialized
 {%- endmacro %}
-{% macro spark__shoplens_not_materialized() -%}
+{% macro default__shoplens_not_materialized() -%}
 {%- endmacro %}

@@ -227,7 +227,7 @@ def test_without_a_holdout_the_likelihood_ratio_test_decides():
 def test_covariate_args_fetch_only_the_columns_the_covariates_read_from_a_relation():
     """dbt-duckdb hands the adapters a DuckDB relation: covariate_args fetches customer_id,
     the named columns and signup_cohort's dates, and the covariates are the ones the whole
-    frame gives; a column the mart lacks is still reported by name."""
+    frame gives; a column the mart lacks is still reported by name; covariates off read nothing."""
     import duckdb
 
     from shoplens.clv.pipeline import covariate_args
@@ -242,9 +242,10 @@ def test_covariate_args_fetch_only_the_columns_the_covariates_read_from_a_relati
     con = duckdb.connect()
     relation = con.from_df(full)
     as_of = dt.date(2024, 6, 30)
-    for var in ("country,first_order_category,signup_cohort", "country", ""):
+    assert covariate_args(relation, {"clv_covariates": ""}.get) == {"customers": None, "covariates": ()}
+    for var in ("country,first_order_category,signup_cohort", "country"):
         args = covariate_args(relation, {"clv_covariates": var}.get)
-        wanted = {"country": ["country"], "": []}.get(
+        wanted = {"country": ["country"]}.get(
             var, ["country", "first_order_category", "first_order_at", "signed_up_at"])
         assert list(args["customers"].columns) == ["customer_id", *wanted]
         pd.testing.assert_frame_equal(
@@ -252,4 +253,7 @@ def test_covariate_args_fetch_only_the_columns_the_covariates_read_from_a_relati
             customer_covariates(full, args["covariates"], as_of))
     args = covariate_args(relation, {"clv_covariates": "channel"}.get)
     with pytest.raises(clv.ClvDataError, match="no column 'channel'"):
+        customer_covariates(args["customers"], args["covariates"], as_of)
+    args = covariate_args(con.from_df(full.drop(columns="customer_id")), {"clv_covariates": "country"}.get)
+    with pytest.raises(clv.ClvDataError, match="lacks column customer_id"):
         customer_covariates(args["customers"], args["covariates"], as_of)
