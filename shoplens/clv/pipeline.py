@@ -19,6 +19,7 @@ give empty tables, and ``ml_clv_status`` says why and what would fix it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -106,15 +107,17 @@ def config_from_dbt(get: Callable[[str], object]) -> tuple[ClvConfig, int]:
     return config, int(float(value("clv_backtest_days", 180, float)))
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _select_name(name: str) -> str:
+    """``name`` for a select list: as it is when a plain identifier (Spark reads a double-quoted
+    name as text), else double-quoted (DuckDB)."""
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
 
 
 def covariate_args(customers: Any, get: Callable[[str], object]) -> dict[str, object]:
     """Keyword arguments of the build_* functions for covariates (dbt var clv_covariates).
 
-    ``customers``: ``dim_customers`` as a DataFrame, or as a DuckDB relation
-    (dbt-duckdb's ``dbt.ref``), of which only the columns the covariates read
+    ``customers``: ``dim_customers`` as a DataFrame, or as a relation (dbt-duckdb's
+    ``dbt.ref``, or the Spark runner's stand-in), of which only the columns the covariates read
     are fetched (``covariate_columns``; at 1M customers 3 of 9 columns).
     With covariates off (``clv_covariates: ''``) no customers are read.
     """
@@ -124,7 +127,7 @@ def covariate_args(customers: Any, get: Callable[[str], object]) -> dict[str, ob
     if not isinstance(customers, pd.DataFrame):
         columns = covariate_columns(names, list(customers.columns))
         # without customer_id the whole mart is read, for customer_covariates to name what is missing
-        customers = (customers.project(", ".join(_quoted(c) for c in columns)).df()
+        customers = (customers.project(", ".join(_select_name(c) for c in columns)).df()
                      if "customer_id" in columns else customers.df())
     return {"customers": customers, "covariates": names}
 

@@ -25,17 +25,22 @@ from shoplens.spark.frames import read, to_pandas
 
 
 class Ref:
-    """``dbt.ref(name)`` on Spark: ``project(columns)`` narrows, ``df()`` brings it to pandas."""
+    """``dbt.ref(name)`` on Spark: ``project(columns)`` narrows, ``df()`` brings it to pandas,
+    ``columns`` names the columns (as a DuckDB relation's)."""
 
-    def __init__(self, spark: Any, name: str, columns: str = "*") -> None:
-        self.spark, self.name, self.columns = spark, name, columns
+    def __init__(self, spark: Any, name: str, select: str = "*") -> None:
+        self.spark, self.name, self.select = spark, name, select
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.frame().columns)
 
     def project(self, columns: str) -> Ref:
         return Ref(self.spark, self.name, columns)
 
     def frame(self) -> Any:
         """The Spark DataFrame."""
-        return read(self.spark, self.name, self.columns)
+        return read(self.spark, self.name, self.select)
 
     def df(self) -> pd.DataFrame:
         return to_pandas(self.frame())
