@@ -44,7 +44,7 @@ def test_config_get_reads_the_rendered_config(manifest) -> None:
     assert dbt.config.get("missing", 7) == 7
     assert dbt.config(materialized="table") is None
     ref = dbt.ref("summary").project("customer_id, frequency")
-    assert (ref.name, ref.columns) == ("summary", "customer_id, frequency")
+    assert (ref.name, ref.select) == ("summary", "customer_id, frequency")
 
 
 def test_an_unknown_model_names_the_manifest(manifest) -> None:
