@@ -28,6 +28,27 @@ class AsOf:
     has_holdout: bool
 
 
+class LazyTable:
+    """A table not read yet, answering ``columns``, ``project(select_list)`` and ``df()`` as
+    dbt-duckdb's ``dbt.ref`` relation does, so that a helper written for that relation
+    (``shoplens.clv.pipeline.covariate_args``) fetches only what it uses on another engine.
+
+    ``fetch(select_list, limit)`` returns the rows as a DataFrame (``limit`` None: all)."""
+
+    def __init__(self, fetch: Callable[[str, int | None], pd.DataFrame], select: str = "*") -> None:
+        self.fetch, self.select = fetch, select
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.fetch(self.select, 0).columns)
+
+    def project(self, select: str) -> LazyTable:
+        return LazyTable(self.fetch, select)
+
+    def df(self) -> pd.DataFrame:
+        return self.fetch(self.select, None)
+
+
 def read_as_of(as_of: pd.DataFrame, error: type[ValueError] = InputError) -> AsOf:
     """The single row of the ``as_of`` model."""
     if len(as_of) != 1:

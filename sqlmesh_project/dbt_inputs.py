@@ -9,6 +9,9 @@
   its source files, also in every native model's fingerprint, so a change to
   the package re-plans the models that call it.
 * :func:`read`: a ref's rows as a pandas DataFrame (``dbt.ref(...).df()``).
+* :func:`table`: a ref not read yet, that answers ``columns`` and ``project`` as
+  dbt-duckdb's relation does, for pipeline helpers that fetch only the columns
+  they use (``shoplens.clv.pipeline.covariate_args``).
 """
 
 from __future__ import annotations
@@ -80,10 +83,17 @@ def package_fingerprint(root: Path | None = None) -> str:
     return f"{version}+{digest.hexdigest()[:16]}"
 
 
-def read(context: t.Any, name: str, columns: str = "*") -> t.Any:
-    """Rows of the model ``name`` (``columns``: a select list) as a DataFrame."""
+def read(context: t.Any, name: str, columns: str = "*", limit: int | None = None) -> t.Any:
+    """Rows of the model ``name`` (``columns``: a select list; at most ``limit``) as a DataFrame."""
     table = context.resolve_table(f"{SCHEMA}.{name}")
-    return context.fetchdf(f"select {columns} from {table}")
+    return context.fetchdf(f"select {columns} from {table}" + ("" if limit is None else f" limit {int(limit)}"))
+
+
+def table(context: t.Any, name: str) -> t.Any:
+    """The model ``name`` as a ``shoplens.inputs.LazyTable``: nothing is read until ``df()``."""
+    from shoplens.inputs import LazyTable
+
+    return LazyTable(lambda columns, limit: read(context, name, columns, limit))
 
 
 def columns_of(name: str) -> dict[str, str]:

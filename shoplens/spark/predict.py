@@ -104,9 +104,8 @@ def clv_predictions(dbt: Dbt) -> Any:
     from shoplens.clv import pipeline
 
     config, _ = pipeline.config_from_dbt(dbt.config.get)
-    covariates = pipeline.covariate_args(dbt.ref("dim_customers").df(), dbt.config.get)
-    if not covariates["covariates"]:
-        covariates["customers"] = None
+    # the covariates' columns only (none when they are off), as the dbt adapters read them
+    covariates = pipeline.covariate_args(dbt.ref("dim_customers"), dbt.config.get)
     as_of, parameters = dbt.ref("as_of").df(), dbt.ref("ml_clv_parameters").df()
     summary = dbt.ref("customer_btyd_summary").frame()
     n_customers = summary.count()

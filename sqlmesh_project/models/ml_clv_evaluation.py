@@ -8,6 +8,7 @@ from sqlmesh_project.dbt_inputs import (
     package_fingerprint,
     read,
     rows_of,
+    table,
 )
 
 SETTINGS = model_settings("ml_clv_evaluation")
@@ -24,6 +25,6 @@ def execute(context, **kwargs):
     frame = pipeline.build_evaluation(
         read(context, "customer_btyd_summary"), read(context, "ml_clv_parameters"), read(context, "as_of"),
         read(context, "fct_orders"), read(context, "holdout_orders"), config, backtest_days,
-        **pipeline.covariate_args(read(context, "dim_customers"), SETTINGS.get),
+        **pipeline.covariate_args(table(context, "dim_customers"), SETTINGS.get),
     )
     yield from rows_of(frame)

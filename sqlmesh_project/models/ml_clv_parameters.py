@@ -8,6 +8,7 @@ from sqlmesh_project.dbt_inputs import (
     package_fingerprint,
     read,
     rows_of,
+    table,
 )
 
 SETTINGS = model_settings("ml_clv_parameters")
@@ -23,6 +24,6 @@ def execute(context, **kwargs):
     config, _ = pipeline.config_from_dbt(SETTINGS.get)
     frame = pipeline.build_parameters(
         read(context, "customer_btyd_summary"), read(context, "as_of"), read(context, "holdout_orders"), config,
-        **pipeline.covariate_args(read(context, "dim_customers"), SETTINGS.get),
+        **pipeline.covariate_args(table(context, "dim_customers"), SETTINGS.get),
     )
     yield from rows_of(frame)

@@ -8,6 +8,7 @@ from sqlmesh_project.dbt_inputs import (
     package_fingerprint,
     read,
     rows_of,
+    table,
 )
 
 SETTINGS = model_settings("ml_clv_predictions")
@@ -26,6 +27,6 @@ def execute(context, **kwargs):
     calibration = pipeline.build_interval_calibration(summary, parameters, as_of, read(context, "fct_orders"), config)
     frame = pipeline.build_predictions(
         summary, parameters, as_of, config, calibration=calibration,
-        **pipeline.covariate_args(read(context, "dim_customers"), SETTINGS.get),
+        **pipeline.covariate_args(table(context, "dim_customers"), SETTINGS.get),
     )
     yield from rows_of(frame)

@@ -82,7 +82,7 @@ def test_every_native_model_reads_the_refs_its_dbt_adapter_reads():
     for adapter in sorted((REPO / "python_models").rglob("ml_*.py")):
         native = REPO / "sqlmesh_project" / "models" / adapter.name
         dbt_refs = _refs(adapter, r'dbt\.ref\("(\w+)"\)')
-        native_refs = _refs(native, r'read\(context, "(\w+)"')
+        native_refs = _refs(native, r'(?:read|table)\(context, "(\w+)"')
         declared = re.search(r"depends_on=\[([^\]]*)\]", native.read_text())[1]
         # a bare dbt.ref("x") statement only orders the build; every other ref is data the model reads
         order_only = _refs(adapter, r'(?m)^\s*dbt\.ref\("(\w+)"\)\s*(?:#.*)?$')
@@ -113,3 +113,36 @@ def test_dbt_project_cache_key_follows_the_project_files_and_settings(tmp_path):
     os.utime(tmp_path / "models" / "a.sql", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # same size, touched
     keys.add(loader.project_key(tmp_path, None, settings))
     assert len(keys) == 6
+
+
+def test_table_reads_only_the_columns_the_clv_covariates_use():
+    """The native CLV models hand covariate_args a ``dbt_inputs.Table``: dim_customers is read
+    with customer_id and the covariates' columns only (the dbt adapters' read), and not at all
+    when covariates are off."""
+    import duckdb
+    import pandas as pd
+
+    from shoplens.clv.pipeline import covariate_args
+
+    con = duckdb.connect()
+    con.execute("create schema main_x; create table main_x.dim_customers as select 'c' || i as customer_id,"
+                " 'DE' as country, 'toys' as first_order_category, i as n_purchases, 'h' as email_hash"
+                " from range(3) t(i)")
+    queries: list[str] = []
+
+    class Context:  # SQLMesh's execution context, as far as dbt_inputs uses it
+        def resolve_table(self, name: str) -> str:
+            return name.replace("main.", "main_x.")
+
+        def fetchdf(self, sql: str) -> pd.DataFrame:
+            queries.append(sql)
+            return con.sql(sql).df()
+
+    customers = dbt_inputs.table(Context(), "dim_customers")
+    assert covariate_args(customers, {"clv_covariates": ""}.get) == {"customers": None, "covariates": ()}
+    assert queries == []
+    args = covariate_args(customers, {"clv_covariates": "country,first_order_category"}.get)
+    assert list(args["customers"].columns) == ["customer_id", "country", "first_order_category"]
+    assert len(args["customers"]) == 3
+    assert queries[-1] == "select customer_id, country, first_order_category from main_x.dim_customers"
+    assert all("limit 0" in q for q in queries[:-1])  # the column names, no rows
