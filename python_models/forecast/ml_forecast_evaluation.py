@@ -16,6 +16,9 @@ def model(dbt, session):
     customers = dbt.ref("dim_customers").project("country, n_purchases").df()
     forecasts = dbt.ref("ml_demand_forecast").df()
     holdout_demand = dbt.ref("holdout_demand_daily").df()
+    # order only: the evaluation waits for the propensity step's inputs, so that the sessions
+    # chain that step waits on does not queue behind it (DECISIONS.md, Materialisation and engine)
+    dbt.ref("customer_features")
     settings = {
         "forecast_top_n": dbt.config.get("forecast_top_n"),
         "forecast_horizon_days": dbt.config.get("forecast_horizon_days"),

@@ -14,7 +14,7 @@ SETTINGS = model_settings("ml_forecast_evaluation")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
 
 
-@model("main.ml_forecast_evaluation", kind="FULL", columns=columns_of("ml_forecast_evaluation"), depends_on=["main.demand_daily", "main.as_of", "main.ml_demand_forecast", "main.holdout_demand_daily", "main.dim_customers"])
+@model("main.ml_forecast_evaluation", kind="FULL", columns=columns_of("ml_forecast_evaluation"), depends_on=["main.demand_daily", "main.as_of", "main.ml_demand_forecast", "main.holdout_demand_daily", "main.dim_customers", "main.customer_features"])
 def execute(context, **kwargs):
     """Refs in, pipeline out (imported here: loading the project for a plan does not need it)."""
     del kwargs

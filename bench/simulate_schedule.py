@@ -1,0 +1,142 @@
+"""Replay a measured `dbt build` with dbt's scheduling rule, to ask what another order or thread count would do.
+
+Usage: python bench/simulate_schedule.py BUILD.json GRAPH.gpickle [--threads 2 3]
+                                         [--after CHILD=PARENT ...]
+
+``BUILD.json`` is a record of ``bench/bench_build.py`` (each node's wall
+seconds in that build); ``GRAPH.gpickle`` is that build's
+``target/graph.gpickle`` (models, tests and their edges, as dbt linked them).
+
+dbt-core 1.11 hands a node to its thread pool as soon as its parents and
+their tests are done, and the pool runs what it is handed first come, first
+served: the graph depth dbt scores nodes by only orders the nodes that
+become ready at the same moment. The replay follows that rule with each
+node's measured wall time, so it keeps the contention of the measured
+build: it answers "does the order matter?", not "how fast would three
+threads be" (a third thread changes every node's time).
+
+``--after CHILD=PARENT`` adds an order-only edge (a bare ``dbt.ref`` in
+CHILD), one replay per option and one with none. Prints the replayed end and
+when ``ml_purchase_propensity`` ran, per thread count. First come, first
+served makes the order hang on small differences in timing (two nodes
+finishing a second apart swap the next two): ``--draws N`` replays each
+option N more times with every node's time scaled by a seeded random factor
+in ``1 +- --noise`` (default 0.1, the run-to-run spread of one node here),
+and prints the mean, the 10th and the 90th percentile of those ends. By
+hand; writes no record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import pickle
+from collections.abc import Iterable
+
+import networkx as nx
+import numpy as np
+
+#: what dbt build queues (a model's unit tests run on its thread just before it: their time is the model's)
+RUN_KINDS = ("model", "test", "seed", "snapshot", "saved_query", "exposure")
+
+
+def short_name(unique_id: str) -> str:
+    """The node's name as bench_build.py records it (tests keep their hash suffix, unit tests
+    their model's name)."""
+    parts = unique_id.split(".")
+    if parts[0] in ("test", "unit_test"):
+        return ".".join(parts[2:])
+    return parts[-1]
+
+
+def depth_scores(graph: nx.DiGraph) -> dict[str, int]:
+    """dbt's node scores: the topological generation within each connected component."""
+    scores: dict[str, int] = {}
+    for component in nx.connected_components(graph.to_undirected(as_view=True)):
+        for level, group in enumerate(nx.topological_generations(graph.subgraph(component))):
+            for node in group:
+                scores[node] = level
+    return scores
+
+
+def replay(graph: nx.DiGraph, seconds: dict[str, float], threads: int,
+           extra_edges: Iterable[tuple[str, str]] = (), start: float = 0.0) -> tuple[float, dict]:
+    """``(end, {node: (from, to)})`` of a build of ``graph`` whose nodes take ``seconds``.
+
+    Ready nodes join a first-come, first-served queue, those ready at one
+    moment in order of dbt's score (then name); ``threads`` run at once.
+    """
+    graph = graph.copy()
+    graph.add_edges_from(extra_edges)
+    scores = depth_scores(graph)
+    waiting = {node: graph.in_degree(node) for node in graph.nodes}
+    queue = sorted((n for n, d in waiting.items() if d == 0), key=lambda n: (scores[n], n))
+    running: list[tuple[float, str]] = []
+    spans: dict[str, tuple[float, float]] = {}
+    clock, free = start, threads
+    while queue or running:
+        while free and queue:
+            node = queue.pop(0)
+            end = clock + seconds.get(node, 0.0)
+            heapq.heappush(running, (end, node))
+            spans[node] = (clock, end)
+            free -= 1
+        clock, done = heapq.heappop(running)
+        free += 1
+        ready = []
+        for child in graph.successors(done):
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                ready.append(child)
+        queue.extend(sorted(ready, key=lambda n: (scores[n], n)))
+    return clock, spans
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("build_json")
+    ap.add_argument("graph")
+    ap.add_argument("--threads", type=int, nargs="+", default=[2])
+    ap.add_argument("--after", action="append", default=[], metavar="CHILD=PARENT")
+    ap.add_argument("--draws", type=int, default=0)
+    ap.add_argument("--noise", type=float, default=0.1)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    record = json.load(open(args.build_json))
+    with open(args.graph, "rb") as f:
+        full = pickle.load(f)
+    graph = full.subgraph([n for n in full.nodes if n.split(".")[0] in RUN_KINDS]).copy()
+    measured = {n["node"]: float(n["wall_s"]) for n in record["nodes"]}
+    seconds = {node: measured.get(short_name(node), 0.0) for node in graph.nodes}
+    for node in full.nodes:
+        if node.startswith("unit_test."):
+            model = "model." + ".".join(node.split(".")[1:3])
+            if model in seconds:
+                seconds[model] += measured.get(short_name(node), 0.0)
+    first = min(n["start_s"] for n in record["nodes"])
+    print(f"measured: {record['build']['wall_s']} s wall")
+    options = {"as built": []}
+    for option in args.after:
+        child, parent = option.split("=")
+        options[f"{child} after {parent}"] = [(f"model.shoplens.{parent}", f"model.shoplens.{child}")]
+    for label, edges in options.items():
+        for threads in args.threads:
+            end, spans = replay(graph, seconds, threads, edges, start=first)
+            prop = spans.get("model.shoplens.ml_purchase_propensity", (float("nan"),) * 2)
+            line = (f"{label}, {threads} threads: ends at {end:.1f} s; ml_purchase_propensity"
+                    f" {prop[0]:.1f}-{prop[1]:.1f} s")
+            if args.draws:
+                rng = np.random.default_rng(args.seed)  # the same draws for every option
+                ends = []
+                for _ in range(args.draws):
+                    scaled = {n: s * rng.uniform(1 - args.noise, 1 + args.noise) for n, s in seconds.items()}
+                    ends.append(replay(graph, scaled, threads, edges, start=first)[0])
+                p10, p90 = np.percentile(ends, [10, 90])
+                line += f"; {args.draws} draws: mean {np.mean(ends):.1f} s, p10 {p10:.1f}, p90 {p90:.1f}"
+            print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
