@@ -16,7 +16,8 @@ build: it answers "does the order matter?", not "how fast would three
 threads be" (a third thread changes every node's time).
 
 ``--after CHILD=PARENT`` adds an order-only edge (a bare ``dbt.ref`` in
-CHILD), one replay per option and one with none. Prints the replayed end and
+CHILD) and ``--without CHILD=PARENT`` takes one away (to replay a build
+without an order-only ref it had), one replay per option and one as built. Prints the replayed end and
 when ``ml_purchase_propensity`` ran, per thread count. First come, first
 served makes the order hang on small differences in timing (two nodes
 finishing a second apart swap the next two): ``--draws N`` replays each
@@ -60,15 +61,26 @@ def depth_scores(graph: nx.DiGraph) -> dict[str, int]:
     return scores
 
 
+def _tests_of(graph: nx.DiGraph, node: str) -> list[str]:
+    """The data tests that read ``node`` (dbt build runs them before any node that reads all they read)."""
+    return [t for t in graph.successors(node) if t.startswith("test.")]
+
+
 def replay(graph: nx.DiGraph, seconds: dict[str, float], threads: int,
-           extra_edges: Iterable[tuple[str, str]] = (), start: float = 0.0) -> tuple[float, dict]:
+           extra_edges: Iterable[tuple[str, str]] = (), start: float = 0.0,
+           removed_edges: Iterable[tuple[str, str]] = ()) -> tuple[float, dict]:
     """``(end, {node: (from, to)})`` of a build of ``graph`` whose nodes take ``seconds``.
 
     Ready nodes join a first-come, first-served queue, those ready at one
     moment in order of dbt's score (then name); ``threads`` run at once.
     """
     graph = graph.copy()
-    graph.add_edges_from(extra_edges)
+    for parent, child in extra_edges:  # with the edges dbt build adds from the parent's tests
+        graph.add_edges_from([(n, child) for n in (parent, *_tests_of(graph, parent))])
+    for parent, child in removed_edges:
+        # the edge, and those dbt build adds from every test that reads the parent (a test runs
+        # before a node when all it reads is upstream of that node)
+        graph.remove_edges_from([(n, child) for n in (parent, *_tests_of(graph, parent)) if graph.has_edge(n, child)])
     scores = depth_scores(graph)
     waiting = {node: graph.in_degree(node) for node in graph.nodes}
     queue = sorted((n for n, d in waiting.items() if d == 0), key=lambda n: (scores[n], n))
@@ -99,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("graph")
     ap.add_argument("--threads", type=int, nargs="+", default=[2])
     ap.add_argument("--after", action="append", default=[], metavar="CHILD=PARENT")
+    ap.add_argument("--without", action="append", default=[], metavar="CHILD=PARENT")
     ap.add_argument("--draws", type=int, default=0)
     ap.add_argument("--noise", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
@@ -116,13 +129,16 @@ def main(argv: list[str] | None = None) -> int:
                 seconds[model] += measured.get(short_name(node), 0.0)
     first = min(n["start_s"] for n in record["nodes"])
     print(f"measured: {record['build']['wall_s']} s wall")
-    options = {"as built": []}
-    for option in args.after:
+    def edge(option: str) -> tuple[str, str]:
         child, parent = option.split("=")
-        options[f"{child} after {parent}"] = [(f"model.shoplens.{parent}", f"model.shoplens.{child}")]
-    for label, edges in options.items():
+        return f"model.shoplens.{parent}", f"model.shoplens.{child}"
+
+    options = {"as built": ([], [])}
+    options.update({f"{o.split('=')[0]} after {o.split('=')[1]}": ([edge(o)], []) for o in args.after})
+    options.update({f"{o.split('=')[0]} not after {o.split('=')[1]}": ([], [edge(o)]) for o in args.without})
+    for label, (edges, removed) in options.items():
         for threads in args.threads:
-            end, spans = replay(graph, seconds, threads, edges, start=first)
+            end, spans = replay(graph, seconds, threads, edges, start=first, removed_edges=removed)
             prop = spans.get("model.shoplens.ml_purchase_propensity", (float("nan"),) * 2)
             line = (f"{label}, {threads} threads: ends at {end:.1f} s; ml_purchase_propensity"
                     f" {prop[0]:.1f}-{prop[1]:.1f} s")
@@ -131,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                 ends = []
                 for _ in range(args.draws):
                     scaled = {n: s * rng.uniform(1 - args.noise, 1 + args.noise) for n, s in seconds.items()}
-                    ends.append(replay(graph, scaled, threads, edges, start=first)[0])
+                    ends.append(replay(graph, scaled, threads, edges, start=first, removed_edges=removed)[0])
                 p10, p90 = np.percentile(ends, [10, 90])
                 line += f"; {args.draws} draws: mean {np.mean(ends):.1f} s, p10 {p10:.1f}, p90 {p90:.1f}"
             print(line)

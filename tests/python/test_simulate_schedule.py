@@ -33,6 +33,11 @@ def test_an_order_only_edge_and_more_threads_change_the_replay():
     end, spans = replay(graph, seconds, threads=2, extra_edges=[("b", "c")])
     assert end == 7 and spans["c"] == (2, 7)
     assert replay(graph, seconds, threads=1)[0] == 7
+    # taking an order away takes the edges dbt build adds from the parent's tests with it
+    built = nx.DiGraph([("model.p.a", "model.p.b"), ("model.p.a", "test.p.t"), ("test.p.t", "model.p.b")])
+    times = {"model.p.a": 3, "model.p.b": 1, "test.p.t": 1}
+    assert replay(built, times, threads=2)[1]["model.p.b"] == (4, 5)
+    assert replay(built, times, threads=2, removed_edges=[("model.p.a", "model.p.b")])[1]["model.p.b"] == (0, 1)
 
 
 def test_short_names_match_the_build_record():
