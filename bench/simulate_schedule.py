@@ -61,9 +61,27 @@ def depth_scores(graph: nx.DiGraph) -> dict[str, int]:
     return scores
 
 
-def _tests_of(graph: nx.DiGraph, node: str) -> list[str]:
-    """The data tests that read ``node`` (dbt build runs them before any node that reads all they read)."""
-    return [t for t in graph.successors(node) if t.startswith("test.")]
+def is_test(node: str) -> bool:
+    return node.startswith("test.")
+
+
+def rewire_tests(graph: nx.DiGraph, nodes: Iterable[str]) -> None:
+    """Redo, in place, the edges dbt build draws from data tests into ``nodes``.
+
+    dbt-core 1.11 (``add_test_edges``) runs a test before a node when every
+    node the test reads is upstream of that node; after an edge between
+    models is added or taken away, the tests upstream of the nodes below it
+    change with it. Redone for every node of a dbt build's graph, this gives
+    back that graph's own test edges (runs 55 and 56).
+    """
+    models = graph.subgraph([n for n in graph.nodes if not is_test(n)])
+    tests = [(t, set(graph.predecessors(t))) for t in graph.nodes if is_test(t)]
+    for node in nodes:
+        if node.split(".")[0] not in ("model", "seed", "snapshot"):  # dbt draws none into the others
+            continue
+        upstream = nx.ancestors(models, node)
+        graph.remove_edges_from([(t, node) for t in list(graph.predecessors(node)) if is_test(t)])
+        graph.add_edges_from([(t, node) for t, reads in tests if reads and reads <= upstream])
 
 
 def replay(graph: nx.DiGraph, seconds: dict[str, float], threads: int,
@@ -71,16 +89,25 @@ def replay(graph: nx.DiGraph, seconds: dict[str, float], threads: int,
            removed_edges: Iterable[tuple[str, str]] = ()) -> tuple[float, dict]:
     """``(end, {node: (from, to)})`` of a build of ``graph`` whose nodes take ``seconds``.
 
-    Ready nodes join a first-come, first-served queue, those ready at one
-    moment in order of dbt's score (then name); ``threads`` run at once.
+    ``extra_edges`` / ``removed_edges``: (parent, child) edges between models
+    to add or take away, with the test edges dbt build would then draw
+    (:func:`rewire_tests`). Ready nodes join a first-come, first-served
+    queue, those ready at one moment in order of dbt's score (then name);
+    ``threads`` run at once.
     """
     graph = graph.copy()
-    for parent, child in extra_edges:  # with the edges dbt build adds from the parent's tests
-        graph.add_edges_from([(n, child) for n in (parent, *_tests_of(graph, parent))])
+    extra_edges, removed_edges = list(extra_edges), list(removed_edges)
+    for parent, child in extra_edges + removed_edges:
+        if parent not in graph or child not in graph:
+            raise ValueError(f"no node {parent if parent not in graph else child} in the graph")
     for parent, child in removed_edges:
-        # the edge, and those dbt build adds from every test that reads the parent (a test runs
-        # before a node when all it reads is upstream of that node)
-        graph.remove_edges_from([(n, child) for n in (parent, *_tests_of(graph, parent)) if graph.has_edge(n, child)])
+        if not graph.has_edge(parent, child):
+            raise ValueError(f"{child} does not wait for {parent} in this build: nothing to take away")
+    graph.add_edges_from(extra_edges)
+    graph.remove_edges_from(removed_edges)
+    if extra_edges or removed_edges:
+        below = set().union(*({child, *nx.descendants(graph, child)} for _, child in extra_edges + removed_edges))
+        rewire_tests(graph, below)
     scores = depth_scores(graph)
     waiting = {node: graph.in_degree(node) for node in graph.nodes}
     queue = sorted((n for n, d in waiting.items() if d == 0), key=lambda n: (scores[n], n))
@@ -120,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.graph, "rb") as f:
         full = pickle.load(f)
     graph = full.subgraph([n for n in full.nodes if n.split(".")[0] in RUN_KINDS]).copy()
+    if not any(is_test(a) and not is_test(b) for a, b in graph.edges):
+        raise SystemExit(f"{args.graph} has no edge from a test to a model: it was not written by `dbt build`"
+                         " (dbt run, compile and docs write a graph without them)")
     measured = {n["node"]: float(n["wall_s"]) for n in record["nodes"]}
     seconds = {node: measured.get(short_name(node), 0.0) for node in graph.nodes}
     for node in full.nodes:
@@ -138,7 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     options.update({f"{o.split('=')[0]} not after {o.split('=')[1]}": ([], [edge(o)]) for o in args.without})
     for label, (edges, removed) in options.items():
         for threads in args.threads:
-            end, spans = replay(graph, seconds, threads, edges, start=first, removed_edges=removed)
+            try:
+                end, spans = replay(graph, seconds, threads, edges, start=first, removed_edges=removed)
+            except ValueError as exc:
+                raise SystemExit(f"{label}: {exc}") from None
             prop = spans.get("model.shoplens.ml_purchase_propensity", (float("nan"),) * 2)
             line = (f"{label}, {threads} threads: ends at {end:.1f} s; ml_purchase_propensity"
                     f" {prop[0]:.1f}-{prop[1]:.1f} s")

@@ -17,7 +17,7 @@ def model(dbt, session):
     forecasts = dbt.ref("ml_demand_forecast").df()
     holdout_demand = dbt.ref("holdout_demand_daily").df()
     # order only: the evaluation waits for the propensity step's inputs, so that the sessions
-    # chain that step waits on does not queue behind it (DECISIONS.md, Materialisation and engine)
+    # chain that step waits on does not queue behind it (DECISIONS.md, The build's order)
     dbt.ref("customer_features")
     settings = {
         "forecast_top_n": dbt.config.get("forecast_top_n"),

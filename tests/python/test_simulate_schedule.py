@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 
 import networkx as nx
+import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
 
-from simulate_schedule import depth_scores, replay, short_name  # noqa: E402
+from simulate_schedule import depth_scores, replay, rewire_tests, short_name  # noqa: E402
 
 
 def test_a_node_ready_earlier_runs_first_whatever_its_name_or_depth():
@@ -33,11 +34,32 @@ def test_an_order_only_edge_and_more_threads_change_the_replay():
     end, spans = replay(graph, seconds, threads=2, extra_edges=[("b", "c")])
     assert end == 7 and spans["c"] == (2, 7)
     assert replay(graph, seconds, threads=1)[0] == 7
-    # taking an order away takes the edges dbt build adds from the parent's tests with it
-    built = nx.DiGraph([("model.p.a", "model.p.b"), ("model.p.a", "test.p.t"), ("test.p.t", "model.p.b")])
-    times = {"model.p.a": 3, "model.p.b": 1, "test.p.t": 1}
-    assert replay(built, times, threads=2)[1]["model.p.b"] == (4, 5)
+    # taking an order away takes the test edges dbt build drew because of it with it: the
+    # parent's own test and a test on the grandparent (both were upstream of b only through a)
+    built = nx.DiGraph([("model.p.g", "model.p.a"), ("model.p.a", "model.p.b"), ("model.p.a", "test.p.t"),
+                        ("test.p.t", "model.p.b"), ("model.p.g", "test.p.tg"), ("test.p.tg", "model.p.a"),
+                        ("test.p.tg", "model.p.b")])
+    times = {"model.p.g": 1, "model.p.a": 3, "model.p.b": 1, "test.p.t": 1, "test.p.tg": 1}
+    assert replay(built, times, threads=2)[1]["model.p.b"] == (6, 7)
     assert replay(built, times, threads=2, removed_edges=[("model.p.a", "model.p.b")])[1]["model.p.b"] == (0, 1)
+    # and adding it back draws them again
+    cut = built.copy()
+    cut.remove_edges_from([("model.p.a", "model.p.b"), ("test.p.t", "model.p.b"), ("test.p.tg", "model.p.b")])
+    assert replay(cut, times, threads=2, extra_edges=[("model.p.a", "model.p.b")])[1]["model.p.b"] == (6, 7)
+    with pytest.raises(ValueError, match="does not wait for"):
+        replay(cut, times, threads=2, removed_edges=[("model.p.a", "model.p.b")])
+    with pytest.raises(ValueError, match="no node model.p.x"):
+        replay(cut, times, threads=2, extra_edges=[("model.p.x", "model.p.b")])
+
+
+def test_rewiring_every_node_gives_back_the_test_edges_of_a_build():
+    built = nx.DiGraph([("model.p.g", "model.p.a"), ("model.p.a", "model.p.b"), ("model.p.g", "test.p.tg"),
+                        ("model.p.a", "test.p.ta"), ("model.p.b", "test.p.tb"), ("model.p.a", "test.p.rel"),
+                        ("model.p.b", "test.p.rel"), ("test.p.tg", "model.p.a"), ("test.p.tg", "model.p.b"),
+                        ("test.p.ta", "model.p.b"), ("model.p.b", "exposure.p.e")])
+    again = nx.DiGraph([(a, b) for a, b in built.edges if not (a.startswith("test.") and b.startswith("model."))])
+    rewire_tests(again, list(again.nodes))
+    assert set(again.edges) == set(built.edges)
 
 
 def test_short_names_match_the_build_record():

@@ -116,7 +116,7 @@ def test_dbt_project_cache_key_follows_the_project_files_and_settings(tmp_path):
 
 
 def test_table_reads_only_the_columns_the_clv_covariates_use():
-    """The native CLV models hand covariate_args a ``dbt_inputs.Table``: dim_customers is read
+    """The native CLV models hand covariate_args ``dbt_inputs.table`` (a ``shoplens.inputs.LazyTable``): dim_customers is read
     with customer_id and the covariates' columns only (the dbt adapters' read), and not at all
     when covariates are off."""
     import duckdb
