@@ -84,17 +84,11 @@ def rewire_tests(graph: nx.DiGraph, nodes: Iterable[str]) -> None:
         graph.add_edges_from([(t, node) for t, reads in tests if reads and reads <= upstream])
 
 
-def replay(graph: nx.DiGraph, seconds: dict[str, float], threads: int,
-           extra_edges: Iterable[tuple[str, str]] = (), start: float = 0.0,
-           removed_edges: Iterable[tuple[str, str]] = ()) -> tuple[float, dict]:
-    """``(end, {node: (from, to)})`` of a build of ``graph`` whose nodes take ``seconds``.
-
-    ``extra_edges`` / ``removed_edges``: (parent, child) edges between models
-    to add or take away, with the test edges dbt build would then draw
-    (:func:`rewire_tests`). Ready nodes join a first-come, first-served
-    queue, those ready at one moment in order of dbt's score (then name);
-    ``threads`` run at once.
-    """
+def reordered(graph: nx.DiGraph, extra_edges: Iterable[tuple[str, str]] = (),
+              removed_edges: Iterable[tuple[str, str]] = ()) -> nx.DiGraph:
+    """A copy of ``graph`` with the (parent, child) edges between models ``extra_edges`` added
+    and ``removed_edges`` taken away, and the test edges dbt build would then draw
+    (:func:`rewire_tests`). ValueError names an unknown node or an edge that is not there."""
     graph = graph.copy()
     extra_edges, removed_edges = list(extra_edges), list(removed_edges)
     for parent, child in extra_edges + removed_edges:
@@ -108,6 +102,16 @@ def replay(graph: nx.DiGraph, seconds: dict[str, float], threads: int,
     if extra_edges or removed_edges:
         below = set().union(*({child, *nx.descendants(graph, child)} for _, child in extra_edges + removed_edges))
         rewire_tests(graph, below)
+    return graph
+
+
+def replay(graph: nx.DiGraph, seconds: dict[str, float], threads: int,
+           start: float = 0.0) -> tuple[float, dict]:
+    """``(end, {node: (from, to)})`` of a build of ``graph`` whose nodes take ``seconds``.
+
+    Ready nodes join a first-come, first-served queue, those ready at one
+    moment in order of dbt's score (then name); ``threads`` run at once.
+    """
     scores = depth_scores(graph)
     waiting = {node: graph.in_degree(node) for node in graph.nodes}
     queue = sorted((n for n, d in waiting.items() if d == 0), key=lambda n: (scores[n], n))
@@ -159,19 +163,18 @@ def main(argv: list[str] | None = None) -> int:
                 seconds[model] += measured.get(short_name(node), 0.0)
     first = min(n["start_s"] for n in record["nodes"])
     print(f"measured: {record['build']['wall_s']} s wall")
-    def edge(option: str) -> tuple[str, str]:
+    options = {"as built": graph}
+    for option, add in [(o, True) for o in args.after] + [(o, False) for o in args.without]:
         child, parent = option.split("=")
-        return f"model.shoplens.{parent}", f"model.shoplens.{child}"
-
-    options = {"as built": ([], [])}
-    options.update({f"{o.split('=')[0]} after {o.split('=')[1]}": ([edge(o)], []) for o in args.after})
-    options.update({f"{o.split('=')[0]} not after {o.split('=')[1]}": ([], [edge(o)]) for o in args.without})
-    for label, (edges, removed) in options.items():
+        label = f"{child} {'after' if add else 'not after'} {parent}"
+        edges = [(f"model.shoplens.{parent}", f"model.shoplens.{child}")]
+        try:
+            options[label] = reordered(graph, edges if add else (), () if add else edges)
+        except ValueError as exc:
+            raise SystemExit(f"{label}: {exc}") from None
+    for label, ordered in options.items():
         for threads in args.threads:
-            try:
-                end, spans = replay(graph, seconds, threads, edges, start=first, removed_edges=removed)
-            except ValueError as exc:
-                raise SystemExit(f"{label}: {exc}") from None
+            end, spans = replay(ordered, seconds, threads, start=first)
             prop = spans.get("model.shoplens.ml_purchase_propensity", (float("nan"),) * 2)
             line = (f"{label}, {threads} threads: ends at {end:.1f} s; ml_purchase_propensity"
                     f" {prop[0]:.1f}-{prop[1]:.1f} s")
@@ -180,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                 ends = []
                 for _ in range(args.draws):
                     scaled = {n: s * rng.uniform(1 - args.noise, 1 + args.noise) for n, s in seconds.items()}
-                    ends.append(replay(graph, scaled, threads, edges, start=first, removed_edges=removed)[0])
+                    ends.append(replay(ordered, scaled, threads, start=first)[0])
                 p10, p90 = np.percentile(ends, [10, 90])
                 line += f"; {args.draws} draws: mean {np.mean(ends):.1f} s, p10 {p10:.1f}, p90 {p90:.1f}"
             print(line)

@@ -10,7 +10,7 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
 
-from simulate_schedule import depth_scores, replay, rewire_tests, short_name  # noqa: E402
+from simulate_schedule import depth_scores, reordered, replay, rewire_tests, short_name  # noqa: E402
 
 
 def test_a_node_ready_earlier_runs_first_whatever_its_name_or_depth():
@@ -31,7 +31,7 @@ def test_an_order_only_edge_and_more_threads_change_the_replay():
     graph.add_node("c")
     seconds = {"a": 1, "b": 1, "c": 5}
     assert replay(graph, seconds, threads=2)[0] == 5
-    end, spans = replay(graph, seconds, threads=2, extra_edges=[("b", "c")])
+    end, spans = replay(reordered(graph, extra_edges=[("b", "c")]), seconds, threads=2)
     assert end == 7 and spans["c"] == (2, 7)
     assert replay(graph, seconds, threads=1)[0] == 7
     # taking an order away takes the test edges dbt build drew because of it with it: the
@@ -41,15 +41,15 @@ def test_an_order_only_edge_and_more_threads_change_the_replay():
                         ("test.p.tg", "model.p.b")])
     times = {"model.p.g": 1, "model.p.a": 3, "model.p.b": 1, "test.p.t": 1, "test.p.tg": 1}
     assert replay(built, times, threads=2)[1]["model.p.b"] == (6, 7)
-    assert replay(built, times, threads=2, removed_edges=[("model.p.a", "model.p.b")])[1]["model.p.b"] == (0, 1)
+    assert replay(reordered(built, removed_edges=[("model.p.a", "model.p.b")]), times, threads=2)[1]["model.p.b"] == (0, 1)
     # and adding it back draws them again
     cut = built.copy()
     cut.remove_edges_from([("model.p.a", "model.p.b"), ("test.p.t", "model.p.b"), ("test.p.tg", "model.p.b")])
-    assert replay(cut, times, threads=2, extra_edges=[("model.p.a", "model.p.b")])[1]["model.p.b"] == (6, 7)
+    assert replay(reordered(cut, extra_edges=[("model.p.a", "model.p.b")]), times, threads=2)[1]["model.p.b"] == (6, 7)
     with pytest.raises(ValueError, match="does not wait for"):
-        replay(cut, times, threads=2, removed_edges=[("model.p.a", "model.p.b")])
+        reordered(cut, removed_edges=[("model.p.a", "model.p.b")])
     with pytest.raises(ValueError, match="no node model.p.x"):
-        replay(cut, times, threads=2, extra_edges=[("model.p.x", "model.p.b")])
+        reordered(cut, extra_edges=[("model.p.x", "model.p.b")])
 
 
 def test_rewiring_every_node_gives_back_the_test_edges_of_a_build():
