@@ -76,7 +76,16 @@ def holdout_scorer(past: pd.DataFrame, future: pd.DataFrame, as_of: dt.date, end
     return score
 
 
-def trace(path: str, factors: int = 64, alpha: float = 10.0, n: int = 15) -> dict:
+def served_fit_data(path: str, factors: int = 64, alpha: float = 10.0) -> dict:
+    """The served fit's data on a built warehouse, 60 days before ``as_of_date``.
+
+    ``matrix``: every customer's purchases and browsing up to the cut
+    (browsing weights 0.1 / 0.3); ``truth`` and ``rows``: a seeded 50,000 of
+    the warm customers who bought in the 60 days after; ``init``: the item
+    factors of a 15-iteration fit (``factors``, ``alpha``) on a seeded
+    100,000 customers 60 days earlier still (as the validation's pick is to
+    the served fit), products it did not know small seeded random values.
+    """
     import duckdb
 
     from shoplens.recommend.data import as_of_dates, browsing_events, read_lines, sample_rows
@@ -97,22 +106,6 @@ def trace(path: str, factors: int = 64, alpha: float = 10.0, n: int = 15) -> dic
     truth = bought_in_window(lines, products, everyone, cut + dt.timedelta(days=1), as_of)
     rows = warm_with_purchases(inter, truth, 2)
     rows = rows[sample_rows(len(rows), 50_000, 1)]
-    out = {"warehouse": path, "customers": int(inter.shape[0]), "scored": int(len(rows))}
-
-    def recalls(model: ALS, init=None) -> list[float]:
-        got = []
-        for i in range(n):
-            if i == 0:
-                model.iterations = 1
-                model.fit(inter.matrix, item_factors=init)
-            else:
-                model.resume(inter.matrix, 1)
-            items = model.recommend_from(inter.matrix, rows, 10)[0]
-            got.append(round(float(ranking_metrics(items, truth[rows], len(products))["recall"]), 4))
-            print(("warm" if init is not None else "cold"), i + 1, got[-1], flush=True)
-        return got
-
-    out["cold"] = recalls(ALS(factors, alpha, 1.0, 1, 42, 2))
     first = lines.loc[lines["order_date"] <= early]
     p_early = np.sort(first["product_id"].unique())
     c_early = np.sort(first["customer_id"].unique())
@@ -122,7 +115,31 @@ def trace(path: str, factors: int = 64, alpha: float = 10.0, n: int = 15) -> dic
     init = np.random.default_rng(42).random((len(products), factors), dtype=np.float32) * 0.01
     pos = pd.Index(p_early).get_indexer(products)
     init[pos >= 0] = pick.item_factors[pos[pos >= 0]]
-    out["warm"] = recalls(ALS(factors, alpha, 1.0, 1, 42, 2), init)
+    return {"matrix": inter.matrix, "truth": truth, "rows": rows, "init": init, "n_products": len(products)}
+
+
+def trace(path: str, factors: int = 64, alpha: float = 10.0, n: int = 15) -> dict:
+    from shoplens.recommend.models import ALS
+
+    data = served_fit_data(path, factors, alpha)
+    matrix, truth, rows = data["matrix"], data["truth"], data["rows"]
+    out = {"warehouse": path, "customers": int(matrix.shape[0]), "scored": int(len(rows))}
+
+    def recalls(model: ALS, init=None) -> list[float]:
+        got = []
+        for i in range(n):
+            if i == 0:
+                model.iterations = 1
+                model.fit(matrix, item_factors=init)
+            else:
+                model.resume(matrix, 1)
+            items = model.recommend_from(matrix, rows, 10)[0]
+            got.append(round(float(ranking_metrics(items, truth[rows], data["n_products"])["recall"]), 4))
+            print(("warm" if init is not None else "cold"), i + 1, got[-1], flush=True)
+        return got
+
+    out["cold"] = recalls(ALS(factors, alpha, 1.0, 1, 42, 2))
+    out["warm"] = recalls(ALS(factors, alpha, 1.0, 1, 42, 2), data["init"])
     return out
 
 

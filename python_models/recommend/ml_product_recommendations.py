@@ -32,6 +32,7 @@ def model(dbt, session):
         "recommend_cart_weight": dbt.config.get("recommend_cart_weight"),
         "recommend_num_threads": dbt.config.get("recommend_num_threads"),
         "recommend_warm_start": dbt.config.get("recommend_warm_start"),
+        "recommend_served_max_customers": dbt.config.get("recommend_served_max_customers"),
     }
     recommend_cfg, _ = configs_from_dbt(settings.get)
 

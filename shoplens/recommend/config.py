@@ -54,6 +54,14 @@ class RecommendConfig:
     random ones, and, when the grid was screened, runs ``screen_iterations``
     fewer iterations than the pick (at least one): the carried-over factors
     stand in for the screening's iterations (:func:`served_iterations`).
+
+    ``served_max_customers``: above this many customers with any purchase
+    or browsing at ``as_of_date``, the served ALS fits its item factors on
+    a seeded sample of that many of them, and then solves every customer's
+    factors against those item factors (the customer half of one ALS
+    iteration, with the fit's own solver: a fold-in). Below it, every
+    customer enters the fit. At 1M customers this cuts the served fit from
+    about 60 s to 16 s of the step (docs/recommendations.md, "Fold-in").
     """
 
     top_k: int = 10
@@ -74,6 +82,7 @@ class RecommendConfig:
     cart_weight: float = 0.3
     num_threads: int = 2
     warm_start: bool = True
+    served_max_customers: int = 250_000
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -90,6 +99,7 @@ class RecommendConfig:
             "recommend_validation_days": self.validation_days >= 1,
             "recommend_validation_max_customers": self.validation_max_customers >= 100,
             "recommend_evaluation_max_customers": self.evaluation_max_customers >= 100,
+            "recommend_served_max_customers": self.served_max_customers >= 100,
             "recommend_fallback_z": self.fallback_z >= 0,
             "recommend_min_orders": self.min_orders >= 1,
             "recommend_num_threads": self.num_threads >= 1,
@@ -100,7 +110,7 @@ class RecommendConfig:
         if bad:
             raise RecommendError(
                 f"dbt var {bad[0]} is out of range in {self}: top_k, iterations, screen_keep, days,"
-                " min_orders and num_threads must be >= 1, screen_iterations >= 0, parsimony_se finite and >= 0, grids non-empty and positive, validation and evaluation max_customers >= 100, view and"
+                " min_orders and num_threads must be >= 1, screen_iterations >= 0, parsimony_se finite and >= 0, grids non-empty and positive, validation, evaluation and served max_customers >= 100, view and"
                 " cart weights in [0, 1) (a purchase weighs 1)"
             )
 
@@ -187,6 +197,7 @@ def configs_from_dbt(get: Callable[[str], object]) -> tuple[RecommendConfig, Pro
         cart_weight=value("recommend_cart_weight", rec.cart_weight, float),
         num_threads=value("recommend_num_threads", rec.num_threads, as_int),
         warm_start=value("recommend_warm_start", rec.warm_start, flag),
+        served_max_customers=value("recommend_served_max_customers", rec.served_max_customers, as_int),
         seed=seed,
     )
     profiles = ProfileConfig(

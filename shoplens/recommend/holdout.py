@@ -57,6 +57,8 @@ def evaluate_recommenders(lines: pd.DataFrame, future: pd.DataFrame, affinity: p
     lists = _model_lists(past, inter, rows, affinity, cut, cfg, sel, browsing)
     jobs = [(name, items, rows, f"customers=min_{cfg.min_orders}_orders{sampled}") for name, items in lists.items()]
     served = recommend_all(past, customers, cut, cfg, sel, browsing)
+    if len(served):  # the served lists' own version (it names a fold-in when the fit had one)
+        tag["served"] = str(served["model_version"].iloc[0])
     pos = pd.Index(products).get_indexer(served["product_id"])
     grid = np.full((len(customers), cfg.top_k), -1)
     grid[pd.Index(customers).get_indexer(served["customer_id"]), served["recommendation_rank"].to_numpy() - 1] = pos

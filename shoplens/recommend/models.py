@@ -173,6 +173,7 @@ class ALS:
     seed: int
     num_threads: int = 1
     model: object = None
+    folded_from: int | None = None  # customers the item factors were fitted on, when the rest were folded in
 
     @property
     def tag(self) -> str:
@@ -212,6 +213,33 @@ class ALS:
         assert self.model is not None, "fit first"
         self.iterations += iterations
         return self._run(matrix, iterations)
+
+    def fold_in(self, matrix: sp.csr_matrix, fitted_on: int) -> ALS:
+        """Every row's customer factors solved against the fitted item factors (a fold-in).
+
+        The customer half of one ALS iteration on ``matrix`` (the same
+        columns as the fit's), with the fit's own solver and steps
+        (``implicit``'s conjugate gradient, from zero factors). A row with no
+        interactions gets zero factors. ``fitted_on``: how many customers the
+        item factors were fitted on (recorded in ``folded_from``).
+        """
+        from threadpoolctl import threadpool_limits
+
+        assert self.model is not None, "fit first"
+        items = np.asarray(self.model.item_factors, dtype=np.float32)
+        if matrix.shape[1] != items.shape[0]:
+            raise ValueError(f"a {matrix.shape[1]}-column matrix cannot be folded into {items.shape[0]} item factors")
+        confidence = matrix.tocsr().astype(np.float32)
+        if self.alpha != 1.0:  # as implicit's fit scales its input
+            confidence = confidence * np.float32(self.alpha)
+        users = np.zeros((matrix.shape[0], items.shape[1]), dtype=np.float32)
+        with threadpool_limits(1, "blas"):
+            self.model.solver(confidence, users, items, self.regularization, num_threads=self.num_threads)
+        self.model.user_factors = users
+        self.model._user_norms = None  # implicit caches norms of the factors it had
+        self.model._XtX = None
+        self.folded_from = int(fitted_on)
+        return self
 
     def _run(self, matrix: sp.csr_matrix, iterations: int) -> ALS:
         from threadpoolctl import threadpool_limits

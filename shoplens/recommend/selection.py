@@ -73,13 +73,21 @@ class Selection:
         validation fit (a product the validation did not know starts random,
         seeded) and runs :func:`~shoplens.recommend.config.served_iterations`;
         otherwise it is the pick refitted from random factors.
+
+        Above ``served_max_customers`` customers with any interaction, the
+        item factors are fitted on a seeded sample of that many of them and
+        every customer's factors are then solved against them
+        (:meth:`~shoplens.recommend.models.ALS.fold_in`).
         """
         model = self.als(cfg, self.served_feedback)  # the served pick's settings
         init = self.warm_factors(cfg, products)
-        if init is None:
-            return model.fit(matrix)
-        model.iterations = self.warm_iterations(cfg)
-        return model.fit(matrix, item_factors=init)
+        if init is not None:
+            model.iterations = self.warm_iterations(cfg)
+        sample = served_sample(matrix, cfg)
+        if sample is None:
+            return model.fit(matrix, item_factors=init)
+        model.fit(matrix[sample], item_factors=init)
+        return model.fold_in(matrix, len(sample))
 
     @property
     def served_feedback(self) -> str:
@@ -117,6 +125,15 @@ class Selection:
                 and known[0].items.shape[1] == cfg.top_k:
             return known[0].items.copy()  # the kept verdict's own array stays untouched
         return self.als(cfg, feedback).fit(matrix).recommend_from(matrix, rows, cfg.top_k)[0]
+
+
+def served_sample(matrix: sp.csr_matrix, cfg: RecommendConfig) -> np.ndarray | None:
+    """The rows the served ALS fits its item factors on: a seeded sample of ``served_max_customers``
+    of the rows with any interaction, or None (every row) when there are not more of them than that."""
+    active = np.flatnonzero(np.diff(matrix.tocsr().indptr) > 0)
+    if len(active) <= cfg.served_max_customers:
+        return None
+    return active[sample_rows(len(active), cfg.served_max_customers, cfg.seed)]
 
 
 def fingerprint(matrix: sp.csr_matrix) -> str:
@@ -266,10 +283,11 @@ def select_model(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig,
     and then ``ml_recommend_evaluation`` in one process, and the second
     reuses the first's grid of ALS fits instead of repeating it.
     """
-    # evaluation_max_customers and warm_start only reach the evaluation and the served fit: the verdict
-    # never reads them
+    # evaluation_max_customers, warm_start and served_max_customers only reach the evaluation and the
+    # served fit: the verdict never reads them
     verdict_cfg = replace(cfg, evaluation_max_customers=RecommendConfig.evaluation_max_customers,
-                          warm_start=RecommendConfig.warm_start)
+                          warm_start=RecommendConfig.warm_start,
+                          served_max_customers=RecommendConfig.served_max_customers)
     key = (verdict_cfg, as_of, _fingerprint(lines, ("customer_id", "order_id", "product_id", "order_date")),
            _fingerprint(browsing, ("customer_id", "product_id", "event_date", "n_product_views", "n_add_to_carts")))
     if key not in _SELECTIONS:
@@ -325,9 +343,13 @@ def _select_model(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig,
                      pick_note, rows, inter.products)
 
 
-def model_version(sel: Selection, cfg: RecommendConfig) -> str:
+def model_version(sel: Selection, cfg: RecommendConfig, folded_from: int | None = None) -> str:
+    """The served model's version; ``folded_from``: the customers the served ALS's item factors were
+    fitted on, when every customer was then folded in (:meth:`Selection.served_fit`)."""
     tag = sel.tag(cfg) if sel.served == "als" else f"popularity_{cfg.popularity_days}d"
     warm = sel.warm_iterations(cfg)
     if warm is not None:  # the served fit: the pick's validation factors, then ``warm`` iterations
         tag += f"+warm_i{warm}"
+    if folded_from is not None and sel.served == "als":
+        tag += f"+foldin_s{folded_from}"
     return f"shoplens-{__version__}/{tag}/validation-{sel.cutoff.isoformat()}"

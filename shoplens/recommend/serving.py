@@ -49,26 +49,32 @@ def recommend_all(lines: pd.DataFrame, customer_ids: np.ndarray, as_of: dt.date,
                sel.reason.split(":")[0] if sel.reason else "als_not_better_than_popularity"]
     code = np.where(inter.n_orders == 0, 0, 1).astype(np.int8)
     code[warm] = -1 if sel.served == "als" else 2
+    folded_from = None
     if sel.served == "als" and warm.any():
         rows = np.nonzero(warm)[0]
         model = sel.served_fit(cfg, inter.matrix, inter.products)
         items[rows], scores[rows] = model.recommend_from(inter.matrix, rows, k)
+        folded_from = model.folded_from
         del model  # the factors (1M customers x 64: 0.25 GiB) are not needed for the table
-    return _frame(inter, items, scores, code, reasons, as_of, sel, cfg)
+    return _frame(inter, items, scores, code, reasons, as_of, sel, cfg, folded_from)
 
 
-def selection_note(sel: Selection, cfg: RecommendConfig) -> str:
-    """Why this model is served, and whether browsing is used."""
+def selection_note(sel: Selection, cfg: RecommendConfig, folded_from: int | None = None) -> str:
+    """Why this model is served, and whether browsing is used (``folded_from``: see
+    :func:`~shoplens.recommend.selection.model_version`)."""
     note = sel.reason or (f"als ({sel.tag(cfg)}) beat popularity on validation recall@{cfg.top_k} by"
                           f" {sel.margin:+.4f} (se {sel.margin_se:.4f}, {sel.n_customers} customers)")
     warm = sel.warm_iterations(cfg)
     warm_note = (f"served fit started from the validation fit's item factors, {warm} iteration(s)"
                  if warm is not None else "")
-    return "; ".join(part for part in (note, sel.browsing_note, sel.pick_note, warm_note) if part)
+    fold_note = (f"served item factors fitted on a seeded {folded_from} of the customers with any interaction"
+                 " (recommend_served_max_customers), every customer's factors then solved against them"
+                 if folded_from is not None and sel.served == "als" else "")
+    return "; ".join(part for part in (note, sel.browsing_note, sel.pick_note, warm_note, fold_note) if part)
 
 
 def _frame(inter: Interactions, items: np.ndarray, scores: np.ndarray, code: np.ndarray, reasons: list[str],
-           as_of: dt.date, sel: Selection, cfg: RecommendConfig) -> pd.DataFrame:
+           as_of: dt.date, sel: Selection, cfg: RecommendConfig, folded_from: int | None = None) -> pd.DataFrame:
     r, c = np.nonzero(items >= 0)
     chosen = items[r, c]
     n = len(r)
@@ -87,8 +93,8 @@ def _frame(inter: Interactions, items: np.ndarray, scores: np.ndarray, code: np.
         "is_previously_bought": _bought(inter, r, chosen),
         "n_purchase_orders": inter.n_orders[r].astype(np.int32),
         "as_of_date": np.full(n, np.datetime64(as_of, "D")),
-        "model_version": repeated(model_version(sel, cfg), n),
-        "selection_note": repeated(selection_note(sel, cfg), n),
+        "model_version": repeated(model_version(sel, cfg, folded_from), n),
+        "selection_note": repeated(selection_note(sel, cfg, folded_from), n),
     }
     del r, c, chosen, is_fallback
     assert list(columns) == RECOMMENDATION_COLUMNS
