@@ -53,12 +53,12 @@ def evaluate_recommenders(lines: pd.DataFrame, future: pd.DataFrame, affinity: p
         browsing = None
     tag = {"als": sel.als(cfg, "purchases").tag, "als_with_browsing": sel.als(cfg, "browsing").tag + browsing_tag(cfg),
            "item_to_item": f"cosine_min{affinity_min_support}_top{affinity_top_n}",
-           "popularity": f"popularity_{cfg.popularity_days}d", "served": model_version(sel, cfg)}
+           "popularity": f"popularity_{cfg.popularity_days}d"}
     lists = _model_lists(past, inter, rows, affinity, cut, cfg, sel, browsing)
     jobs = [(name, items, rows, f"customers=min_{cfg.min_orders}_orders{sampled}") for name, items in lists.items()]
     served = recommend_all(past, customers, cut, cfg, sel, browsing)
-    if len(served):  # the served lists' own version (it names a fold-in when the fit had one)
-        tag["served"] = str(served["model_version"].iloc[0])
+    # the served lists' own version (it names a fold-in when the fit had one)
+    tag["served"] = str(served["model_version"].iloc[0]) if len(served) else model_version(sel, cfg)
     pos = pd.Index(products).get_indexer(served["product_id"])
     grid = np.full((len(customers), cfg.top_k), -1)
     grid[pd.Index(customers).get_indexer(served["customer_id"]), served["recommendation_rank"].to_numpy() - 1] = pos

@@ -229,9 +229,9 @@ class ALS:
         items = np.asarray(self.model.item_factors, dtype=np.float32)
         if matrix.shape[1] != items.shape[0]:
             raise ValueError(f"a {matrix.shape[1]}-column matrix cannot be folded into {items.shape[0]} item factors")
-        confidence = matrix.tocsr().astype(np.float32)
-        if self.alpha != 1.0:  # as implicit's fit scales its input
-            confidence = confidence * np.float32(self.alpha)
+        confidence = matrix.tocsr().astype(np.float32)  # a copy: scaled in place below
+        if self.alpha != 1.0:  # as implicit's fit scales its input (float32 products)
+            confidence.data *= np.float32(self.alpha)
         users = np.zeros((matrix.shape[0], items.shape[1]), dtype=np.float32)
         with threadpool_limits(1, "blas"):
             self.model.solver(confidence, users, items, self.regularization, num_threads=self.num_threads)

@@ -350,6 +350,6 @@ def model_version(sel: Selection, cfg: RecommendConfig, folded_from: int | None 
     warm = sel.warm_iterations(cfg)
     if warm is not None:  # the served fit: the pick's validation factors, then ``warm`` iterations
         tag += f"+warm_i{warm}"
-    if folded_from is not None and sel.served == "als":
+    if folded_from is not None:  # only a served ALS fit folds customers in
         tag += f"+foldin_s{folded_from}"
     return f"shoplens-{__version__}/{tag}/validation-{sel.cutoff.isoformat()}"

@@ -69,7 +69,7 @@ def selection_note(sel: Selection, cfg: RecommendConfig, folded_from: int | None
                  if warm is not None else "")
     fold_note = (f"served item factors fitted on a seeded {folded_from} of the customers with any interaction"
                  " (recommend_served_max_customers), every customer's factors then solved against them"
-                 if folded_from is not None and sel.served == "als" else "")
+                 if folded_from is not None else "")
     return "; ".join(part for part in (note, sel.browsing_note, sel.pick_note, warm_note, fold_note) if part)
 
 
