@@ -28,13 +28,16 @@ class Snapshot:
     revenue_total: np.ndarray
 
 
-def _weekly(cust_pos: np.ndarray, day: np.ndarray, weights: np.ndarray, n: int, cutoff: int, weeks: int) -> np.ndarray:
-    """Sum ``weights`` into (n, weeks) bins; week weeks-1 ends on the cut-off."""
+def _bins(cust_pos: np.ndarray, day: np.ndarray, n: int, cutoff: int, weeks: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows kept, their flat bin ``customer * weeks + week``); week weeks-1 ends on the cut-off."""
     age = cutoff - day
     keep = (age >= 0) & (age < 7 * weeks) & (cust_pos >= 0)
-    flat = cust_pos[keep] * weeks + (weeks - 1 - age[keep] // 7)
-    out = np.bincount(flat, weights=weights[keep], minlength=n * weeks)
-    return out.reshape(n, weeks).astype("float32")
+    return keep, cust_pos[keep] * weeks + (weeks - 1 - age[keep] // 7)
+
+
+def _weekly(flat: np.ndarray, weights: np.ndarray | None, n: int, weeks: int) -> np.ndarray:
+    """Sum ``weights`` (of the kept rows; None: count them) into (n, weeks) bins."""
+    return np.bincount(flat, weights=weights, minlength=n * weeks).reshape(n, weeks).astype("float32")
 
 
 def snapshot(history: History, cutoff: dt.date | int, weeks: int, only: np.ndarray | None = None,
@@ -86,15 +89,18 @@ def snapshot(history: History, cutoff: dt.date | int, weeks: int, only: np.ndarr
 def _sequences(history: History, pos: np.ndarray, n: int, c: int, weeks: int) -> np.ndarray:
     """(n, weeks, channels) weekly sums ending on the cut-off; events after it count nowhere."""
     seq = np.zeros((n, weeks, len(history.channels)), dtype="float32")
-    pc = pos[history.p_cust]
-    seq[:, :, 0] = _weekly(pc, history.p_day, np.ones(len(pc)), n, c, weeks)
-    seq[:, :, 1] = _weekly(pc, history.p_day, history.p_revenue, n, c, weeks)
+    # each row set's mask and bins are computed once and shared by its channels
+    keep, flat = _bins(pos[history.p_cust], history.p_day, n, c, weeks)
+    seq[:, :, 0] = _weekly(flat, np.ones(len(flat)), n, weeks)
+    seq[:, :, 1] = _weekly(flat, history.p_revenue[keep], n, weeks)
     if history.has_events:
         sc = pos[history.s_cust]
         if history.s_seen is not None:
             sc = np.where(history.s_seen <= c, sc, -1)
+        keep, flat = _bins(sc, history.s_day, n, c, weeks)
+        counts = history.s_counts[keep]
         for k in range(4):
-            seq[:, :, 2 + k] = _weekly(sc, history.s_day, history.s_counts[:, k].astype("float64"), n, c, weeks)
+            seq[:, :, 2 + k] = _weekly(flat, counts[:, k].astype("float64"), n, weeks)
     return seq
 
 

@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from shoplens.inputs import arrow_columns, handed_over, positions_in, read_with_categorical_ids
+from shoplens.inputs import (
+    arrow_columns,
+    handed_over,
+    positions_in,
+    read_with_categorical_ids,
+    rows_where,
+)
 from shoplens.memory import trim_heap
 from shoplens.recommend.config import RecommendError
 
@@ -213,19 +219,22 @@ def interactions(lines: pd.DataFrame, products: np.ndarray, end: dt.date,
     with ``weights = (per view, per add-to-cart)`` (point in time: nothing
     after ``end`` is read).
     """
-    part = lines.loc[lines["order_date"] <= end]
+    part = rows_where(lines, lines["order_date"] <= end)  # the served fit reads every line: no copy
     if customers is None:
         customers = np.sort(part["customer_id"].unique())
     row = _positions(customers, part["customer_id"])
     col = _positions(products, part["product_id"])
     keep = (row >= 0) & (col >= 0)
     pairs = pd.DataFrame({"r": row[keep], "c": col[keep], "o": _codes(part["order_id"])[keep]})
+    del part, row, col, keep
     per_pair = pairs.drop_duplicates(["r", "c", "o"]).groupby(["r", "c"]).size()
+    n_orders = np.bincount(pairs.drop_duplicates(["r", "o"])["r"], minlength=len(customers))
+    del pairs  # freed before the browsing is read (1M customers: the served matrix's peak)
     matrix = sp.csr_matrix(
         (per_pair.to_numpy(np.float32), (per_pair.index.get_level_values(0), per_pair.index.get_level_values(1))),
         shape=(len(customers), len(products)),
     )
-    n_orders = np.bincount(pairs.drop_duplicates(["r", "o"])["r"], minlength=len(customers))
+    del per_pair
     inter = Interactions(np.asarray(customers), np.asarray(products), matrix, n_orders)
     if browsing is not None:
         inter.purchases = matrix
@@ -241,14 +250,19 @@ def browsed(browsing: pd.DataFrame, products: np.ndarray, customers: np.ndarray,
     ``customers`` are ignored.
     """
     # masks over the whole columns instead of a copy of the rows up to ``end`` (1M customers:
-    # 13.9M rows, 0.4 GiB); the kept entries and their order are the same
+    # 13.9M rows, 0.4 GiB); the kept entries and their order are the same. Each whole-column
+    # array is cut to the kept rows as soon as the mask allows, so at most two are held at once.
     row = _positions(customers, browsing["customer_id"])
+    keep = np.asarray(browsed_by(browsing, end), dtype=bool) & (row >= 0)
     col = _positions(products, browsing["product_id"])
-    keep = np.asarray(browsed_by(browsing, end), dtype=bool) & (row >= 0) & (col >= 0)
-    value = (weights[0] * browsing["n_product_views"].to_numpy(np.float32)
-             + weights[1] * browsing["n_add_to_carts"].to_numpy(np.float32))
-    m = sp.csr_matrix((value[keep].astype(np.float32), (row[keep], col[keep])),
-                      shape=(len(customers), len(products)))
+    keep &= col >= 0
+    row, col = row[keep].astype(np.int32), col[keep].astype(np.int32)
+    value = (weights[0] * browsing["n_product_views"].to_numpy(np.float32)[keep]
+             + weights[1] * browsing["n_add_to_carts"].to_numpy(np.float32)[keep]).astype(np.float32, copy=False)
+    del keep
+    m = sp.coo_matrix((value, (row, col)), shape=(len(customers), len(products)))
+    del value, row, col
+    m = m.tocsr()
     m.sum_duplicates()
     return m
 

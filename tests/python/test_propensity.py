@@ -322,3 +322,37 @@ def test_last_weeks_sum_equals_numpy_sum():
         np.testing.assert_array_equal(_last_weeks_sum(seq, w), seq[:, -w:, :].sum(axis=1))
     assert _last_weeks_sum(seq[:, :0, :], 4).shape == (1000, 6)  # a snapshot without sequences
     assert not _last_weeks_sum(seq[:, :0, :], 4).any()
+
+
+def test_weekly_sequences_equal_a_row_by_row_count_at_every_cut_off():
+    """The shared masks of ``_sequences`` against a plain loop over the rows: purchase days and
+    revenue, and session-day rows counted only once their day (``activity_date``) is seen."""
+    rng = np.random.default_rng(5)
+    start = pd.Timestamp("2024-01-01")
+    ids = [f"c{i}" for i in range(40)]
+    orders = _orders([(rng.choice(ids), start + pd.Timedelta(hours=int(h)), float(rng.integers(1, 90)), True)
+                      for h in rng.integers(0, 24 * 200, 300)])
+    started = start + pd.to_timedelta(rng.integers(0, 200, 400), unit="D")
+    sessions = pd.DataFrame({
+        "customer_id": rng.choice(ids, 400), "started_at": started,
+        # a session's later day: its events count from that day on
+        "activity_date": started + pd.to_timedelta(rng.integers(0, 2, 400), unit="D"),
+        "n_product_views": rng.integers(0, 5, 400), "n_add_to_carts": rng.integers(0, 3, 400),
+        "n_checkouts": rng.integers(0, 2, 400)})
+    hist = P.prepare_history(orders, sessions, _customers(ids))
+    weeks = 6
+    for cutoff in (hist.last_data_day, hist.last_data_day - 40, hist.first_data_day + 20):
+        snap = P.snapshot(hist, int(cutoff), weeks=weeks)
+        pos = {c: i for i, c in enumerate(snap.index)}
+        want = np.zeros((len(snap.index), weeks, 6))
+        for c, day, revenue in zip(hist.p_cust, hist.p_day, hist.p_revenue, strict=True):
+            age = cutoff - day
+            if c in pos and 0 <= age < 7 * weeks:
+                want[pos[c], weeks - 1 - age // 7, :2] += (1.0, revenue)
+        for c, day, seen, counts in zip(hist.s_cust, hist.s_day, hist.s_seen, hist.s_counts, strict=True):
+            age = cutoff - day
+            if c in pos and seen <= cutoff and 0 <= age < 7 * weeks:
+                want[pos[c], weeks - 1 - age // 7, 2:] += counts
+        assert snap.seq.dtype == np.float32 and snap.seq.shape == want.shape
+        np.testing.assert_allclose(snap.seq, want, rtol=1e-6)
+        assert snap.seq[..., 2].sum() > 0  # sessions counted at this cut-off
