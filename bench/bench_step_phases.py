@@ -11,7 +11,8 @@ dbt adapters do, and its result is compared entry by entry between the two:
   purchases plus browsing up to ``as_of_date``
   (``shoplens.recommend.data.interactions``, as ``serving.recommend_all``
   calls it). Figures: seconds and the traced peak above the call's start
-  (``tracemalloc``: numpy and scipy buffers included).
+  (``tracemalloc``: numpy and scipy buffers included; the seconds are timed
+  with the tracing on, so they compare the two checkouts, not a build).
 - ``sequences``: the propensity step's weekly sequences
   (``shoplens.propensity.features._sequences``) at three cut-offs (the last
   data day, 100 and 400 days before), 52 weeks, of a seeded 25,000 of the
@@ -43,7 +44,8 @@ import json, sys, time, tracemalloc
 import numpy as np, duckdb
 warehouse, phase, out = sys.argv[1:4]
 con = duckdb.connect(warehouse, read_only=True)
-result = {}
+import shoplens
+result = {"shoplens_file": shoplens.__file__}
 if phase == "interactions":
     import scipy.sparse as sp
     from shoplens.recommend.config import RecommendConfig
@@ -65,7 +67,7 @@ if phase == "interactions":
     seconds = time.perf_counter() - t
     peak = tracemalloc.get_traced_memory()[1] - start
     tracemalloc.stop()
-    result = {"seconds": round(seconds, 2), "traced_peak_gib": round(peak / 2**30, 3),
+    result |= {"seconds": round(seconds, 2), "traced_peak_gib": round(peak / 2**30, 3),
               "customers": len(customers), "browsing_rows": len(browsing), "nnz": int(inter.matrix.nnz)}
     sp.save_npz(out + ".matrix.npz", inter.matrix)
     sp.save_npz(out + ".purchases.npz", inter.purchases)
@@ -95,7 +97,7 @@ else:
         seq = _sequences(history, pos, len(index), cut, 52)
         seconds.append(round(time.perf_counter() - t, 2))
         np.save(f"{out}.seq{k}.npy", seq)
-    result = {"seconds_per_snapshot": seconds, "rows": {"purchase_days": len(history.p_cust),
+    result |= {"seconds_per_snapshot": seconds, "rows": {"purchase_days": len(history.p_cust),
                                                         "session_days": len(history.s_cust)}}
 json.dump(result, open(out + ".json", "w"))
 """
@@ -104,7 +106,10 @@ json.dump(result, open(out + ".json", "w"))
 def _run(checkout: Path, warehouse: str, phase: str, out: str) -> dict:
     subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(checkout)!r})\n" + CHILD,
                     warehouse, phase, out], check=True)
-    return json.loads(Path(out + ".json").read_text())
+    result = json.loads(Path(out + ".json").read_text())
+    if not Path(result["shoplens_file"]).resolve().is_relative_to(checkout):
+        raise RuntimeError(f"the {phase} run imported {result['shoplens_file']}, not the checkout {checkout}")
+    return result
 
 
 def _same(a: str, b: str) -> bool:
@@ -113,10 +118,11 @@ def _same(a: str, b: str) -> bool:
 
     if a.endswith(".npz"):
         x, y = sp.load_npz(a), sp.load_npz(b)
-        return (x.shape == y.shape and x.dtype == y.dtype and np.array_equal(x.indptr, y.indptr)
-                and np.array_equal(x.indices, y.indices) and np.array_equal(x.data, y.data))
+        return (x.shape == y.shape and x.dtype == y.dtype and x.indptr.dtype == y.indptr.dtype
+                and x.indices.dtype == y.indices.dtype and np.array_equal(x.indptr, y.indptr)
+                and np.array_equal(x.indices, y.indices) and np.array_equal(x.data, y.data, equal_nan=True))
     x, y = np.load(a), np.load(b)
-    return x.dtype == y.dtype and np.array_equal(x, y)
+    return x.dtype == y.dtype and np.array_equal(x, y, equal_nan=x.dtype.kind == "f")
 
 
 def _commit(checkout: Path) -> str:

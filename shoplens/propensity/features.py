@@ -35,8 +35,8 @@ def _bins(cust_pos: np.ndarray, day: np.ndarray, n: int, cutoff: int, weeks: int
     return keep, cust_pos[keep] * weeks + (weeks - 1 - age[keep] // 7)
 
 
-def _weekly(flat: np.ndarray, weights: np.ndarray | None, n: int, weeks: int) -> np.ndarray:
-    """Sum ``weights`` (of the kept rows; None: count them) into (n, weeks) bins."""
+def _weekly(flat: np.ndarray, weights: np.ndarray, n: int, weeks: int) -> np.ndarray:
+    """Sum ``weights`` (one per kept row, in ``flat``'s order) into (n, weeks) bins."""
     return np.bincount(flat, weights=weights, minlength=n * weeks).reshape(n, weeks).astype("float32")
 
 
