@@ -2,6 +2,7 @@
 
 Usage: python bench/profile_step.py WAREHOUSE.duckdb python_models/<area>/<model>.py [--top 40]
                                     [--sort cumulative|tottime] [--stats FILE] [--model-dir DIR]
+                                    [--save FILE.parquet]
 
 Runs the adapter's ``model(dbt, session)`` with a stand-in ``dbt`` whose
 ``ref`` reads the warehouse (read-only) and whose ``config.get`` returns
@@ -16,7 +17,9 @@ and the ``--top`` functions by ``--sort`` (cumulative time by default).
 project frames) and the size over time, and then stores the returned table
 in an in-memory DuckDB as dbt-duckdb does, reporting that peak too. Not part
 of `make bench` (no record is written): use it to find where a step spends
-its time or memory.
+its time or memory. ``--save`` writes the returned table to a Parquet file,
+to compare a step's output between two checkouts (run each checkout's
+``bench/profile_step.py``).
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="return freed heap pages every so many seconds, as the dbt profile does (0: never)")
     ap.add_argument("--memory", action="store_true", help="sample memory instead of profiling time")
     ap.add_argument("--model-dir", default=str(Path("/tmp") / "shoplens-profile-models"))
+    ap.add_argument("--save", help="write the returned table to this Parquet file")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))  # this checkout's shoplens, whatever the environment's install points at
     from shoplens.duckdb_plugin import limit_blas_threads, trim_memory_every
@@ -104,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     if args.memory:
-        return run_sampled(module, Dbt(), con, model.name)
+        return run_sampled(module, Dbt(), con, model.name, args.save)
     profile = cProfile.Profile()
     wall, cpu = time.perf_counter(), time.process_time()
     profile.enable()
@@ -115,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{model.name}: wall {wall:.1f} s, CPU {cpu:.1f} s, {len(out)} rows, peak RSS {peak:.2f} GiB")
     if args.stats:
         profile.dump_stats(args.stats)
+    if args.save:
+        save(out, args.save)
     text = io.StringIO()
     pstats.Stats(profile, stream=text).sort_stats(args.sort).print_stats(args.top)
     print(text.getvalue())
@@ -127,7 +133,17 @@ def current_rss_gib() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
 
 
-def run_sampled(module, dbt, con, name: str) -> int:
+def save(out, path: str) -> None:
+    """The step's returned table (a DataFrame or an Arrow table) as Parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = out if isinstance(out, pa.Table) else pa.Table.from_pandas(out, preserve_index=False)
+    pq.write_table(table, path)
+    print(f"saved {table.num_rows} rows to {path}")
+
+
+def run_sampled(module, dbt, con, name: str, save_to: str | None = None) -> int:
     """Run the step while a thread samples memory; report the peak's stack and the timeline."""
     main = threading.get_ident()
     samples: list[tuple[float, float, str]] = []
@@ -171,6 +187,8 @@ def run_sampled(module, dbt, con, name: str) -> int:
     print("timeline (s: GiB at the innermost project function):")
     for t, g, where in samples[::step]:
         print(f"  {t:6.1f}: {g:5.2f}  {where}")
+    if save_to:
+        save(out, save_to)
     return 0
 
 
