@@ -61,11 +61,16 @@ def predictive_rows(
     act_n = frame.join(actual, on="customer_id")["actual_purchases"].fillna(0).to_numpy(dtype=float)
     rows: list[dict[str, object]] = []
     try:
-        for name in fit.count_models:
+        # the served model last, so that its samples (kept for the bounds) are not held while
+        # the others are simulated (each simulation seeds its own generator: order-free)
+        medians = {}
+        for name in sorted(fit.count_models, key=lambda n: n == fit.selected):
             sim = simulate_window(replace(fit, selected=name), frame, window_days, config)
-            rows.append(_median_row(name, sim[0], sim[1], act_n))
+            medians[name] = _median_row(name, sim[0], sim[1], act_n)
             if name == fit.selected:
                 simulated = sim
+            del sim  # not held while the next model is simulated
+        rows += [medians[name] for name in fit.count_models]
         bounds = window_pits(fit, frame, actual, window_days, config, simulated)
     except ClvFitError:
         return []

@@ -21,7 +21,7 @@ from shoplens.clv.config import DAYS_PER_MONTH, ClvConfig, ClvFitError
 from shoplens.clv.covariate_fit import CovariateFit
 from shoplens.clv.fitted import ClvFit
 from shoplens.clv.interval_calibration import IntervalCalibration
-from shoplens.clv.predictive import customer_quantiles, customer_quantiles_at, simulate
+from shoplens.clv.predictive import customer_quantiles, customer_quantiles_at, discounted, simulate
 from shoplens.clv.score import _assert_clean, _discount_factor
 from shoplens.clv.summary import _group
 
@@ -74,10 +74,10 @@ def _group_interval(group_fit: ClvFit, uniq: np.ndarray, inv, x, m, config: ClvC
     model = group_fit.count_model
     horizon = config.horizon_months * DAYS_PER_MONTH / config.days_per_unit
     samples = simulate(group_fit, px, prec, page, horizon, config.n_draws, config.seed)
-    factor = _discount_factor(model.name, [model.params], px, page, horizon, config)
+    samples = discounted(samples, _discount_factor(model.name, [model.params], px, page, horizon, config))
     if levels is not None:  # recalibrated levels per customer (shoplens.clv.interval_calibration)
-        return customer_quantiles_at(samples, inv, x, m, levels, factor=factor)
-    lo, hi = customer_quantiles(samples, inv, x, m, [10, 90], factor=factor)
+        return customer_quantiles_at(samples, inv, x, m, levels)
+    lo, hi = customer_quantiles(samples, inv, x, m, [10, 90])
     return lo, hi
 
 

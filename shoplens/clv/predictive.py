@@ -26,7 +26,7 @@ customers) and each customer's samples are ``B[pattern] * (base + slope * x m)``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -114,20 +114,29 @@ def simulate(fit: ClvFit, x, rec, age, t: float, n_draws: int, seed: int) -> Pre
         )
     base, slope = (spend["value"], np.zeros(n_draws)) if constant else (spend["v"], np.ones(n_draws))
     # only draws that are finite for every pattern: plain (not nan-) percentiles stay fast
-    return PredictiveSamples(counts[:, good], scale[:, good], base[good], slope[good],
+    if not good.all():  # the copies would double the samples (the CLV evaluation's peak at 1M)
+        counts, scale = counts[:, good], scale[:, good]
+    return PredictiveSamples(counts, scale, base[good], slope[good],
                              [d for d, keep in zip(count_draws, good, strict=True) if keep])
 
 
+def discounted(samples: PredictiveSamples, factor: np.ndarray) -> PredictiveSamples:
+    """``samples`` with each revenue factor multiplied by ``factor`` (patterns x draws, or
+    patterns x 1), e.g. the discount ratio of a CLV. Made once per interval: the quantiles of
+    every level group read it, and the undiscounted factors can be freed."""
+    return replace(samples, scale=samples.scale * factor.astype(np.float32))
+
+
 def customer_quantiles(
-    samples: PredictiveSamples, inv: np.ndarray, x: np.ndarray, m: np.ndarray, qs, factor=None
+    samples: PredictiveSamples, inv: np.ndarray, x: np.ndarray, m: np.ndarray, qs
 ) -> np.ndarray:
     """Quantiles ``qs`` (percent) of each customer's revenue; shape (len(qs), customers).
 
-    ``factor`` (patterns x draws) multiplies the revenue, e.g. the discount
-    ratio of a CLV. Customers without repeat purchases share their pattern's
-    quantiles; the others are done in chunks in float32.
+    Customers without repeat purchases share their pattern's quantiles; the
+    others are done in chunks in float32. A CLV's discounting is in
+    ``samples`` already (:func:`discounted`).
     """
-    scale = samples.scale if factor is None else samples.scale * factor.astype(np.float32)
+    scale = samples.scale
     out = np.empty((len(qs), len(x)))
     one_time = x == 0
     pats = np.unique(inv[one_time])
@@ -146,7 +155,7 @@ def customer_quantiles(
 
 
 def customer_quantiles_at(
-    samples: PredictiveSamples, inv: np.ndarray, x: np.ndarray, m: np.ndarray, levels: np.ndarray, factor=None
+    samples: PredictiveSamples, inv: np.ndarray, x: np.ndarray, m: np.ndarray, levels: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each customer's revenue quantiles at its own (lower, upper) ``levels`` (customers x 2, in [0, 1]).
 
@@ -157,5 +166,5 @@ def customer_quantiles_at(
     pairs, which = np.unique(np.asarray(levels, dtype=float), axis=0, return_inverse=True)
     for k, (a, z) in enumerate(pairs):
         idx = np.flatnonzero(which.ravel() == k)
-        lo[idx], hi[idx] = customer_quantiles(samples, inv[idx], x[idx], m[idx], [100 * a, 100 * z], factor=factor)
+        lo[idx], hi[idx] = customer_quantiles(samples, inv[idx], x[idx], m[idx], [100 * a, 100 * z])
     return lo, hi

@@ -23,7 +23,7 @@ from shoplens.clv.config import (
 )
 from shoplens.clv.fitted import ClvFit
 from shoplens.clv.interval_calibration import IntervalCalibration
-from shoplens.clv.predictive import customer_quantiles, customer_quantiles_at, simulate
+from shoplens.clv.predictive import customer_quantiles, customer_quantiles_at, discounted, simulate
 from shoplens.clv.spend import spend_value
 from shoplens.clv.summary import _group, validate_summary
 
@@ -139,10 +139,10 @@ def _clv_interval(
     px, prec, page = (pats[c].to_numpy() for c in ("frequency", "recency", "T"))
     horizon = config.horizon_months * DAYS_PER_MONTH / config.days_per_unit
     samples = simulate(fit, px, prec, page, horizon, config.n_draws, config.seed)
-    factor = _discount_factor(fit.count_model.name, samples.draws, px, page, horizon, config)
+    samples = discounted(samples, _discount_factor(fit.count_model.name, samples.draws, px, page, horizon, config))
     if levels is not None:
-        return customer_quantiles_at(samples, inv, x, m, levels, factor=factor)
-    lo, hi = customer_quantiles(samples, inv, x, m, [10, 90], factor=factor)
+        return customer_quantiles_at(samples, inv, x, m, levels)
+    lo, hi = customer_quantiles(samples, inv, x, m, [10, 90])
     return lo, hi
 
 
