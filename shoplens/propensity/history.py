@@ -159,6 +159,44 @@ def _customer_attributes(cust: pd.DataFrame, ids: pd.Index) -> tuple[np.ndarray,
     return signup, country, category
 
 
+def _composite_key(columns: Sequence[np.ndarray]) -> np.ndarray | None:
+    """One int64 per row that orders as the integer ``columns`` do, the first most significant
+    (mixed radix over each column's range); None when their ranges' product passes 2**62."""
+    key = np.zeros(len(columns[0]), dtype="int64")
+    radix = 1
+    for column in columns:
+        low, high = int(column.min()), int(column.max())
+        span = high - low + 1
+        radix *= span
+        if radix >= 2**62:
+            return None
+        key = key * span + (column - low)
+    return key
+
+
+def _lexsort_order(leading: Sequence[np.ndarray], ties: Sequence[np.ndarray]) -> np.ndarray:
+    """The order of ``np.lexsort`` by the integer ``leading`` columns, then the ``ties`` columns
+    (the first of each most significant; rows equal in all keep their order).
+
+    The leading columns are packed into one key and sorted at once; only the rows that share a
+    key are sorted again by ``ties`` (8% of the session rows at 1M customers: 1.0 s against
+    3.6 s for the seven-key lexsort)."""
+    key = _composite_key(leading) if len(leading[0]) else None
+    if key is None:
+        return np.lexsort((*ties[::-1], *leading[::-1]))
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    same = key[1:] == key[:-1]
+    tied = np.zeros(len(key), dtype=bool)
+    tied[1:] |= same
+    tied[:-1] |= same
+    rows = np.flatnonzero(tied)
+    if len(rows):
+        sub = order[rows]
+        order[rows] = sub[np.lexsort((*(t[sub] for t in ties[::-1]), key[rows]))]
+    return order
+
+
 def _session_rows(sessions: pd.DataFrame | None, ids: pd.Index):
     """(customer index, start day, counts (n, 4), event day or None), sorted; empty without sessions."""
     if sessions is None or len(sessions) == 0:
@@ -181,7 +219,7 @@ def _session_rows(sessions: pd.DataFrame | None, ids: pd.Index):
         *(column(name).fillna(0).to_numpy("float32") for name in ("n_product_views", "n_add_to_carts", "n_checkouts")),
     ])
     seen_key = s_seen if s_seen is not None else s_day
-    order = np.lexsort((counts[:, 3], counts[:, 2], counts[:, 1], counts[:, 0], seen_key, s_day, s_cust))
+    order = _lexsort_order([s_cust, s_day, seen_key], [counts[:, k] for k in range(4)])
     # sorted one array at a time, each unsorted one freed before the next is copied
     s_cust = s_cust[order]
     s_day = s_day[order]

@@ -122,7 +122,7 @@ def test_rfm_cells_reuse_training_edges():
                                                              [None] * 10 + ["2024-03-02"]))
     snap = P.snapshot(hist, dt.date(2024, 3, 31), weeks=8)
     cells, edges = P.rfm_cells(snap)
-    assert cells[-1] == "000"  # never bought
+    assert cells[-1] == "000" and cells.dtype == np.dtype("<U3")  # never bought
     r_scores = [int(c[0]) for c in cells[:10]]
     assert r_scores == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]  # quintiles of recency, latest = 5
     assert cells[9][1] == "2" and {c[1] for c in cells[:9]} == {"1"}  # ties collapse the edges
@@ -356,3 +356,33 @@ def test_weekly_sequences_equal_a_row_by_row_count_at_every_cut_off():
         assert snap.seq.dtype == np.float32 and snap.seq.shape == want.shape
         np.testing.assert_allclose(snap.seq, want, rtol=1e-6)
         assert snap.seq[..., 2].sum() > 0  # sessions counted at this cut-off
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_session_row_order_equals_numpy_lexsort(seed):
+    """The packed-key sort of the session rows gives np.lexsort's order, ties and all."""
+    from shoplens.propensity.history import _lexsort_order
+
+    rng = np.random.default_rng(seed)
+    n = 5_000
+    cust = rng.integers(0, 300, n)
+    day = rng.integers(-40, 40, n)  # days before 1970 too
+    seen = day + rng.integers(0, 3, n)
+    counts = rng.integers(0, 3, (n, 4)).astype("float32")  # many rows equal in every key
+    counts[rng.random(n) < 0.1, 2] = -1.5
+    expected = np.lexsort((counts[:, 3], counts[:, 2], counts[:, 1], counts[:, 0], seen, day, cust))
+    got = _lexsort_order([cust, day, seen], [counts[:, k] for k in range(4)])
+    assert np.array_equal(got, expected)
+    # ranges too wide for one int64 key: numpy's lexsort itself
+    wide = cust * 2**40
+    expected = np.lexsort((counts[:, 0], seen, wide, wide))
+    assert np.array_equal(_lexsort_order([wide, wide, seen], [counts[:, 0]]), expected)
+
+
+
+def test_rfm_cells_of_no_customers_are_empty():
+    orders = _orders([("c0", "2024-03-01", 10.0, True)])
+    hist = P.prepare_history(orders, NO_SESSIONS, _customers(["c0"], [None]))
+    nobody = P.snapshot(hist, dt.date(2024, 3, 31), weeks=8, only=np.zeros(1, dtype=bool))
+    cells, _ = P.rfm_cells(nobody, {"r": [1.0], "f": [1.0], "m": [1.0]})
+    assert cells.shape == (0,) and cells.dtype == np.dtype("<U3")
