@@ -1,4 +1,4 @@
-"""Two phases of the 1M build's Python steps, one checkout against another on one warehouse (by hand).
+"""Phases of the 1M build's Python steps, one checkout against another on one warehouse (by hand).
 
 Usage: python bench/bench_step_phases.py WAREHOUSE.duckdb --before CHECKOUT [--after CHECKOUT]
                                          [--out reports/bench/step_phases.md]
@@ -18,7 +18,9 @@ dbt adapters do, and its result is compared entry by entry between the two:
   data day, 100 and 400 days before), 52 weeks, of a seeded 25,000 of the
   customers born by then over every customer's rows, as a training snapshot
   reads them (the training draws at most 400,000 rows over 12 cut-offs).
-  Figure: seconds per snapshot.
+  Figure: seconds per snapshot. The phase first builds the history
+  (``shoplens.propensity.history.prepare_history``, as the step does): its
+  seconds, and its arrays compared too.
 
 Prints a markdown table and, with ``--out``, saves it and the figures as
 JSON beside it. Not part of `make bench` (it needs a built 1M warehouse).
@@ -38,7 +40,9 @@ from records import save_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# the phase, run in a child process whose sys.path starts with the checkout
+# the phase, run in a child process whose sys.path starts with the checkout (and which is given
+# HISTORY_ARRAYS)
+HISTORY_ARRAYS = ("customer_ids", "p_cust", "p_day", "p_revenue", "s_cust", "s_day", "s_counts", "s_seen")
 CHILD = r"""
 import json, sys, time, tracemalloc
 import numpy as np, duckdb
@@ -83,8 +87,14 @@ else:
         " n_product_views, n_add_to_carts, n_checkouts"), {"customer_id"}, dates_as_datetime64=True)
     customers = con.table("dim_customers").project(
         "customer_id, country, first_order_category, signed_up_at").df()
+    t = time.perf_counter()
     history = prepare_history(orders, sessions, customers)
+    history_seconds = round(time.perf_counter() - t, 2)
     del orders, sessions
+    for name in HISTORY_ARRAYS:
+        value = getattr(history, name)
+        value = np.zeros(0) if value is None else value  # s_seen without an activity_date
+        np.save(f"{out}.{name}.npy", value.astype(str) if value.dtype == object else value)
     seconds = []
     for k, back in enumerate((0, 100, 400)):
         cut = history.last_data_day - back
@@ -97,14 +107,15 @@ else:
         seq = _sequences(history, pos, len(index), cut, 52)
         seconds.append(round(time.perf_counter() - t, 2))
         np.save(f"{out}.seq{k}.npy", seq)
-    result |= {"seconds_per_snapshot": seconds, "rows": {"purchase_days": len(history.p_cust),
-                                                        "session_days": len(history.s_cust)}}
+    result |= {"seconds_per_snapshot": seconds, "history_seconds": history_seconds,
+               "rows": {"purchase_days": len(history.p_cust), "session_days": len(history.s_cust)}}
 json.dump(result, open(out + ".json", "w"))
 """
 
 
 def _run(checkout: Path, warehouse: str, phase: str, out: str) -> dict:
-    subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(checkout)!r})\n" + CHILD,
+    prelude = f"import sys; sys.path.insert(0, {str(checkout)!r}); HISTORY_ARRAYS = {HISTORY_ARRAYS!r}\n"
+    subprocess.run([sys.executable, "-c", prelude + CHILD,
                     warehouse, phase, out], check=True)
     result = json.loads(Path(out + ".json").read_text())
     if not Path(result["shoplens_file"]).resolve().is_relative_to(checkout):
@@ -141,13 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     data: dict = {"warehouse": args.warehouse, "code": {k: _commit(v) for k, v in sides.items()}}
     with tempfile.TemporaryDirectory() as tmp:
         for phase, files in (("interactions", (".matrix.npz", ".purchases.npz", ".n_orders.npy")),
-                             ("sequences", (".seq0.npy", ".seq1.npy", ".seq2.npy"))):
+                             ("sequences", (".seq0.npy", ".seq1.npy", ".seq2.npy",
+                                            *(f".{name}.npy" for name in HISTORY_ARRAYS)))):
             figures = {side: _run(path, args.warehouse, phase, f"{tmp}/{phase}_{side}") for side, path in sides.items()}
             figures["identical"] = all(_same(f"{tmp}/{phase}_before{f}", f"{tmp}/{phase}_after{f}") for f in files)
             data[phase] = figures
     i, s = data["interactions"], data["sequences"]
     text = "\n".join([
-        f"# Two phases of the 1M build's Python steps: {data['code']['before']} against {data['code']['after']}",
+        f"# Phases of the 1M build's Python steps: {data['code']['before']} against {data['code']['after']}",
         "",
         f"Warehouse `{Path(args.warehouse).name}`; command `python bench/bench_step_phases.py WAREHOUSE"
         " --before CHECKOUT`; each phase in a fresh process per checkout, one after the other.",
@@ -161,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         f" {s['after']['rows']['session_days']:,} session-day rows, 52 weeks, s per snapshot at three cut-offs"
         f" | {' / '.join(map(str, s['before']['seconds_per_snapshot']))}"
         f" | {' / '.join(map(str, s['after']['seconds_per_snapshot']))} | {s['identical']} |",
+        f"| propensity history (`prepare_history`: every customer's purchase days and session-day rows,"
+        f" sorted), seconds | {s['before'].get('history_seconds', 'n/a')} | {s['after']['history_seconds']}"
+        f" | {s['identical']} |",
     ])
     save_report(text, data, args.out)
     return 0
