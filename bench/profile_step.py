@@ -119,11 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{model.name}: wall {wall:.1f} s, CPU {cpu:.1f} s, {len(out)} rows, peak RSS {peak:.2f} GiB")
     if args.stats:
         profile.dump_stats(args.stats)
-    if args.save:
-        save(out, args.save)
     text = io.StringIO()
     pstats.Stats(profile, stream=text).sort_stats(args.sort).print_stats(args.top)
     print(text.getvalue())
+    if args.save:
+        save(out, args.save)
     return 0
 
 

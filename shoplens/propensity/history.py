@@ -160,8 +160,11 @@ def _customer_attributes(cust: pd.DataFrame, ids: pd.Index) -> tuple[np.ndarray,
 
 
 def _composite_key(columns: Sequence[np.ndarray]) -> np.ndarray | None:
-    """One int64 per row that orders as the integer ``columns`` do, the first most significant
-    (mixed radix over each column's range); None when their ranges' product passes 2**62."""
+    """One int64 per row that orders as the int64 ``columns`` do, the first most significant
+    (mixed radix over each column's range); None when their ranges' product passes 2**62 or a
+    column is not int64 (a narrower type's ``column - low`` could wrap, uint64 turns float)."""
+    if any(np.asarray(column).dtype != np.int64 for column in columns):
+        return None
     key = np.zeros(len(columns[0]), dtype="int64")
     radix = 1
     for column in columns:
@@ -175,7 +178,7 @@ def _composite_key(columns: Sequence[np.ndarray]) -> np.ndarray | None:
 
 
 def _lexsort_order(leading: Sequence[np.ndarray], ties: Sequence[np.ndarray]) -> np.ndarray:
-    """The order of ``np.lexsort`` by the integer ``leading`` columns, then the ``ties`` columns
+    """The order of ``np.lexsort`` by the ``leading`` columns (int64), then the ``ties`` columns
     (the first of each most significant; rows equal in all keep their order).
 
     The leading columns are packed into one key and sorted at once; only the rows that share a

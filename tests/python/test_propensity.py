@@ -365,19 +365,24 @@ def test_session_row_order_equals_numpy_lexsort(seed):
 
     rng = np.random.default_rng(seed)
     n = 5_000
-    cust = rng.integers(0, 300, n)
-    day = rng.integers(-40, 40, n)  # days before 1970 too
-    seen = day + rng.integers(0, 3, n)
-    counts = rng.integers(0, 3, (n, 4)).astype("float32")  # many rows equal in every key
+    cust = rng.integers(0, 40, n)
+    day = rng.integers(-5, 5, n)  # days before 1970 too
+    seen = day + rng.integers(0, 2, n)
+    counts = rng.integers(0, 2, (n, 4)).astype("float32")
     counts[rng.random(n) < 0.1, 2] = -1.5
+    # hundreds of rows equal in every key: their input order must survive
+    keys = np.column_stack([cust, day, seen, counts])
+    assert len(keys) - len(np.unique(keys, axis=0)) > 100
     expected = np.lexsort((counts[:, 3], counts[:, 2], counts[:, 1], counts[:, 0], seen, day, cust))
     got = _lexsort_order([cust, day, seen], [counts[:, k] for k in range(4)])
     assert np.array_equal(got, expected)
-    # ranges too wide for one int64 key: numpy's lexsort itself
-    wide = cust * 2**40
-    expected = np.lexsort((counts[:, 0], seen, wide, wide))
-    assert np.array_equal(_lexsort_order([wide, wide, seen], [counts[:, 0]]), expected)
-
+    # ranges whose product passes 2**62: numpy's lexsort itself (a packed key would overflow)
+    wide = [rng.integers(0, 2**40, n), rng.integers(0, 2**40, n)]
+    expected = np.lexsort((counts[:, 0], *wide[::-1]))
+    assert np.array_equal(_lexsort_order(wide, [counts[:, 0]]), expected)
+    # a narrower integer type: numpy's lexsort too (its differences could wrap)
+    narrow = np.array([127, -128, 0] * 10, dtype=np.int8)
+    assert np.array_equal(_lexsort_order([narrow], [counts[:30, 0]]), np.lexsort((counts[:30, 0], narrow)))
 
 
 def test_rfm_cells_of_no_customers_are_empty():
