@@ -136,20 +136,19 @@ def customer_quantiles(
     others are done in chunks in float32. A CLV's discounting is in
     ``samples`` already (:func:`discounted`).
     """
-    scale = samples.scale
     out = np.empty((len(qs), len(x)))
+    base = samples.base.astype(np.float32)
     one_time = x == 0
     pats = np.unique(inv[one_time])
     if len(pats):
-        per_pattern = np.percentile(scale[pats] * samples.base.astype(np.float32), qs, axis=1)
+        per_pattern = np.percentile(samples.scale[pats] * base, qs, axis=1)
         out[:, one_time] = per_pattern[:, np.searchsorted(pats, inv[one_time])]
     rows = np.flatnonzero(~one_time)
-    base = samples.base.astype(np.float32)
     slope = samples.slope.astype(np.float32)
     xm = (x * m).astype(np.float32)
     for start in range(0, len(rows), CHUNK):
         idx = rows[start : start + CHUNK]
-        values = scale[inv[idx]] * (base + slope * xm[idx, None])
+        values = samples.scale[inv[idx]] * (base + slope * xm[idx, None])
         out[:, idx] = np.percentile(values, qs, axis=1)
     return np.maximum(out, 0.0)
 
