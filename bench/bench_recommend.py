@@ -57,9 +57,11 @@ def generate(out: Path, n_customers: int, n_products: int, seed: int) -> None:
 def read_lines(data: Path, columns: list[str] | None) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
+    from shoplens.recommend.data import line_days
+
     ids = [c for c in ("customer_id", "order_id", "product_id", "category") if columns is None or c in columns]
     lines = pq.read_table(data / "lines.parquet", columns=columns, read_dictionary=ids).to_pandas()
-    lines["order_date"] = pd.to_datetime(lines["order_date"]).dt.date
+    lines["order_date"] = line_days(lines["order_date"])  # as purchase_lines gives them
     return lines
 
 
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from shoplens.recommend import ProfileConfig, RecommendConfig
     from shoplens.recommend import pipeline as P
+    from shoplens.recommend.data import on_or_before
 
     meta = json.loads((data / "meta.json").read_text())
     as_of = dt.date.fromisoformat(meta["as_of_date"])
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     # Ids as categoricals: each distinct id is one Python string (as a large
     # shop would read them); the serving step needs four columns.
     lines = read_lines(data, ["customer_id", "order_id", "product_id", "order_date"])
-    past = lines.loc[lines["order_date"] <= as_of].reset_index(drop=True)
+    past = lines.loc[on_or_before(lines["order_date"], as_of)].reset_index(drop=True)
     del lines
     read_s = time.perf_counter() - t
     n_customers = int(past["customer_id"].nunique())
@@ -123,14 +126,15 @@ def main(argv: list[str] | None = None) -> int:
           f" {serve_cpu:.1f} s CPU, peak RSS {serve_rss:.2f} GiB (load average {load:.1f})", flush=True)
     del recs, past
     lines = read_lines(data, None)
-    past, future = lines.loc[lines["order_date"] <= as_of], lines.loc[lines["order_date"] > as_of]
+    seen = on_or_before(lines["order_date"], as_of)
+    past, future = lines.loc[seen], lines.loc[~seen]
     products = pd.read_parquet(data / "products.parquet")
     t = time.perf_counter()
     fit, _ = P.profile_fit(past, products, ProfileConfig())
     profile_s = time.perf_counter() - t
     print(f"profiles: {fit.n_profiles} from {fit.n_components} components in {profile_s:.1f} s", flush=True)
     t = time.perf_counter()
-    rows = P.evaluate_recommenders(past, future, None, as_of, future["order_date"].max(), cfg, sel)
+    rows = P.evaluate_recommenders(past, future, None, as_of, future["order_date"].max().date(), cfg, sel)
     eval_s = time.perf_counter() - t
     metrics = {f"{r['model_name']}/{r['metric']}": round(r["value"], 4) for r in rows}
     n_eval = {r["model_name"]: r["n_obs"] for r in rows}

@@ -76,7 +76,7 @@ def generated(n_customers: int, seed: int, with_holdout: bool = False):
     last day and every customer id (for bench_recommend_parsimony.py).
     """
     from shoplens import datagen
-    from shoplens.recommend.data import browsed_by, browsing_from_raw, lines_from_raw
+    from shoplens.recommend.data import browsed_by, browsing_from_raw, lines_from_raw, on_or_before
 
     tables = datagen.generate_shop(n_customers=n_customers, seed=seed, events=True, holdout_days=60, tastes=True)
     as_of = dt.date.fromisoformat(tables["ground_truth"]["calibration_end_date"])
@@ -84,11 +84,11 @@ def generated(n_customers: int, seed: int, with_holdout: bool = False):
     browsing = browsing_from_raw(tables)
     if browsing is not None:
         browsing = browsing.loc[browsed_by(browsing, as_of)]
-    past = lines.loc[lines["order_date"] <= as_of]
+    past = lines.loc[on_or_before(lines["order_date"], as_of)]
     if not with_holdout:
         return past, as_of, browsing
-    shop = {"past": past, "future": lines.loc[lines["order_date"] > as_of], "as_of": as_of, "browsing": browsing,
-            "end": lines["order_date"].max(), "customer_ids": tables["customers"]["customer_id"].astype(str).unique()}
+    shop = {"past": past, "future": lines.loc[~on_or_before(lines["order_date"], as_of)], "as_of": as_of,
+            "browsing": browsing, "end": lines["order_date"].max().date(), "customer_ids": tables["customers"]["customer_id"].astype(str).unique()}
     return past, as_of, browsing, shop
 
 

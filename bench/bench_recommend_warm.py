@@ -46,6 +46,7 @@ from shoplens.recommend.data import (
     browsing_from_raw,
     interactions,
     lines_from_raw,
+    on_or_before,
 )
 from shoplens.recommend.evaluation import ranking_metrics
 
@@ -100,13 +101,13 @@ def served_fit_data(path: str, factors: int = 64, alpha: float = 10.0) -> dict:
         "customer_id, order_id, product_id, order_date, is_purchase")))
     known = con.table("dim_customers").project("customer_id").df()["customer_id"].astype(str).to_numpy()
     browsing = browsing_events(con.table("customer_product_browsing"), cutoffs=(early, cut, as_of))
-    products = np.sort(lines.loc[lines["order_date"] <= cut, "product_id"].unique())
+    products = np.sort(lines.loc[on_or_before(lines["order_date"], cut), "product_id"].unique())
     everyone = np.union1d(known, lines["customer_id"].unique())
     inter = interactions(lines, products, cut, everyone, browsing, (0.1, 0.3))
     truth = bought_in_window(lines, products, everyone, cut + dt.timedelta(days=1), as_of)
     rows = warm_with_purchases(inter, truth, 2)
     rows = rows[sample_rows(len(rows), 50_000, 1)]
-    first = lines.loc[lines["order_date"] <= early]
+    first = lines.loc[on_or_before(lines["order_date"], early)]
     p_early = np.sort(first["product_id"].unique())
     c_early = np.sort(first["customer_id"].unique())
     c_early = c_early[sample_rows(len(c_early), 100_000, 42)]
@@ -164,10 +165,11 @@ def main() -> None:
         tables = datagen.generate_shop(n_customers=n, seed=seed, events=True, holdout_days=HOLDOUT_DAYS)
         lines = lines_from_raw(tables)
         as_of = dt.date.fromisoformat(tables["ground_truth"]["calibration_end_date"])
-        end = lines["order_date"].max()
+        end = lines["order_date"].max().date()
         browsing = browsing_from_raw(tables)
         browsing = browsing.loc[browsed_by(browsing, as_of)] if browsing is not None else None
-        past, future = lines.loc[lines["order_date"] <= as_of], lines.loc[lines["order_date"] > as_of]
+        seen = on_or_before(lines["order_date"], as_of)
+        past, future = lines.loc[seen], lines.loc[~seen]
         del tables
         cfg = RecommendConfig()
         sel = P.select_model(past, as_of, cfg, browsing)

@@ -58,7 +58,7 @@ if phase == "interactions":
     cfg = RecommendConfig()
     as_of, _, _ = as_of_dates(con.table("as_of").df())
     lines = purchase_lines(read_lines(con.table("fct_order_items")))
-    lines = lines.loc[lines["order_date"] <= as_of]
+    lines = lines.loc[pd.to_datetime(lines["order_date"]) <= pd.Timestamp(as_of)]  # dates or datetime64
     ids = con.table("dim_customers").project("customer_id").df()["customer_id"].astype(str).to_numpy()
     browsing = browsing_events(con.table("customer_product_browsing"),
                                cutoffs=browsing_cutoffs(as_of, cfg.validation_days))

@@ -13,6 +13,7 @@ from shoplens.recommend.data import (
     bought_in_window,
     browsed_by,
     interactions,
+    on_or_before,
     sample_rows,
 )
 from shoplens.recommend.evaluation import ranking_metrics
@@ -38,7 +39,7 @@ def evaluate_recommenders(lines: pd.DataFrame, future: pd.DataFrame, affinity: p
     customers known at ``cut``, everything is fitted and judged on a seeded
     sample of them (see :func:`evaluation_sample`; the slices name it).
     """
-    past, future, sampled = evaluation_sample(lines.loc[lines["order_date"] <= cut], future, cfg)
+    past, future, sampled = evaluation_sample(lines.loc[on_or_before(lines["order_date"], cut)], future, cfg)
     products = np.sort(past["product_id"].unique())
     customers = np.sort(past["customer_id"].unique())
     inter = interactions(past, products, cut, customers=customers)
@@ -142,7 +143,7 @@ def profile_rows(profiles: pd.DataFrame, future: pd.DataFrame, cut: dt.date, see
     rows = [{"model_name": "customer_profiles", "model_version": version, "task": "customer_profiles",
              "metric": "silhouette", "slice": "all",
              "value": float(silhouette_score(emb, labels)), "n_obs": len(sample)}]
-    fut = future.loc[future["order_date"] > cut]
+    fut = future.loc[~on_or_before(future["order_date"], cut)]
     if "category" not in fut or fut.empty:
         return rows
     prof = profiles[["customer_id", "profile_id"]].assign(customer_id=lambda d: d["customer_id"].astype(str))

@@ -29,6 +29,7 @@ from shoplens.recommend.data import (
     bought_in_window,
     browsed_by,
     interactions,
+    on_or_before,
     sample_rows,
 )
 from shoplens.recommend.evaluation import paired_margin, ranking_metrics
@@ -241,7 +242,7 @@ def _pick_note(pick: Scored, best: Scored, se: float, cfg: RecommendConfig) -> s
 def _validation_data(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig, browsing: pd.DataFrame | None):
     """Purchases-only and (when browsing exists before the cut) with-browsing matrices, truth and rows."""
     cut = as_of - dt.timedelta(days=cfg.validation_days)
-    train = lines.loc[lines["order_date"] <= cut]
+    train = lines.loc[on_or_before(lines["order_date"], cut)]
     products = np.sort(train["product_id"].unique())
     everyone = np.sort(train["customer_id"].unique())
     everyone = everyone[sample_rows(len(everyone), cfg.validation_max_customers, cfg.seed)]
@@ -301,7 +302,8 @@ def _select_model(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig,
     """:func:`select_model` without the memory."""
     cut = as_of - dt.timedelta(days=cfg.validation_days)
     first = (cfg.factors_grid[0], cfg.alpha_grid[0])
-    if not (lines["order_date"] <= cut).any() or not (lines["order_date"] > cut).any():
+    seen = on_or_before(lines["order_date"], cut)
+    if not seen.any() or seen.all():
         return Selection("popularity", "no_validation_window: no purchases before or after the validation cut-off "
                          f"{cut} (lower recommend_validation_days)", *first, cut, as_of)
     inter, with_browsing, truth, rows = _validation_data(lines, as_of, cfg, browsing)

@@ -10,7 +10,7 @@ import pandas as pd
 from shoplens.inputs import read_now, rows_where
 from shoplens.outputs import repeated
 from shoplens.recommend.config import RecommendConfig
-from shoplens.recommend.data import Interactions, interactions
+from shoplens.recommend.data import Interactions, interactions, on_or_before
 from shoplens.recommend.models import Popularity
 from shoplens.recommend.selection import Selection, model_version, select_model
 
@@ -31,7 +31,7 @@ def recommend_all(lines: pd.DataFrame, customer_ids: np.ndarray, as_of: dt.date,
     they are freed before the served model is fitted (1M customers: about 0.5 GiB).
     """
     lines, browsing = read_now(lines), read_now(browsing)
-    lines = rows_where(lines, lines["order_date"] <= as_of)
+    lines = rows_where(lines, on_or_before(lines["order_date"], as_of))
     sel = sel or select_model(lines, as_of, cfg, browsing)
     products = np.sort(lines["product_id"].unique())
     customers = np.union1d(np.asarray(customer_ids, dtype=object).astype(str), lines["customer_id"].unique())

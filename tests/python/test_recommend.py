@@ -29,6 +29,7 @@ from shoplens.recommend.data import (
     browsing_from_raw,
     interactions,
     lines_from_raw,
+    on_or_before,
     read_lines,
 )
 from shoplens.recommend.evaluation import ranking_metrics
@@ -47,13 +48,14 @@ def _shop(tastes: bool, n: int = 10_000, seed: int = 42, events: bool = False) -
     if browsing is not None:  # what the mart holds: events up to as_of_date
         browsing = browsing.loc[browsed_by(browsing, as_of)]
     return {"tables": tables, "lines": lines, "as_of": as_of, "browsing": browsing,
-            "past": lines.loc[lines["order_date"] <= as_of], "future": lines.loc[lines["order_date"] > as_of]}
+            "past": lines.loc[on_or_before(lines["order_date"], as_of)],
+            "future": lines.loc[~on_or_before(lines["order_date"], as_of)]}
 
 
 def _metrics(shop: dict, cfg: RecommendConfig) -> tuple[P.Selection, pd.DataFrame]:
     sel = P.select_model(shop["past"], shop["as_of"], cfg, shop["browsing"])
     rows = P.evaluate_recommenders(shop["past"], shop["future"], None, shop["as_of"],
-                                   shop["lines"]["order_date"].max(), cfg, sel, browsing=shop["browsing"])
+                                   shop["lines"]["order_date"].max().date(), cfg, sel, browsing=shop["browsing"])
     frame = pd.DataFrame(rows).pivot_table(index="model_name", columns="metric", values="value")
     return sel, frame
 
@@ -156,7 +158,7 @@ def _browse_shop(days_before_cut: int) -> tuple[P.Selection, pd.DataFrame]:
     shop = _shop(tastes=False, n=3000, seed=11)
     cfg = RecommendConfig(factors_grid=(8,), alpha_grid=(10.0,))
     cut = shop["as_of"] - dt.timedelta(days=cfg.validation_days)
-    window = shop["past"].loc[shop["past"]["order_date"] > cut]
+    window = shop["past"].loc[~on_or_before(shop["past"]["order_date"], cut)]
     views = window[["customer_id", "product_id"]].drop_duplicates().assign(
         event_date=cut - dt.timedelta(days=days_before_cut), n_product_views=3, n_add_to_carts=1)
     browsing = P.browsing_events(views)
@@ -258,10 +260,28 @@ def test_lines_from_a_duckdb_relation_have_categorical_ids_and_the_same_values()
                           "is_purchase": [True, True, False], "line_amount": [1.5, 2.0, 3.0]})
     read = read_lines(duckdb.connect().from_df(lines))
     assert all(isinstance(read[c].dtype, pd.CategoricalDtype) for c in ("customer_id", "order_id", "product_id"))
-    pd.testing.assert_frame_equal(P.purchase_lines(read).astype({c: str for c in ("customer_id", "order_id",
-                                                                                  "product_id")}),
+    pd.testing.assert_frame_equal(P.purchase_lines(read).astype({c: str for c in ("customer_id", "product_id")}),
                                   P.purchase_lines(lines))
     assert read_lines(lines) is lines
+
+
+def test_order_keys_are_one_per_order_id_whatever_its_type():
+    from shoplens.recommend.data import order_keys
+
+    ids = ["o1", "o2", "o1", "10", "o2"]
+    keys = order_keys(pd.Series(ids))
+    assert keys.dtype == np.uint64
+    assert keys[0] == keys[2] and keys[1] == keys[4] and len(set(keys.tolist())) == 3
+    # a categorical (read_lines) and an integer column give the text's key
+    assert (order_keys(pd.Series(ids, dtype="category")) == keys).all()
+    assert order_keys(pd.Series([10, 10]))[0] == keys[3]
+    assert (order_keys(pd.Series([10], dtype="category")) == keys[3]).all()
+    # the orders a product was bought in are counted by key: two lines of one order count once
+    lines = P.purchase_lines(pd.DataFrame({
+        "customer_id": ["c1"] * 4, "order_id": pd.Series(["o1", "o1", "o2", "o3"], dtype="category"),
+        "product_id": ["p1", "p1", "p1", "p2"], "order_date": [dt.date(2025, 1, 1)] * 4}))
+    inter = interactions(lines, np.array(["p1", "p2"]), dt.date(2025, 1, 1))
+    assert inter.matrix.toarray().tolist() == [[2.0, 1.0]] and inter.n_orders.tolist() == [3]
 
 
 def test_evaluation_sample_is_seeded_capped_and_named(taste_shop, taste_result):
@@ -274,7 +294,7 @@ def test_evaluation_sample_is_seeded_capped_and_named(taste_shop, taste_result):
     assert set(later["customer_id"]) <= set(part["customer_id"]) and len(later) > 0
     again = evaluation_sample(past, future, RecommendConfig(evaluation_max_customers=500))[0]
     pd.testing.assert_frame_equal(again, part)
-    rows = P.evaluate_recommenders(past, future, None, taste_shop["as_of"], future["order_date"].max(),
+    rows = P.evaluate_recommenders(past, future, None, taste_shop["as_of"], future["order_date"].max().date(),
                                    RecommendConfig(evaluation_max_customers=500), taste_result[0])
     assert {r["slice"] for r in rows} == {f"customers=min_2_orders{suffix}", f"customers=all{suffix}"}
     assert max(r["n_obs"] for r in rows) <= 500
