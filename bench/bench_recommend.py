@@ -57,11 +57,13 @@ def generate(out: Path, n_customers: int, n_products: int, seed: int) -> None:
 def read_lines(data: Path, columns: list[str] | None) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
-    from shoplens.recommend.data import line_days
+    from shoplens.recommend.data import line_days, order_keys
 
     ids = [c for c in ("customer_id", "order_id", "product_id", "category") if columns is None or c in columns]
     lines = pq.read_table(data / "lines.parquet", columns=columns, read_dictionary=ids).to_pandas()
     lines["order_date"] = line_days(lines["order_date"])  # as purchase_lines gives them
+    if "order_id" in lines:
+        lines["order_id"] = order_keys(lines["order_id"])
     return lines
 
 

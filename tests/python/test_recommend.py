@@ -282,6 +282,32 @@ def test_order_keys_are_one_per_order_id_whatever_its_type():
         "product_id": ["p1", "p1", "p1", "p2"], "order_date": [dt.date(2025, 1, 1)] * 4}))
     inter = interactions(lines, np.array(["p1", "p2"]), dt.date(2025, 1, 1))
     assert inter.matrix.toarray().tolist() == [[2.0, 1.0]] and inter.n_orders.tolist() == [3]
+    with pytest.raises(ValueError, match="order ids hold nulls"):
+        order_keys(pd.Series(["o1", None], dtype="category"))
+
+
+def test_line_dates_keep_their_day_whatever_their_type():
+    """The day of a line is its date, its timestamp's local date, or its text's date; a date past
+    pandas' nanosecond range (DuckDB gives dates in microseconds) is compared, not wrapped around."""
+    import pyarrow as pa
+
+    from shoplens.recommend.data import line_days
+
+    cut = dt.date(2025, 1, 3)
+    far = pd.Series(np.array(["2025-01-03", "9999-12-31", "1500-01-01"], dtype="datetime64[us]"))
+    assert on_or_before(far, cut).tolist() == [True, False, True]
+    assert line_days(far)[1] == np.datetime64("9999-12-31")
+    berlin = pd.Series(pd.to_datetime(["2025-01-03 00:30", "2025-01-04 00:30"]).tz_localize("Europe/Berlin"))
+    for column in (
+        pd.Series([dt.date(2025, 1, 3), dt.date(2025, 1, 4)]),
+        pd.Series(["2025-01-03", "2025-01-04"]),
+        pd.Series(pd.to_datetime(["2025-01-03 23:59:59", "2025-01-04 00:00:00"])),  # a time of day counts as its date
+        berlin,  # the local date, not UTC's (2025-01-02 23:30)
+        berlin.astype(pd.ArrowDtype(pa.timestamp("us", tz="Europe/Berlin"))),
+        pd.Series([dt.date(2025, 1, 3), dt.date(2025, 1, 4)], dtype=pd.ArrowDtype(pa.date32())),
+    ):
+        assert on_or_before(column, cut).tolist() == [True, False], column.dtype
+        assert line_days(column).astype("datetime64[D]").tolist() == [dt.date(2025, 1, 3), dt.date(2025, 1, 4)]
 
 
 def test_evaluation_sample_is_seeded_capped_and_named(taste_shop, taste_result):
