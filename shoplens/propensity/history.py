@@ -135,7 +135,7 @@ def _sorted_ids(values: pd.Series) -> pd.Index:
 def _purchase_days(purchases: pd.DataFrame, ids: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(customer index, day, revenue that day) per purchase day, sorted by customer and day."""
     revenue = pd.to_numeric(purchases["order_total"], errors="coerce").fillna(0.0).to_numpy(float)
-    frame = pd.DataFrame({"c": ids.get_indexer(purchases["customer_id"]),
+    frame = pd.DataFrame({"c": positions_in(purchases["customer_id"], ids),
                           "d": _to_day(purchases["ordered_at"]), "r": revenue})
     # sum a day's revenue in a fixed order: float sums do not depend on the row order
     frame = frame.sort_values(["c", "d", "r"], kind="stable")
@@ -153,10 +153,18 @@ def _customer_attributes(cust: pd.DataFrame, ids: pd.Index) -> tuple[np.ndarray,
     if signed.any():
         signup[cidx[signed]] = _to_day(cust.loc[signed, "signed_up_at"])
     country = np.full(n, "unknown", dtype=object)
-    country[cidx] = cust["country"].fillna("unknown").astype(str).to_numpy()
+    country[cidx] = _text(cust["country"], "unknown")
     category = np.full(n, "", dtype=object)
-    category[cidx] = cust["first_order_category"].fillna("").astype(str).to_numpy()
+    category[cidx] = _text(cust["first_order_category"], "")
     return signup, country, category
+
+
+def _text(column: pd.Series, missing: str) -> np.ndarray:
+    """A column's values as text (object array), nulls as ``missing``; a categorical (the dbt
+    adapter reads repeated text so) gives the same values as its text would."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.astype(object)
+    return column.fillna(missing).astype(str).to_numpy()
 
 
 def _composite_key(columns: Sequence[np.ndarray]) -> np.ndarray | None:

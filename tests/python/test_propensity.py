@@ -313,6 +313,42 @@ def test_sessions_with_categorical_ids_give_the_same_history_and_features():
         np.testing.assert_array_equal(raw[c].to_numpy(), (snap.static[column] == level).to_numpy("float64"))
 
 
+def test_the_adapters_categorical_reads_give_the_same_history():
+    """The dbt adapter reads orders with categorical customer ids, customers with categorical
+    country and category, and the session counts as float32 (shoplens.inputs.read_with_categorical_ids);
+    the history equals the one from the frames as `.df()` gives them, nulls included."""
+    import dataclasses
+
+    import duckdb
+
+    from shoplens.datagen import generate_shop
+    from shoplens.inputs import read_with_categorical_ids
+    from shoplens.testing.propensity_marts import marts_from_raw
+
+    marts = marts_from_raw(generate_shop(n_customers=300, n_days=200, seed=12))
+    customers = marts["customers"].copy()
+    customers.loc[customers.index[:5], "country"] = None  # "unknown" in the history
+    customers.loc[customers.index[5:9], "first_order_category"] = None  # ""
+    con = duckdb.connect()
+    for name, frame in (("orders_in", marts["orders"]), ("customers_in", customers), ("sessions_in", marts["sessions"])):
+        con.register(name, frame)
+    counts = ("n_product_views", "n_add_to_carts", "n_checkouts")
+    orders = read_with_categorical_ids(con.table("orders_in"), {"customer_id"})
+    people = read_with_categorical_ids(con.table("customers_in"), {"country", "first_order_category"})
+    sessions = read_with_categorical_ids(con.table("sessions_in").project(", ".join(
+        f"cast({c} as float) as {c}" if c in counts else c for c in marts["sessions"].columns)),
+        {"customer_id"}, dates_as_datetime64=True)
+    assert isinstance(orders["customer_id"].dtype, pd.CategoricalDtype)
+    assert isinstance(people["country"].dtype, pd.CategoricalDtype) and people["country"].isna().sum() == 5
+    assert sessions["n_product_views"].dtype == np.float32
+    a = P.prepare_history(marts["orders"], marts["sessions"], customers)
+    b = P.prepare_history(orders, sessions, people)
+    assert (a.country == "unknown").sum() >= 5 and (a.first_category == "").sum() >= 4
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        assert (np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y), f.name
+
+
 def test_last_weeks_sum_equals_numpy_sum():
     from shoplens.propensity.encoding import _last_weeks_sum
 
