@@ -20,7 +20,11 @@ dbt adapters do, and its result is compared entry by entry between the two:
   reads them (the training draws at most 400,000 rows over 12 cut-offs).
   Figure: seconds per snapshot. The phase first builds the history
   (``shoplens.propensity.history.prepare_history``, as the step does): its
-  seconds, and its arrays compared too.
+  seconds, and its arrays compared too. Its inputs are read as the adapter
+  read them before 39ef916 (orders and customers through ``.df()``, the
+  session counts as integers), which every checkout accepts; the adapter
+  now reads categoricals and float32 counts, giving the same history
+  (tests/python/test_propensity.py).
 
 Prints a markdown table and, with ``--out``, saves it and the figures as
 JSON beside it. Not part of `make bench` (it needs a built 1M warehouse).
