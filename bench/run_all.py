@@ -23,9 +23,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 ORDER = ["warehouse", "build", "clv", "clv_covariates", "forecast", "propensity", "recommend"]
-# Probes of one step on a built warehouse or a generated shop, run by hand with the
-# arguments their docstrings give (they append to reports/bench/<area>.json); not run here.
-BY_HAND = {"forecast_step", "recommend_browsing", "recommend_parsimony", "recommend_search"}
+# Probes run by hand with the arguments their docstrings give (a built warehouse, a generated
+# shop, or a study quoted in the docs); not run here. Every script whose docstring's first line
+# says "by hand" must be listed (tests/python/test_bench_runner.py).
+BY_HAND = {
+    "forecast_floor", "forecast_members", "forecast_oracle", "forecast_shops", "forecast_step",
+    "recommend_browsing", "recommend_foldin", "recommend_frame", "recommend_parsimony", "recommend_search",
+    "recommend_warm", "step_phases",
+}
 
 
 def main() -> int:

@@ -1,0 +1,32 @@
+"""`make bench` (bench/run_all.py) runs every benchmark except the by-hand probes."""
+
+import ast
+import importlib.util
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _run_all():
+    spec = importlib.util.spec_from_file_location("run_all", BENCH / "run_all.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _first_line(path: Path) -> str:
+    return (ast.get_docstring(ast.parse(path.read_text())) or "").split("\n")[0]
+
+
+def test_every_probe_that_says_by_hand_is_left_out_of_make_bench():
+    by_hand = _run_all().BY_HAND
+    scripts = {p.stem.removeprefix("bench_"): p for p in BENCH.glob("bench_*.py")}
+    said = {area for area, path in scripts.items() if "by hand" in _first_line(path)}
+    assert said, "no script says 'by hand': the check below would pass on anything"
+    assert said <= by_hand, f"run by make bench although their docstrings say by hand: {sorted(said - by_hand)}"
+    assert by_hand <= set(scripts), f"listed but missing: {sorted(by_hand - set(scripts))}"
+
+
+def test_the_thread_bench_runs_in_make_bench():
+    assert "als_threads" not in _run_all().BY_HAND
+    assert "by hand" not in _first_line(BENCH / "bench_als_threads.py")
