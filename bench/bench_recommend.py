@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--products", type=int, default=2000, help="the warehouse bench's catalogue")
     ap.add_argument("--seed", type=int, default=2026)
-    ap.add_argument("--threads", type=int, default=2, help="ALS threads (the machine's 2 cores)")
+    ap.add_argument("--threads", type=int, default=1, help="ALS threads (the project's default: 1)")
     ap.add_argument("--quick", action="store_true", help="small smoke run (20,000 customers)")
     ap.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench")

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("warehouse", nargs="?")
     ap.add_argument("--generated", type=int, help="customers of a generated shop instead of a warehouse")
     ap.add_argument("--seed", type=int, default=42, help="the generated shop's seed")
-    ap.add_argument("--threads", type=int, default=2, help="ALS threads (the project's default: 2)")
+    ap.add_argument("--threads", type=int, default=1, help="ALS threads (the project's default: 1)")
     args = ap.parse_args(argv)
 
     from shoplens.recommend.config import RecommendConfig

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("warehouse", nargs="?")
     ap.add_argument("--generated", type=int, help="customers of a generated shop instead of a warehouse")
     ap.add_argument("--seed", type=int, default=42, help="the generated shop's seed")
-    ap.add_argument("--threads", type=int, default=1, help="ALS threads (default 1: the search's own CPU; the project's default is 2)")
+    ap.add_argument("--threads", type=int, default=1, help="ALS threads (the project's default: 1)")
     ap.add_argument("--screen-keep", type=int, help="recommend_screen_keep (default: the project's)")
     ap.add_argument("--label", default="", help="a name for the data in the report")
     args = ap.parse_args(argv)

@@ -80,7 +80,7 @@ class RecommendConfig:
     min_orders: int = 2
     view_weight: float = 0.1
     cart_weight: float = 0.3
-    num_threads: int = 2
+    num_threads: int = 1
     warm_start: bool = True
     served_max_customers: int = 250_000
     seed: int = 42

@@ -1,0 +1,106 @@
+"""The same ALS fit on one thread and on two: wall and CPU seconds (`make bench`).
+
+Usage: python bench/bench_als_threads.py [--customers 300000] [--products 5000] [--repeats 2] [--quick]
+                                         [--out reports/bench/als_threads.md]
+
+Why ``recommend_num_threads`` defaults to 1 (docs/recommendations.md,
+"Threads"): ``implicit``'s conjugate-gradient solver calls BLAS's ``ssymv``
+once per customer (and product) and step, and the OpenBLAS that SciPy ships
+takes one process-wide lock for a work buffer at each such call. Two solver
+threads wait on each other there, so a second thread buys less wall time than
+it costs in CPU. In a ``dbt build`` both cores are busy with other nodes, so
+CPU is what the build pays.
+
+Fits the project's :class:`~shoplens.recommend.models.ALS` (64 factors, alpha
+10, regularisation 1, 5 iterations, seed 42) on a seeded matrix of
+``--customers`` x ``--products`` with long-tailed product popularity, one
+thread and two alternating ``--repeats`` times, and checks that both give
+the same factors (exit 1 if not). Prints and saves the median wall and CPU
+seconds per thread count and their ratios, measured in one run (the machine
+is shared: compare the ratios, not the seconds of two runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the dbt profile caps BLAS (shoplens/duckdb_plugin.py)
+
+import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+from records import REPORTS, save_report  # noqa: E402
+
+from shoplens.recommend.models import ALS  # noqa: E402
+
+
+def interactions(customers: int, products: int, seed: int = 7) -> sp.csr_matrix:
+    """About 8 interactions per customer on products drawn with Zipf-like popularity (counts 1-3)."""
+    rng = np.random.default_rng(seed)
+    n = customers * 8
+    weights = 1.0 / np.arange(1, products + 1) ** 0.8
+    cols = rng.choice(products, size=n, p=weights / weights.sum())
+    rows = rng.integers(0, customers, size=n)
+    m = sp.csr_matrix((rng.integers(1, 4, size=n).astype(np.float32), (rows, cols)), shape=(customers, products))
+    m.sum_duplicates()
+    return m
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--customers", type=int, default=300_000)
+    ap.add_argument("--products", type=int, default=5_000)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="20,000 customers, one repeat (smoke run)")
+    ap.add_argument("--out", default=str(REPORTS / "als_threads.md"))
+    args = ap.parse_args()
+    if args.quick:
+        args.customers, args.repeats = 20_000, 1
+    matrix = interactions(args.customers, args.products)
+    load_before = os.getloadavg()
+    runs: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+    factors: dict[int, np.ndarray] = {}
+    for _ in range(args.repeats):
+        for threads in (1, 2):
+            wall, cpu = time.perf_counter(), time.process_time()
+            model = ALS(64, 10.0, 1.0, 5, seed=42, num_threads=threads).fit(matrix)
+            runs[threads].append((time.perf_counter() - wall, time.process_time() - cpu))
+            factors[threads] = np.asarray(model.model.user_factors).copy()
+    same = bool(np.array_equal(factors[1], factors[2]))
+    med = {t: (statistics.median(w for w, _ in r), statistics.median(c for _, c in r)) for t, r in runs.items()}
+    speedup = med[1][0] / med[2][0]
+    cpu_ratio = med[2][1] / med[1][1]
+    data = {
+        "customers": args.customers, "products": args.products, "nnz": int(matrix.nnz), "repeats": args.repeats,
+        "runs": {str(t): [{"wall_s": round(w, 2), "cpu_s": round(c, 2)} for w, c in r] for t, r in runs.items()},
+        "wall_speedup_two_threads": round(speedup, 3), "cpu_ratio_two_threads": round(cpu_ratio, 3),
+        "same_factors": same, "load_before": [round(x, 2) for x in load_before],
+        "load_after": [round(x, 2) for x in os.getloadavg()],
+    }
+    text = "\n".join([
+        f"# ALS threads: one against two ({args.customers:,} customers x {args.products:,} products,"
+        f" {matrix.nnz:,} interactions)",
+        "",
+        "The project's ALS (64 factors, alpha 10, 5 iterations), one and two solver threads alternating,"
+        f" {args.repeats} time(s) each; medians. Load average {data['load_before']} before,"
+        f" {data['load_after']} after.",
+        "",
+        "| threads | wall (s) | CPU (s) |",
+        "|---|---|---|",
+        *(f"| {t} | {med[t][0]:.1f} | {med[t][1]:.1f} |" for t in (1, 2)),
+        "",
+        f"Two threads: **{speedup:.2f}x** the speed for **{cpu_ratio:.2f}x** the CPU."
+        f" Same factors either way: {same}.",
+        "",
+        f"Command: `python bench/bench_als_threads.py --customers {args.customers} --products {args.products}"
+        f" --repeats {args.repeats}`",
+    ])
+    save_report(text, data, Path(args.out))
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
