@@ -27,6 +27,28 @@ def test_every_probe_that_says_by_hand_is_left_out_of_make_bench():
     assert by_hand <= set(scripts), f"listed but missing: {sorted(by_hand - set(scripts))}"
 
 
+def _required_positionals(path: Path) -> list[str]:
+    """Names of the script's argparse positionals that must be given (no nargs "?" or "*")."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_argument"
+                and node.args and isinstance(node.args[0], ast.Constant)
+                and not str(node.args[0].value).startswith("-")):
+            nargs = next((k.value.value for k in node.keywords
+                          if k.arg == "nargs" and isinstance(k.value, ast.Constant)), None)
+            if nargs not in ("?", "*"):
+                found.append(node.args[0].value)
+    return found
+
+
+def test_make_bench_runs_no_script_that_needs_arguments():
+    by_hand = _run_all().BY_HAND
+    needs = {p.stem: _required_positionals(p) for p in BENCH.glob("bench_*.py")}
+    assert needs["bench_step_phases"] == ["warehouse"]  # the check sees a positional where there is one
+    run = {stem: names for stem, names in needs.items() if stem.removeprefix("bench_") not in by_hand and names}
+    assert not run, f"make bench would run these without their arguments: {run}"
+
+
 def test_the_thread_bench_runs_in_make_bench():
     assert "als_threads" not in _run_all().BY_HAND
     assert "by hand" not in _first_line(BENCH / "bench_als_threads.py")

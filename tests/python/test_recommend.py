@@ -591,6 +591,10 @@ def test_above_served_max_customers_the_served_items_are_fitted_on_a_sample_and_
     assert np.median(cos[active]) > 0.9 and np.median(distance[active]) < 0.5
     assert model.folded_from == matrix.shape[0]
     assert not again[np.setdiff1d(np.arange(matrix.shape[0]), active)].any()
+    # each customer's solve is independent: one thread folds in the same factors as two
+    model.num_threads = 1
+    model.fold_in(matrix, matrix.shape[0])
+    assert np.array_equal(np.asarray(model.model.user_factors), again)
     with pytest.raises(ValueError, match="121-column matrix"):
         model.fold_in(sp.hstack([matrix, matrix[:, :1]]).tocsr(), 10)
     # the var
