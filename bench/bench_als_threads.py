@@ -4,22 +4,24 @@ Usage: python bench/bench_als_threads.py [--customers 300000] [--products 5000] 
                                          [--out reports/bench/als_threads.md]
 
 Why ``recommend_num_threads`` defaults to 1 (docs/recommendations.md,
-Decisions, "One ALS thread"): ``implicit``'s conjugate-gradient solver calls BLAS's ``ssymv``
-once per customer (and product) and step, and the OpenBLAS that SciPy ships
-takes one process-wide lock for a work buffer at each such call. Two solver
-threads wait on each other there, so a second thread buys less wall time than
-it costs in CPU. In a ``dbt build`` both cores are busy with other nodes, so
-CPU is what the build pays.
+Decisions, "One ALS thread"): ``implicit``'s conjugate-gradient solver calls
+BLAS's ``ssymv`` once per customer (and product) and step, and the OpenBLAS
+that SciPy ships takes one process-wide lock for a work buffer at each such
+call. Two solver threads wait on each other there, so a second thread buys
+less wall time than it costs in CPU. In a ``dbt build`` the other core mostly
+runs another node, so CPU is what the build pays.
 
 Fits the project's :class:`~shoplens.recommend.models.ALS` (64 factors, alpha
 10, regularisation 1, 5 iterations, seed 42) on a seeded matrix of
 ``--customers`` x ``--products`` with long-tailed product popularity, one
 thread and two alternating ``--repeats`` times after one untimed fit (a
-warm-up), first with the machine otherwise as it is, then with another
-process spinning on one core (as another node does in a build), and checks that both give the same customer and product factors
-(exit 1 if not). ``--quick`` writes ``als_threads_quick.md`` instead. Prints and saves the median wall and CPU
-seconds per thread count and their ratios, measured in one run (the machine
-is shared: compare the ratios, not the seconds of two runs).
+warm-up): first with the machine as it is, then with another process
+spinning on one core (as another node does in a build). Checks that one
+thread and two give the same customer and product factors (exit 1 if not).
+Prints and saves the median wall and CPU seconds per case and the ratios of
+two threads to one, measured in one run (the machine is shared: compare the
+ratios, not the seconds of two runs). ``--quick`` writes
+``als_threads_quick.md`` instead of ``als_threads.md``.
 """
 
 from __future__ import annotations
