@@ -52,3 +52,12 @@ def test_make_bench_runs_no_script_that_needs_arguments():
 def test_the_thread_bench_runs_in_make_bench():
     assert "als_threads" not in _run_all().BY_HAND
     assert "by hand" not in _first_line(BENCH / "bench_als_threads.py")
+
+
+def test_a_quick_run_summarises_the_quick_report_where_a_bench_writes_one(tmp_path):
+    report_of = _run_all().report_of
+    (tmp_path / "recommend.md").write_text("full")
+    assert report_of(tmp_path, "recommend", quick=True) == tmp_path / "recommend.md"  # no quick report
+    (tmp_path / "recommend_quick.md").write_text("smoke")
+    assert report_of(tmp_path, "recommend", quick=True) == tmp_path / "recommend_quick.md"
+    assert report_of(tmp_path, "recommend", quick=False) == tmp_path / "recommend.md"
