@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import sys
 import time
@@ -42,9 +43,8 @@ class SeriesJob:
     origins: training lengths, increasing; ``targets``: indexes into
     ``origins`` whose served forecast is wanted (the others only calibrate).
     search_origin: the training length at which the SARIMA order is searched,
-    the job's first origin (production: the first calibration origin, so the
-    order comes from recent data; backtest: the first of all origins, so no
-    scored or calibrating forecast uses data after its origin).
+    the job's first origin (so no scored, calibrating or served forecast uses
+    data after its origin).
     """
 
     values: np.ndarray
@@ -60,10 +60,12 @@ class SeriesJob:
 
 @dataclass
 class SeriesResult:
-    """The served forecast per target origin and every candidate's forecasts."""
+    """The served forecast per target origin, every candidate's forecasts and, per origin,
+    how many one-day spikes were replaced for fitting."""
 
     served: list[SeriesForecast]
     candidates: dict[str, list[SeriesForecast]]
+    spikes: list[int] = field(default_factory=list)
 
 
 def _backbone_fits(job: SeriesJob, config: ForecastConfig,
@@ -161,31 +163,37 @@ def _close(fits: dict[str, list[SeriesForecast]],
             for name, forecasts in fits.items()}
 
 
+def _served(job: SeriesJob, fits: dict[str, list[SeriesForecast]], spikes: list[int],
+            target: int, config: ForecastConfig) -> SeriesForecast:
+    """The served forecast from ``job.origins[target]`` (``choose_and_calibrate``), with its notes.
+
+    A copy: the candidates' own forecasts stay as fitted (the backtest reuses them).
+    """
+    fc = replace(choose_and_calibrate(job.values, job.origins, fits, target, config.horizon_days,
+                                      config.calibration_origins, config.calibration_decay))
+    n_spikes = spikes[target]
+    # a challenger (global model, statsforecast) is fitted on the actual values
+    if n_spikes and fc.method not in (GBM_NAME, *config.reference_models):
+        fc.note = (f"{fc.note}; {n_spikes} spike day(s) replaced by their weekday's"
+                   " median for fitting").lstrip("; ")
+    if job.closed and job.closed[target]:
+        fc.note = f"{fc.note}; {closed_note(job.closed[target], config.closed_weeks)}".lstrip("; ")
+    return fc
+
+
 def _series_task(args: tuple[list[SeriesJob], ForecastConfig]) -> list[SeriesResult]:
     jobs, config = args
     out = []
     for job in jobs:
         started = time.perf_counter()
         cleaned = _spike_cleaned(job, config)
-        fits = _candidate_fits(job, config, cleaned)
-        served = [
-            choose_and_calibrate(job.values, job.origins, fits, t, config.horizon_days,
-                                 config.calibration_origins, config.calibration_decay)
-            for t in job.targets
-        ]
-        for t, fc in zip(job.targets, served, strict=True):
-            n_spikes = cleaned[t][1]
-            # a challenger (global model, statsforecast) is fitted on the actual values
-            if n_spikes and fc.method not in (GBM_NAME, *config.reference_models):
-                fc.note = (f"{fc.note}; {n_spikes} spike day(s) replaced by their weekday's"
-                           " median for fitting").lstrip("; ")
-            if job.closed and job.closed[t]:
-                fc.note = (f"{fc.note}; {closed_note(job.closed[t], config.closed_weeks)}"
-                           .lstrip("; "))
+        spikes = [n for _, n in cleaned]
+        fits = _candidate_fits(job, config, cleaned) if job.origins else {}
+        served = [_served(job, fits, spikes, t, config) for t in job.targets]
         seconds = time.perf_counter() - started
         for fc in served:
             fc.fit_seconds = seconds
-        out.append(SeriesResult(served, fits))
+        out.append(SeriesResult(served, fits, spikes))
     return out
 
 
@@ -274,38 +282,85 @@ def _all_origins(n_days: int, config: ForecastConfig) -> list[int]:
     return [o for o in origins if o >= 2 * SEASON]
 
 
-def _job(series: Series, config: ForecastConfig, production: bool) -> SeriesJob:
-    """What to fit for one series: the production forecast, or the scored backtest origins."""
+def _job(series: Series, config: ForecastConfig) -> SeriesJob:
+    """What to fit for one series: one chain of origins, the backtest's and then the end.
+
+    The backtest's origins (``_all_origins``) and the series' end, the order
+    searched at the first of them; served from the scored backtest origins
+    (each chosen and calibrated on the ``calibration_origins`` before it) and
+    from the end (the production forecast, chosen and calibrated on the last
+    ``calibration_origins`` backtest origins). So the production forecast is
+    the next step of the procedure the backtest scores, and the backtest
+    costs no fits of its own.
+    """
     n = len(series.values)
-    origins = _all_origins(n, config)
+    origins = [*_all_origins(n, config), n]
     context = SeriesContext(series.start, series.promotion, series.country_weights)
-    if production:
-        calibration = origins[len(origins) - config.calibration_origins :] if (
-            config.calibration_origins) else []
-        fit_at = [*calibration, n]
-        return SeriesJob(series.values, context, fit_at, [len(fit_at) - 1], fit_at[0])
-    n_scored = min(config.backtest_origins, len(origins))
-    targets = list(range(len(origins) - n_scored, len(origins)))
-    return SeriesJob(series.values, context, origins, targets, origins[0] if origins else n)
+    n_scored = min(config.backtest_origins, len(origins) - 1)
+    targets = list(range(len(origins) - 1 - n_scored, len(origins)))
+    return SeriesJob(series.values, context, origins, targets, origins[0])
 
 
-def _run(demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None,
-         production: bool, country_weights: Mapping[str, float] | None,
-         shop_total: pd.DataFrame | None = None,
-         ) -> tuple[list[Series], list[SeriesJob], list[SeriesResult]]:
+def _prepare(demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None,
+             country_weights: Mapping[str, float] | None, shop_total: pd.DataFrame | None,
+             ) -> tuple[list[Series], Series | None]:
+    """The selected series and the shop total's units, which decide the closed weekdays."""
     series = select_series(demand_daily, config.top_n, as_of_date, country_weights)
-    jobs = [_job(s, config, production) for s in series]
-    # the shop total decides the closed weekdays; a caller that forecasts some series
-    # at a time (Spark, one group per series) passes it in ``shop_total``
+    # a caller that forecasts some series at a time (Spark, one group per series) passes
+    # the shop total in ``shop_total``
     candidates = series if shop_total is None else select_series(shop_total, 0, as_of_date)
     total = next((s for s in candidates if s.level == "total" and s.measure == "units"), None)
+    return series, total
+
+
+def _fit_jobs(series: list[Series], jobs: list[SeriesJob], total: Series | None,
+              config: ForecastConfig, country_weights: Mapping[str, float] | None,
+              ) -> list[SeriesResult]:
+    """Every job's candidate fits and served forecasts, in ``config.n_jobs`` processes."""
     if total is not None:
         for s, job in zip(series, jobs, strict=True):
             job.closed = [closed_weekdays(total, s.start + dt.timedelta(days=origin),
                                           config.closed_weeks) for origin in job.origins]
     if config.global_model and series:
         _add_global_fits(series, jobs, config, country_weights)
-    return series, jobs, _parallel_map(_series_task, jobs, config)
+    return _parallel_map(_series_task, jobs, config)
+
+
+def _digest(series: list[Series], total: Series | None) -> str:
+    """A digest of everything the fits read from the series (values, calendar, weights)."""
+    h = hashlib.blake2b(digest_size=16)
+    for s in [*series, *([total] if total is not None else [])]:
+        weights = sorted((s.country_weights or {}).items())
+        h.update(repr((s.level, s.key, s.measure, s.start.isoformat(), len(s.values), weights,
+                       s.promotion is None)).encode())
+        h.update(np.ascontiguousarray(s.values, dtype="float64").tobytes())
+        if s.promotion is not None:
+            h.update(np.ascontiguousarray(s.promotion, dtype="float64").tobytes())
+    return h.hexdigest()
+
+
+#: the last run's fits, by the content of their inputs (see :func:`_fitted`)
+_FITTED: dict[tuple, tuple[list[Series], list[SeriesJob], list[SeriesResult]]] = {}
+
+
+def _fitted(demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None,
+            country_weights: Mapping[str, float] | None, shop_total: pd.DataFrame | None = None,
+            ) -> tuple[list[Series], list[SeriesJob], list[SeriesResult]]:
+    """Every series' chain of fits (``_job``) and its served forecasts.
+
+    The fits are deterministic, so the last run is kept in memory by the
+    content of what they read: dbt-duckdb runs ``ml_demand_forecast`` and
+    then ``ml_forecast_evaluation`` in one process, and the backtest reads the
+    production step's fits instead of repeating them (a caller in another
+    process fits them again, with the same result).
+    """
+    series, total = _prepare(demand_daily, config, as_of_date, country_weights, shop_total)
+    key = (config, _digest(series, total))
+    if key not in _FITTED:
+        _FITTED.clear()
+        jobs = [_job(s, config) for s in series]
+        _FITTED[key] = (series, jobs, _fit_jobs(series, jobs, total, config, country_weights))
+    return _FITTED[key]
 
 
 def _add_global_fits(series: list[Series], jobs: list[SeriesJob], config: ForecastConfig,
@@ -342,8 +397,7 @@ def forecast_demand(
     Each series is served by the winner of its last ``calibration_origins``
     backtest windows, with intervals calibrated on them (``selection``).
     """
-    series, _, results = _run(demand_daily, config, as_of_date, True, country_weights,
-                              shop_total)
+    series, _, results = _fitted(demand_daily, config, as_of_date, country_weights, shop_total)
     as_of = series[0].start + dt.timedelta(days=len(series[0].values) - 1)
     h = config.horizon_days
     dates = [as_of + dt.timedelta(days=i) for i in range(1, h + 1)]
@@ -358,7 +412,7 @@ def forecast_demand(
             "fit_seconds": round(fc.fit_seconds, 4), "fit_note": fc.note,
             "has_yearly_terms": fc.has_yearly_terms, "interval_method": fc.interval_method,
         })
-        for s, fc in ((s, r.served[0]) for s, r in zip(series, results, strict=True))
+        for s, fc in ((s, r.served[-1]) for s, r in zip(series, results, strict=True))
     ]
     out = pd.concat(parts, ignore_index=True)[FORECAST_COLUMNS]
     # AICc exists for SARIMA fits only: NULL (not NaN) for the other methods
@@ -406,11 +460,12 @@ def backtest_candidates(
     same origins with its own bounds, plus a ``candidate`` column
     (``backbone``, ``seasonal_naive``, the statsforecast models).
     """
-    series, jobs, results = _run(demand_daily, config, as_of_date, False, country_weights)
+    series, jobs, results = _fitted(demand_daily, config, as_of_date, country_weights)
     h = config.horizon_days
     served, candidates = [], []
     for s, job, result in zip(series, jobs, results, strict=True):
-        for t, fc in zip(job.targets, result.served, strict=True):
+        # the last target is the end (the production forecast): nothing to score
+        for t, fc in zip(job.targets[:-1], result.served[:-1], strict=True):
             served.append(_backtest_part(s, job.origins[t], fc, h))
             for name, fits in result.candidates.items():
                 part = _backtest_part(s, job.origins[t], fits[t], h)
