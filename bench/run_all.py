@@ -27,7 +27,7 @@ ORDER = ["warehouse", "build", "clv", "clv_covariates", "forecast", "propensity"
 # shop, or a study quoted in the docs); not run here. Every script whose docstring's first line
 # says "by hand" must be listed (tests/python/test_bench_runner.py).
 BY_HAND = {
-    "forecast_floor", "forecast_members", "forecast_oracle", "forecast_shops", "forecast_step",
+    "forecast_asof", "forecast_floor", "forecast_members", "forecast_oracle", "forecast_shops", "forecast_step",
     "recommend_browsing", "recommend_foldin", "recommend_frame", "recommend_parsimony", "recommend_search",
     "recommend_warm", "step_phases",
 }

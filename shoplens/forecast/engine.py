@@ -56,16 +56,19 @@ class SeriesJob:
     extra: dict[str, list[SeriesForecast]] = field(default_factory=dict)
     #: the weekdays the shop is closed at each origin (``closures``); empty: open every day
     closed: list[frozenset[int]] = field(default_factory=list)
+    #: how many of ``origins`` are backtest origins (the rest: the end, the production
+    #: forecast); None: all of them
+    n_backtest: int | None = None
 
 
 @dataclass
 class SeriesResult:
-    """The served forecast per target origin, every candidate's forecasts and, per origin,
-    how many one-day spikes were replaced for fitting."""
+    """The served forecast per target origin and every candidate's forecasts;
+    ``end_only``: candidates fitted for the end only (left out of the backtest)."""
 
     served: list[SeriesForecast]
     candidates: dict[str, list[SeriesForecast]]
-    spikes: list[int] = field(default_factory=list)
+    end_only: frozenset[str] = frozenset()
 
 
 def _backbone_fits(job: SeriesJob, config: ForecastConfig,
@@ -105,7 +108,9 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig,
 
     ``backbone_weekly`` (the SARIMA without calendar regressors) joins when the
     backbone fits a SARIMA with them (a shop total, where the categories'
-    yearly cycles cancel, does better without); ``profile`` is the
+    yearly cycles cancel, does better without): in the backtest when it does
+    at a backtest origin, at the end when it does at any origin
+    (``_weekly_joins``); ``profile`` is the
     quasi-Poisson calendar model, ``ets`` the damped exponential smoothing and
     ``combination`` the mean of those members, the default served forecast (``selection``); ``global_gbm``, the global
     gradient-boosting model fitted across series beforehand (``job.extra``),
@@ -115,7 +120,8 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig,
     # (``cleaned``: ``_spike_cleaned``'s, computed here when not given)
     trains = [train for train, _ in (cleaned or _spike_cleaned(job, config))]
     fits: dict[str, list[SeriesForecast]] = {"backbone": _backbone_fits(job, config, trains)}
-    if any(_has_calendar_terms(fc) for fc in fits["backbone"]):
+    in_backtest, at_end = _weekly_joins(job, fits["backbone"])
+    if at_end:
         fits["backbone_weekly"] = _backbone_fits(
             job, replace(config, calendar_regressors=False), trains)
     fits["seasonal_naive"] = []
@@ -130,17 +136,34 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig,
     # the members are closed before they are combined (a flat-rate member keeps its demand)
     masks = _closed_masks(job, config.horizon_days)
     fits = _close(fits, masks)
-    fits["combination"] = [_combination(fits, i) for i in range(len(job.origins))]
+    n_backtest = len(job.origins) if job.n_backtest is None else job.n_backtest
+    fits["combination"] = [_combination(fits, i, in_backtest if i < n_backtest else at_end)
+                           for i in range(len(job.origins))]
     for name in config.reference_models:
         fits[name] = [reference_forecast(name, job.values[:o], config) for o in job.origins]
     return _close(fits, masks)
 
 
-def _combination(fits: dict[str, list[SeriesForecast]], i: int) -> SeriesForecast:
-    """The mean of the combined candidates from origin ``i``; the backbone itself when
-    fewer than two of them are models (a short series' seasonal naive fallbacks)."""
+def _weekly_joins(job: SeriesJob, backbone: list[SeriesForecast]) -> tuple[bool, bool]:
+    """Whether ``backbone_weekly`` joins the combination (in the backtest, at the end).
+
+    The backtest decides from its own origins, as it did before the end
+    joined its chain, so the fit at the end never changes a backtest
+    forecast; the end decides from all of them.
+    """
+    n_backtest = len(job.origins) if job.n_backtest is None else job.n_backtest
+    in_backtest = any(_has_calendar_terms(fc) for fc in backbone[:n_backtest])
+    return in_backtest, in_backtest or any(_has_calendar_terms(fc) for fc in backbone)
+
+
+def _combination(fits: dict[str, list[SeriesForecast]], i: int,
+                 weekly: bool = True) -> SeriesForecast:
+    """The mean of the combined candidates from origin ``i`` (``backbone_weekly`` only when
+    ``weekly``); the backbone itself when fewer than two of them are models (a short
+    series' seasonal naive fallbacks)."""
     members = [fits[name][i] for name in COMBINED
-               if name in fits and fits[name][i].method != "seasonal_naive"]
+               if name in fits and (weekly or name != "backbone_weekly")
+               and fits[name][i].method != "seasonal_naive"]
     return combine(members) if len(members) >= 2 else fits["backbone"][i]
 
 
@@ -188,12 +211,15 @@ def _series_task(args: tuple[list[SeriesJob], ForecastConfig]) -> list[SeriesRes
         started = time.perf_counter()
         cleaned = _spike_cleaned(job, config)
         spikes = [n for _, n in cleaned]
-        fits = _candidate_fits(job, config, cleaned) if job.origins else {}
+        fits = _candidate_fits(job, config, cleaned)
         served = [_served(job, fits, spikes, t, config) for t in job.targets]
         seconds = time.perf_counter() - started
         for fc in served:
             fc.fit_seconds = seconds
-        out.append(SeriesResult(served, fits, spikes))
+        in_backtest, _ = _weekly_joins(job, fits["backbone"])
+        end_only = frozenset() if in_backtest or "backbone_weekly" not in fits else frozenset(
+            {"backbone_weekly"})
+        out.append(SeriesResult(served, fits, end_only))
     return out
 
 
@@ -298,7 +324,8 @@ def _job(series: Series, config: ForecastConfig) -> SeriesJob:
     context = SeriesContext(series.start, series.promotion, series.country_weights)
     n_scored = min(config.backtest_origins, len(origins) - 1)
     targets = list(range(len(origins) - 1 - n_scored, len(origins)))
-    return SeriesJob(series.values, context, origins, targets, origins[0])
+    return SeriesJob(series.values, context, origins, targets, origins[0],
+                     n_backtest=len(origins) - 1)
 
 
 def _prepare(demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None,
@@ -348,19 +375,27 @@ def _fitted(demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.d
             ) -> tuple[list[Series], list[SeriesJob], list[SeriesResult]]:
     """Every series' chain of fits (``_job``) and its served forecasts.
 
-    The fits are deterministic, so the last run is kept in memory by the
-    content of what they read: dbt-duckdb runs ``ml_demand_forecast`` and
-    then ``ml_forecast_evaluation`` in one process, and the backtest reads the
-    production step's fits instead of repeating them (a caller in another
-    process fits them again, with the same result).
+    The last run is kept in memory by the content of what the fits read:
+    dbt-duckdb runs ``ml_demand_forecast`` and then ``ml_forecast_evaluation``
+    in one process, and the backtest reads the production step's fits
+    instead of repeating them. A caller in another process fits them again,
+    with the same result (unless ``time_budget_s`` cuts an order search
+    short, which depends on the clock).
     """
     series, total = _prepare(demand_daily, config, as_of_date, country_weights, shop_total)
     key = (config, _digest(series, total))
-    if key not in _FITTED:
-        _FITTED.clear()
+    kept = _FITTED.get(key)
+    if kept is None:
         jobs = [_job(s, config) for s in series]
-        _FITTED[key] = (series, jobs, _fit_jobs(series, jobs, total, config, country_weights))
-    return _FITTED[key]
+        kept = (series, jobs, _fit_jobs(series, jobs, total, config, country_weights))
+        _FITTED.clear()
+        _FITTED[key] = kept
+    return kept
+
+
+def forget_fits() -> None:
+    """Drop the kept fits (``ml_forecast_evaluation`` is their last reader in a build)."""
+    _FITTED.clear()
 
 
 def _add_global_fits(series: list[Series], jobs: list[SeriesJob], config: ForecastConfig,
@@ -468,6 +503,8 @@ def backtest_candidates(
         for t, fc in zip(job.targets[:-1], result.served[:-1], strict=True):
             served.append(_backtest_part(s, job.origins[t], fc, h))
             for name, fits in result.candidates.items():
+                if name in result.end_only:
+                    continue
                 part = _backtest_part(s, job.origins[t], fits[t], h)
                 candidates.append(part.assign(candidate=name))
     if not served:

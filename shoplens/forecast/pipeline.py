@@ -15,7 +15,7 @@ import pandas as pd
 from shoplens.evaluation import EVALUATION_COLUMNS
 from shoplens.forecast.calendar import country_weights_from_customers
 from shoplens.forecast.config import FORECAST_COLUMNS, ForecastConfig, config_from_dbt
-from shoplens.forecast.engine import backtest_candidates, forecast_demand
+from shoplens.forecast.engine import backtest_candidates, forecast_demand, forget_fits
 from shoplens.forecast.holdout import actuals_from_holdout_demand, holdout_frame
 from shoplens.forecast.metrics import evaluation_rows
 from shoplens.forecast.status import ForecastDeclined, check_demand, forecast_status
@@ -79,6 +79,7 @@ def build_evaluation(
     backtest, candidates = backtest_candidates(
         demand, config, as_of_date=as_of_date,
         country_weights=country_weights_from_customers(customers))
+    forget_fits()  # the forecast step's fits, read by the backtest: not needed any more
     parts = []
     if not backtest.empty:  # too short for one origin: ml_forecast_status reports it
         parts.append(evaluation_rows(backtest, as_of_date=as_of_date, evaluation_type="backtest",
