@@ -33,11 +33,14 @@ How one series is forecast (see ``docs/forecast.md`` for the reasons):
    intervals on those windows' standardised errors (``selection``).
 5. Forecasts and bounds are clipped at zero (demand cannot be negative).
 
-Backtest: a rolling origin over the last ``backtest_origins`` horizons. At
-each origin the whole procedure above (method choice, order search,
-estimation) runs on the data before the origin only, and its forecast is
-compared with what followed; the seasonal naive forecast from the same origin
-is the baseline.
+Backtest: a rolling origin over the last ``backtest_origins`` horizons, each
+served as in 4 from the ``calibration_origins`` before it. One chain of
+origins per series (``engine``): the backtest's origins, then the end (the
+production forecast); the method is chosen at every origin, the SARIMA
+order searched at the first and re-estimated at the later ones, always on
+the data before the origin only. Each forecast is compared with what
+followed; the seasonal naive forecast from the same origin is the baseline.
+The forecast step and the evaluation share the chain's fits.
 
 Layout: ``config`` (settings, columns, dbt vars), ``series`` (input),
 ``methods`` (seasonal naive, Croston SBA), ``sarima`` (order search and
