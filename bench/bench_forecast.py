@@ -6,7 +6,9 @@ the 10 categories and the top 239 products give 250 series keys x 2 measures
 series served by the winner of its last ``calibration_origins`` backtest
 windows, with conformal intervals) and the rolling-origin backtest (4 scored
 origins x 28 days, each chosen and calibrated on the 4 origins before it),
-with ``--n-jobs`` worker processes.
+with ``--n-jobs`` worker processes. The two share one chain of fits per
+series (as ``ml_demand_forecast`` and ``ml_forecast_evaluation`` do in a
+build): the forecasts' time holds the fits, the backtest's the scoring.
 
 Accuracy: mean MASE (seasonal scale) and pooled 80/95% coverage of the
 served backtest forecasts per level, against seasonal naive. Reference: on
@@ -223,9 +225,10 @@ def markdown(result: dict, args: argparse.Namespace) -> str:
         f"Shop: {args.customers:,} customers, {args.products} products, {args.days} days;"
         f" {result['data']['n_series']} daily series. {args.n_jobs} worker processes,"
         f" {os.cpu_count()} CPUs. Served methods: {result['methods']}.", "",
-        f"Forecasts (with the calibration backtest): {s['forecast']} s; scored backtest"
-        f" ({result['config']['backtest_origins']} origins, each chosen and calibrated on the"
-        f" {result['config']['calibration_origins']} before): {s['backtest']} s;"
+        f"Forecasts (one chain of fits per series: every backtest origin, then the end):"
+        f" {s['forecast']} s; scored backtest ({result['config']['backtest_origins']} origins,"
+        f" each chosen and calibrated on the {result['config']['calibration_origins']} before,"
+        f" from the forecasts' fits): {s['backtest']} s;"
         f" {s['cpu_total']} CPU-seconds.", "",
         "| series | n | MASE served | MASE seasonal naive | ratio | ratio of the median |"
         " RMSSE ratio | coverage 80% | coverage 95% |", "|---|---|---|---|---|---|---|---|---|",
