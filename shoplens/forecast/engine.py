@@ -60,15 +60,18 @@ class SeriesJob:
     #: forecast); None: all of them
     n_backtest: int | None = None
 
+    @property
+    def backtest_origins(self) -> int:
+        """How many of ``origins`` are backtest origins."""
+        return len(self.origins) if self.n_backtest is None else self.n_backtest
+
 
 @dataclass
 class SeriesResult:
-    """The served forecast per target origin and every candidate's forecasts;
-    ``end_only``: candidates fitted for the end only (left out of the backtest)."""
+    """The served forecast per target origin and every candidate's forecasts."""
 
     served: list[SeriesForecast]
     candidates: dict[str, list[SeriesForecast]]
-    end_only: frozenset[str] = frozenset()
 
 
 def _backbone_fits(job: SeriesJob, config: ForecastConfig,
@@ -136,8 +139,7 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig,
     # the members are closed before they are combined (a flat-rate member keeps its demand)
     masks = _closed_masks(job, config.horizon_days)
     fits = _close(fits, masks)
-    n_backtest = len(job.origins) if job.n_backtest is None else job.n_backtest
-    fits["combination"] = [_combination(fits, i, in_backtest if i < n_backtest else at_end)
+    fits["combination"] = [_combination(fits, i, in_backtest if i < job.backtest_origins else at_end)
                            for i in range(len(job.origins))]
     for name in config.reference_models:
         fits[name] = [reference_forecast(name, job.values[:o], config) for o in job.origins]
@@ -151,8 +153,7 @@ def _weekly_joins(job: SeriesJob, backbone: list[SeriesForecast]) -> tuple[bool,
     joined its chain, so the fit at the end never changes a backtest
     forecast; the end decides from all of them.
     """
-    n_backtest = len(job.origins) if job.n_backtest is None else job.n_backtest
-    in_backtest = any(_has_calendar_terms(fc) for fc in backbone[:n_backtest])
+    in_backtest = any(_has_calendar_terms(fc) for fc in backbone[:job.backtest_origins])
     return in_backtest, in_backtest or any(_has_calendar_terms(fc) for fc in backbone)
 
 
@@ -216,10 +217,7 @@ def _series_task(args: tuple[list[SeriesJob], ForecastConfig]) -> list[SeriesRes
         seconds = time.perf_counter() - started
         for fc in served:
             fc.fit_seconds = seconds
-        in_backtest, _ = _weekly_joins(job, fits["backbone"])
-        end_only = frozenset() if in_backtest or "backbone_weekly" not in fits else frozenset(
-            {"backbone_weekly"})
-        out.append(SeriesResult(served, fits, end_only))
+        out.append(SeriesResult(served, fits))
     return out
 
 
@@ -499,12 +497,14 @@ def backtest_candidates(
     h = config.horizon_days
     served, candidates = [], []
     for s, job, result in zip(series, jobs, results, strict=True):
+        # a member only the end brings is not the backtest's (``_weekly_joins``)
+        in_backtest, _ = _weekly_joins(job, result.candidates["backbone"])
+        scored = {name: fits for name, fits in result.candidates.items()
+                  if in_backtest or name != "backbone_weekly"}
         # the last target is the end (the production forecast): nothing to score
         for t, fc in zip(job.targets[:-1], result.served[:-1], strict=True):
             served.append(_backtest_part(s, job.origins[t], fc, h))
-            for name, fits in result.candidates.items():
-                if name in result.end_only:
-                    continue
+            for name, fits in scored.items():
                 part = _backtest_part(s, job.origins[t], fits[t], h)
                 candidates.append(part.assign(candidate=name))
     if not served:

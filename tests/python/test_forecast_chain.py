@@ -91,7 +91,8 @@ def test_a_member_only_the_end_brings_leaves_the_backtest_as_it_was(monkeypatch)
     with_end, = engine._series_task(([chain], config))
     without, = engine._series_task(([alone], config))
     assert with_end.candidates["backbone"][-1].n_train_days == end
-    assert with_end.end_only == {"backbone_weekly"} and "backbone_weekly" not in without.candidates
+    assert "backbone_weekly" in with_end.candidates and "backbone_weekly" not in without.candidates
+    assert engine._weekly_joins(chain, with_end.candidates["backbone"]) == (False, True)
     for name, fits in without.candidates.items():
         for mine, other in zip(with_end.candidates[name][:-1], fits, strict=True):
             np.testing.assert_array_equal(mine.mean, other.mean)
@@ -102,3 +103,8 @@ def test_a_member_only_the_end_brings_leaves_the_backtest_as_it_was(monkeypatch)
     members = [with_end.candidates[name][-1] for name in ("backbone", "backbone_weekly", "profile", "ets")]
     np.testing.assert_allclose(with_end.candidates["combination"][-1].mean,
                                engine.combine(members).mean)
+    # and the backtest's candidate rows leave it out (fits kept apart from the other tests')
+    monkeypatch.setattr(engine, "_FITTED", {})
+    _, candidates = F.backtest_candidates(_demand(400), config)
+    assert "backbone_weekly" not in set(candidates["candidate"])
+    assert {"backbone", "combination", "ets", "profile"} <= set(candidates["candidate"])
