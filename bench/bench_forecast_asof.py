@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -42,12 +41,6 @@ from records import append_record
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = ["series_level", "series_key", "measure"]
-
-
-def cpu_seconds() -> float:
-    """User + system CPU seconds of this process and its finished workers."""
-    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
-                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def paired(mine, other) -> dict:
@@ -93,10 +86,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import pandas as pd
 
+    # after the path: bench_forecast imports shoplens (--code's)
+    from bench_forecast import cpu_seconds, summarise
+
     from shoplens import forecast as F
     from shoplens.forecast import holdout, methods, metrics
     from shoplens.forecast.calendar import country_weights_from_customers
-    from shoplens.forecast.holdout import holdout_frame
 
     # --code swaps the scoring code too: two runs are compared only when it is the same
     scoring = hashlib.sha1("".join(inspect.getsource(m) for m in (holdout, metrics, methods))
@@ -129,14 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     end = pd.to_datetime(demand["demand_date"]).max().date()
     units = demand.melt(id_vars=["series_level", "series_key", "demand_date"],
                         value_vars=["units", "revenue"], var_name="measure", value_name="actual")
+    after = pd.to_datetime(units["demand_date"]).dt.date
     frames, wall, cpu = [], time.perf_counter(), cpu_seconds()
     for k in range(args.as_of_dates, 0, -1):
         as_of = end - dt.timedelta(days=k * h)
         forecasts = F.forecast_demand(demand, config, as_of_date=as_of, country_weights=weights)
-        after = pd.to_datetime(units["demand_date"]).dt.date
         actuals = units[(after > as_of) & (after <= as_of + dt.timedelta(days=h))]
-        frames.append(holdout_frame(forecasts, actuals, demand, as_of_date=as_of,
-                                    last_actual_date=as_of + dt.timedelta(days=h)))
+        frames.append(holdout.holdout_frame(forecasts, actuals, demand, as_of_date=as_of,
+                                            last_actual_date=as_of + dt.timedelta(days=h)))
     wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
     scored = pd.concat(frames, ignore_index=True)
     per_date = pd.concat(
@@ -144,13 +139,9 @@ def main(argv: list[str] | None = None) -> int:
          for origin, part in scored.groupby("origin_date")], ignore_index=True)
     by_level = {}
     for level, part in per_date.groupby("series_level"):
-        open_days = part["n_open"]
-        by_level[str(level)] = {
-            "n": int(len(part)),
-            "mase_vs_naive": round(float(part["mase_model"].mean() / part["mase_naive"].mean()), 4),
-            "coverage_80": round(float((part["coverage_80"] * open_days).sum() / open_days.sum()), 4),
-            "coverage_95": round(float((part["coverage_95"] * open_days).sum() / open_days.sum()), 4),
-        }
+        summary = summarise(part)
+        by_level[str(level)] = {"n": summary["n_series"], **{
+            k: round(summary[k], 4) for k in ("mase_vs_naive", "coverage_80", "coverage_95")}}
     mine = per_date[[*KEYS, "as_of_date", "mase_model"]].astype({"as_of_date": "string"})
     mine = mine.assign(scoring=scoring)
     compared = paired(mine, pd.read_parquet(args.compare)) if args.compare else None
