@@ -2,8 +2,9 @@
 
 SQLMesh does not load dbt's ``unit_tests:``. The cases below, where the same
 checks matter under SQLMesh (RFM scoring at ties and breakpoints,
-sessionisation at the timeout, session days at midnight), are converted from
-the dbt YAML into ``sqlmesh_project/tests/test_dbt_unit_cases.yaml``::
+sessionisation at the timeout, session days at midnight, sessions as of a
+date), are converted from the dbt YAML into
+``sqlmesh_project/tests/test_dbt_unit_cases.yaml``::
 
     python -m sqlmesh_project.unit_tests     # rewrites the file
 
@@ -24,6 +25,7 @@ CASES = [
     "customer_rfm_frequency_breakpoints_default",
     "sessionisation_at_the_timeout",
     "session_days_split_a_session_at_midnight",
+    "sessions_as_of_sum_their_days_up_to_as_of",
 ]
 PATH = engine.PROFILES_DIR / "tests" / "test_dbt_unit_cases.yaml"
 # SQLMesh infers an input's types from its rows (and fails on a column whose
