@@ -177,8 +177,10 @@ def _beats_backbone(challenger: np.ndarray, backbone: np.ndarray) -> bool:
 
 
 def _falls_back(fits: list[SeriesForecast]) -> bool:
-    """True when any of a candidate's forecasts is its seasonal naive fallback."""
-    return any(fc.method == "seasonal_naive" for fc in fits)
+    """True when any of a candidate's forecasts is its seasonal naive fallback (a
+    statsforecast model that failed or had too short a history keeps its own name as
+    ``method``; its ``model_order`` says seasonal naive)."""
+    return any(fc.method == "seasonal_naive" or fc.model_order.startswith("SNAIVE[") for fc in fits)
 
 
 def choose_and_calibrate(

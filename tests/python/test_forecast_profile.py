@@ -88,6 +88,13 @@ def test_combination_is_the_default_and_only_a_clearly_better_reference_replaces
     assert served.method == "autoets"
     fits["autoets"] = [_fc("autoets", 111.0, 5.0, h) for _ in origins]
     assert selection.choose_and_calibrate(y, origins, fits, 4, h, 4).method == "combination"
+    # a reference that failed (or had too short a history) is seasonal naive under its own
+    # name: it never challenges, however well it scored
+    failed = [_fc("autoets", 100.0, 5.0, h) for _ in origins]
+    for fc in failed[1:3]:
+        fc.model_order = "SNAIVE[7]"
+    fits["autoets"] = failed
+    assert selection.choose_and_calibrate(y, origins, fits, 4, h, 4).method == "combination"
 
 
 @pytest.mark.parametrize("rate", [0.3, 5.0])
