@@ -65,12 +65,21 @@ def classification_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, fl
     return {"precision": precision, "recall": recall, "f1": f1}
 
 
-def threshold_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
-    """Precision / recall / F1 at ``threshold`` and in the top decile (decile 1 predicted to buy)."""
+def at_threshold_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    """``f1_threshold`` and precision / recall / F1 when a purchase is predicted at p >= ``threshold``."""
     out = {"f1_threshold": float(threshold)}
     out.update({f"{k}_at_threshold": v for k, v in classification_metrics(y, p >= threshold).items()})
-    out.update({f"{k}_top_decile": v for k, v in classification_metrics(y, deciles(p) == 1).items()})
     return out
+
+
+def top_decile_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """Precision / recall / F1 when the top decile (decile 1 of ``p``) is predicted to buy: no threshold."""
+    return {f"{k}_top_decile": v for k, v in classification_metrics(y, deciles(p) == 1).items()}
+
+
+def threshold_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    """Precision / recall / F1 at ``threshold`` and in the top decile (decile 1 predicted to buy)."""
+    return {**at_threshold_metrics(y, p, threshold), **top_decile_metrics(y, p)}
 
 
 def validation_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -127,8 +136,9 @@ def _slice_rows(y, p, e, actual, threshold: float | None) -> list[tuple[str, str
     """(task kind, metric, value) of one model on one slice."""
     rows = [("purchase", k, v) for k, v in _binary_metrics(y, p).items()]
     rows += [("purchase", "observed_rate", float(y.mean())), ("purchase", "mean_predicted", float(p.mean()))]
+    rows += [("purchase", k, v) for k, v in top_decile_metrics(y, p).items()]
     if threshold is not None:
-        rows += [("purchase", k, v) for k, v in threshold_metrics(y, p, threshold).items()]
+        rows += [("purchase", k, v) for k, v in at_threshold_metrics(y, p, threshold).items()]
     if e is not None:
         rows += [("purchases", "mae", float(np.abs(e - actual).mean())),
                  ("purchases", "predicted_total", float(e.sum())), ("purchases", "actual_total", float(actual.sum()))]
@@ -156,7 +166,7 @@ def evaluate_scores(
     likely). ``thresholds``: each model's F1-maximising threshold chosen on
     the validation cut-off (never on these outcomes); precision, recall and F1
     at it are added for the models that have one. Top-decile precision,
-    recall and F1 need no threshold.
+    recall and F1 need no threshold: every model has them on every slice.
     """
     from shoplens.evaluation import evaluation_frame
 

@@ -40,6 +40,46 @@ def test_lift_and_cumulative_gains_by_decile():
     assert rows[("lift", "decile=2")] == 0.0 and rows[("calibration_observed", "decile=6")] == 0.1
 
 
+def _scored(n=200, btyd="bgnbd", seed=0):
+    """One score date of every model's columns (the same probabilities) and its outcomes."""
+    rng = np.random.default_rng(seed)
+    p = rng.random(n)
+    y = rng.random(n) < p
+    ids = [f"c{i}" for i in range(n)]
+    scores = pd.DataFrame({
+        "customer_id": ids, "score_date": dt.date(2024, 1, 1), "window_days": 30, "served_model": "logreg",
+        "model_version": "v", "btyd_baseline_model": btyd, "has_purchased": True, "purchase_probability": p,
+        "expected_purchases": p, "p_rnn_gru": np.nan, "expected_purchases_rnn_gru": np.nan, "p_bgnbd": p,
+        "expected_purchases_bgnbd": p, "p_rfm_heuristic": p, "p_logreg": p, "p_naive_rate": p,
+        "expected_purchases_naive_rate": p})
+    outcomes = pd.DataFrame({"customer_id": np.asarray(ids)[y], "n_purchase_days": 1})
+    return scores, outcomes, p, y
+
+
+_WINDOW = dict(as_of_date=dt.date(2024, 1, 1), window_start=dt.date(2024, 1, 2), window_end=dt.date(2024, 1, 31),
+               evaluation_type="holdout")
+_TOP = {"precision_top_decile", "recall_top_decile", "f1_top_decile"}
+_AT = {"f1_threshold", "precision_at_threshold", "recall_at_threshold", "f1_at_threshold"}
+
+
+def test_top_decile_metrics_need_no_threshold():
+    """Without a threshold (naive_rate always; every model in a fallback run or when the label
+    window differs from the prediction window) the top-decile rows are still written."""
+    scores, outcomes, p, y = _scored()
+    for thresholds in (None, {"logreg": 0.5}):
+        ev = P.evaluate_scores(scores, outcomes, thresholds=thresholds, **_WINDOW)
+        for model in ("logreg", "bgnbd", "rfm_heuristic", "naive_rate"):
+            for slice_name in ("all", "purchasers"):
+                got = set(ev.loc[(ev["model_name"] == model) & (ev["slice"] == slice_name), "metric"])
+                assert _TOP <= got, (model, slice_name)
+                assert (_AT <= got) == (thresholds is not None and model == "logreg"), (model, slice_name)
+    v = ev.loc[ev["slice"] == "all"].set_index(["model_name", "metric"])["value"]
+    top = P.deciles(p) == 1
+    assert v["naive_rate", "precision_top_decile"] == pytest.approx(y[top].mean())
+    assert v["naive_rate", "recall_top_decile"] == pytest.approx(y[top].sum() / y.sum())
+    assert v["logreg", "precision_at_threshold"] == pytest.approx(y[p >= 0.5].mean())
+
+
 def _shop(n=1200, days=420, seed=5):
     marts = marts_from_raw(generate_shop(n_customers=n, n_days=days, seed=seed))
     return marts, marts["orders"]["ordered_at"].max().date()
