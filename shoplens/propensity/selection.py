@@ -46,6 +46,9 @@ class Selection:
     #: rows (model, feature, importance, method) from permutation importance on validation
     feature_importance: list = dataclasses.field(default_factory=list)
     probe: dict = dataclasses.field(default_factory=dict)
+    #: The form of the BTYD candidate (``bgnbd``) fitted at the validation cut-off: bgnbd, nbd
+    #: (its no-drop-out limit) or none (dropped); names its model_selection rows.
+    btyd_baseline_model: str = ""
 
     @property
     def needs_gru(self) -> bool:
@@ -101,7 +104,7 @@ def select_model(history: History, train_end_day: int, cfg: PropensityConfig) ->
     if probe is not None:
         info.update(probe.metadata["training_metrics"])
     return Selection(served, reason, "", str(_day_to_date(v)), str(_day_to_date(train_end_day)),
-                     metrics, importance, info)
+                     metrics, importance, info, str(cols["btyd_baseline_model"]))
 
 
 def _validation_customers(history: History, cfg: PropensityConfig):

@@ -80,6 +80,28 @@ def test_top_decile_metrics_need_no_threshold():
     assert v["logreg", "precision_at_threshold"] == pytest.approx(y[p >= 0.5].mean())
 
 
+def test_bgnbd_served_as_its_limit_nbd_keeps_its_threshold_and_one_name():
+    """The BTYD candidate's threshold is chosen under ``bgnbd``; fitted as its limit NBD, its purchase
+    rows and its model_selection rows both say ``nbd`` and the purchase rows use that threshold."""
+    from shoplens.propensity.evaluation import evaluated_name, selection_rows
+
+    scores, outcomes, p, y = _scored(btyd="nbd")
+    ev = P.evaluate_scores(scores, outcomes, thresholds={"bgnbd": 0.5, "logreg": 0.4}, **_WINDOW)
+    assert "bgnbd" not in set(ev["model_name"])
+    nbd = ev.loc[(ev["model_name"] == "nbd") & (ev["slice"] == "all")].set_index("metric")["value"]
+    assert nbd["f1_threshold"] == 0.5 and nbd["recall_at_threshold"] == pytest.approx(y[p >= 0.5].sum() / y.sum())
+    metrics = {"auc": 0.7, "f1_threshold": 0.5, "n_obs": 10}
+    selection = {"served_model": "bgnbd", "btyd_baseline_model": "nbd",
+                 "validation": {"logreg": dict(metrics, auc=0.6), "bgnbd": metrics}}
+    rows = pd.DataFrame(selection_rows(selection, "v"))
+    assert set(rows["model_name"]) == {"logreg", "nbd"}
+    chosen = rows.loc[rows["metric"] == "is_selected"].set_index("model_name")["value"]
+    assert chosen.to_dict() == {"logreg": 0.0, "nbd": 1.0}
+    # one rule: the BTYD candidate after its fitted form, the rest after themselves
+    assert [evaluated_name("bgnbd", f) for f in ("bgnbd", "nbd", "none", None)] == ["bgnbd", "nbd", "bgnbd", "bgnbd"]
+    assert evaluated_name("logreg", "nbd") == "logreg"
+
+
 def _shop(n=1200, days=420, seed=5):
     marts = marts_from_raw(generate_shop(n_customers=n, n_days=days, seed=seed))
     return marts, marts["orders"]["ordered_at"].max().date()
