@@ -25,6 +25,7 @@ from shoplens.propensity.parts import ScorePlan, plan_scores
 from shoplens.propensity.score import (
     SCORE_COLUMNS,
     decline_reason,
+    fallback_reason,
     propensity_status,
     run_propensity,
 )
@@ -248,5 +249,5 @@ def build_status(
         reason = decline_reason(_frame(orders), _frame(sessions), _frame(customers), as_of_date,
                                 has_holdout, cfg)
     frame = propensity_status(scores, as_of_date, reason, selection).frame()
-    frame["fallback_reason"] = str(selection.get("fallback_reason", ""))
+    frame["fallback_reason"] = fallback_reason(scores, selection)
     return frame

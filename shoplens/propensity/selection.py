@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -134,12 +135,39 @@ def _available(cols: dict, name: str) -> bool:
     return True
 
 
+def _best_baseline(auc: Mapping[str, float], exclude: tuple[str, ...] = ()) -> str | None:
+    """The baseline with the highest validation AUC (ties in :data:`BASELINE_ORDER`), None if none."""
+    bases = [m for m in BASELINE_ORDER if m in auc and m not in exclude]
+    return max(bases, key=lambda m: (round(auc[m], 12), -BASELINE_ORDER.index(m))) if bases else None
+
+
+def serve_fitted_btyd(selection: Selection, btyd_fits: Mapping[int, dict] | None) -> Selection:
+    """``selection``, unless it serves BG/NBD and BG/NBD cannot be fitted at a scoring cut-off
+    (``btyd_fits``: cut-off day -> :func:`shoplens.propensity.models.fit_population`).
+
+    The choice is made at the validation cut-off; BG/NBD is fitted again at every scoring
+    cut-off, and without a fit it would give every customer the new-customer rate. Then the
+    next best baseline by the validation rule is served (highest validation AUC, ties in
+    :data:`BASELINE_ORDER`: the logistic regression unless the RFM heuristic beat it; the GRU
+    was not trained in full, since BG/NBD won) and ``fallback_reason`` says why."""
+    if selection.served_model != "bgnbd" or not btyd_fits:
+        return selection
+    failed = [(day, fit["error"]) for day, fit in sorted(btyd_fits.items()) if fit["info"] is None]
+    if not failed:
+        return selection
+    auc = {m: v["auc"] for m, v in selection.validation.items()}
+    served = _best_baseline(auc, exclude=("bgnbd",)) or "logreg"
+    day, error = failed[0]
+    why = (f"bgnbd won the validation cut-off but cannot be fitted at the scoring cut-off {_day_to_date(day)}"
+           f" ({error}); {served} is served instead, the next best baseline by validation AUC")
+    return dataclasses.replace(selection, served_model=served, fallback_reason=why)
+
+
 def _choose(metrics: dict[str, dict], cfg: PropensityConfig, probe_note: str) -> tuple[str, str]:
     """(served model, reason): the best baseline unless the GRU or the blend beats it by min_gru_gain."""
     auc = {m: metrics[m]["auc"] for m in metrics}
     listing = ", ".join(f"{m}={auc[m]:.4f}" for m in sorted(auc, key=lambda k: -auc[k]))
-    bases = [m for m in BASELINE_ORDER if m in auc]
-    best = max(bases, key=lambda m: (round(auc[m], 12), -BASELINE_ORDER.index(m)))
+    best = _best_baseline(auc)
     grus = [m for m in GRU_MODELS if m in auc]
     if not grus:
         return best, f"highest validation AUC of the baselines ({listing}); {probe_note}"

@@ -284,3 +284,59 @@ def test_too_little_history_for_a_validation_cut_off_serves_the_baseline_and_say
     np.testing.assert_array_equal(scores["purchase_probability"], scores["p_logreg"])
     status = P.propensity_status(scores, as_of, "", sel).frame().iloc[0]
     assert status["status"] == "degraded" and "too little history for a validation cut-off" in status["reason"]
+
+
+def _without_gru(monkeypatch, served: str | None = None):
+    """No GRU first pass (no TensorFlow in these tests); ``served``: the choice, whatever the AUCs."""
+    from shoplens.propensity import selection as S
+
+    monkeypatch.setattr(S, "_fit_probe", lambda ts, pcfg: (None, "no GRU in this test"))
+    if served is not None:
+        monkeypatch.setattr(S, "_choose", lambda metrics, cfg, note: (served, f"{served}: chosen by the test"))
+
+
+def _btyd_fails_at_scoring(monkeypatch):
+    """BG/NBD cannot be fitted at the scoring cut-offs (it still is at the validation cut-off)."""
+    from shoplens.propensity import score
+
+    monkeypatch.setattr(score, "fit_population", lambda snap: {
+        "info": None, "error": "bgnbd baseline dropped: ConvergenceError: injected by the test"})
+
+
+def test_bgnbd_chosen_but_not_fittable_at_scoring_serves_the_next_best_baseline(monkeypatch, tmp_path):
+    """BG/NBD wins the validation cut-off but cannot be fitted when the customers are scored: not one
+    constant score for everyone, but the next best baseline by validation AUC, and the status says so."""
+    marts, as_of = _shop()
+    cfg = P.PropensityConfig(n_cutoffs=3, seed=11)
+    args = (marts["orders"], marts["sessions"], marts["customers"], as_of, False, cfg)
+    _without_gru(monkeypatch, served="bgnbd")
+    _btyd_fails_at_scoring(monkeypatch)
+    scores, meta = P.run_propensity(*args, model_dir=tmp_path / "a")
+    sel = meta["selection"]
+    auc = {m: v["auc"] for m, v in sel["validation"].items()}
+    assert "bgnbd" in auc and sel["btyd_baseline_model"] in ("bgnbd", "nbd")  # fitted at validation
+    expected = max(("logreg", "rfm_heuristic"), key=lambda m: (auc[m], m == "logreg"))
+    assert meta["model_name"] == expected and (scores["served_model"] == expected).all()
+    assert sel["served_model"] == expected and "bgnbd won the validation cut-off" in sel["fallback_reason"]
+    assert "injected by the test" in sel["fallback_reason"] and f"{expected} is served" in sel["fallback_reason"]
+    col = {"logreg": "p_logreg", "rfm_heuristic": "p_rfm_heuristic"}[expected]
+    np.testing.assert_array_equal(scores["purchase_probability"], scores[col])
+    assert scores["purchase_probability"].nunique() > 10
+    as_of_frame = pd.DataFrame({"as_of_date": [as_of], "has_holdout": [False], "data_end_date": [as_of]})
+    status = pipeline.build_status(as_of_frame, scores, None, None, None,
+                                   {"model_dir": str(tmp_path / "a")}).iloc[0]
+    assert status["status"] == "degraded" and status["served_model"] == expected
+    assert status["fallback_reason"] == sel["fallback_reason"] and "bgnbd won" in status["reason"]
+
+    # a saved model that chose BG/NBD, loaded (retrain: false) where BG/NBD cannot be fitted
+    monkeypatch.undo()
+    _without_gru(monkeypatch, served="bgnbd")
+    _, saved = P.run_propensity(*args, model_dir=tmp_path / "b")
+    assert saved["model_name"] == "bgnbd" and saved["selection"]["fallback_reason"] == ""
+    _btyd_fails_at_scoring(monkeypatch)
+    loaded, _ = P.run_propensity(*args, model_dir=tmp_path / "b", retrain=False)
+    assert loaded["served_model"].nunique() == 1 and loaded["served_model"].iloc[0] in ("logreg", "rfm_heuristic")
+    assert loaded["purchase_probability"].nunique() > 10
+    status = pipeline.build_status(as_of_frame, loaded, None, None, None,
+                                   {"model_dir": str(tmp_path / "b")}).iloc[0]
+    assert status["status"] == "degraded" and "the saved model chose bgnbd" in status["fallback_reason"]
