@@ -235,11 +235,13 @@ def fallback_reason(scores: pd.DataFrame, selection: dict | None) -> str:
             " instead (baseline_notes says why)")
 
 
-def propensity_status(scores: pd.DataFrame, as_of_date, decline: str = "", selection: dict | None = None):
-    """The step's status row: ok (the chosen model served; the choice and dropped baselines
-    are noted), degraded (a baseline served without the validation's choice: no validation
-    cut-off, or the chosen BG/NBD cannot be fitted at a scoring cut-off; ``fallback_reason``
-    says why), declined (no scores)."""
+def propensity_status(scores: pd.DataFrame, as_of_date, decline: str = "", selection: dict | None = None,
+                      training_metrics: dict | None = None):
+    """The step's status row: ok (the chosen model served; the choice, dropped baselines and a
+    GRU fit stopped by the time budget are noted), degraded (a baseline served without the
+    validation's choice: no validation cut-off, or the chosen BG/NBD cannot be fitted at a
+    scoring cut-off; ``fallback_reason`` says why), declined (no scores).
+    ``training_metrics``: the saved model's (the full GRU fit's when the GRU is served)."""
     from shoplens.status import step_status
 
     current = scores.loc[scores["is_current"].astype(bool)] if len(scores) else scores
@@ -250,6 +252,9 @@ def propensity_status(scores: pd.DataFrame, as_of_date, decline: str = "", selec
     reason = "" if fallback else str(selection.get("reason", ""))
     if selection.get("probe", {}).get("stopped_by_time_budget"):
         notes.append("the GRU first pass hit the time budget (var propensity_max_train_seconds)")
+    if (training_metrics or {}).get("stopped_by_time_budget"):
+        notes.append("the full GRU fit hit the time budget (var propensity_max_train_seconds): the best epoch"
+                     " before it is served")
     return step_status("propensity", as_of_date, served_model=served, rows_written=len(current),
                        problems=[f"fallback: {fallback}"] if fallback else [], notes=[reason, *notes],
                        decline_reason=decline)

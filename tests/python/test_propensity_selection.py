@@ -340,3 +340,29 @@ def test_bgnbd_chosen_but_not_fittable_at_scoring_serves_the_next_best_baseline(
     status = pipeline.build_status(as_of_frame, loaded, None, None, None,
                                    {"model_dir": str(tmp_path / "b")}).iloc[0]
     assert status["status"] == "degraded" and "the saved model chose bgnbd" in status["fallback_reason"]
+
+
+def test_the_status_notes_a_time_budget_stop_of_the_first_pass_or_the_full_fit(tmp_path):
+    """The full GRU fit's stopped_by_time_budget (saved in the metadata's training_metrics) reaches
+    the status as the first pass's does; neither changes an ok status."""
+    import json
+
+    as_of = dt.date(2024, 6, 30)
+    as_of_frame = pd.DataFrame({"as_of_date": [as_of], "has_holdout": [True], "data_end_date": [as_of]})
+    scores = pd.DataFrame({"customer_id": ["c1", "c2"], "is_current": True, "served_model": "rnn_gru",
+                           "baseline_notes": "none", "model_version": "v1"})
+    folder = tmp_path / "propensity" / "v1"
+    folder.mkdir(parents=True)
+    got = {}
+    for probe_hit in (False, True):
+        for full_hit in (False, True):
+            meta = {"selection": {"served_model": "rnn_gru", "reason": "rnn_gru: test",
+                                  "probe": {"stopped_by_time_budget": probe_hit}},
+                    "training_metrics": {"epochs_run": 3, "stopped_by_time_budget": full_hit}}
+            (folder / "metadata.json").write_text(json.dumps(meta))
+            got[probe_hit, full_hit] = pipeline.build_status(as_of_frame, scores, None, None, None,
+                                                             {"model_dir": str(tmp_path)}).iloc[0]
+    assert {s["status"] for s in got.values()} == {"ok"}
+    for (probe_hit, full_hit), status in got.items():
+        assert ("the GRU first pass hit the time budget" in status["reason"]) == probe_hit
+        assert ("the full GRU fit hit the time budget" in status["reason"]) == full_hit
