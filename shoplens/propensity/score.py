@@ -21,6 +21,7 @@ from shoplens.propensity.history import (
     _date_to_day,
     _day_to_date,
     _to_day,
+    born_unknown_at,
     prepare_history,
 )
 from shoplens.propensity.models import fit_population, population_columns
@@ -66,7 +67,14 @@ def score_snapshot(model: ServedPropensity, history: History, cutoff_day: int, w
     every model's score (the GRU's are null when it was not trained). Sequences are built and
     scored in chunks of customers (:mod:`shoplens.propensity.chunks`). ``population``: the
     BG/NBD baseline fitted on every customer known at the cut-off (:func:`fit_population`;
-    fitted on ``history`` when None); ``decile`` ranks the rows scored together."""
+    fitted on ``history`` when None); ``decile`` ranks the rows scored together.
+
+    At the current cut-off (``is_current``: as_of_date) the customers whose first day is
+    unknown (no sign-up date, no completed purchase) are scored too, as new customers
+    without history (:func:`born_unknown_at`): dim_customers holds them, and
+    pred_purchase_propensity has one row per customer known at as_of_date."""
+    if is_current:
+        history = born_unknown_at(history, cutoff_day)
     snap = snapshot(history, cutoff_day, model.encoder.weeks, sequences=False)
     n = len(snap.index)
     cols = chunked_columns(history, cutoff_day, model.encoder.weeks, lambda part, fixed: model.score(

@@ -366,3 +366,39 @@ def test_the_status_notes_a_time_budget_stop_of_the_first_pass_or_the_full_fit(t
     for (probe_hit, full_hit), status in got.items():
         assert ("the GRU first pass hit the time budget" in status["reason"]) == probe_hit
         assert ("the full GRU fit hit the time budget" in status["reason"]) == full_hit
+
+
+def test_customers_without_a_first_day_are_scored_at_as_of_as_new_customers(monkeypatch):
+    """dim_customers holds customers with no sign-up date and no completed purchase (a customers
+    row without a date; only a cancelled order): pred_purchase_propensity has one row per customer
+    known at as_of_date, so they are scored there as new customers without history (the score of a
+    customer who signed up that day), and left out of the backtest cut-off, where their label
+    would be known to be 0."""
+    marts, as_of = _shop()
+    _without_gru(monkeypatch)
+    customers = pd.concat([marts["customers"], pd.DataFrame({
+        "customer_id": ["Z_nodate", "Z_cancelled", "Z_today"], "country": ["DE", "DE", "DE"],
+        "signed_up_at": pd.to_datetime([None, None, as_of]), "first_order_category": [None, None, None]})],
+        ignore_index=True)
+    cancelled = pd.DataFrame({"order_id": ["Z1"], "customer_id": ["Z_only_order"],
+                              "ordered_at": pd.to_datetime([as_of - dt.timedelta(days=40)]),
+                              "order_total": [30.0], "is_purchase": [False]})
+    orders = pd.concat([marts["orders"], cancelled.assign(customer_id="Z_cancelled"), cancelled], ignore_index=True)
+    cfg = P.PropensityConfig(n_cutoffs=3, seed=11)
+    scores, _ = P.run_propensity(orders, marts["sessions"], customers, as_of, False, cfg)
+    current = scores.loc[scores["is_current"]].set_index("customer_id")
+    backtest = scores.loc[~scores["is_current"]].set_index("customer_id")
+    unknown = ["Z_nodate", "Z_cancelled", "Z_only_order"]  # the last: not in customers, a cancelled order
+    assert set(unknown) <= set(current.index) and not set(unknown) & set(backtest.index)
+    # every customer of dim_customers (customers and order customers) but those who signed up later
+    later = set(customers.loc[customers["signed_up_at"].dt.date > as_of, "customer_id"])
+    bought = set(orders.loc[orders["is_purchase"], "customer_id"])
+    known = (set(customers["customer_id"]) | set(orders["customer_id"])) - (later - bought)
+    assert set(current.index) == known and current.index.is_unique
+    rows = current.loc[unknown]
+    assert (~rows["has_purchased"]).all() and rows["p_bgnbd"].isna().all() and rows["reason_1"].notna().all()
+    assert rows["purchase_probability"].between(0, 1).all()
+    assert (rows["expected_purchases"] >= rows["purchase_probability"]).all()
+    # scored as a customer who signed up on as_of_date (same country, no history)
+    for column in ("purchase_probability", "expected_purchases", "p_logreg", "p_rfm_heuristic", "reason_1"):
+        assert rows.loc["Z_nodate", column] == current.loc["Z_today", column], column
