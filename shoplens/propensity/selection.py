@@ -10,6 +10,12 @@ the logistic regression). The GRU is trained in full and served only when
 its first pass, or the blend, beats the best baseline's validation AUC by
 ``min_gru_gain``; otherwise the best baseline is served and no more time goes
 into the network.
+
+The row cap is the selection's, not the GRU's alone: the training set at ``v``
+is built once with ``probe_max_rows`` rows, and the logistic regression (the
+GRU's warm start), the RFM cells, the new-customer rate and the encoder are
+fitted on the same rows as the first pass, so the candidates are compared
+fitted alike (docs/propensity.md gives the measured cost of lifting it).
 """
 
 from __future__ import annotations
@@ -60,7 +66,9 @@ class Selection:
 
 
 def probe_config(cfg: PropensityConfig) -> PropensityConfig:
-    """The cheap first pass: fewer rows and epochs, half of the time budget."""
+    """The selection's settings: fewer rows (for every candidate fitted on the training set at
+    the validation cut-off, not only the GRU), and for the GRU's first pass fewer epochs and
+    half of the time budget."""
     budget = None if cfg.max_train_seconds is None else cfg.max_train_seconds / 2
     return dataclasses.replace(
         cfg, max_train_rows=min(cfg.max_train_rows, cfg.probe_max_rows),
