@@ -65,12 +65,21 @@ def classification_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, fl
     return {"precision": precision, "recall": recall, "f1": f1}
 
 
-def threshold_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
-    """Precision / recall / F1 at ``threshold`` and in the top decile (decile 1 predicted to buy)."""
+def at_threshold_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    """``f1_threshold`` and precision / recall / F1 when a purchase is predicted at p >= ``threshold``."""
     out = {"f1_threshold": float(threshold)}
     out.update({f"{k}_at_threshold": v for k, v in classification_metrics(y, p >= threshold).items()})
-    out.update({f"{k}_top_decile": v for k, v in classification_metrics(y, deciles(p) == 1).items()})
     return out
+
+
+def top_decile_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """Precision / recall / F1 when the top decile (decile 1 of ``p``) is predicted to buy: no threshold."""
+    return {f"{k}_top_decile": v for k, v in classification_metrics(y, deciles(p) == 1).items()}
+
+
+def threshold_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    """Precision / recall / F1 at ``threshold`` and in the top decile (decile 1 predicted to buy)."""
+    return {**at_threshold_metrics(y, p, threshold), **top_decile_metrics(y, p)}
 
 
 def validation_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -102,24 +111,42 @@ def decile_rows(y: np.ndarray, p: np.ndarray) -> list[tuple[str, str, float, int
     return rows
 
 
-def _models(scores: pd.DataFrame, baseline_version: str) -> dict[str, tuple[str, str | None, str]]:
-    """Model name -> (probability column, expected-purchases column or None, version)."""
+#: The selection's candidate for the BTYD baseline, whichever form of it was fitted.
+BTYD_CANDIDATE = "bgnbd"
+
+
+def evaluated_name(candidate: str, btyd_model: str | None) -> str:
+    """The ``model_name`` of a candidate's rows in ``ml_model_evaluation``, for the purchase rows
+    and the model_selection rows alike: the BTYD candidate (``bgnbd``) is named after the form
+    fitted at that cut-off (``btyd_model``: ``bgnbd``, or ``nbd`` at its no-drop-out limit;
+    ``bgnbd`` when unknown), every other candidate after itself. Thresholds and ``served_model``
+    stay keyed by the candidate."""
+    if candidate == BTYD_CANDIDATE and btyd_model not in (None, "", "none"):
+        return str(btyd_model)
+    return candidate
+
+
+def _models(scores: pd.DataFrame, baseline_version: str) -> dict[str, tuple[str, str | None, str, str]]:
+    """Model name -> (probability column, expected-purchases column or None, version, the
+    selection's candidate it stands for: the key of its validation threshold)."""
     version = str(scores["model_version"].iloc[0])
     btyd = str(scores["btyd_baseline_model"].iloc[0]) if "btyd_baseline_model" in scores.columns else "bgnbd"
     served = str(scores["served_model"].iloc[0]) if "served_model" in scores.columns else "rnn_gru"
-    models: dict[str, tuple[str, str | None, str]] = {}
+    models: dict[str, tuple[str, str | None, str, str]] = {}
     if served == "blend":
-        models["blend"] = ("purchase_probability", "expected_purchases", version)
+        models["blend"] = ("purchase_probability", "expected_purchases", version, "blend")
     if served == "rnn_gru" and "p_rnn_gru" not in scores.columns:
-        models["rnn_gru"] = ("purchase_probability", "expected_purchases", version)
+        models["rnn_gru"] = ("purchase_probability", "expected_purchases", version, "rnn_gru")
     elif "p_rnn_gru" in scores.columns and scores["p_rnn_gru"].notna().any():
-        models["rnn_gru"] = ("p_rnn_gru", "expected_purchases_rnn_gru", version)
-    models[btyd] = ("p_bgnbd", "expected_purchases_bgnbd", f"{btyd}.{baseline_version}")
-    models["rfm_heuristic"] = ("p_rfm_heuristic", None, f"rfm.{baseline_version}")
-    models["logreg"] = ("p_logreg", None, f"logreg.{baseline_version}")
-    models.pop("none", None)  # the BTYD baseline was dropped (baseline_notes says why)
+        models["rnn_gru"] = ("p_rnn_gru", "expected_purchases_rnn_gru", version, "rnn_gru")
+    if btyd != "none":  # else the BTYD baseline was dropped (baseline_notes says why)
+        models[evaluated_name(BTYD_CANDIDATE, btyd)] = ("p_bgnbd", "expected_purchases_bgnbd",
+                                                        f"{btyd}.{baseline_version}", BTYD_CANDIDATE)
+    models["rfm_heuristic"] = ("p_rfm_heuristic", None, f"rfm.{baseline_version}", "rfm_heuristic")
+    models["logreg"] = ("p_logreg", None, f"logreg.{baseline_version}", "logreg")
     if "p_naive_rate" in scores.columns:
-        models["naive_rate"] = ("p_naive_rate", "expected_purchases_naive_rate", f"naive_rate.{baseline_version}")
+        models["naive_rate"] = ("p_naive_rate", "expected_purchases_naive_rate", f"naive_rate.{baseline_version}",
+                                "naive_rate")
     return models
 
 
@@ -127,8 +154,9 @@ def _slice_rows(y, p, e, actual, threshold: float | None) -> list[tuple[str, str
     """(task kind, metric, value) of one model on one slice."""
     rows = [("purchase", k, v) for k, v in _binary_metrics(y, p).items()]
     rows += [("purchase", "observed_rate", float(y.mean())), ("purchase", "mean_predicted", float(p.mean()))]
+    rows += [("purchase", k, v) for k, v in top_decile_metrics(y, p).items()]
     if threshold is not None:
-        rows += [("purchase", k, v) for k, v in threshold_metrics(y, p, threshold).items()]
+        rows += [("purchase", k, v) for k, v in at_threshold_metrics(y, p, threshold).items()]
     if e is not None:
         rows += [("purchases", "mae", float(np.abs(e - actual).mean())),
                  ("purchases", "predicted_total", float(e.sum())), ("purchases", "actual_total", float(actual.sum()))]
@@ -153,10 +181,12 @@ def evaluate_scores(
     (every scored customer; BG/NBD only if it covers them all), ``purchasers``
     (customers with a purchase by the cut-off: the same customers for all
     models) and ``decile=k`` (calibration, lift, cumulative gains; k = 1 most
-    likely). ``thresholds``: each model's F1-maximising threshold chosen on
-    the validation cut-off (never on these outcomes); precision, recall and F1
+    likely). ``thresholds``: each candidate's F1-maximising threshold chosen on
+    the validation cut-off (never on these outcomes), keyed by the selection's
+    candidate names (the BTYD baseline's under ``bgnbd`` also when it is
+    evaluated as ``nbd``, :func:`evaluated_name`); precision, recall and F1
     at it are added for the models that have one. Top-decile precision,
-    recall and F1 need no threshold.
+    recall and F1 need no threshold: every model has them on every slice.
     """
     from shoplens.evaluation import evaluation_frame
 
@@ -172,10 +202,10 @@ def evaluate_scores(
     baseline_version = f"{__version__}+{pd.Timestamp(scores['score_date'].iloc[0]):%Y%m%d}"
     purchasers = merged["has_purchased"].to_numpy(bool)
     rows: list[dict] = []
-    for name, (pcol, ecol, ver) in _models(scores, baseline_version).items():
+    for name, (pcol, ecol, ver, candidate) in _models(scores, baseline_version).items():
         p_all = merged[pcol].to_numpy("float64")
         e_all = merged[ecol].to_numpy("float64") if ecol else None
-        threshold = (thresholds or {}).get(name)
+        threshold = (thresholds or {}).get(candidate)
         slices = {"purchasers": purchasers & np.isfinite(p_all)}
         if np.isfinite(p_all).all():
             slices = {"all": np.ones(len(p_all), dtype=bool), **slices}
@@ -198,16 +228,19 @@ def evaluate_scores(
 def selection_rows(selection: dict, version: str) -> list[dict]:
     """The validation evidence of the choice (task ``model_selection``): every candidate's
     validation metrics and ``is_selected`` (1 for the served model), as the CLV step records
-    its count models."""
+    its count models. The BTYD candidate is named after the form fitted at the validation
+    cut-off (:func:`evaluated_name`)."""
     rows = []
-    for name, metrics in selection.get("validation", {}).items():
+    btyd = selection.get("btyd_baseline_model")
+    for candidate, metrics in selection.get("validation", {}).items():
         n = int(metrics.get("n_obs", 0))
+        name = evaluated_name(candidate, btyd)
         for metric, value in metrics.items():
             if metric != "n_obs" and np.isfinite(value):
                 rows.append(dict(model_name=name, model_version=version, task="model_selection",
                                  metric=f"validation_{metric}", slice="all", value=float(value), n_obs=n))
         rows.append(dict(model_name=name, model_version=version, task="model_selection", metric="is_selected",
-                         slice="all", value=float(name == selection["served_model"]), n_obs=n))
+                         slice="all", value=float(candidate == selection["served_model"]), n_obs=n))
     return rows
 
 

@@ -41,14 +41,18 @@ def _require(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
         raise ValueError(f"{name} is missing required columns {missing}; it has {list(frame.columns)}")
 
 
+#: ``first_purchase_day`` (and so ``birth_day``) of a customer without a completed purchase.
+NEVER_DAY = np.iinfo("int64").max // 4
+
+
 @dataclasses.dataclass
 class History:
     """Day-level activity of every customer, indexed 0..n-1 (internal)."""
 
     customer_ids: np.ndarray
-    birth_day: np.ndarray  # first purchase or sign-up day, whichever is earlier
+    birth_day: np.ndarray  # first purchase or sign-up day, whichever is earlier (NEVER_DAY: unknown)
     signup_day: np.ndarray  # -1 when unknown
-    first_purchase_day: np.ndarray  # large when never
+    first_purchase_day: np.ndarray  # NEVER_DAY when never
     country: np.ndarray  # str
     first_category: np.ndarray  # str ("" when none)
     p_cust: np.ndarray  # purchase days: customer index
@@ -72,6 +76,25 @@ class History:
     def channels(self) -> tuple[str, ...]:
         return ORDER_CHANNELS + (EVENT_CHANNELS if self.has_events else ())
 
+    @property
+    def birth_unknown(self) -> np.ndarray:
+        """Customers with neither a sign-up date nor a completed purchase (a customers-table row
+        without a date, or only cancelled or returned orders): when they became known is unknown,
+        so no cut-off's snapshot holds them unless :func:`born_unknown_at` places them."""
+        return (self.signup_day < 0) & (self.first_purchase_day >= NEVER_DAY)
+
+
+def born_unknown_at(history: History, day: int) -> History:
+    """``history`` with the customers of :attr:`History.birth_unknown` born on ``day``: a snapshot
+    at ``day`` holds them as new customers without history (tenure 0, no purchase), as a
+    customer who signed up that day. Only for scoring at as_of_date: at a training, validation
+    or backtest cut-off their label would be known to be 0 (they bought nothing up to
+    as_of_date), which the models must not learn from or be evaluated on."""
+    unknown = history.birth_unknown
+    if not unknown.any():
+        return history
+    return dataclasses.replace(history, birth_day=np.where(unknown, int(day), history.birth_day))
+
 
 def prepare_history(
     orders: pd.DataFrame,
@@ -88,8 +111,10 @@ def prepare_history(
     (int_session_days), so a snapshot counts only the events on or before
     its cut-off (the point-in-time rule). ``customers``:
     dim_customers columns customer_id, country, first_order_category,
-    signed_up_at. Customers who appear in orders but not in ``customers`` are
-    added with unknown country and sign-up.
+    signed_up_at. Customers who appear in orders (any status) but not in
+    ``customers`` are added with unknown country and sign-up, as dim_customers
+    adds them. A customer without a sign-up date and without a completed
+    purchase has an unknown birth (:attr:`History.birth_unknown`).
 
     The result does not depend on the order of the input rows (a database
     returns rows in any order): customers are indexed in the sorted order of
@@ -107,11 +132,12 @@ def prepare_history(
         )
     cust = customers.loc[customers["customer_id"].notna()]
     cust = cust.sort_values(["customer_id", "signed_up_at"], kind="stable").drop_duplicates("customer_id")
-    ids = _sorted_ids(pd.concat([cust["customer_id"], purchases["customer_id"]], ignore_index=True))
+    ordered = orders["customer_id"]
+    ordered = pd.Series(pd.unique(ordered.loc[ordered.notna()]), dtype=object)  # the purchasers and the rest
+    ids = _sorted_ids(pd.concat([cust["customer_id"].astype(object), ordered], ignore_index=True))
     p_cust, p_day, p_rev = _purchase_days(purchases, ids)
     n = len(ids)
-    big = np.iinfo("int64").max // 4
-    first_purchase = np.full(n, big, dtype="int64")
+    first_purchase = np.full(n, NEVER_DAY, dtype="int64")
     np.minimum.at(first_purchase, p_cust, p_day)
     signup, country, category = _customer_attributes(cust, ids)
     birth = np.where(signup >= 0, np.minimum(signup, first_purchase), first_purchase)

@@ -94,6 +94,11 @@ def served_scores(cols: dict, name: str, window_days: int) -> tuple[np.ndarray, 
         p = 0.5 * (p_gru + cols["p_logreg"])
         return p, np.maximum(p * e_gru / np.maximum(p_gru, 1e-9), p)
     if name == "bgnbd":
+        if cols["btyd_baseline_model"] == "none":  # never one constant score for every customer
+            raise ValueError(
+                "bgnbd is the served model but could not be fitted at this cut-off"
+                f" ({cols.get('baseline_notes', '')}); serve_fitted_btyd serves the next best baseline then"
+            )
         p = np.where(np.isnan(cols["p_bgnbd"]), cols["p_new_customer"], cols["p_bgnbd"])
         e = np.where(np.isnan(cols["expected_purchases_bgnbd"]), _poisson_expected(p, window_days),
                      cols["expected_purchases_bgnbd"])

@@ -29,8 +29,6 @@ import pandas as pd
 
 from shoplens.evaluation import deciles
 from shoplens.propensity.config import PropensityConfig
-from shoplens.propensity.features import snapshot
-from shoplens.propensity.models import fit_population
 from shoplens.propensity.score import _history_at, concat_snapshots, fit_propensity, score_snapshot
 from shoplens.propensity.served import ServedPropensity, from_payload  # noqa: F401 (re-exported)
 
@@ -54,10 +52,8 @@ def plan_scores(orders: pd.DataFrame, sessions: pd.DataFrame | None, customers: 
                 model_dir: str | Path | None = None, retrain: bool = True) -> ScorePlan:
     """The global fits of :func:`run_propensity` (same arguments) for :func:`score_part`."""
     cfg = cfg or PropensityConfig()
-    model, history, cutoffs = fit_propensity(orders, sessions, customers, as_of_date, has_holdout, cfg,
-                                             model_dir, retrain)
-    population = {day: fit_population(snapshot(history, day, model.encoder.weeks, sequences=False))
-                  for day, _ in cutoffs}
+    model, history, cutoffs, population = fit_propensity(orders, sessions, customers, as_of_date, has_holdout,
+                                                         cfg, model_dir, retrain)
     return ScorePlan(model.to_payload(), cutoffs, population, as_of_date, has_holdout, cfg,
                      history.has_events, model.metadata)
 

@@ -25,6 +25,7 @@ from shoplens.propensity.parts import ScorePlan, plan_scores
 from shoplens.propensity.score import (
     SCORE_COLUMNS,
     decline_reason,
+    fallback_reason,
     propensity_status,
     run_propensity,
 )
@@ -233,20 +234,22 @@ def build_status(
     settings: Mapping[str, object],
 ) -> pd.DataFrame:
     """``ml_propensity_status``: ok when the chosen model was trained and scored (the
-    choice, its reason and dropped baselines are noted), degraded when no validation
-    cut-off fits (``fallback_reason``), declined with the fix when the history is too short.
+    choice, its reason, dropped baselines and a time-budget stop of the first pass or of the
+    full GRU fit are noted), degraded when the validation's choice is not served
+    (``fallback_reason``), declined with the fix when the history is too short.
 
     ``orders``, ``sessions`` and ``customers`` are DataFrames or relations with
     ``.df()``: they are read only when the step declined (at 1M customers the
     sessions alone are ~10M rows the status would otherwise load for nothing)."""
     as_of_date = as_of["as_of_date"].iloc[0]
-    selection = _saved_metadata(scores, settings).get("selection", {})
+    meta = _saved_metadata(scores, settings)
+    selection = meta.get("selection", {})
     reason = ""
     if scores.empty:  # rebuild the cheap checks only when the step declined
         has_holdout = bool(as_of["has_holdout"].iloc[0])
         cfg = config_from_dbt(settings)
         reason = decline_reason(_frame(orders), _frame(sessions), _frame(customers), as_of_date,
                                 has_holdout, cfg)
-    frame = propensity_status(scores, as_of_date, reason, selection).frame()
-    frame["fallback_reason"] = str(selection.get("fallback_reason", ""))
+    frame = propensity_status(scores, as_of_date, reason, selection, meta.get("training_metrics")).frame()
+    frame["fallback_reason"] = fallback_reason(scores, selection)
     return frame

@@ -21,10 +21,16 @@ from shoplens.propensity.history import (
     _date_to_day,
     _day_to_date,
     _to_day,
+    born_unknown_at,
     prepare_history,
 )
-from shoplens.propensity.models import population_columns
-from shoplens.propensity.served import ServedPropensity, fit_served, load_served
+from shoplens.propensity.models import fit_population, population_columns
+from shoplens.propensity.served import (
+    ServedPropensity,
+    fit_served,
+    load_served,
+    serving_fitted_btyd,
+)
 from shoplens.propensity.train import check_trainable
 
 SCORE_COLUMNS: list[str] = [
@@ -60,8 +66,15 @@ def score_snapshot(model: ServedPropensity, history: History, cutoff_day: int, w
     """One row per customer known at ``cutoff_day``: the served model's score, its reasons and
     every model's score (the GRU's are null when it was not trained). Sequences are built and
     scored in chunks of customers (:mod:`shoplens.propensity.chunks`). ``population``: the
-    BG/NBD baseline fitted on every customer known at the cut-off (:func:`fit_population`)
-    when ``history`` holds only some of them; ``decile`` ranks the rows scored together."""
+    BG/NBD baseline fitted on every customer known at the cut-off (:func:`fit_population`;
+    fitted on ``history`` when None); ``decile`` ranks the rows scored together.
+
+    At the current cut-off (``is_current``: as_of_date) the customers whose first day is
+    unknown (no sign-up date, no completed purchase) are scored too, as new customers
+    without history (:func:`born_unknown_at`): dim_customers holds them, and
+    pred_purchase_propensity has one row per customer known at as_of_date."""
+    if is_current:
+        history = born_unknown_at(history, cutoff_day)
     snap = snapshot(history, cutoff_day, model.encoder.weeks, sequences=False)
     n = len(snap.index)
     cols = chunked_columns(history, cutoff_day, model.encoder.weeks, lambda part, fixed: model.score(
@@ -125,9 +138,10 @@ def run_propensity(
     Returns (scores with :data:`SCORE_COLUMNS`, model metadata).
     """
     cfg = cfg or PropensityConfig()
-    model, history, cutoffs = fit_propensity(orders, sessions, customers, as_of_date, has_holdout, cfg,
-                                             model_dir, retrain)
-    frames = [score_snapshot(model, history, day, cfg.window_days, current) for day, current in cutoffs]
+    model, history, cutoffs, population = fit_propensity(orders, sessions, customers, as_of_date, has_holdout,
+                                                         cfg, model_dir, retrain)
+    frames = [score_snapshot(model, history, day, cfg.window_days, current, population[day])
+              for day, current in cutoffs]
     del history  # 1M customers: about 1 GiB, not needed to join the frames
     scores = concat_snapshots(frames)
     del frames
@@ -136,15 +150,23 @@ def run_propensity(
 
 def fit_propensity(orders, sessions, customers, as_of_date: dt.date, has_holdout: bool,
                    cfg: PropensityConfig | None = None, model_dir: str | Path | None = None,
-                   retrain: bool = True) -> tuple[ServedPropensity, History, list[tuple[int, bool]]]:
+                   retrain: bool = True) -> tuple[ServedPropensity, History, list[tuple[int, bool]], dict[int, dict]]:
     """The global part of :func:`run_propensity`: choose and train (or load) on every customer.
-    Returns (the served model, the history, the cut-offs to score as (day, is_current))."""
+    Returns (the served model, the history, the cut-offs to score as (day, is_current), the
+    BG/NBD baseline fitted on every customer known at each of them (:func:`fit_population`)).
+
+    BG/NBD is fitted at the scoring cut-offs before the model is served: when it won the
+    selection but cannot be fitted at one of them, the next best baseline is served and
+    ``fallback_reason`` says why (:func:`shoplens.propensity.selection.serve_fitted_btyd`)."""
     cfg = cfg or PropensityConfig()
     cfg.validate()
     history, as_of_day, train_end = _history_at(orders, sessions, customers, as_of_date, has_holdout, cfg)
     trim_heap()  # the inputs' frames are freed: hand their pages back before training
+    cutoffs = ([] if has_holdout else [(train_end, False)]) + [(as_of_day, True)]
+    population = {day: fit_population(snapshot(history, day, cfg.sequence_weeks, sequences=False))
+                  for day, _ in cutoffs}
     if retrain:
-        model = fit_served(history, train_end, cfg)
+        model = fit_served(history, train_end, cfg, population)
         if model_dir is not None:
             model.save(model_dir)
         # the candidates' networks, datasets and importance variants are garbage in reference
@@ -157,7 +179,8 @@ def fit_propensity(orders, sessions, customers, as_of_date: dt.date, has_holdout
             raise ValueError("retrain=False needs the model_dir holding a saved model")
         model = load_served(model_dir, history, train_end)
         _check_saved(model, history, train_end)
-    return model, history, ([] if has_holdout else [(train_end, False)]) + [(as_of_day, True)]
+        model = serving_fitted_btyd(model, population)
+    return model, history, cutoffs, population
 
 
 def _check_saved(model: ServedPropensity, history: History, train_end: int) -> None:
@@ -203,20 +226,43 @@ def decline_reason(orders, sessions, customers, as_of_date, has_holdout: bool,
     return ""
 
 
-def propensity_status(scores: pd.DataFrame, as_of_date, decline: str = "", selection: dict | None = None):
-    """The step's status row: ok (the chosen model served; the choice and dropped baselines
-    are noted), degraded (no validation cut-off: a baseline served without comparison,
-    ``fallback_reason`` says why), declined (no scores)."""
+def fallback_reason(scores: pd.DataFrame, selection: dict | None) -> str:
+    """Why the served model is not the validation's choice ('' when it is): the selection's
+    ``fallback_reason`` (no validation cut-off; BG/NBD chosen but not fittable at a scoring
+    cut-off), or, for a loaded model (retrain: false), that its saved choice differs from the
+    model that scored these data (:func:`shoplens.propensity.served.serving_fitted_btyd`)."""
+    selection = selection or {}
+    fallback = str(selection.get("fallback_reason", ""))
+    chosen = str(selection.get("served_model", ""))
+    if fallback or not chosen or "served_model" not in scores.columns or not len(scores):
+        return fallback
+    served = str(scores["served_model"].iloc[0])
+    if served == chosen:
+        return ""
+    return (f"the saved model chose {chosen}, which cannot be fitted on these data; {served} is served"
+            " instead (baseline_notes says why)")
+
+
+def propensity_status(scores: pd.DataFrame, as_of_date, decline: str = "", selection: dict | None = None,
+                      training_metrics: dict | None = None):
+    """The step's status row: ok (the chosen model served; the choice, dropped baselines and a
+    GRU fit stopped by the time budget are noted), degraded (a baseline served without the
+    validation's choice: no validation cut-off, or the chosen BG/NBD cannot be fitted at a
+    scoring cut-off; ``fallback_reason`` says why), declined (no scores).
+    ``training_metrics``: the saved model's (the full GRU fit's when the GRU is served)."""
     from shoplens.status import step_status
 
     current = scores.loc[scores["is_current"].astype(bool)] if len(scores) else scores
     notes = sorted({str(n) for n in scores.get("baseline_notes", pd.Series([], dtype=object)) if str(n) != "none"})
     served = str(scores["served_model"].iloc[0]) if len(scores) and "served_model" in scores.columns else "rnn_gru"
     selection = selection or {}
-    fallback = str(selection.get("fallback_reason", ""))
+    fallback = fallback_reason(scores, selection)
     reason = "" if fallback else str(selection.get("reason", ""))
     if selection.get("probe", {}).get("stopped_by_time_budget"):
         notes.append("the GRU first pass hit the time budget (var propensity_max_train_seconds)")
+    if (training_metrics or {}).get("stopped_by_time_budget"):
+        notes.append("the full GRU fit hit the time budget (var propensity_max_train_seconds): the best epoch"
+                     " before it is served")
     return step_status("propensity", as_of_date, served_model=served, rows_written=len(current),
                        problems=[f"fallback: {fallback}"] if fallback else [], notes=[reason, *notes],
                        decline_reason=decline)

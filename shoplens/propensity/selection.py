@@ -10,12 +10,19 @@ the logistic regression). The GRU is trained in full and served only when
 its first pass, or the blend, beats the best baseline's validation AUC by
 ``min_gru_gain``; otherwise the best baseline is served and no more time goes
 into the network.
+
+The row cap is the selection's, not the GRU's alone: the training set at ``v``
+is built once with ``probe_max_rows`` rows, and the logistic regression (the
+GRU's warm start), the RFM cells, the new-customer rate and the encoder are
+fitted on the same rows as the first pass, so the candidates are compared
+fitted alike (docs/propensity.md gives the measured cost of lifting it).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -46,6 +53,9 @@ class Selection:
     #: rows (model, feature, importance, method) from permutation importance on validation
     feature_importance: list = dataclasses.field(default_factory=list)
     probe: dict = dataclasses.field(default_factory=dict)
+    #: The form of the BTYD candidate (``bgnbd``) fitted at the validation cut-off: bgnbd, nbd
+    #: (its no-drop-out limit) or none (dropped); names its model_selection rows.
+    btyd_baseline_model: str = ""
 
     @property
     def needs_gru(self) -> bool:
@@ -56,7 +66,9 @@ class Selection:
 
 
 def probe_config(cfg: PropensityConfig) -> PropensityConfig:
-    """The cheap first pass: fewer rows and epochs, half of the time budget."""
+    """The selection's settings: fewer rows (for every candidate fitted on the training set at
+    the validation cut-off, not only the GRU), and for the GRU's first pass fewer epochs and
+    half of the time budget."""
     budget = None if cfg.max_train_seconds is None else cfg.max_train_seconds / 2
     return dataclasses.replace(
         cfg, max_train_rows=min(cfg.max_train_rows, cfg.probe_max_rows),
@@ -101,7 +113,7 @@ def select_model(history: History, train_end_day: int, cfg: PropensityConfig) ->
     if probe is not None:
         info.update(probe.metadata["training_metrics"])
     return Selection(served, reason, "", str(_day_to_date(v)), str(_day_to_date(train_end_day)),
-                     metrics, importance, info)
+                     metrics, importance, info, str(cols["btyd_baseline_model"]))
 
 
 def _validation_customers(history: History, cfg: PropensityConfig):
@@ -131,12 +143,39 @@ def _available(cols: dict, name: str) -> bool:
     return True
 
 
+def _best_baseline(auc: Mapping[str, float], exclude: tuple[str, ...] = ()) -> str | None:
+    """The baseline with the highest validation AUC (ties in :data:`BASELINE_ORDER`), None if none."""
+    bases = [m for m in BASELINE_ORDER if m in auc and m not in exclude]
+    return max(bases, key=lambda m: (round(auc[m], 12), -BASELINE_ORDER.index(m))) if bases else None
+
+
+def serve_fitted_btyd(selection: Selection, btyd_fits: Mapping[int, dict] | None) -> Selection:
+    """``selection``, unless it serves BG/NBD and BG/NBD cannot be fitted at a scoring cut-off
+    (``btyd_fits``: cut-off day -> :func:`shoplens.propensity.models.fit_population`).
+
+    The choice is made at the validation cut-off; BG/NBD is fitted again at every scoring
+    cut-off, and without a fit it would give every customer the new-customer rate. Then the
+    next best baseline by the validation rule is served (highest validation AUC, ties in
+    :data:`BASELINE_ORDER`: the logistic regression unless the RFM heuristic beat it; the GRU
+    was not trained in full, since BG/NBD won) and ``fallback_reason`` says why."""
+    if selection.served_model != "bgnbd" or not btyd_fits:
+        return selection
+    failed = [(day, fit["error"]) for day, fit in sorted(btyd_fits.items()) if fit["info"] is None]
+    if not failed:
+        return selection
+    auc = {m: v["auc"] for m, v in selection.validation.items()}
+    served = _best_baseline(auc, exclude=("bgnbd",)) or "logreg"
+    day, error = failed[0]
+    why = (f"bgnbd won the validation cut-off but cannot be fitted at the scoring cut-off {_day_to_date(day)}"
+           f" ({error}); {served} is served instead, the next best baseline by validation AUC")
+    return dataclasses.replace(selection, served_model=served, fallback_reason=why)
+
+
 def _choose(metrics: dict[str, dict], cfg: PropensityConfig, probe_note: str) -> tuple[str, str]:
     """(served model, reason): the best baseline unless the GRU or the blend beats it by min_gru_gain."""
     auc = {m: metrics[m]["auc"] for m in metrics}
     listing = ", ".join(f"{m}={auc[m]:.4f}" for m in sorted(auc, key=lambda k: -auc[k]))
-    bases = [m for m in BASELINE_ORDER if m in auc]
-    best = max(bases, key=lambda m: (round(auc[m], 12), -BASELINE_ORDER.index(m)))
+    best = _best_baseline(auc)
     grus = [m for m in GRU_MODELS if m in auc]
     if not grus:
         return best, f"highest validation AUC of the baselines ({listing}); {probe_note}"

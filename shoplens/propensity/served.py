@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from shoplens import __version__
@@ -15,7 +16,7 @@ from shoplens.propensity.features import Snapshot
 from shoplens.propensity.history import History, _day_to_date
 from shoplens.propensity.models import model_columns, reasons, served_scores
 from shoplens.propensity.network import TrainedPropensity, _configure_tensorflow, build_network
-from shoplens.propensity.selection import Selection, select_model
+from shoplens.propensity.selection import Selection, select_model, serve_fitted_btyd
 from shoplens.propensity.train import (
     Baselines,
     TrainingSet,
@@ -109,9 +110,15 @@ def _rebuilt_gru(encoder: Encoder, gru_meta: dict, config: dict, load) -> Traine
     return TrainedPropensity(network=net, encoder=encoder, metadata=dict(gru_meta, config=config))
 
 
-def fit_served(history: History, train_end_day: int, cfg: PropensityConfig) -> ServedPropensity:
-    """Choose on the validation cut-off, then fit the chosen model on labels up to the training end."""
-    selection = select_model(history, train_end_day, cfg)
+def fit_served(history: History, train_end_day: int, cfg: PropensityConfig,
+               btyd_fits: Mapping[int, dict] | None = None) -> ServedPropensity:
+    """Choose on the validation cut-off, then fit the chosen model on labels up to the training end.
+
+    ``btyd_fits``: BG/NBD fitted at each scoring cut-off (day ->
+    :func:`shoplens.propensity.models.fit_population`); when
+    the choice is BG/NBD and one of them failed, the next best baseline is served instead
+    (:func:`serve_fitted_btyd`)."""
+    selection = serve_fitted_btyd(select_model(history, train_end_day, cfg), btyd_fits)
     ts = prepare_training(history, train_end_day, cfg)
     gru = None
     if selection.needs_gru:
@@ -143,6 +150,16 @@ def _metadata(selection: Selection, ts: TrainingSet, gru: TrainedPropensity | No
         "training_metrics": dict(gru.metadata["training_metrics"]) if gru else {"n_rows": ts.n_rows},
         "gru": None if gru is None else {k: v for k, v in gru.metadata.items() if k != "config"},
     }
+
+
+def serving_fitted_btyd(model: ServedPropensity, btyd_fits: Mapping[int, dict] | None) -> ServedPropensity:
+    """A loaded model, with :func:`serve_fitted_btyd` applied to its saved selection for this
+    run's scoring cut-offs (in memory: the saved model is not changed)."""
+    selection = serve_fitted_btyd(model.selection, btyd_fits)
+    if selection is model.selection:
+        return model
+    metadata = dict(model.metadata, model_name=selection.served_model, selection=selection.to_json())
+    return dataclasses.replace(model, selection=selection, metadata=metadata)
 
 
 def read_metadata(model_dir: str | Path, version: str | None = None) -> dict:

@@ -40,6 +40,68 @@ def test_lift_and_cumulative_gains_by_decile():
     assert rows[("lift", "decile=2")] == 0.0 and rows[("calibration_observed", "decile=6")] == 0.1
 
 
+def _scored(n=200, btyd="bgnbd", seed=0):
+    """One score date of every model's columns (the same probabilities) and its outcomes."""
+    rng = np.random.default_rng(seed)
+    p = rng.random(n)
+    y = rng.random(n) < p
+    ids = [f"c{i}" for i in range(n)]
+    scores = pd.DataFrame({
+        "customer_id": ids, "score_date": dt.date(2024, 1, 1), "window_days": 30, "served_model": "logreg",
+        "model_version": "v", "btyd_baseline_model": btyd, "has_purchased": True, "purchase_probability": p,
+        "expected_purchases": p, "p_rnn_gru": np.nan, "expected_purchases_rnn_gru": np.nan, "p_bgnbd": p,
+        "expected_purchases_bgnbd": p, "p_rfm_heuristic": p, "p_logreg": p, "p_naive_rate": p,
+        "expected_purchases_naive_rate": p})
+    outcomes = pd.DataFrame({"customer_id": np.asarray(ids)[y], "n_purchase_days": 1})
+    return scores, outcomes, p, y
+
+
+_WINDOW = dict(as_of_date=dt.date(2024, 1, 1), window_start=dt.date(2024, 1, 2), window_end=dt.date(2024, 1, 31),
+               evaluation_type="holdout")
+_TOP = {"precision_top_decile", "recall_top_decile", "f1_top_decile"}
+_AT = {"f1_threshold", "precision_at_threshold", "recall_at_threshold", "f1_at_threshold"}
+
+
+def test_top_decile_metrics_need_no_threshold():
+    """Without a threshold (naive_rate always; every model in a fallback run or when the label
+    window differs from the prediction window) the top-decile rows are still written."""
+    scores, outcomes, p, y = _scored()
+    for thresholds in (None, {"logreg": 0.5}):
+        ev = P.evaluate_scores(scores, outcomes, thresholds=thresholds, **_WINDOW)
+        for model in ("logreg", "bgnbd", "rfm_heuristic", "naive_rate"):
+            for slice_name in ("all", "purchasers"):
+                got = set(ev.loc[(ev["model_name"] == model) & (ev["slice"] == slice_name), "metric"])
+                assert _TOP <= got, (model, slice_name)
+                assert (_AT <= got) == (thresholds is not None and model == "logreg"), (model, slice_name)
+    v = ev.loc[ev["slice"] == "all"].set_index(["model_name", "metric"])["value"]
+    top = P.deciles(p) == 1
+    assert v["naive_rate", "precision_top_decile"] == pytest.approx(y[top].mean())
+    assert v["naive_rate", "recall_top_decile"] == pytest.approx(y[top].sum() / y.sum())
+    assert v["logreg", "precision_at_threshold"] == pytest.approx(y[p >= 0.5].mean())
+
+
+def test_bgnbd_served_as_its_limit_nbd_keeps_its_threshold_and_one_name():
+    """The BTYD candidate's threshold is chosen under ``bgnbd``; fitted as its limit NBD, its purchase
+    rows and its model_selection rows both say ``nbd`` and the purchase rows use that threshold."""
+    from shoplens.propensity.evaluation import evaluated_name, selection_rows
+
+    scores, outcomes, p, y = _scored(btyd="nbd")
+    ev = P.evaluate_scores(scores, outcomes, thresholds={"bgnbd": 0.5, "logreg": 0.4}, **_WINDOW)
+    assert "bgnbd" not in set(ev["model_name"])
+    nbd = ev.loc[(ev["model_name"] == "nbd") & (ev["slice"] == "all")].set_index("metric")["value"]
+    assert nbd["f1_threshold"] == 0.5 and nbd["recall_at_threshold"] == pytest.approx(y[p >= 0.5].sum() / y.sum())
+    metrics = {"auc": 0.7, "f1_threshold": 0.5, "n_obs": 10}
+    selection = {"served_model": "bgnbd", "btyd_baseline_model": "nbd",
+                 "validation": {"logreg": dict(metrics, auc=0.6), "bgnbd": metrics}}
+    rows = pd.DataFrame(selection_rows(selection, "v"))
+    assert set(rows["model_name"]) == {"logreg", "nbd"}
+    chosen = rows.loc[rows["metric"] == "is_selected"].set_index("model_name")["value"]
+    assert chosen.to_dict() == {"logreg": 0.0, "nbd": 1.0}
+    # one rule: the BTYD candidate after its fitted form, the rest after themselves
+    assert [evaluated_name("bgnbd", f) for f in ("bgnbd", "nbd", "none", None)] == ["bgnbd", "nbd", "bgnbd", "bgnbd"]
+    assert evaluated_name("logreg", "nbd") == "logreg"
+
+
 def _shop(n=1200, days=420, seed=5):
     marts = marts_from_raw(generate_shop(n_customers=n, n_days=days, seed=seed))
     return marts, marts["orders"]["ordered_at"].max().date()
@@ -222,3 +284,121 @@ def test_too_little_history_for_a_validation_cut_off_serves_the_baseline_and_say
     np.testing.assert_array_equal(scores["purchase_probability"], scores["p_logreg"])
     status = P.propensity_status(scores, as_of, "", sel).frame().iloc[0]
     assert status["status"] == "degraded" and "too little history for a validation cut-off" in status["reason"]
+
+
+def _without_gru(monkeypatch, served: str | None = None):
+    """No GRU first pass (no TensorFlow in these tests); ``served``: the choice, whatever the AUCs."""
+    from shoplens.propensity import selection as S
+
+    monkeypatch.setattr(S, "_fit_probe", lambda ts, pcfg: (None, "no GRU in this test"))
+    if served is not None:
+        monkeypatch.setattr(S, "_choose", lambda metrics, cfg, note: (served, f"{served}: chosen by the test"))
+
+
+def _btyd_fails_at_scoring(monkeypatch):
+    """BG/NBD cannot be fitted at the scoring cut-offs (it still is at the validation cut-off)."""
+    from shoplens.propensity import score
+
+    monkeypatch.setattr(score, "fit_population", lambda snap: {
+        "info": None, "error": "bgnbd baseline dropped: ConvergenceError: injected by the test"})
+
+
+def test_bgnbd_chosen_but_not_fittable_at_scoring_serves_the_next_best_baseline(monkeypatch, tmp_path):
+    """BG/NBD wins the validation cut-off but cannot be fitted when the customers are scored: not one
+    constant score for everyone, but the next best baseline by validation AUC, and the status says so."""
+    marts, as_of = _shop()
+    cfg = P.PropensityConfig(n_cutoffs=3, seed=11)
+    args = (marts["orders"], marts["sessions"], marts["customers"], as_of, False, cfg)
+    _without_gru(monkeypatch, served="bgnbd")
+    _btyd_fails_at_scoring(monkeypatch)
+    scores, meta = P.run_propensity(*args, model_dir=tmp_path / "a")
+    sel = meta["selection"]
+    auc = {m: v["auc"] for m, v in sel["validation"].items()}
+    assert "bgnbd" in auc and sel["btyd_baseline_model"] in ("bgnbd", "nbd")  # fitted at validation
+    expected = max(("logreg", "rfm_heuristic"), key=lambda m: (auc[m], m == "logreg"))
+    assert meta["model_name"] == expected and (scores["served_model"] == expected).all()
+    assert sel["served_model"] == expected and "bgnbd won the validation cut-off" in sel["fallback_reason"]
+    assert "injected by the test" in sel["fallback_reason"] and f"{expected} is served" in sel["fallback_reason"]
+    col = {"logreg": "p_logreg", "rfm_heuristic": "p_rfm_heuristic"}[expected]
+    np.testing.assert_array_equal(scores["purchase_probability"], scores[col])
+    assert scores["purchase_probability"].nunique() > 10
+    as_of_frame = pd.DataFrame({"as_of_date": [as_of], "has_holdout": [False], "data_end_date": [as_of]})
+    status = pipeline.build_status(as_of_frame, scores, None, None, None,
+                                   {"model_dir": str(tmp_path / "a")}).iloc[0]
+    assert status["status"] == "degraded" and status["served_model"] == expected
+    assert status["fallback_reason"] == sel["fallback_reason"] and "bgnbd won" in status["reason"]
+
+    # a saved model that chose BG/NBD, loaded (retrain: false) where BG/NBD cannot be fitted
+    monkeypatch.undo()
+    _without_gru(monkeypatch, served="bgnbd")
+    _, saved = P.run_propensity(*args, model_dir=tmp_path / "b")
+    assert saved["model_name"] == "bgnbd" and saved["selection"]["fallback_reason"] == ""
+    _btyd_fails_at_scoring(monkeypatch)
+    loaded, _ = P.run_propensity(*args, model_dir=tmp_path / "b", retrain=False)
+    assert loaded["served_model"].nunique() == 1 and loaded["served_model"].iloc[0] in ("logreg", "rfm_heuristic")
+    assert loaded["purchase_probability"].nunique() > 10
+    status = pipeline.build_status(as_of_frame, loaded, None, None, None,
+                                   {"model_dir": str(tmp_path / "b")}).iloc[0]
+    assert status["status"] == "degraded" and "the saved model chose bgnbd" in status["fallback_reason"]
+
+
+def test_the_status_notes_a_time_budget_stop_of_the_first_pass_or_the_full_fit(tmp_path):
+    """The full GRU fit's stopped_by_time_budget (saved in the metadata's training_metrics) reaches
+    the status as the first pass's does; neither changes an ok status."""
+    import json
+
+    as_of = dt.date(2024, 6, 30)
+    as_of_frame = pd.DataFrame({"as_of_date": [as_of], "has_holdout": [True], "data_end_date": [as_of]})
+    scores = pd.DataFrame({"customer_id": ["c1", "c2"], "is_current": True, "served_model": "rnn_gru",
+                           "baseline_notes": "none", "model_version": "v1"})
+    folder = tmp_path / "propensity" / "v1"
+    folder.mkdir(parents=True)
+    got = {}
+    for probe_hit in (False, True):
+        for full_hit in (False, True):
+            meta = {"selection": {"served_model": "rnn_gru", "reason": "rnn_gru: test",
+                                  "probe": {"stopped_by_time_budget": probe_hit}},
+                    "training_metrics": {"epochs_run": 3, "stopped_by_time_budget": full_hit}}
+            (folder / "metadata.json").write_text(json.dumps(meta))
+            got[probe_hit, full_hit] = pipeline.build_status(as_of_frame, scores, None, None, None,
+                                                             {"model_dir": str(tmp_path)}).iloc[0]
+    assert {s["status"] for s in got.values()} == {"ok"}
+    for (probe_hit, full_hit), status in got.items():
+        assert ("the GRU first pass hit the time budget" in status["reason"]) == probe_hit
+        assert ("the full GRU fit hit the time budget" in status["reason"]) == full_hit
+
+
+def test_customers_without_a_first_day_are_scored_at_as_of_as_new_customers(monkeypatch):
+    """dim_customers holds customers with no sign-up date and no completed purchase (a customers
+    row without a date; only a cancelled order): pred_purchase_propensity has one row per customer
+    known at as_of_date, so they are scored there as new customers without history (the score of a
+    customer who signed up that day), and left out of the backtest cut-off, where their label
+    would be known to be 0."""
+    marts, as_of = _shop()
+    _without_gru(monkeypatch)
+    customers = pd.concat([marts["customers"], pd.DataFrame({
+        "customer_id": ["Z_nodate", "Z_cancelled", "Z_today"], "country": ["DE", "DE", "DE"],
+        "signed_up_at": pd.to_datetime([None, None, as_of]), "first_order_category": [None, None, None]})],
+        ignore_index=True)
+    cancelled = pd.DataFrame({"order_id": ["Z1"], "customer_id": ["Z_only_order"],
+                              "ordered_at": pd.to_datetime([as_of - dt.timedelta(days=40)]),
+                              "order_total": [30.0], "is_purchase": [False]})
+    orders = pd.concat([marts["orders"], cancelled.assign(customer_id="Z_cancelled"), cancelled], ignore_index=True)
+    cfg = P.PropensityConfig(n_cutoffs=3, seed=11)
+    scores, _ = P.run_propensity(orders, marts["sessions"], customers, as_of, False, cfg)
+    current = scores.loc[scores["is_current"]].set_index("customer_id")
+    backtest = scores.loc[~scores["is_current"]].set_index("customer_id")
+    unknown = ["Z_nodate", "Z_cancelled", "Z_only_order"]  # the last: not in customers, a cancelled order
+    assert set(unknown) <= set(current.index) and not set(unknown) & set(backtest.index)
+    # every customer of dim_customers (customers and order customers) but those who signed up later
+    later = set(customers.loc[customers["signed_up_at"].dt.date > as_of, "customer_id"])
+    bought = set(orders.loc[orders["is_purchase"], "customer_id"])
+    known = (set(customers["customer_id"]) | set(orders["customer_id"])) - (later - bought)
+    assert set(current.index) == known and current.index.is_unique
+    rows = current.loc[unknown]
+    assert (~rows["has_purchased"]).all() and rows["p_bgnbd"].isna().all() and rows["reason_1"].notna().all()
+    assert rows["purchase_probability"].between(0, 1).all()
+    assert (rows["expected_purchases"] >= rows["purchase_probability"]).all()
+    # scored as a customer who signed up on as_of_date (same country, no history)
+    for column in ("purchase_probability", "expected_purchases", "p_logreg", "p_rfm_heuristic", "reason_1"):
+        assert rows.loc["Z_nodate", column] == current.loc["Z_today", column], column
