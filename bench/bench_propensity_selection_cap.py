@@ -1,6 +1,8 @@
-"""What the selection's row cap costs the baselines: the training set at the validation cut-off
-built with the first pass's cap (what ``select_model`` fits every candidate on) and with the full
-settings (what the served model is refitted with), on one generated shop.
+"""What the propensity selection's row cap costs the baselines, on one generated shop (by hand).
+
+The training set at the validation cut-off built with the first pass's cap
+(what ``select_model`` fits every candidate on) and with the full settings
+(what the served model is refitted with).
 
 Usage: python bench/bench_propensity_selection_cap.py [--customers N] [--days N] [--seed N]
 

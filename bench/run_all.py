@@ -28,7 +28,7 @@ ORDER = ["warehouse", "build", "clv", "clv_covariates", "forecast", "propensity"
 # says "by hand" must be listed (tests/python/test_bench_runner.py).
 BY_HAND = {
     "forecast_asof", "forecast_floor", "forecast_members", "forecast_oracle", "forecast_shops", "forecast_step",
-    "recommend_browsing", "recommend_foldin", "recommend_frame", "recommend_parsimony", "recommend_search",
+    "propensity_selection_cap", "recommend_browsing", "recommend_foldin", "recommend_frame", "recommend_parsimony", "recommend_search",
     "recommend_warm", "step_phases",
 }
 
