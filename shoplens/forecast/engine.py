@@ -109,11 +109,10 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig,
                     ) -> dict[str, list[SeriesForecast]]:
     """Every candidate's forecast from every origin of ``job`` (backbone first).
 
-    ``backbone_weekly`` (the SARIMA without calendar regressors) joins when the
-    backbone fits a SARIMA with them (a shop total, where the categories'
-    yearly cycles cancel, does better without): in the backtest when it does
-    at a backtest origin, at the end when it does at any origin
-    (``_weekly_joins``); ``profile`` is the
+    ``backbone_weekly`` (the SARIMA without calendar regressors) joins the
+    combination from an origin where the backbone fits a SARIMA with them (a
+    shop total, where the categories' yearly cycles cancel, does better
+    without; ``_weekly_joins``); ``profile`` is the
     quasi-Poisson calendar model, ``ets`` the damped exponential smoothing and
     ``combination`` the mean of those members, the default served forecast (``selection``); ``global_gbm``, the global
     gradient-boosting model fitted across series beforehand (``job.extra``),
@@ -123,8 +122,8 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig,
     # (``cleaned``: ``_spike_cleaned``'s, computed here when not given)
     trains = [train for train, _ in (cleaned or _spike_cleaned(job, config))]
     fits: dict[str, list[SeriesForecast]] = {"backbone": _backbone_fits(job, config, trains)}
-    in_backtest, at_end = _weekly_joins(job, fits["backbone"])
-    if at_end:
+    joins = _weekly_joins(fits["backbone"])
+    if any(joins):
         fits["backbone_weekly"] = _backbone_fits(
             job, replace(config, calendar_regressors=False), trains)
     fits["seasonal_naive"] = []
@@ -139,22 +138,19 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig,
     # the members are closed before they are combined (a flat-rate member keeps its demand)
     masks = _closed_masks(job, config.horizon_days)
     fits = _close(fits, masks)
-    fits["combination"] = [_combination(fits, i, in_backtest if i < job.backtest_origins else at_end)
-                           for i in range(len(job.origins))]
+    fits["combination"] = [_combination(fits, i, joins[i]) for i in range(len(job.origins))]
     for name in config.reference_models:
         fits[name] = [reference_forecast(name, job.values[:o], config) for o in job.origins]
     return _close(fits, masks)
 
 
-def _weekly_joins(job: SeriesJob, backbone: list[SeriesForecast]) -> tuple[bool, bool]:
-    """Whether ``backbone_weekly`` joins the combination (in the backtest, at the end).
-
-    The backtest decides from its own origins, as it did before the end
-    joined its chain, so the fit at the end never changes a backtest
-    forecast; the end decides from all of them.
+def _weekly_joins(backbone: list[SeriesForecast]) -> list[bool]:
+    """Per origin, whether ``backbone_weekly`` joins the combination there: when the
+    backbone's fit from that origin has calendar terms. Without them the two are the
+    same SARIMA, which would count twice; and an origin decides from its own fit
+    alone, so no later origin (nor the end) changes an earlier forecast.
     """
-    in_backtest = any(_has_calendar_terms(fc) for fc in backbone[:job.backtest_origins])
-    return in_backtest, in_backtest or any(_has_calendar_terms(fc) for fc in backbone)
+    return [_has_calendar_terms(fc) for fc in backbone]
 
 
 def _combination(fits: dict[str, list[SeriesForecast]], i: int,
@@ -498,7 +494,7 @@ def backtest_candidates(
     served, candidates = [], []
     for s, job, result in zip(series, jobs, results, strict=True):
         # a member only the end brings is not the backtest's (``_weekly_joins``)
-        in_backtest, _ = _weekly_joins(job, result.candidates["backbone"])
+        in_backtest = any(_weekly_joins(result.candidates["backbone"][:job.backtest_origins]))
         scored = {name: fits for name, fits in result.candidates.items()
                   if in_backtest or name != "backbone_weekly"}
         # the last target is the end (the production forecast): nothing to score

@@ -92,7 +92,7 @@ def test_a_member_only_the_end_brings_leaves_the_backtest_as_it_was(monkeypatch)
     without, = engine._series_task(([alone], config))
     assert with_end.candidates["backbone"][-1].n_train_days == end
     assert "backbone_weekly" in with_end.candidates and "backbone_weekly" not in without.candidates
-    assert engine._weekly_joins(chain, with_end.candidates["backbone"]) == (False, True)
+    assert engine._weekly_joins(with_end.candidates["backbone"]) == [False] * (len(chain.origins) - 1) + [True]
     for name, fits in without.candidates.items():
         for mine, other in zip(with_end.candidates[name][:-1], fits, strict=True):
             np.testing.assert_array_equal(mine.mean, other.mean)
@@ -108,3 +108,29 @@ def test_a_member_only_the_end_brings_leaves_the_backtest_as_it_was(monkeypatch)
     _, candidates = F.backtest_candidates(_demand(400), config)
     assert "backbone_weekly" not in set(candidates["candidate"])
     assert {"backbone", "combination", "ets", "profile"} <= set(candidates["candidate"])
+
+
+def test_backbone_weekly_joins_the_combination_only_where_the_backbone_has_calendar_terms(monkeypatch):
+    # from an origin whose backbone has no calendar terms the two SARIMAs are the same
+    # model, so the combination keeps three members there; a later origin's terms change
+    # nothing before it (the chain cut after origin k gives the same forecasts up to k)
+    config = F.ForecastConfig(top_n=0, n_jobs=1)
+    series = F.select_series(_demand(400), 0)[0]
+    chain = engine._job(series, config)
+    k = chain.backtest_origins - 2  # a scored backtest origin: later backtest origins have terms
+    later = chain.origins[k]
+    monkeypatch.setattr(engine, "_has_calendar_terms", lambda fc: fc.n_train_days > later)
+    full, = engine._series_task(([chain], config))
+    joins = engine._weekly_joins(full.candidates["backbone"])
+    assert joins == [o > later for o in chain.origins] and any(joins) and not all(joins)
+    names = ("backbone", "backbone_weekly", "profile", "ets")
+    for i, joined in enumerate(joins):
+        members = [full.candidates[name][i] for name in names if joined or name != "backbone_weekly"]
+        np.testing.assert_allclose(full.candidates["combination"][i].mean, engine.combine(members).mean)
+    targets = [t for t in chain.targets if t <= k]
+    cut = engine.SeriesJob(series.values, chain.context, chain.origins[:k + 1], targets, chain.origins[0])
+    short, = engine._series_task(([cut], config))
+    np.testing.assert_array_equal(full.candidates["combination"][k].mean, short.candidates["combination"][k].mean)
+    for mine, other in zip(full.served, short.served, strict=False):
+        np.testing.assert_array_equal(mine.mean, other.mean)
+        np.testing.assert_array_equal(mine.upper_95, other.upper_95)
