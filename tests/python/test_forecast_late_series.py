@@ -1,0 +1,97 @@
+"""Series that start or stop inside the shop's history (a late launch, a product that stopped).
+
+``demand_daily`` fills every series with zeros back to the shop's first day,
+so a product launched weeks before ``as_of_date`` has calibration windows
+forecast from nothing but zeros, with a standard error of 0. One sale in
+such a window divided by the 1e-9 floor made every conformal bound about
+1e10 (a product launched 20 days before: upper_95 1.7e10 units a day).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shoplens import forecast as F
+from shoplens.forecast import selection
+
+N_DAYS = 500
+
+
+@pytest.fixture(scope="module")
+def late_demand() -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    rng = np.random.default_rng(2)
+    days = pd.date_range("2023-01-01", periods=N_DAYS).date
+    total = rng.poisson(30, N_DAYS).astype(float)
+    launched = np.zeros(N_DAYS)
+    launched[-20:] = rng.poisson(3, 20)  # launched 20 days before the end
+    stopped = np.zeros(N_DAYS)
+    stopped[-60:-30] = rng.poisson(3, 30)  # sold for 30 days, then nothing
+    products = {"launched": launched, "stopped": stopped}
+    frames = [pd.DataFrame({"series_level": "total", "series_key": "all", "demand_date": days,
+                            "units": total, "revenue": total * 3.0})]
+    for key, units in products.items():
+        frames.append(pd.DataFrame({"series_level": "product", "series_key": key,
+                                    "demand_date": days, "units": units, "revenue": units * 9.0}))
+    return pd.concat(frames, ignore_index=True), products
+
+
+@pytest.fixture(scope="module")
+def late_forecasts(late_demand) -> pd.DataFrame:
+    return F.forecast_demand(late_demand[0], F.ForecastConfig(top_n=5, n_jobs=1))
+
+
+def test_bounds_of_late_series_stay_near_their_largest_day(late_forecasts, late_demand):
+    # before the fix: upper_95 1.7e10 (launched) and 2.3e9 (stopped) units a day
+    for key, units in late_demand[1].items():
+        for measure, price in (("units", 1.0), ("revenue", 9.0)):
+            rows = late_forecasts[(late_forecasts["series_key"] == key)
+                                  & (late_forecasts["measure"] == measure)]
+            assert len(rows) == 28
+            largest = units.max() * price
+            assert rows["upper_95"].max() <= 3.0 * largest, (key, measure)
+            assert (rows["upper_80"] <= rows["upper_95"]).all()
+
+
+def test_windows_without_a_sale_before_them_do_not_calibrate(late_forecasts):
+    first = late_forecasts.drop_duplicates(["series_key", "measure"]).set_index(
+        ["series_key", "measure"])
+    # every calibration window of the launched product was forecast from zeros: its own
+    # intervals, and the note says why
+    launched = first.loc[("launched", "units")]
+    assert launched["interval_method"] == "model"
+    assert "model intervals: none of the 4 calibration windows" in launched["fit_note"]
+    # the stopped product had sold before the two latest windows only: calibrated on them
+    stopped = first.loc[("stopped", "units")]
+    assert stopped["interval_method"] == "conformal(56 errors, decay 0.5)"
+    assert "intervals from 2 of them (2 left out" in stopped["fit_note"]
+    # the shop total, sold every day, is calibrated on all four windows as before
+    assert first.loc[("all", "units")]["interval_method"] == "conformal(112 errors, decay 0.5)"
+
+
+def test_a_window_without_spread_is_left_out_and_keeps_the_others_weights():
+    h = 14
+    rng = np.random.default_rng(7)
+    y = 50.0 + rng.normal(0.0, 5.0, 6 * h)
+    origins = [h * (k + 1) for k in range(5)]
+
+    def fit(se: float) -> F.SeriesForecast:
+        mean = np.full(h, 50.0)
+        return F.SeriesForecast("sarima", "m", mean, *([mean] * 4), 100, se=np.full(h, se))
+
+    healthy = {"a": [fit(5.0) for _ in origins]}
+    # the second window's forecast claims no spread: its errors divided by 1e-9 were ~1e9
+    broken = {"a": [fit(5.0), fit(0.0), fit(5.0), fit(5.0), fit(5.0)]}
+    served = selection.choose_and_calibrate(y, origins, broken, 4, h, 4)
+    assert served.interval_method == "conformal(42 errors, decay 0.5)"
+    assert float(served.upper_95.max()) < 100.0
+    # the same as calibrating on the three usable windows with their own ages' weights
+    std_err = np.concatenate([(y[o:o + h] - 50.0) / 5.0 for o in origins[:4]])
+    kept = np.r_[std_err[:h], std_err[2 * h:]]
+    expected = selection.calibrate(healthy["a"][4], kept, [h, 0, h, h], 0.5)
+    np.testing.assert_array_equal(served.upper_95, expected.upper_95)
+    np.testing.assert_array_equal(served.lower_80, expected.lower_80)
+    # a forecast target without spread keeps its own intervals
+    flat = {"a": [fit(5.0)] * 4 + [fit(0.0)]}
+    assert selection.choose_and_calibrate(y, origins, flat, 4, h, 4).interval_method == "model"
