@@ -9,6 +9,8 @@ such a window divided by the 1e-9 floor made every conformal bound about
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -95,3 +97,35 @@ def test_a_window_without_spread_is_left_out_and_keeps_the_others_weights():
     # a forecast target without spread keeps its own intervals
     flat = {"a": [fit(5.0)] * 4 + [fit(0.0)]}
     assert selection.choose_and_calibrate(y, origins, flat, 4, h, 4).interval_method == "model"
+
+
+def _launched_at(day: int, n_days: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """``demand_daily`` of one product that first sells on ``day`` (zeros before it)."""
+    rng = np.random.default_rng(seed)
+    units = rng.poisson(20, n_days).astype(float)
+    units[:day] = 0.0
+    days = pd.date_range("2023-01-01", periods=n_days).date
+    return pd.DataFrame({"series_level": "product", "series_key": "p1", "demand_date": days,
+                         "units": units, "revenue": units * 5.0}), units
+
+
+def test_holdout_scale_starts_at_the_first_sale_like_the_backtest():
+    # launched on day 300 of 400: over the whole history the weekly changes were 3/4
+    # zeros, the scale 1.38 instead of 4.34, and the holdout MASE 3.1 times too large
+    demand, units = _launched_at(300, 400, seed=1)
+    as_of = demand["demand_date"].iloc[-1]
+    h = 28
+    dates = [as_of + dt.timedelta(days=i) for i in range(1, h + 1)]
+    forecasts = pd.DataFrame({
+        "series_level": "product", "series_key": "p1", "measure": "units",
+        "forecast_date": dates, "horizon_day": range(1, h + 1), "point_forecast": 20.0,
+        "lower_80": 15.0, "upper_80": 25.0, "lower_95": 10.0, "upper_95": 30.0,
+        "method": "combination", "model_order": "x", "fit_note": ""})
+    actuals = pd.DataFrame({"series_level": "product", "series_key": "p1", "measure": "units",
+                            "demand_date": dates, "actual": 21.0})
+    frame = F.holdout_frame(forecasts, actuals, demand, as_of_date=as_of,
+                            last_actual_date=dates[-1])
+    expected = np.mean(np.abs(units[307:] - units[300:-7]))
+    assert frame["mase_scale"].iloc[0] == pytest.approx(expected)
+    assert frame["rmsse_scale"].iloc[0] == pytest.approx(np.mean((units[307:] - units[300:-7]) ** 2))
+    assert frame["mase_scale"].iloc[0] > 3.0 * np.mean(np.abs(units[7:] - units[:-7]))
