@@ -31,7 +31,8 @@ def series_metrics(backtest: pd.DataFrame) -> pd.DataFrame:
     its closed weekdays, where forecast and bounds are 0; ``closures``).
     MASE is the mean absolute error divided by the origin's seasonal (lag 7)
     in-sample scale, averaged over all backtest days; series whose scale is 0
-    (no variation before the origin) get a NaN MASE and are left out of means.
+    at an origin (no variation before it, or a week or less since the first
+    sale: ``methods.history_scales``) get a NaN MASE and are left out of means.
     RMSSE (the M5 competition's accuracy measure, here with the weekly
     difference) is the root of the mean squared error divided by the origin's
     mean squared weekly difference (``rmsse_scale``; NaN without it). Absolute

@@ -129,3 +129,27 @@ def test_holdout_scale_starts_at_the_first_sale_like_the_backtest():
     assert frame["mase_scale"].iloc[0] == pytest.approx(expected)
     assert frame["rmsse_scale"].iloc[0] == pytest.approx(np.mean((units[307:] - units[300:-7]) ** 2))
     assert frame["mase_scale"].iloc[0] > 3.0 * np.mean(np.abs(units[7:] - units[:-7]))
+
+
+def test_no_mase_before_a_week_of_sales():
+    # launched 3 days before the first scored origin: the scale fell back to the whole
+    # history (a year of zeros and 3 selling days), 0.150 instead of about 5, and the
+    # series' MASE was 6.4 (seasonal naive's 24.5) against the total's 0.67
+    n, launch = 500, 500 - 4 * 28 - 3
+    demand, units = _launched_at(launch, n, seed=3)
+    rng = np.random.default_rng(4)
+    total = rng.poisson(30, n).astype(float)
+    demand = pd.concat([demand, demand.assign(series_level="total", series_key="all",
+                                              units=total, revenue=total)], ignore_index=True)
+    served = F.backtest_demand(demand, F.ForecastConfig(top_n=5, n_jobs=1))
+    product = served[(served["series_key"] == "p1") & (served["measure"] == "units")]
+    scales = product.groupby("origin_date")["mase_scale"].first().to_numpy()
+    assert scales[0] == 0.0
+    for k, scale in enumerate(scales[1:], start=1):
+        origin = n - (4 - k) * 28
+        assert scale == pytest.approx(np.mean(np.abs(units[launch + 7:origin]
+                                                     - units[launch:origin - 7])))
+    metrics = F.series_metrics(served).set_index(["series_key", "measure"])
+    assert np.isnan(metrics.loc[("p1", "units"), "mase_model"])
+    assert np.isnan(metrics.loc[("p1", "units"), "rmsse_model"])
+    assert metrics.loc[("all", "units"), "mase_model"] < 1.0
