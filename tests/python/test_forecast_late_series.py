@@ -109,9 +109,8 @@ def _launched_at(day: int, n_days: int, seed: int) -> tuple[pd.DataFrame, np.nda
                          "units": units, "revenue": units * 5.0}), units
 
 
-def test_holdout_scale_starts_at_the_first_sale_like_the_backtest():
-    # launched on day 300 of 400: over the whole history the weekly changes were 3/4
-    # zeros, the scale 1.38 instead of 4.34, and the holdout MASE 3.1 times too large
+def _holdout_of_launched() -> tuple[pd.DataFrame, np.ndarray]:
+    """The holdout frame of a flat forecast of 20 for a product launched on day 300 of 400."""
     demand, units = _launched_at(300, 400, seed=1)
     as_of = demand["demand_date"].iloc[-1]
     h = 28
@@ -123,8 +122,14 @@ def test_holdout_scale_starts_at_the_first_sale_like_the_backtest():
         "method": "combination", "model_order": "x", "fit_note": ""})
     actuals = pd.DataFrame({"series_level": "product", "series_key": "p1", "measure": "units",
                             "demand_date": dates, "actual": 21.0})
-    frame = F.holdout_frame(forecasts, actuals, demand, as_of_date=as_of,
-                            last_actual_date=dates[-1])
+    return F.holdout_frame(forecasts, actuals, demand, as_of_date=as_of,
+                           last_actual_date=dates[-1]), units
+
+
+def test_holdout_scale_starts_at_the_first_sale_like_the_backtest():
+    # launched on day 300 of 400: over the whole history the weekly changes were 3/4
+    # zeros, the scale 1.38 instead of 4.34, and the holdout MASE 3.1 times too large
+    frame, units = _holdout_of_launched()
     expected = np.mean(np.abs(units[307:] - units[300:-7]))
     assert frame["mase_scale"].iloc[0] == pytest.approx(expected)
     assert frame["rmsse_scale"].iloc[0] == pytest.approx(np.mean((units[307:] - units[300:-7]) ** 2))
@@ -153,3 +158,21 @@ def test_no_mase_before_a_week_of_sales():
     assert np.isnan(metrics.loc[("p1", "units"), "mase_model"])
     assert np.isnan(metrics.loc[("p1", "units"), "rmsse_model"])
     assert metrics.loc[("all", "units"), "mase_model"] < 1.0
+
+
+def test_the_holdout_has_no_median_row():
+    # the production forecast has no calibrated median: the row named after it held the
+    # point forecast's MASE
+    frame, _ = _holdout_of_launched()
+    as_of = frame["origin_date"].iloc[0]
+    rows = F.evaluation_rows(frame, as_of_date=as_of, evaluation_type="holdout")
+    assert set(rows["model_name"]) == {"demand_forecast", "seasonal_naive"}
+    # slices all, level=product, method=combination, product=p1
+    assert len(rows[rows["metric"] == "mase"]) == 2 * 4
+    # a backtest frame has the median, and its row
+    backtest = frame.assign(median_forecast=19.0)
+    rows = F.evaluation_rows(backtest, as_of_date=as_of)
+    median = rows[rows["model_name"] == "demand_forecast_median"]
+    assert set(median["metric"]) == {"mase"} and len(median) == 4
+    assert (median["value"] > rows.loc[(rows["model_name"] == "demand_forecast")
+                                       & (rows["metric"] == "mase"), "value"].iloc[0]).all()
