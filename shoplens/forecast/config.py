@@ -126,7 +126,8 @@ class ForecastConfig:
     top_n: products with the highest revenue that get their own series [forecast_top_n].
     n_jobs: worker processes for independent series; 1 runs in-process [forecast_n_jobs].
     backtest_origins: rolling origins, one horizon apart, ending at the last day.
-    min_history_days: shorter series (after leading zeros) use seasonal naive.
+    min_history_days: shorter series (after leading zeros) use seasonal naive,
+        or Croston-SBA under two weeks (``sarima.forecast_series``).
     intermittent_adi: average days between selling days above which a series
         is intermittent (1.32, Syntetos-Boylan) and uses Croston-SBA.
     intermittent_window_days: recent window on which intermittency is judged.

@@ -27,7 +27,7 @@ from shoplens.forecast.config import (
 )
 from shoplens.forecast.ets import ETS_NAME, ets_fits
 from shoplens.forecast.global_model import GBM_NAME, GlobalSeries, calendar_table, global_forecasts
-from shoplens.forecast.methods import seasonal_naive, seasonal_naive_point, weekly_change_scales
+from shoplens.forecast.methods import history_scales, seasonal_naive, seasonal_naive_point
 from shoplens.forecast.profile import profile_forecast
 from shoplens.forecast.reference import reference_forecast
 from shoplens.forecast.sarima import forecast_series
@@ -455,10 +455,7 @@ def _backtest_part(s: Series, origin: int, fc: SeriesForecast, h: int) -> pd.Dat
     """Backtest rows of one series, origin and forecast (``BACKTEST_COLUMNS``)."""
     y = s.values
     train = y[:origin]
-    nonzero = np.flatnonzero(train > 0)
-    trimmed = train[nonzero[0] :] if len(nonzero) else train[len(train) :]
-    scale_data = trimmed if len(trimmed) > SEASON else train
-    scale, squared_scale = weekly_change_scales(scale_data)
+    scale, squared_scale = history_scales(train)
     origin_date = s.start + dt.timedelta(days=origin - 1)
     return pd.DataFrame({
         "series_level": s.level, "series_key": s.key, "measure": s.measure,

@@ -9,7 +9,7 @@ import pandas as pd
 
 from shoplens.forecast.closures import closed_in_note
 from shoplens.forecast.config import BACKTEST_COLUMNS
-from shoplens.forecast.methods import seasonal_naive_point, weekly_change_scales
+from shoplens.forecast.methods import history_scales, seasonal_naive_point
 from shoplens.forecast.series import select_series
 from shoplens.inputs import purchases_only
 
@@ -52,7 +52,8 @@ def holdout_frame(
     for row in fc.itertuples(index=False):
         y = by_key.get((row.series_level, row.series_key, row.measure), np.zeros(0))
         naive.append(seasonal_naive_point(y, int(row.horizon_day))[-1])
-        scale, squared_scale = weekly_change_scales(y)
+        # the backtest's scale: the history from the first sale on
+        scale, squared_scale = history_scales(y)
         scales.append(scale)
         squared.append(squared_scale)
     fc["naive_forecast"] = naive

@@ -36,6 +36,19 @@ def weekly_change_scales(y: np.ndarray) -> tuple[float, float]:
     return float(np.mean(np.abs(change))), float(np.mean(change**2))
 
 
+def history_scales(y: np.ndarray) -> tuple[float, float]:
+    """The MASE and RMSSE scales of a series' history before an origin
+    (``weekly_change_scales``) from its first sale on: ``demand_daily`` fills
+    every series with zeros back to the shop's first day, and a late product's
+    weeks of zeros before its launch would shrink its scale. (0, 0), no scale,
+    when a week or less has passed since the first sale: there is no weekly
+    change of its demand to scale by (a year of zeros and three selling days
+    gave a scale of 0.03 and a MASE of 13)."""
+    y = np.asarray(y, dtype="float64")
+    nonzero = np.flatnonzero(y > 0)
+    return weekly_change_scales(y[nonzero[0] :] if len(nonzero) else y[len(y) :])
+
+
 def seasonal_naive(y: np.ndarray, horizon: int, note: str = "") -> SeriesForecast:
     """Seasonal naive forecast with normal intervals.
 

@@ -31,20 +31,26 @@ def series_metrics(backtest: pd.DataFrame) -> pd.DataFrame:
     its closed weekdays, where forecast and bounds are 0; ``closures``).
     MASE is the mean absolute error divided by the origin's seasonal (lag 7)
     in-sample scale, averaged over all backtest days; series whose scale is 0
-    (no variation before the origin) get a NaN MASE and are left out of means.
+    at an origin (no variation before it, or a week or less since the first
+    sale: ``methods.history_scales``) get a NaN MASE and are left out of means.
     RMSSE (the M5 competition's accuracy measure, here with the weekly
     difference) is the root of the mean squared error divided by the origin's
     mean squared weekly difference (``rmsse_scale``; NaN without it). Absolute
     error is minimised by the median of the predictive distribution, squared
     error by its mean: for intermittent series MASE rewards forecasting zero,
-    which is why M5 scored with RMSSE.
+    which is why M5 scored with RMSSE. ``mase_median`` is the MASE of the
+    calibrated median (``median_forecast``; NaN without that column).
     """
     bt = backtest.copy()
     scale = bt["mase_scale"].where(bt["mase_scale"] > 0)
     bt["ase_model"] = (bt["actual"] - bt["point_forecast"]).abs() / scale
     bt["ase_naive"] = (bt["actual"] - bt["naive_forecast"]).abs() / scale
-    median = bt["median_forecast"] if "median_forecast" in bt.columns else bt["point_forecast"]
-    bt["ase_median"] = (bt["actual"] - median).abs() / scale
+    # a frame without a median (the holdout's production forecast) has no median MASE,
+    # rather than the point's under the median's name
+    if "median_forecast" in bt.columns:
+        bt["ase_median"] = (bt["actual"] - bt["median_forecast"]).abs() / scale
+    else:
+        bt["ase_median"] = np.nan
     squared = (bt["rmsse_scale"].where(bt["rmsse_scale"] > 0) if "rmsse_scale" in bt.columns
                else pd.Series(np.nan, index=bt.index))
     bt["sse_model"] = (bt["actual"] - bt["point_forecast"]) ** 2 / squared
@@ -167,7 +173,10 @@ def evaluation_rows(
     """Long evaluation rows (``shoplens.evaluation``) from a backtest frame.
 
     model_name ``demand_forecast`` (the served method per series) and
-    ``seasonal_naive`` (baseline); task ``demand_units`` / ``demand_revenue``;
+    ``seasonal_naive`` (baseline), and ``demand_forecast_median`` (MASE of the
+    calibrated median) when ``backtest`` has a ``median_forecast`` column (the
+    backtest's; the holdout frame has none, so no such row); task
+    ``demand_units`` / ``demand_revenue``;
     metrics ``mase``, ``rmsse``, ``smape`` (both models) and ``coverage_80``,
     ``coverage_95`` (the forecast). Slices: ``all``, ``level=<level>``,
     ``method=<method>`` (means over series) and ``<level>=<key>`` per series.

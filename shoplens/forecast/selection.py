@@ -36,7 +36,14 @@ latest) give every candidate method's errors on data it did not see:
   prediction (Barber, Candes, Ramdas and Tibshirani 2023) keeps the test
   point at weight 1 beside weights of at most 1; with four windows that
   pushes the 95% bounds to about the largest error, and it over-covered
-  (docs/forecast.md, "Recent windows weigh more", has the figures).
+  (docs/forecast.md, "Recent windows weigh more", has the figures);
+- a window calibrates only when a sale came before its origin and its
+  forecast has a spread (``has_spread``): a forecast from a run of zeros
+  (a product before its launch, or months after its last sale) has a
+  standard error of 0, and errors divided by it are not errors in units of
+  any spread. Without a usable window, or when the served forecast itself
+  has no spread, the served forecast keeps its own intervals (``model``),
+  and ``fit_note`` says why.
 """
 
 from __future__ import annotations
@@ -58,15 +65,40 @@ NOT_CHALLENGERS = ("backbone", "backbone_weekly", "profile", "ets", "combination
 DM_CRITICAL = 1.645
 #: (bound name, nominal coverage) of the calibrated intervals
 LEVELS_OF_BOUNDS = (("80", 0.80), ("95", 0.95))
+#: a standard error at most this share of the largest training day is no spread: the
+#: forecast neither calibrates others nor is calibrated (``has_spread``)
+DEGENERATE_SE_SHARE = 1e-6
+
+
+def _raw_standard_error(fc: SeriesForecast) -> np.ndarray:
+    """The forecast's standard error per day as it stands (from the 80% upper bound if
+    not stored), 0 where the method claims no spread."""
+    if fc.se is not None:
+        return np.asarray(fc.se, dtype="float64")
+    return (np.asarray(fc.upper_80) - np.asarray(fc.mean)) / Z80
 
 
 def standard_error(fc: SeriesForecast) -> np.ndarray:
-    """The forecast's standard error per day (from the 80% upper bound if not stored)."""
-    if fc.se is not None:
-        se = np.asarray(fc.se, dtype="float64")
-    else:
-        se = (np.asarray(fc.upper_80) - np.asarray(fc.mean)) / Z80
-    return np.maximum(se, 1e-9)
+    """The forecast's standard error per day (from the 80% upper bound if not stored),
+    at least 1e-9."""
+    return np.maximum(_raw_standard_error(fc), 1e-9)
+
+
+def has_spread(train: np.ndarray, fc: SeriesForecast, n_days: int) -> bool:
+    """True when ``fc``, forecast from ``train``, can be calibrated or calibrate: the
+    training data had a sale, and on each of the first ``n_days`` days the forecast's
+    standard error is more than ``DEGENERATE_SE_SHARE`` times the largest training day.
+
+    A forecast from a history without variation (seasonal naive over weeks of
+    zeros, Croston's method before the first sale) has a standard error of 0:
+    an error divided by it is a division by the 1e-9 floor, and one sale in
+    such a window made every conformal bound of a new product about 1e10.
+    """
+    largest = float(np.max(train)) if len(train) else 0.0
+    if not largest > 0.0:
+        return False
+    se = _raw_standard_error(fc)[:n_days]
+    return bool(np.all(se > DEGENERATE_SE_SHARE * largest))
 
 
 #: the candidates whose mean forecast is the ``combination`` candidate
@@ -215,10 +247,41 @@ def choose_and_calibrate(
         if (np.isfinite(abs_err).all() and float(abs_err.mean()) < best
                 and _beats_backbone(abs_err, default_abs)):
             winner, best = name, float(abs_err.mean())
-    _, std_err, lengths = errors[winner]
     fc = fits[winner][target]
+    std_err, lengths, left_out = _calibration_errors(y, origins, fits[winner], window, horizon,
+                                                     errors[winner][1:])
+    if not has_spread(y[: origins[target]], fc, horizon):
+        return _uncalibrated(fc, "the forecast has no spread to calibrate")
+    if left_out and len(std_err) < 10:
+        return _uncalibrated(fc, f"none of the {len(window)} calibration windows had a sale"
+                                 " before it and a forecast with a spread")
     if not np.isfinite(std_err).all() or len(std_err) < 10:
         return fc
     chosen = calibrate(fc, std_err, lengths, decay)
     chosen.note = f"{chosen.note}; served: backtest winner over {len(window)} origins".lstrip("; ")
+    if left_out:
+        chosen.note += (f"; intervals from {len(window) - left_out} of them ({left_out} left out:"
+                        " no sale before the origin, or a forecast without spread)")
     return chosen
+
+
+def _calibration_errors(y: np.ndarray, origins: list[int], fits: list[SeriesForecast],
+                        window: range, horizon: int, errors: tuple[np.ndarray, list[int]],
+                        ) -> tuple[np.ndarray, list[int], int]:
+    """The served candidate's standardised ``errors`` (``_errors``' and its per-window
+    counts) without the windows that cannot calibrate (``has_spread``): those count 0
+    errors, so the others keep their age's weight. Also how many were left out."""
+    std_err, lengths = errors
+    usable = [has_spread(y[: origins[i]], fits[i], horizon) for i in window]
+    if all(usable):
+        return std_err, lengths, 0
+    parts = np.split(std_err, np.cumsum(lengths)[:-1])
+    kept = [part for part, ok in zip(parts, usable, strict=True) if ok]
+    return (np.concatenate(kept) if kept else np.zeros(0),
+            [n if ok else 0 for n, ok in zip(lengths, usable, strict=True)],
+            usable.count(False))
+
+
+def _uncalibrated(fc: SeriesForecast, why: str) -> SeriesForecast:
+    """``fc`` with its own (model) intervals and ``why`` in its note."""
+    return replace(fc, note=f"{fc.note}; model intervals: {why}".lstrip("; "))
