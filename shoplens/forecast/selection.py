@@ -98,6 +98,8 @@ def has_spread(train: np.ndarray, fc: SeriesForecast, n_days: int) -> bool:
     if not largest > 0.0:
         return False
     se = _raw_standard_error(fc)[:n_days]
+    if fc.closed is not None:  # a closed weekday's 0 is not a missing spread (``closures``)
+        se = se[~np.asarray(fc.closed[: len(se)], dtype=bool)]
     return bool(np.all(se > DEGENERATE_SE_SHARE * largest))
 
 

@@ -10,6 +10,7 @@ such a window divided by the 1e-9 floor made every conformal bound about
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,8 @@ import pytest
 
 from shoplens import forecast as F
 from shoplens.forecast import selection
+from shoplens.forecast.closures import zero_closed
+from shoplens.forecast.config import SeriesForecast
 
 N_DAYS = 500
 
@@ -176,3 +179,19 @@ def test_the_holdout_has_no_median_row():
     assert set(median["metric"]) == {"mase"} and len(median) == 4
     assert (median["value"] > rows.loc[(rows["model_name"] == "demand_forecast")
                                        & (rows["metric"] == "mase"), "value"].iloc[0]).all()
+
+
+def test_a_closed_weekday_is_not_a_forecast_without_spread():
+    # closures zero a closed weekday's point and bounds; a forecast without a stored
+    # standard error reads it from the 80% bound, which is 0 there: still a spread
+    h = 14
+    mean = np.full(h, 5.0)
+    fc = SeriesForecast("sarima", "SARIMA", mean, mean - 2, mean + 2, mean - 4, mean + 4, 100)
+    closed = np.zeros(h, dtype=bool)
+    closed[5::7] = True
+    shut = zero_closed(fc, closed)
+    assert (shut.upper_80[closed] == 0).all() and shut.se is None
+    train = np.full(100, 5.0)
+    assert selection.has_spread(train, shut, h)
+    # without the closed mask the same zeros are no spread
+    assert not selection.has_spread(train, replace(shut, closed=None), h)
