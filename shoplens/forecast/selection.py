@@ -255,8 +255,10 @@ def choose_and_calibrate(
     if not has_spread(y[: origins[target]], fc, horizon):
         return _uncalibrated(fc, "the forecast has no spread to calibrate")
     if left_out and len(std_err) < 10:
-        return _uncalibrated(fc, f"none of the {len(window)} calibration windows had a sale"
-                                 " before it and a forecast with a spread")
+        usable = len(window) - left_out
+        why = (f"none of the {len(window)} calibration windows" if not usable else
+               f"{usable} of the {len(window)} calibration windows ({len(std_err)} errors, fewer than 10)")
+        return _uncalibrated(fc, f"{why} had a sale before it and a forecast with a spread")
     if not np.isfinite(std_err).all() or len(std_err) < 10:
         return fc
     chosen = calibrate(fc, std_err, lengths, decay)

@@ -1,7 +1,9 @@
--- Every customer known at as_of_date (signed up on or before it, or with a
--- completed purchase up to it) has a propensity score: the step never drops
--- a valid customer silently. A declined step (no rows) passes. Fails with
--- one row per customer left out.
+-- Every customer of dim_customers (the customers table, and anyone with an
+-- order on or before as_of_date) has a propensity score, but one who signed
+-- up after as_of_date without a completed purchase by then: the step never
+-- drops a valid customer silently. A customer without a sign-up date and
+-- without a completed purchase is scored as a new customer. A declined step
+-- (no rows) passes. Fails with one row per customer left out.
 with
 
 customers as (
@@ -24,9 +26,10 @@ known as (
     select customers.customer_id
     from customers
     cross join as_of
-    where
-        cast(customers.signed_up_at as date) <= as_of.as_of_date
-        or customers.first_order_at is not null
+    where not (
+        cast(customers.signed_up_at as date) > as_of.as_of_date
+        and customers.first_order_at is null
+    )
 ),
 
 final as (
