@@ -132,6 +132,10 @@ class RawLayer:
         ]
         if command == "build" and select is None:
             args += ["--exclude-resource-type", "unit_test"]
+        if command == "build" and select is not None:
+            # only the tests whose parents are all built: a data test that also reads a later
+            # model (session_days_count_each_event_once) is not this build's to run
+            args += ["--indirect-selection", "cautious"]
         with _env(DUCKDB_PATH=str(db), **(env or {})):
             try:
                 result = dbtRunner(manifest=self.manifest, callbacks=[collect]).invoke(args)

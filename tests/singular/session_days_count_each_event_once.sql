@@ -2,7 +2,8 @@
 -- session days: their n_events add up to the number of such events. Guards
 -- the sessionisation (int_events_sessionized, a view) against losing or
 -- repeating events, without a test that sorts the events' ids. Fails with
--- one row holding both numbers.
+-- one row holding both numbers. It reads staging and the session days: a
+-- build of staging alone skips it with --indirect-selection cautious.
 with
 
 events as (
