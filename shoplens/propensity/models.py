@@ -96,8 +96,9 @@ def served_scores(cols: dict, name: str, window_days: int) -> tuple[np.ndarray, 
     if name == "bgnbd":
         if cols["btyd_baseline_model"] == "none":  # never one constant score for every customer
             raise ValueError(
-                "bgnbd is the served model but could not be fitted at this cut-off"
-                f" ({cols.get('baseline_notes', '')}); serve_fitted_btyd serves the next best baseline then"
+                "bgnbd is the served model but has no scores at this cut-off: its fit or its scoring failed"
+                f" ({cols.get('baseline_notes', '')}); a failed fit serves the next best baseline"
+                " (serve_fitted_btyd), a failed scoring stops the step rather than score everyone alike"
             )
         p = np.where(np.isnan(cols["p_bgnbd"]), cols["p_new_customer"], cols["p_bgnbd"])
         e = np.where(np.isnan(cols["expected_purchases_bgnbd"]), _poisson_expected(p, window_days),

@@ -185,9 +185,13 @@ def _selection_frame(selection: dict, scores: pd.DataFrame) -> pd.DataFrame:
     from shoplens.evaluation import evaluation_frame
 
     version = str(scores["model_version"].iloc[0])
+    served = str(scores["served_model"].iloc[0])
+    if selection and selection.get("served_model") not in (None, served):
+        # a loaded model (retrain: false) whose saved choice cannot be fitted on these data
+        # scored with another baseline (propensity_status's fallback_reason): that one is selected
+        selection = {**selection, "served_model": served}
     rows = selection_rows(selection, version) if selection else []
     if not rows:  # no validation cut-off: the served baseline, selected without comparison
-        served = str(scores["served_model"].iloc[0])
         rows = [dict(model_name=served, model_version=version, task="model_selection", metric="is_selected",
                      slice="all", value=1.0, n_obs=0)]
     cut = pd.Timestamp(selection.get("validation_cutoff") or scores["score_date"].min()).date()

@@ -117,12 +117,15 @@ def select_model(history: History, train_end_day: int, cfg: PropensityConfig) ->
 
 
 def _validation_customers(history: History, cfg: PropensityConfig):
-    """None (every customer), or a mask of ``max_validation_customers`` drawn by a hash of the id."""
-    n = len(history.customer_ids)
-    if n <= cfg.max_validation_customers:
+    """None (every customer), or a mask of ``max_validation_customers`` drawn by a hash of the id,
+    among the customers with a first day (one without is in no cut-off's snapshot:
+    :attr:`~shoplens.propensity.history.History.birth_unknown`)."""
+    unknown = history.birth_unknown
+    if int((~unknown).sum()) <= cfg.max_validation_customers:
         return None
     order = np.argsort(stable_uniform(_hashed_ids(history), 1), kind="stable")
-    mask = np.zeros(n, dtype=bool)
+    order = order[~unknown[order]]
+    mask = np.zeros(len(history.customer_ids), dtype=bool)
     mask[order[:cfg.max_validation_customers]] = True
     return mask
 

@@ -113,8 +113,10 @@ def _training_set(history: History, cutoffs: Sequence[int], cfg: PropensityConfi
     n_all = len(history.customer_ids)
     hashed = _hashed_ids(history)
     sampled = np.ones(n_all, dtype=bool)
-    if n_all > cfg.max_train_customers:
+    unknown = history.birth_unknown  # in no cut-off's snapshot: not drawn
+    if int((~unknown).sum()) > cfg.max_train_customers:
         order = np.argsort(stable_uniform(hashed, 0), kind="stable")
+        order = order[~unknown[order]]
         sampled[:] = False
         sampled[order[:cfg.max_train_customers]] = True
     is_val = np.random.default_rng(cfg.seed).random(n_all) < cfg.validation_fraction

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -340,6 +341,10 @@ def test_bgnbd_chosen_but_not_fittable_at_scoring_serves_the_next_best_baseline(
     status = pipeline.build_status(as_of_frame, loaded, None, None, None,
                                    {"model_dir": str(tmp_path / "b")}).iloc[0]
     assert status["status"] == "degraded" and "the saved model chose bgnbd" in status["fallback_reason"]
+    # the evaluation's model_selection rows mark the baseline that scored, not the saved choice
+    chosen = pipeline._selection_frame(saved["selection"], loaded)
+    selected = chosen.loc[(chosen["metric"] == "is_selected") & (chosen["value"] == 1.0), "model_name"]
+    assert selected.tolist() == [loaded["served_model"].iloc[0]]
 
 
 def test_the_status_notes_a_time_budget_stop_of_the_first_pass_or_the_full_fit(tmp_path):
@@ -402,3 +407,32 @@ def test_customers_without_a_first_day_are_scored_at_as_of_as_new_customers(monk
     # scored as a customer who signed up on as_of_date (same country, no history)
     for column in ("purchase_probability", "expected_purchases", "p_logreg", "p_rfm_heuristic", "reason_1"):
         assert rows.loc["Z_nodate", column] == current.loc["Z_today", column], column
+
+
+def test_customers_without_a_first_day_are_not_drawn_into_the_samples():
+    """The validation and training samples draw among customers with a first day: customers
+    without one are in no cut-off's snapshot, so counting them could push a shop over the cap
+    and leave real customers out of the sample."""
+    from shoplens.propensity.history import prepare_history
+    from shoplens.propensity.selection import _validation_customers
+    from shoplens.propensity.train import _training_set
+
+    marts, as_of = _shop(n=300)
+    born = prepare_history(marts["orders"], marts["sessions"], marts["customers"])
+    n_born = len(born.customer_ids)
+    extra = pd.DataFrame({"customer_id": [f"Z{i:04d}" for i in range(150)], "country": "DE",
+                          "signed_up_at": pd.NaT, "first_order_category": None})
+    history = prepare_history(marts["orders"], marts["sessions"],
+                              pd.concat([marts["customers"], extra], ignore_index=True))
+    unknown = history.birth_unknown
+    assert int(unknown.sum()) == 150 and len(history.customer_ids) == n_born + 150
+    cfg = P.PropensityConfig(max_validation_customers=n_born, max_train_customers=n_born)
+    assert _validation_customers(history, cfg) is None  # every customer with a first day
+    cutoff = int(history.birth_day[~unknown].max())
+    snaps, *_ = _training_set(history, [cutoff], cfg)
+    everyone, *_ = _training_set(history, [cutoff], P.PropensityConfig())
+    assert len(snaps[0].index) == len(everyone[0].index) == n_born
+    # over the cap: the draw keeps the cap's number of customers, none without a first day
+    capped = dataclasses.replace(cfg, max_validation_customers=n_born // 2)
+    mask = _validation_customers(history, capped)
+    assert int(mask.sum()) == n_born // 2 and not (mask & unknown).any()
