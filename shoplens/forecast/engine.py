@@ -27,7 +27,12 @@ from shoplens.forecast.config import (
 )
 from shoplens.forecast.ets import ETS_NAME, ets_fits
 from shoplens.forecast.global_model import GBM_NAME, GlobalSeries, calendar_table, global_forecasts
-from shoplens.forecast.methods import history_scales, seasonal_naive, seasonal_naive_point
+from shoplens.forecast.methods import (
+    first_sale,
+    history_scales,
+    seasonal_naive,
+    seasonal_naive_point,
+)
 from shoplens.forecast.profile import profile_forecast
 from shoplens.forecast.reference import reference_forecast
 from shoplens.forecast.sarima import forecast_series
@@ -129,7 +134,7 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig,
     fits["seasonal_naive"] = []
     for origin in job.origins:
         train = job.values[:origin]
-        trimmed = train[np.flatnonzero(train > 0)[0]:] if (train > 0).any() else train[:0]
+        trimmed = train[first_sale(train) :]
         fits["seasonal_naive"].append(
             seasonal_naive(trimmed if len(trimmed) >= SEASON else train, config.horizon_days))
     fits["profile"] = [profile_forecast(t, config, job.context) for t in trains]

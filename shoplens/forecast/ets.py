@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from shoplens.forecast.config import SEASON, ForecastConfig, SeriesForecast
-from shoplens.forecast.methods import seasonal_naive
+from shoplens.forecast.methods import first_sale, seasonal_naive
 from shoplens.forecast.reference import LEVELS, from_prediction
 
 #: the candidate's name (``ml_model_evaluation``'s model_name: ``ets_damped``)
@@ -52,10 +52,8 @@ def _label(form: str) -> str:
 def _window(values: np.ndarray, origin: int, config: ForecastConfig) -> int:
     """Index of the first day an ETS fitted at ``origin`` trains on (leading zeros
     dropped, at most ``max_train_days``); ``origin`` when nothing sold yet."""
-    nonzero = np.flatnonzero(values[:origin] > 0)
-    if not len(nonzero):
-        return origin
-    return max(int(nonzero[0]), origin - config.max_train_days)
+    first = first_sale(values[:origin])
+    return origin if first == origin else max(first, origin - config.max_train_days)
 
 
 def _forecast(pred: dict, form: str, y: np.ndarray, started: float, note: str) -> SeriesForecast:

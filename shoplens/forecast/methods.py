@@ -36,6 +36,14 @@ def weekly_change_scales(y: np.ndarray) -> tuple[float, float]:
     return float(np.mean(np.abs(change))), float(np.mean(change**2))
 
 
+def first_sale(y: np.ndarray) -> int:
+    """Index of a series' first day with a sale (``len(y)`` when it never sold): the
+    models, the references and the MASE scales all start there, because ``demand_daily``
+    fills every series with zeros back to the shop's first day."""
+    nonzero = np.flatnonzero(np.asarray(y) > 0)
+    return int(nonzero[0]) if len(nonzero) else len(y)
+
+
 def history_scales(y: np.ndarray) -> tuple[float, float]:
     """The MASE and RMSSE scales of a series' history before an origin
     (``weekly_change_scales``) from its first sale on: ``demand_daily`` fills
@@ -45,8 +53,7 @@ def history_scales(y: np.ndarray) -> tuple[float, float]:
     change of its demand to scale by (a year of zeros and three selling days
     gave a scale of 0.03 and a MASE of 13)."""
     y = np.asarray(y, dtype="float64")
-    nonzero = np.flatnonzero(y > 0)
-    return weekly_change_scales(y[nonzero[0] :] if len(nonzero) else y[len(y) :])
+    return weekly_change_scales(y[first_sale(y) :])
 
 
 def seasonal_naive(y: np.ndarray, horizon: int, note: str = "") -> SeriesForecast:

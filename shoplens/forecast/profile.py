@@ -30,7 +30,7 @@ from shoplens.forecast.config import (
     SeriesForecast,
     normal_bounds,
 )
-from shoplens.forecast.methods import _clip, seasonal_naive
+from shoplens.forecast.methods import _clip, first_sale, seasonal_naive
 
 #: recency weight halves every this many days (the level and trend follow recent data)
 PROFILE_HALF_LIFE_DAYS = 91.0
@@ -150,8 +150,7 @@ def profile_forecast(
     ``min_yearly_days``, else up to ``max_yearly_harmonics``) by QAIC."""
     horizon = config.horizon_days
     y = np.asarray(y, dtype="float64")
-    nonzero = np.flatnonzero(y > 0)
-    first = int(nonzero[0]) if len(nonzero) else len(y)
+    first = first_sale(y)
     context = (context or SeriesContext()).shifted(first)
     y = y[first:]
     if len(y) < config.min_history_days:

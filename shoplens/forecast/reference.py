@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 from shoplens.forecast.config import SEASON, Z80, ForecastConfig, SeriesForecast
-from shoplens.forecast.methods import _clip, seasonal_naive
+from shoplens.forecast.methods import _clip, first_sale, seasonal_naive
 
 YEAR = 365
 #: prediction interval levels read from a model (its 80% one gives the standard error)
@@ -38,8 +38,7 @@ def reference_forecast(name: str, y: np.ndarray, config: ForecastConfig) -> Seri
     """Forecast ``y`` (leading zeros dropped) with statsforecast model ``name``."""
     started = time.perf_counter()
     y = np.asarray(y, dtype="float64")
-    nonzero = np.flatnonzero(y > 0)
-    y = y[nonzero[0] :] if len(nonzero) else y[len(y) :]
+    y = y[first_sale(y) :]
     y = y[-config.max_train_days :]
     horizon = config.horizon_days
     if len(y) < config.min_history_days:

@@ -19,7 +19,7 @@ from shoplens.forecast.config import (
     normal_bounds,
 )
 from shoplens.forecast.exog import calendar_regression
-from shoplens.forecast.methods import _clip, croston_sba, seasonal_naive
+from shoplens.forecast.methods import _clip, croston_sba, first_sale, seasonal_naive
 
 
 def difference(y: np.ndarray, d: int, seasonal_d: int) -> np.ndarray:
@@ -410,8 +410,7 @@ def forecast_series(
     """
     started = time.perf_counter()
     y = np.asarray(y, dtype="float64")
-    nonzero = np.flatnonzero(y > 0)
-    first = int(nonzero[0]) if len(nonzero) else len(y)
+    first = first_sale(y)
     y = y[first:]
     horizon = config.horizon_days
     recent = y[-config.intermittent_window_days :]
