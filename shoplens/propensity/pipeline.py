@@ -28,6 +28,7 @@ from shoplens.propensity.score import (
     fallback_reason,
     propensity_status,
     run_propensity,
+    scored_selection,
 )
 from shoplens.propensity.served import read_metadata
 from shoplens.status import empty_like
@@ -185,13 +186,10 @@ def _selection_frame(selection: dict, scores: pd.DataFrame) -> pd.DataFrame:
     from shoplens.evaluation import evaluation_frame
 
     version = str(scores["model_version"].iloc[0])
-    served = str(scores["served_model"].iloc[0])
-    if selection and selection.get("served_model") not in (None, served):
-        # a loaded model (retrain: false) whose saved choice cannot be fitted on these data
-        # scored with another baseline (propensity_status's fallback_reason): that one is selected
-        selection = {**selection, "served_model": served}
+    selection = scored_selection(scores, selection)  # the model that scored is the selected one
     rows = selection_rows(selection, version) if selection else []
     if not rows:  # no validation cut-off: the served baseline, selected without comparison
+        served = str(scores["served_model"].iloc[0])
         rows = [dict(model_name=served, model_version=version, task="model_selection", metric="is_selected",
                      slice="all", value=1.0, n_obs=0)]
     cut = pd.Timestamp(selection.get("validation_cutoff") or scores["score_date"].min()).date()

@@ -226,21 +226,29 @@ def decline_reason(orders, sessions, customers, as_of_date, has_holdout: bool,
     return ""
 
 
+def scored_selection(scores: pd.DataFrame, selection: dict | None) -> dict:
+    """The saved ``selection`` as ``scores`` were served. A loaded model (retrain: false) whose
+    saved choice cannot be fitted on these data scores with another baseline
+    (:func:`shoplens.propensity.served.serving_fitted_btyd`, in memory only): then that one is
+    ``served_model`` and ``fallback_reason`` says so. Otherwise ``selection`` as saved."""
+    selection = dict(selection or {})
+    chosen = str(selection.get("served_model", ""))
+    if selection.get("fallback_reason") or not chosen or "served_model" not in scores.columns or not len(scores):
+        return selection
+    served = str(scores["served_model"].iloc[0])
+    if served != chosen:
+        selection.update(served_model=served, fallback_reason=(
+            f"the saved model chose {chosen}, which cannot be fitted on these data; {served} is served"
+            " instead (baseline_notes says why)"))
+    return selection
+
+
 def fallback_reason(scores: pd.DataFrame, selection: dict | None) -> str:
     """Why the served model is not the validation's choice ('' when it is): the selection's
     ``fallback_reason`` (no validation cut-off; BG/NBD chosen but not fittable at a scoring
-    cut-off), or, for a loaded model (retrain: false), that its saved choice differs from the
-    model that scored these data (:func:`shoplens.propensity.served.serving_fitted_btyd`)."""
-    selection = selection or {}
-    fallback = str(selection.get("fallback_reason", ""))
-    chosen = str(selection.get("served_model", ""))
-    if fallback or not chosen or "served_model" not in scores.columns or not len(scores):
-        return fallback
-    served = str(scores["served_model"].iloc[0])
-    if served == chosen:
-        return ""
-    return (f"the saved model chose {chosen}, which cannot be fitted on these data; {served} is served"
-            " instead (baseline_notes says why)")
+    cut-off), or that a loaded model's saved choice did not score these data
+    (:func:`scored_selection`)."""
+    return str(scored_selection(scores, selection).get("fallback_reason", ""))
 
 
 def propensity_status(scores: pd.DataFrame, as_of_date, decline: str = "", selection: dict | None = None,
