@@ -38,6 +38,7 @@
         'unit_price_implausible': 'var max_order_total',
         'list_price_implausible': 'var max_order_total',
         'quantity_implausible': 'var max_quantity',
+        'status_unknown': 'var order_status_map', 'event_type_unknown': 'var event_type_map',
     } -%}
     {%- set top = run_query('select ' ~ column ~ ', count(*) as n from ' ~ relation
         ~ ' where ' ~ column ~ ' is not null and ' ~ where

@@ -150,6 +150,8 @@ def test_typed_parquet_columns_are_accepted(raw_layer, tmp_path):
     ("".join(f"O{i},C{i},2025-03-01T10:00:00Z,\"1{i},50\",completed\n" for i in range(12)),
      "has no valid row: all 12 rows were rejected, by order_total_invalid (12)"),
     ("", "'orders' has no rows"),
+    ("".join(f"O{i},C{i},2025-03-01T10:00:00Z,10.00,delivered\n" for i in range(4)),
+     "status_unknown (4; var order_status_map)"),
     ("".join(f"O{i},C{i},2027-03-01T10:00:00Z,10.00,completed\n" for i in range(3)),
      "ordered_at_in_future (3; var export_date)"),
 ])
@@ -191,6 +193,55 @@ def test_a_wrongly_encoded_csv_stops_naming_the_file(raw_layer, tmp_path):
     latin = raw_layer.run(raw, tmp_path / "w2", {**EXPORT, "raw_csv_encoding": "latin-1"})
     assert latin.success, latin.text
     assert latin.query("select order_id from stg_shop__orders") == [("Ö1",)]
+
+
+def test_an_exports_own_statuses_and_event_names_are_mapped_by_vars(raw_layer, tmp_path):
+    """order_status_map / event_type_map: keys in any case; the default names US and GA4
+    spellings; a map given replaces the default; unmapped values stay quarantined."""
+    orders = HEADER + "".join(
+        f"O{i},C1,2025-03-0{i}T10:00:00Z,10.00,{status}\n"
+        for i, status in enumerate([" Delivered", "CANCELED", "refunded", "pending", "complete", ""], 1))
+    events = ("event_id,occurred_at,event_type,customer_id\n"
+              "E1,2025-03-01T09:00:00Z,view_item,C1\nE2,2025-03-01T09:01:00Z,Begin_Checkout,C1\n"
+              "E3,2025-03-01T09:02:00Z,scroll,C1\n")
+    raw = _write(tmp_path / "raw", {"orders.csv": orders, "events.csv": events})
+    statuses = "select order_id, coalesce(dq_rule, status) from base_shop__orders order by 1"
+
+    default = raw_layer.run(raw, tmp_path / "w", EXPORT)
+    assert default.success, default.text
+    assert default.query(statuses) == [
+        ("O1", "status_unknown"), ("O2", "cancelled"), ("O3", "status_unknown"),
+        ("O4", "status_unknown"), ("O5", "completed"), ("O6", "completed")]
+    assert default.query("select event_id, coalesce(dq_rule, event_type) from base_shop__events order by 1") == [
+        ("E1", "product_view"), ("E2", "checkout"), ("E3", "event_type_unknown")]
+    # the audit keeps the value as exported
+    assert default.query("select json_extract_string(raw_values, '$.status') from audit_rejected_rows "
+                         "where record_key = 'O1'") == [(" Delivered",)]
+
+    mapped = raw_layer.run(raw, tmp_path / "w2", {
+        **EXPORT, "order_status_map": {"delivered": "completed", "Refunded": "returned", "pending": "Cancelled"},
+        "event_type_map": {"SCROLL": "page_view"}})
+    assert mapped.success, mapped.text
+    assert mapped.query(statuses) == [
+        ("O1", "completed"), ("O2", "status_unknown"), ("O3", "returned"),
+        ("O4", "cancelled"), ("O5", "status_unknown"), ("O6", "completed")]
+    assert mapped.query("select event_id, coalesce(dq_rule, event_type) from base_shop__events order by 1") == [
+        ("E1", "event_type_unknown"), ("E2", "event_type_unknown"), ("E3", "page_view")]
+    assert mapped.query("select count(*) from stg_shop__orders where is_purchase") == [(2,)]
+
+
+@pytest.mark.parametrize(("value_map", "expected"), [
+    ({"delivered": "shipped"},
+     "the var order_status_map maps 'delivered' to 'shipped'; a value must be one of completed, cancelled, returned"),
+    ({"Delivered": "completed", "DELIVERED": "returned"},
+     "the var order_status_map maps 'delivered' (in any case) to both 'completed' and 'returned'"),
+    (["delivered"], "the var order_status_map must map exported values to one of completed, cancelled, returned"),
+])
+def test_a_status_map_outside_the_projects_values_stops_naming_the_var(raw_layer, tmp_path, value_map, expected):
+    raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(3)})
+    out = raw_layer.run(raw, tmp_path / "w", {**EXPORT, "order_status_map": value_map})
+    assert not out.success
+    assert expected in out.text
 
 
 def _dbt(args: list[str], db: Path, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:

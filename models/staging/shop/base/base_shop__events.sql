@@ -37,7 +37,9 @@ typed as {{ shoplens_not_materialized() if typed_source }} (
         {{ clean_text('product_id', types) }} as product_id,
 
         -- strings
-        lower({{ clean_text('event_type', types) }}) as event_type,
+        -- the var event_type_map names an export's own event names (view_item: product_view)
+        {{ shoplens_value_map("lower(" ~ clean_text('event_type', types) ~ ")", 'event_type_map',
+            ['page_view', 'product_view', 'add_to_cart', 'checkout', 'purchase']) }} as event_type,
 
         -- timestamps
         {{ utc_timestamp('occurred_at', types) }} as occurred_at,

@@ -16,7 +16,12 @@ typed as (
         {{ clean_text('customer_id', types) }} as customer_id,
 
         -- strings
-        coalesce(lower({{ clean_text('status', types) }}), 'completed') as status,
+        -- the var order_status_map names an export's own statuses (delivered: completed)
+        coalesce(
+            {{ shoplens_value_map("lower(" ~ clean_text('status', types) ~ ")",
+                'order_status_map', ['completed', 'cancelled', 'returned']) }},
+            'completed'
+        ) as status,
         upper({{ clean_text('currency', types) }}) as currency,
 
         -- numerics (money is stored with 2 decimals; more is a rule, never rounded)

@@ -1,0 +1,43 @@
+{#- shoplens_value_map(expr, var_name, allowed): `expr` (lower-case text)
+    with the exported values that the var `var_name` maps replaced by their
+    project value, e.g. order_status_map {delivered: completed}. Keys match
+    in any case and with surrounding spaces; a value outside `allowed` stops
+    the build naming the var, the key and the allowed values. Unmapped values
+    pass through (and meet the staging rule: status_unknown,
+    event_type_unknown). An empty map renders `expr` unchanged. -#}
+{% macro shoplens_value_map(expr, var_name, allowed) %}
+    {%- set value_map = var(var_name, {}) -%}
+    {%- if value_map is none or value_map == '' -%}{%- set value_map = {} -%}{%- endif -%}
+    {%- if value_map is not mapping -%}
+        {{ exceptions.raise_compiler_error(
+            "shoplens: the var " ~ var_name ~ " must map exported values to one of "
+            ~ allowed | join(', ') ~ " (e.g. {delivered: " ~ allowed[0] ~ "}), got: "
+            ~ value_map) }}
+    {%- endif -%}
+    {%- set pairs = [] -%}
+    {%- for key, value in value_map.items() -%}
+        {%- set target = (value | string | trim | lower) if value is not none else '' -%}
+        {%- if target not in allowed -%}
+            {{ exceptions.raise_compiler_error(
+                "shoplens: the var " ~ var_name ~ " maps '" ~ key ~ "' to '" ~ value
+                ~ "'; a value must be one of " ~ allowed | join(', ')) }}
+        {%- endif -%}
+        {%- set exported = key | string | trim | lower -%}
+        {%- for seen, seen_target in pairs if seen == exported and seen_target != target -%}
+            {{ exceptions.raise_compiler_error(
+                "shoplens: the var " ~ var_name ~ " maps '" ~ exported ~ "' (in any case) to both '"
+                ~ seen_target ~ "' and '" ~ target ~ "'") }}
+        {%- endfor -%}
+        {%- do pairs.append((exported, target)) -%}
+    {%- endfor -%}
+    {%- if pairs | length == 0 -%}
+        {{ expr }}
+    {%- else -%}
+        case {{ expr }}
+        {%- for key, target in pairs | unique | sort %}
+            when '{{ key | replace("'", "''") }}' then '{{ target }}'
+        {%- endfor %}
+            else {{ expr }}
+        end
+    {%- endif -%}
+{% endmacro %}
