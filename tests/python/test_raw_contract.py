@@ -107,6 +107,18 @@ def test_implausible_values_precision_and_conflicts_are_audited_with_their_rule(
     assert {"BIG", "EARLY"} <= kept
 
 
+def test_half_cent_line_prices_round_to_cents_and_pass_the_line_amount_test(raw_layer, tmp_path):
+    """Prices carry 4 decimals: 1 x 1.6950 is a line of 1.70 (half away from zero), 0.005 off
+    the exact amount, and the mart's line-amount test accepts it (it failed the build before)."""
+    items = ("order_id,product_id,quantity,unit_price,discount\n"
+             "O1,P1,1,1.6950,\nO1,P2,3,0.125,\nO2,P1,1,0.665,0\nO3,P3,2,2.0025,0.0050\n")
+    raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(5), "order_items.csv": items})
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT, command="build", select=["+fct_order_items"])
+    assert out.success, out.text
+    amounts = out.query("select order_id, product_id, cast(line_amount as varchar) from fct_order_items order by 1, 2")
+    assert amounts == [("O1", "P1", "1.70"), ("O1", "P2", "0.38"), ("O2", "P1", "0.67"), ("O3", "P3", "4.00")]
+
+
 def test_typed_parquet_columns_are_accepted(raw_layer, tmp_path):
     """timestamp, timestamptz, date, decimal and integer ids, with the unit tests run."""
     raw = tmp_path / "raw"
