@@ -158,6 +158,34 @@ def test_typed_parquet_columns_are_accepted(raw_layer, tmp_path):
         ("1", "2025-06-01 08:00:00"), ("2", "2025-06-02 09:00:00")]
 
 
+def test_whole_float_ids_meet_the_integer_ids_of_other_files(raw_layer, tmp_path):
+    """pandas writes an integer id column with a gap (a guest order's NaN) as float64: the
+    orders' 12361.0 is the customers' 12361 (before: two customers, one without orders and
+    one without a country), a fraction stays as it is, and a NaN is no id, like a null."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    pq.write_table(pa.table({
+        "order_id": pa.array([536365.0, 536366.0, 536367.0, 536368.0, 536369.0], pa.float64()),
+        "customer_id": pa.array([12361.0, 12.5, None, float("nan"), 1e20], pa.float64()),
+        "ordered_at": ["2025-06-01T10:00:00Z"] * 5,
+        "order_total": pa.array([decimal.Decimal("10.00")] * 5, pa.decimal128(10, 2)),
+    }), raw / "orders.parquet")
+    pq.write_table(pa.table({"customer_id": pa.array([12361], pa.int64()), "country": ["GB"]}),
+                   raw / "customers.parquet")
+    pq.write_table(pa.table({"product_id": pa.array([85123.0], pa.float64()), "category": ["gifts"]}),
+                   raw / "products.parquet")
+    pq.write_table(pa.table({"order_id": pa.array([536365], pa.int64()), "product_id": pa.array([85123], pa.int64()),
+                             "quantity": [2], "unit_price": [5.0]}), raw / "order_items.parquet")
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT)
+    assert out.success, out.text
+    assert out.query("select order_id, customer_id, dq_rule from base_shop__orders order by 1") == [
+        ("536365", "12361", None), ("536366", "12.5", None), ("536367", None, "customer_id_null"),
+        ("536368", None, "customer_id_null"), ("536369", "1e+20", None)]
+    assert out.query("select customer_id from stg_shop__customers") == [("12361",)]
+    assert out.query("select order_id, product_id from stg_shop__order_items") == [("536365", "85123")]
+    assert out.query("select product_id from stg_shop__products") == [("85123",)]
+
+
 @pytest.mark.parametrize("body, expected", [
     ("".join(f"O{i},C{i},2025-03-01T10:00:00Z,\"1{i},50\",completed\n" for i in range(12)),
      "has no valid row: all 12 rows were rejected, by order_total_invalid (12)"),
