@@ -54,6 +54,7 @@
     {%- set failed = [] -%}
     {%- set emptied = [] -%}
     {%- set statements = [] -%}
+    {%- set existing = {} -%}
     {%- for result in results -%}
         {%- set status = result.status | string -%}
         {%- if status in ('error', 'fail', 'skipped', 'runtime error') -%}
@@ -63,7 +64,11 @@
                 and node.config.materialized in ('table', 'incremental') -%}
                 {%- set relation = adapter.get_relation(
                     database=node.database, schema=node.schema, identifier=node.alias) -%}
-                {%- if relation is not none -%}
+                {#- the catalog, not dbt's cache: a model whose hook failed was rolled back -#}
+                {%- if node.schema not in existing -%}
+                    {%- do existing.update({node.schema: shoplens_existing_tables(node.schema)}) -%}
+                {%- endif -%}
+                {%- if relation is not none and node.alias | lower in existing[node.schema] -%}
                     {%- do statements.append(shoplens_empty_table(relation.include(database=false))) -%}
                     {%- do emptied.append(node.alias) -%}
                 {%- endif -%}
@@ -91,6 +96,20 @@
             info=true) -%}
     {%- endif -%}
     {{ return(shoplens_run_statements(statements)) }}
+{% endmacro %}
+
+
+{#- shoplens_existing_tables(schema): the lower-case names of the tables in
+    `schema` as the catalog lists them now. -#}
+{% macro shoplens_existing_tables(schema) %}
+    {%- if target.type == 'spark' -%}
+        {%- set names = run_query('show tables in ' ~ schema).columns['tableName'].values() -%}
+    {%- else -%}
+        {%- set names = run_query("select table_name from information_schema.tables where table_schema = '"
+            ~ schema ~ "' and table_catalog = current_database() and table_type = 'BASE TABLE'"
+            ).columns[0].values() -%}
+    {%- endif -%}
+    {{ return(names | map('lower') | list) }}
 {% endmacro %}
 
 

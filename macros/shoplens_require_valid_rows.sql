@@ -1,13 +1,15 @@
-{#- shoplens_require_valid_rows(table): a post-hook of base_shop__<table>
-    for a required table. When the table has no valid row, stop the build
-    with a message naming the table and its top rejection rules with counts
-    (and the var that a rule depends on), instead of letting a later model
-    fail on an empty input. -#}
-{% macro shoplens_require_valid_rows(table) %}
+{#- shoplens_require_valid_rows(table, relation): a pre-hook of the staging
+    model of a required table, reading its base model `relation`. When the
+    table has no valid row, stop the build with a message naming the table,
+    its top rejection rules with counts (and the var that a rule depends on)
+    and one value as exported that broke the top rule, instead of letting a
+    later model fail on an empty input. The base model is built and kept: its
+    rows are what the message points at. -#}
+{% macro shoplens_require_valid_rows(table, relation) %}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set counts = run_query(
         'select count(*) as n_rows, count(*) filter (where dq_rule is null) as n_valid from '
-        ~ this) -%}
+        ~ relation) -%}
     {%- set n_rows = counts.columns[0].values()[0] -%}
     {%- set n_valid = counts.columns[1].values()[0] -%}
     {%- if n_valid == 0 -%}
@@ -18,10 +20,33 @@
         {%- endif -%}
         {{ exceptions.raise_compiler_error(
             "shoplens: the required raw table '" ~ table ~ "' has no valid row: all "
-            ~ n_rows ~ " rows were rejected, by " ~ shoplens_top_rules(this, 'dq_rule', 3)
-            ~ " (the rows are in " ~ this.identifier ~ " with dq_rule set)") }}
+            ~ n_rows ~ " rows were rejected, by " ~ shoplens_top_rules(relation, 'dq_rule', 3)
+            ~ shoplens_rule_example(relation)
+            ~ " (the rows are in " ~ relation.identifier ~ " with dq_rule set)") }}
     {%- endif -%}
     {{ return('') }}
+{% endmacro %}
+
+
+{#- shoplens_rule_example(relation): "; e.g. <column> '<value as exported>'"
+    for one row of a base model's most frequent rule ('' when its value is not
+    at hand). -#}
+{% macro shoplens_rule_example(relation) %}
+    {%- set top = run_query('select dq_column, raw_values from ' ~ relation
+        ~ ' where dq_rule = (select dq_rule from ' ~ relation ~ ' where dq_rule is not null'
+        ~ ' group by dq_rule order by count(*) desc, dq_rule limit 1)'
+        ~ ' and raw_values is not null order by raw_values limit 1') -%}
+    {%- if top.rows | length == 0 -%}{{ return('') }}{%- endif -%}
+    {%- set column = top.rows[0][0] -%}
+    {%- set ns = namespace(found=false, value=none) -%}
+    {%- for key, value in (fromjson(top.rows[0][1]) or {}).items()
+        if column is not none and key | lower == column | lower -%}
+        {%- set ns.found = true -%}
+        {%- set ns.value = value -%}
+    {%- endfor -%}
+    {%- if not ns.found -%}{{ return('') }}{%- endif -%}
+    {{ return('; e.g. ' ~ column ~ ' ' ~ (("'" ~ (ns.value | string | truncate(60, true)) ~ "'")
+        if ns.value is not none else 'empty')) }}
 {% endmacro %}
 
 

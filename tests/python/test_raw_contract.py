@@ -202,6 +202,22 @@ def test_required_table_without_valid_rows_stops_naming_table_and_rules(raw_laye
     assert expected in out.text
 
 
+def test_no_valid_order_keeps_the_rows_it_points_at_and_ends_the_build_log(raw_layer, tmp_path):
+    """US-style dates only: the stop names the rule with a value as exported; the rejected rows
+    stay in base_shop__orders (a post-hook's error rolled that table back, so the message
+    pointed at nothing) and the build log records the failure (it stayed 'running')."""
+    body = "".join(f"O{i},C{i},12/{i}/2009 7:45,10.00,completed\n" for i in range(1, 4))
+    raw = _write(tmp_path / "raw", {"orders.csv": HEADER + body})
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT)
+    assert not out.success
+    assert ("all 3 rows were rejected, by ordered_at_invalid (3); e.g. ordered_at '12/1/2009 7:45' "
+            "(the rows are in base_shop__orders with dq_rule set)") in out.text
+    assert out.query("select count(*), min(dq_rule), max(dq_rule) from base_shop__orders") == [
+        (3, "ordered_at_invalid", "ordered_at_invalid")]
+    assert out.query("select status, finished_at is not null, is_partial from build_status") == [
+        ("failed", True, True)]
+
+
 def test_rejection_rate_above_the_var_warns_naming_table_and_rules(raw_layer, tmp_path):
     bad = "".join(f"B{i},,2025-03-01T10:00:00Z,10.00,completed\n" for i in range(8))
     raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(12) + bad})

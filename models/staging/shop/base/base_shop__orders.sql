@@ -1,7 +1,6 @@
 -- Every raw order row, typed, with the first data-quality rule it breaks.
--- stg_shop__orders keeps the clean rows; audit_rejected_rows the others.
--- The post-hook stops the build when no order is valid.
-{{ config(post_hook="{{ shoplens_require_valid_rows('orders') }}") }}
+-- stg_shop__orders keeps the clean rows (and stops the build when no order
+-- is valid); audit_rejected_rows the others.
 {%- set types = shoplens_column_types(source('shop', 'orders')) %}
 with
 
