@@ -80,7 +80,11 @@ def test_build_log_partial_marker_and_no_stale_rows(tmp_path):
     status = _status(db)
     assert status["status"] == "failed" and status["is_partial"]
     log = query(db, "select * from build_log order by started_at desc limit 1").iloc[0]
-    assert "fct_orders" in log["emptied_tables"] and "base_shop__orders" in log["failed_nodes"]
+    assert "fct_orders" in log["emptied_tables"] and "stg_shop__orders:error" in log["failed_nodes"]
+    # the rows the message points at are kept, all of them rejected by this build
+    rules = query(db, "select count(*) as n, count(*) filter (where dq_rule = 'order_total_invalid') as bad "
+                      "from base_shop__orders").iloc[0]
+    assert rules["n"] == rules["bad"] == len(broken)
     assert query(db, "select count(*) as n from fct_orders")["n"].iloc[0] == 0
     assert query(db, "select count(*) as n from customer_rfm")["n"].iloc[0] == 0
 
