@@ -7,6 +7,7 @@ Usage:
     python bench/bench_forecast_floor.py --cdnow master|sample [--as-of YYYY-MM-DD]
         [--references] [--out FILE.md]
     any of them with --closed saturday|saturday+christmas (a shop closed on Saturdays)
+    and --closed-weeks N / --closed-years N (the closure rules; 0 turns one off)
 
 Runs the rolling-origin backtest (``backtest_candidates``, the build's
 settings) on a generated shop (default: the bench shop of
@@ -186,6 +187,8 @@ def main() -> None:
                          " Christmas (24 Dec - 2 Jan, demand lost): closed_on_saturdays")
     ap.add_argument("--closed-weeks", type=int, default=F.CLOSED_WEEKS,
                     help="ForecastConfig.closed_weeks (0: no weekday is ever closed)")
+    ap.add_argument("--closed-years", type=int, default=F.CLOSED_YEARS,
+                    help="ForecastConfig.closed_years (0: no date is ever closed)")
     ap.add_argument("--references", action="store_true",
                     help="also AutoARIMA, AutoETS and MSTL on the same origins (all series)")
     ap.add_argument("--customers", type=int, default=200_000)
@@ -203,7 +206,8 @@ def main() -> None:
         demand = closed_on_saturdays(demand, christmas=args.closed == "saturday+christmas")
         what += f"; closed on {args.closed}"
     top_n = args.top_n or (100 if args.warehouse or args.cdnow else 39)
-    config = F.ForecastConfig(top_n=top_n, n_jobs=args.n_jobs, closed_weeks=args.closed_weeks)
+    config = F.ForecastConfig(top_n=top_n, n_jobs=args.n_jobs, closed_weeks=args.closed_weeks,
+                              closed_years=args.closed_years)
     served, _ = F.backtest_candidates(demand, config, **kwargs)
     table = ratios(served)
     n = served.drop_duplicates(["series_level", "series_key", "measure"]).groupby(

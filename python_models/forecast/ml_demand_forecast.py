@@ -24,6 +24,7 @@ def model(dbt, session):
         "forecast_reference_models": dbt.config.get("forecast_reference_models"),
         "forecast_global_model": dbt.config.get("forecast_global_model"),
         "forecast_closed_weeks": dbt.config.get("forecast_closed_weeks"),
+        "forecast_closed_years": dbt.config.get("forecast_closed_years"),
         "forecast_calibration_decay": dbt.config.get("forecast_calibration_decay"),
         "forecast_spike_ratio": dbt.config.get("forecast_spike_ratio"),
     }

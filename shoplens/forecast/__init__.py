@@ -46,7 +46,7 @@ Layout: ``config`` (settings, columns, dbt vars), ``series`` (input),
 ``methods`` (seasonal naive, Croston SBA), ``sarima`` (order search and
 forecast of one series), ``calendar`` and ``exog`` (calendar regressors),
 ``selection`` (served method, conformal intervals), ``closures`` (closed
-weekdays), ``reference``
+weekdays and dates), ``reference``
 (statsforecast candidates), ``engine`` (many series, backtest), ``metrics``
 (evaluation rows), ``holdout`` (production forecast vs later demand),
 ``status`` (ml_forecast_status) and ``pipeline`` (the only entry from dbt).
@@ -57,6 +57,7 @@ from shoplens.forecast.config import (  # noqa: F401
     CALIBRATION_DECAY,
     CANDIDATE_ORDERS,
     CLOSED_WEEKS,
+    CLOSED_YEARS,
     FORECAST_COLUMNS,
     LEVELS,
     MEASURES,

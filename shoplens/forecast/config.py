@@ -34,6 +34,8 @@ CANDIDATE_ORDERS: tuple[tuple[int, int, int, int], ...] = (
 
 #: weeks of zero sales at the shop total that make a weekday closed (``closures``)
 CLOSED_WEEKS = 8
+#: a calendar date without a sale at the shop total in each of this many years before is closed
+CLOSED_YEARS = 2
 #: a day above this many times its weekday's largest value around it is a spike (``spikes``)
 SPIKE_RATIO = 3.0
 #: weight of each calibration window's errors relative to the next one's (``selection``)
@@ -112,6 +114,7 @@ ALLOWED = {
     "reference_models": "any of autoarima, autoets, mstl (var forecast_reference_models)",
     "global_model": "true or false (var forecast_global_model)",
     "closed_weeks": ">= 0 (var forecast_closed_weeks; 0: never closed)",
+    "closed_years": ">= 0 (var forecast_closed_years; 0: no date is closed)",
     "calibration_decay": "in (0, 1] (var forecast_calibration_decay; 1: every window alike)",
     "spike_ratio": "0 (never a spike) or >= 2 (var forecast_spike_ratio)",
 }
@@ -164,6 +167,10 @@ class ForecastConfig:
     closed_weeks: a weekday without a sale at the shop total in each of this many
         weeks before an origin is closed, forecast 0 (``closures``); 0 turns it
         off [forecast_closed_weeks].
+    closed_years: a calendar date (a Christmas closure) without a sale at the
+        shop total in each of this many years before an origin, in a shop that
+        sold on nearly every day around it, is closed, forecast 0
+        (``closures``); 0 turns it off [forecast_closed_years].
     """
 
     horizon_days: int = 28
@@ -185,6 +192,7 @@ class ForecastConfig:
     calibration_decay: float = CALIBRATION_DECAY
     spike_ratio: float = SPIKE_RATIO
     closed_weeks: int = CLOSED_WEEKS
+    closed_years: int = CLOSED_YEARS
     reference_models: tuple[str, ...] = ()
     global_model: bool = False
     candidate_orders: tuple[tuple[int, int, int, int], ...] = field(
@@ -207,6 +215,7 @@ class ForecastConfig:
             "max_yearly_harmonics": 1 <= self.max_yearly_harmonics <= 10,
             "calibration_origins": self.calibration_origins >= 0,
             "closed_weeks": self.closed_weeks >= 0,
+            "closed_years": self.closed_years >= 0,
             "calibration_decay": 0.0 < self.calibration_decay <= 1.0,
             "spike_ratio": self.spike_ratio == 0 or self.spike_ratio >= 2,
             "reference_models": set(self.reference_models) <= set(REFERENCE_MODELS),
@@ -287,6 +296,7 @@ def config_from_dbt(get: Callable[[str], object]) -> ForecastConfig:
         reference_models=read_var(get, "forecast_reference_models", (), _model_list),  # type: ignore[arg-type]
         global_model=read_var(get, "forecast_global_model", False, flag),  # type: ignore[arg-type]
         closed_weeks=int(number("forecast_closed_weeks", CLOSED_WEEKS)),
+        closed_years=int(number("forecast_closed_years", CLOSED_YEARS)),
         calibration_decay=number("forecast_calibration_decay", CALIBRATION_DECAY),
         spike_ratio=number("forecast_spike_ratio", SPIKE_RATIO),
     )

@@ -15,7 +15,14 @@ from multiprocessing import get_context
 import numpy as np
 import pandas as pd
 
-from shoplens.forecast.closures import closed_mask, closed_note, closed_weekdays, zero_closed
+from shoplens.forecast.closures import (
+    closed_dates,
+    closed_mask,
+    closed_note,
+    closed_weekdays,
+    dates_note,
+    zero_closed,
+)
 from shoplens.forecast.config import (
     BACKTEST_COLUMNS,
     FORECAST_COLUMNS,
@@ -61,6 +68,9 @@ class SeriesJob:
     extra: dict[str, list[SeriesForecast]] = field(default_factory=dict)
     #: the weekdays the shop is closed at each origin (``closures``); empty: open every day
     closed: list[frozenset[int]] = field(default_factory=list)
+    #: per origin, True on the horizon days of a closed date (``closures.closed_dates``);
+    #: empty or None: no closed date
+    closed_dates: list[np.ndarray | None] = field(default_factory=list)
     #: how many of ``origins`` are backtest origins (the rest: the end, the production
     #: forecast); None: all of them
     n_backtest: int | None = None
@@ -169,22 +179,32 @@ def _combination(fits: dict[str, list[SeriesForecast]], i: int,
     return combine(members) if len(members) >= 2 else fits["backbone"][i]
 
 
-def _closed_masks(job: SeriesJob, horizon: int) -> list[np.ndarray | None] | None:
-    """Per origin, True on the horizon days of a closed weekday (``closures``); None when
-    the shop is open every day at every origin."""
-    if not any(job.closed) or job.context.start is None:
+def _closed_masks(job: SeriesJob, horizon: int) -> list[tuple[np.ndarray | None, np.ndarray | None]] | None:
+    """Per origin, (True on the horizon days of a closed weekday or date, True on those of
+    a closed weekday) (``closures``); None when the shop is open every day at every origin."""
+    dates = job.closed_dates or [None] * len(job.origins)
+    if (not any(job.closed) and all(d is None for d in dates)) or job.context.start is None:
         return None
-    return [closed_mask(job.context.start + dt.timedelta(days=origin), horizon, closed)
-            for origin, closed in zip(job.origins, job.closed, strict=True)]
+    out = []
+    for origin, closed, closed_on in zip(job.origins, job.closed or [frozenset()] * len(job.origins),
+                                         dates, strict=True):
+        weekdays = closed_mask(job.context.start + dt.timedelta(days=origin), horizon, closed)
+        if closed_on is None:
+            out.append((weekdays, weekdays))
+        else:
+            either = closed_on if weekdays is None else closed_on | weekdays
+            out.append((either, np.zeros(horizon, dtype=bool) if weekdays is None else weekdays))
+    return out
 
 
 def _close(fits: dict[str, list[SeriesForecast]],
-           masks: list[np.ndarray | None] | None) -> dict[str, list[SeriesForecast]]:
-    """Every candidate's forecasts with zeros on the shop's closed weekdays (a forecast
-    already closed is kept as it is)."""
+           masks: list[tuple[np.ndarray | None, np.ndarray | None]] | None,
+           ) -> dict[str, list[SeriesForecast]]:
+    """Every candidate's forecasts with zeros on the shop's closed weekdays and dates (a
+    forecast already closed is kept as it is)."""
     if masks is None:
         return fits
-    return {name: [zero_closed(fc, masks[i]) for i, fc in enumerate(forecasts)]
+    return {name: [zero_closed(fc, *masks[i]) for i, fc in enumerate(forecasts)]
             for name, forecasts in fits.items()}
 
 
@@ -203,6 +223,11 @@ def _served(job: SeriesJob, fits: dict[str, list[SeriesForecast]], spikes: list[
                    " median for fitting").lstrip("; ")
     if job.closed and job.closed[target]:
         fc.note = f"{fc.note}; {closed_note(job.closed[target], config.closed_weeks)}".lstrip("; ")
+    dates = job.closed_dates[target] if job.closed_dates else None
+    if dates is not None and job.context.start is not None:
+        first_day = job.context.start + dt.timedelta(days=job.origins[target])
+        weekdays = closed_mask(first_day, len(dates), job.closed[target] if job.closed else frozenset())
+        fc.note = f"{fc.note}; {dates_note(first_day, dates, config.closed_years, weekdays)}".lstrip("; ")
     return fc
 
 
@@ -347,6 +372,9 @@ def _fit_jobs(series: list[Series], jobs: list[SeriesJob], total: Series | None,
         for s, job in zip(series, jobs, strict=True):
             job.closed = [closed_weekdays(total, s.start + dt.timedelta(days=origin),
                                           config.closed_weeks) for origin in job.origins]
+            job.closed_dates = [closed_dates(total, s.start + dt.timedelta(days=origin),
+                                             config.horizon_days, config.closed_years, closed)
+                                for origin, closed in zip(job.origins, job.closed, strict=True)]
     if config.global_model and series:
         _add_global_fits(series, jobs, config, country_weights)
     return _parallel_map(_series_task, jobs, config)

@@ -10,7 +10,15 @@ import pytest
 
 from shoplens import forecast as F
 from shoplens.datagen import generate_shop
-from shoplens.forecast.closures import closed_in_note, closed_mask, closed_weekdays, zero_closed
+from shoplens.forecast.closures import (
+    closed_dates,
+    closed_in_note,
+    closed_mask,
+    closed_weekdays,
+    dates_note,
+    noted_dates,
+    zero_closed,
+)
 from shoplens.forecast.series import Series
 from shoplens.settings import ConfigError
 from shoplens.testing.forecast_data import closed_on_saturdays, demand_daily_from_raw
@@ -152,3 +160,95 @@ def test_a_caller_with_some_series_passes_the_shop_total(saturday_closed):
     columns = ["point_forecast", "lower_80", "upper_80", "lower_95", "upper_95", "fit_note"]
     pd.testing.assert_frame_equal(told[columns], together[columns])
 
+
+
+def _christmas_closed(values: np.ndarray, start: dt.date) -> np.ndarray:
+    """``values`` with 24 December to 2 January at 0 in every year."""
+    days = [start + dt.timedelta(days=i) for i in range(len(values))]
+    shut = np.array([(d.month, d.day) >= (12, 24) or (d.month, d.day) <= (1, 2) for d in days])
+    return np.where(shut, 0.0, values)
+
+
+def test_a_date_without_a_sale_in_each_of_the_last_two_years_is_closed():
+    start = dt.date(2023, 1, 2)  # a Monday
+    rng = np.random.default_rng(3)
+    busy = _christmas_closed(rng.poisson(20.0, 1200).astype("float64"), start)
+    first = dt.date(2025, 12, 11)
+    mask = closed_dates(_total(busy, start), first, 28)
+    days = [first + dt.timedelta(days=i) for i in range(28)]
+    assert [d for d, m in zip(days, mask, strict=True) if m] == [
+        dt.date(2025, 12, 24) + dt.timedelta(days=i) for i in range(10)]
+    # the fit note names the run, and the holdout reads it back
+    note = dates_note(first, mask)
+    assert note.startswith("closed dates 2025-12-24..2026-01-02: 0 there")
+    assert noted_dates(note) == [(dt.date(2025, 12, 24), dt.date(2026, 1, 2))]
+    # one closed year is an outage, not a closure; nor is a history shorter than two years
+    once = busy.copy()
+    once[(dt.date(2023, 12, 24) - start).days : (dt.date(2024, 1, 3) - start).days] = 20.0
+    assert closed_dates(_total(once, start), first, 28) is None
+    assert closed_dates(_total(busy[365:], start + dt.timedelta(days=365)), first, 28) is None
+    assert closed_dates(_total(busy, start), first, 28, years=0) is None
+    # a closed weekday is left to the weekday rule: not a date, and not an open day around one
+    saturday = (start.weekday() + np.arange(len(busy))) % 7 == 5
+    both = np.where(saturday, 0.0, busy)
+    mask_both = closed_dates(_total(both, start), first, 28, closed=frozenset({5}))
+    assert [d for d, m in zip(days, mask_both, strict=True) if m] == [
+        d for d in days if dt.date(2025, 12, 24) <= d <= dt.date(2026, 1, 2) and d.weekday() != 5]
+    weekdays = closed_mask(first, 28, frozenset({5}))
+    assert dates_note(first, mask_both, 2, weekdays).startswith(
+        "closed dates 2025-12-24..2026-01-02: ")
+
+
+def test_a_shop_too_small_to_tell_never_closes_a_date():
+    # a Poisson shop total of 0.6 sales a day has an empty day on the same date of two
+    # years about 30% of the time: it does not sell on 90% of the days around them
+    start = dt.date(2020, 1, 6)
+    rng = np.random.default_rng(1)
+    sparse = _total(rng.poisson(0.6, 2500).astype("float64"), start)
+    closed = [closed_dates(sparse, start + dt.timedelta(days=d), 28) for d in range(800, 2500, 7)]
+    assert all(m is None for m in closed)
+    # at 4 a day (an empty day 2% of the time) a chance date shows at about 0.04% of days
+    steady = _total(rng.poisson(4.0, 2500).astype("float64"), start)
+    hits = [closed_dates(steady, start + dt.timedelta(days=d), 28) for d in range(800, 2500, 28)]
+    assert sum(0 if m is None else int(m.sum()) for m in hits) <= 3
+
+
+def test_closed_dates_do_not_scale_a_flat_rate_forecast():
+    flat = F.croston_sba(np.tile([3.0, 0, 0, 2, 0, 0, 0], 20), 9, 0.1, 91)
+    dates = np.array([False, False, True, True, False, False, False, False, False])
+    kept = zero_closed(flat, dates, np.zeros(9, dtype=bool))
+    assert kept.mean[dates].tolist() == [0.0, 0.0]
+    assert kept.mean[~dates] == pytest.approx(flat.mean[~dates])
+
+
+def test_closed_years_is_a_dbt_var():
+    assert F.config_from_dbt({"forecast_closed_years": "0"}.get).closed_years == 0
+    assert F.config_from_dbt({}.get).closed_years == 2
+    with pytest.raises(ConfigError, match="closed_years"):
+        F.ForecastConfig(closed_years=-1)
+
+
+def test_a_shop_closed_over_christmas_forecasts_zero_on_those_dates():
+    start = dt.date(2023, 1, 2)
+    n = (dt.date(2025, 12, 11) - start).days  # history up to 10 December 2025
+    rng = np.random.default_rng(5)
+    weekly = np.array([1.0, 1.1, 1.0, 1.2, 1.3, 0.8, 0.6])[(start.weekday() + np.arange(n)) % 7]
+    units = _christmas_closed(rng.poisson(40.0 * weekly).astype("float64"), start)
+    demand = pd.DataFrame({"series_level": "total", "series_key": "all",
+                           "demand_date": [start + dt.timedelta(days=i) for i in range(n)],
+                           "units": units, "revenue": units * 12.5})
+    forecasts = F.forecast_demand(demand, F.ForecastConfig(top_n=0, n_jobs=1))
+    day = pd.to_datetime(forecasts["forecast_date"]).dt.date
+    shut = (day >= dt.date(2025, 12, 24)) & (day <= dt.date(2026, 1, 2))
+    bounds = ["point_forecast", "lower_80", "upper_80", "lower_95", "upper_95"]
+    assert shut.sum() == 20  # ten days, two measures
+    assert (forecasts.loc[shut, bounds] == 0).all().all()
+    assert (forecasts.loc[~shut, "point_forecast"] > 0).all()
+    assert forecasts["fit_note"].str.contains(
+        "closed dates 2025-12-24..2026-01-02: 0 there (no sale at the shop total on those dates"
+        " in each of the last 2 years)", regex=False).all()
+    assert closed_in_note(forecasts).tolist() == shut.tolist()
+    # off by the var: forecast on those dates as on any other
+    kept = F.forecast_demand(demand, F.ForecastConfig(top_n=0, n_jobs=1, closed_years=0))
+    assert (kept.loc[shut, "point_forecast"] > 0).all()
+    assert not closed_in_note(kept).any()
