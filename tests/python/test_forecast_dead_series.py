@@ -97,3 +97,37 @@ def test_the_served_forecast_of_a_product_that_stopped_long_ago_is_about_zero():
     assert len(dead) == 4 * 28
     assert dead["point_forecast"].mean() < 0.005 * 20.0
 
+
+def _products(revenue_by_key: dict[str, np.ndarray]) -> pd.DataFrame:
+    days = pd.date_range("2023-01-01", periods=N_DAYS).date
+    total = sum(revenue_by_key.values())
+    frames = [pd.DataFrame({"series_level": "total", "series_key": "all", "demand_date": days,
+                            "units": total, "revenue": total})]
+    frames += [pd.DataFrame({"series_level": "product", "series_key": key, "demand_date": days,
+                             "units": units, "revenue": units})
+               for key, units in revenue_by_key.items()]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_top_products_are_ranked_by_the_last_years_revenue_before_the_end_date():
+    # "old" sold the most of all, but stopped 400 days before the end: no top product;
+    # "fading" sold little in the last year, "recent" more; "dead" nothing at all in it
+    old = np.where(np.arange(N_DAYS) < N_DAYS - 400, 100.0, 0.0)
+    fading = np.where(np.arange(N_DAYS) < N_DAYS - 300, 50.0, 0.0)
+    recent = np.full(N_DAYS, 20.0)
+    demand = _products({"old": old, "fading": fading, "recent": recent})
+    keys = [s.key for s in F.select_series(demand, 2) if s.level == "product"]
+    # before: old and fading (all-time revenue 20,000 and 15,000 against 12,000)
+    assert sorted(set(keys)) == ["fading", "recent"]
+    keys = [s.key for s in F.select_series(demand, 1) if s.level == "product"]
+    assert set(keys) == {"recent"}
+    # a product without revenue in the window is no top product, whatever top_n
+    keys = [s.key for s in F.select_series(demand, 10) if s.level == "product"]
+    assert sorted(set(keys)) == ["fading", "recent"]
+    # nothing after the end date is read: as of 450 days before the end, "old" leads
+    end = pd.Timestamp("2023-01-01") + pd.Timedelta(days=N_DAYS - 451)
+    keys = [s.key for s in F.select_series(demand, 1, end.date()) if s.level == "product"]
+    assert set(keys) == {"old"}
+    # ``window_days=None``: every product by all its revenue (the holdout's histories)
+    keys = [s.key for s in F.select_series(demand, 10, window_days=None) if s.level == "product"]
+    assert sorted(set(keys)) == ["fading", "old", "recent"]
