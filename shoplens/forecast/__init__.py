@@ -12,7 +12,8 @@ How one series is forecast (see ``docs/forecast.md`` for the reasons):
 2. Fewer than ``min_history_days`` days left: seasonal naive (``seasonal_naive``).
    Intermittent demand (average interval between selling days over the last
    ``intermittent_window_days`` above ``intermittent_adi``): Croston's method
-   with the Syntetos-Boylan correction (``croston_sba``).
+   with the Syntetos-Boylan correction (``croston_sba``), its rate decayed once the
+   gap since the last sale is longer than Croston's model makes plausible.
 3. Otherwise a seasonal ARIMA with weekly season (s = 7): the differencing is
    chosen by tests (weekly difference when the weekly seasonal strength is at
    least ``seasonal_strength_threshold``; a first difference when KPSS rejects
@@ -86,6 +87,7 @@ from shoplens.forecast.holdout import (  # noqa: F401
 )
 from shoplens.forecast.methods import (  # noqa: F401
     croston_sba,
+    plausible_gap,
     seasonal_naive,
     seasonal_naive_point,
 )

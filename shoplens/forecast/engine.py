@@ -35,7 +35,9 @@ from shoplens.forecast.config import (
 from shoplens.forecast.ets import ETS_NAME, ets_fits
 from shoplens.forecast.global_model import GBM_NAME, GlobalSeries, calendar_table, global_forecasts
 from shoplens.forecast.methods import (
+    decayed,
     first_sale,
+    gap_decay,
     history_scales,
     seasonal_naive,
     seasonal_naive_point,
@@ -149,6 +151,7 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig,
             seasonal_naive(trimmed if len(trimmed) >= SEASON else train, config.horizon_days))
     fits["profile"] = [profile_forecast(t, config, job.context) for t in trains]
     fits[ETS_NAME] = ets_fits(job.values, job.origins, config, trains)
+    fits = _gap_decayed(job, config, fits)
     fits.update(job.extra)
     # the members are closed before they are combined (a flat-rate member keeps its demand)
     masks = _closed_masks(job, config.horizon_days)
@@ -157,6 +160,24 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig,
     for name in config.reference_models:
         fits[name] = [reference_forecast(name, job.values[:o], config) for o in job.origins]
     return _close(fits, masks)
+
+
+def _gap_decayed(job: SeriesJob, config: ForecastConfig,
+                 fits: dict[str, list[SeriesForecast]]) -> dict[str, list[SeriesForecast]]:
+    """The combination's members with the open gap since the series' last sale before
+    each origin let in (``methods.gap_decay``): a SARIMA or a damped ETS whose
+    smoothing was estimated while the product sold every day follows months of
+    zeros only slowly (an ETS searched before a stop still forecast half the old
+    rate 150 days after it). Croston's method decays itself; seasonal naive copies
+    the zeros and is no member.
+    """
+    decays = []
+    for origin in job.origins:
+        train = job.values[:origin]
+        decays.append(gap_decay(train[first_sale(train) :], config.croston_alpha))
+    return {name: [fc if name not in COMBINED or fc.method in ("croston_sba", "seasonal_naive")
+                   else decayed(fc, *decays[i]) for i, fc in enumerate(forecasts)]
+            for name, forecasts in fits.items()}
 
 
 def _weekly_joins(backbone: list[SeriesForecast]) -> list[bool]:

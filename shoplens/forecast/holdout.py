@@ -46,7 +46,7 @@ def holdout_frame(
         act.rename(columns={"demand_date": "target_date"}), on=[*keys, "target_date"], how="left"
     )
     fc["actual"] = fc["actual"].fillna(0.0).astype("float64")
-    history = select_series(demand_daily, top_n=10**9, end_date=as_of_date)
+    history = select_series(demand_daily, top_n=10**9, end_date=as_of_date, window_days=None)
     by_key = {(s.level, s.key, s.measure): s.values for s in history}
     naive, scales, squared = [], [], []
     for row in fc.itertuples(index=False):

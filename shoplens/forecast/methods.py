@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import numpy as np
 
 from shoplens.forecast.config import SEASON, SeriesForecast, normal_bounds
@@ -85,31 +88,99 @@ def seasonal_naive(y: np.ndarray, horizon: int, note: str = "") -> SeriesForecas
     )
 
 
-def croston_sba(
-    y: np.ndarray, horizon: int, alpha: float, window: int, note: str = ""
-) -> SeriesForecast:
-    """Croston's method with the Syntetos-Boylan bias correction.
+#: the share of Croston's geometric intervals longer than the plausible gap: an open
+#: gap (zero days since the last sale) longer than that decays the forecast
+#: (``gap_decay``); a series that still sells as before is decayed at about one origin
+#: in a hundred, and then mildly (``1 - alpha`` a day beyond it)
+IMPLAUSIBLE_GAP_SHARE = 0.01
 
-    Demand sizes and the intervals between selling days are smoothed
-    separately (constant ``alpha``); the daily rate is
-    ``(1 - alpha/2) * size / interval``, flat over the horizon. The bounds are
-    empirical quantiles of the last ``window`` days' demand (10/90% and
-    2.5/97.5%), which is what a day of intermittent demand looks like.
-    """
-    nonzero = np.flatnonzero(y > 0)
+
+def plausible_gap(interval: float) -> float:
+    """Zero days in a row that a series selling on one day in ``interval`` (geometric
+    intervals, Croston's model) exceeds with probability ``IMPLAUSIBLE_GAP_SHARE``:
+    ``ln(0.01) / ln(1 - 1/interval)`` (0 for a series that sold every day). About 4.5
+    intervals for a slow seller (one sale in 20 days: 90 days), 3 days at one in 1.3."""
+    if interval <= 1.0:
+        return 0.0
+    return math.log(IMPLAUSIBLE_GAP_SHARE) / math.log(1.0 - 1.0 / interval)
+
+
+def croston_estimates(y: np.ndarray, alpha: float) -> tuple[float, float]:
+    """Croston's smoothed demand size and interval between selling days (constant
+    ``alpha``), updated on selling days only; (0, inf) when nothing sold."""
+    nonzero = np.flatnonzero(np.asarray(y) > 0)
     if len(nonzero) == 0:
-        zeros = np.zeros(horizon)
-        return SeriesForecast(
-            "croston_sba", f"SBA(alpha={alpha:g})", zeros, zeros, zeros, zeros, zeros,
-            n_train_days=len(y), note=(note + "; no sales yet").lstrip("; "),
-        )
-    sizes = y[nonzero]
+        return 0.0, math.inf
+    sizes = np.asarray(y, dtype="float64")[nonzero]
     gaps = np.diff(np.concatenate([[-1], nonzero])).astype("float64")
     size, gap = float(sizes[0]), float(gaps[0])
     for s, g in zip(sizes[1:], gaps[1:], strict=True):
         size += alpha * (s - size)
         gap += alpha * (g - gap)
-    rate = (1.0 - alpha / 2.0) * size / max(gap, 1.0)
+    return size, gap
+
+
+def gap_decay(y: np.ndarray, alpha: float) -> tuple[float, str]:
+    """The factor on a forecast from ``y`` for the open gap since its last sale, and a
+    note saying why ("" when 1).
+
+    As in TSB (Teunter, Syntetos and Babai 2011), whose demand probability is
+    multiplied by ``1 - alpha`` on every day without a sale, but only on the
+    zero days beyond ``plausible_gap`` of the series' Croston interval: within
+    a gap that the series' own selling frequency makes likely, the zeros say
+    nothing new and the forecast stands. Beyond it the product has most
+    likely stopped selling (discontinued, out of stock), and every day
+    without a sale makes that likelier.
+    """
+    nonzero = np.flatnonzero(np.asarray(y) > 0)
+    if len(nonzero) == 0:
+        return 1.0, ""
+    open_gap = len(y) - 1 - int(nonzero[-1])  # zero days since the last sale
+    plausible = plausible_gap(croston_estimates(y, alpha)[1])
+    beyond = open_gap - plausible
+    if beyond <= 0:
+        return 1.0, ""
+    factor = (1.0 - alpha) ** beyond
+    return factor, (f"no sale for {open_gap} days (plausible up to {plausible:.0f}):"
+                    f" forecast x {factor:.2g}")
+
+
+def decayed(fc: SeriesForecast, factor: float, why: str) -> SeriesForecast:
+    """``fc`` with its point, bounds and spread times ``factor`` (``gap_decay``)."""
+    if factor >= 1.0:
+        return fc
+    scaled = {name: np.asarray(getattr(fc, name)) * factor
+              for name in ("mean", "lower_80", "upper_80", "lower_95", "upper_95")}
+    se = None if fc.se is None else np.asarray(fc.se) * factor
+    return replace(fc, **scaled, se=se, note=f"{fc.note}; {why}".lstrip("; "))
+
+
+def croston_sba(
+    y: np.ndarray, horizon: int, alpha: float, window: int, note: str = ""
+) -> SeriesForecast:
+    """Croston's method with the Syntetos-Boylan bias correction, its rate decayed
+    over an implausibly long gap since the last sale (``gap_decay``).
+
+    Demand sizes and the intervals between selling days are smoothed
+    separately (constant ``alpha``); the daily rate is
+    ``(1 - alpha/2) * size / interval``, flat over the horizon. Croston's
+    estimates change only on selling days, so on their own they carry the
+    last rate over any run of zero days after the last sale, forever (a
+    product last sold 618 days before was forecast at 112 units a day);
+    ``gap_decay`` lets the open gap in. The bounds are empirical quantiles of
+    the last ``window`` days' demand (10/90% and 2.5/97.5%), which is what a
+    day of intermittent demand looks like.
+    """
+    size, gap = croston_estimates(y, alpha)
+    if size == 0.0:
+        zeros = np.zeros(horizon)
+        return SeriesForecast(
+            "croston_sba", f"SBA(alpha={alpha:g})", zeros, zeros, zeros, zeros, zeros,
+            n_train_days=len(y), note=(note + "; no sales yet").lstrip("; "),
+        )
+    factor, why = gap_decay(y, alpha)
+    rate = (1.0 - alpha / 2.0) * size / max(gap, 1.0) * factor
+    note = f"{note}; {why}".lstrip("; ") if why else note
     mean = np.full(horizon, rate)
     recent = y[-window:]
     q = np.quantile(recent, [0.025, 0.10, 0.90, 0.975])

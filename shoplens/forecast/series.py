@@ -65,10 +65,22 @@ def _validated(demand_daily: pd.DataFrame, end_date: dt.date | None) -> pd.DataF
     return frame
 
 
-def _top_products(frame: pd.DataFrame, top_n: int) -> pd.DataFrame:
-    """The total, every category and the ``top_n`` products by revenue (ties by key)."""
+#: the days before ``end_date`` (it included) whose revenue ranks the products
+SELECTION_WINDOW_DAYS = 365
+
+
+def _top_products(frame: pd.DataFrame, top_n: int, window_days: int | None) -> pd.DataFrame:
+    """The total, every category and the ``top_n`` products by revenue over the last
+    ``window_days`` days up to the frame's end (ties by key); a product without revenue
+    there is not selected. ``window_days`` None: every product, ranked by all its
+    revenue."""
     products = frame[frame["series_level"] == "product"]
+    if window_days is not None:
+        start = frame.attrs["end"] - pd.Timedelta(days=window_days - 1)
+        products = products[products["demand_date"] >= start]
     revenue = products.groupby("series_key")["revenue"].sum().reset_index()
+    if window_days is not None:
+        revenue = revenue[revenue["revenue"] > 0]
     revenue = revenue.sort_values(["revenue", "series_key"], ascending=[False, True])
     top = set(revenue["series_key"].head(top_n))
     return frame[(frame["series_level"] != "product") | frame["series_key"].isin(top)]
@@ -79,11 +91,16 @@ def select_series(
     top_n: int,
     end_date: dt.date | None = None,
     country_weights: Mapping[str, float] | None = None,
+    window_days: int | None = SELECTION_WINDOW_DAYS,
 ) -> list[Series]:
     """Turn ``demand_daily`` into the series to forecast.
 
     Keeps the total, every category and the ``top_n`` products by revenue over
-    the whole history (ties by key), each for units and revenue. Every series
+    the ``window_days`` (365) days up to ``end_date`` (ties by key; a product
+    without revenue there is not selected: a product that stopped selling a
+    year ago is no top product now, however much it sold before), each for
+    units and revenue; ``window_days`` None keeps every product by all its
+    revenue. Nothing after ``end_date`` is read. Every series
     runs from its first row to ``end_date`` (default: the last date in the
     data); missing days are read as zero demand and later days are dropped.
     Raises ``ValueError`` on missing columns, unknown levels, negative or
@@ -91,7 +108,7 @@ def select_series(
     """
     frame = _validated(demand_daily, end_date)
     end = frame.attrs["end"]
-    frame = _top_products(frame, top_n)
+    frame = _top_products(frame, top_n, window_days)
     level_rank = {level: i for i, level in enumerate(LEVELS)}
     groups = sorted(
         frame.groupby(["series_level", "series_key"], sort=False),

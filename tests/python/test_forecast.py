@@ -132,7 +132,10 @@ def test_forecast_rows_complete_finite_and_ordered(forecasts, demand):
 
 
 def test_top_n_products_are_the_highest_revenue_ones(forecasts, demand):
-    products = demand[demand["series_level"] == "product"]
+    # revenue over the last 365 days up to the last date (``select_series``)
+    dates = pd.to_datetime(demand["demand_date"])
+    recent = dates > dates.max() - pd.Timedelta(days=365)
+    products = demand[(demand["series_level"] == "product") & recent]
     top = products.groupby("series_key")["revenue"].sum().nlargest(TOP_N).index
     chosen = forecasts.loc[forecasts["series_level"] == "product", "series_key"].unique()
     assert sorted(chosen) == sorted(top)
