@@ -266,19 +266,29 @@ class SeriesContext:
     start: the date of the first value (None: no calendar regressors).
     promotion: share of units sold at a discount per day, aligned with the values.
     country_weights: customers per country, for the public holiday share.
+    shop_open: True on the days the shop total sold, aligned with the values (None:
+        unknown, every day counts as open); the gap since a series' last sale counts
+        these days only (``methods.gap_decay``), so a shop-wide closure is no gap.
     """
 
     start: dt.date | None = None
     promotion: np.ndarray | None = None
     country_weights: Mapping[str, float] | None = None
+    shop_open: np.ndarray | None = None
 
     def shifted(self, days: int) -> SeriesContext:
         """The context of the same series with its first ``days`` values dropped."""
-        if days <= 0 or self.start is None:
+        if days <= 0 or (self.start is None and self.promotion is None and self.shop_open is None):
             return self
-        promotion = None if self.promotion is None else self.promotion[days:]
-        return SeriesContext(self.start + dt.timedelta(days=days), promotion,
-                             self.country_weights)
+        return SeriesContext(
+            None if self.start is None else self.start + dt.timedelta(days=days),
+            None if self.promotion is None else self.promotion[days:],
+            self.country_weights,
+            None if self.shop_open is None else self.shop_open[days:])
+
+    def open_only(self) -> SeriesContext:
+        """The same context without its calendar (no regressors), the shop's open days kept."""
+        return SeriesContext(shop_open=self.shop_open)
 
 def config_from_dbt(get: Callable[[str], object]) -> ForecastConfig:
     """Build the settings from a dbt Python model's ``dbt.config.get``."""

@@ -95,7 +95,7 @@ def _backbone_fits(job: SeriesJob, config: ForecastConfig,
                    trains: list[np.ndarray]) -> list[SeriesForecast]:
     """The backbone's forecast from every origin of ``job`` (order searched once) on the
     training values ``trains`` (one per origin)."""
-    context = job.context if config.calendar_regressors else SeriesContext()
+    context = job.context if config.calendar_regressors else job.context.open_only()
     search_train = next((t for o, t in zip(job.origins, trains, strict=True)
                          if o == job.search_origin), job.values[: job.search_origin])
     search = forecast_series(search_train, config, None, context)
@@ -172,9 +172,12 @@ def _gap_decayed(job: SeriesJob, config: ForecastConfig,
     the zeros and is no member.
     """
     decays = []
+    shop_open = job.context.shop_open
     for origin in job.origins:
         train = job.values[:origin]
-        decays.append(gap_decay(train[first_sale(train) :], config.croston_alpha))
+        first = first_sale(train)
+        decays.append(gap_decay(train[first:], config.croston_alpha,
+                                None if shop_open is None else shop_open[first:origin]))
     return {name: [fc if name not in COMBINED or fc.method in ("croston_sba", "seasonal_naive")
                    else decayed(fc, *decays[i]) for i, fc in enumerate(forecasts)]
             for name, forecasts in fits.items()}
@@ -396,9 +399,20 @@ def _fit_jobs(series: list[Series], jobs: list[SeriesJob], total: Series | None,
             job.closed_dates = [closed_dates(total, s.start + dt.timedelta(days=origin),
                                              config.horizon_days, config.closed_years, closed)
                                 for origin, closed in zip(job.origins, job.closed, strict=True)]
+            job.context = replace(job.context, shop_open=_shop_open(total, s))
     if config.global_model and series:
         _add_global_fits(series, jobs, config, country_weights)
     return _parallel_map(_series_task, jobs, config)
+
+
+def _shop_open(total: Series, s: Series) -> np.ndarray:
+    """True on the days of ``s`` the shop total sold (days outside the total: open)."""
+    offset = (s.start - total.start).days
+    index = offset + np.arange(len(s.values))
+    inside = (index >= 0) & (index < len(total.values))
+    sold = np.ones(len(s.values), dtype=bool)
+    sold[inside] = total.values[index[inside]] > 0
+    return sold
 
 
 def _digest(series: list[Series], total: Series | None) -> str:

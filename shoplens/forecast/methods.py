@@ -120,9 +120,12 @@ def croston_estimates(y: np.ndarray, alpha: float) -> tuple[float, float]:
     return size, gap
 
 
-def gap_decay(y: np.ndarray, alpha: float) -> tuple[float, str]:
+def gap_decay(y: np.ndarray, alpha: float, open_days: np.ndarray | None = None) -> tuple[float, str]:
     """The factor on a forecast from ``y`` for the open gap since its last sale, and a
-    note saying why ("" when 1).
+    note saying why ("" when 1). ``open_days`` (aligned with ``y``): True on the days
+    the shop total sold; only those count in the gap, so a shop-wide closure (its
+    closed weekdays, a Christmas shutdown) is no sign that a product stopped. None:
+    every day counts.
 
     As in TSB (Teunter, Syntetos and Babai 2011), whose demand probability is
     multiplied by ``1 - alpha`` on every day without a sale, but only on the
@@ -135,7 +138,11 @@ def gap_decay(y: np.ndarray, alpha: float) -> tuple[float, str]:
     nonzero = np.flatnonzero(np.asarray(y) > 0)
     if len(nonzero) == 0:
         return 1.0, ""
-    open_gap = len(y) - 1 - int(nonzero[-1])  # zero days since the last sale
+    last = int(nonzero[-1])
+    if open_days is None or len(open_days) < len(y):
+        open_gap = len(y) - 1 - last  # zero days since the last sale
+    else:  # the days since the last sale the shop was trading
+        open_gap = int(np.asarray(open_days[last + 1 : len(y)], dtype=bool).sum())
     plausible = plausible_gap(croston_estimates(y, alpha)[1])
     beyond = open_gap - plausible
     if beyond <= 0:
@@ -156,7 +163,8 @@ def decayed(fc: SeriesForecast, factor: float, why: str) -> SeriesForecast:
 
 
 def croston_sba(
-    y: np.ndarray, horizon: int, alpha: float, window: int, note: str = ""
+    y: np.ndarray, horizon: int, alpha: float, window: int, note: str = "",
+    open_days: np.ndarray | None = None,
 ) -> SeriesForecast:
     """Croston's method with the Syntetos-Boylan bias correction, its rate decayed
     over an implausibly long gap since the last sale (``gap_decay``).
@@ -178,7 +186,7 @@ def croston_sba(
             "croston_sba", f"SBA(alpha={alpha:g})", zeros, zeros, zeros, zeros, zeros,
             n_train_days=len(y), note=(note + "; no sales yet").lstrip("; "),
         )
-    factor, why = gap_decay(y, alpha)
+    factor, why = gap_decay(y, alpha, open_days)
     rate = (1.0 - alpha / 2.0) * size / max(gap, 1.0) * factor
     note = f"{note}; {why}".lstrip("; ") if why else note
     mean = np.full(horizon, rate)

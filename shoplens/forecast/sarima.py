@@ -422,7 +422,9 @@ def forecast_series(
     ):
         note = short if len(y) < config.min_history_days else (
             f"intermittent (ADI {average_demand_interval(recent):.2f})")
-        fc = croston_sba(y, horizon, config.croston_alpha, config.empirical_window_days, note=note)
+        open_days = None if context is None else context.shifted(first).shop_open
+        fc = croston_sba(y, horizon, config.croston_alpha, config.empirical_window_days, note=note,
+                         open_days=open_days)
     else:
         shifted = context.shifted(first) if context is not None else None
         fc = sarima_forecast(y, horizon, config, spec, shifted)

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from shoplens import forecast as F
+from shoplens.forecast.methods import croston_estimates, gap_decay
 
 N_DAYS = 600
 
@@ -131,3 +132,49 @@ def test_top_products_are_ranked_by_the_last_years_revenue_before_the_end_date()
     # ``window_days=None``: every product by all its revenue (the holdout's histories)
     keys = [s.key for s in F.select_series(demand, 10, window_days=None) if s.level == "product"]
     assert sorted(set(keys)) == ["fading", "old", "recent"]
+
+
+def test_a_shop_wide_closure_is_no_gap():
+    # a product of 20 a day in a shop that closed for the last 12 days (a Christmas
+    # shutdown): only the days the shop sold count, so nothing is decayed; counted in
+    # calendar days the 12 days were 9 beyond the plausible 3 (x 0.9 ** 9 = 0.39)
+    y = _steady_then_stopped(12)
+    shop_open = np.ones(N_DAYS, dtype=bool)
+    shop_open[-12:] = False
+    assert gap_decay(y, 0.1, shop_open) == (1.0, "")
+    assert gap_decay(y, 0.1)[0] == pytest.approx(0.9 ** (12 - F.plausible_gap(
+        croston_estimates(y[:-12], 0.1)[1])), rel=1e-9)
+    # the product stopped while the shop sold: the open days count
+    shop_open[-12:-4] = True
+    factor, note = gap_decay(y, 0.1, shop_open)
+    assert factor < 1.0 and "no sale for 8 days" in note
+
+
+def test_a_shop_closed_over_christmas_does_not_decay_its_products_after_the_closure():
+    # the whole shop shut from 24 December to 2 January; the forecast from 3 January on
+    days = pd.date_range("2023-01-02", "2025-01-02").date
+    rng = np.random.default_rng(9)
+    shut = np.array([(d.month, d.day) >= (12, 24) or (d.month, d.day) <= (1, 2) for d in days])
+    products, total = [], np.zeros(len(days))
+    for key, rate in (("a", 20.0), ("b", 6.0)):
+        units = np.where(shut, 0.0, rng.poisson(rate, len(days)).astype(float))
+        total += units
+        products.append(pd.DataFrame({"series_level": "product", "series_key": key,
+                                      "demand_date": days, "units": units, "revenue": units * 4.0}))
+    shop = pd.DataFrame({"series_level": "total", "series_key": "all", "demand_date": days,
+                         "units": total, "revenue": total * 4.0})
+    config = F.ForecastConfig(top_n=5, n_jobs=1)
+
+    def product_units(frames: list[pd.DataFrame]) -> pd.DataFrame:
+        fc = F.forecast_demand(pd.concat(frames, ignore_index=True), config)
+        return fc[(fc["measure"] == "units") & (fc["series_level"] == "product")]
+
+    told = product_units([*products, shop])
+    # the shop total says the ten empty days were the shop's: no gap, no decay
+    assert not told["fit_note"].str.contains("no sale for").any()
+    # without the total the same days are a gap since each product's last sale: x 0.9 ** 7-9
+    alone = product_units(products)
+    assert alone["fit_note"].str.contains("no sale for 10 days").all()
+    ratio = (alone.groupby("series_key")["point_forecast"].sum()
+             / told.groupby("series_key")["point_forecast"].sum())
+    assert (ratio < 0.8).all()
