@@ -52,6 +52,28 @@ HOLIDAYS: dict[str, dict[str, tuple]] = {
 }
 
 
+#: country names and ISO 3166 alpha-3 codes of the ``HOLIDAYS`` countries, upper case: a
+#: customers file may hold "Germany" or "DEU" where the calendar is keyed by "DE"
+COUNTRY_ALIASES: dict[str, str] = {
+    "GERMANY": "DE", "DEUTSCHLAND": "DE", "DEU": "DE",
+    "UNITED KINGDOM": "GB", "UK": "GB", "GREAT BRITAIN": "GB", "ENGLAND": "GB", "SCOTLAND": "GB",
+    "WALES": "GB", "NORTHERN IRELAND": "GB", "GBR": "GB",
+    "FRANCE": "FR", "FRA": "FR",
+    "ITALY": "IT", "ITALIA": "IT", "ITA": "IT",
+    "SPAIN": "ES", "ESPAÑA": "ES", "ESPANA": "ES", "ESP": "ES",
+    "NETHERLANDS": "NL", "THE NETHERLANDS": "NL", "HOLLAND": "NL", "NEDERLAND": "NL", "NLD": "NL",
+    "UNITED STATES": "US", "UNITED STATES OF AMERICA": "US", "USA": "US",
+}
+
+
+def country_code(country: object) -> str:
+    """The ``HOLIDAYS`` key of a customers file's country: an ISO alpha-2 code as it is, a
+    name or alpha-3 code of a listed country mapped (``COUNTRY_ALIASES``), anything else
+    upper-cased (and so ``COMMON``)."""
+    name = " ".join(str(country).upper().split())
+    return COUNTRY_ALIASES.get(name, name)
+
+
 def easter_sunday(year: int) -> dt.date:
     """Gregorian Easter Sunday (the anonymous Gregorian computus)."""
     a, b, c = year % 19, year // 100, year % 100
@@ -74,12 +96,14 @@ def _thanksgiving(year: int) -> dt.date:
 
 
 def holidays_of(country: str, year: int) -> set[dt.date]:
-    """Public holidays of ``country`` (ISO code) in ``year``; ``COMMON`` when unknown."""
-    rule = HOLIDAYS.get(str(country).upper(), COMMON)
+    """Public holidays of ``country`` (ISO code, or a name ``country_code`` knows) in
+    ``year``; ``COMMON`` when unknown."""
+    code = country_code(country)
+    rule = HOLIDAYS.get(code, COMMON)
     days = {dt.date(year, m, d) for m, d in rule["fixed"]}
     easter = easter_sunday(year)
     days |= {easter + dt.timedelta(days=k) for k in rule["easter"]}
-    if str(country).upper() == "US":
+    if code == "US":
         days.add(_thanksgiving(year))
     return days
 

@@ -36,6 +36,19 @@ def test_easter_thanksgiving_and_country_holidays():
         dt.date(2025, 4, 18), dt.date(2025, 4, 21)}
 
 
+def test_country_names_and_alpha3_codes_find_their_calendar():
+    # a customers file with "Germany" got the common calendar (no 3 October) before
+    for name in ("Germany", " germany ", "DEU", "Deutschland"):
+        assert calendar.holidays_of(name, 2024) == calendar.holidays_of("DE", 2024)
+    assert calendar.holidays_of("United States", 2024) == calendar.holidays_of("US", 2024)
+    assert dt.date(2024, 11, 28) in calendar.holidays_of("USA", 2024)  # Thanksgiving
+    assert calendar.holidays_of("the  Netherlands", 2024) == calendar.holidays_of("NL", 2024)
+    assert calendar.country_code("EIRE") == "EIRE"  # not listed: the common calendar
+    assert calendar.holidays_of("EIRE", 2024) == calendar.holidays_of("ZZ", 2024)
+    share = calendar.holiday_share(dt.date(2024, 10, 1), 5, {"GERMANY": 1.0, "FR": 1.0})
+    assert share[2] == pytest.approx(0.5)
+
+
 def test_holiday_share_weights_countries_and_black_friday_weekend():
     share = calendar.holiday_share(dt.date(2024, 10, 1), 40, {"DE": 3.0, "FR": 1.0})
     assert share[2] == pytest.approx(0.75)  # 3 October: Germany only
