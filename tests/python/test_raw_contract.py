@@ -119,6 +119,23 @@ def test_half_cent_line_prices_round_to_cents_and_pass_the_line_amount_test(raw_
     assert amounts == [("O1", "P1", "1.70"), ("O1", "P2", "0.38"), ("O2", "P1", "0.67"), ("O3", "P3", "4.00")]
 
 
+def test_a_placeholder_customer_holding_a_share_of_purchases_warns(raw_layer, tmp_path):
+    """An export that gave every guest one customer id ('GUEST'): the build warns with the
+    id (it does not fail); 60 customers of 20 purchases each do not."""
+    rows = [f"O{i},C{i % 60},2025-03-{1 + i % 28:02d}T10:00:00Z,10.00,completed\n" for i in range(1200)]
+    guests = [f"G{i},GUEST,2025-03-{1 + i % 28:02d}T10:00:00Z,10.00,completed\n" for i in range(150)]
+    test = "no_customer_id_holds_a_share_of_purchases_like_a_placeholder"
+    select = ["+fct_orders", test]
+    plain = raw_layer.run(_write(tmp_path / "plain", {"orders.csv": HEADER + "".join(rows)}),
+                          tmp_path / "w1", EXPORT, command="build", select=select)
+    assert plain.success, plain.text
+    assert not [m for m in plain.messages if test in m and "WARN" in m]
+    guest = raw_layer.run(_write(tmp_path / "guest", {"orders.csv": HEADER + "".join(rows + guests)}),
+                          tmp_path / "w2", EXPORT, command="build", select=select)
+    assert guest.success, guest.text  # a warning, not an error
+    assert [m for m in guest.messages if test in m and "WARN 1" in m]
+
+
 def test_typed_parquet_columns_are_accepted(raw_layer, tmp_path):
     """timestamp, timestamptz, date, decimal and integer ids, with the unit tests run."""
     raw = tmp_path / "raw"
