@@ -1,6 +1,7 @@
 -- Clean rows whose reference does not resolve: order lines of an order that
--- is missing or was rejected, and events of a customer the shop does not
--- know. One row per such row, in the audit table's shape, with the raw
+-- is missing (order_id_not_found) or was rejected (order_rejected: the
+-- order's own rule is on its row), and events of a customer the shop does
+-- not know. One row per such row, in the audit table's shape, with the raw
 -- values the base models keep for them (text as exported, like every rule).
 with
 
@@ -10,6 +11,13 @@ order_items as (
 
 orders as (
     select * from {{ ref('stg_shop__orders') }}
+),
+
+-- ids of the export's orders that were all rejected (an id with a clean row is in orders)
+rejected_orders as (
+    select distinct order_id
+    from {{ ref('base_shop__orders') }}
+    where dq_rule is not null and order_id is not null
 ),
 
 events as (
@@ -24,10 +32,15 @@ orphan_items as (
     select
         'order_items' as source_table,
         order_items.order_id || ':' || order_items.product_id as record_key,
-        'order_id_not_found' as rule,
+        case
+            when rejected_orders.order_id is not null then 'order_rejected'
+            else 'order_id_not_found'
+        end as rule,
         'order_id' as failed_column,
         order_items.raw_values
     from order_items
+    left join rejected_orders
+        on order_items.order_id = rejected_orders.order_id
     anti join orders
         on order_items.order_id = orders.order_id
     where order_items.dq_rule is null

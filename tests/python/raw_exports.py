@@ -167,7 +167,7 @@ def exports(draw) -> Export:  # noqa: C901 - one generator reads best as one rec
             ex.add("order_items", row, f"{row['order_id']}:{row['product_id']}", "order_id_not_found")
         if rejected_orders and draw(st.booleans()):  # a clean line of a rejected order
             row = {**base, "order_id": rejected_orders[0], "product_id": uid("PX")}
-            ex.add("order_items", row, f"{row['order_id']}:{row['product_id']}", "order_id_not_found")
+            ex.add("order_items", row, f"{row['order_id']}:{row['product_id']}", "order_rejected")
         clean_lines = [r for r, (_, f) in zip(ex.rows["order_items"], ex.fates["order_items"], strict=True) if f == CLEAN]
         if clean_lines and draw(st.booleans()):
             row = dict(clean_lines[0])

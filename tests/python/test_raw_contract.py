@@ -72,7 +72,8 @@ def test_implausible_values_precision_and_conflicts_are_audited_with_their_rule(
         "O2,C2,2025-03-03T10:00:00Z,12.50,completed\n",                # O2 verbatim
     ])
     items = ("order_id,product_id,quantity,unit_price\n"
-             "O3,P1,2,5.00\nO4,P1,1000000,5.00\nO5,P1,2.5,5.00\nO6,P1,1,5.12345\nNOPE,P1,1,5.00\n")
+             "O3,P1,2,5.00\nO4,P1,1000000,5.00\nO5,P1,2.5,5.00\nO6,P1,1,5.12345\nNOPE,P1,1,5.00\n"
+             "BIG,P1,1,5.00\n")
     events = ("event_id,occurred_at,event_type,customer_id\n"
               "E1,2025-03-01T10:00:00+02:00,Page_View,C1\n"
               "E2,2025-03-01T10:00:00+02:00,Page_View,STRANGER\n"
@@ -89,6 +90,7 @@ def test_implausible_values_precision_and_conflicts_are_audited_with_their_rule(
     assert audit["O5:P1"] == "quantity_invalid"        # 2.5 units are not rounded to 3
     assert audit["O6:P1"] == "unit_price_too_precise"
     assert audit["NOPE:P1"] == "order_id_not_found"
+    assert audit["BIG:P1"] == "order_rejected"  # its order is in the audit with its own rule
     assert audit["E2"] == "customer_id_not_found"
     assert audit["E3"] == "occurred_at_too_early"
     rules = out.query("select record_key, rule from audit_rejected_rows where record_key in ('O1', 'O2')")

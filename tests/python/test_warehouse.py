@@ -52,8 +52,8 @@ def test_every_dirty_row_is_quarantined_with_its_rule(shops):
         ("order_items", "duplicate_row"): i["duplicate_row"],
         ("order_items", "quantity_not_positive"): i["quantity_not_positive"],
         # Lines copied onto every extra order with a new id; those of the
-        # cancelled and returned orders are valid, the rest are orphans.
-        ("order_items", "order_id_not_found"): i["lines_of_extra_orders"] - o["cancelled_orders"] - o["returned_orders"],
+        # cancelled and returned orders are valid, the rest belong to rejected orders.
+        ("order_items", "order_rejected"): i["lines_of_extra_orders"] - o["cancelled_orders"] - o["returned_orders"],
         ("customers", "duplicate_customer_id"): kinds["customers"]["duplicate_row"],
         ("events", "duplicate_event_id"): e["duplicate_row"],
         ("events", "customer_id_not_found"): e["unknown_customer"],
