@@ -66,7 +66,7 @@ def test_no_order_or_order_line_is_silently_dropped(built, tables):
                       "where source_table in ('orders', 'order_items') group by all")
     got = {(r.source_table, r.rule): r.n for r in audit.itertuples()}
     # stg_shop__order_items keeps the clean lines of a rejected order (audited as
-    # order_id_not_found by int_rejected_references): count the lines with an order
+    # order_rejected by int_rejected_references): count the lines with an order
     counts = query(db, """
         select
             (select count(*) from stg_shop__orders) as orders,
@@ -91,7 +91,7 @@ def test_no_order_or_order_line_is_silently_dropped(built, tables):
         ("order_items", "unit_price_negative"): negative.sum(),
         ("order_items", "quantity_implausible"): huge.sum(),
         ("order_items", "duplicate_row"): repeat.sum(),
-        ("order_items", "order_id_not_found"): (of_guest & ~repeat).sum(),
+        ("order_items", "order_rejected"): (of_guest & ~repeat).sum(),
     }
     assert got[("order_items", "quantity_implausible")] == 4  # 80,995 and 74,215, each cancelled
 
