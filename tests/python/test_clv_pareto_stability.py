@@ -19,8 +19,9 @@ from scipy.integrate import quad
 
 from shoplens import clv
 from shoplens.clv import diagnostics
+from shoplens.clv import fit as clv_fit
 from shoplens.clv.evaluation import summary_from_purchases
-from shoplens.clv.likelihood import _pareto_log_f, pareto_log_likelihood
+from shoplens.clv.likelihood import _log_hyp2f1_quadrature, _pareto_log_f, pareto_log_likelihood
 from shoplens.clv.models import MODELS
 from shoplens.testing.cdnow import read_cdnow_sample
 from shoplens.testing.clv_simulate import simulate_purchases
@@ -133,6 +134,14 @@ def test_overflowing_hypergeometric_term_matches_quadrature(x, t):
     assert np.isfinite(pareto_log_likelihood(r, alpha, s, beta, float(x), t / 2, t))
 
 
+@pytest.mark.parametrize(("a", "b", "z"), [(351.36, 1.4146, 0.99965), (273.06, 0.4141, 0.99868), (1000.0, 2.0, 0.99999999)])
+def test_quadrature_where_scipy_hyp2f1_returns_nan(a, b, z):
+    """scipy's hyp2f1(a, b; a + 1; z) is NaN here (large a, z near 1; met while Nelder-Mead explores)."""
+    integral = quad(lambda y: np.exp(-y) * (1 - z * np.exp(-y / a)) ** -b, 0, np.inf, epsrel=1e-11, limit=500)[0]
+    ours = _log_hyp2f1_quadrature(np.array([a]), np.array([b]), np.array([z]), np.array([1 - z]))[0]
+    assert ours == pytest.approx(np.log(integral), rel=1e-9)
+
+
 def test_probability_alive_matrix_has_no_null_at_recency_T():
     """The probe's failing grid: frequency up to 126 at T = 379, P(alive) in [0, 1] everywhere."""
     frame = pd.DataFrame({"frequency": [0, 5, 126], "recency": [0.0, 100.0, 376.0], "T": [379.0, 300.0, 377.0]})
@@ -142,6 +151,17 @@ def test_probability_alive_matrix_has_no_null_at_recency_T():
     assert np.isfinite(alive).all() and ((alive >= 0) & (alive <= 1)).all()
     at_t = table.loc[(table["recency"] == 379.0) & (table["frequency"] > 0), "probability_alive"]
     assert (at_t == 1.0).all()
+
+
+def test_matrix_refuses_a_non_finite_cell(monkeypatch):
+    """A NaN cell stops the diagnostic step with the cells named, instead of a NULL."""
+    def nan_at_t(self, p, x, rec, age):
+        return np.where(rec == age, np.nan, 0.5)
+
+    monkeypatch.setattr(type(MODELS["pareto_nbd"]), "probability_alive", nan_at_t)
+    frame = pd.DataFrame({"frequency": [0, 126], "recency": [0.0, 379.0], "T": [379.0, 379.0]})
+    with pytest.raises(clv.ClvFitError, match=r"P\(alive\) is not finite .* cells .* T = 379"):
+        diagnostics.probability_alive_matrix("pareto_nbd", PROBE, frame)
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +181,34 @@ def test_pareto_fit_with_heavy_buyers_at_T_converges(heavy_counts):
     assert model.fallback_reason == "none" and model.penalizer == 0.0
     assert np.isfinite(model.log_likelihood)
     assert np.isfinite(list(model.standard_errors.values())).all()
+
+
+def test_non_finite_likelihood_names_the_patterns_not_a_penalizer(heavy_counts, monkeypatch):
+    """lifetimes' old likelihood (NaN at these customers) stops the fit with the patterns named."""
+    def old_rows(p, x, rec, age):
+        with np.errstate(all="ignore"):
+            return lifetimes.ParetoNBDFitter._conditional_log_likelihood(
+                (p["r"], p["alpha"], p["s"], p["beta"]), x, rec, age)
+
+    monkeypatch.setattr(type(MODELS["pareto_nbd"]), "row_log_likelihood", staticmethod(old_rows))
+    with pytest.raises(clv.ClvFitError) as info:
+        clv.fit_model("pareto_nbd", heavy_counts, time_unit="days")
+    message = str(info.value)
+    assert "log-likelihood is not finite at the start values" in message
+    assert "(236, " in message and "A penalizer cannot fix" in message
+    assert "larger dbt var penalizer" not in message
+
+
+def test_non_finite_predictions_exclude_the_model(heavy_counts, monkeypatch):
+    """A candidate that cannot score every pattern is left out with the reason, not served with NULLs."""
+    def nan_for_heavy(self, p, x, rec, age):
+        return np.where(x > 200, np.nan, 0.5)
+
+    monkeypatch.setattr(type(MODELS["pareto_nbd"]), "probability_alive", nan_for_heavy)
+    monkeypatch.setattr(type(MODELS["pareto_nbd"]), "history_part", nan_for_heavy)
+    config = clv.ClvConfig(candidates=("bgnbd", "pareto_nbd"), n_draws=20)
+    models, excluded = clv_fit.fit_count_models(heavy_counts, config)
+    assert "pareto_nbd" not in models and "bgnbd" in models
+    assert "pareto_nbd not served: P(alive) is not finite or outside [0, 1] for 1 (frequency, recency, T)" in (
+        excluded["pareto_nbd"])
+    assert "(236, " in excluded["pareto_nbd"]
