@@ -27,7 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import digamma, gammaln, hyp2f1
+from scipy.special import digamma, gammaln
+
+from shoplens.clv.likelihood import pareto_log_likelihood
 
 # (sign of the linear term) per model parameter: -1 for scale parameters.
 SIGNS: dict[str, tuple[int, int, int]] = {"bgnbd": (-1, 1, 1), "pareto_nbd": (-1, 1, -1)}
@@ -132,23 +134,8 @@ def bgnbd_cov_rows(lp: np.ndarray, d: CovariateCounts) -> tuple[np.ndarray, np.n
 
 
 def _pareto_row_ll(r, alpha, s, beta, x, tx, age) -> np.ndarray:
-    """Pareto/NBD log-likelihood per row (Fader & Hardie's closed form, log scale)."""
-    rsx = r + s + x
-    hi_alpha = alpha >= beta
-    big = np.where(hi_alpha, alpha, beta)
-    diff = np.abs(alpha - beta)
-    second = np.where(hi_alpha, s + 1.0, r + x)
-    with np.errstate(all="ignore"):
-        h1 = hyp2f1(rsx, second, rsx + 1.0, diff / (big + tx))
-        h2 = hyp2f1(rsx, second, rsx + 1.0, diff / (big + age))
-        t1 = np.log(h1) - rsx * np.log(big + tx)
-        t2 = np.log(h2) - rsx * np.log(big + age)
-        # log(exp(t1) - exp(t2)), t1 >= t2 (the integral over (t_x, T) is positive)
-        log_a0 = t1 + np.log1p(-np.exp(np.minimum(t2 - t1, 0.0)))
-        log_a0 = np.where(age > tx, log_a0, -np.inf)
-    first = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-    alive = -(r + x) * np.log(alpha + age) - s * np.log(beta + age)
-    return first + np.logaddexp(alive, np.log(s) + log_a0 - np.log(rsx))
+    """Pareto/NBD log-likelihood per row: the base model's log-space form, per-row parameters."""
+    return pareto_log_likelihood(r, alpha, s, beta, x, tx, age)
 
 
 def pareto_cov_rows(lp: np.ndarray, d: CovariateCounts, step: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, gammaln, xlogy
 
-from shoplens.clv.config import MODEL_VERSION, ClvConfig
+from shoplens.clv.config import MODEL_VERSION, ClvConfig, ClvFitError
 from shoplens.clv.evaluation import window_actuals
 from shoplens.clv.models import MODELS
 from shoplens.clv.parameters import fit_from_parameters
@@ -187,6 +187,14 @@ def probability_alive_matrix(name: str, p: dict[str, float], frame: pd.DataFrame
     recs = np.linspace(0.0, age, ALIVE_RECENCIES)
     f_grid, r_grid = (g.ravel() for g in np.meshgrid(freqs, recs, indexing="ij"))
     alive = MODELS[name].probability_alive(p, f_grid.astype(float), r_grid, np.full(len(f_grid), age))
+    bad = ~((alive >= -1e-12) & (alive <= 1 + 1e-12))  # NaN included: never a NULL cell
+    if bad.any():
+        cells = ", ".join(f"({f}, {r:g})" for f, r in zip(f_grid[bad][:3], r_grid[bad][:3], strict=True))
+        raise ClvFitError(
+            f"{name} P(alive) is not finite or outside [0, 1] in {int(bad.sum())} cells of the"
+            f" frequency x recency grid at T = {age:g}, e.g. (frequency, recency) {cells};"
+            " this is a bug, please report it."
+        )
     return pd.DataFrame({
         "frequency": f_grid, "recency": r_grid, "T": age,
         "probability_alive": np.clip(alive, 0.0, 1.0),

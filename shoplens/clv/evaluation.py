@@ -29,6 +29,7 @@ from shoplens.clv.config import (
     ClvConfig,
     ClvDataError,
     ClvDeclined,
+    ClvFitError,
 )
 from shoplens.clv.fit import default_count_model, fit_clv
 from shoplens.clv.fitted import ClvFit
@@ -187,14 +188,28 @@ def select_count_model(fit: ClvFit, errors: dict[str, list[dict[str, object]]] |
             )
     else:
         errors = {k: v for k, v in errors.items() if k in fit.count_models}
+        # _count_rows writes finite metrics only: a model without a MAE predicted
+        # a non-finite value for some customer and is not a candidate
         scores = {
-            name: next(float(r["value"]) for r in rows if r["metric"] == SELECTION_METRIC and r["slice"] == "all")
+            name: next((float(r["value"]) for r in rows
+                        if r["metric"] == SELECTION_METRIC and r["slice"] == "all"), float("nan"))
             for name, rows in errors.items()
         }
+        unscored = sorted(k for k, v in scores.items() if not np.isfinite(v))
+        scores = {k: v for k, v in scores.items() if np.isfinite(v)}
+        if not scores:
+            raise ClvFitError(
+                f"no count model has a finite holdout MAE ({', '.join(unscored)}): their expected purchases"
+                " are not finite for some customers; this is a bug, please report it."
+            )
         best = min(scores, key=lambda k: (round(scores[k], 12), k != DEFAULT_COUNT_MODEL))
         listing = ", ".join(f"{k}={v:.5f}" for k, v in sorted(scores.items(), key=lambda kv: kv[1]))
         fit.selected = best
         fit.selection_reason = f"lowest holdout customer-level MAE of repeat purchases ({listing})"
+        if unscored:
+            fit.selection_reason += (
+                f"; not candidates: {', '.join(unscored)} (holdout MAE not finite: non-finite expected purchases)"
+            )
     if fit.excluded:
         fit.selection_reason += "; excluded: " + "; ".join(f"{k}: {v}" for k, v in fit.excluded.items())
     return fit

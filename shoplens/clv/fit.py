@@ -30,6 +30,43 @@ from shoplens.clv.models import MODELS
 from shoplens.clv.summary import compress_counts, validate_summary
 
 
+def nonfinite_patterns(values: np.ndarray, data: pd.DataFrame, examples: int = 3) -> str:
+    """'' when every value is finite, else which (frequency, recency, T) patterns are not.
+
+    ``values`` has one entry per row of ``data`` (compressed patterns with a
+    weight, or customers); the examples are the most frequent buyers among them.
+    """
+    bad = ~np.isfinite(np.asarray(values, dtype=float))
+    if not bad.any():
+        return ""
+    rows = data.loc[bad].sort_values("frequency", ascending=False, kind="stable")
+    shown = ", ".join(
+        f"({int(f)}, {float(r):g}, {float(t):g})"
+        for f, r, t in rows[["frequency", "recency", "T"]].head(examples).itertuples(index=False)
+    )
+    n_customers = int(rows["weight"].sum()) if "weight" in rows else len(rows)
+    return f"{int(bad.sum())} (frequency, recency, T) patterns of {n_customers} customers, e.g. {shown}"
+
+
+def _nonfinite_likelihood(name: str, params: dict[str, float], data: pd.DataFrame) -> str:
+    """Which patterns have a non-finite log-likelihood at ``params`` ('' if none, or if the
+    model has no per-row likelihood)."""
+    rows = getattr(MODELS[name], "row_log_likelihood", None)
+    if rows is None:
+        return ""
+    x, rec, age, _ = MODELS[name]._counts(data, dtype=float)
+    with np.errstate(all="ignore"):
+        return nonfinite_patterns(rows(params, x, rec, age), data)
+
+
+def _nonfinite_error(name: str, where: str, patterns: str) -> ClvFitError:
+    return ClvFitError(
+        f"{name}: the log-likelihood is not finite at {where} for {patterns}. A penalizer cannot fix"
+        " a non-finite likelihood: it is a numerical failure of the model's formula on these"
+        " histories; please report it with these patterns."
+    )
+
+
 def _check_fit(name: str, params: dict[str, float], data: pd.DataFrame) -> tuple[np.ndarray, float, str]:
     """Covariance of log-parameters and log-likelihood; a non-empty string says what failed."""
     values = np.array([params[p] for p in PARAMETER_NAMES[name]])
@@ -42,6 +79,10 @@ def _check_fit(name: str, params: dict[str, float], data: pd.DataFrame) -> tuple
     if not MODELS[name].has_fast_likelihood:
         nll = _mean_nll(name, data)
         mean_nll = nll(lp)
+        if not np.isfinite(mean_nll):
+            patterns = _nonfinite_likelihood(name, params, data)
+            if patterns:
+                raise _nonfinite_error(name, f"the estimates {_rounded(params)}", patterns)
         hess = _numeric_hessian(nll, lp)
     else:  # log-likelihood and its Hessian from the analytic gradient
         from shoplens.clv.likelihood import hessian_from_gradient
@@ -92,7 +133,16 @@ def fit_model(
         return _fit_with_ladder(name, data, penalizer, time_unit, init, ladder, engine)
 
 
+def _rounded(params: dict[str, float]) -> dict[str, float]:
+    return {k: float(f"{v:.4g}") for k, v in params.items()}
+
+
 def _fit_with_ladder(name, data, penalizer, time_unit, init, ladder, engine) -> FittedModel:
+    start = getattr(MODELS[name], "start_params", None)
+    if init is None and start is not None:
+        patterns = _nonfinite_likelihood(name, start(data), data)
+        if patterns:
+            raise _nonfinite_error(name, f"the start values {_rounded(start(data))}", patterns)
     tries = [penalizer] + [p for p in ladder if p > penalizer]
     failures: list[str] = []
     hint = ""
@@ -160,7 +210,7 @@ def dropout_boundary(name: str, params: dict[str, float]) -> str:
 
 
 def _boundary_message(name: str, params: dict[str, float]) -> str:
-    values = {k: float(f"{v:.4g}") for k, v in params.items()}
+    values = _rounded(params)
     return (
         f"{name} at the no-drop-out boundary ({dropout_boundary(name, params)}, estimates {values}):"
         " customers keep buying until as_of_date, the maximum-likelihood drop-out rate is 0,"
@@ -234,9 +284,13 @@ def fit_count_models(counts: pd.DataFrame, config: ClvConfig) -> tuple[dict[str,
             )
             continue
         try:
-            models[name] = fit_model(
+            fitted = fit_model(
                 name, counts, penalizer=config.penalizer, time_unit=config.time_unit, engine=config.engine
             )
+            unusable = unusable_predictions(name, fitted.params, counts, config)
+            if unusable:
+                raise ClvFitError(f"{name} not served: {unusable}")
+            models[name] = fitted
         except ClvBoundaryError as exc:
             boundary[name] = str(exc)
             excluded[name] = f"{exc}; served as {LIMIT_MODEL}"
@@ -263,6 +317,30 @@ def fit_count_models(counts: pd.DataFrame, config: ClvConfig) -> tuple[dict[str,
             "no count model could be fitted: " + "; ".join(f"{k}: {v}" for k, v in excluded.items())
         )
     return models, excluded
+
+
+def unusable_predictions(name: str, params: dict[str, float], data: pd.DataFrame, config: ClvConfig) -> str:
+    """'' when P(alive) lies in [0, 1] and the expected purchases over a year are finite and
+    non-negative for every (frequency, recency, T) row of ``data``; else which rows fail.
+
+    A model that cannot score some of the customers it was fitted on is not a
+    candidate: its non-finite values would reach the predictions as NULLs.
+    """
+    model = MODELS[name]
+    x, rec, age, _ = model._counts(data, dtype=float)
+    with np.errstate(all="ignore"):
+        alive = model.probability_alive(params, x, rec, age)
+        purchases = model.time_part(params, 365.0 / config.days_per_unit, x, age) * model.history_part(
+            params, x, rec, age
+        )
+    problems = []
+    bad_alive = np.where((alive >= 0) & (alive <= 1), 0.0, np.nan)
+    if (patterns := nonfinite_patterns(bad_alive, data)):
+        problems.append(f"P(alive) is not finite or outside [0, 1] for {patterns}")
+    bad_purchases = np.where(purchases >= 0, purchases, np.nan)
+    if (patterns := nonfinite_patterns(bad_purchases, data)):
+        problems.append(f"expected purchases are not finite or negative for {patterns}")
+    return "; ".join(problems)
 
 
 def dropout_boundary_text(message: str) -> str:

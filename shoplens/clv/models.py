@@ -18,7 +18,7 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln, hyp2f1
+from scipy.special import hyp2f1
 
 
 def lifetimes():
@@ -161,24 +161,41 @@ class MBGNBD(BGNBD):
 
 
 class ParetoNBD(Model):
-    """Pareto/NBD (Schmittlein et al. 1987): exponential lifetimes; fitted by lifetimes."""
+    """Pareto/NBD (Schmittlein et al. 1987): exponential lifetimes; fitted by lifetimes
+    (Nelder-Mead, time scaled to max T = 1); checked, scored and diagnosed with our
+    log-space likelihood (:func:`likelihood.pareto_log_terms`)."""
 
     name = "pareto_nbd"
     parameter_names = ("r", "alpha", "s", "beta")
     churn = ("s", "beta")
     has_fast_likelihood = False
 
+    @staticmethod
+    def row_log_likelihood(p: dict[str, float], x, rec, age) -> np.ndarray:
+        """Log-likelihood per (frequency, recency, T) row at parameters ``p``."""
+        from shoplens.clv.likelihood import pareto_log_likelihood
+
+        return pareto_log_likelihood(p["r"], p["alpha"], p["s"], p["beta"], x, rec, age)
+
+    @staticmethod
+    def start_params(data: pd.DataFrame) -> dict[str, float]:
+        """The fit's start (ones in lifetimes' scaled time, max T = 1) in the data's time unit."""
+        top = float(data["T"].max())
+        return {"r": 1.0, "alpha": top, "s": 1.0, "beta": top}
+
     def mean_nll(self, data):
-        lt = lifetimes()
         x, rec, age, w = self._counts(data)
 
         def pareto(lp: np.ndarray) -> float:
-            ll = lt.ParetoNBDFitter._conditional_log_likelihood(np.exp(lp), x, rec, age)
+            ll = self.row_log_likelihood(dict(zip(self.parameter_names, np.exp(lp), strict=True)), x, rec, age)
             return float(-(w * ll).sum() / w.sum())
 
         return pareto
 
     def lifetimes_fit(self, data, penalizer, init):
+        # lifetimes' own objective: ours is finite where lifetimes' is NaN, and on
+        # some shops Nelder-Mead then follows the ridge s, beta -> inf (constant
+        # drop-out rate) for all its iterations with slow 2F1 terms (docs/clv.md, "Fixed").
         fitter = lifetimes().ParetoNBDFitter(penalizer_coef=penalizer)
         # A fixed start (lifetimes draws one at random) keeps the fit reproducible.
         start = np.ones(4) if init is None else init
@@ -186,13 +203,9 @@ class ParetoNBD(Model):
                           weights=data["weight"].to_numpy(), initial_params=start, tol=1e-8, maxiter=4000)
 
     def _log_palive(self, p, x, rec, age):
-        r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
-        loglik = lifetimes().ParetoNBDFitter._conditional_log_likelihood((r, alpha, s, beta), x, rec, age)
-        first = (
-            gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-            - (r + x) * np.log(alpha + age) - s * np.log(beta + age)
-        )
-        return np.minimum(first - loglik, 0.0)
+        from shoplens.clv.likelihood import pareto_log_probability_alive
+
+        return pareto_log_probability_alive(p["r"], p["alpha"], p["s"], p["beta"], x, rec, age)
 
     def probability_alive(self, p, x, rec, age):
         return np.exp(self._log_palive(p, x, rec, age))

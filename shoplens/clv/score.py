@@ -161,8 +161,12 @@ def _discount_factor(name: str, draws, px, page, horizon: float, config: ClvConf
 
 def _assert_clean(out: pd.DataFrame) -> None:
     prob = out["probability_alive"].to_numpy()
-    if not np.all((prob >= 0) & (prob <= 1)):
-        raise ClvFitError("probability_alive outside [0, 1]; this is a bug, please report it.")
+    bad = ~((prob >= 0) & (prob <= 1))  # NaN included
+    if bad.any():
+        raise ClvFitError(
+            f"probability_alive outside [0, 1] or not finite for {int(bad.sum())} customers"
+            f" (e.g. customer {out.loc[bad, 'customer_id'].iloc[0]!r}); this is a bug, please report it."
+        )
     cols = [
         "expected_purchases_30d",
         "expected_purchases_90d",
