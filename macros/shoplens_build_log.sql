@@ -65,10 +65,11 @@
                 {%- set relation = adapter.get_relation(
                     database=node.database, schema=node.schema, identifier=node.alias) -%}
                 {#- the catalog, not dbt's cache: a model whose hook failed was rolled back -#}
-                {%- if node.schema not in existing -%}
-                    {%- do existing.update({node.schema: shoplens_existing_tables(node.schema)}) -%}
+                {%- set where = node.database ~ '.' ~ node.schema -%}
+                {%- if where not in existing -%}
+                    {%- do existing.update({where: shoplens_existing_tables(node.database, node.schema)}) -%}
                 {%- endif -%}
-                {%- if relation is not none and node.alias | lower in existing[node.schema] -%}
+                {%- if relation is not none and node.alias | lower in existing[where] -%}
                     {%- do statements.append(shoplens_empty_table(relation.include(database=false))) -%}
                     {%- do emptied.append(node.alias) -%}
                 {%- endif -%}
@@ -99,15 +100,16 @@
 {% endmacro %}
 
 
-{#- shoplens_existing_tables(schema): the lower-case names of the tables in
-    `schema` as the catalog lists them now. -#}
-{% macro shoplens_existing_tables(schema) %}
+{#- shoplens_existing_tables(database, schema): the lower-case names of the
+    tables in `database`.`schema` as the catalog lists them now (Spark: the
+    schema's). -#}
+{% macro shoplens_existing_tables(database, schema) %}
     {%- if target.type == 'spark' -%}
         {%- set names = run_query('show tables in ' ~ schema).columns['tableName'].values() -%}
     {%- else -%}
         {%- set names = run_query("select table_name from information_schema.tables where table_schema = '"
-            ~ schema ~ "' and table_catalog = current_database() and table_type = 'BASE TABLE'"
-            ).columns[0].values() -%}
+            ~ schema ~ "' and table_catalog = " ~ ("'" ~ database ~ "'" if database else 'current_database()')
+            ~ " and table_type = 'BASE TABLE'").columns[0].values() -%}
     {%- endif -%}
     {{ return(names | map('lower') | list) }}
 {% endmacro %}

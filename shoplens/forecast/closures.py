@@ -126,7 +126,9 @@ def _years_before(day: dt.date, k: int) -> dt.date | None:
 
 
 def _closed_on(history: np.ndarray, weekday_closed: np.ndarray, j: int) -> bool:
-    """Whether the shop total sold nothing on day ``j`` while trading around it."""
+    """Whether the shop total sold nothing on day ``j`` while trading around it. A run of
+    empty days made only of closed weekdays (a weekend) says nothing of the date: a date
+    moves a weekday a year, so a Monday fell on the weekend of the two years before."""
     if j < 0 or j >= len(history) or history[j] > 0:
         return False
     first, last = j, j  # the run of empty days around j
@@ -134,6 +136,8 @@ def _closed_on(history: np.ndarray, weekday_closed: np.ndarray, j: int) -> bool:
         first -= 1
     while last + 1 < len(history) and history[last + 1] <= 0:
         last += 1
+    if weekday_closed[first : last + 1].all():
+        return False
     around = np.r_[max(0, first - DATE_WINDOW_DAYS):first,
                    last + 1:min(len(history), last + 1 + DATE_WINDOW_DAYS)]
     around = around[~weekday_closed[around]]

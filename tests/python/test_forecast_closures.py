@@ -252,3 +252,24 @@ def test_a_shop_closed_over_christmas_forecasts_zero_on_those_dates():
     kept = F.forecast_demand(demand, F.ForecastConfig(top_n=0, n_jobs=1, closed_years=0))
     assert (kept.loc[shut, "point_forecast"] > 0).all()
     assert not closed_in_note(kept).any()
+
+
+def test_a_weekend_is_no_evidence_that_a_date_is_closed():
+    # a shop closed on Saturdays and Sundays: a Monday's date fell on the Sunday and the
+    # Saturday of the two years before, both empty; before, every Monday closed by date
+    start = dt.date(2020, 1, 1)
+    rng = np.random.default_rng(2)
+    weekday = (start.weekday() + np.arange(1300)) % 7
+    weekend = np.where(weekday >= 5, 0.0, rng.poisson(110.0, 1300).astype("float64"))
+    first = dt.date(2023, 6, 5)
+    assert closed_dates(_total(weekend, start), first, 28, closed=frozenset({5, 6})) is None
+    # one year back, a shop closed on Saturdays only: a Sunday's date fell on a Saturday
+    saturday = np.where(weekday == 5, 0.0, rng.poisson(110.0, 1300).astype("float64"))
+    assert closed_dates(_total(saturday, start), dt.date(2023, 6, 4), 28, years=1,
+                        closed=frozenset({5})) is None
+    # a closure run that holds open weekdays is evidence on its weekend days too
+    shut = _christmas_closed(saturday, start)
+    mask = closed_dates(_total(shut, start), dt.date(2022, 12, 11), 28, closed=frozenset({5}))
+    days = [dt.date(2022, 12, 11) + dt.timedelta(days=i) for i in range(28)]
+    assert [d for d, m in zip(days, mask, strict=True) if m] == [
+        d for d in days if dt.date(2022, 12, 24) <= d <= dt.date(2023, 1, 2) and d.weekday() != 5]
