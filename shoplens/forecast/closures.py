@@ -231,9 +231,10 @@ def closed_in_note(forecasts: pd.DataFrame) -> pd.Series:
         return pd.Series(False, index=forecasts.index)
     days = pd.to_datetime(forecasts["forecast_date"])
     notes = [str(note) for note in forecasts["fit_note"].fillna("")]
-    named = [closed_part(note) for note in notes]
-    closed = [WEEKDAY_NAMES[w] in part or any(a <= d <= b for a, b in noted_dates(note))
-              for w, d, part, note in zip(days.dt.dayofweek, days.dt.date, named, notes, strict=True)]
+    # a series' note repeats on each of its rows: read each note once
+    read = {note: (closed_part(note), noted_dates(note)) for note in set(notes)}
+    closed = [WEEKDAY_NAMES[w] in read[note][0] or any(a <= d <= b for a, b in read[note][1])
+              for w, d, note in zip(days.dt.dayofweek, days.dt.date, notes, strict=True)]
     return pd.Series(closed, index=forecasts.index) & (forecasts["point_forecast"] == 0)
 
 

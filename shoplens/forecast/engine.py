@@ -249,9 +249,9 @@ def _served(job: SeriesJob, fits: dict[str, list[SeriesForecast]], spikes: list[
         fc.note = f"{fc.note}; {closed_note(job.closed[target], config.closed_weeks)}".lstrip("; ")
     dates = job.closed_dates[target] if job.closed_dates else None
     if dates is not None and job.context.start is not None:
+        # fc.closed: the closed dates and weekdays, which the note's runs bridge
         first_day = job.context.start + dt.timedelta(days=job.origins[target])
-        weekdays = closed_mask(first_day, len(dates), job.closed[target] if job.closed else frozenset())
-        fc.note = f"{fc.note}; {dates_note(first_day, dates, config.closed_years, weekdays)}".lstrip("; ")
+        fc.note = f"{fc.note}; {dates_note(first_day, dates, config.closed_years, fc.closed)}".lstrip("; ")
     return fc
 
 
@@ -393,12 +393,17 @@ def _fit_jobs(series: list[Series], jobs: list[SeriesJob], total: Series | None,
               ) -> list[SeriesResult]:
     """Every job's candidate fits and served forecasts, in ``config.n_jobs`` processes."""
     if total is not None:
+        # the closures depend on the forecast's first day only: once per day, not per series
+        closures: dict[dt.date, tuple[frozenset[int], np.ndarray | None]] = {}
         for s, job in zip(series, jobs, strict=True):
-            job.closed = [closed_weekdays(total, s.start + dt.timedelta(days=origin),
-                                          config.closed_weeks) for origin in job.origins]
-            job.closed_dates = [closed_dates(total, s.start + dt.timedelta(days=origin),
-                                             config.horizon_days, config.closed_years, closed)
-                                for origin, closed in zip(job.origins, job.closed, strict=True)]
+            days = [s.start + dt.timedelta(days=origin) for origin in job.origins]
+            for day in days:
+                if day not in closures:
+                    closed = closed_weekdays(total, day, config.closed_weeks)
+                    closures[day] = (closed, closed_dates(total, day, config.horizon_days,
+                                                          config.closed_years, closed))
+            job.closed = [closures[day][0] for day in days]
+            job.closed_dates = [closures[day][1] for day in days]
             job.context = replace(job.context, shop_open=_shop_open(total, s))
     if config.global_model and series:
         _add_global_fits(series, jobs, config, country_weights)
