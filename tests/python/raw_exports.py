@@ -130,9 +130,15 @@ def exports(draw) -> Export:  # noqa: C901 - one generator reads best as one rec
         ex.add("orders", {**valid_orders[0], "order_id": ""}, None, "order_id_null")
     if draw(st.booleans()):
         ex.add("orders", dict(valid_orders[-1]), valid_orders[-1]["order_id"], "duplicate_order_id")
-    if draw(st.booleans()):  # same id, other contents, later: the first stays clean
+    conflicted = set()
+    if draw(st.booleans()):  # same id, other contents, later: the first stays clean, its lines do not
         ex.add("orders", {**valid_orders[0], "ordered_at": "2025-11-30T00:00:00Z", "order_total": "1.00"},
                valid_orders[0]["order_id"], "order_id_conflict")
+        conflicted.add(valid_orders[0]["order_id"])
+
+    def line_fate(order_id: str, fate: str) -> str:
+        """A line that breaks no rule of its own, of an order id that names two orders."""
+        return "order_id_conflict" if order_id in conflicted else fate
     rejected_orders = [r["order_id"] for r in ex.rows["orders"][len(valid_orders):]
                        if r["order_id"].startswith("OB")]
 
@@ -154,7 +160,7 @@ def exports(draw) -> Export:  # noqa: C901 - one generator reads best as one rec
                 row = {"order_id": order["order_id"], "product_id": pid,
                        "quantity": draw(st.sampled_from(["1", "3", " 2 "])),
                        "unit_price": draw(st.sampled_from(["4.5000", "0", "19.99"])), "discount": ""}
-                ex.add("order_items", row, f"{order['order_id']}:{pid}", CLEAN)
+                ex.add("order_items", row, f"{order['order_id']}:{pid}", line_fate(order["order_id"], CLEAN))
         base = {"order_id": valid_orders[0]["order_id"], "product_id": products[0], "quantity": "1",
                 "unit_price": "2.00", "discount": ""}
         for rule, (col, values) in ITEM_BREAKS.items():
@@ -168,10 +174,12 @@ def exports(draw) -> Export:  # noqa: C901 - one generator reads best as one rec
         if rejected_orders and draw(st.booleans()):  # a clean line of a rejected order
             row = {**base, "order_id": rejected_orders[0], "product_id": uid("PX")}
             ex.add("order_items", row, f"{row['order_id']}:{row['product_id']}", "order_rejected")
-        clean_lines = [r for r, (_, f) in zip(ex.rows["order_items"], ex.fates["order_items"], strict=True) if f == CLEAN]
-        if clean_lines and draw(st.booleans()):
-            row = dict(clean_lines[0])
-            ex.add("order_items", row, f"{row['order_id']}:{row['product_id']}", "duplicate_row")
+        lines = [r for r, (_, f) in zip(ex.rows["order_items"], ex.fates["order_items"], strict=True)
+                 if f in (CLEAN, "order_id_conflict")]
+        if lines and draw(st.booleans()):
+            row = dict(lines[0])
+            ex.add("order_items", row, f"{row['order_id']}:{row['product_id']}",
+                   line_fate(row["order_id"], "duplicate_row"))
 
     known = sorted({o["customer_id"] for o in valid_orders} | (set(customers) if use_customers else set()))
     if draw(st.booleans()):

@@ -109,6 +109,32 @@ def test_implausible_values_precision_and_conflicts_are_audited_with_their_rule(
     assert {"BIG", "EARLY"} <= kept
 
 
+def test_lines_of_an_order_id_naming_two_orders_are_audited_not_given_to_the_kept_one(raw_layer, tmp_path):
+    """GA4 exports give purchases without a transaction id the id '(not set)': the orders file keeps
+    one of them (order_id_conflict for the others), and every line under that id went to the kept
+    order (total 183.00, lines 632.88). Now the lines are order_id_conflict too; other orders'
+    lines, and a line of the id with a rule of its own, keep theirs."""
+    orders = _good_orders(5) + ("(not set),C1,2025-03-02T10:00:00Z,20.00,completed\n"
+                                "(not set),C2,2025-03-04T10:00:00Z,35.00,completed\n")
+    items = ("order_id,product_id,quantity,unit_price\n"
+             "(not set),P1,2,10.00\n(not set),P2,1,35.00\n(not set),P2,1,35.00\n(not set),P3,2.5,1.00\n"
+             "O1,P1,1,11.50\n")
+    raw = _write(tmp_path / "raw", {"orders.csv": orders, "order_items.csv": items})
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT, command="build",
+                        select=["+fct_order_items", "+fct_orders", "+audit_rejected_rows"])
+    assert out.success, out.text
+    rules = sorted(out.query("select source_table, record_key, rule from audit_rejected_rows"))
+    assert rules == [("order_items", "(not set):P1", "order_id_conflict"),
+                     ("order_items", "(not set):P2", "order_id_conflict"),
+                     ("order_items", "(not set):P2", "order_id_conflict"),
+                     ("order_items", "(not set):P3", "quantity_invalid"),
+                     ("orders", "(not set)", "order_id_conflict")]
+    kept = out.query("select order_id, cast(order_total as varchar) from fct_orders where order_id = '(not set)'")
+    assert kept == [("(not set)", "20.00")]  # the earlier one, without lines
+    lines = out.query("select order_id, product_id from fct_order_items order by 1, 2")
+    assert lines == [("O1", "P1")]
+
+
 def test_half_cent_line_prices_round_to_cents_and_pass_the_line_amount_test(raw_layer, tmp_path):
     """Prices carry 4 decimals: 1 x 1.6950 is a line of 1.70 (half away from zero), 0.005 off
     the exact amount, and the mart's line-amount test accepts it (it failed the build before)."""

@@ -1,6 +1,8 @@
 -- Every raw order line, typed, with the first data-quality rule it breaks.
--- Exact duplicate lines are quarantined; the line number orders each
--- order's lines deterministically. Lines whose order is missing or rejected
+-- Exact duplicate lines are quarantined, and so are the lines of an order id
+-- that names different orders (order_id_conflict: the orders file keeps one
+-- of them, and a line cannot be told to belong to it); the line number orders
+-- each order's lines deterministically. Lines whose order is missing or rejected
 -- stay here (int_rejected_references audits them) and keep their raw values.
 {%- set types = shoplens_column_types(source('shop', 'order_items')) %}
 with
@@ -11,6 +13,14 @@ source as (
 
 orders as (
     select * from {{ ref('stg_shop__orders') }}
+),
+
+-- ids that name different orders in the orders file (order_id_conflict): one
+-- of them is kept, but nothing tells which lines belong to which
+conflicted_orders as (
+    select distinct order_id
+    from {{ ref('base_shop__orders') }}
+    where dq_rule = 'order_id_conflict'
 ),
 
 typed as (
@@ -86,16 +96,22 @@ flagged as (
         ranked.raw_row,
         case
             when ranked.dq_rule is not null then ranked.dq_rule
+            when conflicted_orders.order_id is not null then 'order_id_conflict'
             when ranked.duplicate_rank > 1 then 'duplicate_row'
         end as dq_rule,
         case
             when ranked.dq_rule is not null then ranked.dq_column
-            when ranked.duplicate_rank > 1 then 'order_id'
+            when
+                conflicted_orders.order_id is not null
+                or ranked.duplicate_rank > 1
+                then 'order_id'
         end as dq_column,
         orders.order_id is null as is_order_missing
     from ranked
     left join orders
         on ranked.order_id = orders.order_id
+    left join conflicted_orders
+        on ranked.order_id = conflicted_orders.order_id
 ),
 
 final as (
