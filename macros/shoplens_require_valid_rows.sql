@@ -1,11 +1,15 @@
-{#- shoplens_require_valid_rows(table, relation): a pre-hook of the staging
-    model of a required table, reading its base model `relation`. When the
-    table has no valid row, stop the build with a message naming the table,
-    its top rejection rules with counts (and the var that a rule depends on)
-    and one value as exported that broke the top rule, instead of letting a
-    later model fail on an empty input. The base model is built and kept: its
+{#- shoplens_require_valid_rows(table, relation, required=true): a pre-hook of
+    the staging model of a raw table, reading its base model `relation`. When
+    the table has rows but no valid one (dates in another format, a decimal
+    comma, epoch numbers for timestamps), stop the build with a message
+    naming the table, its top rejection rules with counts (and the var that a
+    rule depends on) and one value as exported that broke the top rule,
+    instead of letting a later model fail on an empty input or, for an
+    optional table, build as if the file were not there. A required table
+    (orders) with no rows at all stops too; an optional one without rows is
+    a table the shop does not export. The base model is built and kept: its
     rows are what the message points at. -#}
-{% macro shoplens_require_valid_rows(table, relation) %}
+{% macro shoplens_require_valid_rows(table, relation, required=true) %}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set counts = run_query(
         'select count(*) as n_rows, count(*) filter (where dq_rule is null) as n_valid from '
@@ -13,40 +17,59 @@
     {%- set n_rows = counts.columns[0].values()[0] -%}
     {%- set n_valid = counts.columns[1].values()[0] -%}
     {%- if n_valid == 0 -%}
+        {%- if n_rows == 0 and not required -%}{{ return('') }}{%- endif -%}
         {%- if n_rows == 0 -%}
             {{ exceptions.raise_compiler_error(
                 "shoplens: the required raw table '" ~ table ~ "' has no rows "
                 ~ "(the file holds a header only?); nothing can be built") }}
         {%- endif -%}
         {{ exceptions.raise_compiler_error(
-            "shoplens: the required raw table '" ~ table ~ "' has no valid row: all "
+            "shoplens: the " ~ ("required " if required else "") ~ "raw table '" ~ table
+            ~ "' has no valid row: all "
             ~ n_rows ~ " rows were rejected, by " ~ shoplens_top_rules(relation, 'dq_rule', 3)
             ~ shoplens_rule_example(relation)
-            ~ " (the rows are in " ~ relation.identifier ~ " with dq_rule set)") }}
+            ~ " (the rows are in " ~ relation.identifier ~ " with dq_rule set"
+            ~ ("" if required else "; the table is optional: fix the file, or leave it out of "
+               ~ "the export folder to build without it") ~ ")") }}
     {%- endif -%}
     {{ return('') }}
 {% endmacro %}
 
 
-{#- shoplens_rule_example(relation): "; e.g. <column> '<value as exported>'"
-    for one row of a base model's most frequent rule ('' when its value is not
-    at hand). -#}
-{% macro shoplens_rule_example(relation) %}
-    {%- set top = run_query('select dq_column, raw_values from ' ~ relation
-        ~ ' where dq_rule = (select dq_rule from ' ~ relation ~ ' where dq_rule is not null'
-        ~ ' group by dq_rule order by count(*) desc, dq_rule limit 1)'
+{#- shoplens_rule_example(relation, rule='dq_rule', column='dq_column',
+    where='true'): "; e.g. <column> '<value as exported>'" for one row of the
+    most frequent rule of a base model (or of the audit table: rule='rule',
+    column='failed_column'), '' when its value is not at hand. A whole number
+    where a timestamp belongs is named as what it most likely is (epoch
+    seconds, milliseconds or microseconds), which the contract does not
+    read. -#}
+{% macro shoplens_rule_example(relation, rule='dq_rule', column='dq_column', where='true') %}
+    {%- set top = run_query('select ' ~ column ~ ', raw_values from ' ~ relation
+        ~ ' where ' ~ where ~ ' and ' ~ rule ~ ' = (select ' ~ rule ~ ' from ' ~ relation
+        ~ ' where ' ~ rule ~ ' is not null and ' ~ where
+        ~ ' group by 1 order by count(*) desc, 1 limit 1)'
         ~ ' and raw_values is not null order by raw_values limit 1') -%}
     {%- if top.rows | length == 0 -%}{{ return('') }}{%- endif -%}
-    {%- set column = top.rows[0][0] -%}
+    {%- set name = top.rows[0][0] -%}
     {%- set ns = namespace(found=false, value=none) -%}
     {%- for key, value in (fromjson(top.rows[0][1]) or {}).items()
-        if column is not none and key | lower == column | lower -%}
+        if name is not none and key | lower == name | lower -%}
         {%- set ns.found = true -%}
         {%- set ns.value = value -%}
     {%- endfor -%}
     {%- if not ns.found -%}{{ return('') }}{%- endif -%}
-    {{ return('; e.g. ' ~ column ~ ' ' ~ (("'" ~ (ns.value | string | truncate(60, true)) ~ "'")
-        if ns.value is not none else 'empty')) }}
+    {%- set text = (ns.value | string | trim) if ns.value is not none else '' -%}
+    {%- set epoch = '' -%}
+    {%- if name | lower in ('ordered_at', 'occurred_at', 'signed_up_at')
+        and modules.re.fullmatch('[0-9]{9,19}([.][0-9]*)?', text) -%}
+        {%- set digits = text.split('.')[0] | length -%}
+        {%- set unit = 'seconds' if digits <= 11 else ('milliseconds' if digits <= 14
+            else ('microseconds' if digits <= 17 else 'nanoseconds')) -%}
+        {%- set epoch = ' (a number: most likely Unix epoch ' ~ unit ~ ', which the contract does not'
+            ~ ' read; write ISO-8601 text such as 2025-03-01T10:00:00Z, or a Parquet timestamp)' -%}
+    {%- endif -%}
+    {{ return('; e.g. ' ~ name ~ ' ' ~ (("'" ~ (ns.value | string | truncate(60, true)) ~ "'")
+        if ns.value is not none else 'empty') ~ epoch) }}
 {% endmacro %}
 
 
@@ -64,6 +87,8 @@
         'list_price_implausible': 'var max_order_total',
         'quantity_implausible': 'var max_quantity',
         'status_unknown': 'var order_status_map', 'event_type_unknown': 'var event_type_map',
+        'duplicate_row': 'an export with one row per unit sums them into quantity',
+        'customer_id_not_found': 'events of visitors who are not customers keep customer_id empty',
     } -%}
     {%- set top = run_query('select ' ~ column ~ ', count(*) as n from ' ~ relation
         ~ ' where ' ~ column ~ ' is not null and ' ~ where

@@ -1,7 +1,7 @@
 {#- shoplens_warn_rejection_rate(): a post-hook of audit_rejected_rows. For
     every raw table whose share of rejected rows is above the var
-    `max_rejection_rate` (0.05), print a warning naming the table, its share
-    and its top rules (`dbt build --warn-error` turns it into an error). -#}
+    `max_rejection_rate` (0.05), print a warning naming the table, its share,
+    its top rules and one value as exported that broke the top one (`dbt build --warn-error` turns it into an error). -#}
 {% macro shoplens_warn_rejection_rate() %}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set limit = var('max_rejection_rate', 0.05) | float -%}
@@ -24,6 +24,7 @@
             ~ "' (" ~ share ~ "%) were rejected, more than the var max_rejection_rate ("
             ~ limit ~ "); top rules: "
             ~ shoplens_top_rules(this, 'rule', 3, "source_table = '" ~ row[0] ~ "'")
+            ~ shoplens_rule_example(this, 'rule', 'failed_column', "source_table = '" ~ row[0] ~ "'")
             ~ " (see audit_rejected_rows)") -%}
     {%- endfor -%}
     {{ return('') }}

@@ -263,6 +263,51 @@ def test_no_valid_order_keeps_the_rows_it_points_at_and_ends_the_build_log(raw_l
         ("failed", True, True)]
 
 
+@pytest.mark.parametrize("files, expected", [
+    # a decimal comma in the lines only: the build went on, and the forecasts said "add an order_items file"
+    ({"order_items.csv": "order_id,product_id,quantity,unit_price\n"
+                         + "".join(f"O{i},P{i},1,\"1{i},50\"\n" for i in range(5))},
+     "the raw table 'order_items' has no valid row: all 5 rows were rejected, by unit_price_invalid (5); "
+     "e.g. unit_price '10,50' (the rows are in base_shop__order_items with dq_rule set; the table is optional"),
+    # GA4's event_timestamp as exported: microseconds since the epoch
+    ({"events.csv": "event_id,occurred_at,event_type,customer_id\n"
+                    + "".join(f"E{i},160624931762810{i},page_view,C1\n" for i in range(3))},
+     "by occurred_at_invalid (3); e.g. occurred_at '1606249317628100' (a number: most likely Unix epoch "
+     "microseconds, which the contract does not read; write ISO-8601 text"),
+    ({"customers.csv": "customer_id,signed_up_at\nC1,1606249317\nC2,1606249318\n"},
+     "e.g. signed_up_at '1606249317' (a number: most likely Unix epoch seconds"),
+])
+def test_an_optional_table_with_rows_but_no_valid_one_stops_naming_table_rule_and_value(
+        raw_layer, tmp_path, files, expected):
+    raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(), **files})
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT)
+    assert not out.success
+    assert expected in out.text
+
+
+def test_an_optional_table_without_rows_builds_as_if_absent(raw_layer, tmp_path):
+    raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(),
+                                    "order_items.csv": "order_id,product_id,quantity,unit_price\n",
+                                    "events.csv": "event_id,occurred_at,event_type\n"})
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT)
+    assert out.success, out.text
+    assert out.query("select count(*) from stg_shop__orders") == [(20,)]
+
+
+def test_the_rejection_warning_shows_a_value_and_the_hint_for_one_row_per_unit(raw_layer, tmp_path):
+    """An Olist-style export writes one row per unit (no quantity column): the repeats are
+    duplicate_row, and the warning says to sum them into quantity, with a value as exported."""
+    items = "order_id,product_id,quantity,unit_price\n" + "".join(
+        f"O{i},P1,1,9.90\nO{i},P1,1,9.90\n" for i in range(10))
+    raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(), "order_items.csv": items})
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT)
+    assert out.success, out.text
+    warning = [m for m in out.messages if "max_rejection_rate" in m and "'order_items'" in m]
+    assert len(warning) == 1
+    assert ("duplicate_row (10; an export with one row per unit sums them into quantity); "
+            "e.g. order_id 'O0'") in warning[0]
+
+
 def test_rejection_rate_above_the_var_warns_naming_table_and_rules(raw_layer, tmp_path):
     bad = "".join(f"B{i},,2025-03-01T10:00:00Z,10.00,completed\n" for i in range(8))
     raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(12) + bad})

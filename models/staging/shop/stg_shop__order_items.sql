@@ -1,4 +1,8 @@
 -- Clean order items rows: the rows of base_shop__order_items that break no rule.
+-- The pre-hook stops the build when the file has rows but none is valid (the
+-- table is optional: a file without rows builds as if it were not there).
+{{ config(pre_hook="{{ shoplens_require_valid_rows(
+    'order_items', ref('base_shop__order_items'), required=false) }}") }}
 with
 
 base as (
