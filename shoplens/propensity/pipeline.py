@@ -141,6 +141,16 @@ def scores_for_status(scores) -> pd.DataFrame:
                                      {"served_model", "baseline_notes", "model_version"})
 
 
+#: The customers whose existence on as_of_date nothing shows (:func:`build_evaluation`):
+#: a customers-file row without a sign-up date, and no order (any status) or session up
+#: to it. Table names are formatted in by the engine's adapter.
+UNSEEN_CUSTOMERS_SQL = (
+    "select customer_id from {dim_customers} where signed_up_at is null"
+    " except select customer_id from {fct_orders}"
+    " except select customer_id from {fct_sessions} where customer_id is not null"
+)
+
+
 @returns_freed_memory
 def build_evaluation(
     as_of: pd.DataFrame,
@@ -148,12 +158,20 @@ def build_evaluation(
     holdout_orders: pd.DataFrame,
     fct_orders: pd.DataFrame,
     settings: Mapping[str, object],
+    unseen_customers: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``ml_propensity_evaluation``: with a holdout, the scores at ``as_of_date``
     against ``holdout_orders`` in the window after it; without one, the backtest
     scores against ``fct_orders`` between the backtest cut-off and ``as_of_date``.
     Precision / recall / F1 use each model's threshold chosen on the validation
-    cut-off; the selection's validation evidence is added (task model_selection)."""
+    cut-off; the selection's validation evidence is added (task model_selection).
+
+    ``unseen_customers`` (column customer_id; :data:`UNSEEN_CUSTOMERS_SQL`): the
+    customers of the customers file with no sign-up date and no order or session up
+    to ``as_of_date``. Scored at ``as_of_date`` as new customers, they are left out of
+    its holdout evaluation: nothing says they existed on that date (a customers file
+    exported after it holds the customers who first bought in the holdout, and they
+    were the holdout's buyers), so the outcome would measure the export's date."""
     if scores.empty:  # the step declined (ml_propensity_status says why)
         return pd.DataFrame(columns=EVALUATION_COLUMNS)
     as_of_date = as_of["as_of_date"].iloc[0]
@@ -167,6 +185,9 @@ def build_evaluation(
     # each model's deciles break ties by row order: rank in customer order (as score_snapshot
     # writes the rows), whatever order the engine returns the table in
     scores = scores.sort_values(["score_date", "customer_id"], kind="stable", ignore_index=True)
+    if has_holdout and unseen_customers is not None and len(unseen_customers):
+        unseen = scores["customer_id"].astype(str).isin(set(unseen_customers["customer_id"].astype(str)))
+        scores = scores.loc[~(unseen.to_numpy() & ~scores["has_purchased"].to_numpy(bool))]
     meta = _saved_metadata(scores, settings)
     selection = meta.get("selection", {})
     thresholds = {m: v["f1_threshold"] for m, v in selection.get("validation", {}).items()}

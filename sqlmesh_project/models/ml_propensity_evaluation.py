@@ -14,15 +14,21 @@ SETTINGS = model_settings("ml_propensity_evaluation")
 PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans this model
 
 
-@model("main.ml_propensity_evaluation", kind="FULL", columns=columns_of("ml_propensity_evaluation"), depends_on=["main.as_of", "main.ml_purchase_propensity", "main.holdout_orders", "main.fct_orders"])
+@model(
+    "main.ml_propensity_evaluation", kind="FULL", columns=columns_of("ml_propensity_evaluation"),
+    depends_on=["main.as_of", "main.ml_purchase_propensity", "main.holdout_orders", "main.fct_orders",
+                "main.dim_customers", "main.fct_sessions"],
+)
 def execute(context, **kwargs):
     """Refs in, pipeline out (imported here: loading the project for a plan does not need it)."""
     del kwargs
     from shoplens.propensity import pipeline
     assert PACKAGE and SETTINGS is not None
     columns = "customer_id, ordered_at, is_purchase"
+    unseen = context.fetchdf(pipeline.UNSEEN_CUSTOMERS_SQL.format(**{
+        name: context.resolve_table(f"main.{name}") for name in ("dim_customers", "fct_orders", "fct_sessions")}))
     frame = pipeline.build_evaluation(
         read(context, "as_of"), read(context, "ml_purchase_propensity"),
-        read(context, "holdout_orders", columns), read(context, "fct_orders", columns), SETTINGS,
+        read(context, "holdout_orders", columns), read(context, "fct_orders", columns), SETTINGS, unseen,
     )
     yield from rows_of(frame)

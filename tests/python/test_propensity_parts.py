@@ -101,6 +101,44 @@ def test_the_evaluation_does_not_depend_on_the_row_order_of_the_scores(shop) -> 
     pd.testing.assert_frame_equal(once.drop(columns="evaluated_at"), again.drop(columns="evaluated_at"))
 
 
+def test_customers_nothing_shows_existed_on_as_of_are_left_out_of_its_holdout(shop) -> None:
+    """An Olist-shaped customers file exported after as_of_date holds, without sign-up dates, the
+    customers who first bought in the holdout: scored as new customers, they were 1,448 of its
+    1,494 buyers and the served model's AUC read 0.07. They are left out of the holdout
+    evaluation (customers with a purchase by as_of_date are kept even when listed)."""
+    from shoplens.propensity import pipeline
+
+    m, scores = shop["marts"], shop["scores"]
+    as_of = pd.DataFrame({"as_of_date": [shop["as_of"]], "has_holdout": [True],
+                          "data_end_date": [shop["as_of"] + dt.timedelta(days=30)]})
+    current = scores.loc[pd.to_datetime(scores["score_date"]).dt.date == shop["as_of"]]
+    never = (current.loc[~current["has_purchased"].astype(bool)].sort_values("p_logreg")["customer_id"]
+             .astype(str).to_numpy()[:40])  # ranked last, as new customers are
+    bought = current.loc[current["has_purchased"].astype(bool), "customer_id"].astype(str).to_numpy()
+    assert len(never) == 40 and len(bought) > 100
+    day = pd.Timestamp(shop["as_of"] + dt.timedelta(days=3))
+    holdout = pd.DataFrame({"customer_id": [*never, *bought[::4]], "ordered_at": day, "is_purchase": True})
+    unseen = pd.DataFrame({"customer_id": [*never, bought[0]]})  # a buyer is never unseen
+    args = (holdout, m["orders"], {"model_dir": str(shop["model_dir"])})
+    got = pipeline.build_evaluation(as_of, scores, *args, unseen)
+    without = scores.loc[~scores["customer_id"].astype(str).isin(never)]
+    expected = pipeline.build_evaluation(as_of, without, *args)
+    pd.testing.assert_frame_equal(got.drop(columns="evaluated_at"), expected.drop(columns="evaluated_at"))
+    before = pipeline.build_evaluation(as_of, scores, *args)
+
+    def buyers(frame):
+        rows = frame.query("task == 'purchase_30d' and metric == 'observed_rate' and slice == 'all'")
+        return round(float(rows["value"].iloc[0]) * int(rows["n_obs"].iloc[0])), int(rows["n_obs"].iloc[0])
+
+    (buyers_got, n_got), (buyers_before, n_before) = buyers(got), buyers(before)
+    assert (n_before - n_got, buyers_before - buyers_got) == (40, 40)
+    # without a holdout (the backtest cut-off holds no such customer) nothing changes
+    backtest = as_of.assign(has_holdout=False, data_end_date=shop["as_of"])
+    pd.testing.assert_frame_equal(
+        pipeline.build_evaluation(backtest, scores, *args, unseen).drop(columns="evaluated_at"),
+        pipeline.build_evaluation(backtest, scores, *args).drop(columns="evaluated_at"))
+
+
 def test_the_evaluation_reads_one_score_date_from_a_relation(shop) -> None:
     """The dbt model reads only the evaluated date's rows and the columns the evaluation uses
     (scores_to_evaluate): the same metrics as from the whole table."""
