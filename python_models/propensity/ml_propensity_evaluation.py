@@ -9,10 +9,5 @@ def model(dbt, session):
     holdout_orders = dbt.ref("holdout_orders").project("customer_id, ordered_at, is_purchase").df()
     fct_orders = dbt.ref("fct_orders").project("customer_id, ordered_at, is_purchase").df()
     settings = {"window_days": dbt.config.get("window_days"), "model_dir": dbt.config.get("model_dir")}
-    # pipeline.UNSEEN_CUSTOMERS_SQL: no sign-up date, no order, no session up to as_of_date
-    unseen = (
-        dbt.ref("dim_customers").filter("signed_up_at is null").project("customer_id")
-        .except_(dbt.ref("fct_orders").project("customer_id"))
-        .except_(dbt.ref("fct_sessions").filter("customer_id is not null").project("customer_id"))
-    ).df()
+    unseen = dbt.ref("int_customers_unseen_on_as_of").df()
     return pipeline.build_evaluation(as_of, scores, holdout_orders, fct_orders, settings, unseen)

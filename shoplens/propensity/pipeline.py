@@ -141,16 +141,6 @@ def scores_for_status(scores) -> pd.DataFrame:
                                      {"served_model", "baseline_notes", "model_version"})
 
 
-#: The customers whose existence on as_of_date nothing shows (:func:`build_evaluation`):
-#: a customers-file row without a sign-up date, and no order (any status) or session up
-#: to it. Table names are formatted in by the engine's adapter.
-UNSEEN_CUSTOMERS_SQL = (
-    "select customer_id from {dim_customers} where signed_up_at is null"
-    " except select customer_id from {fct_orders}"
-    " except select customer_id from {fct_sessions} where customer_id is not null"
-)
-
-
 @returns_freed_memory
 def build_evaluation(
     as_of: pd.DataFrame,
@@ -166,9 +156,9 @@ def build_evaluation(
     Precision / recall / F1 use each model's threshold chosen on the validation
     cut-off; the selection's validation evidence is added (task model_selection).
 
-    ``unseen_customers`` (column customer_id; :data:`UNSEEN_CUSTOMERS_SQL`): the
-    customers of the customers file with no sign-up date and no order or session up
-    to ``as_of_date``. Scored at ``as_of_date`` as new customers, they are left out of
+    ``unseen_customers`` (column customer_id; the dbt model int_customers_unseen_on_as_of):
+    the customers of the customers file with no sign-up date and no order or session
+    up to ``as_of_date``. Scored at ``as_of_date`` as new customers, they are left out of
     its holdout evaluation: nothing says they existed on that date (a customers file
     exported after it holds the customers who first bought in the holdout, and they
     were the holdout's buyers), so the outcome would measure the export's date."""

@@ -17,7 +17,7 @@ PACKAGE = package_fingerprint()  # in the fingerprint: a package change re-plans
 @model(
     "main.ml_propensity_evaluation", kind="FULL", columns=columns_of("ml_propensity_evaluation"),
     depends_on=["main.as_of", "main.ml_purchase_propensity", "main.holdout_orders", "main.fct_orders",
-                "main.dim_customers", "main.fct_sessions"],
+                "main.int_customers_unseen_on_as_of"],
 )
 def execute(context, **kwargs):
     """Refs in, pipeline out (imported here: loading the project for a plan does not need it)."""
@@ -25,10 +25,9 @@ def execute(context, **kwargs):
     from shoplens.propensity import pipeline
     assert PACKAGE and SETTINGS is not None
     columns = "customer_id, ordered_at, is_purchase"
-    unseen = context.fetchdf(pipeline.UNSEEN_CUSTOMERS_SQL.format(**{
-        name: context.resolve_table(f"main.{name}") for name in ("dim_customers", "fct_orders", "fct_sessions")}))
     frame = pipeline.build_evaluation(
         read(context, "as_of"), read(context, "ml_purchase_propensity"),
-        read(context, "holdout_orders", columns), read(context, "fct_orders", columns), SETTINGS, unseen,
+        read(context, "holdout_orders", columns), read(context, "fct_orders", columns), SETTINGS,
+        read(context, "int_customers_unseen_on_as_of"),
     )
     yield from rows_of(frame)
