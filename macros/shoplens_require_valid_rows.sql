@@ -86,7 +86,8 @@
         'unit_price_implausible': 'var max_order_total',
         'list_price_implausible': 'var max_order_total',
         'quantity_implausible': 'var max_quantity',
-        'status_unknown': 'var order_status_map', 'event_type_unknown': 'var event_type_map',
+        'status_unknown': 'var order_status_map',
+        'event_type_unknown': 'var event_type_map; a name to leave out maps to ignore',
         'duplicate_row': 'an export with one row per unit sums them into quantity',
         'customer_id_not_found': 'events of visitors who are not customers keep customer_id empty',
     } -%}

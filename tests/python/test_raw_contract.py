@@ -376,6 +376,33 @@ def test_an_exports_own_statuses_and_event_names_are_mapped_by_vars(raw_layer, t
     assert mapped.query("select count(*) from stg_shop__orders where is_purchase") == [(2,)]
 
 
+def test_event_names_mapped_to_ignore_are_audited_apart_and_do_not_warn(raw_layer, tmp_path):
+    """A GA4 export holds a dozen event names the project has no use for (session_start, scroll,
+    user_engagement: 61% of the probe's rows), which were event_type_unknown and a rejection
+    warning on every build. Mapped to ignore, they are event_type_ignored in the audit table
+    (every row still accounted for), and the warning counts only the other rejections."""
+    names = ["session_start"] * 6 + ["scroll"] * 6 + ["page_view"] * 7 + ["hover"]
+    events = "event_id,occurred_at,event_type,customer_id\n" + "".join(
+        f"E{i},2025-03-01T10:{i:02d}:00Z,{name},C1\n" for i, name in enumerate(names))
+    raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(), "events.csv": events})
+    before = raw_layer.run(raw, tmp_path / "w", EXPORT)
+    assert before.success, before.text
+    assert [m for m in before.messages if "max_rejection_rate" in m and "'events'" in m]
+    out = raw_layer.run(raw, tmp_path / "w2", {**EXPORT, "event_type_map": {
+        "Session_Start": "ignore", "scroll": "IGNORE", "view_item": "product_view"}})
+    assert out.success, out.text
+    counts = out.query("select rule, failed_column, count(*) from audit_rejected_rows "
+                       "where source_table = 'events' group by 1, 2 order by 1")
+    assert counts == [("event_type_ignored", "event_type", 12), ("event_type_unknown", "event_type", 1)]
+    assert out.query("select count(*) from stg_shop__events") == [(7,)]
+    # 1 rejection of the 8 rows not ignored is 12.5%: still a warning, on that count alone
+    warning = [m for m in out.messages if "max_rejection_rate" in m and "'events'" in m]
+    assert len(warning) == 1 and "1 of 8 rows" in warning[0] and "event_type_ignored" not in warning[0]
+    calm = raw_layer.run(raw, tmp_path / "w3", {**EXPORT, "max_rejection_rate": 0.2, "event_type_map": {
+        "session_start": "ignore", "scroll": "ignore"}})
+    assert calm.success and not [m for m in calm.messages if "max_rejection_rate" in m]
+
+
 @pytest.mark.parametrize(("value_map", "expected"), [
     ({"delivered": "shipped"},
      "the var order_status_map maps 'delivered' to 'shipped'; a value must be one of completed, cancelled, returned"),

@@ -37,9 +37,11 @@ typed as {{ shoplens_not_materialized() if typed_source }} (
         {{ clean_text('product_id', types) }} as product_id,
 
         -- strings
-        -- the var event_type_map names an export's own event names (view_item: product_view)
+        -- the var event_type_map names an export's own event names (view_item: product_view;
+        -- scroll: ignore, for names the project has no use for: event_type_ignored)
         {{ shoplens_value_map("lower(" ~ clean_text('event_type', types) ~ ")", 'event_type_map',
-            ['page_view', 'product_view', 'add_to_cart', 'checkout', 'purchase']) }} as event_type,
+            ['page_view', 'product_view', 'add_to_cart', 'checkout', 'purchase', 'ignore']) }}
+            as event_type,
 
         -- timestamps
         {{ utc_timestamp('occurred_at', types) }} as occurred_at,
@@ -54,6 +56,7 @@ checked as {{ shoplens_not_materialized() }} (
     select
         *,
         {{ dq_first_failure([
+            ['event_type_ignored', 'event_type', "event_type = 'ignore'"],
             ['event_id_null', 'event_id', 'event_id is null'],
             ['occurred_at_invalid', 'occurred_at', 'occurred_at is null'],
             ['occurred_at_in_future', 'occurred_at',
