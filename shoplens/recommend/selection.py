@@ -52,7 +52,7 @@ class Selection:
     margin_se: float = float("nan")
     n_customers: int = 0
     browsing: bool = False  # ALS fitted on purchases + browsing
-    browsing_note: str = "purchases only: no browsing events before the validation cut-off"
+    browsing_note: str = ""  # what became of browsing; every verdict of _select_model sets it
     # "purchases" / "browsing" -> (that feedback's pick, the digest of its validation matrix)
     picks: dict = field(default_factory=dict)
     iterations: int | None = None  # of the served ALS (None: the config's iterations)
