@@ -67,6 +67,9 @@ class History:
     #: Whether the shop has web events (None: whether these rows hold any session); fixed for
     #: a slice of customers so that every slice has the shop's channels.
     event_shop: bool | None = None
+    #: Completed purchase orders of every customer (one purchase day may hold several; None:
+    #: unknown); a slice of customers keeps the whole history's count.
+    n_purchase_orders: int | None = None
 
     @property
     def has_events(self) -> bool:
@@ -148,6 +151,7 @@ def prepare_history(
         p_cust=p_cust, p_day=p_day, p_revenue=p_rev,
         s_cust=s_cust, s_day=s_day, s_counts=s_counts,
         first_data_day=int(p_day.min()), last_data_day=int(p_day.max()), s_seen=s_seen,
+        n_purchase_orders=len(purchases),
     )
 
 

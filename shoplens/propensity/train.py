@@ -70,10 +70,32 @@ def _require_labels(cutoffs: Sequence[int], n_pos: int, n_neg: int) -> None:
         )
 
 
+def _require_repeat_purchases(history: History, cutoffs: Sequence[int], n_pos: int, n_neg: int) -> None:
+    """Too few purchasing windows and not one customer who bought on two days in the whole
+    history: more history would not help, ids that change with every order are likelier."""
+    if n_pos >= MIN_POSITIVE_LABELS:
+        return
+    days_per_buyer = np.bincount(history.p_cust)
+    buyers = int((days_per_buyer > 0).sum())
+    if buyers == 0 or days_per_buyer.max() > 1:
+        return
+    orders = "" if history.n_purchase_orders is None else f" ({history.n_purchase_orders} purchase orders)"
+    raise InsufficientHistoryError(
+        f"no repeat purchases to learn from: {buyers} customers bought from {_day_to_date(history.first_data_day)}"
+        f" to {_day_to_date(history.last_data_day)}{orders} and none of them bought on a second day, so the"
+        f" training cut-offs {[str(_day_to_date(c)) for c in cutoffs]} give {n_pos} purchasing and {n_neg} non-purchasing customer windows (at least {MIN_POSITIVE_LABELS} of each"
+        " are needed). More history would not change this if no customer ever buys twice. Fix: check that orders"
+        " keep their customer_id: an export that gives every order a new customer id (an order-level or"
+        " session id in place of the customer's own) is the likely cause"
+    )
+
+
 def check_trainable(history: History, train_end_day: int, cfg: PropensityConfig) -> list[int]:
     """The training cut-offs, or :class:`InsufficientHistoryError` naming the fix.
 
-    Cheap (label counts only, no features): what a declined step reports.
+    Cheap (label counts only, no features): what a declined step reports. Too few purchasing
+    windows in a history where no customer ever bought on two days is reported as such
+    (customer ids that change with every order), not as too short a history.
     """
     cutoffs = training_cutoffs(history, train_end_day, cfg)
     n_pos = n_all = 0
@@ -82,6 +104,7 @@ def check_trainable(history: History, train_end_day: int, cfg: PropensityConfig)
         y = window_counts(history, born, c + 1, c + cfg.label_window_days) > 0
         n_pos += int(y.sum())
         n_all += len(y)
+    _require_repeat_purchases(history, cutoffs, n_pos, n_all - n_pos)
     _require_labels(cutoffs, n_pos, n_all - n_pos)
     return cutoffs
 

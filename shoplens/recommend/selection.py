@@ -52,7 +52,7 @@ class Selection:
     margin_se: float = float("nan")
     n_customers: int = 0
     browsing: bool = False  # ALS fitted on purchases + browsing
-    browsing_note: str = "purchases only: no browsing events before the validation cut-off"
+    browsing_note: str = ""  # what became of browsing; every verdict of _select_model sets it
     # "purchases" / "browsing" -> (that feedback's pick, the digest of its validation matrix)
     picks: dict = field(default_factory=dict)
     iterations: int | None = None  # of the served ALS (None: the config's iterations)
@@ -254,6 +254,51 @@ def _validation_data(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig, 
     return inter, with_browsing, truth, warm_with_purchases(inter, truth, cfg.min_orders)
 
 
+MIN_VALIDATION_CUSTOMERS = 20  # warm customers who bought in the validation window, to compare models on
+
+
+def _too_few_reason(lines: pd.DataFrame, seen: np.ndarray, n_rows: int, inter: Interactions, as_of: dt.date,
+                    cfg: RecommendConfig) -> str:
+    """Why the validation window cannot compare models: its orders and buyers, how many of them
+    were warm at the cut-off, ``n_rows`` of whom were scored, and the vars that decide it."""
+    cut = as_of - dt.timedelta(days=cfg.validation_days)
+    window = lines.loc[~seen & on_or_before(lines["order_date"], as_of), ["customer_id", "order_id"]]
+    buyers = pd.unique(window["customer_id"].astype(str))
+    before = lines.loc[seen, ["customer_id", "order_id"]]
+    orders_by_cut = before.groupby(before["customer_id"].astype(str), observed=True)["order_id"].nunique()
+    known = orders_by_cut.reindex(buyers).dropna()
+    warm = int((known >= cfg.min_orders).sum())
+    scored = ""
+    if inter.shape[0] < len(orders_by_cut):
+        scored = (f", {n_rows} of them in the seeded sample of {inter.shape[0]} customers it is scored on"
+                  " (recommend_validation_max_customers)")
+    elif n_rows != warm:
+        scored = f", {n_rows} of them bought a product sold before the cut-off (the ones scored)"
+    if len(known) >= MIN_VALIDATION_CUSTOMERS:
+        fix = ("a lower recommend_min_orders (1 counts every window buyer who had bought before), or a longer"
+               " recommend_validation_days (more buyers in the window)")
+    else:  # most of the window's buyers are new: no min_orders reaches the minimum
+        fix = ("a longer recommend_validation_days (more buyers in the window) or more order history: too few of the"
+               " window's buyers had bought before for a lower recommend_min_orders to help")
+    return (f"too_few_validation_customers: the validation window {cut + dt.timedelta(days=1)} .. {as_of}"
+            f" (recommend_validation_days {cfg.validation_days}) holds {window['order_id'].nunique()} purchase"
+            f" orders of {len(buyers)} customers; {len(known)} of them had bought by the cut-off {cut} and {warm}"
+            f" had at least recommend_min_orders {cfg.min_orders} purchase orders by then{scored}: models are"
+            f" compared on such customers and at least {MIN_VALIDATION_CUSTOMERS} are needed. Fix: {fix}")
+
+
+def _unvalidated_browsing(browsing: pd.DataFrame | None, cut: dt.date) -> str:
+    """What became of browsing when no model was validated (no candidate was fitted with or without it)."""
+    if browsing is None:
+        return NO_EVENTS
+    early = browsed_by(browsing, cut)
+    if not early.any():
+        return "purchases only: no browsing events before the validation cut-off"
+    n = browsing.loc[early, "customer_id"].nunique()
+    return (f"browsing not compared: {n} customers browsed before the validation cut-off, but no ALS candidate"
+            " was validated")
+
+
 _SELECTIONS: dict[tuple, Selection] = {}  # the last verdict, by its inputs' content (see select_model)
 
 
@@ -305,11 +350,12 @@ def _select_model(lines: pd.DataFrame, as_of: dt.date, cfg: RecommendConfig,
     seen = on_or_before(lines["order_date"], cut)
     if not seen.any() or seen.all():
         return Selection("popularity", "no_validation_window: no purchases before or after the validation cut-off "
-                         f"{cut} (lower recommend_validation_days)", *first, cut, as_of)
+                         f"{cut} (lower recommend_validation_days)", *first, cut, as_of,
+                         browsing_note=_unvalidated_browsing(browsing, cut))
     inter, with_browsing, truth, rows = _validation_data(lines, as_of, cfg, browsing)
-    if len(rows) < 20:
-        return Selection("popularity", f"too_few_validation_customers: {len(rows)} warm customers bought in the "
-                         "validation window (need 20)", *first, cut, as_of, n_customers=len(rows))
+    if len(rows) < MIN_VALIDATION_CUSTOMERS:
+        return Selection("popularity", _too_few_reason(lines, seen, len(rows), inter, as_of, cfg), *first, cut,
+                         as_of, n_customers=len(rows), browsing_note=_unvalidated_browsing(browsing, cut))
     pop = Popularity(cfg.popularity_days).fit(lines, inter.products, cut, cfg.top_k)
     pop_m = ranking_metrics(pop.recommend(rows, cfg.top_k)[0], truth[rows], inter.shape[1])
     scored = _grid(inter, rows, truth, cfg, "")

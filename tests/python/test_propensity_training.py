@@ -224,6 +224,26 @@ def test_decline_advice_works_a_shorter_label_window_lets_a_short_shop_train():
         P.run_propensity(*args, P.PropensityConfig(max_epochs=1))
 
 
+def test_a_history_without_any_repeat_purchase_names_the_ids_not_the_history_length():
+    """Olist's per-order customer ids: every customer has exactly one order. The decline said
+    "too little history ... load more order history"; it now says no one ever bought twice and
+    names ids changing per order. The same shop with its own ids trains."""
+    marts = marts_from_raw(generate_shop(n_customers=600, n_days=300, seed=8))
+    as_of = marts["orders"]["ordered_at"].max().date()
+    assert P.decline_reason(marts["orders"], marts["sessions"], marts["customers"], as_of, False,
+                            P.PropensityConfig()) == ""
+    orders = marts["orders"].assign(customer_id="order-" + marts["orders"]["order_id"].astype(str))
+    reason = P.decline_reason(orders, marts["sessions"], marts["customers"], as_of, False, P.PropensityConfig())
+    bought = orders.loc[orders["is_purchase"].astype(bool)]
+    first = bought["ordered_at"].min().date()
+    assert reason.startswith(f"no repeat purchases to learn from: {len(bought)} customers bought from {first} to"
+                             f" {as_of} ({len(bought)} purchase orders) and none of them bought on a second day"), reason
+    assert " give 0 purchasing and " in reason and "too little history" not in reason
+    assert "check that orders keep their customer_id" in reason and "new customer id" in reason
+    with pytest.raises(P.InsufficientHistoryError, match="no repeat purchases"):
+        P.run_propensity(orders, marts["sessions"], marts["customers"], as_of, False, P.PropensityConfig(max_epochs=1))
+
+
 class _Relation:
     """A stand-in for a DuckDB relation: ``.df()`` returns the frame and counts the reads."""
 

@@ -164,6 +164,39 @@ def test_a_placeholder_customer_holding_a_share_of_purchases_warns(raw_layer, tm
     assert [m for m in guest.messages if test in m and "WARN 1" in m]
 
 
+def test_an_as_of_date_in_a_near_empty_tail_of_the_export_warns(raw_layer, tmp_path):
+    """Olist's shape: 3 purchases a day for 250 days, then 40 empty days and two late orders
+    (one cancelled). The default as_of_date (the last order) leaves 1 purchase in its last 28
+    days against a usual 84: a warning (not a failure) whose row has the counts and a
+    suggested as_of_date. Without the tail, or with only 150 days before it, it stays quiet."""
+    day0 = dt.date(2025, 1, 1)
+
+    def orders(n_days: int, tail: bool) -> str:
+        rows = [f"O{d}_{k},C{(3 * d + k) % 90},{day0 + dt.timedelta(days=d)}T10:00:00Z,20.00,completed\n"
+                for d in range(n_days) for k in range(3)]
+        if tail:
+            late = day0 + dt.timedelta(days=n_days + 40)
+            rows += [f"L1,C1,{late}T09:00:00Z,20.00,completed\n", f"L2,C2,{late}T10:00:00Z,20.00,cancelled\n"]
+        return HEADER + "".join(rows)
+
+    test = "as_of_date_does_not_fall_in_a_near_empty_tail_of_purchases"
+    built = {}
+    for name, n_days, tail in (("tail", 250, True), ("plain", 250, False), ("short", 150, True)):
+        out = raw_layer.run(_write(tmp_path / name, {"orders.csv": orders(n_days, tail)}), tmp_path / f"w_{name}",
+                            EXPORT, command="build", select=["+fct_orders", test])
+        assert out.success, out.text  # a warning, never an error
+        built[name] = out
+    assert [m for m in built["tail"].messages if test in m and "WARN 1" in m]
+    assert not [m for m in built["plain"].messages if test in m and "WARN" in m]
+    assert not [m for m in built["short"].messages if test in m and "WARN" in m]
+    compiled = raw_layer.work / "target" / "compiled" / "shoplens" / "tests" / "singular" / f"{test}.sql"
+    row = built["tail"].query(compiled.read_text(encoding="utf-8"))
+    # as_of 2025-10-18 (the cancelled order's day; the late purchase is on it too); 9 earlier 28-day
+    # blocks, the usual one 84 purchases; the tail starts after the last day of volume, 2025-09-07
+    assert row == [(dt.date(2025, 10, 18), 1, 84.0, 9, dt.date(2025, 10, 18), dt.date(2025, 9, 7),
+                    "set the var as_of_date to the end of the real activity (suggested_as_of_date)")]
+
+
 def test_typed_parquet_columns_are_accepted(raw_layer, tmp_path):
     """timestamp, timestamptz, date, decimal and integer ids, with the unit tests run."""
     raw = tmp_path / "raw"

@@ -710,6 +710,46 @@ def test_without_tastes_the_recommender_falls_back_to_popularity_and_says_so():
     assert "validation recall@10" in status["reason"] and status["rows_written"] == len(recs)
 
 
+def test_too_few_validation_customers_names_the_window_the_vars_and_the_browsing_it_did_not_compare():
+    """GA4's shape: browsing before the cut-off, but the window's buyers are mostly one-order
+    customers. The reason counts them and names the vars; the browsing note does not claim
+    there is no browsing (it said "no browsing events before the validation cut-off")."""
+    as_of = dt.date(2025, 6, 30)
+    cut = as_of - dt.timedelta(days=60)
+    rows = []
+    for c in range(40):  # 40 customers, one order before the cut; 5 of them two
+        for k in range(1 + (c < 5)):
+            rows.append((f"C{c}", f"O{c}_{k}", f"P{(c + k) % 7}", cut - dt.timedelta(days=10 + 3 * k + c % 9)))
+        if c < 35:  # 35 of them buy again in the window
+            rows.append((f"C{c}", f"W{c}", f"P{(c + 3) % 7}", cut + dt.timedelta(days=1 + c % 50)))
+    rows.append(("NEW", "W_NEW", "P1", as_of))  # a buyer new in the window
+    lines = P.purchase_lines(pd.DataFrame(rows, columns=["customer_id", "order_id", "product_id", "order_date"]))
+    views = pd.DataFrame({"customer_id": [f"C{c}" for c in range(40)], "product_id": "P2",
+                          "event_date": cut - dt.timedelta(days=2), "n_product_views": 2, "n_add_to_carts": 0})
+    sel = P.select_model(lines, as_of, RecommendConfig(), P.browsing_events(views))
+    assert sel.served == "popularity" and sel.n_customers == 5
+    assert sel.reason.startswith(f"too_few_validation_customers: the validation window {cut + dt.timedelta(days=1)}"
+                                 f" .. {as_of} (recommend_validation_days 60) holds 36 purchase orders of 36"
+                                 " customers; 35 of them had bought by the cut-off"), sel.reason
+    assert "5 had at least recommend_min_orders 2 purchase orders" in sel.reason
+    assert "at least 20 are needed. Fix: a lower recommend_min_orders" in sel.reason
+    assert "no browsing events" not in sel.browsing_note
+    assert sel.browsing_note.startswith("browsing not compared: 40 customers browsed before the validation cut-off")
+    # the advice works: counting one-order customers as warm gives 35 to compare on
+    one = P.select_model(lines, as_of, RecommendConfig(min_orders=1, factors_grid=(4,), alpha_grid=(1.0,)),
+                         P.browsing_events(views))
+    assert one.n_customers == 35 and not one.reason.startswith("too_few_validation_customers")
+    # when few of the window's buyers had bought before, a lower min_orders is not offered
+    few = [r for r in rows if not r[1].startswith("W") or r[0] in {"NEW", *(f"C{c}" for c in range(10))}]
+    few = P.purchase_lines(pd.DataFrame(few, columns=["customer_id", "order_id", "product_id", "order_date"]))
+    reason = P.select_model(few, as_of, RecommendConfig(), None).reason
+    assert "holds 11 purchase orders of 11 customers; 10 of them had bought" in reason, reason
+    assert "too few of the window's buyers had bought before for a lower recommend_min_orders to help" in reason
+    # without any browsing the note says the shop has none, as before
+    plain = P.select_model(lines, as_of, RecommendConfig(), None)
+    assert plain.browsing_note == "purchases only: the shop has no browsing events (customer_product_browsing is empty)"
+
+
 # ---------------------------------------------------------------- metrics and settings
 
 
