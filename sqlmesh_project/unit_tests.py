@@ -2,8 +2,8 @@
 
 SQLMesh does not load dbt's ``unit_tests:``. The cases below, where the same
 checks matter under SQLMesh (RFM scoring at ties and breakpoints,
-sessionisation at the timeout, session days at midnight, sessions as of a
-date), are converted from the dbt YAML into
+sessionisation at the timeout and of session ids that several customers
+share, session days at midnight, sessions as of a date), are converted from the dbt YAML into
 ``sqlmesh_project/tests/test_dbt_unit_cases.yaml``::
 
     python -m sqlmesh_project.unit_tests     # rewrites the file
@@ -24,6 +24,8 @@ CASES = [
     "customer_rfm_scores_ties_and_boundaries",
     "customer_rfm_frequency_breakpoints_default",
     "sessionisation_at_the_timeout",
+    "sessionisation_splits_a_session_id_shared_by_customers",
+    "shared_session_ids_rank_customers_by_first_use",
     "session_days_split_a_session_at_midnight",
     "sessions_as_of_sum_their_days_up_to_as_of",
 ]
@@ -34,6 +36,9 @@ PATH = engine.PROFILES_DIR / "tests" / "test_dbt_unit_cases.yaml"
 INPUT_TYPES = {"main.stg_shop__events": {
     "event_id": "VARCHAR", "customer_id": "VARCHAR", "session_id": "VARCHAR", "product_id": "VARCHAR",
     "event_type": "VARCHAR", "occurred_at": "TIMESTAMP", "event_date": "DATE",
+}, "main.int_shared_session_ids": {
+    "session_id": "VARCHAR", "customer_id": "VARCHAR", "customer_rank": "BIGINT", "n_customers": "BIGINT",
+    "first_occurred_at": "TIMESTAMP", "first_used_date": "DATE",
 }}
 _REF = re.compile(r"^ref\('(\w+)'\)$")
 

@@ -1,9 +1,17 @@
 -- Clean events of known (or anonymous) visitors, each with a session.
--- Events that carry a session_id keep it. Events without one are grouped per
--- customer by the inactivity rule: a gap of more than
--- `session_timeout_minutes` (default 30) starts a new session; a gap of
--- exactly the timeout stays in the session. Anonymous events without a
--- session_id cannot be linked and form one-event sessions.
+-- Events that carry a session_id keep it, unless two or more customers use
+-- that id (int_shared_session_ids): then each customer's events are a session
+-- of their own. The first customer to use the id keeps it, every later one
+-- gets '<session_id>:<customer_id>'. Anonymous events stay in the session of
+-- their id's customer, as long as no second customer has used the id by the
+-- end of their UTC day; after that they form one anonymous session,
+-- '<session_id>:' (a session of nobody known: they could be anyone's).
+-- Every key depends on events up to its own day only (the point-in-time
+-- rule). Events without a session_id are grouped per customer by the
+-- inactivity rule: a gap of more than `session_timeout_minutes` (default 30)
+-- starts a new session; a gap of exactly the timeout stays in the session.
+-- Anonymous events without a session_id cannot be linked and form one-event
+-- sessions.
 -- One row per event.
 -- `resolvable` is read three times and runs again at each read, as does the
 -- events view under it: cheaper than storing 50M rows to scan them again
@@ -28,13 +36,42 @@ resolvable as {{ shoplens_not_materialized() }} (
         or known_customers.customer_id is not null
 ),
 
+shared_session_ids as (
+    select * from {{ ref('int_shared_session_ids') }}
+),
+
+-- the day from which an id has two customers: its second customer's first
+shared_from as (
+    select
+        session_id,
+        first_used_date as shared_from_date
+    from shared_session_ids
+    where customer_rank = 2
+),
+
 with_session as (
     select
-        *,
-        session_id as resolved_session_id,
+        resolvable.*,
+        case
+            when shared_session_ids.customer_rank > 1
+                then
+                    resolvable.session_id || ':'
+                    || resolvable.customer_id
+            when
+                resolvable.customer_id is null
+                and resolvable.event_date >= shared_from.shared_from_date
+                then resolvable.session_id || ':'
+            else resolvable.session_id
+        end as resolved_session_id,
         false as is_derived_session
     from resolvable
-    where session_id is not null
+    left join shared_session_ids
+        on
+            resolvable.session_id = shared_session_ids.session_id
+            and resolvable.customer_id = shared_session_ids.customer_id
+    left join shared_from
+        on resolvable.session_id = shared_from.session_id
+    where resolvable.session_id is not null
 ),
 
 anonymous_without_session as (

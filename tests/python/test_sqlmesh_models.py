@@ -67,7 +67,7 @@ def test_sqlmesh_unit_test_file_holds_the_dbt_cases():
 
     assert unit_tests.PATH.read_text() == unit_tests.render()
     cases = yaml.safe_load(unit_tests.PATH.read_text())
-    assert len(cases) == len(unit_tests.CASES) == 5
+    assert len(cases) == len(unit_tests.CASES) == 7
     rfm = cases["test_customer_rfm_scores_ties_and_boundaries"]
     assert [r["rfm_cell"] for r in rfm["outputs"]["query"]["rows"]] == ["412", "412", "324", "235", "111"]
 

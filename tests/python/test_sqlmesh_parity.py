@@ -185,4 +185,4 @@ def test_dbt_unit_test_cases_pass_as_sqlmesh_unit_tests(shop, tmp_path):
     proc = run_sqlmesh(["test"], tmp_path / "sqlmesh_warehouse.duckdb", variables, check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
-    assert "Successfully Ran `5` Tests" in " ".join(out.split()), out[-2000:]
+    assert "Successfully Ran `7` Tests" in " ".join(out.split()), out[-2000:]
