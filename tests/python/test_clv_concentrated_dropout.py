@@ -159,3 +159,20 @@ def test_propensity_baseline_keeps_bgnbd_at_the_olist_estimates(monkeypatch):
     assert info["model_name"] == "bgnbd" and info["note"] == "", info["note"]
     pred = clv.expected_purchases("bgnbd", info["params"], 30 / 7.0, x, rec_days / 7.0, age_days / 7.0)
     assert np.isfinite(pred).all()
+
+
+def test_propensity_baseline_takes_nbd_only_at_the_no_drop_out_boundary(monkeypatch):
+    """Failed before: any BG/NBD failure (here: predictions BG/NBD cannot make) served NBD, a model
+    without drop-out, as 'bgnbd served as its limit nbd'. Now the baseline is dropped (docs/propensity.md)."""
+    monkeypatch.setattr(
+        clv_fit, "unusable_predictions",
+        lambda name, *args: "expected purchases are not finite" if name == "bgnbd" else "",
+    )
+    rng = np.random.default_rng(5)
+    n = 300
+    x = np.where(rng.random(n) < 0.7, 0, rng.integers(1, 6, n))
+    age_days = rng.integers(7, 400, n).astype(float)
+    rec_days = np.where(x > 0, np.floor(age_days * rng.uniform(0.1, 0.9, n)) + 1, 0.0)
+    snap = types.SimpleNamespace(n_purchase_days=x + 1, frequency=x, recency_days=rec_days, age_days=age_days)
+    with pytest.raises(clv.ClvFitError, match="expected purchases are not finite"):
+        fit_bgnbd_params(snap)
