@@ -248,7 +248,7 @@ def _boundary_message(name: str, params: dict[str, float]) -> str:
 
 def _boundary_hint(name: str, params: dict[str, float]) -> str:
     """A readable cause for estimates that ran to a boundary."""
-    lo, hi = PARAM_RANGE
+    hi = PARAM_RANGE[1]
     churn = MODELS[name].churn
     if churn is None:
         return ""

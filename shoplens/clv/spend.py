@@ -112,7 +112,7 @@ def heavy_tail_message(gg: FittedModel, data: pd.DataFrame) -> str:
     uncertain = n < SMALL_SPEND_SAMPLE or (np.isfinite(se) and q * np.exp(1.96 * se) > 1)
     if uncertain and ratio <= OUTLIER_RATIO:
         return head + (
-            f" No order stands out, so the likelier cause is the small sample: {n} repeat buyers"
+            f" No buyer's spend stands out, so the likelier cause is the small sample: {n} repeat buyers"
             " cannot pin down the tail of the spend distribution."
             " Fix: use a later as_of_date or load more history so that more customers have bought"
             " again; check order_total for outliers only if you expect some."
