@@ -188,12 +188,39 @@ def _fit_with_ladder(name, data, penalizer, time_unit, init, ladder, engine) -> 
     )
 
 
+#: Drop-out per purchase below which an estimate beyond PARAM_RANGE is the no-drop-out
+#: boundary: a / (a + b) for BG/NBD and MBG/NBD, (s / beta) / (r / alpha) for Pareto/NBD.
+NEGLIGIBLE_DROPOUT = 1e-4
+
+
+def dropout_per_purchase(name: str, params: dict[str, float]) -> float:
+    """Mean drop-out per purchase: a / (a + b) (BG/NBD, MBG/NBD); for Pareto/NBD the mean
+    drop-out rate s / beta over the mean purchase rate r / alpha (the same ratio in its
+    continuous-time form). NaN for a model without drop-out or unusable estimates."""
+    churn = MODELS[name].churn
+    if churn is None:
+        return float("nan")
+    shape, scale = (float(params.get(k, np.nan)) for k in churn)
+    with np.errstate(all="ignore"):
+        if name == "pareto_nbd":
+            value = (shape / scale) / (float(params.get("r", np.nan)) / float(params.get("alpha", np.nan)))
+        else:
+            value = shape / (shape + scale)
+    return float(value)
+
+
 def dropout_boundary(name: str, params: dict[str, float]) -> str:
     """Which drop-out parameter ran to the no-drop-out boundary ('' if none).
 
-    BG/NBD and MBG/NBD: a -> 0 or b -> inf (drop-out probability a / (a + b)
-    -> 0); Pareto/NBD: s -> 0 or beta -> inf (mean drop-out rate s / beta -> 0).
-    In each case the likelihood tends to NBD's, so NBD is the limiting model.
+    The boundary is a drop-out that vanishes: a / (a + b) -> 0 for BG/NBD and
+    MBG/NBD (a -> 0, or b -> inf with a bounded), s / beta -> 0 for Pareto/NBD
+    (s -> 0, or beta -> inf with s bounded). In each case the likelihood tends
+    to NBD's, so NBD is the limiting model. A scale parameter beyond
+    PARAM_RANGE is that boundary only when the drop-out per purchase
+    (:func:`dropout_per_purchase`) is negligible too: shape and scale large
+    together with a moderate ratio (a / (a + b) = 0.965 at a = 7.6e7,
+    b = 2.8e6) is a drop-out probability (rate) almost the same for every
+    customer, heavy or light, not its absence.
     """
     if MODELS[name].churn is None:
         return ""
@@ -202,10 +229,11 @@ def dropout_boundary(name: str, params: dict[str, float]) -> str:
     a, b = params.get(shape, np.nan), params.get(scale, np.nan)
     if np.isfinite(a) and a < lo:
         return f"{shape} -> 0"
-    if not np.isfinite(b) or b > hi:
+    per_purchase = dropout_per_purchase(name, params)
+    if (not np.isfinite(b) or b > hi) and per_purchase < NEGLIGIBLE_DROPOUT:
         return f"{scale} -> inf"
-    if np.isfinite(a) and np.isfinite(b) and a / (a + b) < lo:
-        return f"{shape} / ({shape} + {scale}) -> 0"
+    if per_purchase < lo:
+        return f"{shape} / {scale} -> 0" if name == "pareto_nbd" else f"{shape} / ({shape} + {scale}) -> 0"
     return ""
 
 
@@ -220,14 +248,26 @@ def _boundary_message(name: str, params: dict[str, float]) -> str:
 
 def _boundary_hint(name: str, params: dict[str, float]) -> str:
     """A readable cause for estimates that ran to a boundary."""
-    lo, hi = PARAM_RANGE
+    hi = PARAM_RANGE[1]
     churn = MODELS[name].churn
-    if churn is not None and (params[churn[0]] < lo or params[churn[1]] > hi):
+    if churn is None:
+        return ""
+    if dropout_boundary(name, params):
         return (
             "Cause: the data show (almost) no drop-out, customers keep buying until as_of_date,"
             " so the churn parameters are not identified (a penalizer cannot fix that)."
             " Observe longer (a later as_of_date, more history) or check that lapsed customers"
             " were not filtered out of the orders. "
+        )
+    shape, scale = churn
+    if params[shape] > hi or params[scale] > hi:
+        per_purchase = dropout_per_purchase(name, params)
+        what = f"{shape} / ({shape} + {scale})" if name != "pareto_nbd" else f"({shape} / {scale}) / (r / alpha)"
+        return (
+            f"Cause: {shape} and {scale} grew large together with a drop-out per purchase"
+            f" {what} = {per_purchase:.3g}: the drop-out is almost the same for every customer"
+            " and its spread across customers is not identified (typical when nearly every"
+            " customer buys once); this is not the no-drop-out boundary. "
         )
     return ""
 

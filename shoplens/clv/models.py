@@ -34,6 +34,40 @@ def _quiet_fit(fitter, *args, **kwargs) -> dict[str, float]:
     return {k: float(v) for k, v in fitter.params_.items()}
 
 
+#: Above this c = a + b + x (- 1) the BG/NBD numerator is evaluated with
+#: :func:`_concentrated_time_part` (error below ~1e-11 relative there; the
+#: hypergeometric form is accurate to ~1e-10 below it, where it is finite).
+CONCENTRATED_BETA = 1e4
+
+
+def _concentrated_time_part(k, A, t, shape, c):
+    """(c / shape) * (1 - E[(A / (A + q t)) ** k]) for q ~ Beta(shape, c - shape) and a large c.
+
+    The BG/NBD numerator (:meth:`BGNBD.time_part`) is (c / shape) * (1 - E[g(q)])
+    with g(q) = (1 + q t / A) ** -k, k = r + x, A = alpha + T, shape = a - 1. As
+    c = a + b + x (- 1) grows the Beta concentrates at its mean m = shape / c, and
+    the numerator tends to (1 - (A / (A + m t)) ** k) / m, the expected purchases of
+    a customer alive with a Gamma(k, A) rate who drops out after each purchase with
+    probability m (the limit a, b -> inf with a / (a + b) fixed). E[g(q)] is expanded
+    around m with the Beta's central moments up to the fourth: g's n-th derivative
+    is (-1) ** n (k)_n v ** n g(m) with v = t / (A + m t), so the error is O(c ** -3).
+    """
+    m = shape / c
+    other = c - shape
+    var = shape * other / (c * c * (c + 1))
+    third = 2 * var * (other - shape) / (c * (c + 2))
+    excess = 6 * ((shape - other) ** 2 * (c + 1) - shape * other * (c + 2)) / (shape * other * (c + 2) * (c + 3))
+    fourth = (excess + 3) * var * var
+    v = t / (A + m * t)
+    log_g = -k * np.log1p(m * t / A)
+    correction = (
+        k * (k + 1) * v**2 * var / 2
+        - k * (k + 1) * (k + 2) * v**3 * third / 6
+        + k * (k + 1) * (k + 2) * (k + 3) * v**4 * fourth / 24
+    )
+    return (-np.expm1(log_g) - np.exp(log_g) * correction) / m
+
+
 class Model:
     """What every model has: a name, parameter names and a likelihood."""
 
@@ -106,24 +140,43 @@ class BGNBD(Model):
     def time_part(self, p, t, x, age):
         """Numerator of E[Y(t) | x, t_x, T]; depends on (x, T, t) only.
 
-        Uses Euler's transformation of the hypergeometric term, whose first two
-        arguments then no longer grow with x, so it stays finite for heavy buyers.
+        It is E[Y(t) | alive at T, x, T]: given alive, the purchase rate is
+        Gamma(r + x, alpha + T) and the drop-out probability p is
+        Beta(a, b + x) (MBG/NBD: Beta(a, b + x + 1)), so with c = a + b + x - 1
+        (MBG/NBD: a + b + x) it equals
+        c / (a - 1) * (1 - E[((alpha + T) / (alpha + T + p' t)) ** (r + x)]),
+        p' ~ Beta(a - 1, c - a + 1). Evaluated with Euler's transformation of the
+        hypergeometric term, whose first two arguments then no longer grow with x,
+        so it stays finite for heavy buyers. For large a + b (Beta(a - 1, .)
+        concentrated) that form underflows to 0 times an overflowing 2F1
+        (NaN): there :func:`_concentrated_time_part`, the expectation expanded
+        around the Beta mean, is used instead (docs/clv.md).
         """
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
-        z = t / (alpha + age + t)
-        one_minus_z = (alpha + age) / (alpha + age + t)
-        if not self.modified:
-            c = a + b + x - 1
-            hyp = hyp2f1(a + b - 1 - r, a - 1, c, z)
-        else:
-            c = a + b + x
-            hyp = hyp2f1(a + b - r, a - 1, c, z)
-        return c / (a - 1) * (1.0 - one_minus_z ** (a - 1) * hyp)
+        t, x, age = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (t, x, age)))
+        c = a + b + x - (0.0 if self.modified else 1.0)
+        with np.errstate(all="ignore"):
+            log_one_minus_z = np.log(alpha + age) - np.log(alpha + age + t)
+            z = t / (alpha + age + t)
+            hyp = hyp2f1(c - r - x, a - 1, c, z)
+            exact = c / (a - 1) * (1.0 - np.exp((a - 1) * log_one_minus_z) * hyp)
+        # a <= 1 (towards the a -> 0 boundary) has no Beta(a - 1, .) form; the exact one is finite there
+        limit = (a > 1) & ((c > CONCENTRATED_BETA) | ~np.isfinite(exact) | ((a - 1) * log_one_minus_z < -600.0))
+        if not limit.any():
+            return exact[()] if exact.ndim == 0 else exact
+        out = np.array(exact, dtype=float)
+        out[limit] = _concentrated_time_part(r + x[limit], alpha + age[limit], t[limit], a - 1, c[limit])
+        return out[()] if out.ndim == 0 else out
 
     def unconditional(self, p, t):
-        r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
-        z = t / (alpha + t)
-        return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, z))
+        """E[Y(t)] of a customer just acquired: the numerator at x = 0, T = 0 (for MBG/NBD
+        times b / (a + b), the probability of surviving time 0)."""
+        t = np.asarray(t, dtype=float)
+        zero = np.zeros(t.shape)
+        value = self.time_part(p, t, zero, zero)
+        if self.modified:
+            value = value * (p["b"] / (p["a"] + p["b"]))
+        return value[()] if value.ndim == 0 else value
 
     @staticmethod
     def window_probability(p, frequency, recency, T, t: float) -> tuple[np.ndarray, np.ndarray]:
@@ -153,11 +206,6 @@ class MBGNBD(BGNBD):
     name = "mbgnbd"
     modified = True
     _fitter = "ModifiedBetaGeoFitter"
-
-    def unconditional(self, p, t):
-        r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
-        z = t / (alpha + t)
-        return b / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b + 1, a + b, z))
 
 
 class ParetoNBD(Model):

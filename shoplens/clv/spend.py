@@ -17,7 +17,9 @@ data leave it nothing to fit, and both are served with the limiting model
 
 Fewer positive-spend repeat buyers than ``clv_min_repeat_customers`` (some
 bought again for 0.00 only) also serve ``constant_value`` at their mean
-spend, flagged as a fallback.
+spend, flagged as a fallback. Fewer repeat buyers than that in all (whatever
+they spent) never get here: the step declines in
+:func:`shoplens.clv.summary.validate_summary`.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def fit_spend(frame: pd.DataFrame, config: ClvConfig) -> FittedModel:
     """Gamma-Gamma on the validated summary ``frame``, or its constant-value limit.
 
     Raises :class:`ClvDeclined` when Gamma-Gamma estimates q <= 1 (infinite
-    mean spend), as before.
+    mean spend); :func:`heavy_tail_message` says whether a small sample or
+    outlier orders is the likelier cause.
     """
     from shoplens.clv.fit import fit_model  # fit imports this module
 
@@ -67,13 +70,57 @@ def fit_spend(frame: pd.DataFrame, config: ClvConfig) -> FittedModel:
     gg = fit_model(SPEND_MODEL, data, penalizer=config.penalizer, time_unit=config.time_unit,
                    engine=config.engine)
     if gg.params["q"] <= 1:
-        raise ClvDeclined(
-            f"Gamma-Gamma estimated q = {gg.params['q']:.3f} <= 1: the spend distribution is so"
-            " heavy-tailed that its mean is infinite and no customer value can be computed."
-            " Fix: look for outlier orders (currency mix-ups, test orders) in order_total and"
-            " quarantine them, or cap extreme purchase totals before the summary."
-        )
+        raise ClvDeclined(heavy_tail_message(gg, data))
     return gg
+
+
+#: Below this many repeat buyers with spend, q <= 1 is read as a small sample unless one
+#: buyer's mean spend stands out (more than OUTLIER_RATIO times the median).
+SMALL_SPEND_SAMPLE = 30
+OUTLIER_RATIO = 10.0
+
+
+def heavy_tail_message(gg: FittedModel, data: pd.DataFrame) -> str:
+    """Why Gamma-Gamma's q <= 1 declines the step, and the likelier cause.
+
+    An infinite mean spend is either a real heavy tail (outlier orders: a
+    currency mix-up, test orders) or a sample too small to pin the tail down.
+    The message names the small sample when the fit had fewer than
+    ``SMALL_SPEND_SAMPLE`` repeat buyers with spend, or q's 95 % interval
+    reaches above 1, and no buyer's mean spend exceeds ``OUTLIER_RATIO`` times
+    the median; otherwise outlier orders.
+    """
+    weight = data["weight"].to_numpy(dtype=float)
+    values = data["monetary_value"].to_numpy(dtype=float)
+    n = int(weight.sum())
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weight[order])
+    median = float(values[order][np.searchsorted(cum, cum[-1] / 2)])
+    top = float(values.max())
+    ratio = top / median if median > 0 else float("inf")
+    q = gg.params["q"]
+    k = MODELS[gg.name].parameter_names.index("q")
+    var = float(gg.log_covariance[k, k])
+    se = float(np.sqrt(var)) if np.isfinite(var) and var >= 0 else float("nan")
+    interval = f"{q * np.exp(-1.96 * se):.2f} to {q * np.exp(1.96 * se):.2f}" if np.isfinite(se) else "not available"
+    head = (
+        f"Gamma-Gamma estimated q = {q:.3f} <= 1 from {n} repeat buyers with spend (95 % interval of q:"
+        f" {interval}): the fitted spend distribution is so heavy-tailed that its mean is infinite and"
+        " no customer value can be computed. The largest mean spend per purchase day is"
+        f" {top:.2f}, {ratio:.1f} times the median {median:.2f}."
+    )
+    uncertain = n < SMALL_SPEND_SAMPLE or (np.isfinite(se) and q * np.exp(1.96 * se) > 1)
+    if uncertain and ratio <= OUTLIER_RATIO:
+        return head + (
+            f" No buyer's spend stands out, so the likelier cause is the small sample: {n} repeat buyers"
+            " cannot pin down the tail of the spend distribution."
+            " Fix: use a later as_of_date or load more history so that more customers have bought"
+            " again; check order_total for outliers only if you expect some."
+        )
+    return head + (
+        " Fix: look for outlier orders (currency mix-ups, test orders) in order_total and"
+        " quarantine them, or cap extreme purchase totals before the summary."
+    )
 
 
 def constant_spend(value: float, n: int, config: ClvConfig, reason: str, *, at_boundary: bool) -> FittedModel:

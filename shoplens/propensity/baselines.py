@@ -53,7 +53,12 @@ def fit_bgnbd_params(snap: Snapshot) -> dict:
     counts = clv.compress_counts(frame)
     config = clv.ClvConfig(time_unit="weeks", candidates=("bgnbd",))
     models, excluded = clv.fit_count_models(counts, config)
-    name = "bgnbd" if "bgnbd" in models else clv.LIMIT_MODEL
+    if "bgnbd" in models:
+        name = "bgnbd"
+    elif clv.LIMIT_MODEL in models and models[clv.LIMIT_MODEL].at_boundary:
+        name = clv.LIMIT_MODEL  # BG/NBD's estimate sits at the no-drop-out boundary: its limit
+    else:  # any other failure is not a reason to assume nobody drops out
+        raise clv.ClvFitError(excluded.get("bgnbd", "bgnbd could not be fitted"))
     model = models[name]
     info = {k: float(v) for k, v in model.params.items()}
     info["params"] = dict(model.params)

@@ -99,3 +99,60 @@ def test_fit_does_not_depend_on_row_order():
         assert model.params == again.count_models[name].params, name
         assert (model.log_covariance == again.count_models[name].log_covariance).all(), name
     assert first.spend_model.params == again.spend_model.params
+
+
+#: MBG/NBD (days) on an Olist-shaped probe (97 % one-time buyers, default as_of): a and b both
+#: beyond 1e6, a / (a + b) = 0.965: heavy drop-out, almost the same for every customer.
+OLIST_MBG = {"r": 122800.0, "alpha": 6310000.0, "a": 76300000.0, "b": 2776000.0}
+
+
+@pytest.mark.parametrize(
+    "name,params,expected",
+    [
+        # the no-drop-out boundary: the drop-out per purchase vanishes
+        ("bgnbd", {**NBD, "a": 1e-9, "b": 1.0}, "a -> 0"),
+        ("bgnbd", {**NBD, "a": 0.5, "b": 5e6}, "b -> inf"),
+        ("mbgnbd", {**NBD, "a": 2.0, "b": np.inf}, "b -> inf"),
+        ("bgnbd", {**NBD, "a": 0.5, "b": 9e5}, "a / (a + b) -> 0"),
+        ("pareto_nbd", {**NBD, "s": 1e-12, "beta": 3.0}, "s -> 0"),
+        ("pareto_nbd", {**NBD, "s": 0.5, "beta": 5e7}, "beta -> inf"),
+        # both large with a moderate ratio: a nearly fixed drop-out, not its absence
+        ("mbgnbd", OLIST_MBG, ""),
+        ("bgnbd", {**NBD, "a": 7.63e7, "b": 2.78e6}, ""),
+        ("bgnbd", {**NBD, "a": 2e6, "b": 3e6}, ""),
+        ("pareto_nbd", {**NBD, "s": 4e6, "beta": 2e7}, ""),
+        # interior estimates
+        ("bgnbd", {**NBD, "a": 0.4, "b": 2.0}, ""),
+    ],
+)
+def test_dropout_boundary_looks_at_the_drop_out_per_purchase(name, params, expected):
+    assert clv_fit.dropout_boundary(name, params) == expected
+
+
+def test_olist_heavy_drop_out_is_not_called_no_drop_out(monkeypatch):
+    """Failed before: MBG/NBD at a = 7.63e7, b = 2.78e6 (drop-out 0.965) was excluded as 'no-drop-out
+    boundary ... the maximum-likelihood drop-out rate is 0' and NBD added as 'the data show no drop-out'."""
+    purchases, as_of = simulate_purchases(1500, 365, seed=3)
+    counts = clv.compress_counts(summary_from_purchases(purchases, as_of, "days"))
+    real = clv_fit._run_engine
+
+    def olist_unpenalised(name, data, penalizer, init, engine):
+        if name == "mbgnbd" and penalizer == 0.0:
+            return dict(OLIST_MBG)
+        return real(name, data, penalizer, init, engine)
+
+    monkeypatch.setattr(clv_fit, "_run_engine", olist_unpenalised)
+    models, excluded = clv_fit.fit_count_models(counts, clv.ClvConfig(candidates=("bgnbd", "mbgnbd")))
+    assert "mbgnbd" in models and "mbgnbd" not in excluded  # the penalizer ladder, not the NBD limit
+    assert models["mbgnbd"].fallback_reason.startswith("penalizer raised from 0.0")
+    assert "nbd" not in models
+
+    def olist_always(name, data, penalizer, init, engine):
+        return dict(OLIST_MBG) if name == "mbgnbd" else real(name, data, penalizer, init, engine)
+
+    monkeypatch.setattr(clv_fit, "_run_engine", olist_always)
+    models, excluded = clv_fit.fit_count_models(counts, clv.ClvConfig(candidates=("bgnbd", "mbgnbd")))
+    assert set(models) == {"bgnbd"}
+    reason = excluded["mbgnbd"]
+    assert "at the no-drop-out boundary" not in reason and "show (almost) no drop-out" not in reason, reason
+    assert "a / (a + b) = 0.965" in reason and "not the no-drop-out boundary" in reason, reason

@@ -8,6 +8,7 @@ fallback flagged in ml_clv_parameters and in every prediction row.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -237,3 +238,41 @@ def test_too_uncertain_interval_serves_the_point_flagged(summary, monkeypatch):
     assert (pred["clv_p10"] == pred["clv"]).all() and (pred["clv_p90"] == pred["clv"]).all()
     assert pred["is_fallback"].all()
     assert pred["fallback_reason"].str.contains("clv interval: Gamma-Gamma draws keep giving q <= 1").all()
+
+
+#: (frequency, mean spend per purchase day) of the 29 repeat buyers of a GA4-shaped probe
+#: (/work/ga4, careful_asof): largest 197.00, median 53.97; Gamma-Gamma estimates q = 0.652.
+GA4_REPEAT = [(1, 4.0), (1, 4.0), (1, 5.0), (1, 5.99), (1, 9.0), (1, 17.99), (1, 19.0), (1, 19.0), (1, 19.99),
+              (2, 22.485), (1, 23.98), (1, 33.98), (1, 41.0), (1, 52.0), (1, 53.97), (1, 54.0), (1, 57.0),
+              (1, 57.0), (1, 60.0), (1, 62.0), (1, 63.0), (1, 63.0), (1, 65.98), (1, 74.99), (1, 130.98),
+              (1, 141.0), (1, 152.99), (1, 170.97), (1, 197.0)]
+
+
+def test_gamma_gamma_q_at_most_one_on_few_repeat_buyers_names_the_small_sample():
+    """Failed before: the decline blamed outlier orders that do not exist."""
+    from shoplens.clv.spend import fit_spend
+
+    frame = pd.DataFrame(GA4_REPEAT, columns=["frequency", "monetary_value"])
+    with pytest.raises(clv.ClvDeclined) as err:
+        fit_spend(frame, _config())
+    message = str(err.value)
+    assert re.search(r"q = 0\.65\d <= 1 from 29 repeat buyers with spend \(95 % interval of q: 0\.\d+ to 1\.\d+\)",
+                     message), message
+    assert "largest mean spend per purchase day is 197.00, 3.7 times the median 53.97" in message
+    assert "likelier cause is the small sample: 29 repeat buyers" in message
+    assert "look for outlier orders" not in message
+
+
+def test_fewer_positive_spend_repeat_buyers_than_the_threshold_serve_their_mean(summary):
+    """Below clv_min_repeat_customers repeat buyers the step declines (test_too_few_repeat_buyers);
+    with enough repeat buyers of which fewer than that spent above 0.00, their mean spend is served."""
+    some = summary.copy()
+    repeat = some.index[some["frequency"] > 0]
+    assert len(repeat) >= 20
+    some.loc[repeat[15:], "monetary_value"] = 0.0
+    fit = clv.fit_clv(some, _config())
+    spend = fit.spend_model
+    mean = float(some.loc[repeat[:15], "monetary_value"].mean())
+    assert spend.name == "constant_value" and spend.n_customers == 15 and not spend.at_boundary
+    assert spend.params["value"] == pytest.approx(mean)
+    assert spend.fallback_reason.startswith("only 15 repeat buyers with spend above 0.00")
