@@ -25,7 +25,12 @@ from scipy.special import hyp2f1
 from shoplens import clv
 from shoplens.clv import fit as clv_fit
 from shoplens.clv.fitted import FittedModel
-from shoplens.clv.models import CONCENTRATED_BETA, MODELS, _concentrated_time_part
+from shoplens.clv.models import (
+    CONCENTRATED_BETA,
+    CONCENTRATED_STEP,
+    MODELS,
+    _concentrated_time_part,
+)
 from shoplens.propensity.baselines import fit_bgnbd_params
 
 #: BG/NBD (weeks) on the Olist-shaped probe (/work/olist, as_of 2018-06-30).
@@ -87,8 +92,9 @@ def test_olist_numerator_is_the_fixed_dropout_limit():
 @pytest.mark.parametrize("q", [0.03, 0.5, 0.972])
 def test_exact_and_concentrated_forms_agree_across_the_switch(model, q):
     """a from 1e2 to 1e6 at a fixed drop-out probability q: from a = 1e3 on both forms agree to
-    1e-9 where the hypergeometric one is finite; the served value is the hypergeometric form below
-    the switch, the concentrated one above, and lifetimes (where finite) agrees with it."""
+    1e-8 where the hypergeometric one is finite and the expansion's step is small; the served value
+    is the hypergeometric form below the switch or at a large step, the concentrated one above it,
+    and lifetimes (where finite) agrees with it."""
     r, alpha = 0.6, 20.0
     checked = 0
     for a in np.logspace(2, 6, 17):
@@ -99,10 +105,11 @@ def test_exact_and_concentrated_forms_agree_across_the_switch(model, q):
             limit = _concentrated_time_part(r + x, alpha + age, t, a - 1, c)
             exact = _hypergeometric(model, p, t, x, age)
             assert np.isfinite(served) and np.isfinite(limit)
-            if np.isfinite(exact) and a >= 1e3:
+            step = (r + x) * t / ((alpha + age) * c)
+            if np.isfinite(exact) and a >= 1e3 and step < CONCENTRATED_STEP:
                 checked += 1
-                assert limit == pytest.approx(exact, rel=1e-9), (a, x, age, t)
-            if c <= CONCENTRATED_BETA and np.isfinite(exact):
+                assert limit == pytest.approx(exact, rel=1e-8), (a, x, age, t)
+            if np.isfinite(exact) and (c <= CONCENTRATED_BETA or step >= CONCENTRATED_STEP):
                 assert served == pytest.approx(exact, rel=1e-9)
             else:
                 assert served == limit
@@ -176,3 +183,27 @@ def test_propensity_baseline_takes_nbd_only_at_the_no_drop_out_boundary(monkeypa
     snap = types.SimpleNamespace(n_purchase_days=x + 1, frequency=x, recency_days=rec_days, age_days=age_days)
     with pytest.raises(clv.ClvFitError, match="expected purchases are not finite"):
         fit_bgnbd_params(snap)
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd"])
+@pytest.mark.parametrize("a, b, x, age, t", [(30.0, 1e4, 100.0, 30.0, 104.0), (30.0, 1e4, 200.0, 104.0, 260.0),
+                                             (1.2, 9999.0, 3000.0, 10.0, 5200.0)])
+def test_a_heavy_buyer_over_a_long_horizon_keeps_the_hypergeometric_form(model, a, b, x, age, t):
+    """Just above c = 1e4 the expansion's variable (r + x) t / ((alpha + T) c) is large for a heavy
+    buyer over a long horizon: the expansion served 8% off, or a negative count (review). Where the
+    hypergeometric form is finite it is used there."""
+    p = {"r": 0.5, "alpha": 5.0, "a": a, "b": b}
+    got = float(MODELS[model].time_part(p, t, x, age))
+    exact = _hypergeometric(model, p, t, x, age)
+    assert np.isfinite(exact) and got == pytest.approx(exact, rel=1e-12) and got > 0
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd"])
+def test_a_equal_to_one_is_finite_and_continuous(model):
+    """c / (a - 1) * (1 - ...) is 0 / 0 at a = 1 (NaN) and cancels near it (a = 1 + 1e-12 gave
+    3.55 for 2.60): it is interpolated within 5e-6 of a = 1."""
+    p = {"r": 0.5, "alpha": 5.0, "b": 1e3}
+    values = [float(MODELS[model].unconditional({**p, "a": a}, 52.0))
+              for a in (1 - 1e-3, 1 - 1e-6, 1.0, 1 + 1e-12, 1 + 1e-6, 1 + 1e-3)]
+    assert np.isfinite(values).all()
+    assert max(abs(v - values[2]) for v in values) < 1e-4 * values[2]
