@@ -11,11 +11,14 @@
     rows are what the message points at. -#}
 {% macro shoplens_require_valid_rows(table, relation, required=true) %}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {#- events that the var event_type_map maps to ignore are left out on purpose: a file of
+        only those is a table the shop does not export -#}
     {%- set counts = run_query(
-        'select count(*) as n_rows, count(*) filter (where dq_rule is null) as n_valid from '
+        "select sum(case when dq_rule = 'event_type_ignored' then 0 else 1 end) as n_rows,"
+        ~ ' sum(case when dq_rule is null then 1 else 0 end) as n_valid from '
         ~ relation) -%}
-    {%- set n_rows = counts.columns[0].values()[0] -%}
-    {%- set n_valid = counts.columns[1].values()[0] -%}
+    {%- set n_rows = counts.columns[0].values()[0] or 0 -%}
+    {%- set n_valid = counts.columns[1].values()[0] or 0 -%}
     {%- if n_valid == 0 -%}
         {%- if n_rows == 0 and not required -%}{{ return('') }}{%- endif -%}
         {%- if n_rows == 0 -%}
@@ -26,8 +29,9 @@
         {{ exceptions.raise_compiler_error(
             "shoplens: the " ~ ("required " if required else "") ~ "raw table '" ~ table
             ~ "' has no valid row: all "
-            ~ n_rows ~ " rows were rejected, by " ~ shoplens_top_rules(relation, 'dq_rule', 3)
-            ~ shoplens_rule_example(relation)
+            ~ n_rows ~ " rows were rejected, by "
+            ~ shoplens_top_rules(relation, 'dq_rule', 3, "dq_rule <> 'event_type_ignored'")
+            ~ shoplens_rule_example(relation, where="dq_rule <> 'event_type_ignored'")
             ~ " (the rows are in " ~ relation.identifier ~ " with dq_rule set"
             ~ ("" if required else "; the table is optional: fix the file, or leave it out of "
                ~ "the export folder to build without it") ~ ")") }}
@@ -60,8 +64,12 @@
     {%- if not ns.found -%}{{ return('') }}{%- endif -%}
     {%- set text = (ns.value | string | trim) if ns.value is not none else '' -%}
     {%- set epoch = '' -%}
-    {%- if name | lower in ('ordered_at', 'occurred_at', 'signed_up_at')
-        and modules.re.fullmatch('[0-9]{9,19}([.][0-9]*)?', text) -%}
+    {%- set is_stamp = name | lower in ('ordered_at', 'occurred_at', 'signed_up_at') -%}
+    {%- if is_stamp and modules.re.fullmatch(
+        '(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])([0-9]{6})?', text) -%}
+        {%- set epoch = ' (a date written without separators, which the contract does not read;'
+            ~ ' write ISO-8601 text such as 2025-03-01T10:00:00Z, or a Parquet timestamp)' -%}
+    {%- elif is_stamp and modules.re.fullmatch('[0-9]{9,19}([.][0-9]*)?', text) -%}
         {%- set digits = text.split('.')[0] | length -%}
         {%- set unit = 'seconds' if digits <= 11 else ('milliseconds' if digits <= 14
             else ('microseconds' if digits <= 17 else 'nanoseconds')) -%}

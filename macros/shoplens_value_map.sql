@@ -41,3 +41,19 @@
         end
     {%- endif -%}
 {% endmacro %}
+
+
+{#- shoplens_value_map_keys(var_name, target): the exported values (trimmed,
+    lower-case) that the var `var_name` maps to `target`, e.g. the event names
+    event_type_map maps to ignore. A raw value equal to `target` itself is not
+    among them: only a var decides. -#}
+{% macro shoplens_value_map_keys(var_name, target) %}
+    {%- set value_map = var(var_name, {}) -%}
+    {%- if value_map is not mapping -%}{{ return([]) }}{%- endif -%}
+    {%- set keys = [] -%}
+    {%- for key, value in value_map.items()
+        if value is not none and (value | string | trim | lower) == target -%}
+        {%- do keys.append(key | string | trim | lower) -%}
+    {%- endfor -%}
+    {{ return(keys | unique | sort) }}
+{% endmacro %}

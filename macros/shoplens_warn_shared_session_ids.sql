@@ -6,7 +6,7 @@
 {% macro shoplens_warn_shared_session_ids() %}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set found = run_query(
-        'select count(distinct session_id), count(*), max(n_customers) from ' ~ this) -%}
+        'select count(distinct session_id), count(distinct customer_id), max(n_customers) from ' ~ this) -%}
     {%- set n_ids, n_customers, most = found.rows[0] -%}
     {%- if n_ids == 0 -%}{{ return('') }}{%- endif -%}
     {%- set example = run_query(

@@ -309,6 +309,8 @@ def test_no_valid_order_keeps_the_rows_it_points_at_and_ends_the_build_log(raw_l
      "microseconds, which the contract does not read; write ISO-8601 text"),
     ({"customers.csv": "customer_id,signed_up_at\nC1,1606249317\nC2,1606249318\n"},
      "e.g. signed_up_at '1606249317' (a number: most likely Unix epoch seconds"),
+    ({"customers.csv": "customer_id,signed_up_at\nC1,20250301103000\nC2,20250302\n"},
+     "e.g. signed_up_at '20250301103000' (a date written without separators"),
 ])
 def test_an_optional_table_with_rows_but_no_valid_one_stops_naming_table_rule_and_value(
         raw_layer, tmp_path, files, expected):
@@ -414,7 +416,7 @@ def test_event_names_mapped_to_ignore_are_audited_apart_and_do_not_warn(raw_laye
     user_engagement: 61% of the probe's rows), which were event_type_unknown and a rejection
     warning on every build. Mapped to ignore, they are event_type_ignored in the audit table
     (every row still accounted for), and the warning counts only the other rejections."""
-    names = ["session_start"] * 6 + ["scroll"] * 6 + ["page_view"] * 7 + ["hover"]
+    names = ["session_start"] * 6 + ["scroll"] * 6 + ["page_view"] * 7 + ["ignore"]  # a raw name, not the var
     events = "event_id,occurred_at,event_type,customer_id\n" + "".join(
         f"E{i},2025-03-01T10:{i:02d}:00Z,{name},C1\n" for i, name in enumerate(names))
     raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(), "events.csv": events})
@@ -434,6 +436,13 @@ def test_event_names_mapped_to_ignore_are_audited_apart_and_do_not_warn(raw_laye
     calm = raw_layer.run(raw, tmp_path / "w3", {**EXPORT, "max_rejection_rate": 0.2, "event_type_map": {
         "session_start": "ignore", "scroll": "ignore"}})
     assert calm.success and not [m for m in calm.messages if "max_rejection_rate" in m]
+    # a file of ignored events only builds as a shop without events (it stopped as 'no valid row')
+    only = _write(tmp_path / "raw2", {"orders.csv": _good_orders(), "events.csv": events.replace(
+        "page_view", "scroll").replace("ignore", "scroll")})
+    quiet = raw_layer.run(only, tmp_path / "w4", {**EXPORT, "event_type_map": {
+        "session_start": "ignore", "scroll": "ignore"}})
+    assert quiet.success, quiet.text
+    assert quiet.query("select count(*) from stg_shop__events") == [(0,)]
 
 
 @pytest.mark.parametrize(("value_map", "expected"), [

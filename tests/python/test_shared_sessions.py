@@ -79,7 +79,7 @@ def test_a_session_id_of_several_customers_is_one_session_per_customer(raw_layer
     warning = [m for m in out.messages if "session ids of the events export" in m]
     assert len(warning) == 1
     assert ("2 session ids of the events export are each used by more than one customer "
-            "(5 customers in all; e.g. 'S3', by 3)") in warning[0]
+            "(4 customers in all; e.g. 'S3', by 3)") in warning[0]
 
 
 def test_unique_session_ids_are_kept_and_nothing_warns(raw_layer, tmp_path):

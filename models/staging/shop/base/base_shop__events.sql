@@ -42,6 +42,14 @@ typed as {{ shoplens_not_materialized() if typed_source }} (
         {{ shoplens_value_map("lower(" ~ clean_text('event_type', types) ~ ")", 'event_type_map',
             ['page_view', 'product_view', 'add_to_cart', 'checkout', 'purchase', 'ignore']) }}
             as event_type,
+        {%- set ignored = shoplens_value_map_keys('event_type_map', 'ignore') %}
+        {% if ignored -%}
+            lower({{ clean_text('event_type', types) }}) in (
+                {%- for name in ignored %}'{{ name | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor -%}
+            )
+        {%- else -%}
+            false
+        {%- endif %} as is_event_type_ignored,
 
         -- timestamps
         {{ utc_timestamp('occurred_at', types) }} as occurred_at,
@@ -56,7 +64,7 @@ checked as {{ shoplens_not_materialized() }} (
     select
         *,
         {{ dq_first_failure([
-            ['event_type_ignored', 'event_type', "event_type = 'ignore'"],
+            ['event_type_ignored', 'event_type', 'is_event_type_ignored'],
             ['event_id_null', 'event_id', 'event_id is null'],
             ['occurred_at_invalid', 'occurred_at', 'occurred_at is null'],
             ['occurred_at_in_future', 'occurred_at',
