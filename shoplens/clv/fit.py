@@ -263,8 +263,10 @@ def _boundary_hint(name: str, params: dict[str, float]) -> str:
     if params[shape] > hi or params[scale] > hi:
         per_purchase = dropout_per_purchase(name, params)
         what = f"{shape} / ({shape} + {scale})" if name != "pareto_nbd" else f"({shape} / {scale}) / (r / alpha)"
+        grew = (f"{shape} and {scale} grew large together" if params[shape] > hi and params[scale] > hi
+                else f"{shape if params[shape] > hi else scale} grew large")
         return (
-            f"Cause: {shape} and {scale} grew large together with a drop-out per purchase"
+            f"Cause: {grew} with a drop-out per purchase"
             f" {what} = {per_purchase:.3g}: the drop-out is almost the same for every customer"
             " and its spread across customers is not identified (typical when nearly every"
             " customer buys once); this is not the no-drop-out boundary. "
