@@ -44,7 +44,7 @@ raw contract as one user would (``variant``):
     decimal comma in the money columns.
 
 :data:`VARS` are the dbt vars a careful user passes with any variant: the
-``order_status_map`` that names Olist's statuses.
+``order_status_map`` that names Olist's statuses (:func:`dbt_vars`).
 """
 
 from __future__ import annotations
@@ -108,6 +108,13 @@ CATEGORIES = [
 ]
 NO_CATEGORY_SHARE = 610 / 32951  # products without a category name in the public file
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def dbt_vars(variant: str) -> dict:
+    """The dbt vars the user of ``variant`` passes: :data:`VARS`, whatever the conversion."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant {variant!r} is none of {', '.join(VARIANTS)}")
+    return dict(VARS)
 
 
 def _hex_ids(prefix: str, n: int, seed: int) -> np.ndarray:
