@@ -74,6 +74,11 @@ def generate(work: Path, shape: str, variant: str, cache: dict) -> Path:
     return write(cache[shape], folder, variant)
 
 
+def _commit() -> str:
+    return subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                          capture_output=True, text=True).stdout.strip()
+
+
 def build(work: Path, name: str, raw: Path, variables: dict) -> dict:
     """``dbt build`` into ``work/<name>.duckdb`` (a fresh file); the log in ``<name>.log``."""
     db = work / f"{name}.duckdb"
@@ -92,7 +97,7 @@ def build(work: Path, name: str, raw: Path, variables: dict) -> dict:
     with open(work / f"{name}.log", "w") as log:
         rc = subprocess.run(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
     run = {"name": name, "exit_code": rc, "wall_s": round(time.perf_counter() - t0, 1),
-           "vars": variables, "raw_data_dir": str(raw)}
+           "vars": variables, "raw_data_dir": str(raw), "commit": _commit()}
     (work / f"{name}.json").write_text(json.dumps(run, indent=2))
     print(f"{name}: exit {rc}, {run['wall_s']} s", flush=True)
     return run
@@ -189,17 +194,26 @@ def _served_auc(fig: dict) -> str:
     if row.empty:
         return "n/a"
     served = str(row["served_model"].iloc[0])
-    own = auc[(auc["model_name"] == served) & (auc["slice"] == "all")]
-    return ", ".join(f"{r.evaluation_type} {r.auc}" for r in own.itertuples()) or "no row"
+    own = auc[auc["model_name"] == served]
+    text = ", ".join(f"{r.evaluation_type} {r.auc} ({r.positives} positives)"
+                     for r in own[own["slice"] == "all"].itertuples())
+    if text:
+        return text
+    other = ", ".join(f"{r.evaluation_type} {r.auc} ({r.positives} positives)"
+                      for r in own[own["slice"] == "purchasers"].itertuples())
+    return f"no row (purchasers: {other})" if other else "no row"
 
 
 def report(work: Path, names: list[str], runs: dict, out: Path) -> str:
     """Write the markdown report of the builds ``names`` found in ``work``."""
-    commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-                            capture_output=True, text=True).stdout.strip()
+    for name in names:
+        if name not in runs and (work / f"{name}.json").exists():
+            runs[name] = json.loads((work / f"{name}.json").read_text())
+    built = sorted({r.get("commit", "?") for r in runs.values()}) or ["none"]
     lines = ["# Builds of two real shops' shapes (Olist, GA4 Merchandise Store)", "",
-             f"`python bench/probe_real_shapes.py` on {commit}, "
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; work folder `{work}`. "
+             f"`python bench/probe_real_shapes.py`: builds on {', '.join(built)}, report "
+             f"written on {_commit()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+             f"work folder `{work}`. "
              "Exports: `shoplens.testing.olist_shape` (olist_tables() defaults: 24,891 orders, "
              "8,200 products, seed 20161004) and `shoplens.testing.ga4_shape` (ga4_tables() "
              "defaults: 8,000 visitors, 320 products, seed 20201204). Vars: olist "
@@ -210,8 +224,7 @@ def report(work: Path, names: list[str], runs: dict, out: Path) -> str:
     for name in names:
         shape, variant, extra = BUILDS[name]
         db = work / f"{name}.duckdb"
-        run = runs.get(name) or (json.loads((work / f"{name}.json").read_text())
-                                 if (work / f"{name}.json").exists() else {})
+        run = runs.get(name, {})
         log = log_lines(work / f"{name}.log")
         fig = figures(db) if db.exists() else {}
         n_rejected = (int(fig["rejected"]["n_rows"].sum())
@@ -221,7 +234,7 @@ def report(work: Path, names: list[str], runs: dict, out: Path) -> str:
             "shoplens WARNINGs": len(log["warnings"]), "tests warned": len(log["test_warnings"]),
             "rejected rows": n_rejected, "clv": _status_cell(fig, "clv"),
             "propensity": _status_cell(fig, "propensity"),
-            "served propensity AUC (all)": _served_auc(fig),
+            "served propensity AUC, slice all": _served_auc(fig),
             "forecast": _status_cell(fig, "forecast"),
             "recommend": _status_cell(fig, "recommend"),
             "profiles": _status_cell(fig, "profiles")})
