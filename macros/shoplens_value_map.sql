@@ -6,6 +6,25 @@
     pass through (and meet the staging rule: status_unknown,
     event_type_unknown). An empty map renders `expr` unchanged. -#}
 {% macro shoplens_value_map(expr, var_name, allowed) %}
+    {%- set pairs = shoplens_value_map_pairs(var_name, allowed) -%}
+    {%- if pairs | length == 0 -%}
+        {{ expr }}
+    {%- else -%}
+        case {{ expr }}
+        {%- for key, target in pairs %}
+            when '{{ key | replace("'", "''") }}' then '{{ target }}'
+        {%- endfor %}
+            else {{ expr }}
+        end
+    {%- endif -%}
+{% endmacro %}
+
+
+{#- shoplens_value_map_pairs(var_name, allowed): the (exported value, project
+    value) pairs of the var `var_name`, keys trimmed and lower-case, sorted;
+    a value outside `allowed`, a map that is not a mapping, or one key mapped
+    to two values stops the build naming the var. -#}
+{% macro shoplens_value_map_pairs(var_name, allowed) %}
     {%- set value_map = var(var_name, {}) -%}
     {%- if value_map is none or value_map == '' -%}{%- set value_map = {} -%}{%- endif -%}
     {%- if value_map is not mapping -%}
@@ -30,30 +49,18 @@
         {%- endfor -%}
         {%- do pairs.append((exported, target)) -%}
     {%- endfor -%}
-    {%- if pairs | length == 0 -%}
-        {{ expr }}
-    {%- else -%}
-        case {{ expr }}
-        {%- for key, target in pairs | unique | sort %}
-            when '{{ key | replace("'", "''") }}' then '{{ target }}'
-        {%- endfor %}
-            else {{ expr }}
-        end
-    {%- endif -%}
+    {{ return(pairs | unique | sort) }}
 {% endmacro %}
 
 
-{#- shoplens_value_map_keys(var_name, target): the exported values (trimmed,
-    lower-case) that the var `var_name` maps to `target`, e.g. the event names
-    event_type_map maps to ignore. A raw value equal to `target` itself is not
-    among them: only a var decides. -#}
-{% macro shoplens_value_map_keys(var_name, target) %}
-    {%- set value_map = var(var_name, {}) -%}
-    {%- if value_map is not mapping -%}{{ return([]) }}{%- endif -%}
+{#- shoplens_value_map_keys(var_name, allowed, target): the exported values
+    (trimmed, lower-case) that the var `var_name` maps to `target`, e.g. the
+    event names event_type_map maps to ignore. A raw value equal to `target`
+    itself is not among them: only a var decides. -#}
+{% macro shoplens_value_map_keys(var_name, allowed, target) %}
     {%- set keys = [] -%}
-    {%- for key, value in value_map.items()
-        if value is not none and (value | string | trim | lower) == target -%}
-        {%- do keys.append(key | string | trim | lower) -%}
+    {%- for key, mapped in shoplens_value_map_pairs(var_name, allowed) if mapped == target -%}
+        {%- do keys.append(key) -%}
     {%- endfor -%}
-    {{ return(keys | unique | sort) }}
+    {{ return(keys) }}
 {% endmacro %}

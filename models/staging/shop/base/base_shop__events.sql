@@ -39,10 +39,11 @@ typed as {{ shoplens_not_materialized() if typed_source }} (
         -- strings
         -- the var event_type_map names an export's own event names (view_item: product_view;
         -- scroll: ignore, for names the project has no use for: event_type_ignored)
+        {%- set event_types = ['page_view', 'product_view', 'add_to_cart', 'checkout', 'purchase',
+                               'ignore'] %}
         {{ shoplens_value_map("lower(" ~ clean_text('event_type', types) ~ ")", 'event_type_map',
-            ['page_view', 'product_view', 'add_to_cart', 'checkout', 'purchase', 'ignore']) }}
-            as event_type,
-        {%- set ignored = shoplens_value_map_keys('event_type_map', 'ignore') %}
+            event_types) }} as event_type,
+        {%- set ignored = shoplens_value_map_keys('event_type_map', event_types, 'ignore') %}
         {% if ignored -%}
             lower({{ clean_text('event_type', types) }}) in (
                 {%- for name in ignored %}'{{ name | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor -%}
