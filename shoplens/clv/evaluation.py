@@ -36,7 +36,7 @@ from shoplens.clv.fitted import ClvFit
 from shoplens.clv.interval_calibration import inner_calibration
 from shoplens.clv.spend import spend_value
 from shoplens.clv.summary import validate_summary
-from shoplens.evaluation import auc, evaluation_frame
+from shoplens.evaluation import auc, auc_interval, evaluation_frame
 from shoplens.inputs import purchase_days
 
 FREQUENCY_BUCKETS = 7  # buckets 0..6 and "7+"
@@ -160,6 +160,8 @@ def _count_rows(
         add("mae", np.mean(np.abs(pred - act)), n)
         add("rmse", np.sqrt(np.mean((pred - act) ** 2)), n)
         add("auc", auc(pred, act > 0), n)
+        for metric, value in zip(("auc_ci_low", "auc_ci_high"), auc_interval(pred, act > 0)):
+            add(metric, value, n)
         for bucket in sorted(set(buckets), key=lambda b: int(b.rstrip("+"))):
             mask = buckets == bucket
             k = int(mask.sum())

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from shoplens import __version__
-from shoplens.evaluation import auc, deciles
+from shoplens.evaluation import auc, auc_interval, deciles
 from shoplens.inputs import purchases_only
 from shoplens.propensity.history import _date_to_day, _require, _to_day
 
@@ -31,8 +31,12 @@ def _binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import average_precision_score, brier_score_loss, log_loss
 
     pc = np.clip(p, 1e-6, 1 - 1e-6)
+    low, high = auc_interval(p, y)
+    interval = {"auc_ci_low": low, "auc_ci_high": high} if np.isfinite(low) else {}
     return {
         "auc": auc(p, y),
+        **interval,
+        "n_buyers": float(y.sum()),
         "pr_auc": float(average_precision_score(y, p)),
         "log_loss": float(log_loss(y, pc, labels=[0, 1])),
         "brier": float(brier_score_loss(y, p)),

@@ -77,6 +77,8 @@ def test_holdout_totals_auc_and_selection(fit_at_calibration_end, shop):
         # 120 days of holdout: the aggregate forecast is within 10 % of what happened
         assert abs(allrows[(model, "repeat_purchases", "bias_pct")]) < 10
         assert allrows[(model, "repeat_purchases", "auc")] > 0.75
+        low, high = allrows[(model, "repeat_purchases", "auc_ci_low")], allrows[(model, "repeat_purchases", "auc_ci_high")]
+        assert low < allrows[(model, "repeat_purchases", "auc")] < high < low + 0.1  # thousands of customers: narrow
         assert allrows[(model, "repeat_purchases", "mae")] < allrows[(model, "repeat_purchases", "rmse")]
     # per frequency bucket, the means track each other (Fader-Hardie calibration chart)
     buckets = ev.loc[(ev["model_name"] == "bgnbd") & (ev["slice"] != "all")]

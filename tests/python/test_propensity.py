@@ -206,6 +206,33 @@ def test_evaluate_scores_metrics_and_calibration():
     top = v["rnn_gru", "decile=1", "calibration_observed"]
     bottom = v["rnn_gru", "decile=10", "calibration_observed"]
     assert top > bottom + 0.25  # p spans 0.01 .. 0.6, so deciles 1 and 10 differ by ~0.5
+    # every AUC comes with its interval and the buyers it rests on
+    assert v["rnn_gru", "all", "n_buyers"] == y.sum()
+    assert v["rnn_gru", "all", "auc_ci_low"] < v["rnn_gru", "all", "auc"] < v["rnn_gru", "all", "auc_ci_high"]
+    assert (v["rfm_heuristic", "all", "auc_ci_low"], v["rfm_heuristic", "all", "auc_ci_high"]) == (0.5, 0.5)
+
+
+def _delong_by_pairs(score, label):
+    """DeLong's interval from the n_buyers x n_non_buyers comparison matrix (the definition)."""
+    x, z = score[label], score[~label]
+    psi = (x[:, None] > z[None, :]) + 0.5 * (x[:, None] == z[None, :])
+    se = np.sqrt(psi.mean(1).var(ddof=1) / len(x) + psi.mean(0).var(ddof=1) / len(z))
+    return psi.mean() - 1.959963984540054 * se, psi.mean() + 1.959963984540054 * se
+
+
+@pytest.mark.parametrize("n, n_buyers", [(200, 7), (2000, 300), (50, 25)])
+def test_auc_interval_is_delongs_with_ties_and_widens_with_few_buyers(n, n_buyers):
+    from shoplens.evaluation import auc_interval
+
+    rng = np.random.default_rng(n)
+    label = np.zeros(n, dtype=bool)
+    label[rng.choice(n, n_buyers, replace=False)] = True
+    score = np.round(rng.normal(size=n) + 0.8 * label, 1)  # rounded: many ties
+    low, high = auc_interval(score, label)
+    assert (low, high) == pytest.approx(_delong_by_pairs(score, label), abs=1e-12)
+    if n_buyers == 7:
+        assert high - low > 0.3  # 7 buyers tell little
+    assert np.isnan(auc_interval(score, np.arange(n) == 0)).all()  # one buyer: no variance to estimate
 
 
 def test_sequence_steps_sum_weeks_and_mask_only_steps_wholly_before_birth():
