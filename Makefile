@@ -154,4 +154,4 @@ lock:
 
 clean:
 	rm -rf target logs warehouse.duckdb warehouse.duckdb.wal serving.duckdb serving.duckdb.lock \
-	    sqlmesh_warehouse.duckdb sqlmesh_warehouse.duckdb.wal .cache
+	    sqlmesh_warehouse.duckdb sqlmesh_warehouse.duckdb.wal warehouse.duckdb.raw_utf8 .cache

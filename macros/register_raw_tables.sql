@@ -14,7 +14,8 @@
       stops the build with an error naming the file, the table and the column.
     * A CSV file that is not in the encoding of the var `raw_csv_encoding`
       (utf-8 by default) stops the build naming the file and the first bad
-      byte.
+      byte; one in another encoding than UTF-8 is read through a UTF-8 copy
+      (duckdb__shoplens_raw_reader).
     * A missing optional table becomes an empty view with the contract's
       columns, so every model builds (and produces empty tables).
     * A missing optional column becomes a NULL column. Header names match
@@ -147,7 +148,7 @@
 {#- Stop, naming the file, when a CSV file is not in the expected encoding
     (DuckDB's own error does not name the file). -#}
 {% macro shoplens_check_raw_encoding(path, table) %}
-    {%- if path.endswith('.csv') -%}
+    {%- if path.endswith('.csv') or path.endswith('.csv.gz') -%}
         {%- set problem = run_query('select shoplens_text_problem(' ~ shoplens_sql_string(path)
             ~ ', ' ~ shoplens_sql_string(var('raw_csv_encoding', 'utf-8')) ~ ')') -%}
         {%- set message = problem.columns[0].values()[0] -%}
@@ -165,13 +166,24 @@
 {% endmacro %}
 
 
+{#- DuckDB reads a CSV file in UTF-8; one in another encoding (the var
+    raw_csv_encoding: utf-16, latin-1, cp1252, any Python codec name) is read
+    through a UTF-8 copy beside the warehouse, <warehouse>.raw_utf8/<table>.csv
+    (shoplens_utf8_copy): DuckDB's own latin-1 refuses the bytes 0x80-0x9f that
+    a Windows (cp1252) export uses for quotes, dashes and the euro sign. -#}
 {% macro duckdb__shoplens_raw_reader(path, table) %}
     {%- if path.endswith('.parquet') -%}
         {{ return("read_parquet(" ~ shoplens_sql_string(path) ~ ")") }}
-    {%- else -%}
-        {{ return("read_csv(" ~ shoplens_sql_string(path) ~ ", header = true, all_varchar = true, "
-            ~ "encoding = " ~ shoplens_sql_string(var('raw_csv_encoding', 'utf-8')) ~ ")") }}
     {%- endif -%}
+    {%- set encoding = var('raw_csv_encoding', 'utf-8') -%}
+    {%- set utf8 = run_query('select shoplens_is_utf8(' ~ shoplens_sql_string(encoding) ~ ')').columns[0].values()[0] -%}
+    {%- if not utf8 -%}
+        {%- set copied = run_query('select shoplens_utf8_copy(' ~ shoplens_sql_string(path) ~ ', '
+            ~ shoplens_sql_string(encoding) ~ ', ' ~ shoplens_sql_string(target.path or '') ~ ')') -%}
+        {%- set path = copied.columns[0].values()[0] -%}
+    {%- endif -%}
+    {{ return("read_csv(" ~ shoplens_sql_string(path) ~ ", header = true, all_varchar = true, "
+        ~ "encoding = 'utf-8')") }}
 {% endmacro %}
 
 

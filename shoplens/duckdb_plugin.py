@@ -11,6 +11,11 @@ functions registered on every connection:
   with ``encoding``, else a short description of the first bad byte (offset
   and line), so a wrongly encoded CSV stops the build with a message that
   names the file.
+* ``shoplens_utf8_copy(path, encoding, warehouse)``: the path of a UTF-8 copy
+  of a CSV file in another encoding (written beside the warehouse, in
+  ``<warehouse>.raw_utf8/``), which DuckDB then reads: its own reader knows
+  only UTF-8, UTF-16 and a latin-1 that refuses the bytes a Windows (cp1252)
+  export uses for quotes, dashes and the euro sign; Python's codecs know them all.
 * ``shoplens_list_files(folder)``: the names of the files in a folder (no
   glob patterns, so brackets or stars in a folder name are just characters).
 * ``shoplens_abspath(path, base)``: ``path`` made absolute, relative to
@@ -72,16 +77,48 @@ def list_files(folder: str) -> list[str]:
         return []
 
 
+_C1_BYTE = re.compile(rb"[\x80-\x9f]")
+
+
+def _codec(encoding: str) -> str:
+    """Python's codec for a ``raw_csv_encoding`` value (UTF-8 with or without a BOM)."""
+    return {"utf-8": "utf-8-sig", "utf8": "utf-8-sig"}.get(encoding.lower().replace("_", "-"), encoding)
+
+
+def is_utf8(encoding: str) -> bool:
+    """True when ``encoding`` names UTF-8 (DuckDB reads such a file as it is)."""
+    try:
+        return codecs.lookup(_codec(encoding)).name in {"utf-8", "utf-8-sig"}
+    except LookupError:
+        return False
+
+
 def text_problem(path: str, encoding: str) -> str | None:
-    """None when the file at ``path`` decodes with ``encoding``, else what is wrong and where."""
-    codec = {"utf-8": "utf-8-sig"}.get(encoding.lower().replace("_", "-"), encoding)
+    """None when the file at ``path`` decodes with ``encoding``, else what is wrong and where.
+
+    Latin-1 decodes every byte, but 0x80-0x9f are control characters in it: in a
+    real export they are cp1252's quotes, dashes and euro sign (Excel on Windows),
+    so a latin-1 file holding one is named with the byte and the fix."""
+    codec = _codec(encoding)
     try:
         decoder = codecs.getincrementaldecoder(codec)(errors="strict")
+        latin1 = codecs.lookup(codec).name == "iso8859-1"
     except LookupError:
-        return f"encoding {encoding!r} is unknown (set the var raw_csv_encoding to utf-8, utf-16 or latin-1)"
+        return (f"encoding {encoding!r} is unknown (set the var raw_csv_encoding to utf-8, utf-16, "
+                "latin-1, cp1252 or another Python codec name)")
+    import gzip
+
     offset, line = 0, 1
-    with open(path, "rb") as f:
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
         while chunk := f.read(1 << 22):
+            c1 = _C1_BYTE.search(chunk) if latin1 else None
+            if c1:
+                line += chunk[: c1.start()].count(b"\n")
+                return (
+                    f"has byte 0x{chunk[c1.start()]:02x} at byte {offset + c1.start()} (line {line}), a control"
+                    f" character in {encoding}: a file saved on Windows is most likely cp1252 (set the var"
+                    " raw_csv_encoding to cp1252)"
+                )
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
@@ -89,7 +126,7 @@ def text_problem(path: str, encoding: str) -> str | None:
                 line += chunk[: exc.start].count(b"\n")
                 return (
                     f"is not valid {encoding}: byte 0x{chunk[exc.start]:02x} at byte {at} (line {line}); "
-                    "save the file as UTF-8 or set the var raw_csv_encoding (utf-16, latin-1)"
+                    "save the file as UTF-8 or set the var raw_csv_encoding (utf-16, latin-1, cp1252, ...)"
                 )
             offset += len(chunk)
             line += chunk.count(b"\n")
@@ -98,6 +135,32 @@ def text_problem(path: str, encoding: str) -> str | None:
     except UnicodeDecodeError:
         return f"is not valid {encoding}: the file ends in the middle of a character"
     return None
+
+
+def utf8_copy(path: str, encoding: str, warehouse: str | None) -> str:
+    """Write ``path`` (a CSV file, gzipped or not, in ``encoding``) as UTF-8 into
+    ``<warehouse>.raw_utf8/`` (a temporary folder of this process without a warehouse
+    file) and return the copy's path. The caller has checked the file decodes
+    (:func:`text_problem`); line breaks and bytes are kept as they are but for the
+    encoding, so DuckDB's reader sees the same rows."""
+    import gzip
+    import tempfile
+
+    if warehouse and warehouse != ":memory:":
+        folder = os.path.abspath(warehouse) + ".raw_utf8"
+    else:
+        folder = os.path.join(tempfile.gettempdir(), f"shoplens_raw_utf8_{os.getpid()}")
+    os.makedirs(folder, exist_ok=True)
+    name = os.path.basename(path)
+    out = os.path.join(folder, name[:-3] if name.endswith(".gz") else name)
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as raw, open(out + ".part", "w", encoding="utf-8", newline="") as dst:
+        decoder = codecs.getincrementaldecoder(_codec(encoding))(errors="strict")
+        while chunk := raw.read(1 << 22):
+            dst.write(decoder.decode(chunk))
+        dst.write(decoder.decode(b"", final=True))
+    os.replace(out + ".part", out)
+    return out
 
 
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -287,10 +350,12 @@ def _register(conn: duckdb.DuckDBPyConnection) -> None:
         ("shoplens_abspath", abspath, ["VARCHAR", "VARCHAR"], "VARCHAR"),
         ("shoplens_text_problem", text_problem, ["VARCHAR", "VARCHAR"], "VARCHAR"),
         ("shoplens_list_files", list_files, ["VARCHAR"], "VARCHAR[]"),
+        ("shoplens_utf8_copy", utf8_copy, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
+        ("shoplens_is_utf8", is_utf8, ["VARCHAR"], "BOOLEAN"),
     ):
         try:
             conn.create_function(
-                name, func, params, returns, null_handling="special", side_effects=False
+                name, func, params, returns, null_handling="special", side_effects=func is utf8_copy
             )
         except duckdb.CatalogException:
             pass  # already registered on this database instance

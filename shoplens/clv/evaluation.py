@@ -160,7 +160,7 @@ def _count_rows(
         add("mae", np.mean(np.abs(pred - act)), n)
         add("rmse", np.sqrt(np.mean((pred - act) ** 2)), n)
         add("auc", auc(pred, act > 0), n)
-        for metric, value in zip(("auc_ci_low", "auc_ci_high"), auc_interval(pred, act > 0)):
+        for metric, value in zip(("auc_ci_low", "auc_ci_high"), auc_interval(pred, act > 0), strict=True):
             add(metric, value, n)
         for bucket in sorted(set(buckets), key=lambda b: int(b.rstrip("+"))):
             mask = buckets == bucket

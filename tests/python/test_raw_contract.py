@@ -376,6 +376,28 @@ def test_a_wrongly_encoded_csv_stops_naming_the_file(raw_layer, tmp_path):
     assert latin.query("select order_id from stg_shop__orders") == [("Ö1",)]
 
 
+def test_a_windows_cp1252_export_is_read_and_latin1_names_its_quote_byte(raw_layer, tmp_path):
+    """Excel on Windows writes cp1252: curly quotes, dashes and the euro sign are bytes
+    0x80-0x9f, which DuckDB's latin-1 refused with 'File is not latin-1 encoded' and no
+    file name, and which latin-1 would read as control characters."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "orders.csv").write_bytes((HEADER.replace("\n", "\r\n") + "O1,C1,2025-03-01T10:00:00Z,10.00,completed\r\n")
+                                     .encode("cp1252"))
+    (raw / "products.csv.gz").write_bytes(__import__("gzip").compress(
+        "product_id,category,product_name\r\nP1,Caf\u00e9,\u201cBest\u201d mug \u2013 \u20ac5\r\n".encode("cp1252")))
+    latin = raw_layer.run(raw, tmp_path / "w", {**EXPORT, "raw_csv_encoding": "latin-1"})
+    assert not latin.success
+    assert f"{raw}/products.csv.gz" in latin.text and "byte 0x93" in latin.text and "cp1252" in latin.text
+    cp = raw_layer.run(raw, tmp_path / "w2", {**EXPORT, "raw_csv_encoding": "cp1252"})
+    assert cp.success, cp.text
+    assert cp.query("select product_id, category, product_name from stg_shop__products") == [
+        ("P1", "café", "\u201cBest\u201d mug \u2013 \u20ac5")]  # categories are lower-cased
+    assert cp.query("select count(*) from stg_shop__orders") == [(1,)]
+    unknown = raw_layer.run(raw, tmp_path / "w3", {**EXPORT, "raw_csv_encoding": "klingon"})
+    assert not unknown.success and "'klingon' is unknown" in unknown.text and "cp1252" in unknown.text
+
+
 def test_an_exports_own_statuses_and_event_names_are_mapped_by_vars(raw_layer, tmp_path):
     """order_status_map / event_type_map: keys in any case; the default names US and GA4
     spellings; a map given replaces the default; unmapped values stay quarantined."""
