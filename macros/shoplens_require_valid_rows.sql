@@ -46,7 +46,8 @@
     column='failed_column'), '' when its value is not at hand. A whole number
     where a timestamp belongs is named as what it most likely is (epoch
     seconds, milliseconds or microseconds), which the contract does not
-    read. -#}
+    read; so are a spreadsheet's M/D/YYYY dates, and money or quantities
+    with a decimal comma, a thousands separator or a currency sign. -#}
 {% macro shoplens_rule_example(relation, rule='dq_rule', column='dq_column', where='true') %}
     {%- set top = run_query('select ' ~ column ~ ', raw_values from ' ~ relation
         ~ ' where ' ~ where ~ ' and ' ~ rule ~ ' = (select ' ~ rule ~ ' from ' ~ relation
@@ -75,6 +76,17 @@
             else ('microseconds' if digits <= 17 else 'nanoseconds')) -%}
         {%- set epoch = ' (a number: most likely Unix epoch ' ~ unit ~ ', which the contract does not'
             ~ ' read; write ISO-8601 text such as 2025-03-01T10:00:00Z, or a Parquet timestamp)' -%}
+    {%- elif is_stamp and modules.re.fullmatch('[0-9]{1,2}[/.][0-9]{1,2}[/.][0-9]{2,4}([ T].*)?', text) -%}
+        {%- set epoch = ' (a date with day and month in an order the file does not say, M/D/YYYY or'
+            ~ ' D/M/YYYY as a spreadsheet shows it; write ISO-8601 text such as 2025-03-01T10:00:00Z)' -%}
+    {%- elif name | lower in ('order_total', 'unit_price', 'list_price', 'discount', 'quantity') -%}
+        {%- if modules.re.fullmatch('-?[0-9]+,[0-9]{1,2}', text) -%}
+            {%- set epoch = ' (a decimal comma; write a decimal point: 12.50)' -%}
+        {%- elif modules.re.fullmatch('-?[0-9]{1,3}([,. ][0-9]{3})+([.,][0-9]+)?', text) -%}
+            {%- set epoch = ' (a thousands separator; write the number without it: 1234.50)' -%}
+        {%- elif modules.re.search('[0-9]', text) and modules.re.search('[$€£¥]|[A-Z]{3}', text) -%}
+            {%- set epoch = ' (a currency sign or code; write the number only, and the currency in orders.currency)' -%}
+        {%- endif -%}
     {%- endif -%}
     {{ return('; e.g. ' ~ name ~ ' ' ~ (("'" ~ (ns.value | string | truncate(60, true)) ~ "'")
         if ns.value is not none else 'empty') ~ epoch) }}

@@ -266,7 +266,12 @@ def test_whole_float_ids_meet_the_integer_ids_of_other_files(raw_layer, tmp_path
 
 @pytest.mark.parametrize("body, expected", [
     ("".join(f"O{i},C{i},2025-03-01T10:00:00Z,\"1{i},50\",completed\n" for i in range(12)),
-     "has no valid row: all 12 rows were rejected, by order_total_invalid (12)"),
+     "has no valid row: all 12 rows were rejected, by order_total_invalid (12); e.g. order_total '10,50' "
+     "(a decimal comma; write a decimal point: 12.50)"),
+    ("".join(f"O{i},C{i},2025-03-01T10:00:00Z,\"1,2{i}0.50\",completed\n" for i in range(3)),
+     "order_total '1,200.50' (a thousands separator; write the number without it: 1234.50)"),
+    ("".join(f"O{i},C{i},2025-03-01T10:00:00Z,$1{i}.50,completed\n" for i in range(3)),
+     "order_total '$10.50' (a currency sign or code; write the number only, and the currency in orders.currency)"),
     ("", "'orders' has no rows"),
     ("".join(f"O{i},C{i},2025-03-01T10:00:00Z,10.00,delivered\n" for i in range(4)),
      "status_unknown (4; var order_status_map)"),
@@ -289,6 +294,8 @@ def test_no_valid_order_keeps_the_rows_it_points_at_and_ends_the_build_log(raw_l
     out = raw_layer.run(raw, tmp_path / "w", EXPORT)
     assert not out.success
     assert ("all 3 rows were rejected, by ordered_at_invalid (3); e.g. ordered_at '12/1/2009 7:45' "
+            "(a date with day and month in an order the file does not say, M/D/YYYY or D/M/YYYY as a "
+            "spreadsheet shows it; write ISO-8601 text such as 2025-03-01T10:00:00Z) "
             "(the rows are in base_shop__orders with dq_rule set)") in out.text
     assert out.query("select count(*), min(dq_rule), max(dq_rule) from base_shop__orders") == [
         (3, "ordered_at_invalid", "ordered_at_invalid")]
@@ -301,7 +308,8 @@ def test_no_valid_order_keeps_the_rows_it_points_at_and_ends_the_build_log(raw_l
     ({"order_items.csv": "order_id,product_id,quantity,unit_price\n"
                          + "".join(f"O{i},P{i},1,\"1{i},50\"\n" for i in range(5))},
      "the raw table 'order_items' has no valid row: all 5 rows were rejected, by unit_price_invalid (5); "
-     "e.g. unit_price '10,50' (the rows are in base_shop__order_items with dq_rule set; the table is optional"),
+     "e.g. unit_price '10,50' (a decimal comma; write a decimal point: 12.50) (the rows are in "
+     "base_shop__order_items with dq_rule set; the table is optional"),
     # GA4's event_timestamp as exported: microseconds since the epoch
     ({"events.csv": "event_id,occurred_at,event_type,customer_id\n"
                     + "".join(f"E{i},160624931762810{i},page_view,C1\n" for i in range(3))},
