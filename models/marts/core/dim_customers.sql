@@ -1,10 +1,26 @@
--- One row per customer known on as_of_date: from the customers table, or
--- from an order placed on or before as_of_date. Purchase figures count
--- completed orders up to as_of_date. The email is a salted SHA-256 hash.
+-- One row per customer known on as_of_date: from the customers table (signed
+-- up on or before as_of_date, or without a sign-up date), or from an order
+-- placed on or before as_of_date. Purchase figures count completed orders up
+-- to as_of_date. The email is a salted SHA-256 hash.
 with
 
 customers as (
     select * from {{ ref('stg_shop__customers') }}
+),
+
+as_of as (
+    select * from {{ ref('as_of') }}
+),
+
+-- a customers file exported after as_of_date lists customers who signed up
+-- later: not known on as_of_date (unless an order up to it names them)
+signed_up as (
+    select customers.customer_id
+    from customers
+    cross join as_of
+    where
+        customers.signed_up_at is null
+        or {{ observed_as_of('cast(customers.signed_up_at as date)', 'as_of.as_of_date') }}
 ),
 
 orders as (
@@ -48,7 +64,7 @@ first_order_category as (
 ),
 
 all_customers as (
-    select customer_id from customers
+    select customer_id from signed_up
     union
     select distinct customer_id from orders
 ),

@@ -1,5 +1,9 @@
 -- One row per web session started on or before as_of_date.
 -- A cart is abandoned when the session added to cart but did not purchase.
+-- A session of a visitor who was not yet a customer on as_of_date (the id
+-- is known from a later order or sign-up: dim_customers does not hold it)
+-- is anonymous here, as every other visitor's: which sessions are a
+-- customer's must not depend on what happened after as_of_date.
 -- Summed from the session's days (int_session_days) on or before as_of_date:
 -- the same rows as counting its events, without a second pass over them.
 with
@@ -10,6 +14,10 @@ session_days as (
 
 as_of as (
     select * from {{ ref('as_of') }}
+),
+
+known_on_as_of as (
+    select customer_id from {{ ref('dim_customers') }}
 ),
 
 observed as (
@@ -38,23 +46,25 @@ sessions as (
 
 final as (
     select
-        session_id,
-        customer_id,
-        started_at,
-        ended_at,
-        cast(started_at as date) as session_date,
-        n_events,
-        n_page_views,
-        n_product_views,
-        n_add_to_carts,
-        n_checkouts,
-        n_purchases,
-        n_add_to_carts > 0 as has_add_to_cart,
-        n_checkouts > 0 as has_checkout,
-        n_purchases > 0 as has_purchase,
-        n_add_to_carts > 0 and n_purchases = 0 as is_cart_abandoned,
-        is_derived_session
+        sessions.session_id,
+        known_on_as_of.customer_id,
+        sessions.started_at,
+        sessions.ended_at,
+        cast(sessions.started_at as date) as session_date,
+        sessions.n_events,
+        sessions.n_page_views,
+        sessions.n_product_views,
+        sessions.n_add_to_carts,
+        sessions.n_checkouts,
+        sessions.n_purchases,
+        sessions.n_add_to_carts > 0 as has_add_to_cart,
+        sessions.n_checkouts > 0 as has_checkout,
+        sessions.n_purchases > 0 as has_purchase,
+        sessions.n_add_to_carts > 0 and sessions.n_purchases = 0 as is_cart_abandoned,
+        sessions.is_derived_session
     from sessions
+    left join known_on_as_of
+        on sessions.customer_id = known_on_as_of.customer_id
 )
 
 select * from final

@@ -3,10 +3,12 @@
 -- (the point-in-time rule of every mart). Implicit feedback for the
 -- recommender beside purchases (docs/recommendations.md); anonymous events
 -- (no customer_id) and events without a product are left out.
--- Read from the clean events and the known customers, not from
--- int_events_sessionized: sessions play no part here, and the same rows
--- (events of known customers) are ready before the sessionisation, so the
--- recommender does not wait for it (DECISIONS.md, Materialisation).
+-- Read from the clean events and the customers known on as_of_date
+-- (dim_customers: a visitor whose id is known only from a later order or
+-- sign-up is anonymous up to as_of_date), not from int_events_sessionized:
+-- sessions play no part here, and the same rows are ready before the
+-- sessionisation, so the recommender does not wait for it (DECISIONS.md,
+-- Materialisation).
 with
 
 events as (
@@ -14,7 +16,7 @@ events as (
 ),
 
 known_customers as (
-    select * from {{ ref('int_known_customers') }}
+    select customer_id from {{ ref('dim_customers') }}
 ),
 
 as_of as (
