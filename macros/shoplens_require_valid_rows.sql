@@ -7,18 +7,38 @@
     instead of letting a later model fail on an empty input or, for an
     optional table, build as if the file were not there. A required table
     (orders) with no rows at all stops too; an optional one without rows is
-    a table the shop does not export. The base model is built and kept: its
-    rows are what the message points at. -#}
+    a table the shop does not export. A table whose rows mostly do not read
+    in the contract's formats (rules <column>_invalid on more than the var
+    max_unreadable_rate, 0.5, of its rows) stops too: its few valid rows
+    read by chance (whole numbers among decimal commas). The base model is
+    built and kept: its rows are what the message points at. -#}
 {% macro shoplens_require_valid_rows(table, relation, required=true) %}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {#- events that the var event_type_map maps to ignore are left out on purpose: a file of
         only those is a table the shop does not export -#}
     {%- set counts = run_query(
         "select sum(case when dq_rule = 'event_type_ignored' then 0 else 1 end) as n_rows,"
-        ~ ' sum(case when dq_rule is null then 1 else 0 end) as n_valid from '
+        ~ ' sum(case when dq_rule is null then 1 else 0 end) as n_valid,'
+        ~ " sum(case when right(dq_rule, 8) = '_invalid' then 1 else 0 end) as n_unreadable from "
         ~ relation) -%}
     {%- set n_rows = counts.columns[0].values()[0] or 0 -%}
     {%- set n_valid = counts.columns[1].values()[0] or 0 -%}
+    {%- set n_unreadable = counts.columns[2].values()[0] or 0 -%}
+    {%- set max_unreadable = var('max_unreadable_rate', 0.5) | float -%}
+    {#- most rows unreadable in the contract's formats (a decimal comma, a spreadsheet's dates)
+        while a few read by chance (whole numbers, days up to 12): the file's format differs,
+        and the build would serve models of the few -#}
+    {%- if n_valid > 0 and n_unreadable > max_unreadable * n_rows -%}
+        {{ exceptions.raise_compiler_error(
+            "shoplens: the raw table '" ~ table ~ "' could not read " ~ n_unreadable ~ " of its "
+            ~ n_rows ~ " rows (" ~ (100.0 * n_unreadable / n_rows) | round(1) ~ "%, more than the var "
+            ~ "max_unreadable_rate " ~ max_unreadable ~ "): "
+            ~ shoplens_top_rules(relation, 'dq_rule', 3, "right(dq_rule, 8) = '_invalid'")
+            ~ shoplens_rule_example(relation, where="right(dq_rule, 8) = '_invalid'")
+            ~ ". The file's format most likely differs from the contract's (README, Bring your own data), and "
+            ~ n_valid ~ " rows read only by chance; fix the file (the rows are in " ~ relation.identifier
+            ~ " with dq_rule set), or raise the var to build on the rows that read") }}
+    {%- endif -%}
     {%- if n_valid == 0 -%}
         {%- if n_rows == 0 and not required -%}{{ return('') }}{%- endif -%}
         {%- if n_rows == 0 -%}
@@ -109,7 +129,14 @@
         'status_unknown': 'var order_status_map',
         'event_type_unknown': 'var event_type_map; a name to leave out maps to ignore',
         'duplicate_row': 'an export with one row per unit sums them into quantity',
-        'customer_id_not_found': 'events of visitors who are not customers keep customer_id empty',
+        'customer_id_not_found': 'events of visitors who are not customers keep customer_id empty,'
+            ~ ' or list every visitor id in customers',
+        'order_total_too_precise': 'totals are money in cents: round each order total to 2 decimals',
+        'list_price_too_precise': 'prices are money in cents: round list_price to 2 decimals',
+        'unit_price_too_precise': 'line prices keep 4 decimals: round unit_price (a price after a percentage'
+            ~ ' discount)',
+        'discount_too_precise': 'discount is money off the whole line, 4 decimals: round it',
+        'discount_out_of_range': 'discount is money off the whole line, from 0 up to quantity x unit_price',
     } -%}
     {%- set top = run_query('select ' ~ column ~ ', count(*) as n from ' ~ relation
         ~ ' where ' ~ column ~ ' is not null and ' ~ where

@@ -285,6 +285,23 @@ def test_required_table_without_valid_rows_stops_naming_table_and_rules(raw_laye
     assert expected in out.text
 
 
+def test_a_table_mostly_unreadable_stops_though_a_few_rows_read_by_chance(raw_layer, tmp_path):
+    """A European export: totals with a decimal comma, of which the whole-number ones read.
+    98.5% of a Superstore-shaped shop's orders were rejected and the build exited 0, its
+    models fitted on the 76 that read."""
+    body = "".join(f"O{i},C{i},2025-03-01T10:00:00Z,\"1{i},50\",completed\n" for i in range(8))
+    body += "W1,C1,2025-03-02T10:00:00Z,12,completed\n"
+    raw = _write(tmp_path / "raw", {"orders.csv": HEADER + body})
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT)
+    assert not out.success
+    assert ("the raw table 'orders' could not read 8 of its 9 rows (88.9%, more than the var max_unreadable_rate"
+            " 0.5): order_total_invalid (8); e.g. order_total '10,50' (a decimal comma") in out.text
+    assert "1 rows read only by chance" in out.text
+    ok = raw_layer.run(raw, tmp_path / "w2", {**EXPORT, "max_unreadable_rate": 0.9})
+    assert ok.success, ok.text
+    assert ok.query("select order_id from stg_shop__orders") == [("W1",)]
+
+
 def test_no_valid_order_keeps_the_rows_it_points_at_and_ends_the_build_log(raw_layer, tmp_path):
     """US-style dates only: the stop names the rule with a value as exported; the rejected rows
     stay in base_shop__orders (a post-hook's error rolled that table back, so the message
@@ -349,6 +366,20 @@ def test_the_rejection_warning_shows_a_value_and_the_hint_for_one_row_per_unit(r
     assert len(warning) == 1
     assert ("duplicate_row (10; an export with one row per unit sums them into quantity); "
             "e.g. order_id 'O0'") in warning[0]
+
+
+def test_the_rejection_warning_says_to_round_totals_summed_from_four_decimal_prices(raw_layer, tmp_path):
+    """A spreadsheet's sales after a percentage discount (957.5775) summed into order totals:
+    a third of a Superstore-shaped shop's orders were order_total_too_precise, and the
+    warning said nothing of the fix."""
+    bad = "".join(f"T{i},C{i},2025-03-01T10:00:00Z,2119.67{i},completed\n" for i in range(1, 6))
+    raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(12) + bad})
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT)
+    assert out.success, out.text
+    warning = [m for m in out.messages if "max_rejection_rate" in m and "'orders'" in m]
+    assert len(warning) == 1
+    assert ("order_total_too_precise (5; totals are money in cents: round each order total to 2 decimals); "
+            "e.g. order_total '2119.671'") in warning[0]
 
 
 def test_rejection_rate_above_the_var_warns_naming_table_and_rules(raw_layer, tmp_path):
