@@ -96,6 +96,10 @@
             else ('microseconds' if digits <= 17 else 'nanoseconds')) -%}
         {%- set epoch = ' (a number: most likely Unix epoch ' ~ unit ~ ', which the contract does not'
             ~ ' read; write ISO-8601 text such as 2025-03-01T10:00:00Z, or a Parquet timestamp)' -%}
+    {%- elif is_stamp and modules.re.fullmatch('[0-9]{1,6}([.][0-9]*)?', text) -%}
+        {%- set epoch = ' (a small number: most likely a day index or a spreadsheet serial date, which the'
+            ~ ' contract does not read; map it to a calendar date from a start date of your choice and'
+            ~ ' write ISO-8601 text such as 2025-03-01T10:00:00Z)' -%}
     {%- elif is_stamp and modules.re.fullmatch('[0-9]{1,2}[/.][0-9]{1,2}[/.][0-9]{2,4}([ T].*)?', text) -%}
         {%- set epoch = ' (a date with day and month in an order the file does not say, M/D/YYYY or'
             ~ ' D/M/YYYY as a spreadsheet shows it; write ISO-8601 text such as 2025-03-01T10:00:00Z)' -%}
@@ -125,7 +129,8 @@
         'order_total_implausible': 'var max_order_total',
         'unit_price_implausible': 'var max_order_total',
         'list_price_implausible': 'var max_order_total',
-        'quantity_implausible': 'var max_quantity',
+        'quantity_implausible': 'var max_quantity; quantities are units sold, not volumes or weights (fuel,'
+            ~ ' kg): write 1',
         'status_unknown': 'var order_status_map',
         'event_type_unknown': 'var event_type_map; a name to leave out maps to ignore',
         'duplicate_row': 'an export with one row per unit sums them into quantity',

@@ -336,6 +336,9 @@ def test_no_valid_order_keeps_the_rows_it_points_at_and_ends_the_build_log(raw_l
      "e.g. signed_up_at '1606249317' (a number: most likely Unix epoch seconds"),
     ({"customers.csv": "customer_id,signed_up_at\nC1,20250301103000\nC2,20250302\n"},
      "e.g. signed_up_at '20250301103000' (a date written without separators"),
+    # a grocery panel's DAY (1..711) written as the timestamp
+    ({"events.csv": "event_id,occurred_at,event_type,customer_id\nE1,641,page_view,C1\nE2,45000,page_view,C1\n"},
+     "e.g. occurred_at '641' (a small number: most likely a day index or a spreadsheet serial date"),
 ])
 def test_an_optional_table_with_rows_but_no_valid_one_stops_naming_table_rule_and_value(
         raw_layer, tmp_path, files, expected):
