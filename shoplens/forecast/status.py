@@ -60,6 +60,8 @@ def incoherent_products(forecasts: pd.DataFrame) -> list[str]:
     Superstore-shaped probe: two products sold once each were forecast at 1.8 times
     the whole shop, and the step said ok)."""
     problems = []
+    if not {"measure", "point_forecast"} <= set(forecasts.columns):
+        return problems
     for measure, part in forecasts.groupby("measure", sort=True):
         total = float(part.loc[part["series_level"] == "total", "point_forecast"].sum())
         products = part.loc[part["series_level"] == "product"]
