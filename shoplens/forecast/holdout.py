@@ -28,14 +28,22 @@ def holdout_frame(
     for the series whose later demand is known; days from ``as_of_date + 1``
     to ``last_actual_date`` missing from it count as zero demand. Returns a
     frame shaped like ``backtest_demand`` (one origin, ``as_of_date``), so
-    ``evaluation_rows(..., evaluation_type="holdout")`` scores it. Series with
-    no actuals are left out.
+    ``evaluation_rows(..., evaluation_type="holdout")`` scores it.
+
+    Every forecast series of a level that ``actuals`` covers is scored, a
+    series without any row in it as zero demand on every day:
+    ``holdout_demand_daily`` has rows only for days with sales, so a product
+    that sold nothing after ``as_of_date`` has none, and leaving it out hid
+    exactly the forecasts of products that then sold nothing (a Superstore
+    probe: 68 of 100 product series scored, a one-sale bookcase forecast at
+    $83,740 for 28 days in no metric). A level absent from ``actuals`` (the
+    order-level ``total_actuals_from_orders`` gives only the total) is left
+    out: its later demand is not known.
     """
     if forecasts.empty or actuals.empty:
         return pd.DataFrame(columns=BACKTEST_COLUMNS)
     keys = ["series_level", "series_key", "measure"]
-    wanted = actuals[keys].drop_duplicates()
-    fc = forecasts.merge(wanted, on=keys)
+    fc = forecasts[forecasts["series_level"].isin(set(actuals["series_level"]))]
     fc = fc[pd.to_datetime(fc["forecast_date"]) <= pd.Timestamp(last_actual_date)]
     if fc.empty:
         return pd.DataFrame(columns=BACKTEST_COLUMNS)

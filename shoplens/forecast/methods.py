@@ -105,24 +105,52 @@ def plausible_gap(interval: float) -> float:
     return math.log(IMPLAUSIBLE_GAP_SHARE) / math.log(1.0 - 1.0 / interval)
 
 
-def croston_estimates(y: np.ndarray, alpha: float) -> tuple[float, float]:
+#: fewer selling days than this leave Croston no interval to smooth: one sale has no
+#: interval at all, two have one, whose start (the first sale) is where the history was
+#: cut; such a series is read as its selling days over its whole history
+#: (``croston_estimates``), not as a steady seller
+MIN_CROSTON_SALES = 3
+
+
+def croston_estimates(y: np.ndarray, alpha: float, span: int | None = None) -> tuple[float, float]:
     """Croston's smoothed demand size and interval between selling days (constant
-    ``alpha``), updated on selling days only; (0, inf) when nothing sold."""
-    nonzero = np.flatnonzero(np.asarray(y) > 0)
+    ``alpha``), updated on selling days only; (0, inf) when nothing sold.
+
+    ``y`` starts at or before the first sale; ``span`` is the number of days the
+    series could have sold up to the end of ``y`` (its whole history, before its
+    leading zeros were dropped; default ``len(y)``).
+
+    The interval comes from the intervals between selling days, initialised at
+    their mean (the "mean" initialisation of Syntetos and Boylan's studies and
+    ``tsintermittent``). The days before the first sale are no interval: counted
+    from a history cut at the first sale they were 1 day, so one sale read as
+    demand every day (a bookcase sold once, 7 units, six days before the
+    origin was forecast at 3.5 units a day). With fewer than
+    ``MIN_CROSTON_SALES`` selling days there is no interval to smooth: the
+    interval is the whole history per selling day (``span / n``) and the size
+    their mean, the rate that history supports.
+    """
+    y = np.asarray(y, dtype="float64")
+    nonzero = np.flatnonzero(y > 0)
     if len(nonzero) == 0:
         return 0.0, math.inf
-    sizes = np.asarray(y, dtype="float64")[nonzero]
-    gaps = np.diff(np.concatenate([[-1], nonzero])).astype("float64")
-    size, gap = float(sizes[0]), float(gaps[0])
-    for s, g in zip(sizes[1:], gaps[1:], strict=True):
+    sizes = y[nonzero]
+    if len(nonzero) < MIN_CROSTON_SALES:
+        days = len(y) if span is None else max(int(span), len(y))
+        return float(sizes.mean()), days / len(nonzero)
+    gaps = np.diff(nonzero).astype("float64")
+    size, gap = float(sizes[0]), float(gaps.mean())
+    for s, g in zip(sizes[1:], gaps, strict=True):
         size += alpha * (s - size)
         gap += alpha * (g - gap)
     return size, gap
 
 
-def gap_decay(y: np.ndarray, alpha: float, open_days: np.ndarray | None = None) -> tuple[float, str]:
+def gap_decay(y: np.ndarray, alpha: float, open_days: np.ndarray | None = None,
+              span: int | None = None) -> tuple[float, str]:
     """The factor on a forecast from ``y`` for the open gap since its last sale, and a
-    note saying why ("" when 1). ``open_days`` (aligned with ``y``): True on the days
+    note saying why ("" when 1). ``span``: as in ``croston_estimates``.
+    ``open_days`` (aligned with ``y``): True on the days
     the shop total sold; only those count in the gap, so a shop-wide closure (its
     closed weekdays, a Christmas shutdown) is no sign that a product stopped. None:
     every day counts.
@@ -143,13 +171,56 @@ def gap_decay(y: np.ndarray, alpha: float, open_days: np.ndarray | None = None) 
         open_gap = len(y) - 1 - last  # zero days since the last sale
     else:  # the days since the last sale the shop was trading
         open_gap = int(np.asarray(open_days[last + 1 : len(y)], dtype=bool).sum())
-    plausible = plausible_gap(croston_estimates(y, alpha)[1])
+    plausible = plausible_gap(croston_estimates(y, alpha, span)[1])
     beyond = open_gap - plausible
     if beyond <= 0:
         return 1.0, ""
     factor = (1.0 - alpha) ** beyond
     return factor, (f"no sale for {open_gap} days (plausible up to {plausible:.0f}):"
                     f" forecast x {factor:.2g}")
+
+
+#: the upper end of the two-sided 95% Poisson interval of a series' count of selling
+#: days, the most its history supports (``supported_rate``)
+SUPPORTED_LEVEL = 0.975
+
+
+def supported_rate(y: np.ndarray, span: int | None = None) -> tuple[float, int, int]:
+    """The highest mean daily demand that an intermittent series' history supports,
+    with the selling days and the days it counts them over (inf, 0, 0 without a sale).
+
+    ``y`` starts at the first sale, ``span`` as in ``croston_estimates``: the
+    days are those since the first sale, or the whole ``span`` with fewer than
+    ``MIN_CROSTON_SALES`` selling days (where the first sale is no evidence of a
+    launch). The bound is the upper ``SUPPORTED_LEVEL`` Poisson bound of the count
+    of selling days (``chi2.ppf(0.975, 2n + 2) / 2``: 5.6 for one, 8.8 for three)
+    over those days, times the mean size of a selling day. A product that sold on
+    3 days in 728 supports at most 0.012 selling days a day; its profile model
+    and damped ETS, pulled up by a sale 6 days before the origin, forecast 18
+    times its rate.
+    """
+    from scipy.stats import chi2
+
+    y = np.asarray(y, dtype="float64")
+    nonzero = np.flatnonzero(y > 0)
+    if len(nonzero) == 0:
+        return math.inf, 0, 0
+    n = len(nonzero)
+    days = len(y) - int(nonzero[0])
+    if n < MIN_CROSTON_SALES and span is not None:
+        days = max(int(span), days)
+    upper = float(chi2.ppf(SUPPORTED_LEVEL, 2 * n + 2)) / 2.0
+    return upper / days * float(y[nonzero].mean()), n, days
+
+
+def capped(fc: SeriesForecast, rate: float, why: str) -> SeriesForecast:
+    """``fc`` scaled down (``decayed``) so its mean daily forecast over the horizon is at
+    most ``rate`` (``supported_rate``); unchanged when it is already."""
+    level = float(np.mean(fc.mean)) if len(fc.mean) else 0.0
+    if not math.isfinite(rate) or level <= rate:
+        return fc
+    factor = rate / level
+    return decayed(fc, factor, f"{why}: forecast x {factor:.2g}")
 
 
 def decayed(fc: SeriesForecast, factor: float, why: str) -> SeriesForecast:
@@ -164,7 +235,7 @@ def decayed(fc: SeriesForecast, factor: float, why: str) -> SeriesForecast:
 
 def croston_sba(
     y: np.ndarray, horizon: int, alpha: float, window: int, note: str = "",
-    open_days: np.ndarray | None = None,
+    open_days: np.ndarray | None = None, span: int | None = None,
 ) -> SeriesForecast:
     """Croston's method with the Syntetos-Boylan bias correction, its rate decayed
     over an implausibly long gap since the last sale (``gap_decay``).
@@ -177,16 +248,17 @@ def croston_sba(
     product last sold 618 days before was forecast at 112 units a day);
     ``gap_decay`` lets the open gap in. The bounds are empirical quantiles of
     the last ``window`` days' demand (10/90% and 2.5/97.5%), which is what a
-    day of intermittent demand looks like.
+    day of intermittent demand looks like. ``span``: the days the series could
+    have sold (``croston_estimates``).
     """
-    size, gap = croston_estimates(y, alpha)
+    size, gap = croston_estimates(y, alpha, span)
     if size == 0.0:
         zeros = np.zeros(horizon)
         return SeriesForecast(
             "croston_sba", f"SBA(alpha={alpha:g})", zeros, zeros, zeros, zeros, zeros,
             n_train_days=len(y), note=(note + "; no sales yet").lstrip("; "),
         )
-    factor, why = gap_decay(y, alpha, open_days)
+    factor, why = gap_decay(y, alpha, open_days, span)
     rate = (1.0 - alpha / 2.0) * size / max(gap, 1.0) * factor
     note = f"{note}; {why}".lstrip("; ") if why else note
     mean = np.full(horizon, rate)

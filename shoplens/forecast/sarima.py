@@ -411,6 +411,7 @@ def forecast_series(
     started = time.perf_counter()
     y = np.asarray(y, dtype="float64")
     first = first_sale(y)
+    span = len(y)  # the days the series could have sold: Croston's few-sale interval
     y = y[first:]
     horizon = config.horizon_days
     recent = y[-config.intermittent_window_days :]
@@ -424,7 +425,7 @@ def forecast_series(
             f"intermittent (ADI {average_demand_interval(recent):.2f})")
         open_days = None if context is None else context.shifted(first).shop_open
         fc = croston_sba(y, horizon, config.croston_alpha, config.empirical_window_days, note=note,
-                         open_days=open_days)
+                         open_days=open_days, span=span)
     else:
         shifted = context.shifted(first) if context is not None else None
         fc = sarima_forecast(y, horizon, config, spec, shifted)

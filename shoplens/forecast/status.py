@@ -53,9 +53,38 @@ def _notes(forecasts: pd.DataFrame) -> list[str]:
     return notes
 
 
+def incoherent_products(forecasts: pd.DataFrame) -> list[str]:
+    """Per measure, a problem when the product series' forecasts over the horizon sum to
+    more than the shop total's: the products are a part of the shop, so their sum
+    above the whole says some product is forecast beyond what it sells (a
+    Superstore-shaped probe: two products sold once each were forecast at 1.8 times
+    the whole shop, and the step said ok)."""
+    problems = []
+    if not {"measure", "point_forecast"} <= set(forecasts.columns):
+        return problems
+    for measure, part in forecasts.groupby("measure", sort=True):
+        total = float(part.loc[part["series_level"] == "total", "point_forecast"].sum())
+        products = part.loc[part["series_level"] == "product"]
+        if products.empty or not (part["series_level"] == "total").any():
+            continue
+        by_product = products.groupby("series_key")["point_forecast"].sum().sort_values()
+        if by_product.sum() <= total:
+            continue
+        top = ", ".join(f"{key} {value:,.1f}" for key, value in by_product.iloc[::-1][:3].items())
+        problems.append(
+            f"the product forecasts of {measure} sum to {by_product.sum():,.1f} over the horizon,"
+            f" {by_product.sum() / total:.2f} times the shop total's {total:,.1f}"
+            if total > 0 else f"the product forecasts of {measure} sum to"
+            f" {by_product.sum():,.1f} over the horizon, the shop total's to 0")
+        problems[-1] += (f" (largest: {top}); a product is forecast beyond its history:"
+                         " check its fit_note in ml_demand_forecast")
+    return problems
+
+
 def forecast_status(forecasts: pd.DataFrame, evaluation: pd.DataFrame, as_of_date: dt.date) -> StepStatus:
     """ok (the shop total modelled, a backtest), degraded (the total falls back to
-    seasonal naive or Croston for want of history, or there is no backtest) or
+    seasonal naive or Croston for want of history, there is no backtest, or the
+    product forecasts sum above the shop total's: ``incoherent_products``) or
     declined (no rows). A total served by the method that won its backtest is ok."""
     if forecasts.empty:
         return step_status("forecast", as_of_date, served_model="none", rows_written=0,
@@ -72,6 +101,7 @@ def forecast_status(forecasts: pd.DataFrame, evaluation: pd.DataFrame, as_of_dat
             f"the shop total is forecast with {', '.join(methods)} instead of SARIMA{note};"
             " SARIMA needs more history: load more, or use a later as_of_date"
         )
+    problems += incoherent_products(forecasts)
     kinds = set(evaluation["evaluation_type"]) if len(evaluation) else set()
     if "backtest" not in kinds:
         problems.append(NO_BACKTEST)

@@ -195,3 +195,44 @@ def test_a_closed_weekday_is_not_a_forecast_without_spread():
     assert selection.has_spread(train, shut, h)
     # without the closed mask the same zeros are no spread
     assert not selection.has_spread(train, replace(shut, closed=None), h)
+
+
+def test_the_holdout_scores_a_series_that_sold_nothing_after_as_of():
+    # holdout_demand_daily has no row for a day without sales, so a product that sold
+    # nothing after as_of_date had no actuals and was left out of the holdout: in a
+    # Superstore-shaped probe 68 of 100 product series were scored, and a bookcase
+    # forecast at 3.5 units a day that then sold nothing appeared in no metric
+    demand, _ = _launched_at(300, 400, seed=1)
+    demand = pd.concat([demand, demand.assign(series_key="p2")], ignore_index=True)
+    as_of = demand["demand_date"].iloc[399]
+    h = 28
+    dates = [as_of + dt.timedelta(days=i) for i in range(1, h + 1)]
+    one = {"series_level": "product", "measure": "units", "forecast_date": dates,
+           "horizon_day": range(1, h + 1), "point_forecast": 20.0, "lower_80": 15.0,
+           "upper_80": 25.0, "lower_95": 10.0, "upper_95": 30.0, "method": "combination",
+           "model_order": "x", "fit_note": ""}
+    forecasts = pd.concat([pd.DataFrame({"series_key": key, **one}) for key in ("p1", "p2")],
+                          ignore_index=True)
+    # p1 sold 21 units on days 1-20 only; p2 sold nothing: neither has a row after day 20
+    actuals = pd.DataFrame({"series_level": "product", "series_key": "p1", "measure": "units",
+                            "demand_date": dates[:20], "actual": 21.0})
+    frame = F.holdout_frame(forecasts, actuals, demand, as_of_date=as_of,
+                            last_actual_date=dates[-1])
+    assert len(frame) == 2 * h
+    p2 = frame[frame["series_key"] == "p2"]
+    assert p2["actual"].tolist() == [0.0] * h
+    # a product that sold nothing afterwards is scaled by its history like one that did
+    assert (frame.groupby("series_key")["mase_scale"].first() > 0).all()
+    metrics = F.series_metrics(frame).set_index("series_key")
+    # 20 units too many on each of 28 days, in units of the history's weekly change
+    assert metrics.loc["p2", "mase_model"] == pytest.approx(20.0 / p2["mase_scale"].iloc[0])
+    assert metrics.loc["p2", "coverage_80"] == 0.0
+    rows = F.evaluation_rows(frame, as_of_date=as_of, evaluation_type="holdout")
+    product = rows[(rows["slice"] == "level=product") & (rows["metric"] == "mase")]
+    assert set(product["n_obs"]) == {2 * h}
+    # a level the actuals do not cover (the order-level holdout gives only the total)
+    # is not scored as zeros
+    total_only = actuals.assign(series_level="total", series_key="all")
+    assert F.holdout_frame(forecasts, total_only, demand, as_of_date=as_of,
+                           last_actual_date=dates[-1]).empty
+
