@@ -111,8 +111,11 @@ class RawLayer:
         command: str = "run",
         select: list[str] | None = None,
         env: dict[str, str | None] | None = None,
+        unit_tests: bool = True,
     ) -> Outcome:
-        """``dbt <command>`` of the raw layer (or ``select``) on ``raw_dir`` into ``out_dir``."""
+        """``dbt <command>`` of the raw layer (or ``select``) on ``raw_dir`` into ``out_dir``;
+        ``unit_tests=False`` leaves out the selected models' unit tests (they assume the
+        default vars)."""
         from dbt.cli.main import dbtRunner
 
         if self.manifest is None:
@@ -130,7 +133,7 @@ class RawLayer:
             command, "--quiet", *self._common(), "--select", *(select or RAW_LAYER),
             "--vars", json.dumps({"raw_data_dir": str(raw_dir), **(variables or {})}),
         ]
-        if command == "build" and select is None:
+        if command == "build" and (select is None or not unit_tests):
             args += ["--exclude-resource-type", "unit_test"]
         if command == "build" and select is not None:
             # only the tests whose parents are all built: a data test that also reads a later

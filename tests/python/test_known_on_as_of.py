@@ -74,3 +74,34 @@ def test_a_visitor_who_becomes_a_customer_after_as_of_is_anonymous_up_to_it(raw_
     assert out.query("select session_id, customer_id from fct_sessions order by 1") == [("S1", "C1"), ("S9", "C9")]
     # C7 signed up after as_of_date; C8 has no date (kept: nothing says when)
     assert out.query("select customer_id from dim_customers order by 1") == [("C1",), ("C2",), ("C8",), ("C9",)]
+
+
+def test_rfm_breakpoints_that_put_most_customers_in_one_f_score_warn_with_percentiles(raw_layer, tmp_path):
+    """A grocery panel: 120 households buying 10 to 129 times. The default breakpoints
+    [2, 3, 4, 6] give all of them f_score 5 (a warning naming the percentiles to use);
+    breakpoints from those percentiles do not warn, nor does a shop of one-time buyers."""
+    import datetime as dt
+
+    day0 = dt.date(2024, 1, 1)
+
+    def orders(counts: dict[str, int]) -> str:
+        return "order_id,customer_id,ordered_at,order_total\n" + "".join(
+            f"{c}_{k},{c},{day0 + dt.timedelta(days=k * 2)}T10:00:00Z,20.00\n"
+            for c, n in counts.items() for k in range(n))
+
+    test = "rfm_frequency_breakpoints_separate_the_customers"
+    grocery = {f"H{i}": 10 + i for i in range(120)}
+    once = {f"C{i}": 1 for i in range(150)}
+    compiled = raw_layer.work / "target" / "compiled" / "shoplens" / "tests" / "singular" / f"{test}.sql"
+    seen = {}
+    for name, counts, extra in (("grocery", grocery, {}), ("once", once, {}),
+                                ("fitted", grocery, {"rfm_frequency_breakpoints": [34, 58, 82, 106]})):
+        out = raw_layer.run(_write(tmp_path / name, {"orders.csv": orders(counts)}), tmp_path / f"w_{name}",
+                            {**EXPORT, **extra}, command="build", select=["+customer_rfm", test],
+                            unit_tests=False)
+        assert out.success, out.text  # a warning, never an error
+        seen[name] = bool([m for m in out.messages if test in m and "WARN 1" in m])
+        if name == "grocery":
+            # f_score 5 for all 120; the 20th..80th percentiles of 10..129 purchases
+            assert out.query(compiled.read_text(encoding="utf-8")) == [(5, 120, 120, 1.0, 33, 57, 81, 105)]
+    assert seen == {"grocery": True, "once": False, "fitted": False}
