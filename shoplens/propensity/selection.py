@@ -106,6 +106,7 @@ def select_model(history: History, train_end_day: int, cfg: PropensityConfig) ->
     names = [m for m in BASELINE_ORDER + GRU_MODELS if _available(cols, m)]
     metrics = {m: validation_metrics(y, served_scores(cols, m, cfg.label_window_days)[0]) for m in names}
     served, reason = _choose(metrics, cfg, probe_note)
+    reason += window_note(y, cfg.label_window_days)
     importance = permutation_importance(probe, ts.baselines, ts.encoder,
                                         lambda rows: snapshot_rows(history, v, cfg.sequence_weeks, snap.index[rows]),
                                         y, cfg.seed)
@@ -172,6 +173,29 @@ def serve_fitted_btyd(selection: Selection, btyd_fits: Mapping[int, dict] | None
     why = (f"bgnbd won the validation cut-off but cannot be fitted at the scoring cut-off {_day_to_date(day)}"
            f" ({error}); {served} is served instead, the next best baseline by validation AUC")
     return dataclasses.replace(selection, served_model=served, fallback_reason=why)
+
+
+#: Above this share of buyers in the validation window the scores rank only the few who do not buy.
+MOST_BUY = 0.7
+#: Under this many buyers in the validation window, AUCs a few hundredths apart are chance.
+FEW_BUYERS = 50
+
+
+def window_note(y: np.ndarray, window_days: int) -> str:
+    """What the reason adds about the validation window's labels: most customers buying in it
+    (a weekly-shopping grocery panel: 78% in 30 days, half of them scored above 0.96), or too
+    few buyers to tell models apart (a small shop's 7). Empty otherwise."""
+    n, n_buyers = len(y), int(np.sum(y))
+    notes = []
+    if n and n_buyers > MOST_BUY * n:
+        notes.append(f"{n_buyers / n:.0%} of the {n} validation customers bought in its {window_days}-day window,"
+                     " so the scores rank only the few who did not (a shorter var propensity_window_days"
+                     " separates them)")
+    if n_buyers < FEW_BUYERS:
+        notes.append(f"the choice rests on {n_buyers} buyers in the validation window: AUCs a few hundredths"
+                     " apart are within chance (auc_ci_low and auc_ci_high in ml_model_evaluation show how"
+                     " wide an AUC on few buyers is)")
+    return "".join(f"; {note}" for note in notes)
 
 
 def _choose(metrics: dict[str, dict], cfg: PropensityConfig, probe_note: str) -> tuple[str, str]:

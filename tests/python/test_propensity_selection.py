@@ -436,3 +436,18 @@ def test_customers_without_a_first_day_are_not_drawn_into_the_samples():
     capped = dataclasses.replace(cfg, max_validation_customers=n_born // 2)
     mask = _validation_customers(history, capped)
     assert int(mask.sum()) == n_born // 2 and not (mask & unknown).any()
+
+
+@pytest.mark.parametrize("n_buyers, n, expected", [
+    (780, 1000, ["78% of the 1000 validation customers bought in its 30-day window"]),
+    (7, 1000, ["the choice rests on 7 buyers in the validation window"]),
+    (300, 1000, []),
+])
+def test_the_reason_says_when_most_customers_buy_or_too_few_do(n_buyers, n, expected):
+    """A weekly-shopping grocery panel (78% buy in 30 days) and a small shop's 7 buyers: the
+    selection's reason says what its validation window can and cannot tell."""
+    from shoplens.propensity.selection import window_note
+
+    note = window_note(np.arange(n) < n_buyers, 30)
+    assert [part for part in expected if part in note] == expected
+    assert bool(note) == bool(expected)
