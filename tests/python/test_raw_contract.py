@@ -197,6 +197,28 @@ def test_an_as_of_date_in_a_near_empty_tail_of_the_export_warns(raw_layer, tmp_p
                     "set the var as_of_date to the end of the real activity (suggested_as_of_date)")]
 
 
+def test_orders_all_dated_to_one_weekday_warn_as_week_level_dates(raw_layer, tmp_path):
+    """A grocery panel's baskets dated to the first day of their week: every purchase on a
+    Saturday, which every model reads as a shop selling every 7th day. Daily dates stay quiet."""
+    day0 = dt.date(2025, 1, 4)  # a Saturday
+
+    def orders(step: int) -> str:
+        return HEADER + "".join(f"O{d}_{k},C{k},{day0 + dt.timedelta(days=d)}T00:00:00Z,20.00,completed\n"
+                                for d in range(0, 140, step) for k in range(60 if step == 7 else 9))
+
+    test = "orders_are_not_all_dated_to_one_weekday"
+    compiled = raw_layer.work / "target" / "compiled" / "shoplens" / "tests" / "singular" / f"{test}.sql"
+    warned = {}
+    for name, step in (("weekly", 7), ("daily", 1)):
+        out = raw_layer.run(_write(tmp_path / name, {"orders.csv": orders(step)}), tmp_path / f"w_{name}",
+                            EXPORT, command="build", select=["+fct_orders", test])
+        assert out.success, out.text
+        warned[name] = bool([m for m in out.messages if test in m and "WARN 1" in m])
+        if name == "weekly":  # 20 Saturdays of 60 baskets
+            assert out.query(compiled.read_text(encoding="utf-8")) == [(dt.date(2025, 5, 17), 1200, 1200, 1.0)]
+    assert warned == {"weekly": True, "daily": False}
+
+
 def test_typed_parquet_columns_are_accepted(raw_layer, tmp_path):
     """timestamp, timestamptz, date, decimal and integer ids, with the unit tests run."""
     raw = tmp_path / "raw"
