@@ -1,5 +1,5 @@
 -- Warns (does not fail) when 95% or more of the shop's purchases (of at
--- least 500, over at least 8 weeks) fall on one weekday: the signature of
+-- least 500, on at least 8 dates) fall on one weekday: the signature of
 -- week-level dates (every basket of a grocery panel dated to the first day of
 -- its WEEK_NO), not of a shop. Every model then reads weeks as days: the
 -- forecast's total is an intermittent series selling every 7th day, and CLV's
@@ -24,7 +24,7 @@ purchases as (
 shop as (
     select
         count(*) as n_purchases,
-        {{ dbt.datediff('min(order_date)', 'max(order_date)', 'day') }} as n_days
+        count(distinct order_date) as n_dates
     from purchases
 ),
 
@@ -47,7 +47,7 @@ final as (
     cross join shop
     where
         shop.n_purchases >= 500
-        and shop.n_days >= 56
+        and shop.n_dates >= 8
         and by_weekday.n_on_weekday >= 0.95 * shop.n_purchases
 )
 
