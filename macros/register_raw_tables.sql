@@ -148,7 +148,13 @@
 {#- Stop, naming the file, when a CSV file is not in the expected encoding
     (DuckDB's own error does not name the file). -#}
 {% macro shoplens_check_raw_encoding(path, table) %}
-    {%- if path.endswith('.csv') or path.endswith('.csv.gz') -%}
+    {#- DuckDB reads a file in another encoding than UTF-8 through a copy whose writer
+        checks it (duckdb__shoplens_raw_reader), once per change of the file -#}
+    {%- set encoding = var('raw_csv_encoding', 'utf-8') -%}
+    {%- if target.type == 'duckdb' and not shoplens_is_utf8_encoding(encoding) -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- if path.endswith('.csv') -%}
         {%- set problem = run_query('select shoplens_text_problem(' ~ shoplens_sql_string(path)
             ~ ', ' ~ shoplens_sql_string(var('raw_csv_encoding', 'utf-8')) ~ ')') -%}
         {%- set message = problem.columns[0].values()[0] -%}
@@ -176,11 +182,16 @@
         {{ return("read_parquet(" ~ shoplens_sql_string(path) ~ ")") }}
     {%- endif -%}
     {%- set encoding = var('raw_csv_encoding', 'utf-8') -%}
-    {%- set utf8 = run_query('select shoplens_is_utf8(' ~ shoplens_sql_string(encoding) ~ ')').columns[0].values()[0] -%}
-    {%- if not utf8 -%}
+    {%- if not shoplens_is_utf8_encoding(encoding) -%}
+        {#- the warehouse's own file (dbt's target.path; SQLMesh's target has none) -#}
         {%- set copied = run_query('select shoplens_utf8_copy(' ~ shoplens_sql_string(path) ~ ', '
-            ~ shoplens_sql_string(encoding) ~ ', ' ~ shoplens_sql_string(target.path or '') ~ ')') -%}
-        {%- set path = copied.columns[0].values()[0] -%}
+            ~ shoplens_sql_string(encoding) ~ ', (select path from duckdb_databases()'
+            ~ ' where database_name = current_database()))').columns[0].values()[0] -%}
+        {%- if copied.startswith('!') -%}
+            {{ exceptions.raise_compiler_error(
+                "shoplens: raw file " ~ path ~ " (table '" ~ table ~ "') " ~ copied[1:]) }}
+        {%- endif -%}
+        {%- set path = copied -%}
     {%- endif -%}
     {{ return("read_csv(" ~ shoplens_sql_string(path) ~ ", header = true, all_varchar = true, "
         ~ "encoding = 'utf-8')") }}
@@ -214,4 +225,10 @@
     {%- do run_query('drop table if exists ' ~ name) -%}
     {%- do run_query('create table ' ~ name ~ ' using ' ~ using) -%}
     {{ return(name) }}
+{% endmacro %}
+
+
+{#- shoplens_is_utf8_encoding(encoding): true when the var raw_csv_encoding names UTF-8. -#}
+{% macro shoplens_is_utf8_encoding(encoding) %}
+    {{ return((encoding | lower | replace('_', '-')) in ('utf-8', 'utf8', 'utf-8-sig')) }}
 {% endmacro %}

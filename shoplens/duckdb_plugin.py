@@ -11,11 +11,12 @@ functions registered on every connection:
   with ``encoding``, else a short description of the first bad byte (offset
   and line), so a wrongly encoded CSV stops the build with a message that
   names the file.
-* ``shoplens_utf8_copy(path, encoding, warehouse)``: the path of a UTF-8 copy
-  of a CSV file in another encoding (written beside the warehouse, in
-  ``<warehouse>.raw_utf8/``), which DuckDB then reads: its own reader knows
-  only UTF-8, UTF-16 and a latin-1 that refuses the bytes a Windows (cp1252)
-  export uses for quotes, dashes and the euro sign; Python's codecs know them all.
+* ``shoplens_utf8_copy(path, encoding, warehouse)``: the path of a private UTF-8
+  copy of a CSV file in another encoding (beside the warehouse, in
+  ``<warehouse>.raw_utf8/``; rewritten only when the source changes), which
+  DuckDB then reads: its own reader knows only UTF-8, UTF-16 and a latin-1
+  that refuses the bytes a Windows (cp1252) export uses for quotes, dashes and
+  the euro sign; Python's codecs know them all.
 * ``shoplens_list_files(folder)``: the names of the files in a folder (no
   glob patterns, so brackets or stars in a folder name are just characters).
 * ``shoplens_abspath(path, base)``: ``path`` made absolute, relative to
@@ -85,14 +86,6 @@ def _codec(encoding: str) -> str:
     return {"utf-8": "utf-8-sig", "utf8": "utf-8-sig"}.get(encoding.lower().replace("_", "-"), encoding)
 
 
-def is_utf8(encoding: str) -> bool:
-    """True when ``encoding`` names UTF-8 (DuckDB reads such a file as it is)."""
-    try:
-        return codecs.lookup(_codec(encoding)).name in {"utf-8", "utf-8-sig"}
-    except LookupError:
-        return False
-
-
 def text_problem(path: str, encoding: str) -> str | None:
     """None when the file at ``path`` decodes with ``encoding``, else what is wrong and where.
 
@@ -137,29 +130,93 @@ def text_problem(path: str, encoding: str) -> str | None:
     return None
 
 
+_TEMP_COPIES: dict[str, str] = {}  # this process's private folder for a warehouse without a file
+
+
+def _private_folder(folder: str) -> str:
+    """``folder`` created (mode 0700) or checked: a real directory of this user, not a
+    link; anything else stops the copy (another user's folder or a planted link)."""
+    import stat
+
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise PermissionError(f"{folder} is not a folder of this user; remove it")
+    if info.st_mode & 0o077:
+        os.chmod(folder, 0o700)
+    return folder
+
+
+def _write_private(path: str, text_chunks) -> None:
+    """Write the chunks to ``path`` through a new private file (0600, never following a
+    link: ``.part`` is removed first and created exclusively), then move it into place."""
+    part = path + ".part"
+    try:
+        os.unlink(part)
+    except FileNotFoundError:
+        pass
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as dst:
+            for chunk in text_chunks:
+                dst.write(chunk)
+        os.replace(part, path)
+    finally:
+        if os.path.lexists(part):
+            os.unlink(part)
+
+
 def utf8_copy(path: str, encoding: str, warehouse: str | None) -> str:
-    """Write ``path`` (a CSV file, gzipped or not, in ``encoding``) as UTF-8 into
-    ``<warehouse>.raw_utf8/`` (a temporary folder of this process without a warehouse
-    file) and return the copy's path. The caller has checked the file decodes
-    (:func:`text_problem`); line breaks and bytes are kept as they are but for the
-    encoding, so DuckDB's reader sees the same rows."""
+    """A UTF-8 copy of ``path`` (a CSV file, gzipped or not, in ``encoding``), for DuckDB's
+    reader: its path, or ``!`` and what is wrong when the file does not decode
+    (:func:`text_problem`'s message).
+
+    The copy is ``<warehouse>.raw_utf8/<table>.csv`` (``warehouse``: the database's
+    file, from ``duckdb_databases()``), private to the user (folder 0700, file 0600:
+    it holds the export's clear-text emails), or a private temporary folder of this
+    process when the database has no file. A stamp beside it (the source's path, size,
+    modification time and the encoding) saves the read and the write when the source
+    is unchanged, so only the first invocation on a new export pays for them. Line
+    breaks and bytes are kept as they are but for the encoding."""
     import gzip
+    import json
     import tempfile
 
-    if warehouse and warehouse != ":memory:":
-        folder = os.path.abspath(warehouse) + ".raw_utf8"
+    if warehouse:
+        folder = _private_folder(os.path.abspath(os.path.expanduser(warehouse)) + ".raw_utf8")
     else:
-        folder = os.path.join(tempfile.gettempdir(), f"shoplens_raw_utf8_{os.getpid()}")
-    os.makedirs(folder, exist_ok=True)
+        if "folder" not in _TEMP_COPIES:
+            import atexit
+            import shutil
+
+            _TEMP_COPIES["folder"] = tempfile.mkdtemp(prefix="shoplens_raw_utf8_")
+            atexit.register(shutil.rmtree, _TEMP_COPIES["folder"], ignore_errors=True)
+        folder = _TEMP_COPIES["folder"]
     name = os.path.basename(path)
     out = os.path.join(folder, name[:-3] if name.endswith(".gz") else name)
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as raw, open(out + ".part", "w", encoding="utf-8", newline="") as dst:
-        decoder = codecs.getincrementaldecoder(_codec(encoding))(errors="strict")
-        while chunk := raw.read(1 << 22):
-            dst.write(decoder.decode(chunk))
-        dst.write(decoder.decode(b"", final=True))
-    os.replace(out + ".part", out)
+    source = os.stat(path)
+    stamp = json.dumps({"source": os.path.abspath(path), "size": source.st_size,
+                        "mtime_ns": source.st_mtime_ns, "encoding": encoding})
+    try:
+        with open(out + ".stamp", encoding="utf-8") as f:
+            if f.read() == stamp and os.path.isfile(out):
+                return out
+    except FileNotFoundError:
+        pass
+    problem = text_problem(path, encoding)
+    if problem:
+        return "!" + problem
+
+    def chunks():
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rb") as raw:
+            decoder = codecs.getincrementaldecoder(_codec(encoding))(errors="strict")
+            while chunk := raw.read(1 << 22):
+                yield decoder.decode(chunk)
+            yield decoder.decode(b"", final=True)
+
+    _write_private(out, chunks())
+    _write_private(out + ".stamp", [stamp])
     return out
 
 
@@ -351,7 +408,6 @@ def _register(conn: duckdb.DuckDBPyConnection) -> None:
         ("shoplens_text_problem", text_problem, ["VARCHAR", "VARCHAR"], "VARCHAR"),
         ("shoplens_list_files", list_files, ["VARCHAR"], "VARCHAR[]"),
         ("shoplens_utf8_copy", utf8_copy, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
-        ("shoplens_is_utf8", is_utf8, ["VARCHAR"], "BOOLEAN"),
     ):
         try:
             conn.create_function(

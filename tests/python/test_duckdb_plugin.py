@@ -328,3 +328,44 @@ def test_releasing_never_fails_a_step_and_a_failed_trim_frees_the_turn(monkeypat
         gate.release()
     finally:
         memory.python_steps_at_once(0)
+
+
+def test_the_utf8_copy_is_private_reused_until_the_source_changes_and_follows_no_link(tmp_path):
+    """A cp1252 export is read through a UTF-8 copy beside the warehouse: private (it holds
+    clear-text emails), rewritten only when the source changes (at 54M events a copy per
+    dbt command would cost minutes), never written through a planted link, and kept in a
+    private temporary folder when the database has no file."""
+    import os
+    import stat
+
+    from shoplens.duckdb_plugin import utf8_copy
+
+    source = tmp_path / "customers.csv"
+    source.write_bytes("customer_id,email\r\nC1,caf\u00e9@example.com \u2013 \u201cx\u201d\r\n".encode("cp1252"))
+    warehouse = tmp_path / "w.duckdb"
+    out = utf8_copy(str(source), "cp1252", str(warehouse))
+    assert out == f"{warehouse}.raw_utf8/customers.csv"
+    assert open(out, encoding="utf-8", newline="").read() == \
+        "customer_id,email\r\nC1,caf\u00e9@example.com \u2013 \u201cx\u201d\r\n"
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(f"{warehouse}.raw_utf8").st_mode) == 0o700
+    first = os.stat(out).st_mtime_ns
+    assert utf8_copy(str(source), "cp1252", str(warehouse)) == out and os.stat(out).st_mtime_ns == first
+    source.write_bytes("customer_id,email\r\nC2,\u00fc@example.com\r\n".encode("cp1252"))
+    os.utime(source, ns=(first + 10**9, first + 10**9))
+    changed = utf8_copy(str(source), "cp1252", str(warehouse))
+    assert open(changed, encoding="utf-8", newline="").read() == "customer_id,email\r\nC2,\u00fc@example.com\r\n"
+    # a link planted as the partial file is removed, not written through
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    os.unlink(out + ".stamp")
+    os.symlink(victim, out + ".part")
+    utf8_copy(str(source), "cp1252", str(warehouse))
+    assert victim.read_text() == "keep"
+    # a file that does not decode: the message, not a copy
+    bad = tmp_path / "orders.csv"
+    bad.write_bytes(b"order_id\r\n\x81\r\n")
+    assert utf8_copy(str(bad), "cp1252", str(warehouse)).startswith("!is not valid cp1252: byte 0x81")
+    # no warehouse file: a private temporary folder of this process
+    temp = utf8_copy(str(source), "cp1252", None)
+    assert not temp.startswith(str(tmp_path)) and stat.S_IMODE(os.stat(os.path.dirname(temp)).st_mode) == 0o700
