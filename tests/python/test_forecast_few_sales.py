@@ -125,3 +125,10 @@ def test_products_above_the_shop_total_degrade_the_step():
     coherent = fc[fc["series_key"] != "b"]
     assert forecast_status(coherent, pd.DataFrame({"evaluation_type": ["backtest"]}),
                            days[0]).status == "ok"
+    # products that are the whole shop, fitted one by one, sum near the total by chance: ok
+    near = fc.assign(point_forecast=fc["point_forecast"].where(fc["series_key"] != "b", 3.5))
+    assert forecast_status(near, pd.DataFrame({"evaluation_type": ["backtest"]}), days[0]).status == "ok"
+    # one product alone above the total is incoherent whatever the sum
+    alone = fc.assign(point_forecast=fc["point_forecast"].where(fc["series_key"] != "a", 10.5))[
+        lambda f: f["series_key"] != "b"]
+    assert forecast_status(alone, pd.DataFrame({"evaluation_type": ["backtest"]}), days[0]).status == "degraded"
