@@ -119,7 +119,10 @@ def auc_interval(score: np.ndarray, label: np.ndarray, z: float = 1.959963984540
     below it and each non-buyer's share of buyers ranked above it vary from customer to
     customer; the AUC's variance is the sum of their variances over their counts. On 7
     buyers the interval is wide (an AUC of 0.71 may be 0.5 to 0.9): read it before
-    comparing two models' AUCs. NaN, NaN if one class or a single buyer or non-buyer."""
+    comparing two models' AUCs. NaN, NaN if one class or a single buyer or non-buyer, and
+    where the estimated variance is 0 (every buyer above every non-buyer, or one score for
+    all): the data then say nothing of the spread, and [1, 1] on a few buyers would read as
+    certainty."""
     label = np.asarray(label, dtype=bool)
     score = np.asarray(score, dtype="float64")
     n_pos = int(label.sum())
@@ -132,6 +135,8 @@ def auc_interval(score: np.ndarray, label: np.ndarray, z: float = 1.959963984540
     above = 1.0 - (ranks[~label] - rankdata(score[~label])) / n_pos
     value = float(below.mean())
     se = math.sqrt(below.var(ddof=1) / n_pos + above.var(ddof=1) / n_neg)
+    if se == 0.0:
+        return float("nan"), float("nan")
     return max(0.0, value - z * se), min(1.0, value + z * se)
 
 
