@@ -10,7 +10,7 @@
     a table the shop does not export. A table whose rows mostly do not read
     in the contract's formats (rules <column>_invalid on more than the var
     max_unreadable_rate, 0.5, of its rows) stops too: its few valid rows
-    read by chance (whole numbers among decimal commas). The base model is
+    most likely read by chance (whole numbers among decimal commas). The base model is
     built and kept: its rows are what the message points at. -#}
 {% macro shoplens_require_valid_rows(table, relation, required=true) %}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
@@ -24,10 +24,13 @@
     {%- set n_rows = counts.columns[0].values()[0] or 0 -%}
     {%- set n_valid = counts.columns[1].values()[0] or 0 -%}
     {%- set n_unreadable = counts.columns[2].values()[0] or 0 -%}
-    {%- set max_unreadable = var('max_unreadable_rate', 0.5) | float -%}
-    {#- most rows unreadable in the contract's formats (a decimal comma, a spreadsheet's dates)
-        while a few read by chance (whole numbers, days up to 12): the file's format differs,
-        and the build would serve models of the few -#}
+    {%- set max_unreadable = var('max_unreadable_rate', 0.5) -%}
+    {%- if max_unreadable is not number or max_unreadable < 0 or max_unreadable > 1 -%}
+        {{ exceptions.raise_compiler_error(
+            "shoplens: the var max_unreadable_rate must be a share from 0 to 1, got " ~ max_unreadable) }}
+    {%- endif -%}
+    {#- most rows unreadable in the contract's formats while a few read (whole numbers among
+        decimal commas): the file's format differs, and the build would serve models of the few -#}
     {%- if n_valid > 0 and n_unreadable > max_unreadable * n_rows -%}
         {{ exceptions.raise_compiler_error(
             "shoplens: the raw table '" ~ table ~ "' could not read " ~ n_unreadable ~ " of its "
@@ -35,9 +38,9 @@
             ~ "max_unreadable_rate " ~ max_unreadable ~ "): "
             ~ shoplens_top_rules(relation, 'dq_rule', 3, "right(dq_rule, 8) = '_invalid'")
             ~ shoplens_rule_example(relation, where="right(dq_rule, 8) = '_invalid'")
-            ~ ". The file's format most likely differs from the contract's (README, Bring your own data), and "
-            ~ n_valid ~ " rows read only by chance; fix the file (the rows are in " ~ relation.identifier
-            ~ " with dq_rule set), or raise the var to build on the rows that read") }}
+            ~ ". The file's format most likely differs from the contract's (README, Bring your own data):"
+            ~ " fix the file (the rows are in " ~ relation.identifier ~ " with dq_rule set), or raise the"
+            ~ " var to build on the " ~ n_valid ~ " of " ~ n_rows ~ " that read") }}
     {%- endif -%}
     {%- if n_valid == 0 -%}
         {%- if n_rows == 0 and not required -%}{{ return('') }}{%- endif -%}
@@ -104,8 +107,11 @@
         {%- set epoch = ' (a date with day and month in an order the file does not say, M/D/YYYY or'
             ~ ' D/M/YYYY as a spreadsheet shows it; write ISO-8601 text such as 2025-03-01T10:00:00Z)' -%}
     {%- elif name | lower in ('order_total', 'unit_price', 'list_price', 'discount', 'quantity') -%}
-        {%- if modules.re.fullmatch('-?[0-9]+,[0-9]{1,2}', text) -%}
+        {%- if modules.re.fullmatch('-?[0-9]+,([0-9]{1,2}|[0-9]{4})', text) -%}
             {%- set epoch = ' (a decimal comma; write a decimal point: 12.50)' -%}
+        {%- elif modules.re.fullmatch('-?[0-9]{1,3},[0-9]{3}', text) -%}
+            {%- set epoch = ' (a thousands separator or a decimal comma; write the number with a decimal point'
+                ~ ' and no separator: 1234.50)' -%}
         {%- elif modules.re.fullmatch('-?[0-9]{1,3}([,. ][0-9]{3})+([.,][0-9]+)?', text) -%}
             {%- set epoch = ' (a thousands separator; write the number without it: 1234.50)' -%}
         {%- elif modules.re.search('[0-9]', text) and modules.re.search('[$€£¥]|[A-Z]{3}', text) -%}

@@ -189,8 +189,8 @@ def window_note(y: np.ndarray, window_days: int) -> str:
     notes = []
     if n and n_buyers > MOST_BUY * n:
         notes.append(f"{n_buyers / n:.0%} of the {n} validation customers bought in its {window_days}-day window,"
-                     " so the scores rank only the few who did not (a shorter var propensity_window_days"
-                     " separates them)")
+                     " so the scores rank only the few who did not (a shorter window separates them: the var"
+                     " propensity_window_days, or propensity_train_window_days where it is set)")
     if n_buyers < FEW_BUYERS:
         notes.append(f"the choice rests on {n_buyers} buyers in the validation window: AUCs a few hundredths"
                      " apart are within chance (auc_ci_low and auc_ci_high in ml_model_evaluation show how"

@@ -318,7 +318,9 @@ def test_a_table_mostly_unreadable_stops_though_a_few_rows_read_by_chance(raw_la
     assert not out.success
     assert ("the raw table 'orders' could not read 8 of its 9 rows (88.9%, more than the var max_unreadable_rate"
             " 0.5): order_total_invalid (8); e.g. order_total '10,50' (a decimal comma") in out.text
-    assert "1 rows read only by chance" in out.text
+    assert "or raise the var to build on the 1 of 9 that read" in out.text
+    bad_var = raw_layer.run(raw, tmp_path / "w3", {**EXPORT, "max_unreadable_rate": "50%"})
+    assert "the var max_unreadable_rate must be a share from 0 to 1, got 50%" in bad_var.text
     ok = raw_layer.run(raw, tmp_path / "w2", {**EXPORT, "max_unreadable_rate": 0.9})
     assert ok.success, ok.text
     assert ok.query("select order_id from stg_shop__orders") == [("W1",)]
