@@ -59,7 +59,7 @@ def test_a_visitor_who_becomes_a_customer_after_as_of_is_anonymous_up_to_it(raw_
               "E4,2025-04-10T09:55:00Z,product_view,C9,S10,P1\n")
     raw = _write(tmp_path / "raw", {"orders.csv": orders, "events.csv": events})
     vars_ = {**EXPORT, "as_of_date": "2025-03-31"}
-    select = ["+fct_sessions", "+customer_product_browsing"]
+    select = ["+fct_sessions", "+customer_product_browsing", "+dim_customers"]
     out = raw_layer.run(raw, tmp_path / "w", vars_, command="build", select=select)
     assert out.success, out.text
     assert out.query("select session_id, customer_id, n_add_to_carts from fct_sessions order by 1") == [

@@ -8,19 +8,10 @@ customers as (
     select * from {{ ref('stg_shop__customers') }}
 ),
 
-as_of as (
-    select * from {{ ref('as_of') }}
-),
-
 -- a customers file exported after as_of_date lists customers who signed up
 -- later: not known on as_of_date (unless an order up to it names them)
-signed_up as (
-    select customers.customer_id
-    from customers
-    cross join as_of
-    where
-        customers.signed_up_at is null
-        or {{ observed_as_of('cast(customers.signed_up_at as date)', 'as_of.as_of_date') }}
+known as (
+    select * from {{ ref('int_customers_known_on_as_of') }}
 ),
 
 orders as (
@@ -64,9 +55,7 @@ first_order_category as (
 ),
 
 all_customers as (
-    select customer_id from signed_up
-    union
-    select distinct customer_id from orders
+    select customer_id from known
 ),
 
 final as (

@@ -1,7 +1,8 @@
 -- One row per web session started on or before as_of_date.
 -- A cart is abandoned when the session added to cart but did not purchase.
 -- A session of a visitor who was not yet a customer on as_of_date (the id
--- is known from a later order or sign-up: dim_customers does not hold it)
+-- is known from a later order or sign-up: int_customers_known_on_as_of, as
+-- dim_customers, does not hold it)
 -- is anonymous here, as every other visitor's: which sessions are a
 -- customer's must not depend on what happened after as_of_date.
 -- Summed from the session's days (int_session_days) on or before as_of_date:
@@ -17,7 +18,7 @@ as_of as (
 ),
 
 known_on_as_of as (
-    select customer_id from {{ ref('dim_customers') }}
+    select customer_id from {{ ref('int_customers_known_on_as_of') }}
 ),
 
 observed as (

@@ -4,8 +4,9 @@
 -- recommender beside purchases (docs/recommendations.md); anonymous events
 -- (no customer_id) and events without a product are left out.
 -- Read from the clean events and the customers known on as_of_date
--- (dim_customers: a visitor whose id is known only from a later order or
--- sign-up is anonymous up to as_of_date), not from int_events_sessionized:
+-- (int_customers_known_on_as_of, the customers of dim_customers: a visitor
+-- whose id is known only from a later order or sign-up is anonymous up to
+-- as_of_date), not from int_events_sessionized:
 -- sessions play no part here, and the same rows are ready before the
 -- sessionisation, so the recommender does not wait for it (DECISIONS.md,
 -- Materialisation).
@@ -16,7 +17,7 @@ events as (
 ),
 
 known_customers as (
-    select customer_id from {{ ref('dim_customers') }}
+    select customer_id from {{ ref('int_customers_known_on_as_of') }}
 ),
 
 as_of as (
