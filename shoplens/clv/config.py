@@ -125,13 +125,13 @@ class ClvConfig:
     n_draws: parameter draws for the CLV interval (``clv_interval_draws``).
     seed: seed of those draws (``seed``).
     pareto_max_patterns: Pareto/NBD is skipped (and the skip recorded) above
-        this many unique (frequency, recency, T) patterns, because lifetimes
-        fits it by Nelder-Mead over hypergeometric terms: about 5 minutes at
-        80,000 patterns (``clv_pareto_max_patterns``).
+        this many unique (frequency, recency, T) patterns (with covariates,
+        (group, frequency, recency, T) rows): its likelihood has two
+        hypergeometric terms per pattern and a gradient by differences
+        (``clv_pareto_max_patterns``).
     engine: ``fast`` maximises lifetimes' likelihood with shoplens.clv.likelihood
         (grouped terms, analytic gradient); ``lifetimes`` calls lifetimes'
-        fitters on the compressed patterns. Same optimum (tested); Pareto/NBD
-        always uses lifetimes (``clv_fit_engine``).
+        fitters on the compressed patterns. Same optimum, tested (``clv_fit_engine``).
     """
 
     time_unit: str = "days"
