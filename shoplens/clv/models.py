@@ -95,7 +95,7 @@ class Model:
     fast_start: ClassVar[float] = 0.1
     #: Objective evaluations (value and gradient) one fast-engine fit may use; a fit still
     #: running there stops where it is and is judged by the usual checks. CDNOW's fits take
-    #: 20-60, so the cap only bounds the cost of a fit that would not end.
+    #: 10-32, so the cap only bounds the cost of a fit that would not end.
     max_evaluations: ClassVar[int] = 1000
 
     def fast_problem(self, data: pd.DataFrame) -> tuple[Callable, tuple, float]:
