@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from shoplens.clv.covariates import CovariateDesign
 from shoplens.clv.fitted import FittedModel
 from shoplens.clv.likelihood import minimise
 
+LOG = logging.getLogger("shoplens.clv")
 SUFFIX = "_cov"
 COVARIATE_MODELS = tuple(BASE_NAMES)
 # Covariates are served only when the likelihood-ratio test against the model
@@ -54,6 +56,7 @@ class TimeBudget:
     clock: Callable[[], float] = time.monotonic
     start: float = field(default=float("nan"))
     steps: int = 0
+    used: float = 0.0  # seconds at the last check
 
     def __post_init__(self) -> None:
         self.start = self.clock()
@@ -63,9 +66,10 @@ class TimeBudget:
 
     def check(self, model: str) -> None:
         self.steps += 1
-        if self.elapsed() >= self.seconds:
+        self.used = self.elapsed()
+        if self.used >= self.seconds:
             raise CovariateBudgetExceeded(
-                f"{BUDGET_STOP}: the covariate fits took {self.elapsed():.1f} s of clv_covariate_time_budget="
+                f"{BUDGET_STOP}: the covariate fits took {self.used:.1f} s of clv_covariate_time_budget="
                 f"{self.seconds:g} s ({model}, {self.steps} evaluations); the model without covariates is served."
                 " Fix: fewer covariate levels (clv_covariates), or raise the var"
             )
@@ -143,7 +147,10 @@ def newton(start: np.ndarray, args: tuple, tol: float = 1e-9, max_iter: int = 60
     theta = start.copy()
     value, grad = covariate_nll(theta, *args)
     check()
-    for _ in range(max_iter):
+    for step in range(max_iter):
+        if budget is not None:  # a progress line per step (logging level INFO)
+            LOG.info("shoplens.clv: %s with covariates, Newton step %d, mean -loglik %.6f, |gradient| %.2e,"
+                     " %.1f s of %g s", args[2], step, value, np.abs(grad).max(), budget.used, budget.seconds)
         if np.abs(grad).max() < tol:
             return theta
         hess = covariate_hessian(theta, *args)

@@ -31,6 +31,7 @@ from shoplens.clv.config import (
 )
 from shoplens.clv.covariate_fit import (
     BUDGET_STOP,
+    LOG,
     LR_TEST_LEVEL,
     SUFFIX,
     CovariateBudgetExceeded,
@@ -91,6 +92,7 @@ def fit_covariate_models(
                                                         budget)
             fitted[name + SUFFIX].notes = notes
         except CovariateBudgetExceeded as exc:
+            LOG.warning("shoplens.clv: %s%s %s", name, SUFFIX, exc)
             excluded[name + SUFFIX] = str(exc)
             stopped = f"clv_covariate_time_budget={config.covariate_time_budget:g} s"
         except ClvFitError as exc:
