@@ -122,6 +122,7 @@ def _run_fast_raw(name: str, data: pd.DataFrame, penalizer: float, init: np.ndar
                 sym = (sub_hess_inv + sub_hess_inv.T) / 2
                 if np.linalg.eigvalsh(sym).min() > 0:
                     hess_inv0 = sym
+
     def to_params(log_params: np.ndarray) -> dict[str, float]:
         values = np.exp(log_params - np.log(scale) * scaled)
         return dict(zip(PARAMETER_NAMES[name], values.astype(float), strict=True))
@@ -171,8 +172,9 @@ class FitGuard:
     """The objective of one fit, counted, and the optimiser's callback.
 
     Stops the fit (raises :class:`FitStopped`) after ``max_evaluations``
-    objective evaluations (default: the model's ``max_evaluations``), or after ``boundary_iterations`` iterations in a row
-    at the no-drop-out boundary. ``evaluations`` is kept for the tests.
+    objective evaluations (default: the model's ``max_evaluations``), or after
+    ``boundary_iterations`` iterations in a row at the no-drop-out boundary or
+    outside PARAM_RANGE. ``evaluations`` is kept for the tests and the bench.
     """
 
     def __init__(self, fun: Callable, name: str, to_params: Callable[[np.ndarray], dict[str, float]],
