@@ -20,6 +20,7 @@ def model(dbt, session):
         "clv_fit_engine": dbt.config.get("clv_fit_engine"),
         "seed": dbt.config.get("seed"),
         "clv_covariates": dbt.config.get("clv_covariates"),
+        "clv_covariate_time_budget": dbt.config.get("clv_covariate_time_budget"),
     }
     config, _ = pipeline.config_from_dbt(settings.get)
     return pipeline.build_parameters(

@@ -125,13 +125,16 @@ class ClvConfig:
     n_draws: parameter draws for the CLV interval (``clv_interval_draws``).
     seed: seed of those draws (``seed``).
     pareto_max_patterns: Pareto/NBD is skipped (and the skip recorded) above
-        this many unique (frequency, recency, T) patterns, because lifetimes
-        fits it by Nelder-Mead over hypergeometric terms: about 5 minutes at
-        80,000 patterns (``clv_pareto_max_patterns``).
+        this many unique (frequency, recency, T) patterns (with covariates,
+        (group, frequency, recency, T) rows): its likelihood has two
+        hypergeometric terms per pattern and a gradient by differences
+        (``clv_pareto_max_patterns``).
     engine: ``fast`` maximises lifetimes' likelihood with shoplens.clv.likelihood
         (grouped terms, analytic gradient); ``lifetimes`` calls lifetimes'
-        fitters on the compressed patterns. Same optimum (tested); Pareto/NBD
-        always uses lifetimes (``clv_fit_engine``).
+        fitters on the compressed patterns. Same optimum, tested (``clv_fit_engine``).
+    covariate_time_budget: seconds the fits with covariates may take in one step; past it
+        they stop and the model without covariates is served, with the reason in
+        ``ml_model_status`` (``clv_covariate_time_budget``).
     """
 
     time_unit: str = "days"
@@ -145,6 +148,7 @@ class ClvConfig:
     seed: int = 42
     pareto_max_patterns: int = 10_000
     engine: str = "fast"
+    covariate_time_budget: float = 60.0
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -170,6 +174,10 @@ class ClvConfig:
             raise ClvConfigError(
                 f"clv_candidates must be a non-empty list of {COUNT_MODELS}, got {self.candidates!r}."
                 " Fix: set --vars '{clv_candidates: \"bgnbd,nbd\"}' or leave the default."
+            )
+        if not (math.isfinite(self.covariate_time_budget) and self.covariate_time_budget >= 0):
+            raise ClvConfigError(
+                f"clv_covariate_time_budget must be a number of seconds >= 0, got {self.covariate_time_budget!r}."
             )
         if self.n_draws < 10:
             raise ClvConfigError(f"clv_interval_draws must be >= 10, got {self.n_draws}.")

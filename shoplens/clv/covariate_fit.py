@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +24,7 @@ from shoplens.clv.covariates import CovariateDesign
 from shoplens.clv.fitted import FittedModel
 from shoplens.clv.likelihood import minimise
 
+LOG = logging.getLogger("shoplens.clv")
 SUFFIX = "_cov"
 COVARIATE_MODELS = tuple(BASE_NAMES)
 # Covariates are served only when the likelihood-ratio test against the model
@@ -28,6 +32,47 @@ COVARIATE_MODELS = tuple(BASE_NAMES)
 LR_TEST_LEVEL = 0.01
 # Largest Newton move of any log-parameter or coefficient in one step.
 MAX_STEP = 1.0
+
+
+class CovariateBudgetExceeded(ClvFitError):
+    """The covariate fits ran past ``clv_covariate_time_budget``; the model without covariates is served."""
+
+
+#: The phrase ``ml_clv_parameters.selection_reason`` and ``ml_model_status`` carry when it happens.
+BUDGET_STOP = "stopped at the time budget"
+
+
+@dataclass
+class TimeBudget:
+    """Seconds the covariate fits of one step may take (dbt var ``clv_covariate_time_budget``).
+
+    :meth:`check` is called after every objective or Hessian evaluation and raises
+    :class:`CovariateBudgetExceeded` once ``seconds`` have passed since the budget
+    was created. ``clock`` is injectable so that tests need no wall time; ``steps``
+    counts the checks (Newton steps and evaluations) for the message.
+    """
+
+    seconds: float
+    clock: Callable[[], float] = time.monotonic
+    start: float = field(default=float("nan"))
+    steps: int = 0
+    used: float = 0.0  # seconds at the last check
+
+    def __post_init__(self) -> None:
+        self.start = self.clock()
+
+    def elapsed(self) -> float:
+        return self.clock() - self.start
+
+    def check(self, model: str) -> None:
+        self.steps += 1
+        self.used = self.elapsed()
+        if self.used >= self.seconds:
+            raise CovariateBudgetExceeded(
+                f"{BUDGET_STOP}: the covariate fits took {self.used:.1f} s of clv_covariate_time_budget="
+                f"{self.seconds:g} s ({model}, {self.steps} evaluations); the model without covariates is served."
+                " Fix: fewer covariate levels (clv_covariates), or raise the var"
+            )
 
 
 @dataclass
@@ -86,19 +131,30 @@ class CovariateFit:
         )
 
 
-def newton(start: np.ndarray, args: tuple, tol: float = 1e-9, max_iter: int = 60) -> np.ndarray:
+def newton(start: np.ndarray, args: tuple, tol: float = 1e-9, max_iter: int = 60,
+           budget: TimeBudget | None = None) -> np.ndarray:
     """Damped Newton steps on :func:`covariate_nll` with its 5-evaluation Hessian.
 
     From the fit without covariates it converges in a handful of steps where
     BFGS needs hundreds of gradients. Raises :class:`ClvFitError` when a step
-    cannot decrease the objective (the caller then tries BFGS).
+    cannot decrease the objective (the caller then tries BFGS), and
+    :class:`CovariateBudgetExceeded` when ``budget`` runs out.
     """
+    def check() -> None:
+        if budget is not None:
+            budget.check(args[2])
+
     theta = start.copy()
     value, grad = covariate_nll(theta, *args)
-    for _ in range(max_iter):
+    check()
+    for step in range(max_iter):
+        if budget is not None:  # a progress line per step (logging level INFO)
+            LOG.info("shoplens.clv: %s with covariates, Newton step %d, mean -loglik %.6f, |gradient| %.2e,"
+                     " %.1f s of %g s", args[2], step, value, np.abs(grad).max(), budget.used, budget.seconds)
         if np.abs(grad).max() < tol:
             return theta
         hess = covariate_hessian(theta, *args)
+        check()
         if not np.all(np.isfinite(hess)):
             raise ClvFitError("the Hessian is not finite")
         eig = np.linalg.eigvalsh(hess)
@@ -110,6 +166,7 @@ def newton(start: np.ndarray, args: tuple, tol: float = 1e-9, max_iter: int = 60
         t = min(1.0, MAX_STEP / np.abs(direction).max())  # a trust region in log-parameters
         while t > 1e-8:
             new_value, new_grad = covariate_nll(theta - t * direction, *args)
+            check()
             if new_value <= value - 1e-4 * t * (grad @ direction):
                 break
             t /= 2
@@ -131,13 +188,15 @@ def compress_groups(frame: pd.DataFrame, groups: np.ndarray) -> pd.DataFrame:
 
 def fit_covariate_model(
     base: FittedModel, frame: pd.DataFrame, groups: np.ndarray, design_matrix: np.ndarray,
-    design: CovariateDesign, config: ClvConfig,
+    design: CovariateDesign, config: ClvConfig, budget: TimeBudget | None = None,
 ) -> CovariateFit:
     """Maximum likelihood from the fit without covariates (coefficients 0) as the start.
 
     Standard errors come from the Hessian of the log-likelihood at the
     optimum (forward differences of the gradient). Raises :class:`ClvFitError`
-    when BFGS fails or the Hessian is not positive definite.
+    when BFGS fails or the Hessian is not positive definite, and
+    :class:`CovariateBudgetExceeded` when ``budget`` runs out (checked after every
+    evaluation, so the overrun is at most one evaluation).
     """
     rows = compress_groups(frame, groups)
     data = CovariateCounts.from_rows(rows, design_matrix)
@@ -146,9 +205,16 @@ def fit_covariate_model(
     start[time_scaled] += np.log(data.scale)
     args = (data, config.penalizer, base.name)
     try:
-        x_hat = newton(start, args)
+        x_hat = newton(start, args, budget=budget)
+    except CovariateBudgetExceeded:
+        raise
     except ClvFitError:  # Newton stalled: BFGS from the same start
-        res = minimise(covariate_nll, start, args)
+        def timed(theta, *a):
+            if budget is not None:
+                budget.check(base.name)
+            return covariate_nll(theta, *a)
+
+        res = minimise(timed, start, args)
         if not np.isfinite(res.fun) or (not res.success and np.linalg.norm(res.jac) > 1e-4):
             raise ClvFitError(f"did not converge: {res.message}") from None
         x_hat = res.x

@@ -30,9 +30,13 @@ from shoplens.clv.config import (
     ClvFitError,
 )
 from shoplens.clv.covariate_fit import (
+    BUDGET_STOP,
+    LOG,
     LR_TEST_LEVEL,
     SUFFIX,
+    CovariateBudgetExceeded,
     CovariateFit,
+    TimeBudget,
     compress_groups,
     fit_covariate_model,
 )
@@ -54,9 +58,15 @@ def design_for(frame: pd.DataFrame, customers: pd.DataFrame, names: tuple[str, .
 
 def fit_covariate_models(
     fit: ClvFit, frame: pd.DataFrame, customers: pd.DataFrame, names: tuple[str, ...],
-    config: ClvConfig, as_of_date: dt.date,
+    config: ClvConfig, as_of_date: dt.date, budget: TimeBudget | None = None,
 ) -> tuple[dict[str, CovariateFit], dict[str, str], tuple[np.ndarray, np.ndarray]]:
-    """Fitted models with covariates, excluded ones with the reason, (group per customer, design matrix)."""
+    """Fitted models with covariates, excluded ones with the reason, (group per customer, design matrix).
+
+    All fits share one ``budget`` (default: ``config.covariate_time_budget`` seconds
+    from now): a fit still running when it is spent stops, and it and the fits not
+    yet started are excluded with the reason (:data:`BUDGET_STOP`).
+    """
+    budget = budget or TimeBudget(config.covariate_time_budget)
     design, groups, matrix, notes = design_for(frame, customers, names, as_of_date)
     fitted: dict[str, CovariateFit] = {}
     excluded: dict[str, str] = {}
@@ -64,6 +74,7 @@ def fit_covariate_models(
         excluded["covariates"] = "no covariate varies across customers (" + "; ".join(notes) + ")"
         return fitted, excluded, (groups, matrix)
     n_rows = len(compress_groups(frame, groups))
+    stopped = ""
     for name in BASE_NAMES:
         if name not in fit.count_models:
             continue
@@ -73,9 +84,17 @@ def fit_covariate_models(
                 f"{config.pareto_max_patterns}"
             )
             continue
+        if stopped:
+            excluded[name + SUFFIX] = f"not fitted: the covariate fits {BUDGET_STOP} ({stopped})"
+            continue
         try:
-            fitted[name + SUFFIX] = fit_covariate_model(fit.count_models[name], frame, groups, matrix, design, config)
+            fitted[name + SUFFIX] = fit_covariate_model(fit.count_models[name], frame, groups, matrix, design, config,
+                                                        budget)
             fitted[name + SUFFIX].notes = notes
+        except CovariateBudgetExceeded as exc:
+            LOG.warning("shoplens.clv: %s%s %s", name, SUFFIX, exc)
+            excluded[name + SUFFIX] = str(exc)
+            stopped = f"clv_covariate_time_budget={config.covariate_time_budget:g} s"
         except ClvFitError as exc:
             excluded[name + SUFFIX] = str(exc)
     return fitted, excluded, (groups, matrix)
@@ -152,6 +171,17 @@ def covariate_parameter_rows(
     frame = pd.DataFrame(rows, columns=PARAMETER_COLUMNS)
     frame["fitted_at"] = pd.to_datetime(frame["fitted_at"])
     return frame
+
+
+def covariate_budget_problem(parameters: pd.DataFrame) -> str:
+    """'' or the ``ml_model_status`` problem when the covariate fits stopped at their time budget."""
+    if parameters.empty or "selection_reason" not in parameters.columns:
+        return ""
+    reasons = parameters.loc[parameters["is_selected"].astype(bool), "selection_reason"].astype(str)
+    if not reasons.str.contains(BUDGET_STOP, regex=False).any():
+        return ""
+    return (f"covariates: the fits with covariates {BUDGET_STOP} (clv_covariate_time_budget), so the model"
+            " without covariates is served; see ml_clv_parameters.selection_reason")
 
 
 def served_covariate_model(parameters: pd.DataFrame) -> str | None:

@@ -76,7 +76,8 @@ def _check_fit(name: str, params: dict[str, float], data: pd.DataFrame) -> tuple
         )
     n = float(data["weight"].sum())
     lp = np.log(values)
-    if not MODELS[name].has_fast_likelihood:
+    if not (MODELS[name].has_fast_likelihood and MODELS[name].has_analytic_gradient):
+        # second differences of the likelihood (a gradient from differences is too coarse to difference)
         nll = _mean_nll(name, data)
         mean_nll = nll(lp)
         if not np.isfinite(mean_nll):
@@ -154,6 +155,7 @@ def _fit_with_ladder(name, data, penalizer, time_unit, init, ladder, engine) -> 
             stopped = getattr(exc, "params", {})
             if pen == penalizer and stopped and dropout_boundary(name, stopped):
                 raise ClvBoundaryError(_boundary_message(name, stopped)) from exc
+            hint = hint or (_boundary_hint(name, stopped) if stopped else "")
             continue
         cov, loglik, problem = _check_fit(name, params, data)
         if problem:
@@ -318,11 +320,11 @@ def fit_count_models(counts: pd.DataFrame, config: ClvConfig) -> tuple[dict[str,
     for name in config.candidates:
         if name == LIMIT_MODEL:
             continue
-        if not MODELS[name].has_fast_likelihood and len(counts) > config.pareto_max_patterns:
+        if not MODELS[name].has_analytic_gradient and len(counts) > config.pareto_max_patterns:
             excluded[name] = (
                 f"pareto_nbd skipped: {len(counts)} (frequency, recency, T) patterns exceed"
-                f" clv_pareto_max_patterns={config.pareto_max_patterns} (lifetimes' Nelder-Mead fit"
-                " would take many minutes); raise the var to fit it"
+                f" clv_pareto_max_patterns={config.pareto_max_patterns} (its likelihood has two"
+                " hypergeometric terms per pattern and no analytic gradient); raise the var to fit it"
             )
             continue
         try:

@@ -40,7 +40,7 @@ from shoplens.clv.covariate_pipeline import (
     evaluation_with_covariates,
     predictions_with_covariates,
 )
-from shoplens.clv.covariate_serving import served_covariate_model
+from shoplens.clv.covariate_serving import covariate_budget_problem, served_covariate_model
 from shoplens.clv.covariates import covariate_columns, covariate_names_from_dbt
 from shoplens.clv.diagnostics import build_diagnostic as _build_diagnostic
 from shoplens.clv.diagnostics import holdout_note
@@ -81,6 +81,7 @@ SETTINGS = (
     "clv_fit_engine",
     "seed",
     "clv_covariates",
+    "clv_covariate_time_budget",
 )
 
 
@@ -103,6 +104,7 @@ def config_from_dbt(get: Callable[[str], object]) -> tuple[ClvConfig, int]:
         seed=int(float(value("seed", 42, float))),
         pareto_max_patterns=int(float(value("clv_pareto_max_patterns", 10_000, float))),
         engine=str(value("clv_fit_engine", "fast", str)).strip(),
+        covariate_time_budget=float(value("clv_covariate_time_budget", 60, float)),
     )
     return config, int(float(value("clv_backtest_days", 180, float)))
 
@@ -297,6 +299,7 @@ def build_status(
     problems = [f"{m.name}: {m.fallback_reason}" for m in (count, spend) if m.is_fallback]
     if "fallback_reason" in predictions.columns:  # e.g. a CLV interval too uncertain to draw
         problems += [r for r in predictions["fallback_reason"].unique() if "clv interval:" in str(r)][:1]
+    problems.append(covariate_budget_problem(parameters))
     if evaluation.empty:
         problems.append(
             f"no evaluation rows: the backtest refit at as_of_date - clv_backtest_days ({backtest_days}"

@@ -156,3 +156,61 @@ def test_olist_heavy_drop_out_is_not_called_no_drop_out(monkeypatch):
     reason = excluded["mbgnbd"]
     assert "at the no-drop-out boundary" not in reason and "show (almost) no drop-out" not in reason, reason
     assert "a / (a + b) = 0.965" in reason and "not the no-drop-out boundary" in reason, reason
+
+
+def _count_pareto_evaluations(monkeypatch) -> dict[str, int]:
+    """Count Pareto/NBD objective evaluations of either engine (lifetimes' and ours)."""
+    import lifetimes
+
+    from shoplens.clv import likelihood
+
+    counts = {"n": 0}
+    theirs, ours = lifetimes.ParetoNBDFitter._negative_log_likelihood, likelihood.pareto_nll
+
+    def lifetimes_counted(*args):
+        counts["n"] += 1
+        return theirs(*args)
+
+    def ours_counted(*args):
+        counts["n"] += 1
+        return ours(*args)
+
+    monkeypatch.setattr(lifetimes.ParetoNBDFitter, "_negative_log_likelihood", staticmethod(lifetimes_counted))
+    monkeypatch.setattr(likelihood, "pareto_nll", ours_counted)
+    return counts
+
+
+def test_pareto_fit_heading_to_no_drop_out_stops_after_few_evaluations(monkeypatch):
+    """A shop whose customers never drop out (800 customers, 1,400 days, as a Superstore-shaped
+    probe): Pareto/NBD runs to s / beta -> 0 and NBD is served. lifetimes' Nelder-Mead crawled
+    there for 555 evaluations here (22,564, 147 s, on the probe); the fast engine stops once
+    it is inside the boundary region."""
+    purchases, as_of = simulate_purchases(800, 1400, r=5.0, alpha=1200.0, a=0.0, seed=1)
+    data = clv.compress_counts(clv.validate_summary(summary_from_purchases(purchases, as_of, "days"),
+                                                    clv.ClvConfig()))
+    counts = _count_pareto_evaluations(monkeypatch)
+    with pytest.raises(clv.ClvBoundaryError, match="pareto_nbd at the no-drop-out boundary"):
+        clv.fit_model("pareto_nbd", data)
+    assert 0 < counts["n"] <= 60, counts
+
+
+def test_a_fast_fit_stops_at_its_evaluation_cap(monkeypatch):
+    """No fit runs unbounded: past the model's cap it stops where it is, and says so."""
+    from shoplens.clv import engine, models
+
+    purchases, as_of = simulate_purchases(2000, 365, r=0.6, alpha=20.0, a=0.8, seed=3)
+    data = clv.compress_counts(clv.validate_summary(summary_from_purchases(purchases, as_of, "days"),
+                                                    clv.ClvConfig()))
+    seen = []
+
+    class Recording(engine.FitGuard):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            seen.append(self)
+
+    monkeypatch.setattr(engine, "FitGuard", Recording)
+    monkeypatch.setattr(models.BGNBD, "max_evaluations", 4)
+    with pytest.raises(engine.OptimiserError, match="stopped after 4 likelihood evaluations") as stop:
+        engine._run_fast_raw("bgnbd", data, 0.0, None)
+    assert [g.evaluations for g in seen] == [4]
+    assert all(np.isfinite(v) for v in stop.value.params.values())

@@ -257,3 +257,59 @@ def test_covariate_args_fetch_only_the_columns_the_covariates_read_from_a_relati
     args = covariate_args(con.from_df(full.drop(columns="customer_id")), {"clv_covariates": "country"}.get)
     with pytest.raises(clv.ClvDataError, match="lacks column customer_id"):
         customer_covariates(args["customers"], args["covariates"], as_of)
+
+
+def test_covariate_fits_stop_at_their_time_budget_and_serve_the_model_without():
+    """A budget spent (0 s here; a REES46-shaped shop's Pareto/NBD fit with covariates ran for
+    over 14.5 minutes without one): the model without covariates is served, selection_reason
+    and ml_model_status say why, and the status is degraded."""
+    from shoplens.clv.pipeline import build_status
+
+    purchases, as_of, covs = simulate_with_covariates(3000, 450, effects=EFFECTS["bgnbd"], seed=7)
+    summary = summary_from_purchases(purchases, as_of)
+    as_of_frame = pd.DataFrame({"as_of_date": [pd.Timestamp(as_of)], "data_end_date": [pd.Timestamp(as_of)],
+                                "has_holdout": [False]})
+    config = clv.ClvConfig(candidates=("bgnbd", "pareto_nbd"), n_draws=20, covariate_time_budget=0.0)
+    kw = {"customers": covs, "covariates": ("channel",)}
+    params = build_parameters(summary, as_of_frame, purchases.iloc[0:0], config, **kw)
+    assert not params["model_name"].str.endswith("_cov").any()
+    served = params.loc[params["is_selected"] & (params["model_role"] == "count")]
+    assert set(served["model_name"]) == {"bgnbd"}
+    reason = served["selection_reason"].iloc[0]
+    assert "bgnbd_cov: stopped at the time budget" in reason and "clv_covariate_time_budget=0 s" in reason
+    assert "pareto_nbd_cov: not fitted: the covariate fits stopped at the time budget" in reason
+    pred = build_predictions(summary, params, as_of_frame, config, **kw)
+    assert set(pred["count_model"]) == {"bgnbd"}
+    ev = build_evaluation(summary, params, as_of_frame, purchases, purchases.iloc[0:0], config, backtest_days=90, **kw)
+    status = build_status(summary, params, pred, ev, as_of_frame, config).iloc[0]
+    assert status["status"] == "degraded"
+    assert "the fits with covariates stopped at the time budget (clv_covariate_time_budget)" in status["reason"]
+
+
+def test_the_budget_is_checked_after_every_evaluation_of_a_fit():
+    """With a clock that advances one second per reading, a 5 s budget stops the Newton fit at
+    its 5th evaluation (counts, not wall time: the check cannot be flaky)."""
+    from shoplens.clv.covariate_fit import CovariateBudgetExceeded, TimeBudget
+
+    summary, _, covs = simulate_summary_with_covariates(1500, 450, model="pareto_nbd",
+                                                        effects=EFFECTS["pareto_nbd"], seed=7)
+    base = clv.fit_model("pareto_nbd", clv.compress_counts(summary))
+    design, _ = build_design(covs, ("channel",))
+    groups, matrix = design.groups(covs)
+    ticks = iter(range(10_000))
+    budget = TimeBudget(5.0, clock=lambda: float(next(ticks)))
+    with pytest.raises(CovariateBudgetExceeded, match="pareto_nbd, 5 evaluations"):
+        fit_covariate_model(base, summary, groups, matrix, design, clv.ClvConfig(candidates=("pareto_nbd",)), budget)
+    assert budget.steps == 5
+    unbounded = fit_covariate_model(base, summary, groups, matrix, design, clv.ClvConfig(candidates=("pareto_nbd",)))
+    assert np.all(np.isfinite(unbounded.theta))
+
+
+def test_clv_covariate_time_budget_is_read_and_checked():
+    from shoplens.clv.config import ClvConfigError
+    from shoplens.clv.pipeline import config_from_dbt
+
+    assert config_from_dbt({}.get)[0].covariate_time_budget == 60.0
+    assert config_from_dbt({"clv_covariate_time_budget": "12.5"}.get)[0].covariate_time_budget == 12.5
+    with pytest.raises(ClvConfigError, match="clv_covariate_time_budget"):
+        clv.ClvConfig(covariate_time_budget=-1.0)
