@@ -72,7 +72,8 @@ def _check_fit(name: str, params: dict[str, float], data: pd.DataFrame) -> tuple
     values = np.array([params[p] for p in PARAMETER_NAMES[name]])
     if not np.all(np.isfinite(values)) or values.min() < PARAM_RANGE[0] or values.max() > PARAM_RANGE[1]:
         return np.full((len(values), len(values)), np.nan), float("nan"), (
-            f"estimates ran to a boundary: {dict(zip(PARAMETER_NAMES[name], values.round(10), strict=True))}"
+            "estimates ran to a boundary: "
+            + ", ".join(f"{k} = {float(v):.6g}" for k, v in zip(PARAMETER_NAMES[name], values, strict=True))
         )
     n = float(data["weight"].sum())
     lp = np.log(values)

@@ -214,3 +214,16 @@ def test_a_fast_fit_stops_at_its_evaluation_cap(monkeypatch):
         engine._run_fast_raw("bgnbd", data, 0.0, None)
     assert [g.evaluations for g in seen] == [4]
     assert all(np.isfinite(v) for v in stop.value.params.values())
+
+
+def test_a_fit_at_a_boundary_is_named_with_plain_numbers():
+    """The status read "estimates ran to a boundary: {'r': np.float64(3.3025054189), ...}"."""
+    import numpy as np
+    import pandas as pd
+
+    from shoplens.clv.fit import _check_fit
+
+    data = pd.DataFrame({"frequency": [1, 2], "recency": [3.0, 5.0], "T": [8.0, 9.0], "weight": [1, 1]})
+    _, _, why = _check_fit("pareto_nbd", {"r": np.float64(3.3025054189), "alpha": np.float64(2.0),
+                                           "s": np.float64(0.5), "beta": np.float64(1070057647.5)}, data)
+    assert why == "estimates ran to a boundary: r = 3.30251, alpha = 2, s = 0.5, beta = 1.07006e+09"
