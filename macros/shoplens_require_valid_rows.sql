@@ -21,9 +21,10 @@
         ~ ' sum(case when dq_rule is null then 1 else 0 end) as n_valid,'
         ~ " sum(case when right(dq_rule, 8) = '_invalid' then 1 else 0 end) as n_unreadable from "
         ~ relation) -%}
-    {%- set n_rows = counts.columns[0].values()[0] or 0 -%}
-    {%- set n_valid = counts.columns[1].values()[0] or 0 -%}
-    {%- set n_unreadable = counts.columns[2].values()[0] or 0 -%}
+    {#- whole numbers on every engine (SQLMesh's sums come back as Decimal) -#}
+    {%- set n_rows = (counts.columns[0].values()[0] or 0) | int -%}
+    {%- set n_valid = (counts.columns[1].values()[0] or 0) | int -%}
+    {%- set n_unreadable = (counts.columns[2].values()[0] or 0) | int -%}
     {%- set max_unreadable = var('max_unreadable_rate', 0.5) -%}
     {%- if max_unreadable is not number or max_unreadable < 0 or max_unreadable > 1 -%}
         {{ exceptions.raise_compiler_error(
