@@ -105,3 +105,24 @@ def test_rfm_breakpoints_that_put_most_customers_in_one_f_score_warn_with_percen
             # f_score 5 for all 120; the 20th..80th percentiles of 10..129 purchases
             assert out.query(compiled.read_text(encoding="utf-8")) == [(5, 120, 120, 1.0, 33, 57, 81, 105)]
     assert seen == {"grocery": True, "once": False, "fitted": False}
+
+
+def test_the_unit_tests_pass_under_a_users_vars(raw_layer, tmp_path):
+    """dbt build runs the unit tests with the user's vars: README tells a grocery panel to set
+    rfm_frequency_breakpoints, and the unit test of the default breakpoints then failed, which
+    skipped customer_rfm and its 25 tests (a dunnhumby-shaped build went red). Every unit test
+    pins the vars it assumes; here a user's vars of every kind the tested models read."""
+    orders = "order_id,customer_id,ordered_at,order_total,status\n" + "".join(
+        f"O{i},C{i % 5},2025-03-{1 + i % 27:02d}T10:00:00Z,{10 + i}.00,delivered\n" for i in range(30))
+    events = "event_id,occurred_at,event_type,customer_id,session_id,product_id\n" + "".join(
+        f"E{i},2025-03-{1 + i % 27:02d}T09:{i % 50:02d}:00Z,view,C{i % 5},,P{i % 3}\n" for i in range(40))
+    raw = _write(tmp_path / "raw", {"orders.csv": orders, "events.csv": events})
+    users = {**EXPORT, "rfm_frequency_breakpoints": [3, 5, 8, 13], "session_timeout_minutes": 45,
+             "order_status_map": {"delivered": "completed"}, "event_type_map": {"view": "product_view"},
+             "max_order_total": 5000, "min_valid_date": "2024-06-01", "default_currency": "USD",
+             "btyd_time_unit": "weeks", "feature_snapshots": 3, "feature_snapshot_step_days": 7}
+    models = ["customer_rfm", "int_events_sessionized", "int_shared_session_ids", "int_session_days",
+              "fct_sessions", "customer_btyd_summary", "customer_features", "customer_product_browsing"]
+    out = raw_layer.run(raw, tmp_path / "w", users, command="build", select=[f"+{m}" for m in models])
+    assert out.success, out.text
+    assert out.query("select count(*) from customer_rfm") == [(5,)]
