@@ -2,8 +2,11 @@
 
 ``cdnow`` (the CDNOW sample as shop tables), ``clv_simulate`` (exact BG/NBD +
 Gamma-Gamma simulator), ``forecast_data`` (a ``demand_daily``-shaped frame from
-raw tables), ``online_retail_shape`` (an export shaped like UCI Online Retail II)
-and ``propensity_marts`` (pandas stand-in for the marts). Nothing
-under ``shoplens/clv``, ``shoplens/forecast`` or ``shoplens/propensity`` imports
+raw tables), exports shaped like public retail files with the conversion a
+user writes (``online_retail_shape``: UCI Online Retail II; ``olist_shape``:
+Olist; ``ga4_shape``: GA4's Merchandise Store; ``superstore_shape``: Tableau's
+Sample - Superstore; ``rees46_shape``: REES46's eCommerce behavior data;
+``dunnhumby_shape``: dunnhumby's The Complete Journey) and ``propensity_marts``
+(pandas stand-in for the marts). Nothing under ``shoplens/clv``, ``shoplens/forecast`` or ``shoplens/propensity`` imports
 from here.
 """

@@ -1,8 +1,11 @@
-"""The Olist- and GA4-shaped generators (shoplens.testing.olist_shape, ga4_shape), without dbt.
+"""The generators of public export shapes (shoplens.testing.olist_shape, ga4_shape,
+superstore_shape, rees46_shape, dunnhumby_shape), without dbt.
 
-bench/probe_real_shapes.py builds their exports; this checks, at small sizes,
-that each is seeded, that each conversion has the shape its docstring names,
-and that the careful users' vars name every status and event name exported.
+bench/probe_real_shapes.py builds the Olist and GA4 exports; this checks, at small
+sizes, that each is seeded, that each raw export has the public file's columns and
+quirks, that each conversion has the shape its docstring names (the careful ones
+the raw contract's), and that the careful users' vars name every status and event
+name exported.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from shoplens.testing import ga4_shape, olist_shape
+from shoplens.testing import dunnhumby_shape, ga4_shape, olist_shape, rees46_shape, superstore_shape
 
 PROJECT_STATUSES = {"completed", "cancelled", "returned"}
 PROJECT_EVENTS = {"page_view", "product_view", "add_to_cart", "checkout", "purchase", "ignore"}
@@ -98,3 +101,131 @@ def test_ga4_conversions(ga4):
     assert naive["orders"]["order_id"].duplicated().any()  # resends and '(not set)'
     assert set(naive["customers"]["customer_id"]) == set(naive["orders"]["customer_id"])
     assert len(careful["customers"]) == ga4["flat"]["user_pseudo_id"].nunique()
+
+
+def _decimals_at_most(values: pd.Series, places: int) -> bool:
+    return bool(((values * 10**places).round() - values * 10**places).abs().max() < 1e-6)
+
+
+def _assert_contract(out: dict[str, pd.DataFrame], line_sum_is_total: bool) -> None:
+    """What every careful conversion gives the raw contract."""
+    orders, items = out["orders"], out["order_items"]
+    assert orders["order_id"].is_unique
+    assert not items.duplicated(["order_id", "product_id"]).any()
+    assert out["products"]["product_id"].is_unique and out["customers"]["customer_id"].is_unique
+    assert _decimals_at_most(orders["order_total"], 2) and (orders["order_total"] >= 0).all()
+    assert _decimals_at_most(items["unit_price"], 4) and (items["unit_price"] >= 0).all()
+    assert pd.api.types.is_integer_dtype(items["quantity"]) and (items["quantity"] >= 1).all()
+    discount = items.get("discount", pd.Series(0.0, index=items.index))
+    assert _decimals_at_most(discount, 4)
+    assert ((discount >= 0) & (discount <= items["quantity"] * items["unit_price"] + 1e-9)).all()
+    assert set(items["order_id"]) <= set(orders["order_id"])
+    assert set(orders["customer_id"]) <= set(out["customers"]["customer_id"])
+    pd.to_datetime(orders["ordered_at"], format="ISO8601")  # raises on anything else
+    if line_sum_is_total:
+        amount = (items["quantity"] * items["unit_price"] - discount).groupby(
+            items["order_id"]).sum()
+        total = orders.set_index("order_id")["order_total"].reindex(amount.index)
+        assert ((amount - total).abs() < 0.01).all()
+
+
+@pytest.fixture(scope="module")
+def superstore():
+    return superstore_shape.superstore_tables(n_orders=600, n_customers=150, seed=7)
+
+
+def test_superstore_raw_shape(superstore):
+    rows = superstore["orders"]
+    assert list(rows.columns) == superstore_shape.COLUMNS
+    assert rows["Order Date"].str.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}").all()
+    assert not _decimals_at_most(rows["Sales"], 2) and _decimals_at_most(rows["Sales"], 4)
+    assert rows["Discount"].between(0, 0.8).all() and (rows["Discount"] > 0).any()
+    assert rows.drop(columns="Row ID").duplicated().sum() == 1  # one line written twice
+    assert set(superstore["returns"]["Order ID"]) < set(rows["Order ID"])
+    assert (superstore["returns"]["Returned"] == "Yes").all()
+
+
+def test_superstore_careful_conversion(superstore, tmp_path):
+    out = superstore_shape.raw_contract_tables(superstore)
+    _assert_contract(out, line_sum_is_total=True)
+    orders = out["orders"]
+    assert orders["ordered_at"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+    assert set(orders.loc[orders["status"] == "returned", "order_id"]) == set(
+        superstore["returns"]["Order ID"])
+    assert out["order_items"]["quantity"].sum() == superstore["orders"]["Quantity"].sum()
+    again = superstore_shape.raw_contract_tables(
+        superstore_shape.superstore_tables(n_orders=600, n_customers=150, seed=7))
+    for name, frame in out.items():
+        pd.testing.assert_frame_equal(frame, again[name])
+    written = superstore_shape.write_superstore(superstore, tmp_path / "s")
+    assert written == {"raw_data_dir": str(tmp_path / "s"), **superstore_shape.VARS}
+    assert (tmp_path / "s" / "order_items.csv").exists()
+
+
+@pytest.fixture(scope="module")
+def rees46():
+    return rees46_shape.rees46_tables(n_users=800, n_products=300, seed=7)
+
+
+def test_rees46_raw_shape(rees46):
+    events = rees46["events"]
+    assert list(events.columns) == rees46_shape.COLUMNS
+    assert events["event_time"].str.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC").all()
+    assert events.duplicated().any()  # rows repeated verbatim
+    assert set(events["event_type"]) == {"view", "cart", "remove_from_cart", "purchase"}
+    assert (events["category_code"] == "").any() and (events["brand"] == "").any()
+    bought = events[events["event_type"] == "purchase"].drop_duplicates()
+    assert bought.duplicated(["user_session", "user_id", "product_id"]).any()  # bought twice
+
+
+def test_rees46_careful_conversion(rees46):
+    out = rees46_shape.raw_contract_tables(rees46)
+    _assert_contract(out, line_sum_is_total=True)
+    events, rows = out["events"], rees46["events"]
+    assert len(events) == len(rows.drop_duplicates()) and events["event_id"].is_unique
+    assert events["occurred_at"].str.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z").all()
+    assert set(out["customers"]["customer_id"]) == set(rows["user_id"])
+    bought = rows[rows["event_type"] == "purchase"].drop_duplicates()
+    assert out["order_items"]["quantity"].sum() == len(bought)
+    names = set(rees46_shape.VARS["event_type_map"]) | {"purchase"}
+    assert set(events["event_type"]) == names
+    assert set(rees46_shape.VARS["event_type_map"].values()) <= PROJECT_EVENTS
+    again = rees46_shape.raw_contract_tables(
+        rees46_shape.rees46_tables(n_users=800, n_products=300, seed=7))
+    for name, frame in out.items():
+        pd.testing.assert_frame_equal(frame, again[name])
+
+
+@pytest.fixture(scope="module")
+def dunnhumby():
+    return dunnhumby_shape.dunnhumby_tables(n_households=120, n_products=300, seed=7)
+
+
+def test_dunnhumby_raw_shape(dunnhumby):
+    tx = dunnhumby["transaction_data"]
+    assert list(tx.columns) == dunnhumby_shape.TRANSACTION_COLUMNS
+    assert pd.api.types.is_integer_dtype(tx["DAY"]) and tx["DAY"].between(1, 711).all()
+    assert (tx["RETAIL_DISC"] <= 0).mean() > 0.99 and (tx["RETAIL_DISC"] < 0).any()
+    assert ((tx["QUANTITY"] == 0) & (tx["SALES_VALUE"] > 0)).any()
+    assert tx.duplicated().any()  # a product scanned twice
+    fuel = tx["PRODUCT_ID"].isin(list(dunnhumby_shape.FUEL))
+    assert (tx.loc[fuel, "QUANTITY"] >= 1000).all() and fuel.any()
+
+
+def test_dunnhumby_careful_conversion(dunnhumby):
+    out = dunnhumby_shape.raw_contract_tables(dunnhumby)
+    _assert_contract(out, line_sum_is_total=True)
+    tx, items = dunnhumby["transaction_data"], out["order_items"]
+    assert set(out["customers"]["customer_id"]) == set(tx["household_key"])
+    assert out["orders"]["ordered_at"].min().startswith("2022-01-01T")
+    assert (items.loc[items["product_id"].isin(list(dunnhumby_shape.FUEL)), "quantity"] < 10).all()
+    assert len(items) == len(tx.drop_duplicates(["BASKET_ID", "PRODUCT_ID"]))
+    assert (items["discount"] > 0).any()
+    again = dunnhumby_shape.raw_contract_tables(
+        dunnhumby_shape.dunnhumby_tables(n_households=120, n_products=300, seed=7))
+    for name, frame in out.items():
+        pd.testing.assert_frame_equal(frame, again[name])
+    chosen = dunnhumby_shape.dbt_vars(dunnhumby)
+    cuts = chosen["rfm_frequency_breakpoints"]
+    assert len(cuts) == 4 and cuts == sorted(set(cuts)) and cuts[0] >= 2
+    assert chosen["as_of_date"] < out["orders"]["ordered_at"].max()
