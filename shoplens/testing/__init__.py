@@ -10,3 +10,15 @@ Sample - Superstore; ``rees46_shape``: REES46's eCommerce behavior data;
 (pandas stand-in for the marts). Nothing under ``shoplens/clv``, ``shoplens/forecast`` or ``shoplens/propensity`` imports
 from here.
 """
+
+from pathlib import Path
+
+
+def write_csv_tables(frames: dict, folder: str | Path) -> Path:
+    """Write each frame of ``frames`` (table name -> DataFrame) as ``<table>.csv`` into
+    ``folder`` (created), the way a user exports the raw contract; returns the folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    return folder

@@ -45,6 +45,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from shoplens.testing import write_csv_tables
+
 DAY_ONE = pd.Timestamp("2022-01-01")  # the date a careful user gives DAY 1
 HOLDOUT_DAYS = 70
 PROPENSITY_WINDOW_DAYS = 7
@@ -319,8 +321,5 @@ def write_dunnhumby(tables: dict[str, pd.DataFrame], folder: str | Path) -> dict
     """Write the careful conversion of ``tables`` into ``folder`` (``orders``,
     ``order_items``, ``products``, ``customers`` CSV) and return the vars the careful
     user builds with: ``raw_data_dir`` and :func:`dbt_vars`."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in raw_contract_tables(tables).items():
-        frame.to_csv(folder / f"{name}.csv", index=False)
+    folder = write_csv_tables(raw_contract_tables(tables), folder)
     return {"raw_data_dir": str(folder), **dbt_vars(tables)}

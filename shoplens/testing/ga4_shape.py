@@ -53,6 +53,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from shoplens.testing import write_csv_tables
+
 VARIANTS = ("careful", "clean_gasid", "naive")
 START = pd.Timestamp("2020-09-01")
 END = pd.Timestamp("2021-01-31 23:59:59")
@@ -375,9 +377,4 @@ def write_ga4(tables: dict[str, pd.DataFrame], folder: str | Path,
     """Write ``tables`` (:func:`ga4_tables`) into ``folder`` as converted by ``variant``
     (module docstring): ``orders``, ``order_items``, ``products``, ``customers`` and
     ``events`` CSV. Returns the folder. Build it with :func:`dbt_vars` (``variant``)."""
-    out = raw_contract_tables(tables, variant)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in out.items():
-        frame.to_csv(folder / f"{name}.csv", index=False)
-    return folder
+    return write_csv_tables(raw_contract_tables(tables, variant), folder)

@@ -46,6 +46,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from shoplens.testing import write_csv_tables
+
 START = pd.Timestamp("2019-10-01")
 END = pd.Timestamp("2020-05-01")  # exclusive
 PRICE_RISE = pd.Timestamp("2020-02-01")  # prices 3% up from here
@@ -249,8 +251,5 @@ def write_rees46(tables: dict[str, pd.DataFrame], folder: str | Path) -> dict:
     """Write the careful conversion of ``tables`` into ``folder`` (``orders``,
     ``order_items``, ``products``, ``customers``, ``events`` CSV) and return the vars
     the careful user builds with: ``raw_data_dir`` and :data:`VARS`."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in raw_contract_tables(tables).items():
-        frame.to_csv(folder / f"{name}.csv", index=False)
+    folder = write_csv_tables(raw_contract_tables(tables), folder)
     return {"raw_data_dir": str(folder), **VARS}

@@ -41,6 +41,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from shoplens.testing import write_csv_tables
+
 START = pd.Timestamp("2014-01-03")
 END = pd.Timestamp("2017-12-30")
 VARS = {"as_of_date": "2017-09-30"}
@@ -301,8 +303,5 @@ def write_superstore(tables: dict[str, pd.DataFrame], folder: str | Path) -> dic
     """Write the careful conversion of ``tables`` into ``folder`` (``orders``,
     ``order_items``, ``products``, ``customers`` CSV) and return the vars the careful
     user builds with: ``raw_data_dir`` and :data:`VARS`."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in raw_contract_tables(tables).items():
-        frame.to_csv(folder / f"{name}.csv", index=False)
+    folder = write_csv_tables(raw_contract_tables(tables), folder)
     return {"raw_data_dir": str(folder), **VARS}

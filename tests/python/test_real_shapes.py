@@ -129,9 +129,22 @@ def _assert_contract(out: dict[str, pd.DataFrame], line_sum_is_total: bool) -> N
         assert ((amount - total).abs() < 0.01).all()
 
 
+# the sizes of each new shape's draw; a second draw of the same size and seed converts alike
+SUPERSTORE = dict(n_orders=600, n_customers=150, seed=7)
+REES46 = dict(n_users=800, n_products=300, seed=7)
+DUNNHUMBY = dict(n_households=120, n_products=300, seed=7)
+
+
+def _assert_converted_alike(out: dict[str, pd.DataFrame], shape, tables, sizes: dict) -> None:
+    """A second draw of ``tables(**sizes)`` converts by ``shape`` to the same frames as ``out``."""
+    again = shape.raw_contract_tables(tables(**sizes))
+    for name, frame in out.items():
+        pd.testing.assert_frame_equal(frame, again[name])
+
+
 @pytest.fixture(scope="module")
 def superstore():
-    return superstore_shape.superstore_tables(n_orders=600, n_customers=150, seed=7)
+    return superstore_shape.superstore_tables(**SUPERSTORE)
 
 
 def test_superstore_raw_shape(superstore):
@@ -153,10 +166,7 @@ def test_superstore_careful_conversion(superstore, tmp_path):
     assert set(orders.loc[orders["status"] == "returned", "order_id"]) == set(
         superstore["returns"]["Order ID"])
     assert out["order_items"]["quantity"].sum() == superstore["orders"]["Quantity"].sum()
-    again = superstore_shape.raw_contract_tables(
-        superstore_shape.superstore_tables(n_orders=600, n_customers=150, seed=7))
-    for name, frame in out.items():
-        pd.testing.assert_frame_equal(frame, again[name])
+    _assert_converted_alike(out, superstore_shape, superstore_shape.superstore_tables, SUPERSTORE)
     written = superstore_shape.write_superstore(superstore, tmp_path / "s")
     assert written == {"raw_data_dir": str(tmp_path / "s"), **superstore_shape.VARS}
     assert (tmp_path / "s" / "order_items.csv").exists()
@@ -164,7 +174,7 @@ def test_superstore_careful_conversion(superstore, tmp_path):
 
 @pytest.fixture(scope="module")
 def rees46():
-    return rees46_shape.rees46_tables(n_users=800, n_products=300, seed=7)
+    return rees46_shape.rees46_tables(**REES46)
 
 
 def test_rees46_raw_shape(rees46):
@@ -190,15 +200,12 @@ def test_rees46_careful_conversion(rees46):
     names = set(rees46_shape.VARS["event_type_map"]) | {"purchase"}
     assert set(events["event_type"]) == names
     assert set(rees46_shape.VARS["event_type_map"].values()) <= PROJECT_EVENTS
-    again = rees46_shape.raw_contract_tables(
-        rees46_shape.rees46_tables(n_users=800, n_products=300, seed=7))
-    for name, frame in out.items():
-        pd.testing.assert_frame_equal(frame, again[name])
+    _assert_converted_alike(out, rees46_shape, rees46_shape.rees46_tables, REES46)
 
 
 @pytest.fixture(scope="module")
 def dunnhumby():
-    return dunnhumby_shape.dunnhumby_tables(n_households=120, n_products=300, seed=7)
+    return dunnhumby_shape.dunnhumby_tables(**DUNNHUMBY)
 
 
 def test_dunnhumby_raw_shape(dunnhumby):
@@ -221,10 +228,7 @@ def test_dunnhumby_careful_conversion(dunnhumby):
     assert (items.loc[items["product_id"].isin(list(dunnhumby_shape.FUEL)), "quantity"] < 10).all()
     assert len(items) == len(tx.drop_duplicates(["BASKET_ID", "PRODUCT_ID"]))
     assert (items["discount"] > 0).any()
-    again = dunnhumby_shape.raw_contract_tables(
-        dunnhumby_shape.dunnhumby_tables(n_households=120, n_products=300, seed=7))
-    for name, frame in out.items():
-        pd.testing.assert_frame_equal(frame, again[name])
+    _assert_converted_alike(out, dunnhumby_shape, dunnhumby_shape.dunnhumby_tables, DUNNHUMBY)
     chosen = dunnhumby_shape.dbt_vars(dunnhumby)
     cuts = chosen["rfm_frequency_breakpoints"]
     assert len(cuts) == 4 and cuts == sorted(set(cuts)) and cuts[0] >= 2
