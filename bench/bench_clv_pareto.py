@@ -19,50 +19,24 @@ record carries the load average.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import os
 import time
 import warnings
 
-import lifetimes
 import numpy as np
 import pandas as pd
 from records import append_record  # bench/ is on sys.path when run as a script
 
 from shoplens import clv
-from shoplens.clv import likelihood
 from shoplens.clv.evaluation import summary_from_purchases
 from shoplens.testing.cdnow import CDNOW_AS_OF, read_cdnow_sample
-from shoplens.testing.clv_simulate import simulate_purchases
-
-
-@contextlib.contextmanager
-def counted_evaluations():
-    """Count Pareto/NBD objective evaluations of both engines inside the block."""
-    counts = {"n": 0}
-    theirs, ours = lifetimes.ParetoNBDFitter._negative_log_likelihood, likelihood.pareto_nll
-
-    def lifetimes_counted(*args):
-        counts["n"] += 1
-        return theirs(*args)
-
-    def ours_counted(*args):
-        counts["n"] += 1
-        return ours(*args)
-
-    lifetimes.ParetoNBDFitter._negative_log_likelihood = staticmethod(lifetimes_counted)
-    likelihood.pareto_nll = ours_counted
-    try:
-        yield counts
-    finally:
-        lifetimes.ParetoNBDFitter._negative_log_likelihood = staticmethod(theirs)
-        likelihood.pareto_nll = ours
+from shoplens.testing.clv_simulate import counted_pareto_evaluations, simulate_purchases
 
 
 def _fit(data: pd.DataFrame, unit: str, engine: str) -> dict[str, object]:
     wall, cpu = time.perf_counter(), time.process_time()
-    with counted_evaluations() as counts, warnings.catch_warnings():
+    with counted_pareto_evaluations() as counts, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             model = clv.fit_model("pareto_nbd", data, time_unit=unit, engine=engine)

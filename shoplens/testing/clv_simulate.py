@@ -8,6 +8,7 @@ observed up to ``n_days - 1 + holdout_days``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import numpy as np
@@ -178,3 +179,31 @@ def simulate_summary_with_covariates(
                             "recency": rec, "T": age, "monetary_value": 0.0})
     covariates = pd.DataFrame({"customer_id": np.arange(n_customers), "channel": levels.astype(object)})
     return summary, future, covariates
+
+
+@contextlib.contextmanager
+def counted_pareto_evaluations():
+    """Count the Pareto/NBD objective evaluations of both engines (lifetimes' fitter and
+    ``shoplens.clv.likelihood.pareto_nll``) inside the block: ``{"n": count}``."""
+    import lifetimes
+
+    from shoplens.clv import likelihood
+
+    counts = {"n": 0}
+    theirs, ours = lifetimes.ParetoNBDFitter._negative_log_likelihood, likelihood.pareto_nll
+
+    def lifetimes_counted(*args):
+        counts["n"] += 1
+        return theirs(*args)
+
+    def ours_counted(*args):
+        counts["n"] += 1
+        return ours(*args)
+
+    lifetimes.ParetoNBDFitter._negative_log_likelihood = staticmethod(lifetimes_counted)
+    likelihood.pareto_nll = ours_counted
+    try:
+        yield counts
+    finally:
+        lifetimes.ParetoNBDFitter._negative_log_likelihood = staticmethod(theirs)
+        likelihood.pareto_nll = ours

@@ -14,7 +14,7 @@ import pytest
 from shoplens import clv
 from shoplens.clv import fit as clv_fit
 from shoplens.clv.evaluation import naive_rate_purchases, summary_from_purchases
-from shoplens.testing.clv_simulate import simulate_purchases
+from shoplens.testing.clv_simulate import counted_pareto_evaluations, simulate_purchases
 
 X = np.array([0, 1, 3, 10, 40, 120], dtype=float)
 REC = np.array([0, 20, 100, 250, 300, 364], dtype=float)
@@ -158,29 +158,7 @@ def test_olist_heavy_drop_out_is_not_called_no_drop_out(monkeypatch):
     assert "a / (a + b) = 0.965" in reason and "not the no-drop-out boundary" in reason, reason
 
 
-def _count_pareto_evaluations(monkeypatch) -> dict[str, int]:
-    """Count Pareto/NBD objective evaluations of either engine (lifetimes' and ours)."""
-    import lifetimes
-
-    from shoplens.clv import likelihood
-
-    counts = {"n": 0}
-    theirs, ours = lifetimes.ParetoNBDFitter._negative_log_likelihood, likelihood.pareto_nll
-
-    def lifetimes_counted(*args):
-        counts["n"] += 1
-        return theirs(*args)
-
-    def ours_counted(*args):
-        counts["n"] += 1
-        return ours(*args)
-
-    monkeypatch.setattr(lifetimes.ParetoNBDFitter, "_negative_log_likelihood", staticmethod(lifetimes_counted))
-    monkeypatch.setattr(likelihood, "pareto_nll", ours_counted)
-    return counts
-
-
-def test_pareto_fit_heading_to_no_drop_out_stops_after_few_evaluations(monkeypatch):
+def test_pareto_fit_heading_to_no_drop_out_stops_after_few_evaluations():
     """A shop whose customers never drop out (800 customers, 1,400 days, as a Superstore-shaped
     probe): Pareto/NBD runs to s / beta -> 0 and NBD is served. lifetimes' Nelder-Mead crawled
     there for 555 evaluations here (22,564, 147 s, on the probe); the fast engine stops once
@@ -188,8 +166,8 @@ def test_pareto_fit_heading_to_no_drop_out_stops_after_few_evaluations(monkeypat
     purchases, as_of = simulate_purchases(800, 1400, r=5.0, alpha=1200.0, a=0.0, seed=1)
     data = clv.compress_counts(clv.validate_summary(summary_from_purchases(purchases, as_of, "days"),
                                                     clv.ClvConfig()))
-    counts = _count_pareto_evaluations(monkeypatch)
-    with pytest.raises(clv.ClvBoundaryError, match="pareto_nbd at the no-drop-out boundary"):
+    with counted_pareto_evaluations() as counts, pytest.raises(
+            clv.ClvBoundaryError, match="pareto_nbd at the no-drop-out boundary"):
         clv.fit_model("pareto_nbd", data)
     assert 0 < counts["n"] <= 60, counts
 
