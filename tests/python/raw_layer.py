@@ -30,6 +30,14 @@ RAW_LAYER = [
 TABLES = ("orders", "order_items", "products", "customers", "events")
 
 
+def write_files(folder: Path, files: dict[str, str]) -> Path:
+    """Write ``files`` (file name -> text, UTF-8) into ``folder`` (created): a small export."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
 @dataclass
 class Outcome:
     """What one build left: success, the messages dbt printed, the warehouse file."""

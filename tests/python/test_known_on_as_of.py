@@ -7,10 +7,9 @@ it needs, with their data tests (tests/python/raw_layer.py).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from raw_layer import shared_raw_layer
+from raw_layer import write_files as _write
 
 pytestmark = pytest.mark.slow
 
@@ -20,13 +19,6 @@ EXPORT = {"export_date": "2025-12-31"}
 @pytest.fixture(scope="module")
 def raw_layer():
     return shared_raw_layer()
-
-
-def _write(folder: Path, files: dict[str, str]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder
 
 
 def test_a_repeat_buyer_whose_repeat_days_were_free_passes_the_summary_tests(raw_layer, tmp_path):

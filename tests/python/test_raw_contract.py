@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from raw_layer import REPO, RawLayer, shared_raw_layer
+from raw_layer import write_files as _write
 
 pytestmark = pytest.mark.slow
 
@@ -34,16 +35,15 @@ def raw_layer() -> RawLayer:
     return shared_raw_layer()
 
 
-def _write(folder: Path, files: dict[str, str]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder
-
-
 def _good_orders(n: int = 20) -> str:
     return HEADER + "".join(
         f"O{i},C{i % 7},2025-03-{1 + i % 28:02d}T10:00:00Z,{10 + i}.50,completed\n" for i in range(n))
+
+
+def _rejection_warnings(outcome, table: str | None = None) -> list[str]:
+    """The build's rejection-rate warning lines (those of ``table`` only, when given)."""
+    return [m for m in outcome.messages
+            if "max_rejection_rate" in m and (table is None or f"'{table}'" in m)]
 
 
 def _audit(outcome) -> dict[str, str]:
@@ -389,7 +389,7 @@ def test_the_rejection_warning_shows_a_value_and_the_hint_for_one_row_per_unit(r
     raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(), "order_items.csv": items})
     out = raw_layer.run(raw, tmp_path / "w", EXPORT)
     assert out.success, out.text
-    warning = [m for m in out.messages if "max_rejection_rate" in m and "'order_items'" in m]
+    warning = _rejection_warnings(out, "order_items")
     assert len(warning) == 1
     assert ("duplicate_row (10; an export with one row per unit sums them into quantity); "
             "e.g. order_id 'O0'") in warning[0]
@@ -403,7 +403,7 @@ def test_the_rejection_warning_says_to_round_totals_summed_from_four_decimal_pri
     raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(12) + bad})
     out = raw_layer.run(raw, tmp_path / "w", EXPORT)
     assert out.success, out.text
-    warning = [m for m in out.messages if "max_rejection_rate" in m and "'orders'" in m]
+    warning = _rejection_warnings(out, "orders")
     assert len(warning) == 1
     assert ("order_total_too_precise (5; totals are money in cents: round each order total to 2 decimals); "
             "e.g. order_total '2119.671'") in warning[0]
@@ -414,12 +414,12 @@ def test_rejection_rate_above_the_var_warns_naming_table_and_rules(raw_layer, tm
     raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(12) + bad})
     out = raw_layer.run(raw, tmp_path / "w", EXPORT)
     assert out.success, out.text
-    warning = [m for m in out.messages if "max_rejection_rate" in m]
+    warning = _rejection_warnings(out)
     assert len(warning) == 1
     assert "8 of 20 rows of the raw table 'orders' (40.0%)" in warning[0]
     assert "customer_id_null (8)" in warning[0]
     calm = raw_layer.run(raw, tmp_path / "w2", {**EXPORT, "max_rejection_rate": 0.5})
-    assert not [m for m in calm.messages if "max_rejection_rate" in m]
+    assert not _rejection_warnings(calm)
 
 
 @pytest.mark.parametrize("folder", ["it's a shop", "brackets [v2] & 100%", "ünïcödé ørders"])
@@ -510,7 +510,7 @@ def test_event_names_mapped_to_ignore_are_audited_apart_and_do_not_warn(raw_laye
     raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(), "events.csv": events})
     before = raw_layer.run(raw, tmp_path / "w", EXPORT)
     assert before.success, before.text
-    assert [m for m in before.messages if "max_rejection_rate" in m and "'events'" in m]
+    assert _rejection_warnings(before, "events")
     out = raw_layer.run(raw, tmp_path / "w2", {**EXPORT, "event_type_map": {
         "Session_Start": "ignore", "scroll": "IGNORE", "view_item": "product_view"}})
     assert out.success, out.text
@@ -519,11 +519,11 @@ def test_event_names_mapped_to_ignore_are_audited_apart_and_do_not_warn(raw_laye
     assert counts == [("event_type_ignored", "event_type", 12), ("event_type_unknown", "event_type", 1)]
     assert out.query("select count(*) from stg_shop__events") == [(7,)]
     # 1 rejection of the 8 rows not ignored is 12.5%: still a warning, on that count alone
-    warning = [m for m in out.messages if "max_rejection_rate" in m and "'events'" in m]
+    warning = _rejection_warnings(out, "events")
     assert len(warning) == 1 and "1 of 8 rows" in warning[0] and "event_type_ignored" not in warning[0]
     calm = raw_layer.run(raw, tmp_path / "w3", {**EXPORT, "max_rejection_rate": 0.2, "event_type_map": {
         "session_start": "ignore", "scroll": "ignore"}})
-    assert calm.success and not [m for m in calm.messages if "max_rejection_rate" in m]
+    assert calm.success and not _rejection_warnings(calm)
     # a file of ignored events only builds as a shop without events (it stopped as 'no valid row')
     only = _write(tmp_path / "raw2", {"orders.csv": _good_orders(), "events.csv": events.replace(
         "page_view", "scroll").replace("ignore", "scroll")})
