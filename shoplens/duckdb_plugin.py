@@ -86,47 +86,62 @@ def _codec(encoding: str) -> str:
     return {"utf-8": "utf-8-sig", "utf8": "utf-8-sig"}.get(encoding.lower().replace("_", "-"), encoding)
 
 
-def text_problem(path: str, encoding: str) -> str | None:
-    """None when the file at ``path`` decodes with ``encoding``, else what is wrong and where.
+class _Undecodable(ValueError):
+    """What is wrong with a file's encoding and where (:func:`text_problem`'s message)."""
+
+
+def _decoded(path: str, encoding: str):
+    """The text of the file at ``path`` (gzipped or not) decoded with ``encoding``, in
+    chunks; raises :class:`_Undecodable` at the first problem.
 
     Latin-1 decodes every byte, but 0x80-0x9f are control characters in it: in a
     real export they are cp1252's quotes, dashes and euro sign (Excel on Windows),
     so a latin-1 file holding one is named with the byte and the fix."""
+    import gzip
+
     codec = _codec(encoding)
     try:
         decoder = codecs.getincrementaldecoder(codec)(errors="strict")
         latin1 = codecs.lookup(codec).name == "iso8859-1"
     except LookupError:
-        return (f"encoding {encoding!r} is unknown (set the var raw_csv_encoding to utf-8, utf-16, "
-                "latin-1, cp1252 or another Python codec name)")
-    import gzip
-
+        raise _Undecodable(f"encoding {encoding!r} is unknown (set the var raw_csv_encoding to utf-8, utf-16, "
+                           "latin-1, cp1252 or another Python codec name)") from None
     offset, line = 0, 1
     with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
         while chunk := f.read(1 << 22):
             c1 = _C1_BYTE.search(chunk) if latin1 else None
             if c1:
                 line += chunk[: c1.start()].count(b"\n")
-                return (
+                raise _Undecodable(
                     f"has byte 0x{chunk[c1.start()]:02x} at byte {offset + c1.start()} (line {line}), a control"
                     f" character in {encoding}: a file saved on Windows is most likely cp1252 (set the var"
                     " raw_csv_encoding to cp1252)"
                 )
             try:
-                decoder.decode(chunk)
+                yield decoder.decode(chunk)
             except UnicodeDecodeError as exc:
                 at = offset + exc.start
                 line += chunk[: exc.start].count(b"\n")
-                return (
+                raise _Undecodable(
                     f"is not valid {encoding}: byte 0x{chunk[exc.start]:02x} at byte {at} (line {line}); "
                     "save the file as UTF-8 or set the var raw_csv_encoding (utf-16, latin-1, cp1252, ...)"
-                )
+                ) from None
             offset += len(chunk)
             line += chunk.count(b"\n")
     try:
-        decoder.decode(b"", final=True)
+        yield decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return f"is not valid {encoding}: the file ends in the middle of a character"
+        raise _Undecodable(f"is not valid {encoding}: the file ends in the middle of a character") from None
+
+
+def text_problem(path: str, encoding: str) -> str | None:
+    """None when the file at ``path`` decodes with ``encoding``, else what is wrong and where
+    (:func:`_decoded`)."""
+    try:
+        for _ in _decoded(path, encoding):
+            pass
+    except _Undecodable as problem:
+        return str(problem)
     return None
 
 
@@ -178,7 +193,6 @@ def utf8_copy(path: str, encoding: str, warehouse: str | None) -> str:
     modification time and the encoding) saves the read and the write when the source
     is unchanged, so only the first invocation on a new export pays for them. Line
     breaks and bytes are kept as they are but for the encoding."""
-    import gzip
     import json
     import tempfile
 
@@ -203,19 +217,10 @@ def utf8_copy(path: str, encoding: str, warehouse: str | None) -> str:
                 return out
     except FileNotFoundError:
         pass
-    problem = text_problem(path, encoding)
-    if problem:
-        return "!" + problem
-
-    def chunks():
-        opener = gzip.open if path.endswith(".gz") else open
-        with opener(path, "rb") as raw:
-            decoder = codecs.getincrementaldecoder(_codec(encoding))(errors="strict")
-            while chunk := raw.read(1 << 22):
-                yield decoder.decode(chunk)
-            yield decoder.decode(b"", final=True)
-
-    _write_private(out, chunks())
+    try:  # checked while it is written: one pass over the file
+        _write_private(out, _decoded(path, encoding))
+    except _Undecodable as problem:
+        return "!" + str(problem)
     _write_private(out + ".stamp", [stamp])
     return out
 
