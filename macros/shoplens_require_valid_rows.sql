@@ -88,39 +88,39 @@
     {%- endfor -%}
     {%- if not ns.found -%}{{ return('') }}{%- endif -%}
     {%- set text = (ns.value | string | trim) if ns.value is not none else '' -%}
-    {%- set epoch = '' -%}
+    {%- set hint = '' -%}
     {%- set is_stamp = name | lower in ('ordered_at', 'occurred_at', 'signed_up_at') -%}
     {%- if is_stamp and modules.re.fullmatch(
         '(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])([0-9]{6})?', text) -%}
-        {%- set epoch = ' (a date written without separators, which the contract does not read;'
+        {%- set hint = ' (a date written without separators, which the contract does not read;'
             ~ ' write ISO-8601 text such as 2025-03-01T10:00:00Z, or a Parquet timestamp)' -%}
     {%- elif is_stamp and modules.re.fullmatch('[0-9]{9,19}([.][0-9]*)?', text) -%}
         {%- set digits = text.split('.')[0] | length -%}
         {%- set unit = 'seconds' if digits <= 11 else ('milliseconds' if digits <= 14
             else ('microseconds' if digits <= 17 else 'nanoseconds')) -%}
-        {%- set epoch = ' (a number: most likely Unix epoch ' ~ unit ~ ', which the contract does not'
+        {%- set hint = ' (a number: most likely Unix epoch ' ~ unit ~ ', which the contract does not'
             ~ ' read; write ISO-8601 text such as 2025-03-01T10:00:00Z, or a Parquet timestamp)' -%}
     {%- elif is_stamp and modules.re.fullmatch('[0-9]{1,6}([.][0-9]*)?', text) -%}
-        {%- set epoch = ' (a small number: most likely a day index or a spreadsheet serial date, which the'
+        {%- set hint = ' (a small number: most likely a day index or a spreadsheet serial date, which the'
             ~ ' contract does not read; map it to a calendar date from a start date of your choice and'
             ~ ' write ISO-8601 text such as 2025-03-01T10:00:00Z)' -%}
     {%- elif is_stamp and modules.re.fullmatch('[0-9]{1,2}[/.][0-9]{1,2}[/.][0-9]{2,4}([ T].*)?', text) -%}
-        {%- set epoch = ' (a date with day and month in an order the file does not say, M/D/YYYY or'
+        {%- set hint = ' (a date with day and month in an order the file does not say, M/D/YYYY or'
             ~ ' D/M/YYYY as a spreadsheet shows it; write ISO-8601 text such as 2025-03-01T10:00:00Z)' -%}
     {%- elif name | lower in ('order_total', 'unit_price', 'list_price', 'discount', 'quantity') -%}
         {%- if modules.re.fullmatch('-?[0-9]+,([0-9]{1,2}|[0-9]{4})', text) -%}
-            {%- set epoch = ' (a decimal comma; write a decimal point: 12.50)' -%}
+            {%- set hint = ' (a decimal comma; write a decimal point: 12.50)' -%}
         {%- elif modules.re.fullmatch('-?[0-9]{1,3},[0-9]{3}', text) -%}
-            {%- set epoch = ' (a thousands separator or a decimal comma; write the number with a decimal point'
+            {%- set hint = ' (a thousands separator or a decimal comma; write the number with a decimal point'
                 ~ ' and no separator: 1234.50)' -%}
         {%- elif modules.re.fullmatch('-?[0-9]{1,3}([,. ][0-9]{3})+([.,][0-9]+)?', text) -%}
-            {%- set epoch = ' (a thousands separator; write the number without it: 1234.50)' -%}
+            {%- set hint = ' (a thousands separator; write the number without it: 1234.50)' -%}
         {%- elif modules.re.search('[0-9]', text) and modules.re.search('[$€£¥]|[A-Z]{3}', text) -%}
-            {%- set epoch = ' (a currency sign or code; write the number only, and the currency in orders.currency)' -%}
+            {%- set hint = ' (a currency sign or code; write the number only, and the currency in orders.currency)' -%}
         {%- endif -%}
     {%- endif -%}
     {{ return('; e.g. ' ~ name ~ ' ' ~ (("'" ~ (ns.value | string | truncate(60, true)) ~ "'")
-        if ns.value is not none else 'empty') ~ epoch) }}
+        if ns.value is not none else 'empty') ~ hint) }}
 {% endmacro %}
 
 
