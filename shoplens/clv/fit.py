@@ -184,10 +184,13 @@ def _fit_with_ladder(name, data, penalizer, time_unit, init, ladder, engine) -> 
             fallback_reason=reason,
             time_unit=time_unit,
         )
+    fix = ("check customer_btyd_summary.monetary_value for outliers (a few customers with a huge"
+           " mean spend: currency mix-ups, test orders)" if name == SPEND_MODEL else
+           "check customer_btyd_summary for outliers (a few customers with huge frequency)"
+           " or set a larger dbt var penalizer")
     raise ClvFitError(
         f"{name} did not converge with penalizers {tries}. {hint}Details: " + "; ".join(failures)
-        + ". Fix: check customer_btyd_summary for outliers (a few customers with huge frequency)"
-        " or set a larger dbt var penalizer."
+        + f". Fix: {fix}."
     )
 
 

@@ -17,17 +17,34 @@ data leave it nothing to fit, and both are served with the limiting model
 
 Fewer positive-spend repeat buyers than ``clv_min_repeat_customers`` (some
 bought again for 0.00 only) also serve ``constant_value`` at their mean
-spend, flagged as a fallback. Fewer repeat buyers than that in all (whatever
+spend, flagged as a fallback.
+
+Gamma-Gamma's scale ``v`` is in money: a shop whose purchase days are worth
+hundreds of thousands (KRW, IDR, VND, or hashed price units) puts it past the
+range a fit may reach. So where the median spend is above 1,000 (or below
+0.01) the fit runs with spend in units of a power of ten near it
+(:func:`spend_unit`) and ``v`` is converted back; p and q, and the fit itself
+at penalizer 0, do not depend on the unit. Where even
+that fit fails, the mean spend is served as ``constant_value`` with the
+reason, and the step is degraded instead of red. Fewer repeat buyers than that in all (whatever
 they spent) never get here: the step declines in
 :func:`shoplens.clv.summary.validate_summary`.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
-from shoplens.clv.config import CONSTANT_SPEND_MODEL, SPEND_MODEL, ClvConfig, ClvDeclined
+from shoplens.clv.config import (
+    CONSTANT_SPEND_MODEL,
+    SPEND_MODEL,
+    ClvConfig,
+    ClvDeclined,
+    ClvFitError,
+)
 from shoplens.clv.fitted import FittedModel
 from shoplens.clv.models import MODELS
 from shoplens.clv.summary import compress_spend
@@ -67,11 +84,56 @@ def fit_spend(frame: pd.DataFrame, config: ClvConfig) -> FittedModel:
             f" {config.min_repeat_customers}): served their mean spend {mean:.2f} per purchase day"
         )
         return constant_spend(mean, n, config, reason, at_boundary=False)
-    gg = fit_model(SPEND_MODEL, data, penalizer=config.penalizer, time_unit=config.time_unit,
-                   engine=config.engine)
+    unit = spend_unit(values, weight)
+    try:
+        gg = in_money(fit_model(SPEND_MODEL, data.assign(monetary_value=values / unit),
+                                penalizer=config.penalizer, time_unit=config.time_unit,
+                                engine=config.engine), unit, n)
+    except ClvFitError as exc:
+        mean = float(weight @ values / n)
+        reason = (
+            f"Gamma-Gamma could not be fitted on the {n} repeat buyers' mean spend per purchase day"
+            f" (customer_btyd_summary.monetary_value, median {weighted_median(values, weight):.2f},"
+            f" largest {float(values.max()):.2f}; fitted in units of {unit:g}): {exc}. Served their"
+            f" mean spend {mean:.2f} per purchase day for every customer"
+        )
+        return constant_spend(mean, n, config, reason, at_boundary=False)
     if gg.params["q"] <= 1:
         raise ClvDeclined(heavy_tail_message(gg, data))
     return gg
+
+
+def weighted_median(values: np.ndarray, weight: np.ndarray) -> float:
+    """The median of ``values`` counted ``weight`` times each."""
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weight[order])
+    return float(values[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
+#: Median mean spends per purchase day inside this range are fitted in the shop's own money
+#: (every currency priced in units to thousands: the fits as lifetimes gives them); outside
+#: it, in the power of ten nearest the median.
+OWN_MONEY_RANGE = (0.01, 1000.0)
+
+
+def spend_unit(values: np.ndarray, weight: np.ndarray) -> float:
+    """The unit of money Gamma-Gamma is fitted in: 1, or for a median mean spend outside
+    ``OWN_MONEY_RANGE`` the power of ten nearest it (a won shop's 45,000 is fitted as 4.5
+    units of 10,000), so that ``v`` stays inside the range a fit may reach."""
+    median = weighted_median(values, weight)
+    if median <= 0 or OWN_MONEY_RANGE[0] <= median <= OWN_MONEY_RANGE[1]:
+        return 1.0
+    return float(10.0 ** np.round(np.log10(median)))
+
+
+def in_money(gg: FittedModel, unit: float, n: int) -> FittedModel:
+    """A Gamma-Gamma fitted on spend divided by ``unit``, in the shop's money: ``v`` times
+    ``unit`` (the log-parameters' covariance is unchanged) and the log-likelihood of the
+    spend in money (each buyer's density of mean spend is ``unit`` times smaller)."""
+    if unit == 1.0:
+        return gg
+    return replace(gg, params={**gg.params, "v": gg.params["v"] * unit},
+                   log_likelihood=gg.log_likelihood - n * np.log(unit))
 
 
 #: Below this many repeat buyers with spend, q <= 1 is read as a small sample unless one
@@ -93,9 +155,7 @@ def heavy_tail_message(gg: FittedModel, data: pd.DataFrame) -> str:
     weight = data["weight"].to_numpy(dtype=float)
     values = data["monetary_value"].to_numpy(dtype=float)
     n = int(weight.sum())
-    order = np.argsort(values, kind="stable")
-    cum = np.cumsum(weight[order])
-    median = float(values[order][np.searchsorted(cum, cum[-1] / 2)])
+    median = weighted_median(values, weight)
     top = float(values.max())
     ratio = top / median if median > 0 else float("inf")
     q = gg.params["q"]

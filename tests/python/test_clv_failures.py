@@ -276,3 +276,39 @@ def test_fewer_positive_spend_repeat_buyers_than_the_threshold_serve_their_mean(
     assert spend.name == "constant_value" and spend.n_customers == 15 and not spend.at_boundary
     assert spend.params["value"] == pytest.approx(mean)
     assert spend.fallback_reason.startswith("only 15 repeat buyers with spend above 0.00")
+
+
+def test_gamma_gamma_fits_spend_in_any_money_unit(summary):
+    """A shop in won or rupiah spends 100,000 times the units of one in dollars: the same
+    customers give the same p and q and a v 100,000 times larger (before, v ran past the
+    range a fit may reach and the build went red with ClvFitError)."""
+    big = summary.assign(monetary_value=summary["monetary_value"] * 1e5)
+    small, large = clv.fit_clv(summary, _config()).spend_model, clv.fit_clv(big, _config()).spend_model
+    assert small.name == large.name == "gamma_gamma" and not large.is_fallback
+    assert large.params["p"] == pytest.approx(small.params["p"], rel=1e-4)
+    assert large.params["q"] == pytest.approx(small.params["q"], rel=1e-4)
+    assert large.params["v"] == pytest.approx(small.params["v"] * 1e5, rel=1e-4)
+    n = small.n_customers  # each buyer's density of mean spend is 1e5 times thinner
+    assert large.log_likelihood == pytest.approx(small.log_likelihood - n * np.log(1e5), abs=1e-3)
+    assert np.allclose(large.standard_errors["q"], small.standard_errors["q"], rtol=1e-3)
+
+
+def test_a_gamma_gamma_that_cannot_be_fitted_serves_the_mean_spend_flagged(summary, monkeypatch):
+    real = clv_fit._run_engine
+
+    def spend_fails(name, data, penalizer, init, engine):
+        if name == "gamma_gamma":
+            raise ConvergenceError("The model did not converge.")
+        return real(name, data, penalizer, init, engine)
+
+    monkeypatch.setattr(clv_fit, "_run_engine", spend_fails)
+    fit = clv.fit_clv(summary, _config())
+    spend = fit.spend_model
+    repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    assert spend.name == "constant_value" and not spend.at_boundary
+    assert spend.params["value"] == pytest.approx(repeat["monetary_value"].mean())
+    assert re.search(r"Gamma-Gamma could not be fitted on the \d+ repeat buyers.*monetary_value.*"
+                     r"gamma_gamma did not converge.*Fix: check customer_btyd_summary\.monetary_value"
+                     r".*Served their mean spend", spend.fallback_reason)
+    pred = clv.score_customers(fit, summary, _config(), as_of_date=AS_OF)
+    assert pred["is_fallback"].all() and pred["fallback_reason"].str.contains("Gamma-Gamma could not").all()
