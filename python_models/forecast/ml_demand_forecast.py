@@ -10,7 +10,7 @@ def model(dbt, session):
     from shoplens.forecast import pipeline
 
     # refs and dbt.config.get as plain statements: dbt's parser only sees literal calls
-    demand = dbt.ref("demand_daily").df()
+    demand = dbt.ref("demand_daily")  # a relation: read_demand reads the series forecast
     as_of = dbt.ref("as_of").df()
     # the two columns the holiday weights read (1M customers: 67 MB, not 348)
     customers = dbt.ref("dim_customers").project("country, n_purchases").df()
@@ -28,4 +28,5 @@ def model(dbt, session):
         "forecast_calibration_decay": dbt.config.get("forecast_calibration_decay"),
         "forecast_spike_ratio": dbt.config.get("forecast_spike_ratio"),
     }
+    demand = pipeline.read_demand(demand, as_of, settings)
     return pipeline.build_forecast(demand, as_of, settings, customers)

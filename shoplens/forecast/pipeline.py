@@ -18,6 +18,7 @@ from shoplens.forecast.config import FORECAST_COLUMNS, ForecastConfig, config_fr
 from shoplens.forecast.engine import backtest_candidates, forecast_demand, forget_fits
 from shoplens.forecast.holdout import actuals_from_holdout_demand, holdout_frame
 from shoplens.forecast.metrics import evaluation_rows
+from shoplens.forecast.series import SELECTION_WINDOW_DAYS, top_product_keys
 from shoplens.forecast.status import ForecastDeclined, check_demand, forecast_status
 from shoplens.inputs import read_as_of
 from shoplens.memory import returns_freed_memory
@@ -30,6 +31,23 @@ def _as_of_date(as_of: pd.DataFrame) -> dt.date:
 
 def _config(settings: Mapping[str, object]) -> ForecastConfig:
     return config_from_dbt(settings.get)
+
+
+def read_demand(demand, as_of: pd.DataFrame, settings: Mapping[str, object]) -> pd.DataFrame:
+    """The rows of ``demand_daily`` the forecast and its evaluation read, from a DuckDB
+    relation: the total, every category and the ``forecast_top_n`` products by revenue over
+    the selection window up to as_of_date (``select_series``' rule, ranked in the database).
+    ``demand_daily`` fills every product's days with zeros: a clickstream shop of 235,000
+    products had 24.9 million rows, which the two steps each read whole (12 GiB)."""
+    as_of_date = _as_of_date(as_of)
+    start = as_of_date - dt.timedelta(days=SELECTION_WINDOW_DAYS - 1)
+    revenue = demand.filter(
+        f"series_level = 'product' and demand_date between date '{start}' and date '{as_of_date}'"
+    ).aggregate("series_key, sum(revenue) as revenue", "series_key").df()
+    keys = top_product_keys(revenue, _config(settings).top_n)
+    listed = ", ".join("'" + key.replace("'", "''") + "'" for key in keys)
+    kept = f"series_level <> 'product' or series_key in ({listed})" if keys else "series_level <> 'product'"
+    return demand.filter(kept).df()
 
 
 @returns_freed_memory

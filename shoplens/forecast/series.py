@@ -86,6 +86,16 @@ def _top_products(frame: pd.DataFrame, top_n: int, window_days: int | None) -> p
     return frame[(frame["series_level"] != "product") | frame["series_key"].isin(top)]
 
 
+def top_product_keys(revenue: pd.DataFrame, top_n: int) -> list[str]:
+    """The ``top_n`` ``series_key`` of a (series_key, revenue) frame of products by revenue,
+    ties by key; a product without revenue is not one (``select_series``' rule, for callers
+    that rank the products before reading their days: a shop of 235,000 products reads 100)."""
+    revenue = revenue.assign(series_key=revenue["series_key"].astype(str))
+    revenue = revenue[revenue["revenue"].astype("float64") > 0]
+    revenue = revenue.sort_values(["revenue", "series_key"], ascending=[False, True], kind="stable")
+    return list(revenue["series_key"].head(top_n))
+
+
 def select_series(
     demand_daily: pd.DataFrame,
     top_n: int,

@@ -72,16 +72,13 @@ def model_settings(manifest: Path, name: str) -> dict[str, Any]:
 def _top_products(demand: Any, as_of_date: Any, top_n: int) -> list[str]:
     """The ``top_n`` product series by revenue over the ``SELECTION_WINDOW_DAYS`` up to
     as_of_date, ties by key, none without revenue there (select_series' rule)."""
-    from shoplens.forecast.series import SELECTION_WINDOW_DAYS
+    from shoplens.forecast.series import SELECTION_WINDOW_DAYS, top_product_keys
 
     start = as_of_date - dt.timedelta(days=SELECTION_WINDOW_DAYS - 1)
     products = demand.where(f"series_level = 'product' and demand_date <= date'{as_of_date}'"
                             f" and demand_date >= date'{start}'")
     revenue = to_pandas(products.groupBy("series_key").sum("revenue").withColumnRenamed("sum(revenue)", "revenue"))
-    revenue["series_key"] = revenue["series_key"].astype(str)
-    revenue = revenue[revenue["revenue"] > 0]
-    revenue = revenue.sort_values(["revenue", "series_key"], ascending=[False, True])
-    return list(revenue["series_key"].head(top_n))
+    return top_product_keys(revenue, top_n)
 
 
 def demand_forecast(dbt: Dbt) -> Any:
