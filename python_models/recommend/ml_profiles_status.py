@@ -4,5 +4,5 @@
 def model(dbt, session):
     from shoplens.recommend.pipeline import profile_status
 
-    profiles = dbt.ref("ml_customer_profiles").project("n_profiles, model_version, silhouette").df()
+    profiles = dbt.ref("ml_customer_profiles").project("n_profiles, model_version, silhouette, profile_name").df()
     return profile_status(profiles, dbt.ref("as_of").df())

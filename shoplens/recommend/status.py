@@ -53,6 +53,26 @@ def _recommendation_status(n_rows: int, has_als: bool, n_cold: int, note: str, a
                        problems=[note]).frame()
 
 
+#: Above this share of the customers in one profile, the profiles separate too few customers
+#: to describe the shop, whatever the silhouette says (a few outliers far from one big
+#: cluster score a high silhouette).
+DOMINANT_PROFILE_SHARE = 0.9
+
+
+def _dominant_profile(names: pd.Series) -> list[str]:
+    """The problem of one profile holding more than ``DOMINANT_PROFILE_SHARE`` of the customers."""
+    counts = names.value_counts(sort=True)
+    share = float(counts.iloc[0]) / len(names)
+    if share <= DOMINANT_PROFILE_SHARE:
+        return []
+    return [
+        f"one profile, {counts.index[0]!r}, holds {share:.1%} of the {len(names)} customers: the profiles"
+        f" separate only {len(names) - int(counts.iloc[0])} customers from the rest, however high the"
+        " silhouette. Fix: categories with tens of values (a parent level of the product tree, not"
+        " hundreds of leaves) let purchase mixes differ"
+    ]
+
+
 def profile_status(profiles: pd.DataFrame, as_of: pd.DataFrame) -> pd.DataFrame:
     """One ``ml_model_status`` row: ok (k >= 2 profiles), degraded (one profile) or declined (no lines)."""
     from shoplens.status import step_status
@@ -64,6 +84,8 @@ def profile_status(profiles: pd.DataFrame, as_of: pd.DataFrame) -> pd.DataFrame:
     k = int(profiles["n_profiles"].iloc[0])
     version = str(profiles["model_version"].iloc[0]).split("/")[-1]
     problems = ["fewer than two distinct customer mixes: one profile"] if k < 2 else []
+    if k >= 2 and "profile_name" in profiles.columns:
+        problems += _dominant_profile(profiles["profile_name"])
     notes = [f"{k} profiles, silhouette {float(profiles['silhouette'].iloc[0]):.3f}", NO_CHANNEL]
     return step_status("profiles", as_of_date, served_model=version, rows_written=len(profiles),
                        problems=problems, notes=notes).frame()

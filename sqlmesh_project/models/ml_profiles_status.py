@@ -20,6 +20,6 @@ def execute(context, **kwargs):
     del kwargs
     from shoplens.recommend.pipeline import profile_status
     assert PACKAGE and SETTINGS is not None
-    profiles = read(context, "ml_customer_profiles", "n_profiles, model_version, silhouette")
+    profiles = read(context, "ml_customer_profiles", "n_profiles, model_version, silhouette, profile_name")
     frame = profile_status(profiles, read(context, "as_of"))
     yield from rows_of(frame)

@@ -1021,3 +1021,24 @@ def test_the_profile_silhouette_does_not_depend_on_the_row_order():
     again = profile_rows(profiles.sample(frac=1.0, random_state=1), empty, dt.date(2025, 1, 1), 7)
     assert first[0]["metric"] == "silhouette" and first[0]["n_obs"] == 5000
     assert first[0]["value"] == again[0]["value"]
+
+
+def test_one_profile_holding_nearly_every_customer_degrades_the_step_whatever_the_silhouette():
+    """Leaf categories by the hundred (a Retailrocket-shaped export): 98.2% of the buyers in one
+    profile and 18 in another scored silhouette 0.915 and read `ok`."""
+    from shoplens.recommend.pipeline import profile_status
+
+    as_of = pd.DataFrame({"as_of_date": [dt.date(2024, 3, 1)], "has_holdout": [False],
+                          "data_end_date": [dt.date(2024, 3, 1)]})
+
+    def profiles(n_big: int, n_small: int) -> pd.DataFrame:
+        return pd.DataFrame({"n_profiles": 2, "model_version": "shoplens-x/svd8_kmeans2", "silhouette": 0.915,
+                             "profile_name": ["mixed-basket buyers"] * n_big + ["1514 & 1285 buyers"] * n_small})
+
+    row = profile_status(profiles(991, 18), as_of).iloc[0]
+    assert row["status"] == "degraded"
+    assert "'mixed-basket buyers', holds 98.2% of the 1009 customers" in row["reason"]
+    assert "separate only 18 customers" in row["reason"] and "categories with tens of values" in row["reason"]
+    assert profile_status(profiles(900, 100), as_of).iloc[0]["status"] == "ok"  # 90%: not more
+    # the adapters' projection without profile_name (an older caller): the check is left out
+    assert profile_status(profiles(991, 18).drop(columns="profile_name"), as_of).iloc[0]["status"] == "ok"
