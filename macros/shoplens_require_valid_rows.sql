@@ -71,7 +71,8 @@
     where a timestamp belongs is named as what it most likely is (epoch
     seconds, milliseconds or microseconds), which the contract does not
     read; so are a spreadsheet's M/D/YYYY dates, and money or quantities
-    with a decimal comma, a thousands separator or a currency sign. -#}
+    with a decimal comma, a thousands separator, a currency sign or letters
+    beside the number. -#}
 {% macro shoplens_rule_example(relation, rule='dq_rule', column='dq_column', where='true') %}
     {%- set top = run_query('select ' ~ column ~ ', raw_values from ' ~ relation
         ~ ' where ' ~ where ~ ' and ' ~ rule ~ ' = (select ' ~ rule ~ ' from ' ~ relation
@@ -117,6 +118,9 @@
             {%- set hint = ' (a thousands separator; write the number without it: 1234.50)' -%}
         {%- elif modules.re.search('[0-9]', text) and modules.re.search('[$€£¥]|[A-Z]{3}', text) -%}
             {%- set hint = ' (a currency sign or code; write the number only, and the currency in orders.currency)' -%}
+        {%- elif modules.re.search('[A-Za-z]', text) and modules.re.search('[0-9]', text) -%}
+            {%- set hint = ' (letters beside the number, such as a unit or a type prefix; write the number only: '
+                ~ modules.re.search('-?[0-9]+([.][0-9]+)?', text).group(0) ~ ')' -%}
         {%- endif -%}
     {%- endif -%}
     {{ return('; e.g. ' ~ name ~ ' ' ~ (("'" ~ (ns.value | string | truncate(60, true)) ~ "'")
