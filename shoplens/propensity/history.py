@@ -50,7 +50,7 @@ class History:
     """Day-level activity of every customer, indexed 0..n-1 (internal)."""
 
     customer_ids: np.ndarray
-    birth_day: np.ndarray  # first purchase or sign-up day, whichever is earlier (NEVER_DAY: unknown)
+    birth_day: np.ndarray  # first sign-up, purchase or session day (NEVER_DAY: unknown)
     signup_day: np.ndarray  # -1 when unknown
     first_purchase_day: np.ndarray  # NEVER_DAY when never
     country: np.ndarray  # str
@@ -81,10 +81,10 @@ class History:
 
     @property
     def birth_unknown(self) -> np.ndarray:
-        """Customers with neither a sign-up date nor a completed purchase (a customers-table row
+        """Customers with no sign-up date, completed purchase or session (a customers-table row
         without a date, or only cancelled or returned orders): when they became known is unknown,
         so no cut-off's snapshot holds them unless :func:`born_unknown_at` places them."""
-        return (self.signup_day < 0) & (self.first_purchase_day >= NEVER_DAY)
+        return self.birth_day >= NEVER_DAY
 
 
 def born_unknown_at(history: History, day: int) -> History:
@@ -116,8 +116,9 @@ def prepare_history(
     dim_customers columns customer_id, country, first_order_category,
     signed_up_at. Customers who appear in orders (any status) but not in
     ``customers`` are added with unknown country and sign-up, as dim_customers
-    adds them. A customer without a sign-up date and without a completed
-    purchase has an unknown birth (:attr:`History.birth_unknown`).
+    adds them. A customer is known (born) from the first of their sign-up,
+    completed purchase and session; one with none of them has an unknown birth
+    (:attr:`History.birth_unknown`).
 
     The result does not depend on the order of the input rows (a database
     returns rows in any order): customers are indexed in the sorted order of
@@ -143,8 +144,12 @@ def prepare_history(
     first_purchase = np.full(n, NEVER_DAY, dtype="int64")
     np.minimum.at(first_purchase, p_cust, p_day)
     signup, country, category = _customer_attributes(cust, ids)
-    birth = np.where(signup >= 0, np.minimum(signup, first_purchase), first_purchase)
     s_cust, s_day, s_counts, s_seen = _session_rows(sessions, ids)
+    # a customer is known from the first of sign-up, purchase and session: a visitor who has
+    # browsed but not bought is in the cut-offs after their first visit, as a non-buyer
+    first_session = np.full(n, NEVER_DAY, dtype="int64")
+    np.minimum.at(first_session, s_cust, s_day)
+    birth = np.minimum(np.where(signup >= 0, signup, NEVER_DAY), np.minimum(first_purchase, first_session))
     return History(
         customer_ids=ids.to_numpy(), birth_day=birth, signup_day=signup,
         first_purchase_day=first_purchase, country=country, first_category=category,
