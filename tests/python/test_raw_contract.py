@@ -219,6 +219,34 @@ def test_orders_all_dated_to_one_weekday_warn_as_week_level_dates(raw_layer, tmp
     assert warned == {"weekly": True, "daily": False}
 
 
+def test_a_session_lasting_days_warns_as_a_bot_or_a_shared_id(raw_layer, tmp_path):
+    """A crawler viewing a product every two minutes for three days is one 72-hour session of
+    one customer (a Retailrocket-shaped export's bot: one session of 76,752 events over 105
+    days, its visitor in the top propensity decile); people's sessions stay quiet."""
+    start = dt.datetime(2025, 3, 1, 8)
+    orders = HEADER + "O1,C1,2025-03-01T10:00:00Z,20.00,completed\nO2,C2,2025-03-10T10:00:00Z,20.00,completed\n"
+
+    def events(bot: bool) -> str:
+        rows = [f"E{i},{(start + dt.timedelta(minutes=20 * i)).isoformat()}Z,page_view,C1\n" for i in range(3)]
+        rows += [f"F{i},{(start + dt.timedelta(days=1, minutes=2 * i)).isoformat()}Z,product_view,C2\n"
+                 for i in range(2161 if bot else 10)]
+        return "event_id,occurred_at,event_type,customer_id\n" + "".join(rows)
+
+    test = "sessions_do_not_last_a_day"
+    compiled = raw_layer.work / "target" / "compiled" / "shoplens" / "tests" / "singular" / f"{test}.sql"
+    warned = {}
+    for name, bot in (("bot", True), ("people", False)):
+        out = raw_layer.run(_write(tmp_path / name, {"orders.csv": orders, "events.csv": events(bot)}),
+                            tmp_path / f"w_{name}", EXPORT, command="build", select=["+fct_sessions", test])
+        assert out.success, out.text
+        warned[name] = bool([m for m in out.messages if test in m and "WARN 1" in m])
+        if bot:
+            (row,) = out.query(compiled.read_text(encoding="utf-8"))
+            assert row[0] == 1 and row[2] == "C2" and row[3] == 72.0 and row[4] == 2161
+            assert row[5] == round(2161 / 2164, 4)
+    assert warned == {"bot": True, "people": False}
+
+
 def test_typed_parquet_columns_are_accepted(raw_layer, tmp_path):
     """timestamp, timestamptz, date, decimal and integer ids, with the unit tests run."""
     raw = tmp_path / "raw"
