@@ -26,7 +26,8 @@ FIT_SAMPLE = 50_000
 
 
 def product_bands(products: pd.DataFrame, lines: pd.DataFrame) -> pd.Series:
-    """Price band per product id: list-price tercile within its category.
+    """Price band per product id: list-price tercile within its category (equal prices
+    in the same band; one price for the whole category: every product 'mid').
 
     Products without a list price (or missing from ``products``) take their
     median unit price in the lines and the category 'uncategorised' unless
@@ -42,7 +43,9 @@ def product_bands(products: pd.DataFrame, lines: pd.DataFrame) -> pd.Series:
     allp = seen.join(known.set_index("product_id"), how="outer")
     allp["category"] = allp["category"].fillna(allp["category_seen"]).fillna("uncategorised")
     allp["price"] = pd.to_numeric(allp["list_price"], errors="coerce").fillna(allp["price_seen"]).fillna(0.0)
-    rank = allp.groupby("category")["price"].rank(method="first")
+    # tied prices share a rank (their mean position), so a band never splits equal prices by
+    # row order, and a category of one price is all 'mid' (an export without prices: 1.00 each)
+    rank = allp.groupby("category")["price"].rank(method="average")
     size = allp.groupby("category")["price"].transform("size")
     band = np.minimum((3 * (rank - 1) // size).astype(int), 2)
     return pd.Series(np.asarray(PRICE_BANDS)[band], index=allp.index, name="price_band")

@@ -35,7 +35,7 @@ from shoplens.recommend.data import (
 from shoplens.recommend.evaluation import ranking_metrics
 from shoplens.recommend.holdout import evaluation_sample
 from shoplens.recommend.models import affinity_from_lines
-from shoplens.recommend.profiles import name_profile
+from shoplens.recommend.profiles import name_profile, product_bands
 
 HOLDOUT_DAYS = 60
 
@@ -1042,3 +1042,17 @@ def test_one_profile_holding_nearly_every_customer_degrades_the_step_whatever_th
     assert profile_status(profiles(900, 100), as_of).iloc[0]["status"] == "ok"  # 90%: not more
     # the adapters' projection without profile_name (an older caller): the check is left out
     assert profile_status(profiles(991, 18).drop(columns="profile_name"), as_of).iloc[0]["status"] == "ok"
+
+
+def test_equal_prices_share_a_price_band_and_one_price_is_mid():
+    """An export without prices (Instacart: every unit_price 1.00) was split into budget, mid
+    and premium by row order, and the profiles were named after bands that do not exist."""
+    products = pd.DataFrame({"product_id": [f"P{i}" for i in range(9)], "category": ["a"] * 6 + ["b"] * 3,
+                             "list_price": [1.0] * 6 + [2.0, 2.0, 9.0]})
+    lines = pd.DataFrame({"product_id": products["product_id"], "category": products["category"],
+                          "unit_price": products["list_price"]})
+    bands = product_bands(products, lines)
+    assert set(bands[[f"P{i}" for i in range(6)]]) == {"mid"}
+    assert bands["P6"] == bands["P7"] and bands["P8"] == "premium"
+    shuffled = product_bands(products.iloc[::-1], lines.iloc[::-1])
+    pd.testing.assert_series_equal(shuffled.sort_index(), bands.sort_index())
