@@ -60,7 +60,18 @@ _FIX = (
 )
 
 
-def _require_labels(cutoffs: Sequence[int], n_pos: int, n_neg: int) -> None:
+def _require_labels(cutoffs: Sequence[int], n_pos: int, n_neg: int, window_days: int) -> None:
+    if n_pos >= MIN_POSITIVE_LABELS and n_neg < MIN_NEGATIVE_LABELS:
+        # more history cannot help: the customers buy more often than the window is long
+        raise InsufficientHistoryError(
+            f"every customer buys within the label window: the training cut-offs"
+            f" {[str(_day_to_date(c)) for c in cutoffs]} give {n_pos} purchasing and only {n_neg}"
+            f" non-purchasing customer windows of {window_days} days (at least {MIN_NEGATIVE_LABELS}"
+            " are needed), so there is nothing to tell buyers from non-buyers. More history does not"
+            f" help. Fix: a window shorter than the customers' gaps between purchases (vars"
+            " propensity_window_days and propensity_train_window_days, e.g. 7); an export whose gaps"
+            " are capped (Instacart's days_since_prior_order at 30) gives exactly this"
+        )
     if n_pos < MIN_POSITIVE_LABELS or n_neg < MIN_NEGATIVE_LABELS:
         raise InsufficientHistoryError(
             f"too little history to train: the training cut-offs {[str(_day_to_date(c)) for c in cutoffs]}"
@@ -105,7 +116,7 @@ def check_trainable(history: History, train_end_day: int, cfg: PropensityConfig)
         n_pos += int(y.sum())
         n_all += len(y)
     _require_repeat_purchases(history, cutoffs, n_pos, n_all - n_pos)
-    _require_labels(cutoffs, n_pos, n_all - n_pos)
+    _require_labels(cutoffs, n_pos, n_all - n_pos, cfg.label_window_days)
     return cutoffs
 
 
@@ -240,7 +251,7 @@ def prepare_training(history: History, train_end: dt.date | int, cfg: Propensity
     cutoffs = check_trainable(history, end, cfg)
     snaps, labels, counts, is_val = _training_set(history, cutoffs, cfg)
     y = np.concatenate(labels)
-    _require_labels(cutoffs, int(y.sum()), int(len(y) - y.sum()))  # again after sampling
+    _require_labels(cutoffs, int(y.sum()), int(len(y) - y.sum()), cfg.label_window_days)  # again after sampling
     encoder = Encoder.fit(snaps, history.channels, cfg.sequence_weeks, step_weeks=cfg.sequence_step_weeks)
     baselines = fit_baselines(snaps, labels, encoder, cfg)
     return TrainingSet(end, list(cutoffs), snaps, labels, counts, is_val, encoder, baselines)

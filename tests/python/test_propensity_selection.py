@@ -495,3 +495,24 @@ def test_the_reason_says_when_most_customers_buy_or_too_few_do(n_buyers, n, expe
     note = window_note(np.arange(n) < n_buyers, 30)
     assert [part for part in expected if part in note] == expected
     assert bool(note) == bool(expected)
+
+
+def test_customers_who_buy_in_every_window_are_told_to_shorten_it_not_to_load_more_history():
+    """Instacart's gaps are capped at 30 days, so every customer bought in every 30-day window:
+    the step declined saying "load more order history" on five years of it."""
+    from shoplens.propensity.history import prepare_history
+    from shoplens.propensity.train import check_trainable
+
+    start = dt.datetime(2024, 1, 1, 10)
+    rows = [(f"O{c}_{k}", f"C{c}", start + dt.timedelta(days=7 * k + c % 7), 10.0, True)
+            for c in range(60) for k in range(60)]
+    orders = pd.DataFrame(rows, columns=["order_id", "customer_id", "ordered_at", "order_total", "is_purchase"])
+    customers = pd.DataFrame({"customer_id": [f"C{c}" for c in range(60)], "country": "DE",
+                              "signed_up_at": pd.NaT, "first_order_category": None})
+    history = prepare_history(orders, None, customers)
+    end = int(history.last_data_day) - 30
+    with pytest.raises(P.InsufficientHistoryError, match=r"every customer buys within the label window.*"
+                       r"only 0 non-purchasing customer windows of 30 days.*More history does not help.*"
+                       r"propensity_window_days and propensity_train_window_days"):
+        check_trainable(history, end, P.PropensityConfig())
+    assert check_trainable(history, end, P.PropensityConfig(window_days=3))  # a shorter window trains
