@@ -139,6 +139,8 @@
         'signed_up_at_too_early': 'var min_valid_date',
         'order_total_implausible': 'var max_order_total',
         'unit_price_implausible': 'var max_order_total',
+        'line_amount_implausible': 'var max_order_total; unit_price is the price of one unit, not the'
+            ~ ' line amount',
         'list_price_implausible': 'var max_order_total',
         'quantity_implausible': 'var max_quantity; quantities are units sold, not volumes or weights (fuel,'
             ~ ' kg): write 1',

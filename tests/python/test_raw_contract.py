@@ -73,7 +73,7 @@ def test_implausible_values_precision_and_conflicts_are_audited_with_their_rule(
     ])
     items = ("order_id,product_id,quantity,unit_price\n"
              "O3,P1,2,5.00\nO4,P1,1000000,5.00\nO5,P1,2.5,5.00\nO6,P1,1,5.12345\nNOPE,P1,1,5.00\n"
-             "BIG,P1,1,5.00\n")
+             "BIG,P1,1,5.00\nO7,P1,200,9000.00\nO8,P1,100,9000.00\n")  # O7: 1.8M, a line amount as unit_price
     events = ("event_id,occurred_at,event_type,customer_id\n"
               "E1,2025-03-01T10:00:00+02:00,Page_View,C1\n"
               "E2,2025-03-01T10:00:00+02:00,Page_View,STRANGER\n"
@@ -89,6 +89,7 @@ def test_implausible_values_precision_and_conflicts_are_audited_with_their_rule(
     assert audit["O4:P1"] == "quantity_implausible"
     assert audit["O5:P1"] == "quantity_invalid"        # 2.5 units are not rounded to 3
     assert audit["O6:P1"] == "unit_price_too_precise"
+    assert audit["O7:P1"] == "line_amount_implausible" and "O8:P1" not in audit  # 900,000 is not above
     assert audit["NOPE:P1"] == "order_id_not_found"
     assert audit["BIG:P1"] == "order_rejected"  # its order is in the audit with its own rule
     assert audit["E2"] == "customer_id_not_found"
@@ -245,6 +246,29 @@ def test_a_session_lasting_days_warns_as_a_bot_or_a_shared_id(raw_layer, tmp_pat
             assert row[0] == 1 and row[2] == "C2" and row[3] == 72.0 and row[4] == 2161
             assert row[5] == round(2161 / 2164, 4)
     assert warned == {"bot": True, "people": False}
+
+
+def test_lines_adding_up_to_twice_their_orders_warn_as_line_amounts_passed_as_prices(raw_layer, tmp_path):
+    """Ta Feng's SALES_PRICE is the line's amount; passed as unit_price, every line of q units
+    is q times too large and the lines summed to 13 times the orders, with no rule broken."""
+    orders = HEADER + "".join(f"O{i},C{i % 9},2025-03-{1 + i % 28:02d}T10:00:00Z,30.00,completed\n"
+                              for i in range(120))
+
+    def items(price: str) -> str:
+        return "order_id,product_id,quantity,unit_price\n" + "".join(f"O{i},P1,3,{price}\n" for i in range(120))
+
+    test = "order_lines_add_up_to_their_orders"
+    compiled = raw_layer.work / "target" / "compiled" / "shoplens" / "tests" / "singular" / f"{test}.sql"
+    warned = {}
+    for name, price in (("line_amount", "30.00"), ("unit_price", "10.00")):
+        out = raw_layer.run(_write(tmp_path / name, {"orders.csv": orders, "order_items.csv": items(price)}),
+                            tmp_path / f"w_{name}", EXPORT, command="build",
+                            select=["+fct_orders", "+fct_order_items", test])
+        assert out.success, out.text
+        warned[name] = bool([m for m in out.messages if test in m and "WARN 1" in m])
+        if name == "line_amount":
+            assert out.query(compiled.read_text(encoding="utf-8")) == [(1.0, 120, 3.0, "O0")]
+    assert warned == {"line_amount": True, "unit_price": False}
 
 
 def test_typed_parquet_columns_are_accepted(raw_layer, tmp_path):

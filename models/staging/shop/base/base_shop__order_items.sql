@@ -70,6 +70,9 @@ checked as (
             ['discount_too_precise', 'discount', 'is_discount_too_precise'],
             ['discount_out_of_range', 'discount',
              'discount < 0 or discount > quantity_number * unit_price_number'],
+            ['line_amount_implausible', 'unit_price',
+             'quantity_number * unit_price_number - coalesce(discount, 0) > '
+             ~ var('max_order_total', 1000000)],
         ]) }}
     from typed
 ),
