@@ -41,10 +41,10 @@ def read_demand(demand, as_of: pd.DataFrame, settings: Mapping[str, object]) -> 
     products had 24.9 million rows, which the two steps each read whole (12 GiB)."""
     as_of_date = _as_of_date(as_of)
     start = as_of_date - dt.timedelta(days=SELECTION_WINDOW_DAYS - 1)
-    revenue = demand.filter(
+    sales = demand.filter(
         f"series_level = 'product' and demand_date between date '{start}' and date '{as_of_date}'"
-    ).aggregate("series_key, sum(revenue) as revenue", "series_key").df()
-    keys = top_product_keys(revenue, _config(settings).top_n)
+    ).aggregate("series_key, sum(revenue) as revenue, sum(units) as units", "series_key").df()
+    keys = top_product_keys(sales, _config(settings).top_n)
     listed = ", ".join("'" + key.replace("'", "''") + "'" for key in keys)
     kept = f"series_level <> 'product' or series_key in ({listed})" if keys else "series_level <> 'product'"
     return demand.filter(kept).df()

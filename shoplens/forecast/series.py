@@ -71,29 +71,32 @@ SELECTION_WINDOW_DAYS = 365
 
 def _top_products(frame: pd.DataFrame, top_n: int, window_days: int | None) -> pd.DataFrame:
     """The total, every category and the ``top_n`` products by revenue over the last
-    ``window_days`` days up to the frame's end (ties by key); a product without revenue
-    there is not selected. ``window_days`` None: every product, ranked by all its
-    revenue."""
+    ``window_days`` days up to the frame's end (then by units, then by key); a product that
+    sold nothing there is not selected. ``window_days`` None: every product, ranked by all
+    its revenue."""
     products = frame[frame["series_level"] == "product"]
-    if window_days is not None:
+    if window_days is None:
+        revenue = products.groupby("series_key")["revenue"].sum().reset_index()
+        revenue = revenue.sort_values(["revenue", "series_key"], ascending=[False, True])
+        top = set(revenue["series_key"].head(top_n))
+    else:
         start = frame.attrs["end"] - pd.Timedelta(days=window_days - 1)
         products = products[products["demand_date"] >= start]
-    revenue = products.groupby("series_key")["revenue"].sum().reset_index()
-    if window_days is not None:
-        revenue = revenue[revenue["revenue"] > 0]
-    revenue = revenue.sort_values(["revenue", "series_key"], ascending=[False, True])
-    top = set(revenue["series_key"].head(top_n))
+        top = set(top_product_keys(products.groupby("series_key")[["revenue", "units"]].sum().reset_index(), top_n))
     return frame[(frame["series_level"] != "product") | frame["series_key"].isin(top)]
 
 
-def top_product_keys(revenue: pd.DataFrame, top_n: int) -> list[str]:
-    """The ``top_n`` ``series_key`` of a (series_key, revenue) frame of products by revenue,
-    ties by key; a product without revenue is not one (``select_series``' rule, for callers
-    that rank the products before reading their days: a shop of 235,000 products reads 100)."""
-    revenue = revenue.assign(series_key=revenue["series_key"].astype(str))
-    revenue = revenue[revenue["revenue"].astype("float64") > 0]
-    revenue = revenue.sort_values(["revenue", "series_key"], ascending=[False, True], kind="stable")
-    return list(revenue["series_key"].head(top_n))
+def top_product_keys(sales: pd.DataFrame, top_n: int) -> list[str]:
+    """The ``top_n`` ``series_key`` of a (series_key, revenue, units) frame of products' sales
+    by revenue, then units, then key; a product that sold nothing is not one
+    (``select_series``' rule, also for callers that rank the products before reading their
+    days: a shop of 235,000 products reads 100). Units rank a shop without money (every
+    price 0.00), whose products all have revenue 0."""
+    sales = sales.assign(series_key=sales["series_key"].astype(str),
+                         revenue=sales["revenue"].astype("float64"), units=sales["units"].astype("float64"))
+    sales = sales[(sales["revenue"] > 0) | (sales["units"] > 0)]
+    sales = sales.sort_values(["revenue", "units", "series_key"], ascending=[False, False, True], kind="stable")
+    return list(sales["series_key"].head(top_n))
 
 
 def select_series(
@@ -106,8 +109,8 @@ def select_series(
     """Turn ``demand_daily`` into the series to forecast.
 
     Keeps the total, every category and the ``top_n`` products by revenue over
-    the ``window_days`` (365) days up to ``end_date`` (ties by key; a product
-    without revenue there is not selected: a product that stopped selling a
+    the ``window_days`` (365) days up to ``end_date`` (then by units and key; a
+    product that sold nothing there is not selected: a product that stopped selling a
     year ago is no top product now, however much it sold before), each for
     units and revenue; ``window_days`` None keeps every product by all its
     revenue. Nothing after ``end_date`` is read. Every series

@@ -70,15 +70,18 @@ def model_settings(manifest: Path, name: str) -> dict[str, Any]:
 
 
 def _top_products(demand: Any, as_of_date: Any, top_n: int) -> list[str]:
-    """The ``top_n`` product series by revenue over the ``SELECTION_WINDOW_DAYS`` up to
-    as_of_date, ties by key, none without revenue there (select_series' rule)."""
+    """The ``top_n`` product series by revenue (then units) over the ``SELECTION_WINDOW_DAYS``
+    up to as_of_date, ties by key, none that sold nothing there (select_series' rule)."""
+    from pyspark.sql import functions as F
+
     from shoplens.forecast.series import SELECTION_WINDOW_DAYS, top_product_keys
 
     start = as_of_date - dt.timedelta(days=SELECTION_WINDOW_DAYS - 1)
     products = demand.where(f"series_level = 'product' and demand_date <= date'{as_of_date}'"
                             f" and demand_date >= date'{start}'")
-    revenue = to_pandas(products.groupBy("series_key").sum("revenue").withColumnRenamed("sum(revenue)", "revenue"))
-    return top_product_keys(revenue, top_n)
+    sales = to_pandas(products.groupBy("series_key").agg(F.sum("revenue").alias("revenue"),
+                                                         F.sum("units").alias("units")))
+    return top_product_keys(sales, top_n)
 
 
 def demand_forecast(dbt: Dbt) -> Any:

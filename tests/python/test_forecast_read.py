@@ -66,3 +66,20 @@ def _top_generated(demand: pd.DataFrame, end: dt.date, n: int) -> list[str]:
     window = demand[(demand["series_level"] == "product") & ~demand["series_key"].str.startswith(("tail-", "O'", "old"))
                     & (pd.to_datetime(demand["demand_date"]) > pd.Timestamp(end) - pd.Timedelta(days=365))]
     return list(window.groupby("series_key")["revenue"].sum().sort_values(ascending=False).index[:n])
+
+
+def test_a_shop_without_money_forecasts_its_products_by_units():
+    """An export without prices (Instacart: unit_price 0.00) has revenue 0 for every product:
+    no product was selected, so no product had a forecast."""
+    demand, _ = generated_shop_demand(800, 12, 420, 5)
+    free = demand.assign(revenue=0.0, demand_date=pd.to_datetime(demand["demand_date"]))
+    end = free["demand_date"].max().date()
+    as_of = pd.DataFrame({"as_of_date": [end], "data_end_date": [end], "has_holdout": [False]})
+    con = duckdb.connect()
+    con.register("d", free)
+    read = pipeline.read_demand(con.sql("select * from d"), as_of, SETTINGS)
+    units = free[free["series_level"] == "product"].groupby("series_key")["units"].sum()
+    top = list(units.sort_values(ascending=False).index[:3])
+    assert sorted(read.loc[read["series_level"] == "product", "series_key"].unique()) == sorted(top)
+    forecast = pipeline.build_forecast(read, as_of, SETTINGS)
+    assert set(forecast.loc[forecast["series_level"] == "product", "series_key"]) == set(top)
