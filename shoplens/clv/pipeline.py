@@ -28,6 +28,7 @@ import pandas as pd
 from shoplens.clv.config import (
     COUNT_MODELS,
     DAYS_PER_MONTH,
+    DAYS_PER_UNIT,
     PARAMETER_COLUMNS,
     PREDICTION_COLUMNS,
     ClvConfig,
@@ -308,8 +309,29 @@ def build_status(
     served = served_covariate_model(parameters) or count.name
     return step_status("clv", as_of_date, served_model=f"{served}+{spend.name}",
                        rows_written=len(predictions), problems=problems,
-                       notes=[_naive_rate_note(evaluation, count.name),
+                       notes=[_naive_rate_note(evaluation, count.name), horizon_note(summary, config),
                               holdout_note(*_as_of(as_of))]).frame()
+
+
+#: A horizon more than this many times the history the models saw is named in the status.
+HORIZON_HISTORY_RATIO = 2.0
+
+
+def horizon_note(summary: pd.DataFrame, config: ClvConfig) -> str:
+    """'' or a note that ``clv_horizon_months`` reaches far past the purchase history the models
+    were fitted on (a 12-month value from a 4-month export: a Ta Feng-shaped shop's 12-month
+    CLV summed to 3.7 times what it sold in its 3 months, its status silent about it)."""
+    if summary.empty or "T" not in summary.columns:
+        return ""
+    history_days = float(pd.to_numeric(summary["T"], errors="coerce").max()) * DAYS_PER_UNIT[config.time_unit]
+    horizon_days = config.horizon_months * DAYS_PER_MONTH
+    if not history_days > 0 or horizon_days <= HORIZON_HISTORY_RATIO * history_days:
+        return ""
+    return (
+        f"the {config.horizon_months}-month CLV horizon is {horizon_days / history_days:.1f} times the"
+        f" {history_days:.0f} days of purchase history the models were fitted on: the value extrapolates"
+        " the customers' habits that far (a shorter var clv_horizon_months stays closer to what was seen)"
+    )
 
 
 def _naive_rate_note(evaluation: pd.DataFrame, served: str) -> str:

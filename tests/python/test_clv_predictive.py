@@ -157,3 +157,20 @@ def test_no_drop_out_median_is_within_five_percent_of_the_naive_rate():
     best = min(mae[("naive_rate", "mae")], mae[("nbd", "mae_median")])
     assert mae[(served, "mae_median")] <= 1.05 * best
     assert mae[(served, "mae")] > mae[("naive_rate", "mae")]  # why the median is needed
+
+
+def test_a_horizon_far_past_the_history_is_named_in_the_status():
+    """A 4-month export (Ta Feng) priced 12 months of CLV, 3.7 times what the shop sold in its
+    3 months, and the status said nothing of it. 600 days of history: quiet at 12 months."""
+    from shoplens.clv.pipeline import horizon_note
+
+    summary = _marts(None, seed=8, n=300)[0]
+    history = float(summary["T"].max())
+    assert horizon_note(summary, clv.ClvConfig()) == ""
+    short = summary.assign(T=summary["T"] * 92 / history, recency=summary["recency"] * 92 / history)
+    note = horizon_note(short, clv.ClvConfig())
+    assert note.startswith("the 12-month CLV horizon is 4.0 times the 92 days of purchase history")
+    assert "clv_horizon_months" in note
+    assert horizon_note(short, clv.ClvConfig(horizon_months=6)) == ""  # 183 days: under twice 92
+    weeks = short.assign(T=short["T"] / 7)  # the same history measured in weeks
+    assert horizon_note(weeks, clv.ClvConfig(time_unit="weeks")) == note
