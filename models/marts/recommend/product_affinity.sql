@@ -37,18 +37,67 @@ all_buyers as (
     from customer_products
 ),
 
-pairs as (
+-- Only products with affinity_min_support buyers can reach it; they are
+-- numbered so that the pairs are counted on integers, and each unordered pair
+-- once (a < b), then written both ways. The same rows as counting every
+-- ordered pair of product ids, at a fraction of the memory: a fashion shop of
+-- 125,691 buyers (up to 615 products each) made 301.5 million pair rows,
+-- which ran DuckDB out of memory.
+supported as (
     select
-        left_side.product_id,
-        right_side.product_id as related_product_id,
+        product_id,
+        dense_rank() over (order by product_id) as product_key
+    from product_buyers
+    where n_customers_product >= {{ var('affinity_min_support') }}
+),
+
+keyed as (
+    select
+        customer_products.customer_id,
+        supported.product_key
+    from customer_products
+    inner join supported
+        on customer_products.product_id = supported.product_id
+),
+
+pair_keys as (
+    select
+        left_side.product_key as first_key,
+        right_side.product_key as second_key,
         count(*) as n_customers_both
-    from customer_products as left_side
-    inner join customer_products as right_side
+    from keyed as left_side
+    inner join keyed as right_side
         on
             left_side.customer_id = right_side.customer_id
-            and left_side.product_id != right_side.product_id
-    group by left_side.product_id, right_side.product_id
+            and left_side.product_key < right_side.product_key
+    group by left_side.product_key, right_side.product_key
     having count(*) >= {{ var('affinity_min_support') }}
+),
+
+pairs_one_way as (
+    select
+        first_product.product_id,
+        second_product.product_id as related_product_id,
+        pair_keys.n_customers_both
+    from pair_keys
+    inner join supported as first_product
+        on pair_keys.first_key = first_product.product_key
+    inner join supported as second_product
+        on pair_keys.second_key = second_product.product_key
+),
+
+pairs as (
+    select
+        product_id,
+        related_product_id,
+        n_customers_both
+    from pairs_one_way
+    union all
+    select
+        related_product_id as product_id,
+        product_id as related_product_id,
+        n_customers_both
+    from pairs_one_way
 ),
 
 scored as (
