@@ -271,6 +271,31 @@ def test_lines_adding_up_to_twice_their_orders_warn_as_line_amounts_passed_as_pr
     assert warned == {"line_amount": True, "unit_price": False}
 
 
+def test_order_lines_whose_products_lost_their_leading_zeros_warn(raw_layer, tmp_path):
+    """H&M's article ids keep a leading zero (0108775015) in the articles file and lost it in
+    the transactions read by pandas: every line was 'uncategorised', the catalogue never sold,
+    and every step said ok. Listed ids stay quiet."""
+    orders = HEADER + "".join(f"O{i},C{i % 9},2025-03-{1 + i % 28:02d}T10:00:00Z,30.00,completed\n" for i in range(120))
+    products = "product_id,category,product_name,list_price\n" + "".join(
+        f"0{108775015 + k},Trousers,Item {k},10.00\n" for k in range(4))
+
+    def items(zero: str) -> str:
+        return "order_id,product_id,quantity,unit_price\n" + "".join(
+            f"O{i},{zero}{108775015 + i % 4},3,10.00\n" for i in range(120))
+
+    test = "order_lines_name_listed_products"
+    compiled = raw_layer.work / "target" / "compiled" / "shoplens" / "tests" / "singular" / f"{test}.sql"
+    warned = {}
+    for name, zero in (("lost", ""), ("kept", "0")):
+        raw = _write(tmp_path / name, {"orders.csv": orders, "order_items.csv": items(zero), "products.csv": products})
+        out = raw_layer.run(raw, tmp_path / f"w_{name}", EXPORT, command="build", select=["+dim_products", test])
+        assert out.success, out.text
+        warned[name] = bool([m for m in out.messages if test in m and "WARN 1" in m])
+        if name == "lost":
+            assert out.query(compiled.read_text(encoding="utf-8")) == [(1.0, 120, "108775015", 4, 4)]
+    assert warned == {"lost": True, "kept": False}
+
+
 def test_typed_parquet_columns_are_accepted(raw_layer, tmp_path):
     """timestamp, timestamptz, date, decimal and integer ids, with the unit tests run."""
     raw = tmp_path / "raw"
