@@ -25,6 +25,7 @@ from shoplens.propensity.history import (
     prepare_history,
 )
 from shoplens.propensity.models import fit_population, population_columns
+from shoplens.propensity.network import _carry_window
 from shoplens.propensity.served import (
     ServedPropensity,
     fit_served,
@@ -73,6 +74,7 @@ def score_snapshot(model: ServedPropensity, history: History, cutoff_day: int, w
     unknown (no sign-up date, no completed purchase) are scored too, as new customers
     without history (:func:`born_unknown_at`): dim_customers holds them, and
     pred_purchase_propensity has one row per customer known at as_of_date."""
+    unknown = history.birth_unknown
     if is_current:
         history = born_unknown_at(history, cutoff_day)
     snap = snapshot(history, cutoff_day, model.encoder.weeks, sequences=False)
@@ -82,6 +84,8 @@ def score_snapshot(model: ServedPropensity, history: History, cutoff_day: int, w
     for name in ("p_rnn_gru", "expected_purchases_rnn_gru"):
         if cols[name] is None:
             cols[name] = np.full(n, np.nan)
+    if is_current:
+        _score_unseen(cols, unknown[snap.index], model.baselines, window_days)
     p = cols["purchase_probability"]
     frame = {
         "customer_id": history.customer_ids[snap.index],
@@ -99,6 +103,28 @@ def score_snapshot(model: ServedPropensity, history: History, cutoff_day: int, w
         if isinstance(value, str):
             frame[name] = repeated(value, n)
     return pd.DataFrame(frame, columns=SCORE_COLUMNS)
+
+
+#: reason_1 of a customer scored at the unseen customers' first-purchase rate
+UNSEEN_REASON = "no_purchase_or_visit:-"
+
+
+def _score_unseen(cols: dict, unseen: np.ndarray, baselines, window_days: int) -> None:
+    """The served score of the customers with no sign-up date, purchase or session up to
+    as_of_date: the first-purchase rate of such customers at the training cut-offs
+    (``Baselines.unseen_rate``, carried to the window), one reason saying why. The models'
+    own columns (p_logreg, ...) keep their scores for a customer who signed up that day,
+    which no training row resembled when the file has no dates."""
+    rate = getattr(baselines, "unseen_rate", None)
+    if rate is None or not unseen.any():
+        return
+    p, e = _carry_window(np.array([rate]), np.array([rate * getattr(baselines, "unseen_purchases_per_buyer", 1.0)]),
+                         baselines.label_window_days, window_days)
+    for name, value in (("purchase_probability", p[0]), ("expected_purchases", e[0])):
+        cols[name] = np.where(unseen, value, np.asarray(cols[name], dtype="float64"))
+    cols["reason_1"] = np.where(unseen, UNSEEN_REASON, np.asarray(cols["reason_1"], dtype=object))
+    for name in ("reason_2", "reason_3"):
+        cols[name] = np.where(unseen, None, np.asarray(cols[name], dtype=object))
 
 
 def concat_snapshots(frames: list[pd.DataFrame]) -> pd.DataFrame:

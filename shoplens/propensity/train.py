@@ -182,6 +182,12 @@ class Baselines:
     #: Label rate of customers without a purchase at the training cut-offs
     #: (BG/NBD has no birth for them: served BG/NBD gives them this rate).
     new_customer_rate: float = 0.0
+    #: First-purchase rate, per label window, of the customers known only from the customers
+    #: file (no sign-up date, no session) who had not bought by a training cut-off, and their
+    #: mean purchase days in the window when they bought (:func:`unseen_customer_rate`);
+    #: None when no such customer was at any cut-off.
+    unseen_rate: float | None = None
+    unseen_purchases_per_buyer: float = 1.0
 
 
 def fit_baselines(snaps: Sequence[Snapshot], labels: Sequence[np.ndarray], encoder: Encoder,
@@ -254,7 +260,45 @@ def prepare_training(history: History, train_end: dt.date | int, cfg: Propensity
     _require_labels(cutoffs, int(y.sum()), int(len(y) - y.sum()), cfg.label_window_days)  # again after sampling
     encoder = Encoder.fit(snaps, history.channels, cfg.sequence_weeks, step_weeks=cfg.sequence_step_weeks)
     baselines = fit_baselines(snaps, labels, encoder, cfg)
+    baselines.unseen_rate, baselines.unseen_purchases_per_buyer = unseen_customer_rate(
+        history, cutoffs, cfg.label_window_days, baselines.new_customer_rate)
     return TrainingSet(end, list(cutoffs), snaps, labels, counts, is_val, encoder, baselines)
+
+
+#: Pseudo-customers at the new-customer rate that the unseen customers' rate is shrunk with
+#: (a handful of undated customers says little; thousands say it all).
+UNSEEN_PRIOR_STRENGTH = 20.0
+
+
+def unseen_customer_rate(history: History, cutoffs: Sequence[int], window_days: int,
+                         prior: float) -> tuple[float | None, float]:
+    """(rate, purchase days per buyer) of the customers of the customers file without a sign-up
+    date or a session who had not bought by each cut-off: the share that made a first purchase
+    in the label window after it, pooled over the cut-offs and shrunk towards ``prior`` (the
+    new-customer rate) by ``UNSEEN_PRIOR_STRENGTH`` customers, and their mean purchase days there.
+
+    At as_of_date the customers with no sign-up date, purchase or session are scored with it
+    (:func:`shoplens.propensity.score.score_snapshot`). A membership list without dates (an
+    H&M-shaped customers file) holds many who never buy: scored as a customer who signed up
+    that day, with a history no training row had, they got the buyers' mean probability
+    (0.36, of whom 3.9% bought in 42 days). Reads nothing after the cut-offs' label windows.
+    """
+    seen = np.zeros(len(history.customer_ids), dtype=bool)
+    seen[history.s_cust] = True
+    undated = (history.signup_day < 0) & ~seen
+    members = buyers = days = 0.0
+    for c in cutoffs:
+        waiting = np.flatnonzero(undated & (history.first_purchase_day > c))
+        if not len(waiting):
+            continue
+        counts = window_counts(history, waiting, c + 1, c + window_days)
+        members += len(waiting)
+        buyers += float((counts > 0).sum())
+        days += float(counts.sum())
+    if members == 0:
+        return None, 1.0
+    rate = (buyers + UNSEEN_PRIOR_STRENGTH * prior) / (members + UNSEEN_PRIOR_STRENGTH)
+    return rate, (days / buyers if buyers else 1.0)
 
 
 def train_propensity(history: History, train_end: dt.date | int, cfg: PropensityConfig) -> tuple[TrainedPropensity, Baselines]:

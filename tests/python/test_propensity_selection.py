@@ -404,9 +404,11 @@ def test_customers_without_a_first_day_are_scored_at_as_of_as_new_customers(monk
     assert (~rows["has_purchased"]).all() and rows["p_bgnbd"].isna().all() and rows["reason_1"].notna().all()
     assert rows["purchase_probability"].between(0, 1).all()
     assert (rows["expected_purchases"] >= rows["purchase_probability"]).all()
-    # scored as a customer who signed up on as_of_date (same country, no history)
-    for column in ("purchase_probability", "expected_purchases", "p_logreg", "p_rfm_heuristic", "reason_1"):
+    # the models score them as a customer who signed up on as_of_date (same country, no history);
+    # served: the first-purchase rate of customers known only from an undated row
+    for column in ("p_logreg", "p_rfm_heuristic"):
         assert rows.loc["Z_nodate", column] == current.loc["Z_today", column], column
+    assert rows["purchase_probability"].nunique() == 1 and (rows["reason_1"] == "no_purchase_or_visit:-").all()
 
 
 def test_customers_without_a_first_day_are_not_drawn_into_the_samples():
@@ -516,3 +518,34 @@ def test_customers_who_buy_in_every_window_are_told_to_shorten_it_not_to_load_mo
                        r"propensity_window_days and propensity_train_window_days"):
         check_trainable(history, end, P.PropensityConfig())
     assert check_trainable(history, end, P.PropensityConfig(window_days=3))  # a shorter window trains
+
+
+@pytest.mark.slow
+def test_customers_known_only_from_an_undated_file_get_the_first_purchase_rate_of_such_customers(monkeypatch):
+    """An H&M-shaped customers file: a membership list without sign-up dates, most of whose
+    members never buy, and no web events. The customers without a purchase by as_of_date were
+    scored as a customer who signed up that day, whom no training row resembled: the buyers'
+    mean (0.36 where 3.9% of them bought in 42 days). They now get the first-purchase rate of
+    such customers at the training cut-offs, and say so."""
+    _without_gru(monkeypatch)
+    marts, end = _shop(n=1500, seed=8)
+    as_of = end - dt.timedelta(days=30)
+    cut = pd.Timestamp(as_of) + pd.Timedelta(days=1)
+    orders = marts["orders"].loc[marts["orders"]["ordered_at"] < cut]
+    members = pd.DataFrame({"customer_id": [f"Z{i:04d}" for i in range(5000)], "country": "DE",
+                            "signed_up_at": pd.NaT, "first_order_category": None})
+    customers = pd.concat([marts["customers"].assign(signed_up_at=pd.NaT), members], ignore_index=True)
+    scores, _ = P.run_propensity(orders, None, customers, as_of, False, P.PropensityConfig(n_cutoffs=3, seed=11))
+    current = scores.loc[scores["is_current"]].set_index("customer_id")
+    later = marts["orders"]
+    later = set(later.loc[(later["ordered_at"] >= cut) & (later["ordered_at"] < cut + pd.Timedelta(days=30))
+                          & later["is_purchase"], "customer_id"])
+    bought = set(orders.loc[orders["is_purchase"], "customer_id"])
+    unseen = current.loc[sorted(set(current.index) - bought)]
+    observed = float(np.mean([c in later for c in unseen.index]))
+    assert len(unseen) > 5000 and 0.005 < observed < 0.05
+    assert unseen["purchase_probability"].nunique() == 1
+    assert 0.5 * observed < unseen["purchase_probability"].iloc[0] < 1.5 * observed
+    assert (unseen["reason_1"] == "no_purchase_or_visit:-").all() and unseen["reason_2"].isna().all()
+    assert (unseen["expected_purchases"] >= unseen["purchase_probability"]).all()
+    assert current.loc[sorted(bought), "purchase_probability"].mean() > 3 * observed  # buyers keep theirs
