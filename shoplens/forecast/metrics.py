@@ -78,6 +78,9 @@ def series_metrics(backtest: pd.DataFrame) -> pd.DataFrame:
         smape_naive=("sape_naive", "mean"),
         coverage_80=("in_80", "mean"),
         coverage_95=("in_95", "mean"),
+        sum_forecast=("point_forecast", "sum"),
+        sum_naive=("naive_forecast", "sum"),
+        sum_actual=("actual", "sum"),
         n_obs=("actual", "size"),
         n_open=("is_open", "sum"),
         method=("method", "last"),
@@ -96,6 +99,8 @@ SERVED_SPECS = (
     ("seasonal_naive", "smape", "smape_naive"),
     ("demand_forecast", "rmsse", "rmsse_model"),
     ("seasonal_naive", "rmsse", "rmsse_naive"),
+    ("demand_forecast", "bias", "sum_forecast"),
+    ("seasonal_naive", "bias", "sum_naive"),
 )
 #: backtest candidates and the model_name their rows carry in ml_model_evaluation
 CANDIDATE_NAMES = {
@@ -117,7 +122,14 @@ def _summary_rows(task: str, slice_name: str, part: pd.DataFrame, specs, model_v
         values = part[column].dropna()
         if values.empty:
             continue
-        if column.startswith("coverage"):
+        if metric == "bias":
+            # the forecast's total over the actual total, less 1 (pooled over the series and
+            # days of the slice): +0.26 is 26% too high; none where nothing sold
+            actual = float(part["sum_actual"].sum())
+            if actual <= 0:
+                continue
+            value = float(part[column].sum()) / actual - 1.0
+        elif column.startswith("coverage"):
             # pooled over all open backtest days, not a mean of series shares
             value = float((part[column] * part["n_open"]).sum() / part["n_open"].sum())
         else:
@@ -177,8 +189,8 @@ def evaluation_rows(
     calibrated median) when ``backtest`` has a ``median_forecast`` column (the
     backtest's; the holdout frame has none, so no such row); task
     ``demand_units`` / ``demand_revenue``;
-    metrics ``mase``, ``rmsse``, ``smape`` (both models) and ``coverage_80``,
-    ``coverage_95`` (the forecast). Slices: ``all``, ``level=<level>``,
+    metrics ``mase``, ``rmsse``, ``smape``, ``bias`` (both models: total forecast
+    over total actual, less 1) and ``coverage_80``, ``coverage_95`` (the forecast). Slices: ``all``, ``level=<level>``,
     ``method=<method>`` (means over series) and ``<level>=<key>`` per series.
     With ``candidates`` (from ``backtest_candidates``): rows of every
     candidate on the same origins (``sarima``, ``statsforecast_*``; slices

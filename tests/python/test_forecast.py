@@ -150,10 +150,10 @@ def test_evaluation_rows_shape_and_window(evaluation, demand):
     assert np.isfinite(evaluation["value"]).all()
     coverage = evaluation[evaluation["metric"].str.startswith("coverage")]["value"]
     assert coverage.between(0, 1).all()
-    # per measure: the forecast's five metrics, naive's three, the median's MASE
+    # per measure: the forecast's six metrics, naive's four, the median's MASE
     per_series = evaluation[evaluation["slice"] == "total=all"]
-    assert len(per_series) == 2 * 9
-    assert set(per_series["metric"]) == {"mase", "rmsse", "smape", "coverage_80", "coverage_95"}
+    assert len(per_series) == 2 * 11
+    assert set(per_series["metric"]) == {"mase", "rmsse", "smape", "bias", "coverage_80", "coverage_95"}
 
 
 # ---------------------------------------------------------------- the fitting itself
@@ -421,3 +421,24 @@ def test_seasonal_lag_product_equals_the_polynomial_product():
             product = np.convolve(forecast_sarima._lag_poly(c, 1, sign), forecast_sarima._lag_poly(s, 7, sign))
             assert direct.shape == product.shape
             np.testing.assert_array_equal(direct, product)
+
+
+def test_bias_is_the_forecast_total_over_the_actual_total():
+    """A product forecast 26% high read as a fine MASE (an H&M-shaped shop): the bias row says
+    how far the slice's forecast total is from what sold, pooled over its series and days."""
+    from shoplens.forecast.metrics import evaluation_rows
+
+    days = pd.date_range("2025-01-01", periods=4)
+    rows = []
+    for key, actual, forecast in (("a", 10.0, 13.0), ("b", 30.0, 30.0), ("c", 0.0, 1.0)):
+        for d in days:
+            rows.append({"series_level": "product", "series_key": key, "measure": "units", "target_date": d,
+                         "actual": actual, "point_forecast": forecast, "naive_forecast": actual,
+                         "lower_80": 0.0, "upper_80": 99.0, "lower_95": 0.0, "upper_95": 99.0,
+                         "mase_scale": 1.0, "rmsse_scale": 1.0, "method": "combination"})
+    out = evaluation_rows(pd.DataFrame(rows), as_of_date=dt.date(2024, 12, 31))
+    bias = out[out["metric"] == "bias"].set_index(["model_name", "slice"])["value"]
+    assert bias[("demand_forecast", "all")] == pytest.approx((13 + 30 + 1) / 40 - 1)  # 0.10
+    assert bias[("demand_forecast", "product=a")] == pytest.approx(0.3)
+    assert bias[("seasonal_naive", "all")] == pytest.approx(0.0)
+    assert ("demand_forecast", "product=c") not in bias.index  # nothing sold: no ratio
