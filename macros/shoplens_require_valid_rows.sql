@@ -109,7 +109,8 @@
         {%- set hint = ' (a date with day and month in an order the file does not say, M/D/YYYY or'
             ~ ' D/M/YYYY as a spreadsheet shows it; write ISO-8601 text such as 2025-03-01T10:00:00Z)' -%}
     {%- elif name | lower in ('order_total', 'unit_price', 'list_price', 'discount', 'quantity') -%}
-        {%- if modules.re.fullmatch('0?[.][0-9]{6,}', text) -%}
+        {%- if modules.re.fullmatch('0?[.][0-9]{6,}', text)
+            or modules.re.fullmatch('[0-9.]+[eE]-[0-9]+', text) -%}
             {%- set hint = ' (a fraction of one unit with many decimals: most likely prices scaled or'
                 ~ ' normalised by the export; multiply them back to the currency unit first, then round)' -%}
         {%- elif modules.re.fullmatch('-?[0-9]+,([0-9]{1,2}|[0-9]{4})', text) -%}

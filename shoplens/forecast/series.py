@@ -71,8 +71,8 @@ SELECTION_WINDOW_DAYS = 365
 
 def _top_products(frame: pd.DataFrame, top_n: int, window_days: int | None) -> pd.DataFrame:
     """The total, every category and the ``top_n`` products by revenue over the last
-    ``window_days`` days up to the frame's end (then by units, then by key); a product that
-    sold nothing there is not selected. ``window_days`` None: every product, ranked by all
+    ``window_days`` days up to the frame's end (ties by key; by units in a shop without
+    money); a product without revenue there is not selected. ``window_days`` None: every product, ranked by all
     its revenue."""
     products = frame[frame["series_level"] == "product"]
     if window_days is None:
@@ -88,14 +88,18 @@ def _top_products(frame: pd.DataFrame, top_n: int, window_days: int | None) -> p
 
 def top_product_keys(sales: pd.DataFrame, top_n: int) -> list[str]:
     """The ``top_n`` ``series_key`` of a (series_key, revenue, units) frame of products' sales
-    by revenue, then units, then key; a product that sold nothing is not one
-    (``select_series``' rule, also for callers that rank the products before reading their
-    days: a shop of 235,000 products reads 100). Units rank a shop without money (every
-    price 0.00), whose products all have revenue 0."""
+    by revenue, ties by key, a product without revenue not one (``select_series``' rule, also
+    for callers that rank the products before reading their days: a shop of 235,000 products
+    reads 100). A shop without money (every price 0.00, no product with revenue) is ranked by
+    units instead."""
     sales = sales.assign(series_key=sales["series_key"].astype(str),
                          revenue=sales["revenue"].astype("float64"), units=sales["units"].astype("float64"))
-    sales = sales[(sales["revenue"] > 0) | (sales["units"] > 0)]
-    sales = sales.sort_values(["revenue", "units", "series_key"], ascending=[False, False, True], kind="stable")
+    if (sales["revenue"] > 0).any():  # a shop with money: by revenue, ties by key, as always
+        sales = sales[sales["revenue"] > 0].sort_values(["revenue", "series_key"], ascending=[False, True],
+                                                        kind="stable")
+    else:
+        sales = sales[sales["units"] > 0].sort_values(["units", "series_key"], ascending=[False, True],
+                                                      kind="stable")
     return list(sales["series_key"].head(top_n))
 
 
@@ -109,8 +113,8 @@ def select_series(
     """Turn ``demand_daily`` into the series to forecast.
 
     Keeps the total, every category and the ``top_n`` products by revenue over
-    the ``window_days`` (365) days up to ``end_date`` (then by units and key; a
-    product that sold nothing there is not selected: a product that stopped selling a
+    the ``window_days`` (365) days up to ``end_date`` (ties by key; by units in a
+    shop without money; a product without revenue there is not selected: a product that stopped selling a
     year ago is no top product now, however much it sold before), each for
     units and revenue; ``window_days`` None keeps every product by all its
     revenue. Nothing after ``end_date`` is read. Every series

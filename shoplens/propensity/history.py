@@ -70,6 +70,9 @@ class History:
     #: Completed purchase orders of every customer (one purchase day may hold several; None:
     #: unknown); a slice of customers keeps the whole history's count.
     n_purchase_orders: int | None = None
+    #: Whether each customer has a row in the customers table (False: known from orders
+    #: only); None: unknown (every customer counts as listed).
+    listed: np.ndarray | None = None
 
     @property
     def has_events(self) -> bool:
@@ -156,8 +159,16 @@ def prepare_history(
         p_cust=p_cust, p_day=p_day, p_revenue=p_rev,
         s_cust=s_cust, s_day=s_day, s_counts=s_counts,
         first_data_day=int(p_day.min()), last_data_day=int(p_day.max()), s_seen=s_seen,
-        n_purchase_orders=len(purchases),
+        n_purchase_orders=len(purchases), listed=_listed(cust, ids),
     )
+
+
+def _listed(cust: pd.DataFrame, ids: pd.Index) -> np.ndarray:
+    """Whether each of ``ids`` has a row in the customers table ``cust``."""
+    listed = np.zeros(len(ids), dtype=bool)
+    at = positions_in(cust["customer_id"], ids)
+    listed[at[at >= 0]] = True
+    return listed
 
 
 def _sorted_ids(values: pd.Series) -> pd.Index:

@@ -21,7 +21,7 @@ from shoplens.propensity.train import (
     Baselines,
     TrainingSet,
     _training_set,
-    fit_baselines,
+    fit_all_baselines,
     fit_gru,
     prepare_training,
     training_cutoffs,
@@ -187,8 +187,9 @@ def load_served(model_dir: str | Path, history: History, train_end_day: int) -> 
         gru = _rebuilt_gru(encoder, meta["gru"], meta["config"],
                            lambda net: net.load_weights(str(folder / "model.weights.h5")))
     if list(encoder.channels) == list(history.channels):
-        snaps, labels, _, _ = _training_set(history, training_cutoffs(history, train_end_day, cfg), cfg)
-        baselines = fit_baselines(snaps, labels, encoder, cfg)
+        cutoffs = training_cutoffs(history, train_end_day, cfg)
+        snaps, labels, _, _ = _training_set(history, cutoffs, cfg)
+        baselines = fit_all_baselines(history, cutoffs, snaps, labels, encoder, cfg)
     else:
         baselines = None  # run_propensity reports the channel mismatch
     return ServedPropensity(Selection(**meta["selection"]), encoder, baselines, gru, meta)  # type: ignore[arg-type]

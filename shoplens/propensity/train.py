@@ -61,7 +61,7 @@ _FIX = (
 
 
 def _require_labels(cutoffs: Sequence[int], n_pos: int, n_neg: int, window_days: int) -> None:
-    if n_pos >= MIN_POSITIVE_LABELS and n_neg < MIN_NEGATIVE_LABELS:
+    if n_pos >= MIN_POSITIVE_LABELS and n_neg < MIN_NEGATIVE_LABELS and n_neg <= 0.01 * (n_pos + n_neg):
         # more history cannot help: the customers buy more often than the window is long
         raise InsufficientHistoryError(
             f"every customer buys within the label window: the training cut-offs"
@@ -259,10 +259,18 @@ def prepare_training(history: History, train_end: dt.date | int, cfg: Propensity
     y = np.concatenate(labels)
     _require_labels(cutoffs, int(y.sum()), int(len(y) - y.sum()), cfg.label_window_days)  # again after sampling
     encoder = Encoder.fit(snaps, history.channels, cfg.sequence_weeks, step_weeks=cfg.sequence_step_weeks)
+    baselines = fit_all_baselines(history, cutoffs, snaps, labels, encoder, cfg)
+    return TrainingSet(end, list(cutoffs), snaps, labels, counts, is_val, encoder, baselines)
+
+
+def fit_all_baselines(history: History, cutoffs: Sequence[int], snaps: Sequence[Snapshot],
+                      labels: Sequence[np.ndarray], encoder: Encoder, cfg: PropensityConfig) -> Baselines:
+    """``fit_baselines`` and the unseen customers' rate (``unseen_customer_rate``): what a
+    trained and a loaded model (``retrain: false``) both score with."""
     baselines = fit_baselines(snaps, labels, encoder, cfg)
     baselines.unseen_rate, baselines.unseen_purchases_per_buyer = unseen_customer_rate(
         history, cutoffs, cfg.label_window_days, baselines.new_customer_rate)
-    return TrainingSet(end, list(cutoffs), snaps, labels, counts, is_val, encoder, baselines)
+    return baselines
 
 
 #: Pseudo-customers at the new-customer rate that the unseen customers' rate is shrunk with
@@ -281,14 +289,18 @@ def unseen_customer_rate(history: History, cutoffs: Sequence[int], window_days: 
     (:func:`shoplens.propensity.score.score_snapshot`). A membership list without dates (an
     H&M-shaped customers file) holds many who never buy: scored as a customer who signed up
     that day, with a history no training row had, they got the buyers' mean probability
-    (0.36, of whom 3.9% bought in 42 days). Reads nothing after the cut-offs' label windows.
+    (0.36, of whom 3.9% bought in 42 days). Who is waiting at a cut-off is decided by what
+    was known then (no purchase and no session by it); the label by its window. Customers
+    known only from orders (not in the customers file) are left out: at as_of_date none of
+    them is unseen but one with only cancelled orders.
     """
-    seen = np.zeros(len(history.customer_ids), dtype=bool)
-    seen[history.s_cust] = True
-    undated = (history.signup_day < 0) & ~seen
+    undated = history.signup_day < 0
+    if history.listed is not None:  # rows of the customers file, not customers known from orders only
+        undated &= history.listed
     members = buyers = days = 0.0
     for c in cutoffs:
-        waiting = np.flatnonzero(undated & (history.first_purchase_day > c))
+        # not yet known at c: no purchase and no session by then (birth_day is the first of them)
+        waiting = np.flatnonzero(undated & (history.birth_day > c))
         if not len(waiting):
             continue
         counts = window_counts(history, waiting, c + 1, c + window_days)

@@ -48,6 +48,7 @@ def product_bands(products: pd.DataFrame, lines: pd.DataFrame) -> pd.Series:
     rank = allp.groupby("category")["price"].rank(method="average")
     size = allp.groupby("category")["price"].transform("size")
     band = np.minimum((3 * (rank - 1) // size).astype(int), 2)
+    band = np.where(allp.groupby("category")["price"].transform("nunique") <= 1, 1, band)
     return pd.Series(np.asarray(PRICE_BANDS)[band], index=allp.index, name="price_band")
 
 

@@ -518,10 +518,14 @@ def test_customers_who_buy_in_every_window_are_told_to_shorten_it_not_to_load_mo
                        r"propensity_window_days and propensity_train_window_days"):
         check_trainable(history, end, P.PropensityConfig())
     assert check_trainable(history, end, P.PropensityConfig(window_days=3))  # a shorter window trains
+    from shoplens.propensity.train import _require_labels
+
+    with pytest.raises(P.InsufficientHistoryError, match="too little history to train"):
+        _require_labels([end], 45, 15, 30)  # a small shop: 15 windows without a purchase, more history helps
 
 
 @pytest.mark.slow
-def test_customers_known_only_from_an_undated_file_get_the_first_purchase_rate_of_such_customers(monkeypatch):
+def test_customers_known_only_from_an_undated_file_get_the_first_purchase_rate_of_such_customers(monkeypatch, tmp_path):
     """An H&M-shaped customers file: a membership list without sign-up dates, most of whose
     members never buy, and no web events. The customers without a purchase by as_of_date were
     scored as a customer who signed up that day, whom no training row resembled: the buyers'
@@ -535,8 +539,13 @@ def test_customers_known_only_from_an_undated_file_get_the_first_purchase_rate_o
     members = pd.DataFrame({"customer_id": [f"Z{i:04d}" for i in range(5000)], "country": "DE",
                             "signed_up_at": pd.NaT, "first_order_category": None})
     customers = pd.concat([marts["customers"].assign(signed_up_at=pd.NaT), members], ignore_index=True)
-    scores, _ = P.run_propensity(orders, None, customers, as_of, False, P.PropensityConfig(n_cutoffs=3, seed=11))
+    cfg = P.PropensityConfig(n_cutoffs=3, seed=11)
+    scores, _ = P.run_propensity(orders, None, customers, as_of, False, cfg, model_dir=tmp_path)
     current = scores.loc[scores["is_current"]].set_index("customer_id")
+    # a saved model scored again (retrain: false) scores them alike
+    again, _ = P.run_propensity(orders, None, customers, as_of, False, cfg, model_dir=tmp_path, retrain=False)
+    again = again.loc[again["is_current"]].set_index("customer_id")
+    pd.testing.assert_series_equal(again.loc[current.index, "purchase_probability"], current["purchase_probability"])
     later = marts["orders"]
     later = set(later.loc[(later["ordered_at"] >= cut) & (later["ordered_at"] < cut + pd.Timedelta(days=30))
                           & later["is_purchase"], "customer_id"])
@@ -549,3 +558,33 @@ def test_customers_known_only_from_an_undated_file_get_the_first_purchase_rate_o
     assert (unseen["reason_1"] == "no_purchase_or_visit:-").all() and unseen["reason_2"].isna().all()
     assert (unseen["expected_purchases"] >= unseen["purchase_probability"]).all()
     assert current.loc[sorted(bought), "purchase_probability"].mean() > 3 * observed  # buyers keep theirs
+
+
+def test_the_unseen_rate_counts_who_was_unseen_at_each_cut_off_not_at_as_of():
+    """Members who visit and buy on one day were counted out of every cut-off's waiting group
+    because they had a session by as_of_date (the review: the rate read 0.0 where 0.037 was
+    measured at the cut-offs); customers known only from orders are not members."""
+    from shoplens.propensity.history import prepare_history
+    from shoplens.propensity.train import unseen_customer_rate
+
+    rng = np.random.default_rng(3)
+    start = pd.Timestamp("2024-01-01")
+    buy_day = rng.integers(0, 500, 1000)
+    orders = pd.DataFrame({"order_id": [f"O{i}" for i in range(1000)], "customer_id": [f"M{i}" for i in range(1000)],
+                           "ordered_at": start + pd.to_timedelta(buy_day, unit="D"), "order_total": 10.0,
+                           "is_purchase": True})
+    sessions = pd.DataFrame({"customer_id": orders["customer_id"], "started_at": orders["ordered_at"],
+                             "n_product_views": 1, "n_add_to_carts": 0, "n_checkouts": 0})
+    customers = pd.DataFrame({"customer_id": [f"M{i}" for i in range(2000)], "country": "DE",
+                              "signed_up_at": pd.NaT, "first_order_category": None})
+    history = prepare_history(orders, sessions, customers)
+    day0 = int((np.datetime64("2024-01-01") - np.datetime64("1970-01-01")).astype(int))
+    cutoffs = [day0 + 400, day0 + 430, day0 + 460]
+    expected_buyers = sum(int(((buy_day > c - day0) & (buy_day <= c - day0 + 30)).sum()) for c in cutoffs)
+    expected_members = sum(1000 + int((buy_day > c - day0).sum()) for c in cutoffs)
+    rate, per_buyer = unseen_customer_rate(history, cutoffs, 30, prior=0.0)
+    n = expected_members + 20.0  # the 20-customer shrink, here towards 0
+    assert rate == pytest.approx(expected_buyers / n) and rate > 0.03 and per_buyer == 1.0
+    # a customer known only from orders (not in the customers file) is not a member
+    extra = pd.concat([orders, orders.assign(order_id="X", customer_id="ORDERS_ONLY").head(1)], ignore_index=True)
+    assert unseen_customer_rate(prepare_history(extra, sessions, customers), cutoffs, 30, prior=0.0)[0] == rate

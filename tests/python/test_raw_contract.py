@@ -374,6 +374,8 @@ def test_whole_float_ids_meet_the_integer_ids_of_other_files(raw_layer, tmp_path
     ("".join(f"O{i},C{i},2025-03-01T10:00:00Z,0.050847457627118{i},completed\n" for i in range(3)),  # H&M's prices
      "order_total '0.0508474576271180' (a fraction of one unit with many decimals: most likely prices scaled"
      " or normalised by the export; multiply them back to the currency unit first, then round)"),
+    ("".join(f"O{i},C{i},2025-03-01T10:00:00Z,1.6{i}e-05,completed\n" for i in range(3)),  # a float written by pandas
+     "order_total '1.60e-05' (a fraction of one unit with many decimals"),
     ("".join(f"O{i},C{i},2025-03-01T10:00:00Z,n3091{i}.000,completed\n" for i in range(3)),  # Retailrocket's prices
      "order_total 'n30910.000' (letters beside the number, such as a unit or a type prefix; write the number"
      " only: 30910.000)"),

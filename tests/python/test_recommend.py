@@ -1047,12 +1047,14 @@ def test_one_profile_holding_nearly_every_customer_degrades_the_step_whatever_th
 def test_equal_prices_share_a_price_band_and_one_price_is_mid():
     """An export without prices (Instacart: every unit_price 1.00) was split into budget, mid
     and premium by row order, and the profiles were named after bands that do not exist."""
-    products = pd.DataFrame({"product_id": [f"P{i}" for i in range(9)], "category": ["a"] * 6 + ["b"] * 3,
-                             "list_price": [1.0] * 6 + [2.0, 2.0, 9.0]})
+    products = pd.DataFrame({"product_id": [f"P{i}" for i in range(12)],
+                             "category": ["a"] * 6 + ["b"] * 3 + ["c", "d", "d"],
+                             "list_price": [1.0] * 6 + [2.0, 2.0, 9.0] + [1.0, 1.0, 1.0]})
     lines = pd.DataFrame({"product_id": products["product_id"], "category": products["category"],
                           "unit_price": products["list_price"]})
     bands = product_bands(products, lines)
     assert set(bands[[f"P{i}" for i in range(6)]]) == {"mid"}
+    assert set(bands[["P9", "P10", "P11"]]) == {"mid"}  # one product, two of one price (the review)
     assert bands["P6"] == bands["P7"] and bands["P8"] == "premium"
     shuffled = product_bands(products.iloc[::-1], lines.iloc[::-1])
     pd.testing.assert_series_equal(shuffled.sort_index(), bands.sort_index())

@@ -1,6 +1,7 @@
--- Warns (does not fail) when a session lasts more than a day: its events
--- were never `session_timeout_minutes` apart for 24 hours, which no person
--- browses. A crawler, a monitoring script or an id shared by many visitors
+-- Warns (does not fail) when a customer's derived session lasts more than a
+-- day: its events were never `session_timeout_minutes` apart for 24 hours,
+-- which no person browses (a session id of the export's own is kept whatever
+-- its gaps, so those are left to the shared-session-id warning). A crawler, a monitoring script or an id shared by many visitors
 -- (a kiosk, a placeholder) then counts as one customer's session, and its
 -- views and carts feed that customer's propensity features and the
 -- recommendations. Drop the id's events from the export (or give each
@@ -19,9 +20,12 @@ long_sessions as (
         session_id,
         customer_id,
         n_events,
-        date_diff('minute', started_at, ended_at) / 60.0 as hours
+        {{ shoplens_seconds_between('started_at', 'ended_at') }} / 3600.0 as hours
     from sessions
-    where ended_at > started_at + interval 24 hour
+    where
+        is_derived_session
+        and customer_id is not null
+        and {{ shoplens_seconds_between('started_at', 'ended_at') }} > 86400
 ),
 
 shop as (
