@@ -50,7 +50,7 @@ class History:
     """Day-level activity of every customer, indexed 0..n-1 (internal)."""
 
     customer_ids: np.ndarray
-    birth_day: np.ndarray  # first sign-up, purchase or session day (NEVER_DAY: unknown)
+    birth_day: np.ndarray  # first sign-up or purchase day, or session of an undated row (NEVER_DAY: unknown)
     signup_day: np.ndarray  # -1 when unknown
     first_purchase_day: np.ndarray  # NEVER_DAY when never
     country: np.ndarray  # str
@@ -119,8 +119,9 @@ def prepare_history(
     dim_customers columns customer_id, country, first_order_category,
     signed_up_at. Customers who appear in orders (any status) but not in
     ``customers`` are added with unknown country and sign-up, as dim_customers
-    adds them. A customer is known (born) from the first of their sign-up,
-    completed purchase and session; one with none of them has an unknown birth
+    adds them. A customer is known (born) from the first of their sign-up and
+    completed purchase, and a customers row without a sign-up date also from
+    its first session; one with none of them has an unknown birth
     (:attr:`History.birth_unknown`).
 
     The result does not depend on the order of the input rows (a database
@@ -148,18 +149,24 @@ def prepare_history(
     np.minimum.at(first_purchase, p_cust, p_day)
     signup, country, category = _customer_attributes(cust, ids)
     s_cust, s_day, s_counts, s_seen = _session_rows(sessions, ids)
-    # a customer is known from the first of sign-up, purchase and session: a visitor who has
-    # browsed but not bought is in the cut-offs after their first visit, as a non-buyer
+    # A customer is known from sign-up or first purchase; a customers-file row without a
+    # sign-up date (a clickstream's visitor list) also from its first session, so a visitor who
+    # has browsed but not bought is in the cut-offs after the first visit, as a non-buyer. A
+    # dated customer's sessions before the sign-up, and the sessions of a customer known only
+    # from orders, are theirs only because of what came later: at a cut-off before it they
+    # were an anonymous visitor's (the point-in-time rule, fct_sessions).
+    listed = _listed(cust, ids)
     first_session = np.full(n, NEVER_DAY, dtype="int64")
     np.minimum.at(first_session, s_cust, s_day)
-    birth = np.minimum(np.where(signup >= 0, signup, NEVER_DAY), np.minimum(first_purchase, first_session))
+    first_visit = np.where(listed & (signup < 0), first_session, NEVER_DAY)
+    birth = np.minimum(np.where(signup >= 0, signup, NEVER_DAY), np.minimum(first_purchase, first_visit))
     return History(
         customer_ids=ids.to_numpy(), birth_day=birth, signup_day=signup,
         first_purchase_day=first_purchase, country=country, first_category=category,
         p_cust=p_cust, p_day=p_day, p_revenue=p_rev,
         s_cust=s_cust, s_day=s_day, s_counts=s_counts,
         first_data_day=int(p_day.min()), last_data_day=int(p_day.max()), s_seen=s_seen,
-        n_purchase_orders=len(purchases), listed=_listed(cust, ids),
+        n_purchase_orders=len(purchases), listed=listed,
     )
 
 

@@ -458,6 +458,20 @@ def test_a_visitor_is_known_from_the_first_session():
     day = int((np.datetime64(visit.date(), "D") - np.datetime64("1970-01-01", "D")).astype(int))
     assert history.birth_day[at["Z_visitor"]] == day and not history.birth_unknown[at["Z_visitor"]]
     assert history.birth_unknown[at["Z_nothing"]]
+    # a dated customer's visits before the sign-up, and those of a customer known only from an
+    # order, were an anonymous visitor's at a cut-off before it (the point-in-time rule)
+    dated = customers.loc[customers["signed_up_at"].notna()].iloc[0]
+    order = marts["orders"].sort_values("ordered_at").iloc[-1]
+    early = pd.DataFrame({"customer_id": [dated["customer_id"], "Z_orders_only"],
+                          "started_at": [dated["signed_up_at"] - pd.Timedelta(days=30), visit - pd.Timedelta(days=60)],
+                          "n_product_views": 1, "n_add_to_carts": 0, "n_checkouts": 0})
+    orders = pd.concat([marts["orders"], pd.DataFrame([{**order.to_dict(), "order_id": "ZO",
+                                                        "customer_id": "Z_orders_only"}])], ignore_index=True)
+    later = prepare_history(orders, pd.concat([sessions, early], ignore_index=True), customers)
+    at = {c: i for i, c in enumerate(later.customer_ids)}
+    assert later.birth_day[at[dated["customer_id"]]] == history.birth_day[
+        {c: i for i, c in enumerate(history.customer_ids)}[dated["customer_id"]]]
+    assert later.birth_day[at["Z_orders_only"]] == later.first_purchase_day[at["Z_orders_only"]]
 
 
 @pytest.mark.slow
