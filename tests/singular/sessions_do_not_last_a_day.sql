@@ -1,8 +1,9 @@
 -- Warns (does not fail) when a customer's derived session lasts more than a
 -- day: its events were never `session_timeout_minutes` apart for 24 hours,
 -- which no person browses (a session id of the export's own is kept whatever
--- its gaps, so those are left to the shared-session-id warning). A crawler, a monitoring script or an id shared by many visitors
--- (a kiosk, a placeholder) then counts as one customer's session, and its
+-- its gaps, so those are left to the shared-session-id warning). A crawler,
+-- a monitoring script or an id shared by many visitors (a kiosk, a
+-- placeholder) then counts as one customer's session, and its
 -- views and carts feed that customer's propensity features and the
 -- recommendations. Drop the id's events from the export (or give each
 -- visitor their own id). The row gives the number of such sessions, the
@@ -36,7 +37,7 @@ shop as (
 longest as (
     select *
     from long_sessions
-    order by hours desc, session_id
+    order by hours desc, session_id asc
     limit 1
 ),
 
