@@ -37,14 +37,22 @@ def read_demand(demand, as_of: pd.DataFrame, settings: Mapping[str, object]) -> 
     """The rows of ``demand_daily`` the forecast and its evaluation read, from a DuckDB
     relation: the total, every category and the ``forecast_top_n`` products by revenue over
     the selection window up to as_of_date (``select_series``' rule, ranked in the database).
+    A DataFrame or another engine's ref (``df()`` only) is read whole and filtered alike.
     ``demand_daily`` fills every product's days with zeros: a clickstream shop of 235,000
     products had 24.9 million rows, which the two steps each read whole (12 GiB)."""
     as_of_date = _as_of_date(as_of)
     start = as_of_date - dt.timedelta(days=SELECTION_WINDOW_DAYS - 1)
+    top_n = _config(settings).top_n
+    if isinstance(demand, pd.DataFrame) or not hasattr(demand, "aggregate"):  # a DataFrame, or another engine's ref (Spark's: df() only)
+        frame = demand.df() if hasattr(demand, "df") else demand
+        days = pd.to_datetime(frame["demand_date"]).dt.date
+        products = frame[(frame["series_level"] == "product") & (days >= start) & (days <= as_of_date)]
+        keys = top_product_keys(products.groupby("series_key", as_index=False)[["revenue", "units"]].sum(), top_n)
+        return frame[(frame["series_level"] != "product") | frame["series_key"].astype(str).isin(keys)]
     sales = demand.filter(
         f"series_level = 'product' and demand_date between date '{start}' and date '{as_of_date}'"
     ).aggregate("series_key, sum(revenue) as revenue, sum(units) as units", "series_key").df()
-    keys = top_product_keys(sales, _config(settings).top_n)
+    keys = top_product_keys(sales, top_n)
     listed = ", ".join("'" + key.replace("'", "''") + "'" for key in keys)
     kept = f"series_level <> 'product' or series_key in ({listed})" if keys else "series_level <> 'product'"
     return demand.filter(kept).df()

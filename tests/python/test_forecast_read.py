@@ -55,6 +55,15 @@ def test_read_demand_reads_the_total_categories_and_top_products_with_the_same_f
     assert set(read["series_level"]) == {"total", "category", "product"}
     n_days = demand["demand_date"].nunique()
     assert len(read) == n_days * (1 + demand.loc[demand["series_level"] == "category", "series_key"].nunique() + 3)
+    # a DataFrame, or another engine's ref (Spark's runner: df() only), is filtered alike
+
+    class DfOnly:
+        def df(self):
+            return relation.df()
+
+    for other in (relation.df(), DfOnly()):
+        alike = pipeline.read_demand(other, as_of, SETTINGS)
+        assert set(alike["series_key"]) == set(read["series_key"]) and len(alike) == len(read)
     # the forecast of what was read is the forecast of the whole table
     whole = pipeline.build_forecast(relation.df(), as_of, SETTINGS)
     part = pipeline.build_forecast(read, as_of, SETTINGS)
