@@ -171,15 +171,20 @@ def test_all_penalizers_fail_is_an_error(summary, monkeypatch):
         clv.fit_clv(summary, _config())
 
 
-def test_failing_candidate_is_excluded_not_fatal(summary, monkeypatch):
+def _fails_to_converge(monkeypatch, model: str) -> None:
+    """Every fit of ``model`` raises what lifetimes raises when scipy reports no convergence."""
     real = clv_fit._run_engine
 
-    def pareto_fails(name, data, penalizer, init, engine):
-        if name == "pareto_nbd":
+    def failing(name, data, penalizer, init, engine):
+        if name == model:
             raise ConvergenceError("The model did not converge.")
         return real(name, data, penalizer, init, engine)
 
-    monkeypatch.setattr(clv_fit, "_run_engine", pareto_fails)
+    monkeypatch.setattr(clv_fit, "_run_engine", failing)
+
+
+def test_failing_candidate_is_excluded_not_fatal(summary, monkeypatch):
+    _fails_to_converge(monkeypatch, "pareto_nbd")
     fit = clv.fit_clv(summary, clv.ClvConfig(candidates=("bgnbd", "pareto_nbd"), n_draws=20))
     assert set(fit.count_models) == {"bgnbd"}
     assert "pareto_nbd did not converge" in fit.excluded["pareto_nbd"]
@@ -294,14 +299,7 @@ def test_gamma_gamma_fits_spend_in_any_money_unit(summary):
 
 
 def test_a_gamma_gamma_that_cannot_be_fitted_serves_the_mean_spend_flagged(summary, monkeypatch):
-    real = clv_fit._run_engine
-
-    def spend_fails(name, data, penalizer, init, engine):
-        if name == "gamma_gamma":
-            raise ConvergenceError("The model did not converge.")
-        return real(name, data, penalizer, init, engine)
-
-    monkeypatch.setattr(clv_fit, "_run_engine", spend_fails)
+    _fails_to_converge(monkeypatch, "gamma_gamma")
     fit = clv.fit_clv(summary, _config())
     spend = fit.spend_model
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
