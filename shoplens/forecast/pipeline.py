@@ -18,7 +18,7 @@ from shoplens.forecast.config import FORECAST_COLUMNS, ForecastConfig, config_fr
 from shoplens.forecast.engine import backtest_candidates, forecast_demand, forget_fits
 from shoplens.forecast.holdout import actuals_from_holdout_demand, holdout_frame
 from shoplens.forecast.metrics import evaluation_rows
-from shoplens.forecast.series import SELECTION_WINDOW_DAYS, top_product_keys
+from shoplens.forecast.series import SELECTION_WINDOW_DAYS, keep_top_products, top_product_keys
 from shoplens.forecast.status import ForecastDeclined, check_demand, forecast_status
 from shoplens.inputs import read_as_of
 from shoplens.memory import returns_freed_memory
@@ -43,12 +43,8 @@ def read_demand(demand, as_of: pd.DataFrame, settings: Mapping[str, object]) -> 
     as_of_date = _as_of_date(as_of)
     start = as_of_date - dt.timedelta(days=SELECTION_WINDOW_DAYS - 1)
     top_n = _config(settings).top_n
-    if isinstance(demand, pd.DataFrame) or not hasattr(demand, "aggregate"):  # a DataFrame, or another engine's ref (Spark's: df() only)
-        frame = demand.df() if hasattr(demand, "df") else demand
-        days = pd.to_datetime(frame["demand_date"]).dt.date
-        products = frame[(frame["series_level"] == "product") & (days >= start) & (days <= as_of_date)]
-        keys = top_product_keys(products.groupby("series_key", as_index=False)[["revenue", "units"]].sum(), top_n)
-        return frame[(frame["series_level"] != "product") | frame["series_key"].astype(str).isin(keys)]
+    if isinstance(demand, pd.DataFrame) or not hasattr(demand, "aggregate"):  # another engine's ref: df() only
+        return keep_top_products(demand.df() if hasattr(demand, "df") else demand, top_n, as_of_date)
     sales = demand.filter(
         f"series_level = 'product' and demand_date between date '{start}' and date '{as_of_date}'"
     ).aggregate("series_key, sum(revenue) as revenue, sum(units) as units", "series_key").df()

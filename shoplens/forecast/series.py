@@ -72,18 +72,24 @@ SELECTION_WINDOW_DAYS = 365
 def _top_products(frame: pd.DataFrame, top_n: int, window_days: int | None) -> pd.DataFrame:
     """The total, every category and the ``top_n`` products by revenue over the last
     ``window_days`` days up to the frame's end (ties by key; by units in a shop without
-    money); a product without revenue there is not selected. ``window_days`` None: every product, ranked by all
-    its revenue."""
-    products = frame[frame["series_level"] == "product"]
-    if window_days is None:
-        revenue = products.groupby("series_key")["revenue"].sum().reset_index()
-        revenue = revenue.sort_values(["revenue", "series_key"], ascending=[False, True])
-        top = set(revenue["series_key"].head(top_n))
-    else:
-        start = frame.attrs["end"] - pd.Timedelta(days=window_days - 1)
-        products = products[products["demand_date"] >= start]
-        top = set(top_product_keys(products.groupby("series_key")[["revenue", "units"]].sum().reset_index(), top_n))
+    money); a product without revenue there is not selected. ``window_days`` None: every
+    product, ranked by all its revenue."""
+    if window_days is not None:
+        return keep_top_products(frame, top_n, frame.attrs["end"], window_days)
+    revenue = frame[frame["series_level"] == "product"].groupby("series_key")["revenue"].sum().reset_index()
+    top = set(revenue.sort_values(["revenue", "series_key"], ascending=[False, True])["series_key"].head(top_n))
     return frame[(frame["series_level"] != "product") | frame["series_key"].isin(top)]
+
+
+def keep_top_products(frame: pd.DataFrame, top_n: int, end, window_days: int = SELECTION_WINDOW_DAYS) -> pd.DataFrame:
+    """The rows of ``frame`` (demand_daily's columns) of the total, every category and the
+    ``top_n`` products of ``top_product_keys`` over the ``window_days`` days up to ``end``."""
+    days = pd.to_datetime(frame["demand_date"])
+    end = pd.Timestamp(end)
+    products = frame[(frame["series_level"] == "product") & (days >= end - pd.Timedelta(days=window_days - 1))
+                     & (days <= end)]
+    keys = top_product_keys(products.groupby("series_key")[["revenue", "units"]].sum().reset_index(), top_n)
+    return frame[(frame["series_level"] != "product") | frame["series_key"].astype(str).isin(keys)]
 
 
 def top_product_keys(sales: pd.DataFrame, top_n: int) -> list[str]:
