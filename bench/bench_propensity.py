@@ -72,17 +72,9 @@ def auc(y: np.ndarray, p: np.ndarray) -> float:
 
 def cdnow_master_marts() -> dict[str, pd.DataFrame]:
     """The CDNOW master file (23,570 customers) in the shape of shoplens.testing.cdnow.cdnow_marts."""
-    import lifetimes
+    from shoplens.testing.cdnow import cdnow_marts, read_cdnow_master
 
-    from shoplens.testing.cdnow import cdnow_marts
-
-    raw = pd.read_csv(Path(lifetimes.__file__).parent / "datasets" / "CDNOW_master.txt", sep=r"\s+",
-                      header=0, names=["customer", "date", "n_cds", "dollars"], dtype={"customer": str, "date": str})
-    tmp = ROOT / "target" / "propensity" / "cdnow_master_as_sample.txt"
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    raw.assign(id="0001")[["customer", "id", "date", "n_cds", "dollars"]].to_csv(tmp, sep=" ", header=False,
-                                                                               index=False)
-    return cdnow_marts(tmp)
+    return cdnow_marts(raw=read_cdnow_master())
 
 
 def cdnow_check(which: str, seed: int) -> dict:

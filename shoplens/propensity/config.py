@@ -39,8 +39,9 @@ MIN_NEGATIVE_LABELS = 20
 MIN_HISTORY_DAYS = 28
 
 MODEL_NAMES = ("rnn_gru", "bgnbd", "rfm_heuristic", "logreg", "naive_rate")
-#: Models the step can serve: the GRU, the GRU-logreg blend (mean probability) and three baselines.
-SERVABLE_MODELS = ("rnn_gru", "blend", "logreg", "bgnbd", "rfm_heuristic")
+#: Models the step can serve: the GRU, the GRU-logreg blend (mean probability), three baselines
+#: and the logreg-BG/NBD blend (mean probability).
+SERVABLE_MODELS = ("rnn_gru", "blend", "logreg", "logreg_bgnbd", "bgnbd", "rfm_heuristic")
 #: Models that need the GRU.
 GRU_MODELS = ("rnn_gru", "blend")
 _MASK_VALUE = -99.0

@@ -137,8 +137,8 @@ def _models(scores: pd.DataFrame, baseline_version: str) -> dict[str, tuple[str,
     btyd = str(scores["btyd_baseline_model"].iloc[0]) if "btyd_baseline_model" in scores.columns else "bgnbd"
     served = str(scores["served_model"].iloc[0]) if "served_model" in scores.columns else "rnn_gru"
     models: dict[str, tuple[str, str | None, str, str]] = {}
-    if served == "blend":
-        models["blend"] = ("purchase_probability", "expected_purchases", version, "blend")
+    if served in ("blend", "logreg_bgnbd"):  # blends have no column of their own: the served one
+        models[served] = ("purchase_probability", "expected_purchases", version, served)
     if served == "rnn_gru" and "p_rnn_gru" not in scores.columns:
         models["rnn_gru"] = ("purchase_probability", "expected_purchases", version, "rnn_gru")
     elif "p_rnn_gru" in scores.columns and scores["p_rnn_gru"].notna().any():

@@ -86,6 +86,9 @@ def served_scores(cols: dict, name: str, window_days: int) -> tuple[np.ndarray, 
     ``blend``: the mean of the GRU's and the logistic regression's probability,
     expected purchases scaled from the GRU's. ``bgnbd``: customers without a
     purchase (no BG/NBD birth) get the new-customer rate of the training cut-offs.
+    ``logreg_bgnbd``: the mean of the logistic regression's and BG/NBD's probability
+    and expected purchases (the regression's constant-hazard reading); customers
+    without a purchase, whom BG/NBD cannot score, get the regression's alone.
     """
     if name == "rnn_gru":
         return cols["p_rnn_gru"], cols["expected_purchases_rnn_gru"]
@@ -93,13 +96,21 @@ def served_scores(cols: dict, name: str, window_days: int) -> tuple[np.ndarray, 
         p_gru, e_gru = cols["p_rnn_gru"], cols["expected_purchases_rnn_gru"]
         p = 0.5 * (p_gru + cols["p_logreg"])
         return p, np.maximum(p * e_gru / np.maximum(p_gru, 1e-9), p)
+    if name in ("bgnbd", "logreg_bgnbd") and cols["btyd_baseline_model"] == "none":
+        # never one constant score for every customer
+        raise ValueError(
+            f"{name} is the served model but BG/NBD has no scores at this cut-off: its fit or its scoring"
+            f" failed ({cols.get('baseline_notes', '')}); a failed fit serves the next best baseline"
+            " (serve_fitted_btyd), a failed scoring stops the step rather than score everyone alike"
+        )
+    if name == "logreg_bgnbd":
+        p_lr, p_bg = cols["p_logreg"], cols["p_bgnbd"]
+        e_lr = _poisson_expected(p_lr, window_days)
+        born = ~np.isnan(p_bg)
+        p = np.where(born, 0.5 * (p_lr + np.where(born, p_bg, 0.0)), p_lr)
+        e = np.where(born, 0.5 * (e_lr + np.where(born, cols["expected_purchases_bgnbd"], 0.0)), e_lr)
+        return p, np.maximum(e, p)
     if name == "bgnbd":
-        if cols["btyd_baseline_model"] == "none":  # never one constant score for every customer
-            raise ValueError(
-                "bgnbd is the served model but has no scores at this cut-off: its fit or its scoring failed"
-                f" ({cols.get('baseline_notes', '')}); a failed fit serves the next best baseline"
-                " (serve_fitted_btyd), a failed scoring stops the step rather than score everyone alike"
-            )
         p = np.where(np.isnan(cols["p_bgnbd"]), cols["p_new_customer"], cols["p_bgnbd"])
         e = np.where(np.isnan(cols["expected_purchases_bgnbd"]), _poisson_expected(p, window_days),
                      cols["expected_purchases_bgnbd"])

@@ -3,13 +3,17 @@
 The validation cut-off ``v`` is the training end minus one label window; its
 labels are the purchases in ``v + 1 .. training end``, data every run already
 has. Candidates are fitted on cut-offs whose labels end by ``v``: the logistic
-regression and the RFM heuristic, BG/NBD (shoplens.clv's fit at ``v``) and a
-cheap first pass of the GRU (at most ``probe_max_rows`` rows and
-``probe_max_epochs`` epochs), and the blend (mean probability of the GRU and
-the logistic regression). The GRU is trained in full and served only when
-its first pass, or the blend, beats the best baseline's validation AUC by
-``min_gru_gain``; otherwise the best baseline is served and no more time goes
-into the network.
+regression and the RFM heuristic, BG/NBD (shoplens.clv's fit at ``v``), their
+blend ``logreg_bgnbd`` (mean probability of the logistic regression and BG/NBD:
+the regression reads the features, BG/NBD the purchase process; on orders-only
+shops neither dominates and the mean ranks better than either), a cheap first
+pass of the GRU (at most ``probe_max_rows`` rows and ``probe_max_epochs``
+epochs), and the blend (mean probability of the GRU and the logistic
+regression). The baselines and their blend cost no training: the one with the
+highest validation AUC is the best baseline. The GRU is trained in full and
+served only when its first pass, or the blend, beats the best baseline's
+validation AUC by ``min_gru_gain``; otherwise the best baseline is served and
+no more time goes into the network.
 
 The row cap is the selection's, not the GRU's alone: the training set at ``v``
 is built once with ``probe_max_rows`` rows, and the logistic regression (the
@@ -35,8 +39,10 @@ from shoplens.propensity.importance import permutation_importance
 from shoplens.propensity.models import model_columns, population_columns, served_scores
 from shoplens.propensity.train import _hashed_ids, fit_gru, prepare_training, stable_uniform
 
-#: Baselines in the order that wins a tie of validation AUC.
-BASELINE_ORDER = ("logreg", "bgnbd", "rfm_heuristic")
+#: Baselines (and their blend) in the order that wins a tie of validation AUC.
+BASELINE_ORDER = ("logreg", "logreg_bgnbd", "bgnbd", "rfm_heuristic")
+#: The candidates that need BG/NBD's scores.
+BTYD_MODELS = ("bgnbd", "logreg_bgnbd")
 
 
 @dataclasses.dataclass
@@ -142,7 +148,7 @@ def _fit_probe(ts, pcfg: PropensityConfig):
 def _available(cols: dict, name: str) -> bool:
     if name in GRU_MODELS:
         return cols.get("p_rnn_gru") is not None
-    if name == "bgnbd":
+    if name in BTYD_MODELS:
         return cols["btyd_baseline_model"] != "none"
     return True
 
@@ -154,23 +160,25 @@ def _best_baseline(auc: Mapping[str, float], exclude: tuple[str, ...] = ()) -> s
 
 
 def serve_fitted_btyd(selection: Selection, btyd_fits: Mapping[int, dict] | None) -> Selection:
-    """``selection``, unless it serves BG/NBD and BG/NBD cannot be fitted at a scoring cut-off
+    """``selection``, unless it serves BG/NBD (or its blend with the logistic regression) and
+    BG/NBD cannot be fitted at a scoring cut-off
     (``btyd_fits``: cut-off day -> :func:`shoplens.propensity.models.fit_population`).
 
     The choice is made at the validation cut-off; BG/NBD is fitted again at every scoring
     cut-off, and without a fit it would give every customer the new-customer rate. Then the
     next best baseline by the validation rule is served (highest validation AUC, ties in
     :data:`BASELINE_ORDER`: the logistic regression unless the RFM heuristic beat it; the GRU
-    was not trained in full, since BG/NBD won) and ``fallback_reason`` says why."""
-    if selection.served_model != "bgnbd" or not btyd_fits:
+    was not trained in full, since a baseline won) and ``fallback_reason`` says why."""
+    if selection.served_model not in BTYD_MODELS or not btyd_fits:
         return selection
     failed = [(day, fit["error"]) for day, fit in sorted(btyd_fits.items()) if fit["info"] is None]
     if not failed:
         return selection
     auc = {m: v["auc"] for m, v in selection.validation.items()}
-    served = _best_baseline(auc, exclude=("bgnbd",)) or "logreg"
+    served = _best_baseline(auc, exclude=BTYD_MODELS) or "logreg"
     day, error = failed[0]
-    why = (f"bgnbd won the validation cut-off but cannot be fitted at the scoring cut-off {_day_to_date(day)}"
+    why = (f"{selection.served_model} won the validation cut-off but BG/NBD cannot be fitted at the scoring"
+           f" cut-off {_day_to_date(day)}"
            f" ({error}); {served} is served instead, the next best baseline by validation AUC")
     return dataclasses.replace(selection, served_model=served, fallback_reason=why)
 

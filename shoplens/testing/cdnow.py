@@ -37,9 +37,10 @@ def read_cdnow_sample(path: str | Path | None = None) -> pd.DataFrame:
     return raw
 
 
-def cdnow_raw_orders(path: str | Path | None = None) -> pd.DataFrame:
-    """The sample in the raw ``orders`` contract (one completed order per line, USD)."""
-    raw = read_cdnow_sample(path)
+def cdnow_raw_orders(path: str | Path | None = None, raw: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The sample (or ``raw``: :func:`read_cdnow_master`) in the raw ``orders`` contract (one
+    completed order per line, USD)."""
+    raw = read_cdnow_sample(path) if raw is None else raw
     return pd.DataFrame(
         {
             "order_id": [f"cdnow-{i}" for i in range(len(raw))],
@@ -52,13 +53,13 @@ def cdnow_raw_orders(path: str | Path | None = None) -> pd.DataFrame:
     )
 
 
-def cdnow_marts(path: str | Path | None = None) -> dict[str, pd.DataFrame]:
+def cdnow_marts(path: str | Path | None = None, raw: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Mart-shaped frames (``fct_orders``-like orders, ``dim_customers``-like customers).
 
     The sample has no web events and no customer attributes, so sessions is
     empty and country / first-order category are unknown.
     """
-    raw = cdnow_raw_orders(path)
+    raw = cdnow_raw_orders(path, raw)
     orders = raw.assign(
         ordered_at=pd.to_datetime(raw["ordered_at"], utc=True).dt.tz_localize(None),
         is_purchase=True,

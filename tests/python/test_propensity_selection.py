@@ -103,6 +103,23 @@ def test_bgnbd_served_as_its_limit_nbd_keeps_its_threshold_and_one_name():
     assert evaluated_name("logreg", "nbd") == "logreg"
 
 
+def test_the_logreg_bgnbd_blend_is_the_mean_of_both_and_the_regression_alone_without_a_purchase():
+    """BG/NBD has no birth for a customer without a purchase (NaN): the blend gives that customer
+    the logistic regression's score, not the mean with a constant; expected purchases likewise."""
+    from shoplens.propensity.models import _poisson_expected, served_scores
+
+    cols = {"p_logreg": np.array([0.2, 0.6, 0.3]), "p_bgnbd": np.array([0.4, 0.1, np.nan]),
+            "expected_purchases_bgnbd": np.array([0.5, 0.1, np.nan]), "btyd_baseline_model": "bgnbd",
+            "p_new_customer": np.full(3, 0.05)}
+    p, e = served_scores(cols, "logreg_bgnbd", 30)
+    np.testing.assert_allclose(p, [0.3, 0.35, 0.3])
+    e_lr = _poisson_expected(cols["p_logreg"], 30)
+    np.testing.assert_allclose(e, [0.5 * (e_lr[0] + 0.5), 0.5 * (e_lr[1] + 0.1), e_lr[2]])
+    assert (e >= p).all()
+    with pytest.raises(ValueError, match="logreg_bgnbd is the served model but BG/NBD has no scores"):
+        served_scores(dict(cols, btyd_baseline_model="none"), "logreg_bgnbd", 30)
+
+
 def _shop(n=1200, days=420, seed=5):
     marts = marts_from_raw(generate_shop(n_customers=n, n_days=days, seed=seed))
     return marts, marts["orders"]["ordered_at"].max().date()
@@ -165,6 +182,9 @@ def test_the_choice_is_made_on_the_validation_cut_off_and_recorded(chosen):
     col = {"logreg": "p_logreg", "rfm_heuristic": "p_rfm_heuristic", "rnn_gru": "p_rnn_gru"}.get(served)
     if col:
         np.testing.assert_array_equal(scores["purchase_probability"], scores[col])
+    if served == "logreg_bgnbd":
+        both = scores["p_logreg"].where(scores["p_bgnbd"].isna(), (scores["p_logreg"] + scores["p_bgnbd"]) / 2)
+        np.testing.assert_allclose(scores["purchase_probability"], both)
     assert (scores["expected_purchases"] >= scores["purchase_probability"] - 1e-12).all()
 
 
@@ -304,13 +324,15 @@ def _btyd_fails_at_scoring(monkeypatch):
         "info": None, "error": "bgnbd baseline dropped: ConvergenceError: injected by the test"})
 
 
-def test_bgnbd_chosen_but_not_fittable_at_scoring_serves_the_next_best_baseline(monkeypatch, tmp_path):
-    """BG/NBD wins the validation cut-off but cannot be fitted when the customers are scored: not one
-    constant score for everyone, but the next best baseline by validation AUC, and the status says so."""
+@pytest.mark.parametrize("winner", ["bgnbd", "logreg_bgnbd"])
+def test_bgnbd_chosen_but_not_fittable_at_scoring_serves_the_next_best_baseline(monkeypatch, tmp_path, winner):
+    """BG/NBD (or its blend) wins the validation cut-off but BG/NBD cannot be fitted when the customers
+    are scored: not one constant score for everyone, but the next best baseline without BG/NBD by
+    validation AUC, and the status says so."""
     marts, as_of = _shop()
     cfg = P.PropensityConfig(n_cutoffs=3, seed=11)
     args = (marts["orders"], marts["sessions"], marts["customers"], as_of, False, cfg)
-    _without_gru(monkeypatch, served="bgnbd")
+    _without_gru(monkeypatch, served=winner)
     _btyd_fails_at_scoring(monkeypatch)
     scores, meta = P.run_propensity(*args, model_dir=tmp_path / "a")
     sel = meta["selection"]
@@ -318,7 +340,7 @@ def test_bgnbd_chosen_but_not_fittable_at_scoring_serves_the_next_best_baseline(
     assert "bgnbd" in auc and sel["btyd_baseline_model"] in ("bgnbd", "nbd")  # fitted at validation
     expected = max(("logreg", "rfm_heuristic"), key=lambda m: (auc[m], m == "logreg"))
     assert meta["model_name"] == expected and (scores["served_model"] == expected).all()
-    assert sel["served_model"] == expected and "bgnbd won the validation cut-off" in sel["fallback_reason"]
+    assert sel["served_model"] == expected and f"{winner} won the validation cut-off" in sel["fallback_reason"]
     assert "injected by the test" in sel["fallback_reason"] and f"{expected} is served" in sel["fallback_reason"]
     col = {"logreg": "p_logreg", "rfm_heuristic": "p_rfm_heuristic"}[expected]
     np.testing.assert_array_equal(scores["purchase_probability"], scores[col])
@@ -327,23 +349,23 @@ def test_bgnbd_chosen_but_not_fittable_at_scoring_serves_the_next_best_baseline(
     status = pipeline.build_status(as_of_frame, scores, None, None, None,
                                    {"model_dir": str(tmp_path / "a")}).iloc[0]
     assert status["status"] == "degraded" and status["served_model"] == expected
-    assert status["fallback_reason"] == sel["fallback_reason"] and "bgnbd won" in status["reason"]
+    assert status["fallback_reason"] == sel["fallback_reason"] and f"{winner} won" in status["reason"]
 
-    # a saved model that chose BG/NBD, loaded (retrain: false) where BG/NBD cannot be fitted
+    # a saved model that chose it, loaded (retrain: false) where BG/NBD cannot be fitted
     monkeypatch.undo()
-    _without_gru(monkeypatch, served="bgnbd")
+    _without_gru(monkeypatch, served=winner)
     _, saved = P.run_propensity(*args, model_dir=tmp_path / "b")
-    assert saved["model_name"] == "bgnbd" and saved["selection"]["fallback_reason"] == ""
+    assert saved["model_name"] == winner and saved["selection"]["fallback_reason"] == ""
     _btyd_fails_at_scoring(monkeypatch)
     loaded, _ = P.run_propensity(*args, model_dir=tmp_path / "b", retrain=False)
     assert loaded["served_model"].nunique() == 1 and loaded["served_model"].iloc[0] in ("logreg", "rfm_heuristic")
     assert loaded["purchase_probability"].nunique() > 10
     status = pipeline.build_status(as_of_frame, loaded, None, None, None,
                                    {"model_dir": str(tmp_path / "b")}).iloc[0]
-    assert status["status"] == "degraded" and "the saved model chose bgnbd" in status["fallback_reason"]
+    assert status["status"] == "degraded" and f"the saved model chose {winner}" in status["fallback_reason"]
     # the evaluation's model_selection rows mark the baseline that scored, not the saved choice
-    chosen = pipeline._selection_frame(saved["selection"], loaded)
-    selected = chosen.loc[(chosen["metric"] == "is_selected") & (chosen["value"] == 1.0), "model_name"]
+    rows = pipeline._selection_frame(saved["selection"], loaded)
+    selected = rows.loc[(rows["metric"] == "is_selected") & (rows["value"] == 1.0), "model_name"]
     assert selected.tolist() == [loaded["served_model"].iloc[0]]
 
 
