@@ -165,6 +165,33 @@ def test_a_placeholder_customer_holding_a_share_of_purchases_warns(raw_layer, tm
     assert [m for m in guest.messages if test in m and "WARN 1" in m]
 
 
+def test_purchases_in_more_than_one_currency_warn_with_each_currency(raw_layer, tmp_path):
+    """A Shopify Markets-shaped export: each buyer's currency, totals never converted, which every
+    revenue figure would add as they are. One currency in any case ('usd', 'USD') stays quiet;
+    two warn (never fail) with a row per currency; a cancelled order in another currency is no
+    purchase and does not count."""
+    header = "order_id,customer_id,ordered_at,order_total,status,currency\n"
+
+    def orders(currencies: list[str]) -> str:
+        return header + "".join(f"O{i},C{i % 9},2025-03-{1 + i % 28:02d}T10:00:00Z,{10 + i}.00,completed,"
+                                f"{currencies[i % len(currencies)]}\n" for i in range(60))
+
+    test = "orders_are_in_one_currency"
+    select = ["+fct_orders", test]
+    cancelled = "X1,C1,2025-03-02T10:00:00Z,99.00,cancelled,JPY\n"
+    one = raw_layer.run(_write(tmp_path / "one", {"orders.csv": orders(["usd", "USD"]) + cancelled}),
+                        tmp_path / "w1", EXPORT, command="build", select=select)
+    assert one.success, one.text
+    assert not [m for m in one.messages if test in m and "WARN" in m]
+    mixed = raw_layer.run(_write(tmp_path / "mixed", {"orders.csv": orders(["USD", "EUR", "USD"])}),
+                          tmp_path / "w2", EXPORT, command="build", select=select)
+    assert mixed.success, mixed.text  # a warning, not an error
+    assert [m for m in mixed.messages if test in m and "WARN 2" in m]
+    compiled = raw_layer.work / "target" / "compiled" / "shoplens" / "tests" / "singular" / f"{test}.sql"
+    rows = mixed.query(compiled.read_text(encoding="utf-8") + " order by currency")
+    assert [(r[0], r[1], float(r[2]), r[4]) for r in rows] == [("EUR", 20, 0.333, 2), ("USD", 40, 0.667, 2)]
+
+
 def test_an_as_of_date_in_a_near_empty_tail_of_the_export_warns(raw_layer, tmp_path):
     """Olist's shape: 3 purchases a day for 250 days, then 40 empty days and two late orders
     (one cancelled). The default as_of_date (the last order) leaves 1 purchase in its last 28
