@@ -187,6 +187,10 @@ def test_purchases_in_more_than_one_currency_warn_with_each_currency(raw_layer, 
                           tmp_path / "w2", EXPORT, command="build", select=select)
     assert mixed.success, mixed.text  # a warning, not an error
     assert [m for m in mixed.messages if test in m and "WARN 2" in m]
+    # the build's output names the rows, not only "WARN 2"
+    shown = "\n".join(mixed.messages)
+    assert f"shoplens WARNING: the test {test} warned with 2 row(s)" in shown
+    assert "currency=EUR, n_purchases=20, share_of_purchases=0.333" in shown
     compiled = raw_layer.work / "target" / "compiled" / "shoplens" / "tests" / "singular" / f"{test}.sql"
     rows = mixed.query(compiled.read_text(encoding="utf-8") + " order by currency")
     assert [(r[0], r[1], float(r[2]), r[4]) for r in rows] == [("EUR", 20, 0.333, 2), ("USD", 40, 0.667, 2)]
