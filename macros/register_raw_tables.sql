@@ -193,8 +193,11 @@
         {%- endif -%}
         {%- set path = copied -%}
     {%- endif -%}
+    {#- quote and escape as RFC 4180 says: the sniffer guesses them from the first rows
+        only, and a file whose first quoted field comes later (a product name with a comma on
+        line 26,736 of a Shopify export) was read as unquoted and failed there -#}
     {{ return("read_csv(" ~ shoplens_sql_string(path) ~ ", header = true, all_varchar = true, "
-        ~ "encoding = 'utf-8')") }}
+        ~ "encoding = 'utf-8', quote = '\"', escape = '\"')") }}
 {% endmacro %}
 
 

@@ -65,7 +65,7 @@ def truncate_export(raw_dir: str | Path, out_dir: str | Path, as_of_date: dt.dat
                 continue
             reader = (
                 f"read_parquet('{path}')" if path.suffix == ".parquet"
-                else f"read_csv('{path}', all_varchar = true, header = true)"
+                else f"read_csv('{path}', all_varchar = true, header = true, quote = '\"', escape = '\"')"
             )
             con.execute(f"create view src_{table} as select * from {reader}")
             views[table] = path

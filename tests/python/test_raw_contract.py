@@ -558,6 +558,23 @@ def test_a_wrongly_encoded_csv_stops_naming_the_file(raw_layer, tmp_path):
     assert latin.query("select order_id from stg_shop__orders") == [("Ö1",)]
 
 
+def test_a_quoted_field_first_met_after_the_sniffed_rows_is_read(raw_layer, tmp_path):
+    """A Shopify-shaped products file: 30,000 variant rows without a quote, then one product name
+    with a comma, quoted as RFC 4180 says. DuckDB's sniffer guessed 'no quote character' from
+    the first rows, and the build failed on that line (printing it, which can hold an e-mail);
+    the reader now quotes as RFC 4180, so every row reads and the name keeps its comma."""
+    rows = [f"P{i},tees,Tee {i} - Blue / M\n" for i in range(30_000)]
+    rows[26_736] = 'P26736,hoodies,"Neon Hoodie, limited - White / XL"\n'
+    items = "order_id,product_id,quantity,unit_price\n" + "".join(f"O{i},P{26_730 + i},1,9.50\n" for i in range(5))
+    raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(5), "order_items.csv": items,
+                                    "products.csv": "product_id,category,product_name\n" + "".join(rows)})
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT, command="build", select=["+stg_shop__products"])
+    assert out.success, out.text
+    assert out.query("select count(*) from stg_shop__products") == [(30_000,)]
+    assert out.query("select category, product_name from stg_shop__products where product_id = 'P26736'") == [
+        ("hoodies", "Neon Hoodie, limited - White / XL")]
+
+
 def test_a_windows_cp1252_export_is_read_and_latin1_names_its_quote_byte(raw_layer, tmp_path):
     """Excel on Windows writes cp1252: curly quotes, dashes and the euro sign are bytes
     0x80-0x9f, which DuckDB's latin-1 refused with 'File is not latin-1 encoded' and no
