@@ -632,6 +632,34 @@ def test_an_exports_own_statuses_and_event_names_are_mapped_by_vars(raw_layer, t
     assert mapped.query("select count(*) from stg_shop__orders where is_purchase") == [(2,)]
 
 
+def test_statuses_and_event_names_nobody_mapped_warn_however_few(raw_layer, tmp_path):
+    """A WooCommerce-shaped export with 3% of its orders on hold or pending: below
+    max_rejection_rate, so they left every total without a word. A value nobody mapped is a
+    setting missing: the build warns with each value, its count and the var (never fails)."""
+    orders = _good_orders(97) + "".join(
+        f"W{i},C1,2025-03-0{1 + i}T10:00:00Z,10.00,{status}\n"
+        for i, status in enumerate(["wc-on-hold", "WC-On-Hold", "wc-pending"]))
+    events = ("event_id,occurred_at,event_type,customer_id\n"
+              + "".join(f"E{i},2025-03-01T10:{i:02d}:00Z,page_view,C1\n" for i in range(40))
+              + "X1,2025-03-01T11:00:00Z,video_start,C1\n")
+    raw = _write(tmp_path / "raw", {"orders.csv": orders, "events.csv": events})
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT)
+    assert out.success, out.text
+    assert not _rejection_warnings(out)  # 3 of 100 orders, 1 of 41 events: under 5%
+    said = [m for m in out.messages if "that neither the project nor the var" in m]
+    assert len(said) == 2, out.messages
+    assert ("3 row(s) of the raw table 'orders' have a status that neither the project nor the var"
+            " order_status_map knows: 'wc-on-hold' (2), 'wc-pending' (1)") in said[0]
+    assert "map each to completed, cancelled or returned with the var order_status_map" in said[0]
+    assert "'video_start' (1)" in said[1] and "event_type_map" in said[1]
+    mapped = raw_layer.run(raw, tmp_path / "w2", {**EXPORT, "event_type_map": {"video_start": "ignore"},
+                                                  "order_status_map": {"wc-on-hold": "completed",
+                                                                       "wc-pending": "cancelled"}})
+    assert mapped.success, mapped.text
+    assert not [m for m in mapped.messages if "that neither the project nor the var" in m]
+    assert mapped.query("select count(*) from stg_shop__orders where is_purchase") == [(99,)]
+
+
 def test_event_names_mapped_to_ignore_are_audited_apart_and_do_not_warn(raw_layer, tmp_path):
     """A GA4 export holds a dozen event names the project has no use for (session_start, scroll,
     user_engagement: 61% of the probe's rows), which were event_type_unknown and a rejection
