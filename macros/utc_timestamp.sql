@@ -1,6 +1,6 @@
 {#- utc_timestamp(column, types): a raw timestamp as a naive UTC timestamp,
     null when it does not parse. Text (ISO-8601 with or without a UTC offset)
-    is parsed, and read as UTC when it has no offset (the profile sets the
+    is parsed (an offset may follow a space), and read as UTC when it has no offset (the profile sets the
     session TimeZone to UTC); a typed Parquet timestamp is taken as UTC as it
     is, and one with a time zone is converted. `types` comes from
     shoplens_column_types. -#}
@@ -17,7 +17,10 @@
     {%- elif t == 'date' -%}
         cast({{ column }} as timestamp)
     {%- else -%}
-        timezone('UTC', try_cast({{ column }} as timestamptz))
+        {#- a space before a numeric offset (Shopify's `2023-02-03 16:37:04 -0500`) is read
+            as Spark reads it; the second cast runs only on the rows the first leaves null -#}
+        timezone('UTC', coalesce(try_cast({{ column }} as timestamptz),
+            try_cast(regexp_replace({{ column }}, ' +([+-][0-9]{2}(:?[0-9]{2})?)$', '\1') as timestamptz)))
     {%- endif -%}
 {% endmacro %}
 

@@ -79,7 +79,8 @@ def truncate_export(raw_dir: str | Path, out_dir: str | Path, as_of_date: dt.dat
                 elif kind.startswith("TIMESTAMP") or kind == "DATE":
                     parsed = f"cast({stamp} as timestamp)"
                 else:  # text, parsed as staging parses it (macro utc_timestamp)
-                    parsed = f"timezone('UTC', try_cast({stamp} as timestamptz))"
+                    parsed = (f"timezone('UTC', coalesce(try_cast({stamp} as timestamptz), try_cast(regexp_replace("
+                              f"{stamp}, ' +([+-][0-9]{{2}}(:?[0-9]{{2}})?)$', '\\1') as timestamptz)))")
                 kept = f"select * from src_{table} where {parsed} is null or {parsed} < timestamp '{end}'"
             elif table == "order_items" and "orders" in views:
                 kept = (

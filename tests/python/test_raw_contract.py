@@ -632,6 +632,20 @@ def test_an_exports_own_statuses_and_event_names_are_mapped_by_vars(raw_layer, t
     assert mapped.query("select count(*) from stg_shop__orders where is_purchase") == [(2,)]
 
 
+def test_an_offset_after_a_space_is_read_as_spark_reads_it(raw_layer, tmp_path):
+    """Shopify's `Created at` (`2023-02-03 16:37:04 -0500`): DuckDB read no offset after a space,
+    and every order was ordered_at_invalid (Spark read them). Now both engines read the offset,
+    with or without its colon; text that is no timestamp stays invalid."""
+    stamps = ["2023-02-03 16:37:04 -0500", "2023-07-03 16:37:04 -0400", "2023-02-03 16:37:04 +05:30",
+              "2023-02-03 16:37:04-0500", "2023-02-03T16:37:04Z", "2023-02-03 16:37:04 -05"]
+    orders = HEADER + "".join(f"O{i},C1,{t},10.00,completed\n" for i, t in enumerate(stamps))
+    out = raw_layer.run(_write(tmp_path / "raw", {"orders.csv": orders}), tmp_path / "w", EXPORT)
+    assert out.success, out.text
+    got = dict(out.query("select order_id, coalesce(cast(ordered_at as varchar), dq_rule) from base_shop__orders"))
+    assert got == {"O0": "2023-02-03 21:37:04", "O1": "2023-07-03 20:37:04", "O2": "2023-02-03 11:07:04",
+                   "O3": "2023-02-03 21:37:04", "O4": "2023-02-03 16:37:04", "O5": "2023-02-03 21:37:04"}
+
+
 def test_statuses_and_event_names_nobody_mapped_warn_however_few(raw_layer, tmp_path):
     """A WooCommerce-shaped export with 3% of its orders on hold or pending: below
     max_rejection_rate, so they left every total without a word. A value nobody mapped is a
