@@ -93,7 +93,12 @@ def check(path: Path, warehouse: Path, tables: list[ServedTable], rows: dict[str
     finally:
         con.close()
     if problems:
-        raise ServingError("the new serving database failed its checks:\n  - " + "\n  - ".join(problems))
+        hint = ""
+        if any(".customer_id: " in p and "e-mail-like" in p for p in problems):
+            hint = ("\nThe customer ids are e-mail addresses: export a customer number, or each e-mail's"
+                    " salted hash (lower-cased and trimmed first) as customer_id, and build again (README,"
+                    " Bring your own data; the build's warning customer_ids_are_not_email_addresses).")
+        raise ServingError("the new serving database failed its checks:\n  - " + "\n  - ".join(problems) + hint)
 
 
 def _check_inventory(con: duckdb.DuckDBPyConnection, here: str, rows: dict[str, int]) -> list[str]:

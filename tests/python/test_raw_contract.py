@@ -327,6 +327,55 @@ def test_order_lines_whose_products_lost_their_leading_zeros_warn(raw_layer, tmp
     assert warned == {"lost": True, "kept": False}
 
 
+def test_order_lines_of_products_listed_without_a_category_warn_when_they_are_many(raw_layer, tmp_path):
+    """Shopify's products export writes Type on a product's first variant row only: taken as
+    exported, most variants were 'uncategorised', out of every category series, without a word.
+    A quarter of the lines warns with the share; a gift card's few lines stay quiet."""
+    orders = HEADER + "".join(f"O{i},C{i % 9},2025-03-{1 + i % 28:02d}T10:00:00Z,30.00,completed\n"
+                              for i in range(120))
+    items = "order_id,product_id,quantity,unit_price\n" + "".join(
+        f"O{i},{'GIFT' if i % 20 == 0 else f'TEE-{i % 3}'},1,10.00\n" for i in range(120))
+
+    def products(first_row_only: bool) -> str:
+        rows = [f"TEE-{k},{'Tees' if k == 0 or not first_row_only else ''},Tee / {k}\n" for k in range(3)]
+        return "product_id,category,product_name\n" + "".join(rows) + "GIFT,,Gift card\n"
+
+    test = "order_lines_name_categorised_products"
+    compiled = raw_layer.work / "target" / "compiled" / "shoplens" / "tests" / "singular" / f"{test}.sql"
+    warned = {}
+    for name, first_row_only in (("first_row", True), ("filled", False)):
+        raw = _write(tmp_path / name, {"orders.csv": orders, "order_items.csv": items,
+                                       "products.csv": products(first_row_only)})
+        out = raw_layer.run(raw, tmp_path / f"w_{name}", EXPORT, command="build", select=["+dim_products", test])
+        assert out.success, out.text
+        warned[name] = bool([m for m in out.messages if test in m and "WARN 1" in m])
+        if first_row_only:  # TEE-1, TEE-2 and the gift card: 6 + 76 of 120 lines
+            row = out.query(compiled.read_text(encoding="utf-8"))
+            assert [(float(r[0]), *r[1:]) for r in row] == [(0.683, 120, 3, "GIFT")]
+    assert warned == {"first_row": True, "filled": False}
+
+
+def test_customer_ids_that_are_email_addresses_warn_without_showing_one(raw_layer, tmp_path):
+    """A Shopify export keyed by e-mail: every table would hold the addresses in clear (only the
+    publish step refused). The build warns with the counts, and its printed rows show none."""
+    def orders(key) -> str:
+        return HEADER + "".join(f"O{i},{key(i % 7)},2025-03-{1 + i % 28:02d}T10:00:00Z,30.00,completed\n"
+                                for i in range(30))
+
+    test = "customer_ids_are_not_email_addresses"
+    select = ["+stg_shop__orders", "+stg_shop__customers", test]
+    mail = raw_layer.run(_write(tmp_path / "mail", {"orders.csv": orders(lambda k: f"Buyer.{k}@Example.com")}),
+                         tmp_path / "w1", EXPORT, command="build", select=select)
+    assert mail.success, mail.text
+    shown = "\n".join(mail.messages)
+    assert [m for m in mail.messages if test in m and "WARN 1" in m]
+    assert "n_customer_ids=7, n_email_like=7, share_email_like=1" in shown and "@" not in shown
+    plain = raw_layer.run(_write(tmp_path / "plain", {"orders.csv": orders(lambda k: f"C{k}")}),
+                          tmp_path / "w2", EXPORT, command="build", select=select)
+    assert plain.success, plain.text
+    assert not [m for m in plain.messages if test in m and "WARN" in m]
+
+
 def test_typed_parquet_columns_are_accepted(raw_layer, tmp_path):
     """timestamp, timestamptz, date, decimal and integer ids, with the unit tests run."""
     raw = tmp_path / "raw"

@@ -107,6 +107,7 @@ def test_failed_check_leaves_the_old_file_and_names_the_leak(built, tmp_path):
     with duckdb.connect(str(warehouse)) as con:
         con.execute("update dim_customers set country = 'jane.doe@example.com' where customer_id = (select min(customer_id) from dim_customers)")
         con.execute("update fct_orders set currency = '/home/build/export/orders.csv' where order_id = (select min(order_id) from fct_orders)")
+        con.execute("update fct_orders set customer_id = 'Jane.Doe@example.com' where order_id = (select max(order_id) from fct_orders)")
     proc = subprocess.run(
         [sys.executable, "-m", "shoplens.serving", "publish", "--warehouse", str(warehouse), "--serving", str(serving),
          "--target-path", str(built["target"])],
@@ -115,6 +116,9 @@ def test_failed_check_leaves_the_old_file_and_names_the_leak(built, tmp_path):
     assert proc.returncode == 1
     assert "marts.dim_customers.country: 1 e-mail-like value(s)" in proc.stderr
     assert "marts.fct_orders.currency: 1 file-path-like value(s)" in proc.stderr
+    # an e-mail as a customer id is named with what to export instead
+    assert "marts.fct_orders.customer_id: 1 e-mail-like value(s)" in proc.stderr
+    assert "The customer ids are e-mail addresses: export a customer number, or each e-mail's salted hash" in proc.stderr
     assert sha256(serving) == before
     assert sorted(p.name for p in tmp_path.iterdir() if "tmp" in p.name) == []
 
