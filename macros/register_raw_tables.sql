@@ -193,11 +193,27 @@
         {%- endif -%}
         {%- set path = copied -%}
     {%- endif -%}
-    {#- quote and escape as RFC 4180 says: the sniffer guesses them from the first rows
-        only, and a file whose first quoted field comes later (a product name with a comma on
-        line 26,736 of a Shopify export) was read as unquoted and failed there -#}
     {{ return("read_csv(" ~ shoplens_sql_string(path) ~ ", header = true, all_varchar = true, "
-        ~ "encoding = 'utf-8', quote = '\"', escape = '\"')") }}
+        ~ "encoding = 'utf-8'" ~ shoplens_csv_quoting(path) ~ ")") }}
+{% endmacro %}
+
+
+{#- The quoting options of a CSV file: none (DuckDB's sniffer decides, from its sample of
+    the first rows), or RFC 4180's double quote when the sample holds no quote at all and
+    reads the same with it. A file whose first quoted field comes after the sample (a
+    product name with a comma on line 26,736 of a Shopify export) was read as unquoted and
+    failed there; files the sniffer reads with another quoting (backslash escapes, single
+    quotes, a stray quote) are left to it. -#}
+{% macro shoplens_csv_quoting(path) %}
+    {%- set file = shoplens_sql_string(path) -%}
+    {%- set sniffed = run_query("select Delimiter, Quote, len(Columns) from sniff_csv(" ~ file ~ ")").rows[0] -%}
+    {%- if sniffed[1] != '(empty)' -%}{{ return('') }}{%- endif -%}
+    {%- set rfc = run_query("select Delimiter, len(Columns) from sniff_csv(" ~ file
+        ~ ", quote = '\"', escape = '\"')").rows[0] -%}
+    {%- if rfc[0] == sniffed[0] and rfc[1] == sniffed[2] -%}
+        {{ return(", quote = '\"', escape = '\"'") }}
+    {%- endif -%}
+    {{ return('') }}
 {% endmacro %}
 
 

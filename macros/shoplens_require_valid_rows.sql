@@ -159,8 +159,8 @@
             ~ ' discount)',
         'discount_too_precise': 'discount is money off the whole line, 4 decimals: round it',
         'discount_out_of_range': 'discount is money off the whole line, from 0 up to quantity x unit_price',
-        'customer_id_null': "a guest's order, out of the shop's totals too; an export that fills the order's"
-            ~ ' columns on its first line only (Shopify) fills them down first',
+        'customer_id_null': "no customer: a guest's order is out of the shop's totals too; an export that"
+            ~ " fills an order's columns on its first line only (Shopify) fills them down first",
     } -%}
     {%- set top = run_query('select ' ~ column ~ ', count(*) as n from ' ~ relation
         ~ ' where ' ~ column ~ ' is not null and ' ~ where

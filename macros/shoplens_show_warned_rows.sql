@@ -4,7 +4,8 @@
     suggested as_of_date or RFM breakpoints). For every test of this
     invocation that warned, run its compiled query again and print its first
     `max_rows` rows, one line each, `column=value` (values cut to 80
-    characters), so the build's output names them. Read-only: the query is
+    characters; an e-mail address shown as such, never itself), so the build's output
+    names them. Read-only: the query is
     the one the test ran moments before. -#}
 {% macro shoplens_show_warned_rows(results, max_rows=5) %}
     {%- if not execute or flags.WHICH not in ('build', 'test') -%}
@@ -23,6 +24,10 @@
                 {%- set cells = [] -%}
                 {%- for column in rows.column_names -%}
                     {%- set value = row[column] | string -%}
+                    {#- never an address in the output (an e-mail used as a customer id) -#}
+                    {%- if '@' in value and modules.re.search('[^@ ]+@[^@ ]+[.][A-Za-z]{2,}', value) -%}
+                        {%- set value = '<an e-mail address>' -%}
+                    {%- endif -%}
                     {%- do cells.append(column ~ '='
                         ~ (value[:77] ~ '...' if value | length > 80 else value)) -%}
                 {%- endfor -%}

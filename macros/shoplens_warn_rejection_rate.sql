@@ -51,8 +51,9 @@
         identifier='base_shop__' ~ table) is none -%}
         {{ return('') }}
     {%- endif -%}
+    {#- an empty value is no name to map: the rejection rate counts it -#}
     {%- set found = run_query('select ' ~ column ~ ', count(*) from ' ~ base ~ " where dq_rule = '" ~ rule
-        ~ "' group by 1 order by 2 desc, 1") -%}
+        ~ "' and " ~ column ~ ' is not null group by 1 order by 2 desc, 1') -%}
     {%- if found.rows | length == 0 -%}{{ return('') }}{%- endif -%}
     {%- set listed = [] -%}
     {%- set ns = namespace(n=0) -%}

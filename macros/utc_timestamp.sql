@@ -20,7 +20,7 @@
         {#- a space before a numeric offset (Shopify's `2023-02-03 16:37:04 -0500`) is read
             as Spark reads it; the second cast runs only on the rows the first leaves null -#}
         timezone('UTC', coalesce(try_cast({{ column }} as timestamptz),
-            try_cast(regexp_replace({{ column }}, ' +([+-][0-9]{2}(:?[0-9]{2})?)$', '\1') as timestamptz)))
+            try_cast(regexp_replace({{ column }}, ' +([+-][0-9]{2}(:?[0-9]{2})?) *$', '\1') as timestamptz)))
     {%- endif -%}
 {% endmacro %}
 

@@ -42,6 +42,18 @@ def _raw_file(raw_dir: Path, table: str) -> Path | None:
     return None
 
 
+def _csv_quoting(con: duckdb.DuckDBPyConnection, path: Path) -> str:
+    """The quoting options the raw reader uses for this CSV (macro shoplens_csv_quoting): RFC
+    4180's double quote when the sniffer's sample holds no quote and reads the same with it,
+    else none (the sniffer decides)."""
+    delim, quote, n_cols = con.execute("select Delimiter, Quote, len(Columns) from sniff_csv(?)", [str(path)]).fetchone()
+    if quote != "(empty)":
+        return ""
+    rfc = con.execute("""select Delimiter, len(Columns) from sniff_csv(?, quote = '"', escape = '"')""",
+                      [str(path)]).fetchone()
+    return """, quote = '"', escape = '"'""" if rfc == (delim, n_cols) else ""
+
+
 def truncate_export(raw_dir: str | Path, out_dir: str | Path, as_of_date: dt.date | str) -> Path:
     """Copy the raw export in ``raw_dir`` to ``out_dir`` as it stood at the end of ``as_of_date``.
 
@@ -65,7 +77,7 @@ def truncate_export(raw_dir: str | Path, out_dir: str | Path, as_of_date: dt.dat
                 continue
             reader = (
                 f"read_parquet('{path}')" if path.suffix == ".parquet"
-                else f"read_csv('{path}', all_varchar = true, header = true, quote = '\"', escape = '\"')"
+                else f"read_csv('{path}', all_varchar = true, header = true{_csv_quoting(con, path)})"
             )
             con.execute(f"create view src_{table} as select * from {reader}")
             views[table] = path
@@ -80,7 +92,7 @@ def truncate_export(raw_dir: str | Path, out_dir: str | Path, as_of_date: dt.dat
                     parsed = f"cast({stamp} as timestamp)"
                 else:  # text, parsed as staging parses it (macro utc_timestamp)
                     parsed = (f"timezone('UTC', coalesce(try_cast({stamp} as timestamptz), try_cast(regexp_replace("
-                              f"{stamp}, ' +([+-][0-9]{{2}}(:?[0-9]{{2}})?)$', '\\1') as timestamptz)))")
+                              f"{stamp}, ' +([+-][0-9]{{2}}(:?[0-9]{{2}})?) *$', '\\1') as timestamptz)))")
                 kept = f"select * from src_{table} where {parsed} is null or {parsed} < timestamp '{end}'"
             elif table == "order_items" and "orders" in views:
                 kept = (

@@ -88,7 +88,8 @@ def served_scores(cols: dict, name: str, window_days: int) -> tuple[np.ndarray, 
     purchase (no BG/NBD birth) get the new-customer rate of the training cut-offs.
     ``logreg_bgnbd``: the mean of the logistic regression's and BG/NBD's probability
     and expected purchases (the regression's constant-hazard reading); customers
-    without a purchase, whom BG/NBD cannot score, get the regression's alone.
+    without a purchase, whom BG/NBD cannot score, get the regression's alone, and so
+    does everyone where BG/NBD's scoring failed.
     """
     if name == "rnn_gru":
         return cols["p_rnn_gru"], cols["expected_purchases_rnn_gru"]
@@ -96,10 +97,14 @@ def served_scores(cols: dict, name: str, window_days: int) -> tuple[np.ndarray, 
         p_gru, e_gru = cols["p_rnn_gru"], cols["expected_purchases_rnn_gru"]
         p = 0.5 * (p_gru + cols["p_logreg"])
         return p, np.maximum(p * e_gru / np.maximum(p_gru, 1e-9), p)
-    if name in ("bgnbd", "logreg_bgnbd") and cols["btyd_baseline_model"] == "none":
+    if name == "logreg_bgnbd" and cols["btyd_baseline_model"] == "none":
+        # BG/NBD's scoring failed here (a failed fit serves another baseline: serve_fitted_btyd):
+        # the blend's regression half still ranks everyone; baseline_notes says why
+        name = "logreg"
+    if name == "bgnbd" and cols["btyd_baseline_model"] == "none":
         # never one constant score for every customer
         raise ValueError(
-            f"{name} is the served model but BG/NBD has no scores at this cut-off: its fit or its scoring"
+            "bgnbd is the served model but has no scores at this cut-off: its fit or its scoring"
             f" failed ({cols.get('baseline_notes', '')}); a failed fit serves the next best baseline"
             " (serve_fitted_btyd), a failed scoring stops the step rather than score everyone alike"
         )

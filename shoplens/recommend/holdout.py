@@ -140,6 +140,8 @@ def profile_rows(profiles: pd.DataFrame, future: pd.DataFrame, cut: dt.date, see
     picked = order[sample]  # only the sampled embeddings are stacked (1M customers: not a 1M x d matrix)
     emb = np.vstack(profiles["embedding"].to_numpy()[picked]).astype(float)
     labels = profiles["profile_id"].to_numpy()[picked]
+    if not 2 <= len(np.unique(labels)) <= len(labels) - 1:  # no silhouette to compute
+        return []
     rows = [{"model_name": "customer_profiles", "model_version": version, "task": "customer_profiles",
              "metric": "silhouette", "slice": "all",
              "value": float(silhouette_score(emb, labels)), "n_obs": len(sample)}]

@@ -237,7 +237,9 @@ def _fit_profiles(customers: np.ndarray, z: np.ndarray, x: np.ndarray, feature_n
     for k in range(2, min(cfg.max_profiles, n_distinct) + 1):
         km = KMeans(n_clusters=k, n_init=cfg.n_init, random_state=cfg.seed).fit(emb[fit_rows])
         labels = km.predict(emb[sil_rows])
-        if len(np.unique(labels)) < 2:
+        # a silhouette needs 2 .. n - 1 labels: k customers in k profiles have none (an export
+        # of a few store accounts turned the build red here)
+        if not 2 <= len(np.unique(labels)) <= len(sil_rows) - 1:
             continue
         scores[k] = float(silhouette_score(emb[sil_rows], labels))
         models[k] = km

@@ -57,6 +57,9 @@ def _recommendation_status(n_rows: int, has_als: bool, n_cold: int, note: str, a
 #: to describe the shop, whatever the silhouette says (a few outliers far from one big
 #: cluster score a high silhouette).
 DOMINANT_PROFILE_SHARE = 0.9
+#: Under this many customers a profile on average, the profiles describe individuals, not groups
+#: (a forecast-only export of a few store accounts).
+MIN_CUSTOMERS_PER_PROFILE = 10
 
 
 def _dominant_profile(names: pd.Series) -> list[str]:
@@ -84,6 +87,9 @@ def profile_status(profiles: pd.DataFrame, as_of: pd.DataFrame) -> pd.DataFrame:
     k = int(profiles["n_profiles"].iloc[0])
     version = str(profiles["model_version"].iloc[0]).split("/")[-1]
     problems = ["fewer than two distinct customer mixes: one profile"] if k < 2 else []
+    if k >= 2 and len(profiles) < MIN_CUSTOMERS_PER_PROFILE * k:
+        problems.append(f"{len(profiles)} customers in {k} profiles, fewer than {MIN_CUSTOMERS_PER_PROFILE}"
+                        " a profile: too few to describe a group of customers")
     if k >= 2 and "profile_name" in profiles.columns:
         problems += _dominant_profile(profiles["profile_name"])
     notes = [f"{k} profiles, silhouette {float(profiles['silhouette'].iloc[0]):.3f}", NO_CHANNEL]

@@ -344,3 +344,21 @@ def test_rfm_levels_hold_a_share_on_the_sample_and_an_orders_only_export(repo, t
     run_dbt("build", cdnow, raw, cdnow_vars, select)
     shares = _level_shares(cdnow)
     assert min(min(v) for v in shares.values()) >= 0.05, shares
+
+
+def test_truncating_an_export_reads_its_stamps_and_quotes_as_staging_does(tmp_path):
+    """Shopify's `Created at` (an offset after a space) and a quoted field after the sniffer's
+    sample: the truncation cuts at the UTC day as staging reads it and keeps every line."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "orders.csv").write_text(
+        "order_id,customer_id,ordered_at,order_total\n"
+        "A,C1,2025-03-01 20:00:00 -0500,1.00\n"  # 2025-03-02 01:00 UTC: after the cut
+        "B,C1,2025-03-01 18:00:00 -0500,1.00\n"  # 23:00 UTC: kept
+        + "".join(f"X{i},C2,2025-02-01T10:00:00Z,1.00\n" for i in range(30_000))
+        + 'Q,"C3, Jr",2025-02-01T10:00:00Z,1.00\n', encoding="utf-8")
+    out = truncate_export(raw, tmp_path / "cut", "2025-03-01")
+    kept = pd.read_csv(out / "orders.csv", dtype=str)
+    assert "A" not in set(kept["order_id"]) and {"B", "Q"} <= set(kept["order_id"])
+    assert len(kept) == 30_002 and kept.loc[kept["order_id"] == "Q", "customer_id"].item() == "C3, Jr"
+

@@ -201,8 +201,11 @@ def test_cdnow_served_model_ranks_the_next_window_at_least_as_well_as_every_base
     baselines = {c: _auc(y, scores[c]) for c in ("p_logreg", "p_bgnbd", "p_rfm_heuristic")}
     print(which, meta["model_name"], round(served, 5), {k: round(v, 5) for k, v in baselines.items()})
     assert served >= max(baselines.values()), (meta["model_name"], served, baselines)
+    from shoplens.propensity.selection import BASELINE_ORDER
+
     validation = {k: v["auc"] for k, v in meta["selection"]["validation"].items()}
-    assert validation[meta["model_name"]] == max(validation.values()) or meta["model_name"] in ("rnn_gru", "blend")
+    if meta["model_name"] in BASELINE_ORDER:  # the best baseline by validation AUC (the GRU did not earn it)
+        assert validation[meta["model_name"]] == max(validation[m] for m in BASELINE_ORDER if m in validation)
 
 
 def test_a_baseline_that_cannot_be_fitted_is_dropped_and_training_is_kept(monkeypatch):

@@ -1044,6 +1044,36 @@ def test_one_profile_holding_nearly_every_customer_degrades_the_step_whatever_th
     assert profile_status(profiles(991, 18).drop(columns="profile_name"), as_of).iloc[0]["status"] == "ok"
 
 
+@pytest.mark.parametrize("n_accounts", [2, 3, 5, 8, 9])
+def test_profiles_of_a_few_accounts_are_built_and_flagged_not_a_red_build(n_accounts):
+    """A forecast-only export (M5's stores as 'customers'): 2 to 8 customers turned the build red
+    in the silhouette (k customers in k profiles have none). They are profiled, the holdout's
+    silhouette row is left out where there is none, and the status says the groups are individuals."""
+    from shoplens.recommend.holdout import profile_rows
+    from shoplens.recommend.pipeline import build_profiles, profile_status
+
+    rng = np.random.default_rng(n_accounts)
+    cats = ["foods", "hobbies", "household"]
+    lines = pd.DataFrame([
+        {"order_id": f"O{a}-{d}", "customer_id": f"STORE_{a}", "product_id": f"P{c}{j}", "category": cats[c],
+         "order_date": dt.date(2024, 1, 1) + dt.timedelta(days=d), "quantity": int(rng.integers(1, 9)),
+         "unit_price": 2.5, "line_amount": 5.0, "is_purchase": True}
+        for a in range(n_accounts) for d in range(0, 60, 3) for c in range(3) for j in range(a % 3 + 1)])
+    products = pd.DataFrame({"product_id": sorted(set(lines["product_id"]))}).assign(
+        category=lambda d: [cats[int(p[1])] for p in d["product_id"]], list_price=2.5)
+    as_of = pd.DataFrame({"as_of_date": [dt.date(2024, 3, 1)], "has_holdout": [False],
+                          "data_end_date": [dt.date(2024, 3, 1)]})
+    profiles = build_profiles(lines, products, as_of, ProfileConfig())
+    assert len(profiles) == n_accounts and profiles["profile_id"].between(1, n_accounts).all()
+    k = int(profiles["n_profiles"].iloc[0])
+    assert k < n_accounts or k == 1  # never one profile a customer: no silhouette to choose k by
+    rows = profile_rows(profiles, lines.iloc[0:0], dt.date(2024, 3, 1), 7)
+    assert rows == [] or rows[0]["metric"] == "silhouette"
+    status = profile_status(profiles, as_of).iloc[0]
+    assert status["status"] == "degraded"
+    assert ("too few to describe a group" in status["reason"]) or ("one profile" in status["reason"])
+
+
 def test_equal_prices_share_a_price_band_and_one_price_is_mid():
     """An export without prices (Instacart: every unit_price 1.00) was split into budget, mid
     and premium by row order, and the profiles were named after bands that do not exist."""

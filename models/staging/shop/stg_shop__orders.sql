@@ -14,7 +14,7 @@ final as (
         order_id,
         customer_id,
         status,
-        coalesce(currency, '{{ var("default_currency", "EUR") }}') as currency,
+        coalesce(currency, '{{ var("default_currency", "EUR") | upper }}') as currency,
         order_total,
         ordered_at,
         cast(ordered_at as date) as order_date,
