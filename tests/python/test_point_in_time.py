@@ -219,8 +219,8 @@ def _pandas_marts(tables: dict, as_of: dt.date, dates: list[dt.date], breakpoint
     n = len(per)
 
     def rank_score(values: pd.Series, ascending: bool) -> pd.Series:
-        first_pos = values.rank(method="min", ascending=ascending)
-        return (1 + np.floor(5 * (first_pos - 1) / n)).astype(int)
+        middle = values.rank(method="average", ascending=ascending)  # the tie group's middle position
+        return (1 + np.floor(5 * (middle - 1) / n)).astype(int)
 
     rfm = pd.DataFrame({
         "recency_days": per["recency_days"], "frequency": per["frequency"], "monetary": per["monetary"].round(2),

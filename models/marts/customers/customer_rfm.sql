@@ -3,9 +3,11 @@
 -- the last purchase to as_of_date; frequency: purchases (completed orders);
 -- monetary: their total value. Scores 1-5, higher is better:
 -- - r_score and m_score rank customers against each other:
---   score = 1 + floor(5 * (rank - 1) / n), where rank is the position of the
---   first customer of the tie group, so tied customers share a score and a
---   score never depends on row order;
+--   score = 1 + floor(5 * (rank - 1) / n), where rank is the middle position
+--   of the customer's tie group (its first position plus half its size less
+--   one), so tied customers share a score, a score never depends on row
+--   order, and a group tied at the best value is not scored at its worst
+--   position (every customer tied: 3, not 1);
 -- - f_score uses fixed breakpoints (var `rfm_frequency_breakpoints`, four
 --   ascending purchase counts b2 < b3 < b4 < b5): f_score is the highest
 --   level whose breakpoint the frequency reaches, 1 below b2. Purchase
@@ -72,7 +74,10 @@ scored as (
     select
         *,
         cast(1 + floor(
-            5.0 * (rank() over (order by recency_days desc) - 1)
+            5.0 * (
+                rank() over (order by recency_days desc) - 1
+                + (count(*) over (partition by recency_days) - 1) / 2.0
+            )
             / count(*) over ()
         ) as integer) as r_score,
         case
@@ -83,7 +88,10 @@ scored as (
             else 1
         end as f_score,
         cast(1 + floor(
-            5.0 * (rank() over (order by monetary asc) - 1)
+            5.0 * (
+                rank() over (order by monetary asc) - 1
+                + (count(*) over (partition by monetary) - 1) / 2.0
+            )
             / count(*) over ()
         ) as integer) as m_score
     from measured
