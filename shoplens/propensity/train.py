@@ -60,7 +60,32 @@ _FIX = (
 )
 
 
+#: Under this many customers at a training cut-off there is nobody to rank against anybody.
+MIN_CUSTOMERS_PER_CUTOFF = 20
+#: A label window this short that every customer still buys in: they buy on most days.
+SHORTEST_USEFUL_WINDOW = 7
+
+
 def _require_labels(cutoffs: Sequence[int], n_pos: int, n_neg: int, window_days: int) -> None:
+    per_cutoff = (n_pos + n_neg) / max(len(cutoffs), 1)
+    if per_cutoff < MIN_CUSTOMERS_PER_CUTOFF:
+        # more history adds windows of the same few customers (an export of store accounts)
+        raise InsufficientHistoryError(
+            f"only {per_cutoff:.0f} customer(s) at each training cut-off ({n_pos + n_neg} customer windows over"
+            f" {len(cutoffs)} cut-offs): a propensity score ranks customers against each other, and with"
+            f" fewer than {MIN_CUSTOMERS_PER_CUTOFF} there is nobody to rank. More history or another window"
+            " does not help; customer ids that are stores or accounts (a forecast-only export) give exactly"
+            " this: read the forecasts"
+        )
+    if (n_pos >= MIN_POSITIVE_LABELS and n_neg < MIN_NEGATIVE_LABELS and n_neg <= 0.01 * (n_pos + n_neg)
+            and window_days <= SHORTEST_USEFUL_WINDOW):
+        raise InsufficientHistoryError(
+            f"every customer buys within even a {window_days}-day label window ({n_pos} purchasing and"
+            f" {n_neg} non-purchasing customer windows at the cut-offs"
+            f" {[str(_day_to_date(c)) for c in cutoffs]}): they buy on most days, so there is nothing to"
+            " tell buyers from non-buyers and no shorter window helps. Customer ids that are stores or"
+            " accounts (a forecast-only export) give exactly this"
+        )
     if n_pos >= MIN_POSITIVE_LABELS and n_neg < MIN_NEGATIVE_LABELS and n_neg <= 0.01 * (n_pos + n_neg):
         # more history cannot help: the customers buy more often than the window is long
         raise InsufficientHistoryError(

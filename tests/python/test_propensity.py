@@ -142,8 +142,13 @@ def test_too_few_labels_is_a_clear_error():
     days = pd.date_range("2024-01-01", periods=120, freq="7D")
     orders = _orders([("c0", d, 10.0, True) for d in days])
     cfg = P.PropensityConfig(n_cutoffs=2)
-    with pytest.raises(P.InsufficientHistoryError, match=r"at least 20 of each are needed"):
+    # one customer: nobody to rank, whatever the history (it said "load more order history")
+    with pytest.raises(P.InsufficientHistoryError, match=r"only 1 customer\(s\) at each training cut-off"):
         P.run_propensity(orders, None, _customers(["c0"]), days[-1].date(), has_holdout=True, cfg=cfg)
+    many = _orders([(f"c{k}", d, 10.0, True) for k in range(25) for d in days[:3]])
+    with pytest.raises(P.InsufficientHistoryError, match=r"at least 20 of each are needed"):
+        P.run_propensity(many, None, _customers([f"c{k}" for k in range(25)]), days[-1].date(),
+                         has_holdout=True, cfg=cfg)
 
 
 def test_bad_input_messages():

@@ -560,6 +560,14 @@ def test_customers_who_buy_in_every_window_are_told_to_shorten_it_not_to_load_mo
 
     with pytest.raises(P.InsufficientHistoryError, match="too little history to train"):
         _require_labels([end], 45, 15, 30)  # a small shop: 15 windows without a purchase, more history helps
+    # M5's stores as customers: the advice went in circles (window 7, then 1, the same advice;
+    # one store was told to load more history on 5 years of it)
+    with pytest.raises(P.InsufficientHistoryError, match=r"every customer buys within even a 7-day label"
+                       r" window.*no shorter window helps.*stores or accounts"):
+        _require_labels([end - 7 * k for k in range(12)], 30 * 12, 0, 7)
+    with pytest.raises(P.InsufficientHistoryError, match=r"only 1 customer\(s\) at each training cut-off.*"
+                       r"More history or another window does not help"):
+        _require_labels([end - 7 * k for k in range(12)], 12, 0, 30)
 
 
 @pytest.mark.slow
