@@ -193,8 +193,37 @@
         {%- endif -%}
         {%- set path = copied -%}
     {%- endif -%}
-    {{ return("read_csv(" ~ shoplens_sql_string(path) ~ ", header = true, all_varchar = true, "
-        ~ "encoding = 'utf-8'" ~ shoplens_csv_quoting(path) ~ ")") }}
+    {%- set options = ", header = true, all_varchar = true, encoding = 'utf-8'" ~ shoplens_csv_quoting(path) -%}
+    {%- do shoplens_check_csv_lines(path, table, options) -%}
+    {{ return("read_csv(" ~ shoplens_sql_string(path) ~ options ~ ")") }}
+{% endmacro %}
+
+
+{#- Stop, naming the file, the table and the line numbers, when lines of a CSV file do not
+    read with its header's columns (a field holding the delimiter without quotes, a quote
+    never closed). DuckDB's own error prints the line, which can hold an e-mail or a name,
+    into the console, dbt.log and run_results.json; this message never shows a line's
+    contents. Lines that do not decode are left to the encoding's own message. -#}
+{% macro shoplens_check_csv_lines(path, table, options) %}
+    {%- set rejects = 'shoplens_csv_rejects_' ~ table -%}
+    {%- do run_query('drop table if exists ' ~ rejects) -%}
+    {%- do run_query('drop table if exists ' ~ rejects ~ '_scan') -%}
+    {%- do run_query('select count(*) from read_csv(' ~ shoplens_sql_string(path) ~ options
+        ~ ", store_rejects = true, rejects_table = '" ~ rejects ~ "', rejects_scan = '" ~ rejects ~ "_scan')") -%}
+    {%- set found = run_query("select count(*), string_agg(cast(line as varchar) || ' ('"
+        ~ " || lower(cast(error_type as varchar)) || ')', ', ' order by line) filter (where k <= 3)"
+        ~ ' from (select *, row_number() over (order by line) as k from ' ~ rejects
+        ~ " where cast(error_type as varchar) <> 'INVALID ENCODING')").rows[0] -%}
+    {%- do run_query('drop table if exists ' ~ rejects) -%}
+    {%- do run_query('drop table if exists ' ~ rejects ~ '_scan') -%}
+    {%- if found[0] > 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "shoplens: raw file " ~ path ~ " (table '" ~ table ~ "'): " ~ found[0] ~ " line(s) do not read"
+            ~ " with the header's columns: line " ~ found[1] ~ (' and more' if found[0] > 3 else '')
+            ~ " (line numbers count the header; the lines are not printed, they can hold personal data)."
+            ~ " Fix: quote every field that holds the delimiter, a quote or a line break as RFC 4180 says"
+            ~ ' ("a, b"; a quote inside doubled: "say ""hi"""), or export Parquet') }}
+    {%- endif -%}
 {% endmacro %}
 
 

@@ -638,6 +638,22 @@ def test_a_quoted_field_first_met_after_the_sniffed_rows_is_read(raw_layer, tmp_
         assert out.query("select product_name from stg_shop__products where product_id = 'P1'") == [(expected,)]
 
 
+def test_a_csv_line_that_does_not_read_stops_naming_the_line_never_its_contents(raw_layer, tmp_path):
+    """A field holding the delimiter without quotes: DuckDB's error printed the line (a customer's
+    e-mail in the console, dbt.log and run_results.json). The build stops naming the file, the
+    table and the line numbers, and no output or log holds the line."""
+    rows = [f"O{i},C{i % 7},2025-03-{1 + i % 28:02d}T10:00:00Z,{10 + i}.50,completed\n" for i in range(40)]
+    rows[30] = "O30,jane.doe@example.com,2025-03-03T10:00:00Z,1,234.50,completed\n"
+    raw = _write(tmp_path / "raw", {"orders.csv": HEADER + "".join(rows)})
+    out = raw_layer.run(raw, tmp_path / "w", EXPORT)
+    assert not out.success
+    assert (f"shoplens: raw file {raw}/orders.csv (table 'orders'): 1 line(s) do not read with the header's"
+            " columns: line 32 (too many columns)") in out.text
+    assert "export Parquet" in out.text
+    logs = [p.read_text(encoding="utf-8", errors="replace") for p in (raw_layer.work / "logs").rglob("*.log")]
+    assert "jane.doe" not in out.text and not any("jane.doe" in log for log in logs)
+
+
 def test_a_windows_cp1252_export_is_read_and_latin1_names_its_quote_byte(raw_layer, tmp_path):
     """Excel on Windows writes cp1252: curly quotes, dashes and the euro sign are bytes
     0x80-0x9f, which DuckDB's latin-1 refused with 'File is not latin-1 encoded' and no
