@@ -97,25 +97,24 @@ def served_scores(cols: dict, name: str, window_days: int) -> tuple[np.ndarray, 
         p_gru, e_gru = cols["p_rnn_gru"], cols["expected_purchases_rnn_gru"]
         p = 0.5 * (p_gru + cols["p_logreg"])
         return p, np.maximum(p * e_gru / np.maximum(p_gru, 1e-9), p)
-    if name == "logreg_bgnbd" and cols["btyd_baseline_model"] == "none":
-        # BG/NBD's scoring failed here (a failed fit serves another baseline: serve_fitted_btyd):
-        # the blend's regression half still ranks everyone; baseline_notes says why
-        name = "logreg"
-    if name == "bgnbd" and cols["btyd_baseline_model"] == "none":
-        # never one constant score for every customer
-        raise ValueError(
-            "bgnbd is the served model but has no scores at this cut-off: its fit or its scoring"
-            f" failed ({cols.get('baseline_notes', '')}); a failed fit serves the next best baseline"
-            " (serve_fitted_btyd), a failed scoring stops the step rather than score everyone alike"
-        )
     if name == "logreg_bgnbd":
-        p_lr, p_bg = cols["p_logreg"], cols["p_bgnbd"]
+        if cols["btyd_baseline_model"] == "none":
+            # BG/NBD's scoring failed here (a failed fit serves another baseline: serve_fitted_btyd):
+            # the blend's regression half still ranks everyone; baseline_notes says why
+            return served_scores(cols, "logreg", window_days)
+        p_lr = cols["p_logreg"]
         e_lr = _poisson_expected(p_lr, window_days)
-        born = ~np.isnan(p_bg)
-        p = np.where(born, 0.5 * (p_lr + np.where(born, p_bg, 0.0)), p_lr)
-        e = np.where(born, 0.5 * (e_lr + np.where(born, cols["expected_purchases_bgnbd"], 0.0)), e_lr)
+        born = ~np.isnan(cols["p_bgnbd"])  # NaN in the unused branch of np.where is harmless
+        p = np.where(born, 0.5 * (p_lr + cols["p_bgnbd"]), p_lr)
+        e = np.where(born, 0.5 * (e_lr + cols["expected_purchases_bgnbd"]), e_lr)
         return p, np.maximum(e, p)
     if name == "bgnbd":
+        if cols["btyd_baseline_model"] == "none":  # never one constant score for every customer
+            raise ValueError(
+                "bgnbd is the served model but has no scores at this cut-off: its fit or its scoring failed"
+                f" ({cols.get('baseline_notes', '')}); a failed fit serves the next best baseline"
+                " (serve_fitted_btyd), a failed scoring stops the step rather than score everyone alike"
+            )
         p = np.where(np.isnan(cols["p_bgnbd"]), cols["p_new_customer"], cols["p_bgnbd"])
         e = np.where(np.isnan(cols["expected_purchases_bgnbd"]), _poisson_expected(p, window_days),
                      cols["expected_purchases_bgnbd"])
