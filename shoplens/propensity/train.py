@@ -77,8 +77,10 @@ def _require_labels(cutoffs: Sequence[int], n_pos: int, n_neg: int, window_days:
             " does not help; customer ids that are stores or accounts (a forecast-only export) give exactly"
             " this: read the forecasts"
         )
-    if (n_pos >= MIN_POSITIVE_LABELS and n_neg < MIN_NEGATIVE_LABELS and n_neg <= 0.01 * (n_pos + n_neg)
-            and window_days <= SHORTEST_USEFUL_WINDOW):
+    # more history cannot help: the customers buy more often than the window is long
+    every_window = (n_pos >= MIN_POSITIVE_LABELS and n_neg < MIN_NEGATIVE_LABELS
+                    and n_neg <= 0.01 * (n_pos + n_neg))
+    if every_window and window_days <= SHORTEST_USEFUL_WINDOW:
         raise InsufficientHistoryError(
             f"every customer buys within even a {window_days}-day label window ({n_pos} purchasing and"
             f" {n_neg} non-purchasing customer windows at the cut-offs"
@@ -86,8 +88,7 @@ def _require_labels(cutoffs: Sequence[int], n_pos: int, n_neg: int, window_days:
             " tell buyers from non-buyers and no shorter window helps. Customer ids that are stores or"
             " accounts (a forecast-only export) give exactly this"
         )
-    if n_pos >= MIN_POSITIVE_LABELS and n_neg < MIN_NEGATIVE_LABELS and n_neg <= 0.01 * (n_pos + n_neg):
-        # more history cannot help: the customers buy more often than the window is long
+    if every_window:
         raise InsufficientHistoryError(
             f"every customer buys within the label window: the training cut-offs"
             f" {[str(_day_to_date(c)) for c in cutoffs]} give {n_pos} purchasing and only {n_neg}"
