@@ -25,7 +25,7 @@
                 {%- for column in rows.column_names -%}
                     {%- set value = row[column] | string -%}
                     {#- never an address in the output (an e-mail used as a customer id) -#}
-                    {%- if '@' in value and modules.re.search('[^@ ]+@[^@ ]+[.][A-Za-z]{2,}', value) -%}
+                    {%- if '@' in value and modules.re.search(shoplens_email_pattern(), value) -%}
                         {%- set value = '<an e-mail address>' -%}
                     {%- endif -%}
                     {%- do cells.append(column ~ '='

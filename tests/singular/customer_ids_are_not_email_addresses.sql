@@ -22,7 +22,7 @@ ids as (
         customer_id,
         customer_id like '%@%.%'
         and regexp_replace(
-            customer_id, '^[^@ ]+@[^@ ]+[.][A-Za-z]{2,}$', ''
+            customer_id, '^{{ shoplens_email_pattern() }}$', ''
         ) = '' as is_address
     from (
         select customer_id from orders
