@@ -55,6 +55,11 @@ class Outcome:
         with duckdb.connect(str(self.db), read_only=True) as con:
             return con.sql(sql).fetchall()
 
+    def warned(self, test: str, count: int | None = None) -> bool:
+        """Whether the data test ``test`` warned in this build (with ``count`` rows, when given)."""
+        mark = "WARN" if count is None else f"WARN {count}"
+        return any(test in m and mark in m for m in self.messages)
+
 
 @contextmanager
 def _env(**values: str | None):
@@ -93,6 +98,12 @@ class RawLayer:
 
     work: Path
     manifest: object = field(default=None, repr=False)
+
+    def singular_sql(self, test: str) -> str:
+        """The compiled query of the singular data test ``test`` (its failing rows), as the last
+        build compiled it."""
+        return (self.work / "target" / "compiled" / "shoplens" / "tests" / "singular" / f"{test}.sql").read_text(
+            encoding="utf-8")
 
     def _common(self) -> list[str]:
         return [

@@ -158,11 +158,11 @@ def test_a_placeholder_customer_holding_a_share_of_purchases_warns(raw_layer, tm
     plain = raw_layer.run(_write(tmp_path / "plain", {"orders.csv": HEADER + "".join(rows)}),
                           tmp_path / "w1", EXPORT, command="build", select=select)
     assert plain.success, plain.text
-    assert not [m for m in plain.messages if test in m and "WARN" in m]
+    assert not plain.warned(test)
     guest = raw_layer.run(_write(tmp_path / "guest", {"orders.csv": HEADER + "".join(rows + guests)}),
                           tmp_path / "w2", EXPORT, command="build", select=select)
     assert guest.success, guest.text  # a warning, not an error
-    assert [m for m in guest.messages if test in m and "WARN 1" in m]
+    assert guest.warned(test, 1)
 
 
 def test_purchases_in_more_than_one_currency_warn_with_each_currency(raw_layer, tmp_path):
@@ -182,17 +182,16 @@ def test_purchases_in_more_than_one_currency_warn_with_each_currency(raw_layer, 
     one = raw_layer.run(_write(tmp_path / "one", {"orders.csv": orders(["usd", "USD"]) + cancelled}),
                         tmp_path / "w1", EXPORT, command="build", select=select)
     assert one.success, one.text
-    assert not [m for m in one.messages if test in m and "WARN" in m]
+    assert not one.warned(test)
     mixed = raw_layer.run(_write(tmp_path / "mixed", {"orders.csv": orders(["USD", "EUR", "USD"])}),
                           tmp_path / "w2", EXPORT, command="build", select=select)
     assert mixed.success, mixed.text  # a warning, not an error
-    assert [m for m in mixed.messages if test in m and "WARN 2" in m]
+    assert mixed.warned(test, 2)
     # the build's output names the rows, not only "WARN 2"
     shown = "\n".join(mixed.messages)
     assert f"shoplens WARNING: the test {test} warned with 2 row(s)" in shown
     assert "currency=EUR, n_purchases=20, share_of_purchases=0.333" in shown
-    compiled = raw_layer.work / "target" / "compiled" / "shoplens" / "tests" / "singular" / f"{test}.sql"
-    rows = mixed.query(compiled.read_text(encoding="utf-8") + " order by currency")
+    rows = mixed.query(raw_layer.singular_sql(test) + " order by currency")
     assert [(r[0], r[1], float(r[2]), r[4]) for r in rows] == [("EUR", 20, 0.333, 2), ("USD", 40, 0.667, 2)]
 
 
@@ -218,11 +217,10 @@ def test_an_as_of_date_in_a_near_empty_tail_of_the_export_warns(raw_layer, tmp_p
                             EXPORT, command="build", select=["+fct_orders", test])
         assert out.success, out.text  # a warning, never an error
         built[name] = out
-    assert [m for m in built["tail"].messages if test in m and "WARN 1" in m]
-    assert not [m for m in built["plain"].messages if test in m and "WARN" in m]
-    assert not [m for m in built["short"].messages if test in m and "WARN" in m]
-    compiled = raw_layer.work / "target" / "compiled" / "shoplens" / "tests" / "singular" / f"{test}.sql"
-    row = built["tail"].query(compiled.read_text(encoding="utf-8"))
+    assert built["tail"].warned(test, 1)
+    assert not built["plain"].warned(test)
+    assert not built["short"].warned(test)
+    row = built["tail"].query(raw_layer.singular_sql(test))
     # as_of 2025-10-18 (the cancelled order's day; the late purchase is on it too); 9 earlier 28-day
     # blocks, the usual one 84 purchases; the tail starts after the last day of volume, 2025-09-07
     assert row == [(dt.date(2025, 10, 18), 1, 84.0, 9, dt.date(2025, 10, 18), dt.date(2025, 9, 7),
@@ -239,15 +237,14 @@ def test_orders_all_dated_to_one_weekday_warn_as_week_level_dates(raw_layer, tmp
                                 for d in range(0, 140, step) for k in range(60 if step == 7 else 9))
 
     test = "orders_are_not_all_dated_to_one_weekday"
-    compiled = raw_layer.work / "target" / "compiled" / "shoplens" / "tests" / "singular" / f"{test}.sql"
     warned = {}
     for name, step in (("weekly", 7), ("daily", 1)):
         out = raw_layer.run(_write(tmp_path / name, {"orders.csv": orders(step)}), tmp_path / f"w_{name}",
                             EXPORT, command="build", select=["+fct_orders", test])
         assert out.success, out.text
-        warned[name] = bool([m for m in out.messages if test in m and "WARN 1" in m])
+        warned[name] = out.warned(test, 1)
         if name == "weekly":  # 20 Saturdays of 60 baskets
-            assert out.query(compiled.read_text(encoding="utf-8")) == [(dt.date(2025, 5, 17), 1200, 1200, 1.0)]
+            assert out.query(raw_layer.singular_sql(test)) == [(dt.date(2025, 5, 17), 1200, 1200, 1.0)]
     assert warned == {"weekly": True, "daily": False}
 
 
@@ -265,15 +262,14 @@ def test_a_session_lasting_days_warns_as_a_bot_or_a_shared_id(raw_layer, tmp_pat
         return "event_id,occurred_at,event_type,customer_id\n" + "".join(rows)
 
     test = "sessions_do_not_last_a_day"
-    compiled = raw_layer.work / "target" / "compiled" / "shoplens" / "tests" / "singular" / f"{test}.sql"
     warned = {}
     for name, bot in (("bot", True), ("people", False)):
         out = raw_layer.run(_write(tmp_path / name, {"orders.csv": orders, "events.csv": events(bot)}),
                             tmp_path / f"w_{name}", EXPORT, command="build", select=["+fct_sessions", test])
         assert out.success, out.text
-        warned[name] = bool([m for m in out.messages if test in m and "WARN 1" in m])
+        warned[name] = out.warned(test, 1)
         if bot:
-            (row,) = out.query(compiled.read_text(encoding="utf-8"))
+            (row,) = out.query(raw_layer.singular_sql(test))
             assert row[0] == 1 and row[2] == "C2" and row[3] == 72.0 and row[4] == 2161
             assert row[5] == round(2161 / 2164, 4)
     assert warned == {"bot": True, "people": False}
@@ -289,16 +285,15 @@ def test_lines_adding_up_to_twice_their_orders_warn_as_line_amounts_passed_as_pr
         return "order_id,product_id,quantity,unit_price\n" + "".join(f"O{i},P1,3,{price}\n" for i in range(120))
 
     test = "order_lines_add_up_to_their_orders"
-    compiled = raw_layer.work / "target" / "compiled" / "shoplens" / "tests" / "singular" / f"{test}.sql"
     warned = {}
     for name, price in (("line_amount", "30.00"), ("unit_price", "10.00")):
         out = raw_layer.run(_write(tmp_path / name, {"orders.csv": orders, "order_items.csv": items(price)}),
                             tmp_path / f"w_{name}", EXPORT, command="build",
                             select=["+fct_orders", "+fct_order_items", test])
         assert out.success, out.text
-        warned[name] = bool([m for m in out.messages if test in m and "WARN 1" in m])
+        warned[name] = out.warned(test, 1)
         if name == "line_amount":
-            assert out.query(compiled.read_text(encoding="utf-8")) == [(1.0, 120, 3.0, "O0")]
+            assert out.query(raw_layer.singular_sql(test)) == [(1.0, 120, 3.0, "O0")]
     assert warned == {"line_amount": True, "unit_price": False}
 
 
@@ -315,15 +310,14 @@ def test_order_lines_whose_products_lost_their_leading_zeros_warn(raw_layer, tmp
             f"O{i},{zero}{108775015 + i % 4},3,10.00\n" for i in range(120))
 
     test = "order_lines_name_listed_products"
-    compiled = raw_layer.work / "target" / "compiled" / "shoplens" / "tests" / "singular" / f"{test}.sql"
     warned = {}
     for name, zero in (("lost", ""), ("kept", "0")):
         raw = _write(tmp_path / name, {"orders.csv": orders, "order_items.csv": items(zero), "products.csv": products})
         out = raw_layer.run(raw, tmp_path / f"w_{name}", EXPORT, command="build", select=["+dim_products", test])
         assert out.success, out.text
-        warned[name] = bool([m for m in out.messages if test in m and "WARN 1" in m])
+        warned[name] = out.warned(test, 1)
         if name == "lost":
-            assert out.query(compiled.read_text(encoding="utf-8")) == [(1.0, 120, "108775015", 4, 4)]
+            assert out.query(raw_layer.singular_sql(test)) == [(1.0, 120, "108775015", 4, 4)]
     assert warned == {"lost": True, "kept": False}
 
 
@@ -341,16 +335,15 @@ def test_order_lines_of_products_listed_without_a_category_warn_when_they_are_ma
         return "product_id,category,product_name\n" + "".join(rows) + "GIFT,,Gift card\n"
 
     test = "order_lines_name_categorised_products"
-    compiled = raw_layer.work / "target" / "compiled" / "shoplens" / "tests" / "singular" / f"{test}.sql"
     warned = {}
     for name, first_row_only in (("first_row", True), ("filled", False)):
         raw = _write(tmp_path / name, {"orders.csv": orders, "order_items.csv": items,
                                        "products.csv": products(first_row_only)})
         out = raw_layer.run(raw, tmp_path / f"w_{name}", EXPORT, command="build", select=["+dim_products", test])
         assert out.success, out.text
-        warned[name] = bool([m for m in out.messages if test in m and "WARN 1" in m])
+        warned[name] = out.warned(test, 1)
         if first_row_only:  # TEE-1, TEE-2 and the gift card: 6 + 76 of 120 lines
-            row = out.query(compiled.read_text(encoding="utf-8"))
+            row = out.query(raw_layer.singular_sql(test))
             assert [(float(r[0]), *r[1:]) for r in row] == [(0.683, 120, 3, "GIFT")]
     assert warned == {"first_row": True, "filled": False}
 
@@ -369,15 +362,15 @@ def test_customer_ids_that_are_email_addresses_warn_without_showing_one(raw_laye
                          tmp_path / "w1", EXPORT, command="build", select=select)
     assert mail.success, mail.text
     shown = "\n".join(mail.messages)
-    assert [m for m in mail.messages if test in m and "WARN 1" in m]
+    assert mail.warned(test, 1)
     assert "n_customer_ids=61, n_email_like=61, share_email_like=1" in shown
     # the placeholder's row names its id: an address is shown as such, never itself (the review)
-    assert [m for m in mail.messages if placeholder in m and "WARN 1" in m]
+    assert mail.warned(placeholder, 1)
     assert "customer_id=<an e-mail address>, n_purchases=150" in shown and "@" not in shown
     plain = raw_layer.run(_write(tmp_path / "plain", {"orders.csv": orders(lambda k: f"C{k}")}),
                           tmp_path / "w2", EXPORT, command="build", select=select)
     assert plain.success, plain.text
-    assert not [m for m in plain.messages if test in m and "WARN" in m]
+    assert not plain.warned(test)
 
 
 def test_typed_parquet_columns_are_accepted(raw_layer, tmp_path):
