@@ -138,8 +138,7 @@ def _closed_on(history: np.ndarray, weekday_closed: np.ndarray, j: int) -> bool:
     weekday a year, so a Monday fell on the weekend of the two years before."""
     if j < 0 or j >= len(history):
         return False
-    near = np.r_[max(0, j - DATE_WINDOW_DAYS):j, j + 1:min(len(history), j + 1 + DATE_WINDOW_DAYS)]
-    near = near[~weekday_closed[near]]
+    near = _open_days_around(weekday_closed, j, j)
     quiet = NEAR_CLOSED_SHARE * float(np.median(history[near])) if len(near) else 0.0
     if history[j] > quiet:
         return False
@@ -150,10 +149,16 @@ def _closed_on(history: np.ndarray, weekday_closed: np.ndarray, j: int) -> bool:
         last += 1
     if weekday_closed[first : last + 1].all():
         return False
-    around = np.r_[max(0, first - DATE_WINDOW_DAYS):first,
-                   last + 1:min(len(history), last + 1 + DATE_WINDOW_DAYS)]
-    around = around[~weekday_closed[around]]
+    around = _open_days_around(weekday_closed, first, last)
     return len(around) >= DATE_WINDOW_DAYS and (history[around] > quiet).mean() >= DATE_OPEN_SHARE
+
+
+def _open_days_around(weekday_closed: np.ndarray, first: int, last: int) -> np.ndarray:
+    """The days within ``DATE_WINDOW_DAYS`` before ``first`` and after ``last``, closed weekdays
+    left out."""
+    around = np.r_[max(0, first - DATE_WINDOW_DAYS):first,
+                   last + 1:min(len(weekday_closed), last + 1 + DATE_WINDOW_DAYS)]
+    return around[~weekday_closed[around]]
 
 
 def dates_note(first_day: dt.date, dates: np.ndarray, years: int = CLOSED_YEARS,
