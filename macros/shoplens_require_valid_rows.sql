@@ -159,7 +159,8 @@
             ~ ' discount)',
         'discount_too_precise': 'discount is money off the whole line, 4 decimals: round it',
         'discount_out_of_range': 'discount is money off the whole line, from 0 up to quantity x unit_price',
-        'customer_id_null': "no customer: a guest's order is out of the shop's totals too; an export that"
+        'customer_id_null': "no customer: a guest's order counts in the shop's totals (fct_guest_orders),"
+            ~ " in no customer model; an export that"
             ~ " fills an order's columns on its first line only (Shopify) fills them down first",
     } -%}
     {%- set top = run_query('select ' ~ column ~ ', count(*) as n from ' ~ relation

@@ -230,6 +230,9 @@ def _dirty_chunk(cfg: ShopConfig, dirt: np.random.Generator, orders, items, cust
     src = items.groupby("order_id", sort=False).head(1)
     extra_lines = src.sample(n=len(new_ids), replace=True, random_state=int(dirt.integers(2**31))).copy()
     extra_lines["order_id"] = new_ids.to_numpy()
+    # the orders without a customer are guest orders, which count in the shop's
+    # totals: they get no lines, so the dirt adds no demand (same draws as before)
+    extra_lines = extra_lines[extra_lines["order_id"].isin(extra.loc[extra["customer_id"].notna(), "order_id"])]
     orders = pd.concat([orders, extra], ignore_index=True)
     k = int(round(cfg.dirty_rate * len(items)))
     dup_lines = items.iloc[dirt.integers(0, len(items), size=k)]

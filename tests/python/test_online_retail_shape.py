@@ -96,6 +96,43 @@ def test_no_order_or_order_line_is_silently_dropped(built, tables):
     assert got[("order_items", "quantity_implausible")] == 4  # 80,995 and 74,215, each cancelled
 
 
+def test_guest_orders_count_in_the_shops_totals_and_in_no_customer_model(built):
+    """A fifth of Online Retail's orders are guests': their sales are the shop's too.
+
+    They stay in the audit table (out of every customer model, as the test above
+    counts), and monthly_sales, demand_daily and the forecasts count them.
+    """
+    db, raw = built["db"], built["db"].parent / "raw"
+    orders = pd.read_csv(raw / "orders.csv", dtype={"order_id": str, "customer_id": str})
+    lines = pd.read_csv(raw / "order_items.csv", dtype={"order_id": str, "product_id": str})
+    valid_lines = lines[(lines["unit_price"] >= 0) & (lines["quantity"] <= 10_000)].drop_duplicates()
+    guest = orders["customer_id"].isna()
+    counted = orders[(orders["status"] == "completed") & (~guest | (orders["order_total"] >= 0))]
+    assert guest.mean() > 0.1 and (counted["customer_id"].isna()).sum() > 500  # the claim is not vacuous
+    # every unit of a completed order's valid lines, a guest's or a customer's, is in the total series
+    units = valid_lines.loc[valid_lines["order_id"].isin(counted["order_id"]), "quantity"].sum()
+    got = query(db, "select sum(units) as u from demand_daily where series_level = 'total'")["u"].item()
+    assert got == units
+    guest_units = valid_lines.loc[valid_lines["order_id"].isin(counted.loc[counted["customer_id"].isna(),
+                                                                            "order_id"]), "quantity"].sum()
+    assert guest_units > 0.01 * units  # retail lines among wholesale ones (2.4% of the units here)
+    # the months' revenue and orders add the guests' purchases, in their own columns too
+    months = query(db, "select sum(revenue) as revenue, sum(n_orders) as n, sum(guest_revenue) as guest_revenue, "
+                       "sum(n_guest_orders) as n_guest from monthly_sales").iloc[0]
+    assert float(months["revenue"]) == pytest.approx(counted["order_total"].sum(), abs=0.01)
+    assert months["n"] == len(counted)
+    guests = counted[counted["customer_id"].isna()]
+    assert months["n_guest"] == len(guests)
+    assert float(months["guest_revenue"]) == pytest.approx(guests["order_total"].sum(), abs=0.01)
+    # and in no customer model
+    facts = query(db, "select (select count(*) from fct_orders) as customer_orders, "
+                      "(select count(*) from fct_guest_orders) as guest_orders, "
+                      "(select count(*) from fct_orders join fct_guest_orders using (order_id)) as both_")
+    assert facts["customer_orders"].item() == (~guest).sum()
+    assert facts["guest_orders"].item() == (guest & (orders["order_total"] >= 0)).sum()
+    assert facts["both_"].item() == 0
+
+
 def _forecasts(db) -> pd.DataFrame:
     fc = query(db, "select * from ml_demand_forecast")
     fc["forecast_date"] = pd.to_datetime(fc["forecast_date"]).dt.date
@@ -134,8 +171,8 @@ def test_forecast_products_are_alive_and_dead_ones_decay(built):
     assert len(chosen) == 100 and fc["series_key"].nunique() == 100
     assert gap.max() < 365  # top-N by the last year's revenue: each sold in it
     dead = gap[gap >= 60]
-    assert len(dead) >= 3  # this seed has products that stopped (the claim is not vacuous)
     daily["demand_date"] = pd.to_datetime(daily["demand_date"])
+    checked = 0
     for product, days in dead.items():
         last = pd.Timestamp(chosen.loc[product, "last_sale"])
         own = daily[(daily["series_key"] == product)
@@ -143,7 +180,9 @@ def test_forecast_products_are_alive_and_dead_ones_decay(built):
                     & (daily["demand_date"] <= last)]
         old_rate = own["units"].sum() / 182  # units a day in the half year before it stopped
         worst = fc.loc[fc["series_key"] == product, "point_forecast"].max()
-        assert old_rate > 1 and worst <= 0.02 * old_rate, (product, days, old_rate, worst)
+        assert worst <= max(0.02 * old_rate, 0.01), (product, days, old_rate, worst)
+        checked += old_rate > 1  # a one-off line (a guest's bad-debt adjustment, 'B') is dead too
+    assert checked >= 3  # this seed has products that sold daily and stopped (the claim is not vacuous)
 
 
 def test_every_prediction_table_is_served_and_bounded(built):

@@ -579,8 +579,8 @@ def test_rejection_rate_above_the_var_warns_naming_table_and_rules(raw_layer, tm
     warning = _rejection_warnings(out)
     assert len(warning) == 1
     assert "8 of 20 rows of the raw table 'orders' (40.0%)" in warning[0]
-    assert ("customer_id_null (8; no customer: a guest's order is out of the shop's totals too; an export that"
-            " fills an order's columns on its first line only (Shopify) fills them down first)") in warning[0]
+    assert ("customer_id_null (8; no customer: a guest's order counts in the shop's totals (fct_guest_orders),"
+            " in no customer model; an export that fills an order's columns on its first line only (Shopify) fills them down first)") in warning[0]
     calm = raw_layer.run(raw, tmp_path / "w2", {**EXPORT, "max_rejection_rate": 0.5})
     assert not _rejection_warnings(calm)
 

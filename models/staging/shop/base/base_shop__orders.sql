@@ -36,26 +36,35 @@ typed as (
     from source
 ),
 
+{%- set checks = [
+    ['order_id_null', 'order_id', 'order_id is null'],
+    ['customer_id_null', 'customer_id', 'customer_id is null'],
+    ['ordered_at_invalid', 'ordered_at', 'ordered_at is null'],
+    ['ordered_at_in_future', 'ordered_at',
+     'ordered_at >= ' ~ shoplens_export_date()],
+    ['ordered_at_too_early', 'ordered_at',
+     'ordered_at < ' ~ shoplens_min_valid_date()],
+    ['order_total_invalid', 'order_total',
+     'order_total_number is null or isnan(order_total_number)'],
+    ['order_total_negative', 'order_total', 'order_total_number < 0'],
+    ['order_total_implausible', 'order_total',
+     'order_total_number > ' ~ var('max_order_total', 1000000)],
+    ['order_total_too_precise', 'order_total', 'is_total_too_precise'],
+    ['status_unknown', 'status',
+     "status not in ('completed', 'cancelled', 'returned')"],
+] %}
+
 checked as (
     select
         *,
-        {{ dq_first_failure([
-            ['order_id_null', 'order_id', 'order_id is null'],
-            ['customer_id_null', 'customer_id', 'customer_id is null'],
-            ['ordered_at_invalid', 'ordered_at', 'ordered_at is null'],
-            ['ordered_at_in_future', 'ordered_at',
-             'ordered_at >= ' ~ shoplens_export_date()],
-            ['ordered_at_too_early', 'ordered_at',
-             'ordered_at < ' ~ shoplens_min_valid_date()],
-            ['order_total_invalid', 'order_total',
-             'order_total_number is null or isnan(order_total_number)'],
-            ['order_total_negative', 'order_total', 'order_total_number < 0'],
-            ['order_total_implausible', 'order_total',
-             'order_total_number > ' ~ var('max_order_total', 1000000)],
-            ['order_total_too_precise', 'order_total', 'is_total_too_precise'],
-            ['status_unknown', 'status',
-             "status not in ('completed', 'cancelled', 'returned')"],
-        ]) }}
+        {{ dq_first_failure(checks) }},
+        -- a guest's order: no customer, and no other rule broken (int_guest_orders)
+        case
+            {%- for rule, column, broken in checks if rule != 'customer_id_null' %}
+                when {{ broken }} then false
+            {%- endfor %}
+            else customer_id is null
+        end as is_guest_row
     from typed
 ),
 
@@ -63,12 +72,12 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by order_id, dq_rule is null
+            partition by order_id, dq_rule is null, is_guest_row
             order by ordered_at, order_total, status, customer_id, currency
         ) as duplicate_rank,
         -- 1 for every row identical to the kept one (a verbatim repeat)
         dense_rank() over (
-            partition by order_id, dq_rule is null
+            partition by order_id, dq_rule is null, is_guest_row
             order by ordered_at, order_total, status, customer_id, currency
         ) as content_rank
     from checked
@@ -83,6 +92,8 @@ flagged as (
         order_total,
         ordered_at,
         raw_row,
+        -- one guest order per id (its repeats stay in the audit, out of every total)
+        is_guest_row and duplicate_rank = 1 as is_guest_order,
         case
             when dq_rule is not null then dq_rule
             when content_rank > 1 then 'order_id_conflict'
@@ -105,6 +116,7 @@ final as (
         ordered_at,
         dq_rule,
         dq_column,
+        is_guest_order,
         case
             when dq_rule is not null
                 then {{ shoplens_to_json('raw_row') }}

@@ -1,0 +1,34 @@
+-- Guest orders (all dates): orders without a customer that break no other
+-- rule, one row per order id. They stay in the audit table (customer_id_null,
+-- their lines order_rejected: out of every customer model) and count in the
+-- shop's totals: int_demand_by_series_day (demand_daily, its forecasts and
+-- holdout_demand_daily) and monthly_sales read them. An id that also names a
+-- customer's order is that order's (the later rows of a line-item export).
+with
+
+base as (
+    select * from {{ ref('base_shop__orders') }}
+),
+
+orders as (
+    select * from {{ ref('stg_shop__orders') }}
+),
+
+final as (
+    select
+        base.order_id,
+        base.status,
+        coalesce(
+            base.currency, '{{ var("default_currency", "EUR") | upper }}'
+        ) as currency,
+        base.order_total,
+        base.ordered_at,
+        cast(base.ordered_at as date) as order_date,
+        base.status = 'completed' as is_purchase
+    from base
+    anti join orders
+        on base.order_id = orders.order_id
+    where base.is_guest_order
+)
+
+select * from final
