@@ -1,5 +1,6 @@
 -- One row per raw row that was kept out of the warehouse, with the rule it
--- broke (the first, in each table's rule order), the column the rule tests
+-- broke (a guest's order and its lines: out of the customer models, in the
+-- shop's totals through fct_guest_orders) (the first, in each table's rule order), the column the rule tests
 -- and the row's raw values as JSON text (emails hashed). Rebuilt from the
 -- raw files on every run, so a rerun gives the same rows. The post-hook
 -- warns about every table that rejects more than the var max_rejection_rate.

@@ -2,16 +2,12 @@
 -- rule, one row per order id. They stay in the audit table (customer_id_null,
 -- their lines order_rejected: out of every customer model) and count in the
 -- shop's totals: int_demand_by_series_day (demand_daily, its forecasts and
--- holdout_demand_daily) and monthly_sales read them. An id that also names a
--- customer's order is that order's (the later rows of a line-item export).
+-- holdout_demand_daily), as_of and fct_guest_orders (monthly_sales) read
+-- them. base_shop__orders decides which rows are (is_guest_order).
 with
 
 base as (
     select * from {{ ref('base_shop__orders') }}
-),
-
-orders as (
-    select * from {{ ref('stg_shop__orders') }}
 ),
 
 final as (
@@ -26,8 +22,6 @@ final as (
         cast(base.ordered_at as date) as order_date,
         base.status = 'completed' as is_purchase
     from base
-    anti join orders
-        on base.order_id = orders.order_id
     where base.is_guest_order
 )
 

@@ -96,7 +96,9 @@ def total_actuals_from_orders(holdout_orders: pd.DataFrame) -> pd.DataFrame:
 
     Units are ``n_units`` and revenue ``order_total`` summed per
     ``order_date``: the total series is the only one whose later demand the
-    order-level holdout table can give.
+    order-level holdout table can give. ``holdout_orders`` holds customers'
+    orders only: on a shop with guest orders this falls short of the total
+    series (``holdout_demand_daily`` counts the guests' lines too).
     """
     needed = ["order_date", "is_purchase", "n_units", "order_total"]
     missing = [c for c in needed if c not in holdout_orders.columns]

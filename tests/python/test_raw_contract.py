@@ -177,7 +177,7 @@ def test_purchases_in_more_than_one_currency_warn_with_each_currency(raw_layer, 
                                 f"{currencies[i % len(currencies)]}\n" for i in range(60))
 
     test = "orders_are_in_one_currency"
-    select = ["+fct_orders", test]
+    select = ["+fct_orders", "+fct_guest_orders", test]
     cancelled = "X1,C1,2025-03-02T10:00:00Z,99.00,cancelled,JPY\n"
     one = raw_layer.run(_write(tmp_path / "one", {"orders.csv": orders(["usd", "USD"]) + cancelled}),
                         tmp_path / "w1", EXPORT, command="build", select=select)
@@ -193,6 +193,49 @@ def test_purchases_in_more_than_one_currency_warn_with_each_currency(raw_layer, 
     assert "currency=EUR, n_purchases=20, share_of_purchases=0.333" in shown
     rows = mixed.query(raw_layer.singular_sql(test) + " order by currency")
     assert [(r[0], r[1], float(r[2]), r[4]) for r in rows] == [("EUR", 20, 0.333, 2), ("USD", 40, 0.667, 2)]
+
+
+def test_guest_orders_count_once_in_the_shops_totals_and_warn_in_another_currency(raw_layer, tmp_path):
+    """Orders without a customer are the shop's sales: once per id, never twice under one id,
+    never an id whose other rows name a customer, and the last of them can end the data."""
+    orders = ("order_id,customer_id,ordered_at,order_total,status,currency\n"
+              + "".join(f"O{i},C{i % 5},2025-03-{1 + i:02d}T10:00:00Z,10.00,completed,EUR\n" for i in range(10))
+              + "G1,,2025-03-02T11:00:00Z,20.00,completed,EUR\n"
+              + "G1,,2025-03-02T11:00:00Z,20.00,completed,EUR\n"   # a verbatim repeat: counted once
+              + "G2,,2025-03-03T11:00:00Z,20.00,completed,EUR\n"
+              + "G2,,2025-03-03T11:00:00Z,30.00,completed,EUR\n"   # two versions: neither counts
+              + "X2,C3,2025-03-04T11:00:00Z,40.00,pending,EUR\n"   # a customer's row, rejected ...
+              + "X2,,2025-03-04T11:00:00Z,40.00,,EUR\n"            # ... so its later row is no guest's
+              + "G3,,2025-03-05T11:00:00Z,-5.00,completed,EUR\n"   # breaks another rule
+              + "G4,,2025-03-20T11:00:00Z,15.00,completed,EUR\n")  # after every customer's order
+    lines = ("order_id,product_id,quantity,unit_price\n"
+             + "".join(f"O{i},P1,1,10.00\n" for i in range(10))
+             + "G1,P2,2,10.00\nG2,P2,3,10.00\nG2,P3,1,30.00\nX2,P2,4,10.00\nG4,P3,1,15.00\n")
+    select = ["+monthly_sales", "+demand_daily", "+audit_rejected_rows", "orders_are_in_one_currency"]
+    out = raw_layer.run(_write(tmp_path / "raw", {"orders.csv": orders, "order_items.csv": lines}),
+                        tmp_path / "w", EXPORT, command="build", select=select, unit_tests=False)
+    assert out.success, out.text[-3000:]
+    assert out.query("select order_id, order_total from fct_guest_orders order by 1") == [
+        ("G1", decimal.Decimal("20.00")), ("G4", decimal.Decimal("15.00"))]
+    # the last guest order ends the data: as_of_date and the demand calendar reach it
+    assert out.query("select as_of_date, data_start_date from as_of") == [
+        (dt.date(2025, 3, 20), dt.date(2025, 3, 1))]
+    assert out.query("select sum(units), sum(revenue), count(*) from demand_daily where series_level = 'total'") == [
+        (10 + 2 + 1, decimal.Decimal("135.00"), 20)]
+    assert out.query("select revenue, n_orders, n_purchasing_customers, n_guest_orders, guest_revenue "
+                     "from monthly_sales") == [(decimal.Decimal("135.00"), 12, 5, 2, decimal.Decimal("35.00"))]
+    # out of every customer model, in the audit with their rule
+    assert out.query("select count(*) from fct_orders where order_id like 'G%' or order_id like 'X%'") == [(0,)]
+    audit = dict(out.query("select record_key, count(*) from audit_rejected_rows "
+                           "where source_table = 'orders' and rule = 'customer_id_null' group by 1"))
+    assert audit == {"G1": 2, "G2": 2, "X2": 1, "G3": 1, "G4": 1}
+    assert not out.warned("orders_are_in_one_currency")
+    # a guest's purchase in another currency is added to the revenue too: it warns
+    usd = orders.replace("G4,,2025-03-20T11:00:00Z,15.00,completed,EUR", "G4,,2025-03-20T11:00:00Z,15.00,completed,USD")
+    mixed = raw_layer.run(_write(tmp_path / "usd", {"orders.csv": usd, "order_items.csv": lines}),
+                          tmp_path / "w2", EXPORT, command="build", select=select, unit_tests=False)
+    assert mixed.success, mixed.text[-3000:]
+    assert mixed.warned("orders_are_in_one_currency", 2)
 
 
 def test_an_as_of_date_in_a_near_empty_tail_of_the_export_warns(raw_layer, tmp_path):

@@ -1,5 +1,5 @@
--- Warns (does not fail) when the shop's completed purchases carry more than
--- one currency. shoplens converts nothing: revenue, CLV spend, RFM monetary
+-- Warns (does not fail) when the shop's completed purchases (customers' and
+-- guests') carry more than one currency. shoplens converts nothing: revenue, CLV spend, RFM monetary
 -- scores and the revenue forecasts add the totals as they are, so 100 USD and
 -- 100 JPY count alike. A multi-currency export (a shop selling in several
 -- markets, in each buyer's currency) converts its totals and prices to one
@@ -14,13 +14,30 @@ orders as (
     select * from {{ ref('fct_orders') }}
 ),
 
+guest_orders as (
+    select * from {{ ref('fct_guest_orders') }}
+),
+
+purchases as (
+    select
+        currency,
+        order_total
+    from orders
+    where is_purchase
+    union all
+    select
+        currency,
+        order_total
+    from guest_orders
+    where is_purchase
+),
+
 by_currency as (
     select
         currency,
         count(*) as n_purchases,
         sum(order_total) as revenue_as_exported
-    from orders
-    where is_purchase
+    from purchases
     group by currency
 ),
 

@@ -1,5 +1,6 @@
 -- The resolved observation end. One row.
--- as_of_date: the var `as_of_date`, or else the last valid order date.
+-- as_of_date: the var `as_of_date`, or else the last valid order date
+-- (a customer's or a guest's: int_guest_orders).
 -- Marts keep data up to and including as_of_date; what follows it is the
 -- holdout (holdout_orders) that models are evaluated on.
 with
@@ -8,11 +9,21 @@ orders as (
     select * from {{ ref('stg_shop__orders') }}
 ),
 
+guest_orders as (
+    select * from {{ ref('int_guest_orders') }}
+),
+
+order_dates as (
+    select order_date from orders
+    union all
+    select order_date from guest_orders
+),
+
 bounds as (
     select
         min(order_date) as data_start_date,
         max(order_date) as data_end_date
-    from orders
+    from order_dates
 ),
 
 resolved as (

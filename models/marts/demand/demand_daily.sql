@@ -1,4 +1,4 @@
--- One row per series per day, from the first order date in the data (a
+-- One row per series per day, from the first order date in the data (as_of: a
 -- customer's or a guest's) to as_of_date, with the days without sales filled in as zeros.
 -- Series: the whole shop (series_level 'total', series_key 'all'), each
 -- category, and each product. Units and revenue count completed orders only.
@@ -22,34 +22,16 @@ order_items as (
     select * from {{ ref('stg_shop__order_items') }}
 ),
 
-guest_orders as (
-    select * from {{ ref('int_guest_orders') }}
-),
-
 has_order_lines as (
     select count(*) > 0 as has_lines from order_items
-),
-
--- the first order of a customer or of a guest
-first_order as (
-    select
-        least(
-            as_of.data_start_date,
-            coalesce(min(guest_orders.order_date), as_of.data_start_date)
-        ) as first_order_date
-    from as_of
-    left join guest_orders
-        on as_of.as_of_date >= guest_orders.order_date
-    group by as_of.data_start_date
 ),
 
 calendar as (
     select cast(day as date) as demand_date
     from as_of,
         has_order_lines,
-        first_order,
         {{ shoplens_day_series(
-            'cast(first_order.first_order_date as timestamp)',
+            'cast(as_of.data_start_date as timestamp)',
             'cast(as_of.as_of_date as timestamp) + interval 1 day') }}
     where has_order_lines.has_lines
 ),

@@ -79,7 +79,9 @@ ranked as (
         dense_rank() over (
             partition by order_id, dq_rule is null, is_guest_row
             order by ordered_at, order_total, status, customer_id, currency
-        ) as content_rank
+        ) as content_rank,
+        -- rows of the id that name a customer, whatever their verdict
+        count(customer_id) over (partition by order_id) as n_customer_rows
     from checked
 ),
 
@@ -92,8 +94,18 @@ flagged as (
         order_total,
         ordered_at,
         raw_row,
-        -- one guest order per id (its repeats stay in the audit, out of every total)
-        is_guest_row and duplicate_rank = 1 as is_guest_order,
+        -- one guest order per id: not its repeats, not an id with two versions
+        -- of a guest order, nor one whose other rows name a customer (a
+        -- line-item export's later rows); all stay in the audit only
+        coalesce(
+            is_guest_row
+            and duplicate_rank = 1
+            and n_customer_rows = 0
+            and max(content_rank) over (
+                partition by order_id, is_guest_row
+            ) = 1,
+            false
+        ) as is_guest_order,
         case
             when dq_rule is not null then dq_rule
             when content_rank > 1 then 'order_id_conflict'
