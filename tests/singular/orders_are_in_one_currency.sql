@@ -1,5 +1,6 @@
 -- Warns (does not fail) when the shop's completed purchases (customers' and
--- guests') carry more than one currency. shoplens converts nothing: revenue, CLV spend, RFM monetary
+-- guests') carry more than one currency. shoplens converts nothing: revenue,
+-- CLV spend, RFM monetary
 -- scores and the revenue forecasts add the totals as they are, so 100 USD and
 -- 100 JPY count alike. A multi-currency export (a shop selling in several
 -- markets, in each buyer's currency) converts its totals and prices to one
