@@ -1,8 +1,9 @@
 -- One row per raw row that was kept out of the warehouse, with the rule it
--- broke (a guest's order and its lines: out of the customer models, in the
--- shop's totals through fct_guest_orders) (the first, in each table's rule order), the column the rule tests
--- and the row's raw values as JSON text (emails hashed). Rebuilt from the
--- raw files on every run, so a rerun gives the same rows. The post-hook
+-- broke (the first, in each table's rule order), the column the rule tests
+-- and the row's raw values as JSON text (emails hashed). A guest's order and
+-- its lines are here too: out of every customer model, in the shop's totals
+-- (fct_guest_orders). Rebuilt from the raw files on every run, so a rerun
+-- gives the same rows. The post-hook
 -- warns about every table that rejects more than the var max_rejection_rate.
 {{ config(post_hook="{{ shoplens_warn_rejection_rate() }}") }}
 {%- set tables = {
