@@ -215,6 +215,11 @@ def page_sales() -> None:
     c2.metric("Revenue, all months", money(sales["revenue"].sum()))
     c3.metric("New customers, all months", count(sales["n_new_customers"].sum()))
     c4.metric(f"Average order value, {last['month_start_date']:%Y-%m}", money(last["average_order_value"]))
+    if "guest_revenue" in sales and sales["n_guest_orders"].sum() > 0:
+        guest = sales["guest_revenue"].sum()
+        st.caption(f"Revenue and orders include {count(sales['n_guest_orders'].sum())} guest orders "
+                   f"({money(guest)}, {guest / sales['revenue'].sum():.1%} of the revenue): orders without a "
+                   "customer, in no customer count.")
     st.altair_chart(
         alt.Chart(sales).mark_bar().encode(x=alt.X("month_start_date:T", title="month"), y="revenue:Q"), width="stretch"
     )

@@ -67,9 +67,14 @@ def monthly_sales(con) -> pd.DataFrame | None:
     """The monthly_sales mart (docs/analysts.md's worked example), or None when not served."""
     if not has_table(con, "marts", "monthly_sales"):
         return None
-    return _df(con, """
+    # guests' orders (in n_orders and revenue) have their own columns since they count in the totals
+    guests = con.execute("select count(*) from duckdb_columns() where database_name = current_database() "
+                         "and schema_name = 'marts' and table_name = 'monthly_sales' "
+                         "and column_name = 'guest_revenue'").fetchone()[0]
+    guest_columns = ", n_guest_orders, guest_revenue::double as guest_revenue" if guests else ""
+    return _df(con, f"""
         select month_start_date, n_orders, revenue::double as revenue, n_purchasing_customers,
-               n_new_customers, average_order_value::double as average_order_value
+               n_new_customers, average_order_value::double as average_order_value{guest_columns}
         from marts.monthly_sales order by month_start_date""")
 
 

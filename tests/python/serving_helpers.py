@@ -22,15 +22,21 @@ FAST_VARS = {
 }
 
 
-def make_shop(out: Path, seed: int, orders_only: bool = False, n_customers: int = 700) -> tuple[Path, dict]:
+def make_shop(out: Path, seed: int, orders_only: bool = False, n_customers: int = 700,
+              guest_share: float = 0.0) -> tuple[Path, dict]:
     """Write a generated shop (parquet) and return (raw folder, dbt vars for it).
 
-    ``orders_only`` keeps the orders file alone, as a shop exporting only orders.
+    ``orders_only`` keeps the orders file alone, as a shop exporting only orders;
+    ``guest_share`` of the orders (every n-th) lose their customer: guests' orders.
     as_of_date leaves a 60-day holdout, so every page has observed outcomes.
     """
     tables = datagen.generate_shop(n_customers=n_customers, n_days=540, n_products=12, seed=seed, holdout_days=60)
     if orders_only:
         tables = {"orders": tables["orders"], "ground_truth": tables["ground_truth"]}
+    if guest_share:
+        orders = tables["orders"].copy()
+        orders.loc[orders.index[:: round(1 / guest_share)], "customer_id"] = None
+        tables = {**tables, "orders": orders}
     raw = datagen.write_shop(tables, out, fmt="parquet")
     truth = tables["ground_truth"]
     variables = {

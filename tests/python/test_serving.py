@@ -40,7 +40,7 @@ READER_SQL = """select (select count(*) from marts.fct_orders), (select count(*)
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("serving")
     _, orders_vars = make_shop(root / "raw_orders", seed=21, orders_only=True)
-    _, full_vars = make_shop(root / "raw_full", seed=22)
+    _, full_vars = make_shop(root / "raw_full", seed=22, guest_share=0.05)
     work = root / "bi"
     work.mkdir()
     checked_build(work, orders_vars)
@@ -292,8 +292,15 @@ def test_dashboard_figures_equal_sql(built, monkeypatch, which):
     months, revenue, new = _sql(path, """select count(distinct date_trunc('month', order_date)),
         sum(order_total) filter (where is_purchase), count(*) filter (where customer_purchase_number = 1)
         from marts.fct_orders where is_purchase""")
-    assert shown["Months"] == str(months) and shown["Revenue, all months"] == f"{float(revenue):,.2f}"
+    guests = _sql(path, "select count(*), coalesce(sum(order_total), 0) from marts.fct_guest_orders where is_purchase")
+    assert (guests[0] > 0) == (which == "serving")  # the full shop (served last) has guests' orders
+    if guests[0]:
+        assert any("guest orders" in c.value for c in at.caption)
+    assert shown["Months"] == str(months)
+    assert shown["Revenue, all months"] == f"{float(revenue + guests[1]):,.2f}"  # the shop's, guests' included
     assert shown["New customers, all months"] == f"{new:,}"
+    table = at.dataframe[0].value
+    assert table["n_guest_orders"].sum() == guests[0] and table["guest_revenue"].sum() == pytest.approx(float(guests[1]))
 
 
 def _rows(path, sql):
