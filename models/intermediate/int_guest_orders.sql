@@ -13,14 +13,7 @@ base as (
 final as (
     select
         base.order_id,
-        base.status,
-        coalesce(
-            base.currency, '{{ var("default_currency", "EUR") | upper }}'
-        ) as currency,
-        base.order_total,
-        base.ordered_at,
-        cast(base.ordered_at as date) as order_date,
-        base.status = 'completed' as is_purchase
+        {{ shoplens_order_columns('base') }}
     from base
     where base.is_guest_order
 )

@@ -11,16 +11,11 @@ base as (
 
 final as (
     select
-        order_id,
-        customer_id,
-        status,
-        coalesce(currency, '{{ var("default_currency", "EUR") | upper }}') as currency,
-        order_total,
-        ordered_at,
-        cast(ordered_at as date) as order_date,
-        status = 'completed' as is_purchase
+        base.order_id,
+        base.customer_id,
+        {{ shoplens_order_columns('base') }}
     from base
-    where dq_rule is null
+    where base.dq_rule is null
 )
 
 select * from final
