@@ -54,12 +54,40 @@ def _csv_quoting(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     return """, quote = '"', escape = '"'""" if rfc == (delim, n_cols) else ""
 
 
-def truncate_export(raw_dir: str | Path, out_dir: str | Path, as_of_date: dt.date | str) -> Path:
+#: Text naming its offset or zone after the time of day (macro shoplens_zoned_text_pattern).
+ZONED_TEXT = "[0-9]:[0-9][0-9](:[0-9][0-9]([.,][0-9]+)?)? *([zZ] *$|[+-][0-9]|[A-Za-z][A-Za-z])"
+
+
+def _shop_stamp(stamp: str, kind: str, shop_timezone: str, naive_timestamps: str) -> str:
+    """SQL of a raw stamp as staging reads it (macro shop_timestamp): the shop's wall-clock
+    time, a naive timestamp; with ``shop_timezone`` UTC, the UTC time."""
+    instant = (f"coalesce(try_cast({stamp} as timestamptz), try_cast(regexp_replace("
+               f"{stamp}, ' +([+-][0-9]{{2}}(:?[0-9]{{2}})?) *$', '\\1') as timestamptz))")
+    utc = shop_timezone.strip().upper() in ("", "UTC", "ETC/UTC", "Z")
+    tz = "UTC" if utc else shop_timezone.strip().replace("'", "''")
+    naive_utc = naive_timestamps.lower() == "utc" and not utc
+    if kind == "TIMESTAMP WITH TIME ZONE":
+        return f"timezone('{tz}', {stamp})"
+    if kind.startswith("TIMESTAMP") or kind == "DATE":
+        plain = f"cast({stamp} as timestamp)"
+        return f"timezone('{tz}', timezone('UTC', {plain}))" if naive_utc and kind != "DATE" else plain
+    if utc:
+        return f"timezone('UTC', {instant})"
+    naive = (f"when regexp_matches({stamp}, '[0-9]:[0-9][0-9]') then timezone('{tz}', {instant}) "
+             if naive_utc else "")
+    return (f"case when regexp_matches({stamp}, '{ZONED_TEXT}') then timezone('{tz}', {instant}) "
+            f"{naive}else try_cast({stamp} as timestamp) end")
+
+
+def truncate_export(raw_dir: str | Path, out_dir: str | Path, as_of_date: dt.date | str,
+                    shop_timezone: str = "UTC", naive_timestamps: str = "local") -> Path:
     """Copy the raw export in ``raw_dir`` to ``out_dir`` as it stood at the end of ``as_of_date``.
 
-    Rows whose timestamp (parsed as staging parses it: ISO-8601 text with or
-    without an offset, naive = UTC, or a typed Parquet timestamp) falls after
-    ``as_of_date`` 24:00 UTC are removed; rows whose timestamp does not parse
+    Rows whose timestamp (parsed as staging parses it, macro shop_timestamp:
+    ISO-8601 text with or without an offset, or a typed Parquet timestamp, as
+    the wall-clock time of ``shop_timezone``, the dbt var of that name; text
+    without an offset is that time, or UTC with ``naive_timestamps="utc"``)
+    falls after ``as_of_date`` 24:00 in that zone are removed; rows whose timestamp does not parse
     stay (staging quarantines them either way). Order lines follow their
     order: the lines of an order id that only has removed rows are removed.
     Products are kept. Files keep their format; other files are copied.
@@ -86,13 +114,7 @@ def truncate_export(raw_dir: str | Path, out_dir: str | Path, as_of_date: dt.dat
             if stamp is not None:
                 rel = con.sql(f"select * from src_{table} limit 0")
                 kind = str(rel.types[rel.columns.index(stamp)]).upper()
-                if kind == "TIMESTAMP WITH TIME ZONE":
-                    parsed = f"timezone('UTC', {stamp})"
-                elif kind.startswith("TIMESTAMP") or kind == "DATE":
-                    parsed = f"cast({stamp} as timestamp)"
-                else:  # text, parsed as staging parses it (macro utc_timestamp)
-                    parsed = (f"timezone('UTC', coalesce(try_cast({stamp} as timestamptz), try_cast(regexp_replace("
-                              f"{stamp}, ' +([+-][0-9]{{2}}(:?[0-9]{{2}})?) *$', '\\1') as timestamptz)))")
+                parsed = _shop_stamp(stamp, kind, shop_timezone, naive_timestamps)
                 kept = f"select * from src_{table} where {parsed} is null or {parsed} < timestamp '{end}'"
             elif table == "order_items" and "orders" in views:
                 kept = (

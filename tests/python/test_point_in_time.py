@@ -362,3 +362,23 @@ def test_truncating_an_export_reads_its_stamps_and_quotes_as_staging_does(tmp_pa
     assert "A" not in set(kept["order_id"]) and {"B", "Q"} <= set(kept["order_id"])
     assert len(kept) == 30_002 and kept.loc[kept["order_id"] == "Q", "customer_id"].item() == "C3, Jr"
 
+
+
+def test_truncation_cuts_at_the_end_of_the_shops_day(tmp_path):
+    """shop_timezone: the cut is midnight in the shop's zone, as staging dates the rows."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "orders.csv").write_text(
+        "order_id,customer_id,ordered_at,order_total\n"
+        "A,C1,2025-03-02T04:00:00Z,1.00\n"  # 23:00 on 1 March in New York: kept
+        "B,C1,2025-03-02T05:30:00Z,1.00\n"  # 00:30 on 2 March there: cut
+        "C,C1,2025-03-01 23:59:00,1.00\n"  # no offset: New York's own time, kept
+        "D,C1,2025-03-02 00:00:00,1.00\n", encoding="utf-8")
+    kept = pd.read_csv(truncate_export(raw, tmp_path / "ny", "2025-03-01", shop_timezone="America/New_York")
+                       / "orders.csv", dtype=str)
+    assert sorted(kept["order_id"]) == ["A", "C"]
+    kept = pd.read_csv(truncate_export(raw, tmp_path / "utc", "2025-03-01") / "orders.csv", dtype=str)
+    assert sorted(kept["order_id"]) == ["C"]
+    kept = pd.read_csv(truncate_export(raw, tmp_path / "ny_utc", "2025-03-01", shop_timezone="America/New_York",
+                                       naive_timestamps="utc") / "orders.csv", dtype=str)
+    assert sorted(kept["order_id"]) == ["A", "C", "D"]

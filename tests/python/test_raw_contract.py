@@ -761,6 +761,79 @@ def test_an_offset_after_a_space_is_read_as_spark_reads_it(raw_layer, tmp_path):
                    "O3": "2023-02-03 21:37:04", "O4": "2023-02-03 16:37:04", "O5": "2023-02-03 21:37:04"}
 
 
+#: (raw ordered_at, its wall-clock time in New York, the same with naive_timestamps: utc)
+NEW_YORK = [
+    ("2025-03-02T02:30:00Z", "2025-03-01 21:30:00", "2025-03-01 21:30:00"),  # EST, the day before
+    ("2025-07-01 22:15:00 -0400", "2025-07-01 22:15:00", "2025-07-01 22:15:00"),  # Shopify's, EDT
+    ("2025-03-01T10:00:00+01:00", "2025-03-01 04:00:00", "2025-03-01 04:00:00"),
+    ("2025-03-01T10:00:00.5+0100", "2025-03-01 04:00:00.5", "2025-03-01 04:00:00.5"),
+    ("2019-10-01 03:00:00 UTC", "2019-09-30 23:00:00", "2019-09-30 23:00:00"),  # REES46's
+    ("2025-03-01 23:45:00", "2025-03-01 23:45:00", "2025-03-01 18:45:00"),  # no offset
+    ("2025-03-01", "2025-03-01 00:00:00", "2025-03-01 00:00:00"),  # a date: that day
+    ("01/02/2025 10:00", "ordered_at_invalid", "ordered_at_invalid"),
+]
+
+
+@pytest.mark.parametrize("naive", ["local", "utc"])
+def test_a_shops_time_zone_gives_its_wall_clock_and_calendar_days(raw_layer, tmp_path, naive):
+    """shop_timezone: timestamps with an offset are converted to the shop's time, those
+    without one are its own time (or UTC, converted), and order_date, event_date and the
+    typed Parquet stamps follow. Before the var every date was a UTC day: an order placed
+    in New York at 21:30 on 1 March was dated 2 March."""
+    orders = HEADER + "".join(f"O{i},C1,{raw},10.00,completed\n" for i, (raw, _, _) in enumerate(NEW_YORK))
+    raw = _write(tmp_path / "raw", {"orders.csv": orders})
+    pq.write_table(pa.table({
+        "event_id": pa.array([1, 2], pa.int64()),
+        "occurred_at": pa.array([dt.datetime(2025, 6, 1, 2, 30, tzinfo=dt.timezone.utc)] * 2,
+                                pa.timestamp("us", tz="UTC")),
+        "event_type": ["page_view", "checkout"],
+        "customer_id": ["C1", "C1"],
+        "session_id": ["S1", "S1"],
+    }), raw / "events.parquet")
+    pq.write_table(pa.table({
+        "customer_id": ["C1"],
+        "signed_up_at": pa.array([dt.datetime(2025, 1, 1, 3, 0)], pa.timestamp("us")),
+    }), raw / "customers.parquet")
+    out = raw_layer.run(raw, tmp_path / "w", {**EXPORT, "shop_timezone": "America/New_York",
+                                              "naive_timestamps": naive})
+    assert out.success, out.text
+    got = dict(out.query("select order_id, coalesce(cast(ordered_at as varchar), dq_rule) from base_shop__orders"))
+    column = 1 if naive == "local" else 2
+    assert got == {f"O{i}": row[column] for i, row in enumerate(NEW_YORK)}
+    dates = dict(out.query("select order_id, cast(order_date as varchar) from stg_shop__orders"))
+    assert dates["O0"] == "2025-03-01" and dates["O4"] == "2019-09-30"
+    # a typed instant (timestamptz) is converted, a typed naive stamp is local or UTC
+    assert out.query("select distinct cast(occurred_at as varchar), cast(event_date as varchar)"
+                     " from stg_shop__events") == [("2025-05-31 22:30:00", "2025-05-31")]
+    signed = "2025-01-01 03:00:00" if naive == "local" else "2024-12-31 22:00:00"
+    assert out.query("select cast(signed_up_at as varchar) from stg_shop__customers") == [(signed,)]
+
+
+def test_an_order_placed_today_in_a_shop_ahead_of_utc_is_not_in_the_future(raw_layer, tmp_path):
+    """The default export_date is the shop's today: an order written a minute ago in Kiritimati's
+    own time (UTC+14, no offset) is valid whatever the UTC date is."""
+    from zoneinfo import ZoneInfo
+
+    now = dt.datetime.now(ZoneInfo("Pacific/Kiritimati")).replace(tzinfo=None) - dt.timedelta(minutes=1)
+    orders = HEADER + f"O1,C1,{now:%Y-%m-%d %H:%M:%S},10.00,completed\n"
+    out = raw_layer.run(_write(tmp_path / "raw", {"orders.csv": orders}), tmp_path / "w",
+                        {"shop_timezone": "Pacific/Kiritimati"}, select=["base_shop__orders"])
+    assert out.success, out.text
+    assert out.query("select dq_rule from base_shop__orders") == [(None,)]
+
+
+@pytest.mark.parametrize(("variables", "expected"), [
+    ({"shop_timezone": "Europe/Londn"}, "var shop_timezone: 'Europe/Londn' is not an IANA time zone name"),
+    ({"shop_timezone": "UTC'; drop table x; --"}, "var shop_timezone: 'UTC'; drop table x; --' is not an IANA"),
+    ({"shop_timezone": "Europe/London", "naive_timestamps": "gmt"}, "var naive_timestamps: 'gmt' must be local"),
+])
+def test_a_time_zone_var_that_names_no_zone_stops_naming_the_var(raw_layer, tmp_path, variables, expected):
+    out = raw_layer.run(_write(tmp_path / "raw", {"orders.csv": _good_orders()}), tmp_path / "w",
+                        {**EXPORT, **variables}, select=["base_shop__orders"])
+    assert not out.success
+    assert expected in out.text
+
+
 def test_statuses_and_event_names_nobody_mapped_warn_however_few(raw_layer, tmp_path):
     """A WooCommerce-shaped export with 3% of its orders on hold or pending: below
     max_rejection_rate, so they left every total without a word. A value nobody mapped is a

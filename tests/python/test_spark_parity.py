@@ -97,16 +97,28 @@ HOSTILE = [
     ("events", "event_id", "event_type", "click"),
 ]
 
+#: Valid stamps in other shapes exports use, added as HOSTILE's rows are (key SHAPE<n>):
+#: both engines read them in the shop's time zone (the fixture's shop_timezone).
+OTHER_SHAPES = [
+    ("orders", "order_id", "ordered_at", "2024-11-03 01:30:00"),  # New York's repeated hour
+    ("orders", "order_id", "ordered_at", "2024-03-01 23:15:00 -0500"),
+    ("orders", "order_id", "ordered_at", "2024-07-01T02:00:00+02:00"),
+    ("events", "event_id", "occurred_at", "2024-10-01 03:00:00 UTC"),
+]
+
 
 def add_hostile_rows(raw: Path) -> None:
-    """Append the :data:`HOSTILE` rows to the CSV export in ``raw`` (text kept as written)."""
-    for table in sorted({h[0] for h in HOSTILE}):
+    """Append the :data:`HOSTILE` and :data:`OTHER_SHAPES` rows to the CSV export in ``raw``
+    (text kept as written)."""
+    rows = [(f"HOSTILE{n}", *h) for n, h in enumerate(HOSTILE)]
+    rows += [(f"SHAPE{n}", *h) for n, h in enumerate(OTHER_SHAPES)]
+    for table in sorted({h[0] for h in HOSTILE + OTHER_SHAPES}):
         path = raw / f"{table}.csv"
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         extra = []
-        for n, (name, key, column, value) in enumerate(HOSTILE):
+        for new_key, name, key, column, value in rows:
             if name == table:
-                extra.append({**frame.iloc[0].to_dict(), key: f"HOSTILE{n}", column: value})
+                extra.append({**frame.iloc[0].to_dict(), key: new_key, column: value})
         pd.concat([frame, pd.DataFrame(extra)], ignore_index=True).to_csv(path, index=False)
 
 
@@ -122,8 +134,9 @@ def engines(tmp_path_factory) -> tuple[Path, Path]:
     truth = json.loads((raw / "ground_truth.json").read_text())
     # propensity_max_train_seconds is a wall-clock budget: set high, so that both
     # engines train the GRU to the end and select on the same evidence.
+    # a shop outside UTC: both engines convert every stamp to New York's wall-clock time
     variables = {"as_of_date": truth["calibration_end_date"], "export_date": truth["export_date"],
-                 "propensity_max_train_seconds": 3600}
+                 "propensity_max_train_seconds": 3600, "shop_timezone": "America/New_York"}
     duck = root / "duck.duckdb"
     run_dbt("build", duck, raw, variables)
     tables = root / "spark_tables"

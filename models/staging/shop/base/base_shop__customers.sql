@@ -18,9 +18,9 @@ typed as (
         upper({{ clean_text('country', types) }}) as country,
 
         -- timestamps
-        {{ utc_timestamp('signed_up_at', types) }} as signed_up_at,
+        {{ shop_timestamp('signed_up_at', types) }} as signed_up_at,
         signed_up_at is not null
-        and {{ utc_timestamp('signed_up_at', types) }} is null as is_signup_invalid,
+        and {{ shop_timestamp('signed_up_at', types) }} is null as is_signup_invalid,
 
         {{ shoplens_struct([
             ['customer_id', 'customer_id'],

@@ -53,7 +53,7 @@ typed as {{ shoplens_not_materialized() if typed_source }} (
         {%- endif %} as is_event_type_ignored,
 
         -- timestamps
-        {{ utc_timestamp('occurred_at', types) }} as occurred_at,
+        {{ shop_timestamp('occurred_at', types) }} as occurred_at,
 
         -- the raw values as exported (the ids and type are kept as text above)
         source.occurred_at as raw_occurred_at,

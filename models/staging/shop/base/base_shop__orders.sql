@@ -29,7 +29,7 @@ typed as (
         {{ is_too_precise('order_total', 2) }} as is_total_too_precise,
 
         -- timestamps
-        {{ utc_timestamp('ordered_at', types) }} as ordered_at,
+        {{ shop_timestamp('ordered_at', types) }} as ordered_at,
 
         -- the row as exported, for the audit table
         {{ shoplens_row('source') }} as raw_row
