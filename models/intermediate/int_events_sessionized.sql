@@ -4,7 +4,7 @@
 -- of their own. The first customer to use the id keeps it, every later one
 -- gets '<session_id>:<customer_id>'. Anonymous events stay in the session of
 -- their id's customer, as long as no second customer has used the id by the
--- end of their UTC day; after that they form one anonymous session,
+-- end of their day; after that they form one anonymous session,
 -- '<session_id>:' (a session of nobody known: they could be anyone's).
 -- Every key depends on events up to its own day only (the point-in-time
 -- rule). Events without a session_id are grouped per customer by the

@@ -1,4 +1,4 @@
--- One row per web session per UTC day on which it has events: the counts of
+-- One row per web session per day (the shop's calendar) on which it has events: the counts of
 -- that day's events, with the day the session started. The unit that the
 -- point-in-time rule needs for sessions: a snapshot keeps a session's days on
 -- or before its date (macro sessions_as_of), so a session that crosses

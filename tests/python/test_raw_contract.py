@@ -784,7 +784,7 @@ def test_a_shops_time_zone_gives_its_wall_clock_and_calendar_days(raw_layer, tmp
     raw = _write(tmp_path / "raw", {"orders.csv": orders})
     pq.write_table(pa.table({
         "event_id": pa.array([1, 2], pa.int64()),
-        "occurred_at": pa.array([dt.datetime(2025, 6, 1, 2, 30, tzinfo=dt.timezone.utc)] * 2,
+        "occurred_at": pa.array([dt.datetime(2025, 6, 1, 2, 30, tzinfo=dt.UTC)] * 2,
                                 pa.timestamp("us", tz="UTC")),
         "event_type": ["page_view", "checkout"],
         "customer_id": ["C1", "C1"],

@@ -1,4 +1,4 @@
--- One row per calendar month (UTC) with a purchase on or before as_of_date:
+-- One row per calendar month (the shop's time zone) with a purchase on or before as_of_date:
 -- purchases, revenue, purchasing and new customers, and average order value.
 -- A new customer is one whose first purchase falls in the month. Guests'
 -- orders count in the purchases and revenue (and in their own columns), in
