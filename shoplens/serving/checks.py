@@ -95,8 +95,9 @@ def check(path: Path, warehouse: Path, tables: list[ServedTable], rows: dict[str
     if problems:
         hint = ""
         if any(".customer_id: " in p and "e-mail-like" in p for p in problems):
-            hint = ("\nThe customer ids are e-mail addresses: export a customer number, or each e-mail's"
-                    " salted hash (lower-cased and trimmed first) as customer_id, and build again (README,"
+            hint = ("\nThe customer ids are e-mail addresses: build again with the var hash_customer_ids: true"
+                    " (or export a customer number, or each e-mail's salted hash, lower-cased and trimmed"
+                    " first, as customer_id; README,"
                     " Bring your own data; the build's warning customer_ids_are_not_email_addresses).")
         raise ServingError("the new serving database failed its checks:\n  - " + "\n  - ".join(problems) + hint)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from raw_layer import REPO, RawLayer, shared_raw_layer
+from raw_layer import RAW_LAYER, REPO, RawLayer, shared_raw_layer
 from raw_layer import write_files as _write
 
 pytestmark = pytest.mark.slow
@@ -414,6 +414,42 @@ def test_customer_ids_that_are_email_addresses_warn_without_showing_one(raw_laye
                           tmp_path / "w2", EXPORT, command="build", select=select)
     assert plain.success, plain.text
     assert not plain.warned(test)
+
+
+def test_hash_customer_ids_keys_every_table_by_the_salted_hash_of_the_address(raw_layer, tmp_path):
+    """hash_customer_ids: an export keyed by e-mail (Shopify's orders export) gets the same
+    salted hash in orders, customers and events, case and spaces aside, so they still meet;
+    no table, the audit's raw values included, holds an address; the warning stays quiet."""
+    orders = HEADER + "".join(
+        f"O{i},{key},2025-03-{1 + i:02d}T10:00:00Z,{total},completed\n"
+        for i, (key, total) in enumerate([("Ann@Example.com", "10.00"), (" ann@example.com", "12.00"),
+                                          ("bob@example.com", "-5.00"), ("Bob@example.com", "7.00"),
+                                          ("cy@example.com", "9.00")]))
+    customers = "customer_id,email,signed_up_at,country\nANN@example.com,ann@example.com,2025-01-01,DE\n" \
+                "bob@example.com,bob@example.com,2025-01-02,DE\n"
+    events = "event_id,occurred_at,event_type,customer_id,session_id\n" \
+             "E1,2025-03-01T09:00:00Z,page_view,ann@EXAMPLE.com,S1\nE2,2025-03-01T09:01:00Z,page_view,,S1\n"
+    raw = _write(tmp_path / "raw", {"orders.csv": orders, "customers.csv": customers, "events.csv": events})
+    test = "customer_ids_are_not_email_addresses"
+    out = raw_layer.run(raw, tmp_path / "w", {**EXPORT, "hash_customer_ids": True}, command="build",
+                        select=[*RAW_LAYER, "+fct_orders", test])
+    assert out.success, out.text
+    assert not out.warned(test)
+    ids = out.query("select customer_id, count(*) from stg_shop__orders group by 1 order by 2 desc, 1")
+    assert [n for _, n in ids] == [2, 1, 1] and all(len(k) == 64 and "@" not in k for k, _ in ids)
+    # Ann's two spellings are one customer, known from customers.csv, with her session
+    ann = ids[0][0]
+    assert out.query("select customer_id from stg_shop__customers where customer_id = ?".replace("?", f"'{ann}'"))
+    assert out.query("select distinct customer_id from stg_shop__events where customer_id is not null") == [(ann,)]
+    assert out.query("select count(*) from fct_orders")[0][0] == 4
+    # bob's negative order is audited without his address, as is everything else
+    dumped = out.query("select string_agg(raw_values, ' ') from audit_rejected_rows")[0][0]
+    assert "order_total_negative" in dict(out.query("select record_key, rule from audit_rejected_rows")).values()
+    assert "@" not in dumped
+    for table in ("base_shop__orders", "base_shop__customers", "base_shop__events", "fct_orders"):
+        assert out.query(f"select count(*) from {table} t where cast(to_json(t) as varchar) like '%@%'") == [(0,)], table
+    bad = raw_layer.run(raw, tmp_path / "bad", {**EXPORT, "hash_customer_ids": "maybe"}, select=["base_shop__orders"])
+    assert not bad.success and "var hash_customer_ids: 'maybe' must be true" in bad.text
 
 
 def test_typed_parquet_columns_are_accepted(raw_layer, tmp_path):

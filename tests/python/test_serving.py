@@ -119,7 +119,7 @@ def test_failed_check_leaves_the_old_file_and_names_the_leak(built, tmp_path):
     assert "marts.fct_orders.currency: 1 file-path-like value(s)" in proc.stderr
     # an e-mail as a customer id is named with what to export instead
     assert "marts.fct_orders.customer_id: 1 e-mail-like value(s)" in proc.stderr
-    assert "The customer ids are e-mail addresses: export a customer number, or each e-mail's salted hash" in proc.stderr
+    assert "The customer ids are e-mail addresses: build again with the var hash_customer_ids: true" in proc.stderr
     assert sha256(serving) == before
     assert sorted(p.name for p in tmp_path.iterdir() if "tmp" in p.name) == []
 

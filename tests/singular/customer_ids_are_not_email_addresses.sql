@@ -3,8 +3,9 @@
 -- a guest checkout's billing e-mail). The e-mail column is hashed, but a
 -- customer id is kept as exported, so every mart, prediction and audit row
 -- would hold the address in clear (and the publish step refuses to serve
--- it). Write the e-mail's salted hash as customer_id instead, lower-cased
--- and trimmed first (README, Bring your own data; case differences otherwise
+-- it). Build with the var hash_customer_ids: true (staging writes the
+-- e-mail's salted hash as customer_id, lower-cased and trimmed first), or
+-- write that hash into the export (README, Bring your own data; case differences otherwise
 -- split one customer in two). The row counts the ids and never shows one.
 {{ config(severity='warn') }}
 with

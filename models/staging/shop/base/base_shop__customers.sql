@@ -11,7 +11,7 @@ source as (
 typed as (
     select
         -- ids
-        {{ clean_text('customer_id', types) }} as customer_id,
+        {{ shoplens_customer_id('customer_id', types) }} as customer_id,
 
         -- strings
         {{ hash_pii('email', types) }} as email_hash,
@@ -23,7 +23,7 @@ typed as (
         and {{ shop_timestamp('signed_up_at', types) }} is null as is_signup_invalid,
 
         {{ shoplens_struct([
-            ['customer_id', 'customer_id'],
+            ['customer_id', hash_pii('customer_id', types) if shoplens_hash_customer_ids() else 'customer_id'],
             ['email_hash', hash_pii('email', types)],
             ['signed_up_at', 'signed_up_at'],
             ['country', 'country'],

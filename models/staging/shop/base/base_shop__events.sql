@@ -32,7 +32,7 @@ typed as {{ shoplens_not_materialized() if typed_source }} (
     select
         -- ids
         {{ clean_text('event_id', types) }} as event_id,
-        {{ clean_text('customer_id', types) }} as customer_id,
+        {{ shoplens_customer_id('customer_id', types) }} as customer_id,
         {{ clean_text('session_id', types) }} as session_id,
         {{ clean_text('product_id', types) }} as product_id,
 

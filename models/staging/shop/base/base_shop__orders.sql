@@ -12,7 +12,7 @@ typed as (
     select
         -- ids
         {{ clean_text('order_id', types) }} as order_id,
-        {{ clean_text('customer_id', types) }} as customer_id,
+        {{ shoplens_customer_id('customer_id', types) }} as customer_id,
 
         -- strings
         -- the var order_status_map names an export's own statuses (delivered: completed)
@@ -32,7 +32,7 @@ typed as (
         {{ shop_timestamp('ordered_at', types) }} as ordered_at,
 
         -- the row as exported, for the audit table
-        {{ shoplens_row('source') }} as raw_row
+        {{ shoplens_row_with_customer_id('source', types) }} as raw_row
     from source
 ),
 
