@@ -93,6 +93,9 @@
         'events': {'required_table': false,
                    'required': ['event_id', 'occurred_at', 'event_type'],
                    'optional': ['customer_id', 'session_id', 'product_id']},
+        'calendar': {'required_table': false,
+                     'required': ['event_date', 'event_name'],
+                     'optional': []},
     }) }}
 {% endmacro %}
 

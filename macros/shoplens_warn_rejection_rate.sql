@@ -7,7 +7,7 @@
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set limit = var('max_rejection_rate', 0.05) | float -%}
     {%- set totals = [] -%}
-    {%- for table in ['orders', 'order_items', 'products', 'customers', 'events'] -%}
+    {%- for table in ['orders', 'order_items', 'products', 'customers', 'events', 'calendar'] -%}
         {%- do totals.append("select '" ~ table ~ "' as source_table, count(*) as n_rows from "
             ~ this.schema ~ '.base_shop__' ~ table) -%}
     {%- endfor -%}

@@ -12,6 +12,7 @@
     'products': 'product_id',
     'customers': 'customer_id',
     'events': 'event_id',
+    'calendar': "coalesce(cast(event_date as " ~ dbt.type_string() ~ "), '?') || ':' || coalesce(event_name, '?')",
 } %}
 with
 

@@ -14,6 +14,8 @@ def model(dbt, session):
     as_of = dbt.ref("as_of").df()
     # the two columns the holiday weights read (1M customers: 67 MB, not 348)
     customers = dbt.ref("dim_customers").project("country, n_purchases").df()
+    # the shop's own events (a planned promotion): one regressor per name
+    calendar = dbt.ref("calendar_events").df()
     settings = {
         "forecast_top_n": dbt.config.get("forecast_top_n"),
         "forecast_horizon_days": dbt.config.get("forecast_horizon_days"),
@@ -29,4 +31,4 @@ def model(dbt, session):
         "forecast_spike_ratio": dbt.config.get("forecast_spike_ratio"),
     }
     demand = pipeline.read_demand(demand, as_of, settings)
-    return pipeline.build_forecast(demand, as_of, settings, customers)
+    return pipeline.build_forecast(demand, as_of, settings, customers, calendar=calendar)

@@ -14,6 +14,7 @@ def model(dbt, session):
     as_of = dbt.ref("as_of").df()
     # the two columns the holiday weights read (1M customers: 67 MB, not 348)
     customers = dbt.ref("dim_customers").project("country, n_purchases").df()
+    calendar = dbt.ref("calendar_events").df()
     forecasts = dbt.ref("ml_demand_forecast").df()
     holdout_demand = dbt.ref("holdout_demand_daily").df()
     # order only: the evaluation waits for the propensity step's inputs, so that the sessions
@@ -35,5 +36,5 @@ def model(dbt, session):
     }
     demand = pipeline.read_demand(demand, as_of, settings)
     return pipeline.build_evaluation(
-        demand, as_of, forecasts, holdout_demand, settings, customers
+        demand, as_of, forecasts, holdout_demand, settings, customers, calendar
     )

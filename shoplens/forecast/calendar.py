@@ -19,6 +19,11 @@ model is fitted on and what it is extrapolated with:
   the demand input has ``units_on_promotion``; over the forecast days it is
   the mean of the last ``PROMOTION_WINDOW_DAYS`` training days (the marts hold
   no promotion plan, so the expected intensity is assumed to continue).
+- ``event:<name>``: 1.0 on the days of one event of the shop's own calendar
+  (the optional raw table ``calendar``, mart ``calendar_events``: planned
+  promotions, a market's holidays, M5's SNAP days), past and future days
+  alike. Days sharing a name share one coefficient, so a planned ``sale`` is
+  forecast from the past ``sale`` days.
 
 A column without at least two non-zero training days is dropped (its
 coefficient could not be estimated).
@@ -30,6 +35,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
 
 YEAR_DAYS = 365.25
 PROMOTION_WINDOW_DAYS = 91
@@ -155,6 +161,37 @@ def fourier_terms(start: dt.date, n_days: int, k: int) -> tuple[np.ndarray, list
     return (np.column_stack(cols) if cols else np.zeros((n_days, 0))), names
 
 
+#: The shop's own calendar: each event's name and its days (``events_from_frame``).
+Events = Mapping[str, frozenset[dt.date]]
+
+
+def event_flags(start: dt.date, n_days: int, events: Events | None) -> list[tuple[str, np.ndarray]]:
+    """``(event:<name>, 0/1 per day)`` for every event of ``events``, by name."""
+    return [(f"event:{name}", _day_flags(start, n_days, set(days)))
+            for name, days in sorted((events or {}).items())]
+
+
+def event_days(start: dt.date, n_days: int, events: Events | None) -> np.ndarray:
+    """True on the days any event of ``events`` falls on."""
+    out = np.zeros(n_days, dtype=bool)
+    for _, flags in event_flags(start, n_days, events):
+        out |= flags > 0
+    return out
+
+
+def events_from_frame(frame) -> dict[str, frozenset[dt.date]] | None:
+    """The events of a ``calendar_events``-shaped frame (event_date, event_name); None when
+    there are none."""
+    if frame is None or len(frame) == 0:
+        return None
+    days = pd.to_datetime(frame["event_date"]).dt.date
+    names = frame["event_name"].astype(str)
+    out: dict[str, set[dt.date]] = {}
+    for name, day in zip(names, days, strict=True):
+        out.setdefault(name, set()).add(day)
+    return {name: frozenset(d) for name, d in sorted(out.items())}
+
+
 def regressors(
     start: dt.date,
     n_train: int,
@@ -163,13 +200,18 @@ def regressors(
     yearly_k: int,
     promotion: np.ndarray | None = None,
     country_weights: Mapping[str, float] | None = None,
+    events: Events | None = None,
 ) -> tuple[np.ndarray, list[str]]:
-    """The regressor matrix (``n_train + horizon`` rows) and its column names."""
+    """The regressor matrix (``n_train + horizon`` rows) and its column names.
+
+    A holiday, shopping-event or shop-event column needs two days among the
+    training days (else its coefficient could not be estimated)."""
     n = n_train + horizon
     x, names = fourier_terms(start, n, yearly_k)
     cols = [x]
     for name, col in (("public_holiday", holiday_share(start, n, country_weights)),
-                      ("shopping_event", shopping_event(start, n))):
+                      ("shopping_event", shopping_event(start, n)),
+                      *event_flags(start, n, events)):
         if np.count_nonzero(col[:n_train]) >= 2:
             cols.append(col[:, None])
             names.append(name)

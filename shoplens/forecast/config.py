@@ -266,6 +266,7 @@ class SeriesContext:
     start: the date of the first value (None: no calendar regressors).
     promotion: share of units sold at a discount per day, aligned with the values.
     country_weights: customers per country, for the public holiday share.
+    events: the shop's own calendar (``calendar.events_from_frame``), for its event regressors.
     shop_open: True on the days the shop total sold, aligned with the values (None:
         unknown, every day counts as open); the gap since a series' last sale counts
         these days only (``methods.gap_decay``), so a shop-wide closure is no gap.
@@ -275,6 +276,7 @@ class SeriesContext:
     promotion: np.ndarray | None = None
     country_weights: Mapping[str, float] | None = None
     shop_open: np.ndarray | None = None
+    events: Mapping[str, frozenset[dt.date]] | None = None
 
     def shifted(self, days: int) -> SeriesContext:
         """The context of the same series with its first ``days`` values dropped."""
@@ -284,7 +286,8 @@ class SeriesContext:
             None if self.start is None else self.start + dt.timedelta(days=days),
             None if self.promotion is None else self.promotion[days:],
             self.country_weights,
-            None if self.shop_open is None else self.shop_open[days:])
+            None if self.shop_open is None else self.shop_open[days:],
+            self.events)
 
     def open_only(self) -> SeriesContext:
         """The same context without its calendar (no regressors), the shop's open days kept."""

@@ -15,6 +15,7 @@ from multiprocessing import get_context
 import numpy as np
 import pandas as pd
 
+from shoplens.forecast.calendar import Events, event_flags
 from shoplens.forecast.closures import (
     closed_dates,
     closed_mask,
@@ -33,6 +34,7 @@ from shoplens.forecast.config import (
     SeriesForecast,
 )
 from shoplens.forecast.ets import ETS_NAME, ets_fits
+from shoplens.forecast.exog import levels_fit
 from shoplens.forecast.global_model import GBM_NAME, GlobalSeries, calendar_table, global_forecasts
 from shoplens.forecast.methods import (
     capped,
@@ -141,10 +143,14 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig,
     # (``cleaned``: ``_spike_cleaned``'s, computed here when not given)
     trains = [train for train, _ in (cleaned or _spike_cleaned(job, config))]
     fits: dict[str, list[SeriesForecast]] = {"backbone": _backbone_fits(job, config, trains)}
+    # the members without calendar regressors see the shop's own events (a planned sale)
+    # as an effect taken out before they are fitted and added to their forecasts
+    effects = _event_effects(job, config, trains)
+    blind = [t if e is None else np.maximum(t - e[: len(t)], 0.0) for t, e in zip(trains, effects, strict=True)]
     joins = _weekly_joins(fits["backbone"])
     if any(joins):
-        fits["backbone_weekly"] = _backbone_fits(
-            job, replace(config, calendar_regressors=False), trains)
+        fits["backbone_weekly"] = _with_events(_backbone_fits(
+            job, replace(config, calendar_regressors=False), blind), job, effects)
     fits["seasonal_naive"] = []
     for origin in job.origins:
         train = job.values[:origin]
@@ -152,7 +158,7 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig,
         fits["seasonal_naive"].append(
             seasonal_naive(trimmed if len(trimmed) >= SEASON else train, config.horizon_days))
     fits["profile"] = [profile_forecast(t, config, job.context) for t in trains]
-    fits[ETS_NAME] = ets_fits(job.values, job.origins, config, trains)
+    fits[ETS_NAME] = _with_events(ets_fits(job.values, job.origins, config, blind), job, effects)
     fits = _gap_decayed(job, config, fits)
     fits = _supported(job, fits)
     fits.update(job.extra)
@@ -163,6 +169,50 @@ def _candidate_fits(job: SeriesJob, config: ForecastConfig,
     for name in config.reference_models:
         fits[name] = [reference_forecast(name, job.values[:o], config) for o in job.origins]
     return _close(fits, masks)
+
+
+def _event_effects(job: SeriesJob, config: ForecastConfig,
+                   trains: list[np.ndarray]) -> list[np.ndarray | None]:
+    """Per origin, the additive effect of the shop's own events on every training and
+    forecast day (``calendar.event_flags``: one coefficient per event name with two
+    training days, from a least-squares fit of the training values on a line and the
+    flags, as ``exog`` fits the backbone's regressors); None without such an event.
+    Nothing after the origin is read but the calendar, which is known in advance."""
+    events, start = job.context.events, job.context.start
+    if not events or start is None:
+        return [None] * len(trains)
+    h = config.horizon_days
+    out: list[np.ndarray | None] = []
+    for train in trains:
+        n = len(train)
+        flags = [col for _, col in event_flags(start, n + h, events) if np.count_nonzero(col[:n]) >= 2]
+        if not flags:
+            out.append(None)
+            continue
+        x = np.column_stack(flags)
+        beta, _ = levels_fit(np.asarray(train, dtype="float64"), x[:n])
+        out.append(x @ beta)
+    return out
+
+
+def _with_events(fits: list[SeriesForecast], job: SeriesJob,
+                 effects: list[np.ndarray | None]) -> list[SeriesForecast]:
+    """Forecasts of a member fitted without the events, with their effect over each
+    origin's horizon added (point, median and bounds; never below 0)."""
+    out = []
+    for fc, origin, effect in zip(fits, job.origins, effects, strict=True):
+        if effect is None:
+            out.append(fc)
+            continue
+        shift = effect[origin : origin + len(fc.mean)]
+
+        def add(values: np.ndarray | None, shift: np.ndarray = shift) -> np.ndarray | None:
+            return None if values is None else np.maximum(np.asarray(values) + shift, 0.0)
+
+        out.append(replace(fc, mean=add(fc.mean), lower_80=add(fc.lower_80), upper_80=add(fc.upper_80),
+                           lower_95=add(fc.lower_95), upper_95=add(fc.upper_95), median=add(fc.median),
+                           model_order=fc.model_order + "+events"))
+    return out
 
 
 def _gap_decayed(job: SeriesJob, config: ForecastConfig,
@@ -395,7 +445,7 @@ def _job(series: Series, config: ForecastConfig) -> SeriesJob:
     """
     n = len(series.values)
     origins = [*_all_origins(n, config), n]
-    context = SeriesContext(series.start, series.promotion, series.country_weights)
+    context = SeriesContext(series.start, series.promotion, series.country_weights, events=series.events)
     n_scored = min(config.backtest_origins, len(origins) - 1)
     targets = list(range(len(origins) - 1 - n_scored, len(origins)))
     return SeriesJob(series.values, context, origins, targets, origins[0],
@@ -404,9 +454,10 @@ def _job(series: Series, config: ForecastConfig) -> SeriesJob:
 
 def _prepare(demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None,
              country_weights: Mapping[str, float] | None, shop_total: pd.DataFrame | None,
+             events: Events | None = None,
              ) -> tuple[list[Series], Series | None]:
     """The selected series and the shop total's units, which decide the closed weekdays."""
-    series = select_series(demand_daily, config.top_n, as_of_date, country_weights)
+    series = select_series(demand_daily, config.top_n, as_of_date, country_weights, events=events)
     # a caller that forecasts some series at a time (Spark, one group per series) passes
     # the shop total in ``shop_total``
     candidates = series if shop_total is None else select_series(shop_total, 0, as_of_date)
@@ -451,8 +502,9 @@ def _digest(series: list[Series], total: Series | None) -> str:
     h = hashlib.blake2b(digest_size=16)
     for s in [*series, *([total] if total is not None else [])]:
         weights = sorted((s.country_weights or {}).items())
+        events = sorted((name, sorted(days)) for name, days in (s.events or {}).items())
         h.update(repr((s.level, s.key, s.measure, s.start.isoformat(), len(s.values), weights,
-                       s.promotion is None)).encode())
+                       s.promotion is None, events)).encode())
         h.update(np.ascontiguousarray(s.values, dtype="float64").tobytes())
         if s.promotion is not None:
             h.update(np.ascontiguousarray(s.promotion, dtype="float64").tobytes())
@@ -465,6 +517,7 @@ _FITTED: dict[tuple, tuple[list[Series], list[SeriesJob], list[SeriesResult]]] =
 
 def _fitted(demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None,
             country_weights: Mapping[str, float] | None, shop_total: pd.DataFrame | None = None,
+            events: Events | None = None,
             ) -> tuple[list[Series], list[SeriesJob], list[SeriesResult]]:
     """Every series' chain of fits (``_job``) and its served forecasts.
 
@@ -475,7 +528,7 @@ def _fitted(demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.d
     with the same result (unless ``time_budget_s`` cuts an order search
     short, which depends on the clock).
     """
-    series, total = _prepare(demand_daily, config, as_of_date, country_weights, shop_total)
+    series, total = _prepare(demand_daily, config, as_of_date, country_weights, shop_total, events)
     key = (config, _digest(series, total))
     kept = _FITTED.get(key)
     if kept is None:
@@ -516,6 +569,7 @@ def _add_global_fits(series: list[Series], jobs: list[SeriesJob], config: Foreca
 def forecast_demand(
     demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None = None,
     country_weights: Mapping[str, float] | None = None, shop_total: pd.DataFrame | None = None,
+    events: Events | None = None,
 ) -> pd.DataFrame:
     """Forecast every selected series ``config.horizon_days`` past its last day.
 
@@ -525,7 +579,7 @@ def forecast_demand(
     Each series is served by the winner of its last ``calibration_origins``
     backtest windows, with intervals calibrated on them (``selection``).
     """
-    series, _, results = _fitted(demand_daily, config, as_of_date, country_weights, shop_total)
+    series, _, results = _fitted(demand_daily, config, as_of_date, country_weights, shop_total, events)
     as_of = series[0].start + dt.timedelta(days=len(series[0].values) - 1)
     h = config.horizon_days
     dates = [as_of + dt.timedelta(days=i) for i in range(1, h + 1)]
@@ -572,7 +626,7 @@ def _backtest_part(s: Series, origin: int, fc: SeriesForecast, h: int) -> pd.Dat
 
 def backtest_candidates(
     demand_daily: pd.DataFrame, config: ForecastConfig, as_of_date: dt.date | None = None,
-    country_weights: Mapping[str, float] | None = None,
+    country_weights: Mapping[str, float] | None = None, events: Events | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The rolling-origin backtest: (served, candidates).
 
@@ -585,7 +639,7 @@ def backtest_candidates(
     same origins with its own bounds, plus a ``candidate`` column
     (``backbone``, ``seasonal_naive``, the statsforecast models).
     """
-    series, jobs, results = _fitted(demand_daily, config, as_of_date, country_weights)
+    series, jobs, results = _fitted(demand_daily, config, as_of_date, country_weights, events=events)
     h = config.horizon_days
     served, candidates = [], []
     for s, job, result in zip(series, jobs, results, strict=True):

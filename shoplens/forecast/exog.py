@@ -36,7 +36,7 @@ def _levels_design(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones(len(y)), t, x])
 
 
-def _levels_fit(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, float]:
+def levels_fit(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, float]:
     """Coefficients of ``x`` in a least-squares fit of ``y`` on a line and ``x``, and its AICc."""
     design = _levels_design(y, x)
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
@@ -54,8 +54,8 @@ def _choose_k(y: np.ndarray, context: SeriesContext, config: ForecastConfig) -> 
     best_k, best_aicc = 0, math.inf
     for k in range(1, config.max_yearly_harmonics + 1):
         x, _ = regressors(context.start, len(y), 0, yearly_k=k, promotion=context.promotion,
-                          country_weights=context.country_weights)
-        _, aicc = _levels_fit(y, x)
+                          country_weights=context.country_weights, events=context.events)
+        _, aicc = levels_fit(y, x)
         if aicc < best_aicc:
             best_k, best_aicc = k, aicc
     return best_k
@@ -80,10 +80,10 @@ def calendar_regression(
     if n < config.min_yearly_days:
         yearly_k = 0
     x, names = regressors(context.start, n, horizon, yearly_k=yearly_k, promotion=promotion,
-                          country_weights=context.country_weights)
+                          country_weights=context.country_weights, events=context.events)
     note = (f"yearly terms: {yearly_k} harmonics" if yearly_k else
             f"weekly model: {n} days < {config.min_yearly_days} for yearly terms")
     if x.shape[1] == 0:
         return CalendarRegression(np.zeros(n + horizon), [], 0, note)
-    beta, _ = _levels_fit(y, x[:n])
+    beta, _ = levels_fit(y, x[:n])
     return CalendarRegression(x @ beta, names, yearly_k, note)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from shoplens.evaluation import EVALUATION_COLUMNS
-from shoplens.forecast.calendar import country_weights_from_customers
+from shoplens.forecast.calendar import country_weights_from_customers, events_from_frame
 from shoplens.forecast.config import FORECAST_COLUMNS, ForecastConfig, config_from_dbt
 from shoplens.forecast.engine import backtest_candidates, forecast_demand, forget_fits
 from shoplens.forecast.holdout import actuals_from_holdout_demand, holdout_frame
@@ -61,11 +61,14 @@ def build_forecast(
     settings: Mapping[str, object],
     customers: pd.DataFrame | None = None,
     shop_total: pd.DataFrame | None = None,
+    calendar: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``ml_demand_forecast``: empty when there is no demand (the status says why).
 
     ``customers`` (``dim_customers``: country, n_purchases) weights the
     countries' public holidays; without it the common holidays are used.
+    ``calendar`` (``calendar_events``: event_date, event_name): the shop's own
+    events, one regressor per name (``calendar.regressors``).
     ``shop_total``: the shop total's ``demand_daily`` rows, which decide the
     closed weekdays (``closures``), for a caller whose ``demand`` holds only
     some series (Spark forecasts one series per group); default: ``demand``'s.
@@ -78,7 +81,7 @@ def build_forecast(
         return empty_like(FORECAST_COLUMNS)
     weights = country_weights_from_customers(customers)
     return forecast_demand(demand, config, as_of_date=as_of_date, country_weights=weights,
-                           shop_total=shop_total)
+                           shop_total=shop_total, events=events_from_frame(calendar))
 
 
 @returns_freed_memory
@@ -89,6 +92,7 @@ def build_evaluation(
     holdout_demand: pd.DataFrame,
     settings: Mapping[str, object],
     customers: pd.DataFrame | None = None,
+    calendar: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``ml_forecast_evaluation``: the rolling-origin backtest (the served
     forecasts and every candidate on the same origins), plus the holdout rows
@@ -100,7 +104,7 @@ def build_evaluation(
         return empty_like(EVALUATION_COLUMNS)
     backtest, candidates = backtest_candidates(
         demand, config, as_of_date=as_of_date,
-        country_weights=country_weights_from_customers(customers))
+        country_weights=country_weights_from_customers(customers), events=events_from_frame(calendar))
     forget_fits()  # the forecast step's fits, read by the backtest: not needed any more
     parts = []
     if not backtest.empty:  # too short for one origin: ml_forecast_status reports it

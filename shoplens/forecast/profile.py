@@ -65,7 +65,7 @@ def profile_design(
         # without sales, so on a sparse series it separates selling days
         # perfectly and its log-link coefficient runs off to infinity
         x, _ = regressors(context.start, n_train, horizon, yearly_k=yearly_k,
-                          country_weights=context.country_weights)
+                          country_weights=context.country_weights, events=context.events)
         cols.append(x)
     return np.column_stack(cols)
 

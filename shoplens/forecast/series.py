@@ -22,7 +22,7 @@ class Series:
 
     promotion: share of the day's units sold at a discount (None when the
     input has no ``units_on_promotion``); country_weights: customers per
-    country, for the holiday regressor.
+    country, for the holiday regressor; events: the shop's own calendar.
     """
 
     level: str
@@ -32,6 +32,7 @@ class Series:
     values: np.ndarray
     promotion: np.ndarray | None = None
     country_weights: Mapping[str, float] | None = None
+    events: Mapping[str, frozenset[dt.date]] | None = None
 
 
 def _validated(demand_daily: pd.DataFrame, end_date: dt.date | None) -> pd.DataFrame:
@@ -115,6 +116,7 @@ def select_series(
     end_date: dt.date | None = None,
     country_weights: Mapping[str, float] | None = None,
     window_days: int | None = SELECTION_WINDOW_DAYS,
+    events: Mapping[str, frozenset[dt.date]] | None = None,
 ) -> list[Series]:
     """Turn ``demand_daily`` into the series to forecast.
 
@@ -150,5 +152,5 @@ def select_series(
         for measure in MEASURES:
             out.append(Series(str(level), str(key), measure, days[0].date(),
                               group[measure].to_numpy(dtype="float64"), promotion,
-                              country_weights))
+                              country_weights, events))
     return out

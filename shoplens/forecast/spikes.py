@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shoplens.forecast.calendar import holiday_share, shopping_event
+from shoplens.forecast.calendar import event_days, holiday_share, shopping_event
 from shoplens.forecast.config import SEASON, SeriesContext
 
 #: weeks before (and after, when in the training data) whose same weekday is the reference
@@ -66,6 +66,7 @@ def _protected(n: int, context: SeriesContext, reference_promotion: np.ndarray |
     if context.start is not None:
         protect |= holiday_share(context.start, n, context.country_weights) > 0
         protect |= shopping_event(context.start, n) > 0
+        protect |= event_days(context.start, n, context.events)
     if promotion is not None and reference_promotion is not None:
         with np.errstate(invalid="ignore"):
             protect |= promotion > np.nanmax(reference_promotion, axis=1)

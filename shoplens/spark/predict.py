@@ -93,6 +93,7 @@ def demand_forecast(dbt: Dbt) -> Any:
 
     as_of = dbt.ref("as_of").df()
     customers = dbt.ref("dim_customers").project("country, n_purchases").df()
+    calendar = dbt.ref("calendar_events").df()
     demand = dbt.ref("demand_daily").frame()
     top = _top_products(demand, read_as_of(as_of).as_of_date, int(float(dbt.config.get("forecast_top_n"))))
     kept = demand.where((F.col("series_level") != "product") | F.col("series_key").isin(top))
@@ -101,7 +102,7 @@ def demand_forecast(dbt: Dbt) -> Any:
     shop_total = to_pandas(demand.where("series_level = 'total'"))
 
     def one_series(group: pd.DataFrame) -> pd.DataFrame:
-        return pipeline.build_forecast(group, as_of, per_series, customers, shop_total)
+        return pipeline.build_forecast(group, as_of, per_series, customers, shop_total, calendar)
 
     return kept.groupBy("series_level", "series_key").applyInPandas(one_series, forecast_ddl())
 

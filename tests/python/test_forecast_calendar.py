@@ -224,3 +224,62 @@ def test_status_counts_weekly_model_series_by_reason():
     assert "series with a SARIMA: 3, with yearly terms: 1" in reason
     assert "too short for yearly terms: 1" in reason
     assert "series with conformal intervals: 2 of 4" in reason
+
+
+def _sale_shop(seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray, dt.date]:
+    """Three years of a shop total (Poisson, weekly shape) that sells 2.5 times as much on the
+    10th and the 25th of every month, its calendar of those days (past and the next 28),
+    the demand's means and the days after as_of_date."""
+    start, n = dt.date(2022, 1, 3), 3 * 364
+    days = [start + dt.timedelta(days=i) for i in range(n + 28)]
+    sale = np.array([d.day in (10, 25) for d in days])
+    weekly = np.array([1.0, 0.9, 0.9, 1.0, 1.1, 1.3, 0.8])[np.arange(n + 28) % 7]
+    lam = 40 * weekly * np.where(sale, 2.5, 1.0)
+    y = np.random.default_rng(seed).poisson(lam).astype(float)
+    demand = pd.DataFrame({"series_level": "total", "series_key": "all", "demand_date": days[:n],
+                           "units": y[:n], "revenue": 10 * y[:n]})
+    cal = pd.DataFrame({"event_date": [d for d, s in zip(days, sale, strict=True) if s], "event_name": "sale"})
+    return demand, cal, lam[n:], y[n:], days[n - 1]
+
+
+def test_a_planned_sale_in_the_shops_calendar_is_forecast():
+    """calendar_events: one regressor per event name. Without it the sale days of the next 28
+    were forecast at about the ordinary days' level (the spike rule even replaced the past
+    sale days); with it every member of the combination carries the sale's lift (the
+    regression members fit it, the ETS and the weekly SARIMA get the effect added)."""
+    demand, cal, lam, actual, as_of = _sale_shop()
+    config = F.ForecastConfig(horizon_days=28, n_jobs=1)
+    on = np.array([d.day in (10, 25) for d in pd.date_range(as_of + dt.timedelta(days=1), periods=28)])
+
+    def units(events) -> tuple[np.ndarray, str]:
+        out = F.forecast_demand(demand, config, as_of_date=as_of, events=events)
+        u = out[out["measure"] == "units"].sort_values("forecast_date")
+        return u["point_forecast"].to_numpy(), u["model_order"].iloc[0]
+
+    without, _ = units(None)
+    with_events, order = units(calendar.events_from_frame(cal))
+    assert "event:sale" in order and "ETS" in order and order.count("+events") >= 1
+    lift = with_events[on].mean() / with_events[~on].mean()
+    true_lift = lam[on].mean() / lam[~on].mean()
+    assert lift == pytest.approx(true_lift, rel=0.15)
+    assert without[on].mean() / without[~on].mean() < 1.3
+    # the forecast is nearer the demand's means and the actual days
+    assert np.abs(with_events - lam).mean() < 0.5 * np.abs(without - lam).mean()
+    assert np.abs(with_events - actual).mean() < 0.7 * np.abs(without - actual).mean()
+    # events the history never saw (two training days needed) change nothing
+    future_only = cal[pd.to_datetime(cal["event_date"]).dt.date > as_of].assign(event_name="launch")
+    again, _ = units(calendar.events_from_frame(future_only))
+    np.testing.assert_array_equal(again, without)
+
+
+def test_events_from_frame_groups_days_by_name():
+    frame = pd.DataFrame({"event_date": ["2025-03-10", "2025-04-10", "2025-03-10"],
+                          "event_name": ["sale", "sale", "payday"]})
+    assert calendar.events_from_frame(frame) == {
+        "payday": frozenset({dt.date(2025, 3, 10)}),
+        "sale": frozenset({dt.date(2025, 3, 10), dt.date(2025, 4, 10)})}
+    assert calendar.events_from_frame(frame.iloc[:0]) is None
+    x, names = calendar.regressors(dt.date(2025, 3, 1), 45, 0, yearly_k=0,
+                                   events=calendar.events_from_frame(frame))
+    assert names == ["event:sale"]  # payday has one training day: no column
+    assert x[:, 0].sum() == 2

@@ -452,6 +452,45 @@ def test_hash_customer_ids_keys_every_table_by_the_salted_hash_of_the_address(ra
     assert not bad.success and "var hash_customer_ids: 'maybe' must be true" in bad.text
 
 
+def test_a_calendar_file_is_typed_audited_and_kept_with_its_future_days(raw_layer, tmp_path):
+    """The optional calendar (event_date, event_name): names lower-cased, a stamp read as its
+    day, future days kept (a planned sale), bad rows audited with their rule; without the file
+    calendar_events is empty."""
+    calendar = ("event_date,event_name\n2025-03-10,Sale\n2025-03-10,sale\n2025-13-01,sale\n2025-03-20,\n"
+                "1970-01-01,sale\n2026-01-05T23:30:00-05:00,Launch\n2025-03-25, payday \n")
+    raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(), "calendar.csv": calendar})
+    select = [*RAW_LAYER, "+calendar_events"]
+    out = raw_layer.run(raw, tmp_path / "w", {**EXPORT, "shop_timezone": "America/New_York"},
+                        command="build", select=select)
+    assert out.success, out.text
+    assert out.query("select cast(event_date as varchar), event_name, is_after_as_of from calendar_events"
+                     " order by 1") == [("2025-03-10", "sale", False), ("2025-03-25", "payday", True),
+                                        ("2026-01-05", "launch", True)]
+    assert set(out.query("select record_key, rule from audit_rejected_rows where source_table = 'calendar'")) == {
+        ("2025-03-10:sale", "duplicate_calendar_event"), ("?:sale", "event_date_invalid"),
+        ("1970-01-01:sale", "event_date_too_early"), ("2025-03-20:?", "event_name_null")}
+    none = raw_layer.run(_write(tmp_path / "raw2", {"orders.csv": _good_orders()}), tmp_path / "w2", EXPORT,
+                         command="build", select=select)
+    assert none.success, none.text
+    assert none.query("select count(*) from calendar_events") == [(0,)]
+
+
+def test_the_forecast_step_reads_the_shops_calendar(raw_layer, tmp_path):
+    """ml_demand_forecast gets calendar_events: an event with days in the history is a
+    regressor of the shop total's forecast (its model_order names it)."""
+    raw = tmp_path / "raw"
+    subprocess.run([sys.executable, "-m", "shoplens.datagen", "--customers", "300", "--days", "200",
+                    "--products", "8", "--seed", "5", "--dirty-rate", "0", "--format", "csv",
+                    "--holdout-days", "0", "--out", str(raw)], check=True, cwd=REPO, capture_output=True)
+    start = dt.date.fromisoformat(json.loads((raw / "ground_truth.json").read_text())["export_date"])
+    days = [start - dt.timedelta(days=k) for k in range(-20, 200, 9)]
+    (raw / "calendar.csv").write_text("event_date,event_name\n" + "".join(f"{d},sale\n" for d in days))
+    out = raw_layer.run(raw, tmp_path / "w", {"export_date": str(start)}, select=["+ml_demand_forecast"])
+    assert out.success, out.text
+    orders = out.query("select distinct model_order from ml_demand_forecast where series_level = 'total'")
+    assert orders and all("event:sale" in o for (o,) in orders), orders
+
+
 def test_typed_parquet_columns_are_accepted(raw_layer, tmp_path):
     """timestamp, timestamptz, date, decimal and integer ids, with the unit tests run."""
     raw = tmp_path / "raw"

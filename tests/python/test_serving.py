@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 MARTS = {
     "as_of", "customer_btyd_summary", "customer_features", "customer_rfm", "demand_daily", "dim_customers",
-    "fct_guest_orders",
+    "fct_guest_orders", "calendar_events",
     "dim_products", "fct_order_items", "fct_orders", "fct_sessions", "holdout_demand_daily", "holdout_orders",
     "monthly_sales", "holdout_order_items", "product_affinity",
 }

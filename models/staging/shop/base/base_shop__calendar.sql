@@ -1,0 +1,63 @@
+-- Every raw calendar row (the shop's own events: one row per day of an event), typed,
+-- with the first data-quality rule it breaks. Future days are valid: a planned promotion
+-- is what the forecasts need to know in advance.
+{%- set types = shoplens_column_types(source('shop', 'calendar')) %}
+with
+
+source as (
+    select * from {{ source('shop', 'calendar') }}
+),
+
+typed as (
+    select
+        -- the day, in the shop's calendar (text with a time of day: that time's day)
+        cast({{ shop_timestamp('event_date', types) }} as date) as event_date,
+        -- one regressor per name, case aside ('Sale' and 'sale' are one event)
+        lower({{ clean_text('event_name', types) }}) as event_name,
+        {{ shoplens_row('source') }} as raw_row
+    from source
+),
+
+checked as (
+    select
+        *,
+        {{ dq_first_failure([
+            ['event_date_invalid', 'event_date', 'event_date is null'],
+            ['event_date_too_early', 'event_date',
+             'event_date < cast(' ~ shoplens_min_valid_date() ~ ' as date)'],
+            ['event_name_null', 'event_name', 'event_name is null'],
+        ]) }}
+    from typed
+),
+
+ranked as (
+    select
+        *,
+        -- a day listed twice for one event says nothing more: the first is kept
+        row_number() over (
+            partition by event_date, event_name, dq_rule is null
+            order by event_date
+        ) as duplicate_rank
+    from checked
+),
+
+final as (
+    select
+        event_date,
+        event_name,
+        case
+            when dq_rule is not null then dq_rule
+            when duplicate_rank > 1 then 'duplicate_calendar_event'
+        end as dq_rule,
+        case
+            when dq_rule is not null then dq_column
+            when duplicate_rank > 1 then 'event_date'
+        end as dq_column,
+        case
+            when dq_rule is not null or duplicate_rank > 1
+                then {{ shoplens_to_json('raw_row') }}
+        end as raw_values
+    from ranked
+)
+
+select * from final
