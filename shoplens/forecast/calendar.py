@@ -179,9 +179,15 @@ def event_days(start: dt.date, n_days: int, events: Events | None) -> np.ndarray
     return out
 
 
+#: At most this many event names become regressors (those with the most days; the
+#: warn test calendar_has_few_event_names says when a calendar has more).
+MAX_EVENT_NAMES = 30
+
+
 def events_from_frame(frame) -> dict[str, frozenset[dt.date]] | None:
     """The events of a ``calendar_events``-shaped frame (event_date, event_name); None when
-    there are none."""
+    there are none. Only the ``MAX_EVENT_NAMES`` names with the most days are kept (ties by
+    name): a regressor per name, and hundreds of them would fit noise."""
     if frame is None or len(frame) == 0:
         return None
     days = pd.to_datetime(frame["event_date"]).dt.date
@@ -189,7 +195,8 @@ def events_from_frame(frame) -> dict[str, frozenset[dt.date]] | None:
     out: dict[str, set[dt.date]] = {}
     for name, day in zip(names, days, strict=True):
         out.setdefault(name, set()).add(day)
-    return {name: frozenset(d) for name, d in sorted(out.items())}
+    kept = sorted(out, key=lambda name: (-len(out[name]), name))[:MAX_EVENT_NAMES]
+    return {name: frozenset(out[name]) for name in sorted(kept)}
 
 
 def regressors(

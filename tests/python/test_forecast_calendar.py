@@ -283,3 +283,12 @@ def test_events_from_frame_groups_days_by_name():
                                    events=calendar.events_from_frame(frame))
     assert names == ["event:sale"]  # payday has one training day: no column
     assert x[:, 0].sum() == 2
+
+
+def test_a_calendar_of_many_names_keeps_those_with_the_most_days():
+    days = [dt.date(2025, 1, 1) + dt.timedelta(days=k) for k in range(40)]
+    frame = pd.DataFrame({"event_date": days + days[:5],
+                          "event_name": [f"note{k:02d}" for k in range(40)] + ["sale"] * 5})
+    events = calendar.events_from_frame(frame)
+    assert len(events) == calendar.MAX_EVENT_NAMES and "sale" in events
+    assert sorted(events)[:3] == ["note00", "note01", "note02"] and "note39" not in events

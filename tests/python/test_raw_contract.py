@@ -461,7 +461,7 @@ def test_a_calendar_file_is_typed_audited_and_kept_with_its_future_days(raw_laye
     raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(), "calendar.csv": calendar})
     select = [*RAW_LAYER, "+calendar_events"]
     out = raw_layer.run(raw, tmp_path / "w", {**EXPORT, "shop_timezone": "America/New_York"},
-                        command="build", select=select)
+                        command="build", select=[*select, "calendar_has_few_event_names"])
     assert out.success, out.text
     assert out.query("select cast(event_date as varchar), event_name, is_after_as_of from calendar_events"
                      " order by 1") == [("2025-03-10", "sale", False), ("2025-03-25", "payday", True),
@@ -470,9 +470,16 @@ def test_a_calendar_file_is_typed_audited_and_kept_with_its_future_days(raw_laye
         ("2025-03-10:sale", "duplicate_calendar_event"), ("?:sale", "event_date_invalid"),
         ("1970-01-01:sale", "event_date_too_early"), ("2025-03-20:?", "event_name_null")}
     none = raw_layer.run(_write(tmp_path / "raw2", {"orders.csv": _good_orders()}), tmp_path / "w2", EXPORT,
-                         command="build", select=select)
+                         command="build", select=[*select, "calendar_has_few_event_names"])
     assert none.success, none.text
     assert none.query("select count(*) from calendar_events") == [(0,)]
+    test = "calendar_has_few_event_names"
+    assert not out.warned(test) and not none.warned(test)
+    many = "event_date,event_name\n" + "".join(f"2025-03-{1 + k % 28:02d},note{k}\n" for k in range(31))
+    crowded = raw_layer.run(_write(tmp_path / "raw3", {"orders.csv": _good_orders(), "calendar.csv": many}),
+                            tmp_path / "w3", EXPORT, command="build", select=[*select, test])
+    assert crowded.success, crowded.text
+    assert crowded.warned(test, 1) and "n_event_names=31" in "\n".join(crowded.messages)
 
 
 def test_the_forecast_step_reads_the_shops_calendar(raw_layer, tmp_path):
