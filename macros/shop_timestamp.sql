@@ -148,3 +148,34 @@
     {%- set tz = shoplens_shop_timezone() -%}
     {%- if tz is none -%}current_date{%- else -%}to_date(from_utc_timestamp(current_timestamp(), '{{ tz }}')){%- endif -%}
 {% endmacro %}
+
+{#- shop_date(column, types): a raw day as written, whatever time zone: a date is that
+    date, a timestamp (typed, naive or with a time zone, or text with or without a time
+    and an offset) the date it shows (a time zone-aware Parquet value: its UTC date).
+    For a list of days (the shop's calendar), where converting a midnight would move a
+    day to the one before in every shop west of it. -#}
+{% macro shop_date(column, types={}) %}
+    {{- return(adapter.dispatch('shop_date')(column, types)) -}}
+{% endmacro %}
+
+{% macro duckdb__shop_date(column, types={}) %}
+    {%- set t = types.get(column, 'varchar') -%}
+    {%- if t == 'date' -%}
+        {{ column }}
+    {%- elif t == 'timestamp with time zone' -%}
+        cast(timezone('UTC', {{ column }}) as date)
+    {%- elif t.startswith('timestamp') -%}
+        cast({{ column }} as date)
+    {%- else -%}
+        try_cast(left(trim({{ column }}), 10) as date)
+    {%- endif -%}
+{% endmacro %}
+
+{% macro spark__shop_date(column, types={}) %}
+    {%- set t = types.get(column, 'string') -%}
+    {%- if t in ('date', 'timestamp', 'timestamp_ntz', 'timestamp_ltz') -%}
+        to_date({{ column }})
+    {%- else -%}
+        try_cast(left(trim({{ column }}), 10) as date)
+    {%- endif -%}
+{% endmacro %}

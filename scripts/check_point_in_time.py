@@ -3,7 +3,8 @@
 Usage:
     python scripts/check_point_in_time.py [--raw data/sample] [--snapshots 13]
         [--step-days 30] [--export-date 2026-01-01] [--work target/point_in_time]
-        [--out reports/point_in_time.json]
+        [--out reports/point_in_time.json] [--shop-timezone America/New_York]
+        [--naive-timestamps local]
 
 Builds the SQL layer once over all the data with ``feature_snapshots`` =
 ``--snapshots``; then, for every snapshot date D, a build with
@@ -67,11 +68,11 @@ def dbt(command: list[str], db: Path, variables: dict, work: Path) -> float:
     return time.perf_counter() - start
 
 
-def cut_build(db: Path, raw: Path, as_of: dt.date, export_date: str, work: Path) -> float:
-    """The as-of marts and their parents only, as of ``as_of``."""
+def cut_build(db: Path, raw: Path, as_of: dt.date, export_date: str, work: Path, zone: dict) -> float:
+    """The as-of marts and their parents only, as of ``as_of`` (``zone``: the time zone vars)."""
     if db.exists():
         db.unlink()
-    variables = {"raw_data_dir": str(raw), "as_of_date": str(as_of), "export_date": export_date}
+    variables = {"raw_data_dir": str(raw), "as_of_date": str(as_of), "export_date": export_date, **zone}
     return dbt(["build", "--select", *CUT_SELECT, "--resource-type", "model", "--resource-type", "seed"],
                db, variables, work)
 
@@ -93,7 +94,10 @@ def main() -> int:
     ap.add_argument("--export-date", default="2026-01-01")
     ap.add_argument("--work", default="target/point_in_time")
     ap.add_argument("--out", default="reports/point_in_time.json")
+    ap.add_argument("--shop-timezone", default="UTC", help="the dbt var shop_timezone")
+    ap.add_argument("--naive-timestamps", default="local", help="the dbt var naive_timestamps")
     args = ap.parse_args()
+    zone = {"shop_timezone": args.shop_timezone, "naive_timestamps": args.naive_timestamps}
     raw = Path(args.raw).resolve()
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -101,7 +105,7 @@ def main() -> int:
     if full_db.exists():
         full_db.unlink()
     variables = {"raw_data_dir": str(raw), "export_date": args.export_date,
-                 "feature_snapshots": args.snapshots, "feature_snapshot_step_days": args.step_days}
+                 "feature_snapshots": args.snapshots, "feature_snapshot_step_days": args.step_days, **zone}
     seconds = {"all_data_build": dbt(["build", *SQL_LAYER], full_db, variables, work)}
     full = read_marts(full_db)
     demand_after = read(full_db, "select * from int_demand_by_series_day")
@@ -111,9 +115,9 @@ def main() -> int:
     cut_seconds = []
     for d in dates:
         cut_db, trunc_db = work / "cut.duckdb", work / "truncated.duckdb"
-        cut_seconds.append(cut_build(cut_db, raw, d, args.export_date, work))
-        truncated = truncate_export(raw, work / "raw_truncated", d)
-        cut_build(trunc_db, truncated, d, args.export_date, work)
+        cut_seconds.append(cut_build(cut_db, raw, d, args.export_date, work, zone))
+        truncated = truncate_export(raw, work / "raw_truncated", d, args.shop_timezone, args.naive_timestamps)
+        cut_build(trunc_db, truncated, d, args.export_date, work, zone)
         diffs = compare_at(d, full, read_marts(cut_db), read_marts(trunc_db), demand_after)
         report["by_date"][str(d)] = {}
         for check, diff in diffs.items():

@@ -1,8 +1,8 @@
 """The dbt inputs every family reads the same way: the as-of row and purchases.
 
 ``as_of`` is one row (``as_of_date``, ``data_end_date``, ``has_holdout``);
-a *purchase* is an order with ``is_purchase`` true, and a *purchase day* a UTC
-calendar day with at least one (two orders on one day count once).
+a *purchase* is an order with ``is_purchase`` true, and a *purchase day* a
+calendar day of the shop (its stored wall-clock time, var ``shop_timezone``) with at least one (two orders on one day count once).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Point-in-time checks: what a warehouse says "as of" a date, against what was known then.
 
 The rule (docs/marts.md, DECISIONS.md): an as-of mart at date D uses only
-rows stamped on or before D by their own event time (UTC calendar days).
+rows stamped on or before D by their own event time (the shop's calendar days,
+var ``shop_timezone``).
 These helpers let a script or a test verify it from the outside:
 
 * :func:`truncate_export` writes the raw export as it stood at the end of D

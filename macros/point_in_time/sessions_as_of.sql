@@ -1,8 +1,8 @@
 {#- sessions_as_of(session_days, snapshots, lookback_days=none): web sessions
     as they stood at each snapshot date.
 
-    `session_days` names int_session_days (one row per session per UTC day
-    with events), `snapshots` a relation or CTE with a column as_of_date.
+    `session_days` names int_session_days (one row per session per day of
+    the shop's calendar with events), `snapshots` a relation or CTE with a column as_of_date.
     Returns one row per snapshot and session started on or before it, built
     from the session's days that pass `observed_as_of`: a session that
     crosses midnight of the snapshot date counts only its events up to that

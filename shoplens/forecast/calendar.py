@@ -166,8 +166,9 @@ Events = Mapping[str, frozenset[dt.date]]
 
 
 def event_flags(start: dt.date, n_days: int, events: Events | None) -> list[tuple[str, np.ndarray]]:
-    """``(event:<name>, 0/1 per day)`` for every event of ``events``, by name."""
-    return [(f"event:{name}", _day_flags(start, n_days, set(days)))
+    """``(event:<name>, 0/1 per day)`` for every event of ``events``, by name (a ``+`` or
+    ``,`` in a name is written ``_`` in the label, which ``model_order`` shows)."""
+    return [(f"event:{name.replace('+', '_').replace(',', '_')}", _day_flags(start, n_days, set(days)))
             for name, days in sorted((events or {}).items())]
 
 
@@ -184,10 +185,11 @@ def event_days(start: dt.date, n_days: int, events: Events | None) -> np.ndarray
 MAX_EVENT_NAMES = 30
 
 
-def events_from_frame(frame) -> dict[str, frozenset[dt.date]] | None:
+def events_from_frame(frame, as_of_date: dt.date | None = None) -> dict[str, frozenset[dt.date]] | None:
     """The events of a ``calendar_events``-shaped frame (event_date, event_name); None when
-    there are none. Only the ``MAX_EVENT_NAMES`` names with the most days are kept (ties by
-    name): a regressor per name, and hundreds of them would fit noise."""
+    there are none. Only the ``MAX_EVENT_NAMES`` names with the most days up to
+    ``as_of_date`` are kept (then by all their days, then by name): a regressor per name,
+    hundreds of them would fit noise, and a name with no past has nothing to fit."""
     if frame is None or len(frame) == 0:
         return None
     days = pd.to_datetime(frame["event_date"]).dt.date
@@ -195,7 +197,10 @@ def events_from_frame(frame) -> dict[str, frozenset[dt.date]] | None:
     out: dict[str, set[dt.date]] = {}
     for name, day in zip(names, days, strict=True):
         out.setdefault(name, set()).add(day)
-    kept = sorted(out, key=lambda name: (-len(out[name]), name))[:MAX_EVENT_NAMES]
+    def past(name: str) -> int:
+        return sum(1 for d in out[name] if as_of_date is None or d <= as_of_date)
+
+    kept = sorted(out, key=lambda name: (-past(name), -len(out[name]), name))[:MAX_EVENT_NAMES]
     return {name: frozenset(out[name]) for name in sorted(kept)}
 
 

@@ -15,7 +15,7 @@ from multiprocessing import get_context
 import numpy as np
 import pandas as pd
 
-from shoplens.forecast.calendar import Events, event_flags
+from shoplens.forecast.calendar import Events, event_flags, regressors
 from shoplens.forecast.closures import (
     closed_dates,
     closed_mask,
@@ -175,23 +175,34 @@ def _event_effects(job: SeriesJob, config: ForecastConfig,
                    trains: list[np.ndarray]) -> list[np.ndarray | None]:
     """Per origin, the additive effect of the shop's own events on every training and
     forecast day (``calendar.event_flags``: one coefficient per event name with two
-    training days, from a least-squares fit of the training values on a line and the
-    flags, as ``exog`` fits the backbone's regressors); None without such an event.
-    Nothing after the origin is read but the calendar, which is known in advance."""
+    days in the fitted window); None without such an event.
+
+    The coefficients come from a least-squares fit of the training values from the
+    first sale, over the last ``max_train_days`` (the window the members train on), on
+    an intercept, a linear trend, weekday dummies, the public holidays, the Black Friday
+    weekend and the event flags: an event held on one weekday must not take that
+    weekday's own level for its lift, nor a launch's zeros. Nothing after the origin is
+    read but the calendar, which is known in advance."""
     events, start = job.context.events, job.context.start
     if not events or start is None:
         return [None] * len(trains)
     h = config.horizon_days
     out: list[np.ndarray | None] = []
     for train in trains:
-        n = len(train)
-        flags = [col for _, col in event_flags(start, n + h, events) if np.count_nonzero(col[:n]) >= 2]
-        if not flags:
+        y = np.asarray(train, dtype="float64")
+        n = len(y)
+        lo = max(first_sale(y), n - config.max_train_days)
+        flags = [col for _, col in event_flags(start, n + h, events) if np.count_nonzero(col[lo:n]) >= 2]
+        if not flags or n - lo < config.min_history_days:
             out.append(None)
             continue
         x = np.column_stack(flags)
-        beta, _ = levels_fit(np.asarray(train, dtype="float64"), x[:n])
-        out.append(x @ beta)
+        weekday = (np.arange(lo, n) + start.weekday()) % SEASON
+        days = np.column_stack([(weekday == d).astype("float64") for d in range(1, SEASON)])
+        calendar, _ = regressors(start + dt.timedelta(days=lo), n - lo, 0, yearly_k=0,
+                                 country_weights=job.context.country_weights)
+        beta, _ = levels_fit(y[lo:], np.column_stack([x[lo:n], days, calendar]))
+        out.append(x @ beta[: x.shape[1]])
     return out
 
 

@@ -81,7 +81,7 @@ def build_forecast(
         return empty_like(FORECAST_COLUMNS)
     weights = country_weights_from_customers(customers)
     return forecast_demand(demand, config, as_of_date=as_of_date, country_weights=weights,
-                           shop_total=shop_total, events=events_from_frame(calendar))
+                           shop_total=shop_total, events=events_from_frame(calendar, as_of_date))
 
 
 @returns_freed_memory
@@ -104,7 +104,7 @@ def build_evaluation(
         return empty_like(EVALUATION_COLUMNS)
     backtest, candidates = backtest_candidates(
         demand, config, as_of_date=as_of_date,
-        country_weights=country_weights_from_customers(customers), events=events_from_frame(calendar))
+        country_weights=country_weights_from_customers(customers), events=events_from_frame(calendar, as_of_date))
     forget_fits()  # the forecast step's fits, read by the backtest: not needed any more
     parts = []
     if not backtest.empty:  # too short for one origin: ml_forecast_status reports it

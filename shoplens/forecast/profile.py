@@ -1,7 +1,8 @@
 """A multiplicative profile model: quasi-Poisson regression on the calendar (log link).
 
 ``log E[y_t] = level + trend * t + weekday_t + yearly Fourier terms +
-holidays + shopping event`` (no promotion share, see ``profile_design``),
+holidays + shopping event + the shop's own events`` (no promotion share, see
+``profile_design``),
 fitted by iteratively reweighted least squares with recency weights
 (half-life ``PROFILE_HALF_LIFE_DAYS``), so the weekly and yearly shapes are
 estimated from the whole history while the level follows recent data; the

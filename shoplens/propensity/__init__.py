@@ -9,7 +9,7 @@ features (tenure, recency, totals, country, first-order category).
 
 Definitions used everywhere in this module:
 
-* A *purchase* is a UTC calendar day with at least one completed order
+* A *purchase* is a calendar day of the shop (var ``shop_timezone``) with at least one completed order
   (``is_purchase``), as in the BTYD summary: two orders on one day count once.
 * A cut-off ``c`` (a date) sees data up to and including ``c``; its label
   window is ``c + 1 .. c + window_days``.

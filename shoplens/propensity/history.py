@@ -19,7 +19,8 @@ from shoplens.propensity.config import (
 
 
 def _to_day(values: pd.Series) -> np.ndarray:
-    """Days since 1970-01-01 (int64) of timestamps or dates, UTC calendar day."""
+    """Days since 1970-01-01 (int64) of timestamps or dates: the calendar day of the stored
+    time (the shop's wall-clock time; a time zone-aware value: its UTC day)."""
     ts = pd.to_datetime(values, utc=True, errors="raise")
     days = ts.dt.floor("D").dt.tz_localize(None).to_numpy(dtype="datetime64[D]")
     return (days - _EPOCH).astype("int64")

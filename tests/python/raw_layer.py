@@ -22,9 +22,9 @@ REPO = Path(__file__).resolve().parents[2]
 # The models that type, judge and audit raw rows (no marts, no Python models).
 RAW_LAYER = [
     "base_shop__orders", "base_shop__order_items", "base_shop__products",
-    "base_shop__customers", "base_shop__events",
+    "base_shop__customers", "base_shop__events", "base_shop__calendar",
     "stg_shop__orders", "stg_shop__order_items", "stg_shop__products",
-    "stg_shop__customers", "stg_shop__events",
+    "stg_shop__customers", "stg_shop__events", "stg_shop__calendar",
     "int_known_customers", "int_rejected_references", "audit_rejected_rows",
 ]
 TABLES = ("orders", "order_items", "products", "customers", "events")

@@ -292,3 +292,30 @@ def test_a_calendar_of_many_names_keeps_those_with_the_most_days():
     events = calendar.events_from_frame(frame)
     assert len(events) == calendar.MAX_EVENT_NAMES and "sale" in events
     assert sorted(events)[:3] == ["note00", "note01", "note02"] and "note39" not in events
+    # ranked by the days up to as_of_date: a name with no past yet gives way
+    plan = pd.DataFrame({"event_date": [dt.date(2026, 1, k) for k in range(1, 29)], "event_name": "plan"})
+    events = calendar.events_from_frame(pd.concat([frame, plan]), as_of_date=dt.date(2025, 12, 31))
+    assert "plan" not in events and "sale" in events and len(events) == calendar.MAX_EVENT_NAMES
+
+
+def test_an_event_held_on_one_weekday_does_not_take_that_weekdays_level():
+    """A sale every other Saturday (Saturdays sell 1.8 times a weekday; the sale adds 30%):
+    the effect added to the members without calendar regressors was fitted on a line and
+    the flags only, took the Saturdays' own level for the sale's, and the ETS and weekly
+    SARIMA forecast the Saturdays without a sale 14% under (61.7 against 72; the review)."""
+    start, n = dt.date(2022, 1, 3), 2 * 364 + 140
+    days = [start + dt.timedelta(days=i) for i in range(n + 28)]
+    saturday = np.array([d.weekday() == 5 for d in days])
+    sale = saturday & (np.array([(d - start).days // 7 for d in days]) % 2 == 0)
+    lam = 40 * np.where(saturday, 1.8, 1.0) * np.where(sale, 1.3, 1.0)
+    y = np.random.default_rng(11).poisson(lam).astype(float)
+    demand = pd.DataFrame({"series_level": "total", "series_key": "all", "demand_date": days[:n],
+                           "units": y[:n], "revenue": 10 * y[:n]})
+    cal = pd.DataFrame({"event_date": [d for d, s in zip(days, sale, strict=True) if s], "event_name": "sale"})
+    out = F.forecast_demand(demand, F.ForecastConfig(horizon_days=28, n_jobs=1), as_of_date=days[n - 1],
+                            events=calendar.events_from_frame(cal))
+    fc = out[out["measure"] == "units"].sort_values("forecast_date")["point_forecast"].to_numpy()
+    plain_saturdays = saturday[n:] & ~sale[n:]
+    sale_days = sale[n:]
+    assert fc[plain_saturdays].mean() == pytest.approx(72.0, rel=0.08)
+    assert fc[sale_days].mean() == pytest.approx(72.0 * 1.3, rel=0.08)

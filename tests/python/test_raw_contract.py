@@ -457,7 +457,7 @@ def test_a_calendar_file_is_typed_audited_and_kept_with_its_future_days(raw_laye
     day, future days kept (a planned sale), bad rows audited with their rule; without the file
     calendar_events is empty."""
     calendar = ("event_date,event_name\n2025-03-10,Sale\n2025-03-10,sale\n2025-13-01,sale\n2025-03-20,\n"
-                "1970-01-01,sale\n2026-01-05T23:30:00-05:00,Launch\n2025-03-25, payday \n")
+                "1970-01-01,sale\n2026-01-05T23:30:00-05:00,Launch\n2025-03-25, payday \n3025-03-10,sale\n")
     raw = _write(tmp_path / "raw", {"orders.csv": _good_orders(), "calendar.csv": calendar})
     select = [*RAW_LAYER, "+calendar_events"]
     out = raw_layer.run(raw, tmp_path / "w", {**EXPORT, "shop_timezone": "America/New_York"},
@@ -468,7 +468,23 @@ def test_a_calendar_file_is_typed_audited_and_kept_with_its_future_days(raw_laye
                                         ("2026-01-05", "launch", True)]
     assert set(out.query("select record_key, rule from audit_rejected_rows where source_table = 'calendar'")) == {
         ("2025-03-10:sale", "duplicate_calendar_event"), ("?:sale", "event_date_invalid"),
-        ("1970-01-01:sale", "event_date_too_early"), ("2025-03-20:?", "event_name_null")}
+        ("1970-01-01:sale", "event_date_too_early"), ("2025-03-20:?", "event_name_null"),
+        ("3025-03-10:sale", "event_date_too_late")}
+    # a typed calendar: the day as written, never moved by the shop's zone (a UTC midnight
+    # of a time zone-aware timestamp was the day before in New York; the review)
+    typed = tmp_path / "typed"
+    _write(typed, {"orders.csv": _good_orders()})
+    pq.write_table(pa.table({
+        "event_date": pa.array([dt.datetime(2025, 3, 10, tzinfo=dt.UTC), dt.datetime(2025, 3, 25, tzinfo=dt.UTC)],
+                               pa.timestamp("us", tz="UTC")),
+        "event_name": ["sale", "sale"]}), typed / "calendar.parquet")
+    for naive in ("local", "utc"):
+        got = raw_layer.run(typed, tmp_path / f"wt_{naive}", {**EXPORT, "shop_timezone": "America/New_York",
+                                                              "naive_timestamps": naive},
+                            command="build", select=select)
+        assert got.success, got.text
+        assert got.query("select cast(event_date as varchar) from calendar_events order by 1") == [
+            ("2025-03-10",), ("2025-03-25",)]
     none = raw_layer.run(_write(tmp_path / "raw2", {"orders.csv": _good_orders()}), tmp_path / "w2", EXPORT,
                          command="build", select=[*select, "calendar_has_few_event_names"])
     assert none.success, none.text
@@ -902,6 +918,10 @@ def test_an_order_placed_today_in_a_shop_ahead_of_utc_is_not_in_the_future(raw_l
                         {"shop_timezone": "Pacific/Kiritimati"}, select=["base_shop__orders"])
     assert out.success, out.text
     assert out.query("select dq_rule from base_shop__orders") == [(None,)]
+    # the UTC date and Kiritimati's differ from 10:00 UTC only: the compiled rule says which
+    compiled = (raw_layer.work / "target" / "compiled" / "shoplens" / "models" / "staging" / "shop" / "base"
+                / "base_shop__orders.sql").read_text(encoding="utf-8")
+    assert "cast(timezone('Pacific/Kiritimati', now()) as date)" in compiled and "current_date" not in compiled
 
 
 @pytest.mark.parametrize(("variables", "expected"), [

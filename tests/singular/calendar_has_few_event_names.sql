@@ -1,6 +1,7 @@
 -- Warns (does not fail) when the shop's calendar names more than 30 events: the
 -- forecasts fit one regressor per event name and keep the 30 names with the most
--- days (shoplens.forecast.calendar.MAX_EVENT_NAMES); the others are left out, and
+-- days up to as_of_date (shoplens.forecast.calendar.MAX_EVENT_NAMES); the others are
+-- left out, and
 -- hundreds of one-off names would fit noise. Name recurring events alike (every
 -- sitewide sale `sale`) and leave one-off notes out of the calendar. One row: the
 -- number of names, and the days of the 30th and the 31st by days.

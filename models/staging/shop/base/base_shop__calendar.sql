@@ -10,8 +10,8 @@ source as (
 
 typed as (
     select
-        -- the day, in the shop's calendar (text with a time of day: that time's day)
-        cast({{ shop_timestamp('event_date', types) }} as date) as event_date,
+        -- the day as written (a time or an offset after it changes nothing: a list of days)
+        {{ shop_date('event_date', types) }} as event_date,
         -- one regressor per name, case aside ('Sale' and 'sale' are one event)
         lower({{ clean_text('event_name', types) }}) as event_name,
         {{ shoplens_row('source') }} as raw_row
@@ -25,6 +25,8 @@ checked as (
             ['event_date_invalid', 'event_date', 'event_date is null'],
             ['event_date_too_early', 'event_date',
              'event_date < cast(' ~ shoplens_min_valid_date() ~ ' as date)'],
+            ['event_date_too_late', 'event_date',
+             'year(event_date) > year(' ~ shoplens_export_date() ~ ') + 5'],
             ['event_name_null', 'event_name', 'event_name is null'],
         ]) }}
     from typed
@@ -33,10 +35,10 @@ checked as (
 ranked as (
     select
         *,
-        -- a day listed twice for one event says nothing more: the first is kept
+        -- a day listed twice for one event says nothing more: the first as written is kept
         row_number() over (
             partition by event_date, event_name, dq_rule is null
-            order by event_date
+            order by {{ shoplens_to_json('raw_row') }}
         ) as duplicate_rank
     from checked
 ),
