@@ -13,6 +13,7 @@ column on both engines.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -133,6 +134,13 @@ def engines(tmp_path_factory) -> tuple[Path, Path]:
                     "--holdout-days", "60", "--out", str(raw)], check=True, cwd=REPO)
     add_hostile_rows(raw)
     truth = json.loads((raw / "ground_truth.json").read_text())
+    # the shop's own calendar: the 10th and 25th of every month up to 40 days past as_of_date,
+    # as dates, stamps with an offset and one of each rule (both engines read the day as written)
+    end = dt.date.fromisoformat(truth["calibration_end_date"]) + dt.timedelta(days=40)
+    days = [d for d in (end - dt.timedelta(days=k) for k in range(500)) if d.day in (10, 25)]
+    lines = [f"{d},Sale" if k % 3 else f"{d}T23:30:00-05:00,sale" for k, d in enumerate(days)]
+    lines += [f"{days[0]},SALE", "2025-13-01,sale", f"{days[1]},", "1970-01-01,sale", "3025-01-01,sale"]
+    (raw / "calendar.csv").write_text("event_date,event_name\n" + "\n".join(lines) + "\n")
     # propensity_max_train_seconds is a wall-clock budget: set high, so that both
     # engines train the GRU to the end and select on the same evidence.
     # a shop outside UTC: both engines convert every stamp to New York's wall-clock time;
