@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 SCHEMA = "main"
@@ -28,11 +29,17 @@ def read(spark: Any, name: str, columns: str = "*") -> Any:
 
 
 def to_pandas(frame: Any) -> pd.DataFrame:
-    """A Spark DataFrame on the driver; dates and timestamps as pandas datetimes."""
+    """A Spark DataFrame on the driver; dates and timestamps as pandas datetimes (in
+    microseconds when a date lies past pandas' nanosecond range, year 2262: a rejected
+    calendar row of 3025 stays in its base table, as DuckDB gives it)."""
     out = frame.toPandas()
     for field in frame.schema.fields:
         if field.dataType.typeName() == "date":
-            out[field.name] = pd.to_datetime(out[field.name])
+            try:
+                out[field.name] = pd.to_datetime(out[field.name])
+            except (pd.errors.OutOfBoundsDatetime, OverflowError):
+                out[field.name] = pd.Series(np.array(out[field.name].tolist(), dtype="datetime64[us]"),
+                                            index=out.index)
     return out
 
 
