@@ -23,7 +23,7 @@ per_name as (
 ranked as (
     select
         n_days,
-        row_number() over (order by n_days desc, event_name) as name_rank
+        row_number() over (order by n_days desc, event_name asc) as name_rank
     from per_name
 ),
 
