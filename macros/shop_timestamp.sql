@@ -51,6 +51,7 @@
 {% macro duckdb__shop_timestamp(column, types={}) %}
     {%- set tz = shoplens_shop_timezone() -%}
     {%- set t = types.get(column, 'varchar') -%}
+    {%- set naive_typed = t == 'timestamp' or t.startswith('timestamp_') or t == 'timestamp without time zone' -%}
     {#- an instant from text with an offset; a space before a numeric offset (Shopify's
         `2023-02-03 16:37:04 -0500`) is read as Spark reads it; the second cast runs only on
         the rows the first leaves null. Text without an offset reads as UTC (the profile sets
@@ -60,27 +61,21 @@
             try_cast(regexp_replace({{ column }}, ' +([+-][0-9]{2}(:?[0-9]{2})?) *$', '\1') as timestamptz))
     {%- endset -%}
     {%- if tz is none -%}
-        {%- if t == 'timestamp' or t.startswith('timestamp_') or t == 'timestamp without time zone' -%}
+        {%- if naive_typed or t == 'date' -%}
             cast({{ column }} as timestamp)
         {%- elif t == 'timestamp with time zone' -%}
             timezone('UTC', {{ column }})
-        {%- elif t == 'date' -%}
-            cast({{ column }} as timestamp)
         {%- else -%}
             timezone('UTC', {{ instant }})
         {%- endif -%}
     {%- else -%}
         {%- set naive_utc = shoplens_naive_timestamps_utc() -%}
-        {%- if t == 'timestamp' or t.startswith('timestamp_') or t == 'timestamp without time zone' -%}
-            {%- if naive_utc -%}
-                timezone('{{ tz }}', timezone('UTC', cast({{ column }} as timestamp)))
-            {%- else -%}
-                cast({{ column }} as timestamp)
-            {%- endif -%}
+        {%- if naive_typed and naive_utc -%}
+            timezone('{{ tz }}', timezone('UTC', cast({{ column }} as timestamp)))
+        {%- elif naive_typed or t == 'date' -%}
+            cast({{ column }} as timestamp)
         {%- elif t == 'timestamp with time zone' -%}
             timezone('{{ tz }}', {{ column }})
-        {%- elif t == 'date' -%}
-            cast({{ column }} as timestamp)
         {%- else -%}
             case
                 when regexp_matches({{ column }}, '{{ shoplens_zoned_text_pattern() }}')
@@ -112,13 +107,9 @@
         {%- set naive_utc = shoplens_naive_timestamps_utc() -%}
         {%- if t in ('timestamp', 'timestamp_ltz') -%}
             from_utc_timestamp({{ column }}, '{{ tz }}')
-        {%- elif t == 'timestamp_ntz' -%}
-            {%- if naive_utc -%}
-                from_utc_timestamp(cast({{ column }} as timestamp), '{{ tz }}')
-            {%- else -%}
-                cast({{ column }} as timestamp)
-            {%- endif -%}
-        {%- elif t == 'date' -%}
+        {%- elif t == 'timestamp_ntz' and naive_utc -%}
+            from_utc_timestamp(cast({{ column }} as timestamp), '{{ tz }}')
+        {%- elif t in ('timestamp_ntz', 'date') -%}
             cast({{ column }} as timestamp)
         {%- else -%}
             case

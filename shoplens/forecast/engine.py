@@ -46,7 +46,7 @@ from shoplens.forecast.methods import (
     seasonal_naive_point,
     supported_rate,
 )
-from shoplens.forecast.profile import profile_forecast
+from shoplens.forecast.profile import profile_forecast, weekday_columns
 from shoplens.forecast.reference import reference_forecast
 from shoplens.forecast.sarima import forecast_series
 from shoplens.forecast.selection import COMBINED, choose_and_calibrate, combine
@@ -187,21 +187,22 @@ def _event_effects(job: SeriesJob, config: ForecastConfig,
     if not events or start is None:
         return [None] * len(trains)
     h = config.horizon_days
+    # every origin's flags are the first origin + horizon days of these (one start)
+    all_flags = [col for _, col in event_flags(start, len(job.values) + h, events)]
     out: list[np.ndarray | None] = []
     for train in trains:
         y = np.asarray(train, dtype="float64")
         n = len(y)
         lo = max(first_sale(y), n - config.max_train_days)
-        flags = [col for _, col in event_flags(start, n + h, events) if np.count_nonzero(col[lo:n]) >= 2]
+        flags = [col[: n + h] for col in all_flags if np.count_nonzero(col[lo:n]) >= 2]
         if not flags or n - lo < config.min_history_days:
             out.append(None)
             continue
         x = np.column_stack(flags)
-        weekday = (np.arange(lo, n) + start.weekday()) % SEASON
-        days = np.column_stack([(weekday == d).astype("float64") for d in range(1, SEASON)])
-        calendar, _ = regressors(start + dt.timedelta(days=lo), n - lo, 0, yearly_k=0,
+        window_start = start + dt.timedelta(days=lo)
+        calendar, _ = regressors(window_start, n - lo, 0, yearly_k=0,
                                  country_weights=job.context.country_weights)
-        beta, _ = levels_fit(y[lo:], np.column_stack([x[lo:n], days, calendar]))
+        beta, _ = levels_fit(y[lo:], np.column_stack([x[lo:n], weekday_columns(window_start, n - lo), calendar]))
         out.append(x @ beta[: x.shape[1]])
     return out
 

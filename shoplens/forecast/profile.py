@@ -43,7 +43,7 @@ ETA_BOUND = 30.0
 RELEVEL_DAYS = 56
 
 
-def _weekday_columns(start: dt.date | None, n_days: int) -> np.ndarray:
+def weekday_columns(start: dt.date | None, n_days: int) -> np.ndarray:
     """Six weekday indicators (the start's weekday, or day 0, is the reference)."""
     first = start.weekday() if start is not None else 0
     day = (np.arange(n_days) + first) % SEASON
@@ -60,7 +60,7 @@ def profile_design(
     # (the trend places the level, it is not extrapolated: a log-linear trend
     # overshot a shop whose growth slows, a fully damped trend in Gardner's terms)
     t = np.minimum(np.arange(n, dtype="float64") - (n_train - 1), 0.0) / 365.25
-    cols = [np.ones(n), t, _weekday_columns(context.start, n)]
+    cols = [np.ones(n), t, weekday_columns(context.start, n)]
     if context.start is not None:
         # no promotion share: a share of the day's own units is 0 on every day
         # without sales, so on a sparse series it separates selling days

@@ -382,3 +382,15 @@ def test_truncation_cuts_at_the_end_of_the_shops_day(tmp_path):
     kept = pd.read_csv(truncate_export(raw, tmp_path / "ny_utc", "2025-03-01", shop_timezone="America/New_York",
                                        naive_timestamps="utc") / "orders.csv", dtype=str)
     assert sorted(kept["order_id"]) == ["A", "C", "D"]
+
+
+def test_truncation_reads_zones_with_the_macros_pattern():
+    """truncate_export spells staging's shop_timestamp in Python: its zoned-text pattern is the
+    macro's, character for character."""
+    from pathlib import Path
+
+    from shoplens.point_in_time import ZONED_TEXT
+
+    macro = (Path(__file__).resolve().parents[2] / "macros" / "shop_timestamp.sql").read_text(encoding="utf-8")
+    body = macro.split("{% macro shoplens_zoned_text_pattern() -%}", 1)[1].split("{%- endmacro %}", 1)[0]
+    assert body.strip() == ZONED_TEXT
