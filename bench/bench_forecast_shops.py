@@ -3,7 +3,7 @@
 Usage:
     python bench/bench_forecast_shops.py --vary calibration_decay=1,0.5
         [--warehouse W.duckdb] [--with-bench] [--spikes]
-        [--out reports/bench/forecast_coverage.md]
+        [--references autoets,mstl] [--out reports/bench/forecast_coverage.md]
 
 Runs the rolling-origin backtest (``backtest_candidates``, the build's
 settings but the ``ForecastConfig`` field named by ``--vary``, at each of
@@ -38,6 +38,17 @@ only checked on afterwards (``held out``); the spike rule was written
 before any shop but the smoke shop with a spike was run. Not part of `make
 bench`; docs/forecast.md ("Recent windows weigh more", "One-day spikes")
 quotes its output.
+
+``--references``: the same backtest again with those statsforecast models
+as candidates (the first ``--vary`` value): per shop and level, each
+model's own ratio on the same origins beside the served forecast's, the
+served forecast of a build that sets ``forecast_reference_models`` (a
+reference replaces the combination only by a Diebold-Mariano test on the
+windows before), and the served forecast minus the best reference per
+scored window (``bench_forecast.window_differences``: negative, served
+better; ``t`` beyond 2, a difference the windows show beyond their
+spread). Issue 12's "no worse than the best statsforecast model on the
+same origins", on every shop instead of the benchmark's one.
 """
 
 from __future__ import annotations
@@ -45,12 +56,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_forecast import summarise_by_level
+from bench_forecast import summarise_by_level, window_differences
 
 from shoplens import forecast as F
 from shoplens.testing.cdnow import cdnow_total_demand, read_cdnow_master, read_cdnow_sample
@@ -136,6 +149,56 @@ def summary(rows: list[dict], value: str, subset: str | None = None) -> dict:
     return out
 
 
+def compare_references(shop: Shop, value: str, field: str, served: pd.DataFrame,
+                       references: tuple[str, ...], n_jobs: int) -> dict[str, dict]:
+    """Per level: each reference's ratio, the ratio served with them as challengers, and
+    the served forecast (without them) minus the best reference per scored window."""
+    if not references:
+        return {}
+    extra = {field: float(value)} if field in F.ForecastConfig.__dataclass_fields__ else {}
+    config = F.ForecastConfig(top_n=shop.top_n, n_jobs=n_jobs, reference_models=references,
+                              **extra)
+    with_refs, candidates = F.backtest_candidates(shop.demand, config, **shop.kwargs)
+    ratios = {name: by_level(candidates[candidates["candidate"] == name]) for name in references}
+    challenged = by_level(with_refs)
+    out: dict[str, dict] = {}
+    for level in challenged:
+        own = {name: ratios[name][level]["ratio"] for name in references if level in ratios[name]}
+        best = min(own, key=own.get)
+        diff = window_differences(served, candidates[candidates["candidate"] == best])[level]
+        out[level] = {"ratios": own, "best": best, "served_with_references": challenged[level]["ratio"],
+                      "minus_best": diff}
+    return out
+
+
+def reference_lines(rows: list[dict], value: str, references: tuple[str, ...]) -> list[str]:
+    """The table and tally of ``--references``."""
+    lines = ["", "The served forecast against the statsforecast models on the same origins (ratio"
+             " of mean MASE to seasonal naive; served minus the best reference per scored window:"
+             " mean, t over the windows):", "",
+             "| shop | level | served | " + " | ".join(references)
+             + " | served with them as challengers | served minus the best (mean; t; windows) |",
+             "|---|---|---|" + "---|" * len(references) + "---|---|"]
+    worse = significant = 0
+    gaps = []
+    for r in rows:
+        ref = r["references"]
+        d = ref["minus_best"]
+        served = r[value]["ratio"]
+        best = ref["ratios"][ref["best"]]
+        worse += served > best
+        significant += served > best and d["t"] > 2
+        gaps.append(served - best)
+        lines.append(f"| {r['shop']} | {r['level']} | {served:.3f} | "
+                     + " | ".join(f"{ref['ratios'].get(n, float('nan')):.3f}" for n in references)
+                     + f" | {ref['served_with_references']:.3f} | {d['mean_difference']:+.4f}; "
+                     f"{d['t']:.2f}; {d['n_windows']} |")
+    lines += ["", f"Cells where the served ratio is above the best reference's: {worse} of"
+              f" {len(rows)}; of those, with t > 2: {significant}. Mean of served minus the best"
+              f" reference's ratio: {np.mean(gaps):+.4f} (median {np.median(gaps):+.4f})."]
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vary", default="calibration_decay=1,0.5",
@@ -143,14 +206,17 @@ def main() -> None:
     ap.add_argument("--warehouse", help="also a built warehouse's demand_daily (top 100)")
     ap.add_argument("--with-bench", action="store_true", help="also the bench shop (slow)")
     ap.add_argument("--spikes", action="store_true", help="also shops with one wholesale order")
+    ap.add_argument("--references", default="",
+                    help="statsforecast models to compare with (autoarima,autoets,mstl)")
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--out")
     args = ap.parse_args()
     field, _, listed = args.vary.partition("=")
     values = [f"{float(v):g}" for v in listed.split(",")]
+    references = tuple(m for m in args.references.split(",") if m)
     rows: list[dict] = []
     for shop in shops(args):
-        per_value = {}
+        per_value, first_served = {}, None
         for value in values:
             # an older checkout without the field runs its one rule
             extra = ({field: float(value)}
@@ -158,13 +224,18 @@ def main() -> None:
             config = F.ForecastConfig(top_n=shop.top_n, n_jobs=args.n_jobs, **extra)
             served, _ = F.backtest_candidates(shop.demand, config, **shop.kwargs)
             per_value[value] = by_level(served)
+            first_served = served if first_served is None else first_served
+        compared = compare_references(shop, values[0], field, first_served, references, args.n_jobs)
         for level in per_value[values[0]]:
             rows.append({"shop": shop.name, "level": level,
                          "set": "design" if shop.design else "held out",
-                         **{v: per_value[v][level] for v in values}})
+                         **{v: per_value[v][level] for v in values},
+                         **({"references": compared[level]} if references else {})})
         print(f"done: {shop.name}", flush=True)
     head = " | ".join(f"{field} {v}: ratio; 80% / 95%" for v in values)
-    lines = [f"Per shop and level, for each {field}: the ratio of mean MASE to seasonal naive,"
+    command = "PYTHONPATH=$PWD .venv/bin/python " + shlex.join(["bench/bench_forecast_shops.py", *sys.argv[1:]])
+    lines = [f"`{command}`", "",
+             f"Per shop and level, for each {field}: the ratio of mean MASE to seasonal naive,"
              " and the share of the scored days inside the served 80% and 95% bounds:", "",
              f"| shop | level | set | {head} |", "|---|---|---|" + "---|" * len(values)]
     for r in rows:
@@ -182,6 +253,8 @@ def main() -> None:
             lines.append(f"| {v} | {subset or 'all'} | {s['cells']} | {s['mean_ratio']:.4f} | "
                          + " | ".join(f"{s[n]['mean_abs']:.3f}; {s[n]['mean']:+.3f}; "
                                       f"{s[n]['over_3_points']}" for n, _ in LEVELS) + " |")
+    if references:
+        lines += reference_lines(rows, values[0], references)
     text = "\n".join(lines)
     print(text)
     if args.out:
