@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: The as-of marts and every parent they need, plus what the Python steps read.
 CUT_SELECT = [
     "+customer_features", "+customer_rfm", "+customer_btyd_summary", "+holdout_orders",
-    "+holdout_demand_daily", "+dim_customers", "+fct_sessions", "+int_session_days",
+    "+holdout_demand_daily", "+demand_daily", "+dim_customers", "+fct_sessions", "+int_session_days",
 ]
 SQL_LAYER = ["--exclude", "path:python_models", "path:models/predictions"]
 

@@ -270,6 +270,7 @@ def read_marts(db: str | Path) -> dict[str, pd.DataFrame]:
         "fct_orders": read(db, "select * from fct_orders"),
         "holdout_orders": read(db, "select * from holdout_orders"),
         "holdout_demand_daily": read(db, "select * from holdout_demand_daily"),
+        "demand_daily": read(db, "select * from demand_daily"),
         "sessions": read(db, "select customer_id, started_at, n_product_views, n_add_to_carts, n_checkouts"
                              " from fct_sessions"),
         "session_days": read(db, "select customer_id, session_started_at as started_at, activity_date,"
@@ -302,6 +303,9 @@ def compare_at(
             cut["customer_rfm"], trunc["customer_rfm"], ["customer_id"])
         checks["customer_btyd_summary: cut vs truncated"] = diff_cells(
             cut["customer_btyd_summary"], trunc["customer_btyd_summary"], ["customer_id"])
+        # the shop's totals (guests' orders in them) up to D, which the forecasts read
+        checks["demand_daily: cut vs truncated"] = diff_cells(
+            cut["demand_daily"], trunc["demand_daily"], ["series_level", "series_key", "demand_date"])
     return checks | {
         "fct_orders: cut vs all-data <= D": diff_cells(
             orders.loc[order_day <= d], cut["fct_orders"], ["order_id"]),

@@ -43,7 +43,7 @@ EXPORT = "2025-12-31"
 #: The as-of marts, their parents, and what the Python steps read: a cut build selects only these.
 CUT_SELECT = [
     "--select", "+customer_features", "+customer_rfm", "+customer_btyd_summary", "+holdout_orders",
-    "+holdout_demand_daily", "+dim_customers", "+fct_sessions", "+int_session_days",
+    "+holdout_demand_daily", "+demand_daily", "+dim_customers", "+fct_sessions", "+int_session_days",
     "--resource-type", "model", "--resource-type", "seed",
 ]
 
@@ -67,7 +67,9 @@ def add_straddles(tables: dict, dates: list[dt.date], rng: np.random.Generator) 
     23:40 to 00:25 UTC whose cart is filled before midnight and bought after
     it; a session without session_id (derived by the 30-minute rule) from
     23:50 to 00:10; orders at 23:59:59 and at 00:00:01 and 00:30 UTC, the last
-    written at -04:00 so that its local date is the snapshot date.
+    written at -04:00 so that its local date is the snapshot date. Two guests'
+    orders at 23:30 whose ids come back at 00:40: one naming that customer,
+    one as a second guest version.
     """
     orders, items, events = tables["orders"].copy(), tables["order_items"].copy(), tables["events"].copy()
     events["occurred_at"] = [_iso(pd.Timestamp(t), None) for t in events["occurred_at"]]
@@ -101,6 +103,18 @@ def add_straddles(tables: dict, dates: list[dt.date], rng: np.random.Generator) 
                                "order_total": 20.0 + 5 * k, "status": "completed", "currency": "EUR"})
             new_items.append({"order_id": order_id, "product_id": products[(n + k) % len(products)],
                               "quantity": 1, "unit_price": 20.0 + 5 * k, "discount": 0.0})
+        # a guest's order before midnight whose id comes back after it: once naming the
+        # customer (a later version: order_id_conflict) and once as another guest version
+        for k, (later_customer, total) in enumerate([(cust, 31.0), (None, 32.0)]):
+            order_id = f"G{n:03d}{k}"
+            new_orders.append({"order_id": order_id, "customer_id": None,
+                               "ordered_at": _iso(midnight - pd.Timedelta(minutes=30), 0),
+                               "order_total": 30.0, "status": "completed", "currency": "EUR"})
+            new_orders.append({"order_id": order_id, "customer_id": later_customer,
+                               "ordered_at": _iso(midnight + pd.Timedelta(minutes=40), 0),
+                               "order_total": total, "status": "completed", "currency": "EUR"})
+            new_items.append({"order_id": order_id, "product_id": products[(n + 2 * k) % len(products)],
+                              "quantity": 1, "unit_price": 30.0, "discount": 0.0})
     out = dict(tables)
     out["orders"] = pd.concat([orders, pd.DataFrame(new_orders)], ignore_index=True)
     out["order_items"] = pd.concat([items, pd.DataFrame(new_items)], ignore_index=True)
@@ -156,6 +170,23 @@ def test_snapshot_equals_a_build_cut_at_its_date(pit, k):
     assert f"X{k:03d}0" in set(straddler) and f"X{k:03d}1" not in set(straddler)
 
 
+def test_a_guest_order_counts_before_its_id_comes_back(pit):
+    """The guests' straddles bite: a build over every date counts each guest order of a
+    snapshot date (an export cut there holds no later row of its id), its lines stay
+    valid, and the id's later customer row is a conflict, its later guest version not
+    counted."""
+    got = query(pit["db"], "select order_id, customer_id is null as guest, dq_rule, is_guest_order"
+                           " from base_shop__orders where order_id like 'G%' order by order_id, ordered_at")
+    assert len(got) == 4 * len(pit["dates"])
+    firsts, lasts = got.iloc[0::2], got.iloc[1::2]
+    assert firsts["is_guest_order"].all() and (firsts["dq_rule"] == "customer_id_null").all()
+    assert not lasts["is_guest_order"].any()
+    later = dict(zip(lasts["order_id"].str[-1], lasts["dq_rule"], strict=False))
+    assert later == {"0": "order_id_conflict", "1": "customer_id_null"}
+    lines = query(pit["db"], "select dq_rule from base_shop__order_items where order_id like 'G%'")
+    assert len(lines) == 2 * len(pit["dates"]) and lines["dq_rule"].isna().all()
+
+
 def test_the_straddles_are_seen_and_would_leak_by_session_start(pit):
     """The generated case bites: without the rule, snapshot D would count events after D."""
     # a date before the all-data build's own as_of_date (there, its sessions are cut too),
@@ -204,10 +235,17 @@ def _pandas_marts(tables: dict, as_of: dt.date, dates: list[dt.date], breakpoint
     """fct_orders, customer_rfm, customer_btyd_summary and customer_features from raw tables.
 
     Written from the documented definitions (docs/marts.md), not from the SQL.
-    The raw tables must be clean (no quarantine rules are applied).
+    The raw tables must be clean (no quarantine rules are applied) but for
+    guests' orders and the later versions of their ids.
     """
     orders = tables["orders"].copy()
     orders["ordered_at"] = parse_utc(orders["ordered_at"])
+    # guests' orders are in no customer mart, nor a customer row of an id that was a
+    # guest's order before it (a later version of that order)
+    first_guest = orders.loc[orders["customer_id"].isna()].groupby("order_id")["ordered_at"].min()
+    orders = orders.loc[orders["customer_id"].notna()]
+    guest_before = orders["order_id"].map(first_guest)
+    orders = orders.loc[~(guest_before.notna() & (guest_before < orders["ordered_at"]))]
     orders["order_date"] = orders["ordered_at"].dt.normalize()
     end = pd.Timestamp(as_of)
     fct = orders.loc[orders["order_date"] <= end]

@@ -16,11 +16,17 @@ orders as (
 ),
 
 -- ids that name different orders in the orders file (order_id_conflict): one
--- of them is kept, but nothing tells which lines belong to which
+-- of them is kept, but nothing tells which lines belong to which. Not an id
+-- that was a guest's order first: its later customer rows are conflicts
+-- (base_shop__orders), and its lines stay the guest order's, as an export
+-- cut before those rows holds them
 conflicted_orders as (
-    select distinct order_id
+    select order_id
     from {{ ref('base_shop__orders') }}
-    where dq_rule = 'order_id_conflict'
+    group by order_id
+    having
+        max(case when dq_rule = 'order_id_conflict' then 1 else 0 end) = 1
+        and max(case when is_guest_order then 1 else 0 end) = 0
 ),
 
 typed as (

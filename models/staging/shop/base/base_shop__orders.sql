@@ -80,8 +80,17 @@ ranked as (
             partition by order_id, dq_rule is null, is_guest_row
             order by ordered_at, order_total, status, customer_id, currency
         ) as content_rank,
-        -- rows of the id that name a customer, whatever their verdict
-        count(customer_id) over (partition by order_id) as n_customer_rows
+        -- rows of the id that name a customer, whatever their verdict, dated up
+        -- to this row's time or undated: what an export cut on this row's date
+        -- holds (a later customer row of the id is a later order)
+        count(customer_id) over (
+            partition by order_id
+            order by ordered_at asc nulls last
+            range between unbounded preceding and current row
+        )
+        + count(case when ordered_at is null then customer_id end) over (
+            partition by order_id
+        ) as n_customer_rows_so_far
     from checked
 ),
 
@@ -96,13 +105,17 @@ flagged as (
         raw_row,
         -- one guest order per id: not its repeats, not an id with two versions
         -- of a guest order, nor one whose other rows name a customer (a
-        -- line-item export's later rows); all stay in the audit only
+        -- line-item export's later rows); all stay in the audit only. Both
+        -- looks stop at the row's own time, so a build as of any date decides
+        -- as a build of the export cut there would (the point-in-time rule)
         coalesce(
             is_guest_row
             and duplicate_rank = 1
-            and n_customer_rows = 0
+            and n_customer_rows_so_far = 0
             and max(content_rank) over (
                 partition by order_id, is_guest_row
+                order by ordered_at asc nulls last
+                range between unbounded preceding and current row
             ) = 1,
             false
         ) as is_guest_order,
@@ -118,6 +131,19 @@ flagged as (
     from ranked
 ),
 
+after_guests as (
+    select
+        *,
+        -- whether the id was a guest's order at or before this row's time (a
+        -- customer row at the same time already stops that guest order)
+        max(case when is_guest_order then 1 else 0 end) over (
+            partition by order_id
+            order by ordered_at asc nulls last
+            range between unbounded preceding and current row
+        ) = 1 as follows_guest_order
+    from flagged
+),
+
 final as (
     select
         order_id,
@@ -126,14 +152,23 @@ final as (
         currency,
         order_total,
         ordered_at,
-        dq_rule,
-        dq_column,
+        -- a valid customer row of an id that was a guest's order before it is a
+        -- later version of that order, as a customer order's later version is:
+        -- the first one is kept and its lines stay the guest order's
+        case
+            when dq_rule is null and follows_guest_order then 'order_id_conflict'
+            else dq_rule
+        end as dq_rule,
+        case
+            when dq_rule is null and follows_guest_order then 'order_id'
+            else dq_column
+        end as dq_column,
         is_guest_order,
         case
-            when dq_rule is not null
+            when dq_rule is not null or follows_guest_order
                 then {{ shoplens_to_json('raw_row') }}
         end as raw_values
-    from flagged
+    from after_guests
 )
 
 select * from final
