@@ -124,20 +124,50 @@ def auc_interval(score: np.ndarray, label: np.ndarray, z: float = 1.959963984540
     all): the data then say nothing of the spread, and [1, 1] on a few buyers would read as
     certainty."""
     label = np.asarray(label, dtype=bool)
-    score = np.asarray(score, dtype="float64")
     n_pos = int(label.sum())
     n_neg = len(label) - n_pos
     if n_pos < 2 or n_neg < 2:
         return float("nan"), float("nan")
-    ranks = rankdata(score)
-    # a buyer's rank among all minus its rank among buyers = non-buyers below it (ties 1/2)
-    below = (ranks[label] - rankdata(score[label])) / n_neg
-    above = 1.0 - (ranks[~label] - rankdata(score[~label])) / n_pos
+    below, above = _placements(score, label)
     value = float(below.mean())
     se = math.sqrt(below.var(ddof=1) / n_pos + above.var(ddof=1) / n_neg)
     if se == 0.0:
         return float("nan"), float("nan")
     return max(0.0, value - z * se), min(1.0, value + z * se)
+
+
+def _placements(score: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's placements: each buyer's share of non-buyers ranked below it, each
+    non-buyer's share of buyers ranked above it (ties 1/2); their means are the AUC."""
+    score = np.asarray(score, dtype="float64")
+    n_pos = int(label.sum())
+    n_neg = len(label) - n_pos
+    ranks = rankdata(score)
+    # a buyer's rank among all minus its rank among buyers = non-buyers below it (ties 1/2)
+    below = (ranks[label] - rankdata(score[label])) / n_neg
+    above = 1.0 - (ranks[~label] - rankdata(score[~label])) / n_pos
+    return below, above
+
+
+def auc_difference_z(score_a: np.ndarray, score_b: np.ndarray, label: np.ndarray) -> float:
+    """z statistic of ``auc(score_a) - auc(score_b)`` on the same customers (DeLong et al.
+    1988, paired: the difference of each customer's placements under the two scores, so
+    the models' correlation is counted, as it must be for two models that rank mostly
+    alike). Positive: ``score_a`` ranks better. NaN with one class or fewer than two of
+    either; 0 when the two rank every customer alike; +-inf when the difference's
+    variance is 0 but the AUCs differ."""
+    label = np.asarray(label, dtype=bool)
+    n_pos = int(label.sum())
+    n_neg = len(label) - n_pos
+    if n_pos < 2 or n_neg < 2:
+        return float("nan")
+    below_a, above_a = _placements(score_a, label)
+    below_b, above_b = _placements(score_b, label)
+    diff = float(below_a.mean() - below_b.mean())
+    se = math.sqrt((below_a - below_b).var(ddof=1) / n_pos + (above_a - above_b).var(ddof=1) / n_neg)
+    if se == 0.0:
+        return 0.0 if diff == 0.0 else math.copysign(math.inf, diff)
+    return diff / se
 
 
 def deciles(p: np.ndarray) -> np.ndarray:

@@ -33,7 +33,8 @@ only when a network is built, trained or loaded.
 
 The served model is chosen on a validation cut-off before the training end
 (``selection``): the GRU is trained in full only when a cheap first pass
-beats the best baseline; otherwise the best baseline is served.
+beats the best baseline beyond chance (a paired DeLong test on the validation
+customers); otherwise the best baseline is served.
 
 Layout: ``config``, ``history`` (inputs), ``features`` (snapshots),
 ``encoding``, ``baselines``, ``network`` (the GRU), ``train``, ``selection``,

@@ -96,10 +96,13 @@ class PropensityConfig:
     #: validation cut-off decides whether full training is worth it.
     probe_max_rows: int = 30_000
     probe_max_epochs: int = 8
-    #: Validation AUC the GRU (or the blend) must add to the best baseline to be trained and
-    #: served: above the noise of an AUC on a few thousand customers, so minutes of training
-    #: buy a difference the business can see.
-    min_gru_gain: float = 0.005
+    #: The GRU (or the blend) is trained and served when its validation AUC beats the best
+    #: baseline's by at least ``min_gru_gain`` and with a paired DeLong z of at least
+    #: ``min_gru_gain_z`` (one-sided 5%): a gain beyond the validation's noise, whatever
+    #: its size (a fixed margin is noise on a few thousand customers and a real gain
+    #: missed on 200,000). ``min_gru_gain`` is a floor a shop may set (0: none).
+    min_gru_gain: float = 0.0
+    min_gru_gain_z: float = 1.645
     seed: int = 42
     threads: int = 2
 

@@ -12,8 +12,16 @@ epochs), and the blend (mean probability of the GRU and the logistic
 regression). The baselines and their blend cost no training: the one with the
 highest validation AUC is the best baseline. The GRU is trained in full and
 served only when its first pass, or the blend, beats the best baseline's
-validation AUC by ``min_gru_gain``; otherwise the best baseline is served and
-no more time goes into the network.
+validation AUC beyond chance: a one-sided DeLong test of the paired AUC
+difference on the validation customers (``min_gru_gain_z``, 1.645: 5%), and
+by at least ``min_gru_gain`` (0 by default: a floor a shop may set);
+otherwise the best baseline is served and no more time goes into the
+network. A fixed margin alone (0.005 until issue 12's last round) was too
+strict where the validation holds 200,000 customers: on the generated 1M
+shop the first pass was 0.0033 ahead of the ``logreg_bgnbd`` blend at a
+DeLong z of 8.6, and the GRU trained in full ranked the holdout at 0.889
+against the blend's 0.876. On a few thousand customers the test asks more
+than 0.005 where the two models' rankings differ much.
 
 The row cap is the selection's, not the GRU's alone: the training set at ``v``
 is built once with ``probe_max_rows`` rows, and the logistic regression (the
@@ -25,11 +33,13 @@ fitted alike (docs/propensity.md gives the measured cost of lifting it).
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Mapping
 
 import numpy as np
 
+from shoplens.evaluation import auc_difference_z
 from shoplens.propensity.chunks import chunked_columns, snapshot_rows
 from shoplens.propensity.config import GRU_MODELS, InsufficientHistoryError, PropensityConfig
 from shoplens.propensity.evaluation import validation_metrics
@@ -110,8 +120,9 @@ def select_model(history: History, train_end_day: int, cfg: PropensityConfig) ->
         probe, ts.baselines, ts.encoder, part, cfg.label_window_days, fixed),
         population_columns(snap, cfg.label_window_days), len(y), snap.index)
     names = [m for m in BASELINE_ORDER + GRU_MODELS if _available(cols, m)]
-    metrics = {m: validation_metrics(y, served_scores(cols, m, cfg.label_window_days)[0]) for m in names}
-    served, reason = _choose(metrics, cfg, probe_note)
+    scores = {m: served_scores(cols, m, cfg.label_window_days)[0] for m in names}
+    metrics = {m: validation_metrics(y, scores[m]) for m in names}
+    served, reason = _choose(metrics, cfg, probe_note, scores, y)
     reason += window_note(y, cfg.label_window_days)
     importance = permutation_importance(probe, ts.baselines, ts.encoder,
                                         lambda rows: snapshot_rows(history, v, cfg.sequence_weeks, snap.index[rows]),
@@ -206,8 +217,12 @@ def window_note(y: np.ndarray, window_days: int) -> str:
     return "".join(f"; {note}" for note in notes)
 
 
-def _choose(metrics: dict[str, dict], cfg: PropensityConfig, probe_note: str) -> tuple[str, str]:
-    """(served model, reason): the best baseline unless the GRU or the blend beats it by min_gru_gain."""
+def _choose(metrics: dict[str, dict], cfg: PropensityConfig, probe_note: str,
+            scores: Mapping[str, np.ndarray] | None = None, y: np.ndarray | None = None) -> tuple[str, str]:
+    """(served model, reason): the best baseline unless the GRU or the blend beats it beyond
+    chance (a one-sided DeLong test of the paired AUC difference on the validation customers
+    at ``min_gru_gain_z``) and by at least ``min_gru_gain``. Without ``scores`` (and ``y``) the
+    margin alone decides."""
     auc = {m: metrics[m]["auc"] for m in metrics}
     listing = ", ".join(f"{m}={auc[m]:.4f}" for m in sorted(auc, key=lambda k: -auc[k]))
     best = _best_baseline(auc)
@@ -215,8 +230,13 @@ def _choose(metrics: dict[str, dict], cfg: PropensityConfig, probe_note: str) ->
     if not grus:
         return best, f"highest validation AUC of the baselines ({listing}); {probe_note}"
     gru = max(grus, key=lambda m: (round(auc[m], 12), m == "rnn_gru"))
-    if auc[gru] >= auc[best] + cfg.min_gru_gain:
-        return gru, (f"{gru}: validation AUC {auc[gru]:.4f} beats the best baseline {best} by at least"
-                     f" {cfg.min_gru_gain} ({listing}); the GRU was trained in full")
+    gain = auc[gru] - auc[best]
+    z = auc_difference_z(scores[gru], scores[best], y) if scores is not None and y is not None else math.nan
+    evidence = f"by {gain:+.4f}" + ("" if math.isnan(z) else f", DeLong z {z:.2f}")
+    if gain >= cfg.min_gru_gain and (math.isnan(z) or z >= cfg.min_gru_gain_z):
+        return gru, (f"{gru}: validation AUC {auc[gru]:.4f} beats the best baseline {best} {evidence}"
+                     f" (at least {cfg.min_gru_gain} and z {cfg.min_gru_gain_z}: {listing});"
+                     " the GRU was trained in full")
     return best, (f"{best}: highest validation AUC of the baselines ({listing}); the GRU first pass"
-                  f" did not beat it by {cfg.min_gru_gain}, so full GRU training was skipped")
+                  f" did not beat it beyond chance ({gru} {evidence}; needed at least"
+                  f" {cfg.min_gru_gain} and z {cfg.min_gru_gain_z}), so full GRU training was skipped")

@@ -242,6 +242,31 @@ def test_auc_interval_is_delongs_with_ties_and_widens_with_few_buyers(n, n_buyer
     assert np.isnan(auc_interval(label * 1.0, label)).all()  # perfect separation: not [1, 1]
 
 
+def test_auc_difference_z_is_delongs_paired_test_from_the_comparison_matrices():
+    """The paired z from the definition: each model's n_buyers x n_non_buyers comparison
+    matrix, the difference of the two models' row and column means (DeLong et al. 1988)."""
+    from shoplens.evaluation import auc_difference_z
+
+    rng = np.random.default_rng(3)
+    n = 1500
+    label = rng.random(n) < 0.1
+    common = rng.normal(size=n)
+    a = np.round(common + 0.9 * label + 0.3 * rng.normal(size=n), 1)  # ties
+    b = np.round(common + 0.6 * label + 0.3 * rng.normal(size=n), 1)
+
+    def psi(score):
+        x, z = score[label], score[~label]
+        return (x[:, None] > z[None, :]) + 0.5 * (x[:, None] == z[None, :])
+
+    d = psi(a) - psi(b)
+    se = np.sqrt(d.mean(1).var(ddof=1) / label.sum() + d.mean(0).var(ddof=1) / (~label).sum())
+    assert auc_difference_z(a, b, label) == pytest.approx(d.mean() / se, rel=1e-9)
+    assert auc_difference_z(a, b, label) > 2  # a ranks better, and the pairing sees it
+    assert auc_difference_z(b, a, label) == pytest.approx(-auc_difference_z(a, b, label))
+    assert auc_difference_z(a, a, label) == 0.0
+    assert np.isnan(auc_difference_z(a, b, np.arange(n) == 0))  # one buyer
+
+
 def test_sequence_steps_sum_weeks_and_mask_only_steps_wholly_before_birth():
     """step_weeks=2 over 7 weeks: 4 steps, the first padded with one week before the window."""
     orders = _orders([("a", "2024-03-31", 10.0, True), ("a", "2024-03-24", 4.0, True),

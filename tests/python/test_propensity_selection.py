@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 
 import numpy as np
 import pandas as pd
@@ -136,7 +137,8 @@ def test_two_builds_of_the_same_data_give_identical_scores_and_model(tmp_path):
     """The same data in another row order (a database returns rows in any order) and the same
     seed: identical scores, served model and version, also with the GRU trained and served."""
     marts, as_of = _shop()
-    cfg = P.PropensityConfig(n_cutoffs=3, max_epochs=2, probe_max_epochs=1, min_gru_gain=-1.0, seed=11)
+    cfg = P.PropensityConfig(n_cutoffs=3, max_epochs=2, probe_max_epochs=1, min_gru_gain=-1.0,
+                             min_gru_gain_z=-math.inf, seed=11)
     first, meta = P.run_propensity(marts["orders"], marts["sessions"], marts["customers"], as_of, False, cfg,
                                    model_dir=tmp_path)
     again, meta2 = P.run_propensity(_shuffled(marts["orders"], 1), _shuffled(marts["sessions"], 2),
@@ -315,7 +317,7 @@ def _without_gru(monkeypatch, served: str | None = None):
 
     monkeypatch.setattr(S, "_fit_probe", lambda ts, pcfg: (None, "no GRU in this test"))
     if served is not None:
-        monkeypatch.setattr(S, "_choose", lambda metrics, cfg, note: (served, f"{served}: chosen by the test"))
+        monkeypatch.setattr(S, "_choose", lambda metrics, cfg, note, *evidence: (served, f"{served}: chosen by the test"))
 
 
 def _btyd_fails_at_scoring(monkeypatch):

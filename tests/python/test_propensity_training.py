@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 import pandas as pd
@@ -220,7 +221,7 @@ def test_a_baseline_that_cannot_be_fitted_is_dropped_and_training_is_kept(monkey
         raise ConvergenceError("The model did not converge.")
 
     monkeypatch.setattr(clv, "fit_count_models", fails)
-    cfg = P.PropensityConfig(max_epochs=1, n_cutoffs=2, min_gru_gain=-1.0, seed=4)
+    cfg = P.PropensityConfig(max_epochs=1, n_cutoffs=2, min_gru_gain=-1.0, min_gru_gain_z=-math.inf, seed=4)
     scores, meta = P.run_propensity(marts["orders"], marts["sessions"], marts["customers"], as_of, False, cfg)
     assert meta["training_metrics"]["epochs_run"] >= 1 and "bgnbd" not in meta["selection"]["validation"]
     assert scores["purchase_probability"].between(0, 1).all() and len(scores) > 100
