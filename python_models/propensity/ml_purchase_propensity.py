@@ -36,6 +36,7 @@ def model(dbt, session):
         "max_train_customers": dbt.config.get("max_train_customers"),
         "seed": dbt.config.get("seed"),
         "max_train_seconds": dbt.config.get("max_train_seconds"),
+        "min_gru_gain": dbt.config.get("min_gru_gain"),
         "model_dir": dbt.config.get("model_dir"),
         "retrain": dbt.config.get("retrain"),
     }

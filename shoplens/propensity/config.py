@@ -96,12 +96,12 @@ class PropensityConfig:
     #: validation cut-off decides whether full training is worth it.
     probe_max_rows: int = 30_000
     probe_max_epochs: int = 8
-    #: The GRU (or the blend) is trained and served when its validation AUC beats the best
-    #: baseline's by at least ``min_gru_gain`` and with a paired DeLong z of at least
-    #: ``min_gru_gain_z`` (one-sided 5%): a gain beyond the validation's noise, whatever
-    #: its size (a fixed margin is noise on a few thousand customers and a real gain
-    #: missed on 200,000). ``min_gru_gain`` is a floor a shop may set (0: none).
-    min_gru_gain: float = 0.0
+    #: The GRU (or the blend) is trained and served when its first pass beats the best
+    #: baseline's validation AUC beyond chance, a paired DeLong z of at least
+    #: ``min_gru_gain_z`` (one-sided 5%), and by at least ``min_gru_gain`` [var
+    #: propensity_min_gru_gain]: the lead for which the build pays for full training (a
+    #: cost decision; 0 trains whenever the lead is beyond chance).
+    min_gru_gain: float = 0.005
     min_gru_gain_z: float = 1.645
     seed: int = 42
     threads: int = 2
@@ -160,5 +160,20 @@ def config_from_dbt(settings: Mapping[str, object]) -> PropensityConfig:
         n_cutoffs=_int_or_none(settings.get("n_cutoffs")) or defaults.n_cutoffs,
         max_train_customers=max_customers or defaults.max_train_customers,
         max_train_seconds=_float_or_none(settings.get("max_train_seconds")),
+        min_gru_gain=_gain(settings.get("min_gru_gain"), defaults.min_gru_gain),
         seed=int(settings["seed"]),  # type: ignore[arg-type]
     )
+
+
+def _gain(value: object, default: float) -> float:
+    """var propensity_min_gru_gain: an AUC lead in [0, 1) (empty or null: the default)."""
+    text = str(value).strip().lower() if value is not None else ""
+    if text in {"", "none", "null"}:
+        return default
+    try:
+        gain = float(text)
+    except ValueError:
+        gain = float("nan")
+    if not 0.0 <= gain < 1.0:
+        raise ConfigError(f"var propensity_min_gru_gain must be an AUC lead in [0, 1), got {value!r}")
+    return gain

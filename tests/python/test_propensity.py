@@ -486,3 +486,18 @@ def test_rfm_cells_of_no_customers_are_empty():
     nobody = P.snapshot(hist, dt.date(2024, 3, 31), weeks=8, only=np.zeros(1, dtype=bool))
     cells, _ = P.rfm_cells(nobody, {"r": [1.0], "f": [1.0], "m": [1.0]})
     assert cells.shape == (0,) and cells.dtype == np.dtype("<U3")
+
+
+def test_min_gru_gain_var_reads_the_lead_and_names_a_bad_value():
+    """var propensity_min_gru_gain: the default when unset, a lead in [0, 1) as text, and a
+    clear error naming the var otherwise."""
+    from shoplens.propensity.config import ConfigError, config_from_dbt
+
+    base = {"window_days": "30", "sequence_weeks": "52", "seed": "1"}
+    assert config_from_dbt(base).min_gru_gain == 0.005
+    assert config_from_dbt({**base, "min_gru_gain": "None"}).min_gru_gain == 0.005
+    assert config_from_dbt({**base, "min_gru_gain": "0"}).min_gru_gain == 0.0
+    assert config_from_dbt({**base, "min_gru_gain": "0.02"}).min_gru_gain == 0.02
+    for bad in ("-0.01", "1.5", "a lot"):
+        with pytest.raises(ConfigError, match="propensity_min_gru_gain"):
+            config_from_dbt({**base, "min_gru_gain": bad})
