@@ -241,7 +241,8 @@ def _pandas_marts(tables: dict, as_of: dt.date, dates: list[dt.date], breakpoint
     orders = tables["orders"].copy()
     orders["ordered_at"] = parse_utc(orders["ordered_at"])
     # guests' orders are in no customer mart, nor a customer row of an id that was a
-    # guest's order before it (a later version of that order)
+    # guest's order before it (a later version of that order; every first guest row of
+    # an id here is a guest's order, which the SQL decides per row)
     first_guest = orders.loc[orders["customer_id"].isna()].groupby("order_id")["ordered_at"].min()
     orders = orders.loc[orders["customer_id"].notna()]
     guest_before = orders["order_id"].map(first_guest)

@@ -501,3 +501,35 @@ def test_min_gru_gain_var_reads_the_lead_and_names_a_bad_value():
     for bad in ("-0.01", "1.5", "a lot"):
         with pytest.raises(ConfigError, match="propensity_min_gru_gain"):
             config_from_dbt({**base, "min_gru_gain": bad})
+
+
+def test_choose_trains_the_gru_only_on_a_real_lead_worth_the_margin():
+    """Each branch of the choice: no lead, a lead within chance, a lead beyond chance under
+    the margin, one over it, and a window too small to test (one buyer)."""
+    from shoplens.propensity.selection import _choose
+
+    rng = np.random.default_rng(7)
+    n = 4000
+    y = rng.random(n) < 0.1
+    base = rng.normal(size=n) + 1.0 * y
+    strong = base + 0.6 * y  # ranks the buyers higher: a large, real lead
+    # a lead within chance: +0.0001 AUC, z 0.02
+    noisy = base + 0.3 * np.random.default_rng(11).normal(size=n) + 0.05 * y
+
+    def choose(gru_scores, labels=y, **cfg):
+        from shoplens.evaluation import auc
+        scores = {"logreg": base, "rnn_gru": gru_scores}
+        metrics = {m: {"auc": auc(p, labels)} for m, p in scores.items()}
+        return _choose(metrics, P.PropensityConfig(**cfg), "", scores, labels)
+
+    served, reason = choose(strong)
+    assert served == "rnn_gru" and "DeLong z" in reason and "trained in full" in reason
+    served, reason = choose(strong, min_gru_gain=0.5)
+    assert served == "logreg" and "var propensity_min_gru_gain" in reason
+    served, reason = choose(noisy, min_gru_gain=0.0)
+    assert served == "logreg" and "did not beat it beyond chance" in reason
+    served, reason = choose(base - 0.5 * y)
+    assert served == "logreg" and "did not beat it (" in reason
+    one_buyer = np.arange(n) == 0
+    served, reason = choose(strong, one_buyer, min_gru_gain=0.0)
+    assert served == "logreg" and "cannot be tested" in reason

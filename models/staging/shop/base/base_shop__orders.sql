@@ -106,8 +106,8 @@ flagged as (
         -- one guest order per id: not its repeats, not an id with two versions
         -- of a guest order, nor one whose other rows name a customer (a
         -- line-item export's later rows); all stay in the audit only. Both
-        -- looks stop at the row's own time, so a build as of any date decides
-        -- as a build of the export cut there would (the point-in-time rule)
+        -- looks stop at the row's own time, so whether a row is a guest order
+        -- is decided as a build of the export cut at any later date decides it
         coalesce(
             is_guest_row
             and duplicate_rank = 1
