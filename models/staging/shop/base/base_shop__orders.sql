@@ -81,16 +81,16 @@ ranked as (
             order by ordered_at, order_total, status, customer_id, currency
         ) as content_rank,
         -- rows of the id that name a customer, whatever their verdict, dated up
-        -- to this row's time or undated: what an export cut on this row's date
-        -- holds (a later customer row of the id is a later order)
+        -- to this row's time, and undated ones: what an export cut on this
+        -- row's date holds (a later customer row of the id is a later order)
         count(customer_id) over (
             partition by order_id
             order by ordered_at asc nulls last
             range between unbounded preceding and current row
-        )
-        + count(case when ordered_at is null then customer_id end) over (
+        ) as n_customer_rows_so_far,
+        count(case when ordered_at is null then customer_id end) over (
             partition by order_id
-        ) as n_customer_rows_so_far
+        ) as n_undated_customer_rows
     from checked
 ),
 
@@ -111,7 +111,7 @@ flagged as (
         coalesce(
             is_guest_row
             and duplicate_rank = 1
-            and n_customer_rows_so_far = 0
+            and n_customer_rows_so_far + n_undated_customer_rows = 0
             and max(content_rank) over (
                 partition by order_id, is_guest_row
                 order by ordered_at asc nulls last
