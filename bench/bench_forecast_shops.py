@@ -149,15 +149,20 @@ def summary(rows: list[dict], value: str, subset: str | None = None) -> dict:
     return out
 
 
+def shop_config(shop: Shop, field: str, value: str, n_jobs: int, **settings) -> F.ForecastConfig:
+    """The build's settings for ``shop`` with ``field`` at ``value`` (an older checkout
+    without the field runs its one rule)."""
+    extra = {field: float(value)} if field in F.ForecastConfig.__dataclass_fields__ else {}
+    return F.ForecastConfig(top_n=shop.top_n, n_jobs=n_jobs, **extra, **settings)
+
+
 def compare_references(shop: Shop, value: str, field: str, served: pd.DataFrame,
                        references: tuple[str, ...], n_jobs: int) -> dict[str, dict]:
     """Per level: each reference's ratio, the ratio served with them as challengers, and
     the served forecast (without them) minus the best reference per scored window."""
     if not references:
         return {}
-    extra = {field: float(value)} if field in F.ForecastConfig.__dataclass_fields__ else {}
-    config = F.ForecastConfig(top_n=shop.top_n, n_jobs=n_jobs, reference_models=references,
-                              **extra)
+    config = shop_config(shop, field, value, n_jobs, reference_models=references)
     with_refs, candidates = F.backtest_candidates(shop.demand, config, **shop.kwargs)
     ratios = {name: by_level(candidates[candidates["candidate"] == name]) for name in references}
     challenged = by_level(with_refs)
@@ -218,10 +223,7 @@ def main() -> None:
     for shop in shops(args):
         per_value, first_served = {}, None
         for value in values:
-            # an older checkout without the field runs its one rule
-            extra = ({field: float(value)}
-                     if field in F.ForecastConfig.__dataclass_fields__ else {})
-            config = F.ForecastConfig(top_n=shop.top_n, n_jobs=args.n_jobs, **extra)
+            config = shop_config(shop, field, value, args.n_jobs)
             served, _ = F.backtest_candidates(shop.demand, config, **shop.kwargs)
             per_value[value] = by_level(served)
             first_served = served if first_served is None else first_served

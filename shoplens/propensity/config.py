@@ -167,7 +167,7 @@ def config_from_dbt(settings: Mapping[str, object]) -> PropensityConfig:
 
 def _gain(value: object, default: float) -> float:
     """var propensity_min_gru_gain: an AUC lead in [0, 1) (empty or null: the default)."""
-    text = str(value).strip().lower() if value is not None else ""
+    text = str(value).strip().lower()
     if text in {"", "none", "null"}:
         return default
     try:

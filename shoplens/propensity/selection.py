@@ -223,12 +223,11 @@ def window_note(y: np.ndarray, window_days: int) -> str:
 
 
 def _choose(metrics: dict[str, dict], cfg: PropensityConfig, probe_note: str,
-            scores: Mapping[str, np.ndarray] | None = None, y: np.ndarray | None = None) -> tuple[str, str]:
+            scores: Mapping[str, np.ndarray], y: np.ndarray) -> tuple[str, str]:
     """(served model, reason): the best baseline unless the GRU or the blend beats it beyond
     chance (a one-sided DeLong test of the paired AUC difference on the validation customers
     at ``min_gru_gain_z``) and by at least ``min_gru_gain``. A lead that cannot be tested
-    (fewer than two buyers or non-buyers) trains nothing. Without ``scores`` (and ``y``) the
-    margin alone decides."""
+    (fewer than two buyers or non-buyers) trains nothing."""
     auc = {m: metrics[m]["auc"] for m in metrics}
     listing = ", ".join(f"{m}={auc[m]:.4f}" for m in sorted(auc, key=lambda k: -auc[k]))
     best = _best_baseline(auc)
@@ -237,21 +236,20 @@ def _choose(metrics: dict[str, dict], cfg: PropensityConfig, probe_note: str,
         return best, f"highest validation AUC of the baselines ({listing}); {probe_note}"
     gru = max(grus, key=lambda m: (round(auc[m], 12), m == "rnn_gru"))
     gain = auc[gru] - auc[best]
-    tested = scores is not None and y is not None
-    z = auc_difference_z(scores[gru], scores[best], y) if tested else math.nan
-    evidence = f"by {gain:+.4f}" + ("" if math.isnan(z) else f", DeLong z {z:.2f}")
-    if tested and math.isnan(z):
+    z = auc_difference_z(scores[gru], scores[best], y)
+    if math.isnan(z):
         # one buyer or one non-buyer: no spread to test the lead against
         return best, (f"{best}: highest validation AUC of the baselines ({listing}); the GRU first pass"
-                      f" ({gru} {evidence}) cannot be tested on a validation window with fewer than two"
-                      " buyers or non-buyers, so full GRU training was skipped")
-    if gain >= cfg.min_gru_gain and (math.isnan(z) or z >= cfg.min_gru_gain_z):
+                      f" ({gru} by {gain:+.4f}) cannot be tested on a validation window with fewer than"
+                      " two buyers or non-buyers, so full GRU training was skipped")
+    evidence = f"by {gain:+.4f}, DeLong z {z:.2f}"
+    if gain >= cfg.min_gru_gain and z >= cfg.min_gru_gain_z:
         return gru, (f"{gru}: validation AUC {auc[gru]:.4f} beats the best baseline {best} {evidence}"
                      f" (at least {cfg.min_gru_gain} and z {cfg.min_gru_gain_z}: {listing});"
                      " the GRU was trained in full")
     if gain <= 0:
         why = f"did not beat it ({gru} {evidence})"
-    elif not math.isnan(z) and z < cfg.min_gru_gain_z:
+    elif z < cfg.min_gru_gain_z:
         why = f"did not beat it beyond chance ({gru} {evidence}; needed z {cfg.min_gru_gain_z})"
     else:
         why = (f"led it by less than the {cfg.min_gru_gain} the build pays full training for"
