@@ -134,13 +134,16 @@ flagged as (
 after_guests as (
     select
         *,
-        -- whether the id was a guest's order at or before this row's time (a
-        -- customer row at the same time already stops that guest order)
-        max(case when is_guest_order then 1 else 0 end) over (
+        -- a valid customer row of an id that was a guest's order at or before
+        -- this row's time (a customer row at the same time already stops that
+        -- guest order) is a later version of that order, as a customer order's
+        -- later version is: the first one is kept and its lines stay the guest
+        -- order's
+        dq_rule is null and max(case when is_guest_order then 1 else 0 end) over (
             partition by order_id
             order by ordered_at asc nulls last
             range between unbounded preceding and current row
-        ) = 1 as follows_guest_order
+        ) = 1 as is_later_version
     from flagged
 ),
 
@@ -152,20 +155,11 @@ final as (
         currency,
         order_total,
         ordered_at,
-        -- a valid customer row of an id that was a guest's order before it is a
-        -- later version of that order, as a customer order's later version is:
-        -- the first one is kept and its lines stay the guest order's
-        case
-            when dq_rule is null and follows_guest_order then 'order_id_conflict'
-            else dq_rule
-        end as dq_rule,
-        case
-            when dq_rule is null and follows_guest_order then 'order_id'
-            else dq_column
-        end as dq_column,
+        case when is_later_version then 'order_id_conflict' else dq_rule end as dq_rule,
+        case when is_later_version then 'order_id' else dq_column end as dq_column,
         is_guest_order,
         case
-            when dq_rule is not null or follows_guest_order
+            when dq_rule is not null or is_later_version
                 then {{ shoplens_to_json('raw_row') }}
         end as raw_values
     from after_guests
